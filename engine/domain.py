@@ -1,0 +1,76 @@
+"""The closed vocabularies of SCHEMA.md and the integer codes the kernels use for them.
+
+Every enum's string value is its public spelling (SCHEMA.md); its position in ``CODES`` is the
+int8 code a kernel sees. Codes are internal: never store them, store the strings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DebtorKind(StrEnum):
+    CONSUMER = "consumer"
+    BUSINESS = "business"
+
+
+class InterestBasis(StrEnum):
+    NONE = "none"
+    STATUTORY_LATE = "statutory_late"
+    COMMERCIAL_LATE = "commercial_late"
+    CONTRACTUAL = "contractual"
+
+
+class LimitationKind(StrEnum):
+    GENERAL = "general"
+    PERIODIC = "periodic"
+    BUSINESS = "business"
+    SALES = "sales"
+    CUSTOM = "custom"
+    # Not a value of claims.limitation_kind: the kind of a run that starts from an enforcement
+    # title (art. 125 KC). Kept last so the claim kinds keep their codes.
+    TITLE = "title"
+
+
+CLAIM_LIMITATION_KINDS: tuple[LimitationKind, ...] = tuple(
+    k for k in LimitationKind if k is not LimitationKind.TITLE
+)
+
+
+class EventKind(StrEnum):
+    PAYMENT = "payment"
+    REVERSAL = "reversal"
+    COST = "cost"
+    INTEREST_WAIVER = "interest_waiver"
+    CAPITALIZATION = "capitalization"
+    WRITE_OFF = "write_off"
+    ACKNOWLEDGMENT = "acknowledgment"
+    COURT_FILING = "court_filing"
+    PROCEEDINGS_END = "proceedings_end"
+    TITLE = "title"
+    ENFORCEMENT_FILING = "enforcement_filing"
+    ENFORCEMENT_END = "enforcement_end"
+
+
+#: Event kinds whose ``amount`` must be present and > 0 (SCHEMA.md); all others carry none.
+AMOUNT_EVENT_KINDS: frozenset[EventKind] = frozenset(
+    {EventKind.PAYMENT, EventKind.COST, EventKind.INTEREST_WAIVER}
+)
+
+
+class Bucket(StrEnum):
+    """A balance a payment can go to (art. 451 § 1 KC)."""
+
+    COSTS = "costs"
+    INTEREST = "interest"
+    PRINCIPAL = "principal"
+
+
+def code_of(member: StrEnum) -> int:
+    """The kernel code of an enum member: its position in its enum."""
+    return list(type(member)).index(member)
+
+
+def codes(enum: type[StrEnum]) -> dict[str, int]:
+    """Public spelling -> kernel code, for a whole enum."""
+    return {m.value: i for i, m in enumerate(enum)}

@@ -1,0 +1,212 @@
+"""One pass over each claim and its events: balances, interest, payments and the limitation clock.
+
+``claim_states`` runs ``claim_one`` for every claim in parallel (numba threads). Claims are rows
+of arrays; a claim's events are ``events[offsets[i]:offsets[i + 1]]``, sorted by (day, event_id).
+The meaning of every output is ENGINE.md's; see engine/state.py for the typed entry point.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from engine.kernels import codes
+from engine.kernels.calendar import NULL_DAY
+from engine.kernels.interest import accrue
+from engine.kernels.limitation import next_open_day, record_step, run_end
+
+N_OUTPUTS = 11  # principal, interest, costs, accrued, paid costs/interest/principal, overpaid,
+# last payment day, limitation day, error
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _mark_reversed(lo, hi, ev_day, ev_kind, ev_id, ev_reverses, as_of, dropped):
+    """Drop every reversal that counts and every event such a reversal names (ENGINE.md §1)."""
+    for j in range(lo, hi):
+        if ev_kind[j] == codes.REVERSAL and ev_day[j] <= as_of:
+            dropped[j] = True
+            target = ev_reverses[j]
+            for k in range(lo, hi):
+                if ev_id[k] == target:
+                    dropped[k] = True
+                    break
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _new_run(day, kind, custom_years, lim, calendar_base, next_open):
+    """(moved end, raw end, how) of a run of ``kind`` starting on ``day``."""
+    raw, how = run_end(day, kind, custom_years, lim[0], lim[1:7], lim[7], lim[8:14], lim[14])
+    return next_open_day(raw, calendar_base, next_open), raw, how
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def claim_one(
+    principal, interest, costs, due_day, cutoff_day, contract_bp, limitation_kind, custom_years, title_day,
+    order0, order1, order2,
+    lo, hi, ev_day, ev_kind, ev_amount, ev_id, ev_reverses, dropped,
+    as_of,
+    rate_day, rate_bp, first_row, end_row, capped,
+    lim, calendar_base, next_open,
+    pieces, trace,
+):  # fmt: skip
+    """The state of one claim as of ``as_of``.
+
+    ``lim`` packs the limitation rules: [reform day, old years by kind (6), old year-end minimum,
+    new years by kind (6), new year-end minimum]. ``pieces`` and ``trace`` receive the interest
+    pieces and limitation steps while they have rows (zero rows in a portfolio run).
+    Returns the N_OUTPUTS values and the counts of pieces and steps."""
+    _mark_reversed(lo, hi, ev_day, ev_kind, ev_id, ev_reverses, as_of, dropped)
+
+    accrued = 0
+    paid_costs = 0
+    paid_interest = 0
+    paid_principal = 0
+    overpaid = 0
+    last_payment = NULL_DAY
+    error = codes.ERR_NONE
+    n_pieces = 0
+    n_trace = 0
+    accrued_through = max(due_day, cutoff_day)
+    accruing = True
+
+    titled = title_day != NULL_DAY
+    run_kind = codes.LIMITATION_TITLE if titled else limitation_kind
+    start = title_day if titled else due_day
+    end, raw, how = _new_run(start, run_kind, custom_years, lim, calendar_base, next_open)
+    n_trace = record_step(trace, n_trace, codes.STEP_START, start, run_kind, raw, how, end)
+    suspended = 0  # 0: running; else the kind of the filing that suspended it
+
+    for j in range(lo, hi):
+        day = ev_day[j]
+        if day > as_of:
+            break
+        if dropped[j]:
+            continue
+        kind = ev_kind[j]
+        if accruing and day > accrued_through:
+            gained, n_pieces = accrue(
+                principal, accrued_through + 1, day, rate_day, rate_bp, first_row, end_row, capped, contract_bp,
+                pieces, n_pieces,
+            )  # fmt: skip
+            interest += gained
+            accrued += gained
+            accrued_through = day
+
+        # balances
+        if kind == codes.PAYMENT:
+            remaining = ev_amount[j]
+            for bucket in (order0, order1, order2):
+                if bucket == codes.COSTS:
+                    take = min(costs, remaining)
+                    costs -= take
+                    paid_costs += take
+                elif bucket == codes.INTEREST:
+                    take = min(interest, remaining)
+                    interest -= take
+                    paid_interest += take
+                else:
+                    take = min(principal, remaining)
+                    principal -= take
+                    paid_principal += take
+                remaining -= take
+            overpaid += remaining
+            last_payment = day
+        elif kind == codes.COST:
+            costs += ev_amount[j]
+        elif kind == codes.INTEREST_WAIVER:
+            interest -= min(interest, ev_amount[j])
+        elif kind == codes.CAPITALIZATION:
+            principal += interest
+            interest = 0
+        elif kind == codes.WRITE_OFF:
+            principal = 0
+            interest = 0
+            costs = 0
+            accruing = False
+
+        # limitation
+        elif kind >= codes.ACKNOWLEDGMENT:
+            if suspended == 0 and day > end:
+                n_trace = record_step(trace, n_trace, codes.STEP_BARRED, day, kind, end, 0, end)
+                continue
+            step = codes.STEP_NO_EFFECT
+            if kind == codes.TITLE:
+                titled = True
+                run_kind = codes.LIMITATION_TITLE
+                suspended = 0
+                step = codes.STEP_TITLE
+            elif kind == codes.COURT_FILING or kind == codes.ENFORCEMENT_FILING:
+                suspended = kind
+                step = codes.STEP_SUSPEND
+            elif suspended == 0:
+                if kind == codes.ACKNOWLEDGMENT:
+                    step = codes.STEP_NEW_RUN
+            elif (kind == codes.PROCEEDINGS_END and suspended == codes.COURT_FILING) or (
+                kind == codes.ENFORCEMENT_END and suspended == codes.ENFORCEMENT_FILING
+            ):
+                suspended = 0
+                step = codes.STEP_NEW_RUN
+            if step == codes.STEP_NEW_RUN or step == codes.STEP_TITLE:
+                end, raw, how = _new_run(day, run_kind, custom_years, lim, calendar_base, next_open)
+                n_trace = record_step(trace, n_trace, step, day, kind, raw, how, end)
+            else:
+                n_trace = record_step(trace, n_trace, step, day, kind, end, 0, end)
+        if end == NULL_DAY:
+            error = codes.ERR_OUTSIDE_CALENDAR
+
+    if accruing and as_of > accrued_through:
+        gained, n_pieces = accrue(
+            principal, accrued_through + 1, as_of, rate_day, rate_bp, first_row, end_row, capped, contract_bp,
+            pieces, n_pieces,
+        )  # fmt: skip
+        interest += gained
+        accrued += gained
+    if end == NULL_DAY:
+        error = codes.ERR_OUTSIDE_CALENDAR
+    limitation_day = NULL_DAY if suspended != 0 else end
+    return (
+        principal, interest, costs, accrued, paid_costs, paid_interest, paid_principal, overpaid,
+        last_payment, limitation_day, error, n_pieces, n_trace,
+    )  # fmt: skip
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=False)
+def claim_states(
+    principal, interest, costs, due_day, cutoff_day, contract_bp, limitation_kind, custom_years, title_day,
+    basis, waterfall,
+    offsets, ev_day, ev_kind, ev_amount, ev_id, ev_reverses,
+    as_of,
+    rate_day, rate_bp, basis_first_row, basis_end_row, basis_capped, waterfall_orders,
+    lim, calendar_base, next_open,
+    dropped, out,
+):  # fmt: skip
+    """Every claim's state into ``out`` (int64, N_OUTPUTS x n_claims: one contiguous row per output).
+
+    ``basis`` indexes ``basis_first_row``/``basis_end_row``/``basis_capped`` (the rows of
+    ``rate_day``/``rate_bp`` deciding that basis' rate); ``waterfall`` indexes ``waterfall_orders``.
+    ``offsets`` (n_claims + 1) index the event arrays; ``dropped`` is scratch, one False per event."""
+    n = principal.shape[0]
+    no_pieces = np.empty((0, 5), dtype=np.int64)
+    no_trace = np.empty((0, 6), dtype=np.int64)
+    for i in prange(n):
+        b = basis[i]
+        w = waterfall[i]
+        r = claim_one(
+            principal[i], interest[i], costs[i], due_day[i], cutoff_day[i], contract_bp[i], limitation_kind[i],
+            custom_years[i], title_day[i],
+            waterfall_orders[w, 0], waterfall_orders[w, 1], waterfall_orders[w, 2],
+            offsets[i], offsets[i + 1], ev_day, ev_kind, ev_amount, ev_id, ev_reverses, dropped,
+            as_of,
+            rate_day, rate_bp, basis_first_row[b], basis_end_row[b], basis_capped[b],
+            lim, calendar_base, next_open,
+            no_pieces, no_trace,
+        )  # fmt: skip
+        out[0, i] = r[0]
+        out[1, i] = r[1]
+        out[2, i] = r[2]
+        out[3, i] = r[3]
+        out[4, i] = r[4]
+        out[5, i] = r[5]
+        out[6, i] = r[6]
+        out[7, i] = r[7]
+        out[8, i] = r[8]
+        out[9, i] = r[9]
+        out[10, i] = r[10]

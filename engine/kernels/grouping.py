@@ -1,0 +1,73 @@
+"""Linear passes that prepare the claim kernel's input: order checks, event offsets per claim and
+the int64 overflow budget."""
+
+import numpy as np
+from numba import njit, prange
+
+from engine.kernels import codes
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def strictly_increasing(values):
+    for i in range(1, values.shape[0]):
+        if values[i] <= values[i - 1]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def events_in_order(claim_id, day, event_id):
+    """True when events are sorted by (claim_id, day, event_id)."""
+    for i in range(1, claim_id.shape[0]):
+        a, b = claim_id[i - 1], claim_id[i]
+        if a < b:
+            continue
+        if a > b:
+            return False
+        if day[i - 1] < day[i]:
+            continue
+        if day[i - 1] > day[i] or event_id[i - 1] >= event_id[i]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def event_offsets(claim_ids, ev_claim):
+    """CSR offsets of events (sorted by claim) per claim (sorted, unique). Every event's claim must
+    be in ``claim_ids`` (checked before)."""
+    offsets = np.empty(claim_ids.shape[0] + 1, dtype=np.int64)
+    j = 0
+    m = ev_claim.shape[0]
+    for i in range(claim_ids.shape[0]):
+        offsets[i] = j
+        while j < m and ev_claim[j] == claim_ids[i]:
+            j += 1
+    offsets[claim_ids.shape[0]] = j
+    return offsets
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=False)
+def balance_bounds(principal, interest, costs, accrual_start, max_bp, offsets, ev_kind, ev_amount, as_of):
+    """An upper bound (float64) of every balance and sum the kernel forms for each claim.
+
+    Money in = principal + interest + costs + every cost event; interest can at most multiply it by
+    (1 + max_bp x days / 3 650 000) per capitalization (plus once); payments add at most their sum
+    to the paid and overpaid totals."""
+    n = principal.shape[0]
+    bound = np.empty(n, dtype=np.float64)
+    for i in prange(n):
+        money = float(principal[i]) + float(interest[i]) + float(costs[i])
+        paid = 0.0
+        capitalizations = 0
+        for j in range(offsets[i], offsets[i + 1]):
+            k = ev_kind[j]
+            if k == codes.COST:
+                money += float(ev_amount[j])
+            elif k == codes.PAYMENT:
+                paid += float(ev_amount[j])
+            elif k == codes.CAPITALIZATION:
+                capitalizations += 1
+        days = max(0, as_of - accrual_start[i])
+        growth = (1.0 + float(max_bp[i]) * days / 3_650_000.0) ** (capitalizations + 1)
+        bound[i] = (money * growth + days + 1.0) * 2.0 + paid
+    return bound

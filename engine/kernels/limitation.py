@@ -1,0 +1,60 @@
+"""The limitation clock (przedawnienie, ENGINE.md §3): the end of a run, with the 2018 transitional
+rule and the art. 115 KC move past Saturdays, Sundays and holidays."""
+
+from numba import njit
+
+from engine.kernels import codes
+from engine.kernels.calendar import NULL_DAY, add_years, year_end
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def law_end(start, years, year_end_min_years):
+    """End of a run of ``years`` from ``start`` under one version of the Code: same day and month,
+    moved to 31 December when the version has a year-end rule (``year_end_min_years > 0``) and the
+    run is at least that long."""
+    end = add_years(start, years)
+    if year_end_min_years > 0 and years >= year_end_min_years:
+        end = year_end(end)
+    return end
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def run_end(start, kind, custom_years, reform_day, old_years, old_year_end_min, new_years, new_year_end_min):
+    """End of a run of ``kind`` starting on ``start`` (before the art. 115 move), and how it was found.
+
+    ``old_years``/``new_years`` are indexed by kind; 0 means the claim's own ``custom_years``."""
+    new_n = new_years[kind] if new_years[kind] > 0 else custom_years
+    if start >= reform_day:
+        return law_end(start, new_n, new_year_end_min), codes.END_NEW_LAW
+    old_n = old_years[kind] if old_years[kind] > 0 else custom_years
+    old_end = law_end(start, old_n, old_year_end_min)
+    if old_end < reform_day:
+        return old_end, codes.END_OLD_EXPIRED
+    if new_n < old_n:
+        from_reform = law_end(reform_day, new_n, new_year_end_min)
+        if old_end <= from_reform:
+            return old_end, codes.END_OLD_EARLIER
+        return from_reform, codes.END_FROM_REFORM
+    return law_end(start, new_n, new_year_end_min), codes.END_NEW_FROM_START
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def next_open_day(day, calendar_base, next_open):
+    """The first day on or after ``day`` that is no Saturday, Sunday or holiday; NULL_DAY when
+    ``day`` is outside the calendar."""
+    i = day - calendar_base
+    if i < 0 or i >= next_open.shape[0]:
+        return NULL_DAY
+    return next_open[i]
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def record_step(trace, n_trace, step, day, kind, raw_end, how, end):
+    if n_trace < trace.shape[0]:
+        trace[n_trace, 0] = step
+        trace[n_trace, 1] = day
+        trace[n_trace, 2] = kind
+        trace[n_trace, 3] = raw_end
+        trace[n_trace, 4] = how
+        trace[n_trace, 5] = end
+    return n_trace + 1

@@ -1,0 +1,402 @@
+"""``compute_state``: claims and events (SCHEMA.md) in, claim_state out, exactly as ENGINE.md defines.
+
+The typed wrapper around the kernels: it checks the inputs, the rule tables' validity and the
+int64 overflow budget, packs frames into arrays, runs the kernel and rebuilds an Arrow table whose
+schema metadata records how it was computed (``provenance``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from engine.domain import EventKind, InterestBasis, LimitationKind
+from engine.kernels import codes as kernel_codes
+from engine.kernels.calendar import NULL_DAY
+from engine.kernels.claim_state import N_OUTPUTS, claim_one, claim_states
+from engine.kernels.grouping import balance_bounds, event_offsets, events_in_order, strictly_increasing
+from engine.rules import RuleBook, StaleRulesError, day_number, from_day_number, load_rules
+from engine.schema import CLAIM_STATE, CLAIMS, EVENTS
+from engine.validation import (
+    EngineInputError,
+    check_claims,
+    check_events,
+    check_unknown_claims,
+    conform,
+)
+from engine.waterfall import ALL_WATERFALLS, ORDER_CODES, WaterfallSetting, resolve
+
+ENGINE_VERSION = "1"
+METADATA_KEY = b"cession"
+#: Claims per kernel call: the unit of progress reporting (the kernel is parallel inside a call).
+CHUNK = 1_000_000
+#: Balances must stay below this; int64 holds 2**63 - 1, the margin covers the bound's looseness.
+BALANCE_LIMIT = float(2**62)
+
+#: Which rate table decides each interest basis, and whether it caps a contractual rate.
+BASIS_TABLE: dict[InterestBasis, tuple[str | None, bool]] = {
+    InterestBasis.NONE: (None, True),  # no table, capped at a contract rate of 0: rate 0
+    InterestBasis.STATUTORY_LATE: ("statutory_late", False),
+    InterestBasis.COMMERCIAL_LATE: ("commercial_late", False),
+    InterestBasis.CONTRACTUAL: ("maximum_late", True),
+}
+
+Frame = pl.DataFrame | pl.LazyFrame | pa.Table
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class KernelRules:
+    """The rule book as the kernel's arrays."""
+
+    rate_day: np.ndarray
+    rate_bp: np.ndarray
+    basis_first_row: np.ndarray
+    basis_end_row: np.ndarray
+    basis_capped: np.ndarray
+    limitation: np.ndarray
+    calendar_base: int
+    next_open: np.ndarray
+
+    @classmethod
+    def of(cls, rules: RuleBook) -> KernelRules:
+        days, bps, first, end, capped = [], [], [], [], []
+        row = 0
+        for basis in InterestBasis:
+            table_name, is_cap = BASIS_TABLE[basis]
+            first.append(row)
+            if table_name is not None:
+                table = rules.rates[table_name]
+                days.append(table.days)
+                bps.append(table.bps)
+                row += len(table.rate_bp)
+            end.append(row)
+            capped.append(is_cap)
+        lim = rules.limitation
+
+        def years(version) -> list[int]:
+            return [version.years[k] or 0 for k in LimitationKind]
+
+        limitation = np.array(
+            [day_number(lim.reform_day)]
+            + years(lim.before)
+            + [lim.before.year_end_min_years or 0]
+            + years(lim.after)
+            + [lim.after.year_end_min_years or 0],
+            dtype=np.int64,
+        )
+        return cls(
+            rate_day=np.concatenate(days).astype(np.int32),
+            rate_bp=np.concatenate(bps).astype(np.int32),
+            basis_first_row=np.array(first, dtype=np.int64),
+            basis_end_row=np.array(end, dtype=np.int64),
+            basis_capped=np.array(capped, dtype=np.bool_),
+            limitation=limitation,
+            calendar_base=rules.holidays.base_day,
+            next_open=rules.holidays.next_open_day,
+        )
+
+
+def _to_polars(frame: Frame, name: str) -> pl.DataFrame:
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect()
+    if isinstance(frame, pa.Table):
+        return pl.from_arrow(frame)  # type: ignore[return-value]
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    raise TypeError(f"{name}: expected a polars DataFrame/LazyFrame or a pyarrow Table, got {type(frame).__name__}")
+
+
+def _days(series: pl.Series) -> np.ndarray:
+    return series.cast(pl.Int32).fill_null(NULL_DAY).to_numpy()
+
+
+def _codes(series: pl.Series, values: list[str]) -> np.ndarray:
+    return series.replace_strict(values, list(range(len(values))), return_dtype=pl.Int8).to_numpy()
+
+
+@dataclass
+class Prepared:
+    """Validated inputs as the kernel's arrays (claims by claim_id, events by claim, day, id)."""
+
+    claim_id: np.ndarray
+    principal: np.ndarray
+    interest: np.ndarray
+    costs: np.ndarray
+    due: np.ndarray
+    cutoff: np.ndarray
+    contract_bp: np.ndarray
+    limitation_kind: np.ndarray
+    custom_years: np.ndarray
+    title_day: np.ndarray
+    basis: np.ndarray
+    order: np.ndarray
+    offsets: np.ndarray
+    ev_day: np.ndarray
+    ev_kind: np.ndarray
+    ev_amount: np.ndarray
+    ev_id: np.ndarray
+    ev_reverses: np.ndarray
+    as_of_day: int
+    rules: KernelRules
+    provenance: dict
+
+
+def prepare(
+    claims: Frame,
+    events: Frame,
+    as_of: date,
+    *,
+    waterfall: WaterfallSetting = "costs,interest,principal",
+    allow_stale_rates: bool = False,
+    rules: RuleBook | None = None,
+) -> Prepared:
+    """Check the inputs (SCHEMA.md, rule validity, overflow budget) and pack them for the kernel."""
+    rules = rules or load_rules()
+    claims_df = conform(_to_polars(claims, "claims"), "claims", CLAIMS)
+    events_df = conform(_to_polars(events, "events"), "events", EVENTS)
+    check_claims(claims_df)
+    check_events(events_df)
+
+    if not strictly_increasing(claims_df.get_column("claim_id").to_numpy()):
+        claims_df = claims_df.sort("claim_id")
+    ev_claim = events_df.get_column("claim_id").to_numpy()
+    ev_day = _days(events_df.get_column("event_date"))
+    ev_id = events_df.get_column("event_id").to_numpy()
+    if not events_in_order(ev_claim, ev_day, ev_id):
+        events_df = events_df.sort("claim_id", "event_date", "event_id")
+        ev_claim = events_df.get_column("claim_id").to_numpy()
+        ev_day = _days(events_df.get_column("event_date"))
+        ev_id = events_df.get_column("event_id").to_numpy()
+    claim_id = claims_df.get_column("claim_id").to_numpy()
+    offsets = event_offsets(claim_id, ev_claim)
+    if offsets[-1] != len(ev_claim):
+        check_unknown_claims(claims_df, events_df)
+
+    as_of_day = day_number(as_of)
+    basis_names = [b.value for b in InterestBasis]
+    basis = _codes(claims_df.get_column("interest_basis"), basis_names)
+    used = [BASIS_TABLE[InterestBasis(basis_names[b])][0] for b in np.unique(basis)]
+    used_tables = [name for name in used if name is not None]
+    stale = rules.stale(used_tables, as_of)
+    if stale and not allow_stale_rates:
+        raise StaleRulesError(stale, as_of)
+
+    due = _days(claims_df.get_column("due_date"))
+    cutoff = _days(claims_df.get_column("cutoff_date"))
+    accrual_start = np.maximum(due, cutoff) + 1
+    _check_rates_cover(claims_df, basis, accrual_start, as_of_day, rules)
+
+    principal = claims_df.get_column("principal").to_numpy()
+    interest = claims_df.get_column("interest_at_cutoff").to_numpy()
+    costs = claims_df.get_column("costs_at_cutoff").to_numpy()
+    contract = claims_df.get_column("contractual_rate_bp")
+    is_contractual = basis == basis_names.index(InterestBasis.CONTRACTUAL)
+    contract_bp = np.where(is_contractual, contract.fill_null(0).to_numpy(), 0).astype(np.int32)
+    ev_kind = _codes(events_df.get_column("kind"), [k.value for k in EventKind])
+    ev_amount = events_df.get_column("amount").fill_null(0).to_numpy()
+    ev_reverses = events_df.get_column("reverses").fill_null(-1).to_numpy()
+
+    max_table_bp = max(max(t.rate_bp) for t in rules.rates.values())
+    max_bp = np.where(is_contractual, contract_bp, max_table_bp).astype(np.int64)
+    bound = balance_bounds(principal, interest, costs, accrual_start, max_bp, offsets, ev_kind, ev_amount, as_of_day)
+    over = bound >= BALANCE_LIMIT
+    if over.any():
+        raise EngineInputError(
+            "claims",
+            "principal",
+            "balances could exceed int64 grosz (overflow budget: principal, interest, costs, cost events, "
+            "capitalizations and the rate over the days to as_of)",
+            claim_id[over][:5].tolist(),
+            int(over.sum()),
+        )
+
+    default, per_portfolio = resolve(waterfall)
+    waterfall_index = {w: i for i, w in enumerate(ALL_WATERFALLS)}
+    portfolio = claims_df.get_column("portfolio_id")
+    order = np.full(len(claim_id), waterfall_index[default], dtype=np.int8)
+    for portfolio_id, w in per_portfolio.items():
+        order[(portfolio == portfolio_id).to_numpy()] = waterfall_index[w]
+
+    return Prepared(
+        claim_id=claim_id,
+        principal=principal,
+        interest=interest,
+        costs=costs,
+        due=due,
+        cutoff=cutoff,
+        contract_bp=contract_bp,
+        limitation_kind=_codes(claims_df.get_column("limitation_kind"), [m.value for m in LimitationKind]),
+        custom_years=claims_df.get_column("limitation_years").fill_null(0).cast(pl.Int64).to_numpy(),
+        title_day=_days(claims_df.get_column("title_date")),
+        basis=basis,
+        order=order,
+        offsets=offsets,
+        ev_day=ev_day,
+        ev_kind=ev_kind,
+        ev_amount=ev_amount,
+        ev_id=ev_id,
+        ev_reverses=ev_reverses,
+        as_of_day=as_of_day,
+        rules=KernelRules.of(rules),
+        provenance={
+            "engine_version": ENGINE_VERSION,
+            "as_of": as_of.isoformat(),
+            "waterfall": str(default),
+            "waterfall_by_portfolio": {p: str(w) for p, w in per_portfolio.items()},
+            "allow_stale_rates": allow_stale_rates,
+            "stale_rate_tables": {t.name: t.last_valid.isoformat() for t in stale},
+            "rate_tables_used": used_tables,
+            "rules": rules.versions(),
+            "claims": len(claim_id),
+            "events": len(ev_day),
+        },
+    )
+
+
+def run_kernel(p: Prepared, on_progress: Progress | None = None) -> np.ndarray:
+    """The kernel over every claim: int64 outputs, one row per output (N_OUTPUTS x n_claims)."""
+    k = p.rules
+    n = len(p.claim_id)
+    out = np.empty((N_OUTPUTS, n), dtype=np.int64)
+    dropped = np.zeros(len(p.ev_day), dtype=np.bool_)
+    for a in range(0, max(n, 1), CHUNK):
+        b = min(n, a + CHUNK)
+        claim_states(
+            p.principal[a:b], p.interest[a:b], p.costs[a:b], p.due[a:b], p.cutoff[a:b], p.contract_bp[a:b],
+            p.limitation_kind[a:b], p.custom_years[a:b], p.title_day[a:b], p.basis[a:b], p.order[a:b],
+            p.offsets[a : b + 1], p.ev_day, p.ev_kind, p.ev_amount, p.ev_id, p.ev_reverses,
+            p.as_of_day,
+            k.rate_day, k.rate_bp, k.basis_first_row, k.basis_end_row, k.basis_capped, ORDER_CODES,
+            k.limitation, k.calendar_base, k.next_open,
+            dropped, out[:, a:b],
+        )  # fmt: skip
+        if on_progress is not None:
+            on_progress(b, n)
+    return out
+
+
+def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One claim through the same kernel, keeping its interest pieces and limitation steps.
+
+    Returns (outputs: N_OUTPUTS int64, pieces: rows of first day, last day, days, bp, interest,
+    steps: rows of step, day, event kind or run kind, raw end, how, end)."""
+    k = p.rules
+    pieces = np.zeros((max_rows, 5), dtype=np.int64)
+    trace = np.zeros((max_rows, 6), dtype=np.int64)
+    dropped = np.zeros(len(p.ev_day), dtype=np.bool_)
+    b = p.basis[index]
+    w = ORDER_CODES[p.order[index]]
+    r = claim_one(
+        p.principal[index], p.interest[index], p.costs[index], p.due[index], p.cutoff[index], p.contract_bp[index],
+        p.limitation_kind[index], p.custom_years[index], p.title_day[index], w[0], w[1], w[2],
+        p.offsets[index], p.offsets[index + 1], p.ev_day, p.ev_kind, p.ev_amount, p.ev_id, p.ev_reverses, dropped,
+        p.as_of_day,
+        k.rate_day, k.rate_bp, k.basis_first_row[b], k.basis_end_row[b], k.basis_capped[b],
+        k.limitation, k.calendar_base, k.next_open,
+        pieces, trace,
+    )  # fmt: skip
+    n_pieces, n_steps = r[N_OUTPUTS], r[N_OUTPUTS + 1]
+    if n_pieces > max_rows or n_steps > max_rows:
+        raise ValueError(f"more than {max_rows} interest pieces or limitation steps: pass a larger max_rows")
+    return np.array(r[:N_OUTPUTS], dtype=np.int64), pieces[:n_pieces], trace[:n_steps]
+
+
+def compute_state(
+    claims: Frame,
+    events: Frame,
+    as_of: date,
+    *,
+    waterfall: WaterfallSetting = "costs,interest,principal",
+    allow_stale_rates: bool = False,
+    rules: RuleBook | None = None,
+    on_progress: Progress | None = None,
+) -> pa.Table:
+    """The state of every claim as of ``as_of`` (SCHEMA.md claim_state, one row per claim, by claim_id).
+
+    ``waterfall``: one order for all claims ("costs,interest,principal") or a mapping
+    portfolio_id -> order (key "*" for the rest). ``allow_stale_rates``: go on past a rate table's
+    ``last_value_still_valid_on`` with its last rate; the result records it. Raises
+    ``EngineInputError`` (table, column, rule, first ids) for input that breaks SCHEMA.md and
+    ``StaleRulesError`` for an as_of past the rules' validity."""
+    started = time.perf_counter()
+    rules = rules or load_rules()
+    p = prepare(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, rules=rules)
+    out = run_kernel(p, on_progress)
+    outside = out[10] != kernel_codes.ERR_NONE
+    if outside.any():
+        raise EngineInputError(
+            "claims",
+            "due_date",
+            f"a limitation end falls outside the holiday calendar "
+            f"({rules.holidays.first_year}-{rules.holidays.last_year}); extend holidays.csv's years",
+            p.claim_id[outside][:5].tolist(),
+            int(outside.sum()),
+        )
+    table = _claim_state_table(p.claim_id, out, p.due, p.as_of_day)
+    meta = dict(p.provenance, seconds=round(time.perf_counter() - started, 3))
+    return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
+
+
+def provenance(table: pa.Table) -> dict:
+    """How a claim_state table was computed (as_of, rule tables, stale tables, waterfall, ...)."""
+    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def _check_rates_cover(claims_df: pl.DataFrame, basis: np.ndarray, start: np.ndarray, as_of_day: int, rules: RuleBook) -> None:
+    """Interest cannot be computed for a day before a table's first row (no rate is known)."""
+    for code, b in enumerate(InterestBasis):
+        table_name, capped = BASIS_TABLE[b]
+        if table_name is None or capped:
+            continue  # 'none' has no table; a contractual rate simply has no cap before the table
+        first = rules.rates[table_name].effective_from[0]
+        bad = (basis == code) & (start < day_number(first)) & (start <= as_of_day)
+        if bad.any():
+            ids = claims_df.get_column("claim_id").to_numpy()[bad]
+            raise EngineInputError(
+                "claims",
+                "due_date",
+                f"interest_basis {b.value}: {table_name} has no rate before {first} (its first row); "
+                "interest from an earlier day cannot be computed",
+                ids[:5].tolist(),
+                int(bad.sum()),
+            )
+
+
+def _claim_state_table(claim_id: np.ndarray, out: np.ndarray, due: np.ndarray, as_of_day: int) -> pa.Table:
+    n = len(claim_id)
+    principal, interest, costs = out[0], out[1], out[2]
+    limitation = out[9].astype(np.int32)
+    last_payment = out[8].astype(np.int32)
+    limitation_null = limitation == NULL_DAY
+
+    def date_column(days: np.ndarray, null: np.ndarray) -> pa.Array:
+        return pa.array(days, type=pa.int32(), mask=null).view(pa.date32())
+
+    columns = [
+        pa.array(claim_id, type=pa.int64()),
+        pa.array(np.full(n, as_of_day, dtype=np.int32)).view(pa.date32()),
+        pa.array(principal),
+        pa.array(interest),
+        pa.array(costs),
+        pa.array(principal + interest + costs),
+        pa.array(out[3]),
+        pa.array(out[4]),
+        pa.array(out[5]),
+        pa.array(out[6]),
+        pa.array(out[7]),
+        date_column(last_payment, last_payment == NULL_DAY),
+        date_column(limitation, limitation_null),
+        pa.array(~limitation_null & (as_of_day > limitation)),
+        pa.array((as_of_day - due.astype(np.int64)).astype(np.int32)),
+    ]
+    return pa.Table.from_arrays(columns, schema=CLAIM_STATE)
+

@@ -1,0 +1,176 @@
+"""Checks of the engine's inputs against SCHEMA.md, each failure naming the table, column, rule and
+the first offending ids. The engine refuses bad input whole: ingest (ingest/) is where rows are
+sorted into accepted and rejected; by the time tables reach the engine they must be clean."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from engine.domain import AMOUNT_EVENT_KINDS, EventKind, InterestBasis, LimitationKind
+from engine.schema import CLAIMS, EVENTS, Column
+
+#: A contractual rate above this (1000 % a year) is a data error, and the bound keeps the kernels'
+#: integer products far from int64's limit.
+MAX_CONTRACTUAL_RATE_BP = 100_000
+SHOW_IDS = 5
+
+
+@dataclass
+class EngineInputError(ValueError):
+    """Input that breaks the data contract; ``ids`` are the first offending claim/event ids."""
+
+    table: str
+    column: str
+    rule: str
+    ids: list = None  # type: ignore[assignment]
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        message = f"{where}: {self.rule}"
+        if self.count:
+            shown = ", ".join(str(i) for i in (self.ids or [])[:SHOW_IDS])
+            id_name = "event_id" if self.table == "events" else "claim_id"
+            message += f" ({self.count} row{'s' if self.count != 1 else ''}; first {id_name}: {shown})"
+        super().__init__(message)
+
+    def __str__(self) -> str:  # dataclass would otherwise print its fields
+        return self.args[0]
+
+
+def conform(frame: pl.DataFrame, table: str, spec: tuple[Column, ...]) -> pl.DataFrame:
+    """The frame with the contract's columns and dtypes, or an error naming what does not fit.
+
+    Lossless casts are accepted (any integer width that fits, categorical to string); anything
+    else (a datetime for a date, a float for money) is refused: money is never a float."""
+    missing = [c.name for c in spec if c.name not in frame.columns]
+    if missing:
+        raise EngineInputError(table, missing[0], f"missing column(s) {', '.join(missing)} (SCHEMA.md)")
+    out = []
+    for c in spec:
+        have = frame.schema[c.name]
+        ok = (
+            (c.dtype.is_integer() and (have.is_integer() or have == pl.Null))
+            or (c.dtype == pl.String and (have in (pl.String, pl.Categorical, pl.Null) or isinstance(have, pl.Enum)))
+            or (c.dtype == pl.Date and have in (pl.Date, pl.Null))
+        )
+        if not ok:
+            hint = " (money is int64 grosz, never a float)" if have.is_float() else ""
+            raise EngineInputError(table, c.name, f"expected {c.dtype}, got {have}{hint}")
+        out.append(pl.col(c.name).cast(c.dtype, strict=False).alias(c.name))
+    conformed = frame.select(out)
+    # a strict=False cast turns values that do not fit into nulls: find them
+    overflow = [
+        c.name
+        for c in spec
+        if c.dtype.is_integer()
+        and frame.schema[c.name] != c.dtype
+        and conformed[c.name].null_count() != frame[c.name].null_count()
+    ]
+    if overflow:
+        raise EngineInputError(table, overflow[0], f"values do not fit {dict((c.name, c.dtype) for c in spec)[overflow[0]]}")
+    return conformed
+
+
+def _failures(frame: pl.DataFrame, table: str, id_column: str, checks: list[tuple[str, str, pl.Expr]]) -> None:
+    """Evaluate every (column, rule, bad-row mask) in one pass; raise for the first that fails."""
+    if frame.height == 0 or not checks:
+        return
+    counts = frame.select([mask.sum().alias(str(i)) for i, (_, _, mask) in enumerate(checks)]).row(0)
+    for (column, rule, mask), count in zip(checks, counts):
+        if count:
+            ids = frame.filter(mask).get_column(id_column).head(SHOW_IDS).to_list()
+            raise EngineInputError(table, column, rule, ids, count)
+
+
+def _null_and_enum_checks(spec: tuple[Column, ...]) -> list[tuple[str, str, pl.Expr]]:
+    checks = []
+    for c in spec:
+        if not c.nullable:
+            checks.append((c.name, "must not be null", pl.col(c.name).is_null()))
+        if c.values is not None:
+            checks.append(
+                (c.name, f"unknown value; allowed: {', '.join(c.values)}", ~pl.col(c.name).is_in(list(c.values)))
+            )
+    return checks
+
+
+def check_claims(claims: pl.DataFrame) -> None:
+    col = pl.col
+    checks = _null_and_enum_checks(CLAIMS)
+    for money in ("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price"):
+        checks.append((money, "must be >= 0 (grosz)", col(money) < 0))
+    contractual = col("interest_basis") == InterestBasis.CONTRACTUAL
+    checks += [
+        (
+            "contractual_rate_bp",
+            f"required for interest_basis contractual, 0..{MAX_CONTRACTUAL_RATE_BP} bp",
+            contractual
+            & (
+                col("contractual_rate_bp").is_null()
+                | (col("contractual_rate_bp") < 0)
+                | (col("contractual_rate_bp") > MAX_CONTRACTUAL_RATE_BP)
+            ),
+        ),
+        (
+            "limitation_years",
+            "required for limitation_kind custom, 1..100 years",
+            (col("limitation_kind") == LimitationKind.CUSTOM)
+            & (col("limitation_years").is_null() | (col("limitation_years") < 1) | (col("limitation_years") > 100)),
+        ),
+    ]
+    _failures(claims, "claims", "claim_id", checks)
+    dupes = claims.filter(col("claim_id").is_duplicated())
+    if dupes.height:
+        ids = dupes.get_column("claim_id").unique(maintain_order=True)
+        raise EngineInputError("claims", "claim_id", "must be unique", ids.head(SHOW_IDS).to_list(), ids.len())
+
+
+def check_events(events: pl.DataFrame) -> None:
+    col = pl.col
+    amount_kinds = [k.value for k in AMOUNT_EVENT_KINDS]
+    checks = _null_and_enum_checks(EVENTS)
+    checks += [
+        (
+            "amount",
+            f"required and > 0 (grosz) for kinds {', '.join(sorted(amount_kinds))}",
+            col("kind").is_in(amount_kinds) & (col("amount").is_null() | (col("amount") <= 0)),
+        ),
+        (
+            "reverses",
+            "required for kind reversal (the event_id it cancels)",
+            (col("kind") == EventKind.REVERSAL) & col("reverses").is_null(),
+        ),
+    ]
+    _failures(events, "events", "event_id", checks)
+    dupes = events.filter(col("event_id").is_duplicated())
+    if dupes.height:
+        ids = dupes.get_column("event_id").unique(maintain_order=True)
+        raise EngineInputError("events", "event_id", "must be unique", ids.head(SHOW_IDS).to_list(), ids.len())
+    reversals = events.filter(col("kind") == EventKind.REVERSAL).select("event_id", "claim_id", "reverses")
+    if reversals.height:
+        targets = events.select(col("event_id").alias("reverses"), col("claim_id").alias("target_claim"))
+        joined = reversals.join(targets, on="reverses", how="left")
+        bad = joined.filter(col("target_claim").is_null() | (col("target_claim") != col("claim_id")))
+        if bad.height:
+            raise EngineInputError(
+                "events",
+                "reverses",
+                "must name an event_id of the same claim",
+                bad.get_column("event_id").head(SHOW_IDS).to_list(),
+                bad.height,
+            )
+
+
+def check_unknown_claims(claims: pl.DataFrame, events: pl.DataFrame) -> None:
+    unknown = events.join(claims.select("claim_id"), on="claim_id", how="anti")
+    if unknown.height:
+        raise EngineInputError(
+            "events",
+            "claim_id",
+            "event for an unknown claim (no such claims.claim_id)",
+            unknown.get_column("event_id").head(SHOW_IDS).to_list(),
+            unknown.height,
+        )
