@@ -1,0 +1,64 @@
+"""The `cession` command as people and scripts use it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+
+
+def cession(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, cwd=Path(__file__).parents[1],
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_interest_json_has_string_amounts():
+    out = json.loads(cession("interest", "--principal", "1000", "--from", "2025-05-01", "--to", "2026-03-31",
+                             "--allow-stale-rates", "--json").stdout)  # fmt: skip
+    assert out["total"] == "92.27" and out["days"] == 335
+    assert out["periods"][0] == {"from": "2025-05-01", "to": "2025-05-07", "days": 7, "rate": "11.25", "interest": "2.16"}
+    assert out["stale_rate_tables"] == {"statutory_late": "2026-03-05"}
+
+
+def test_interest_table_for_people():
+    text = cession("interest", "--principal", "1234.56", "--from", "2020-01-10", "--to", "2024-06-30").stdout
+    assert "2022-07-08 – 2022-09-07" in text and "total" in text
+
+
+def test_interest_refuses_stale_rates_with_a_clear_message():
+    result = cession("interest", "--principal", "1000", "--from", "2026-01-01", "--to", "2026-11-01", check=False)
+    assert result.returncode == 2 and "--allow-stale-rates" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_limitation_with_events():
+    out = json.loads(cession("limitation", "--due", "2016-03-15", "--kind", "business", "--event",
+                             "acknowledgment:2019-01-10", "--as-of", "2026-11-22", "--json").stdout)  # fmt: skip
+    assert out["limitation_date"] == "2023-01-02" and out["time_barred"] is True
+    assert out["steps"][1]["moved_from"] == "2022-12-31"
+    assert "art. 115 KC" in out["steps"][1]["rule"]
+
+
+def test_bad_arguments_exit_2_with_one_line():
+    for args in (["interest", "--principal", "12.345", "--from", "2025-01-01", "--to", "2025-02-01"],
+                 ["limitation", "--due", "2016-13-01", "--kind", "business"],
+                 ["interest", "--principal", "10", "--from", "2025-01-01", "--to", "2025-02-01", "--basis", "contractual"]):
+        result = cession(*args, check=False)
+        assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr, args
+
+
+def test_generate_then_state_parquet_to_parquet(tmp_path):
+    cession("generate", "--claims", "2000", "--seed", "7", "--out", str(tmp_path))
+    out = tmp_path / "state.parquet"
+    summary = json.loads(cession("state", "--claims", str(tmp_path / "claims.parquet"), "--events",
+                                 str(tmp_path / "events.parquet"), "--as-of", "2026-01-31", "--out", str(out),
+                                 "--json").stdout)  # fmt: skip
+    state = pl.read_parquet(out)
+    assert state.height == summary["claims"] == 2000
+    assert summary["totals"]["total_due"] == f"{state['total_due'].sum() / 100:.2f}"
+    assert summary["time_barred"] == state["time_barred"].sum()
