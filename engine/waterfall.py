@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import permutations
 
@@ -22,10 +22,12 @@ class Waterfall:
             raise ValueError(f"a waterfall orders each of {', '.join(Bucket)} once; got {', '.join(self.order)}")
 
     @classmethod
-    def parse(cls, text: str | Waterfall) -> Waterfall:
+    def parse(cls, text: str | Sequence[str] | Waterfall) -> Waterfall:
+        """From "costs,interest,principal", ("costs", "interest", "principal") or a Waterfall."""
         if isinstance(text, Waterfall):
             return text
-        names = [part.strip() for part in text.split(",") if part.strip()]
+        parts = text.split(",") if isinstance(text, str) else list(text)
+        names = [str(part).strip() for part in parts if str(part).strip()]
         try:
             order = tuple(Bucket(name) for name in names)
         except ValueError:
@@ -44,7 +46,7 @@ ALL_WATERFALLS: tuple[Waterfall, ...] = tuple(Waterfall(p) for p in permutations
 #: Each waterfall's bucket codes, a row per entry of ALL_WATERFALLS (the kernel's lookup table).
 ORDER_CODES = np.array([[code_of(b) for b in w.order] for w in ALL_WATERFALLS], dtype=np.int8)
 
-WaterfallSetting = Waterfall | str | Mapping[str, "Waterfall | str"]
+WaterfallSetting = Waterfall | str | Sequence[str] | Mapping[str, "Waterfall | str | Sequence[str]"]
 
 
 def resolve(setting: WaterfallSetting) -> tuple[Waterfall, dict[str, Waterfall]]:

@@ -9,7 +9,7 @@ from numba import njit
 NULL_DAY = -(2**31)  # the kernels' null date (int32 min); never a real day
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def days_from_civil(y, m, d):
     y -= 1 if m <= 2 else 0
     era = (y if y >= 0 else y - 399) // 400
@@ -20,7 +20,7 @@ def days_from_civil(y, m, d):
     return era * 146097 + doe - 719468
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def civil_from_days(z):
     z += 719468
     era = (z if z >= 0 else z - 146096) // 146097
@@ -34,12 +34,12 @@ def civil_from_days(z):
     return y + (1 if m <= 2 else 0), m, d
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def is_leap(y):
     return (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def add_years(day, years):
     """The same day and month ``years`` later; 29 February lands on 28 February."""
     y, m, d = civil_from_days(day)
@@ -49,7 +49,7 @@ def add_years(day, years):
     return days_from_civil(y, m, d)
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def year_end(day):
     """31 December of the year of ``day``."""
     y, _, _ = civil_from_days(day)

@@ -17,7 +17,7 @@ N_OUTPUTS = 11  # principal, interest, costs, accrued, paid costs/interest/princ
 # last payment day, limitation day, error
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def _mark_reversed(lo, hi, ev_day, ev_kind, ev_id, ev_reverses, as_of, dropped):
     """Drop every reversal that counts and every event such a reversal names (ENGINE.md §1)."""
     for j in range(lo, hi):
@@ -30,10 +30,10 @@ def _mark_reversed(lo, hi, ev_day, ev_kind, ev_id, ev_reverses, as_of, dropped):
                     break
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def _new_run(day, kind, custom_years, lim, calendar_base, next_open):
     """(moved end, raw end, how) of a run of ``kind`` starting on ``day``."""
-    raw, how = run_end(day, kind, custom_years, lim[0], lim[1:7], lim[7], lim[8:14], lim[14])
+    raw, how = run_end(day, kind, custom_years, lim)
     return next_open_day(raw, calendar_base, next_open), raw, how
 
 
@@ -93,7 +93,8 @@ def claim_one(
         # balances
         if kind == codes.PAYMENT:
             remaining = ev_amount[j]
-            for bucket in (order0, order1, order2):
+            for step in range(3):
+                bucket = order0 if step == 0 else (order1 if step == 1 else order2)
                 if bucket == codes.COSTS:
                     take = min(costs, remaining)
                     costs -= take

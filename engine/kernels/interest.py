@@ -7,7 +7,7 @@ DENOMINATOR = 10_000 * 365
 HALF = DENOMINATOR // 2
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def rate_in_force(row, first_row, capped, contract_bp, rate_bp):
     """The claim's yearly rate (bp) when table row ``row`` is in force (``row < first_row``: before
     the table). An uncapped basis reads the table; a capped one (contractual) pays
@@ -20,7 +20,7 @@ def rate_in_force(row, first_row, capped, contract_bp, rate_bp):
     return table
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def piece_interest(principal, bp, days):
     """round_half_up(principal x bp x days / (10000 x 365)) in exact int64 arithmetic.
 
@@ -31,7 +31,7 @@ def piece_interest(principal, bp, days):
     return q * bp * days + (r * bp * days + HALF) // DENOMINATOR
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def accrue(principal, first, last, rate_day, rate_bp, first_row, end_row, capped, contract_bp, pieces, n_pieces):
     """Interest on ``principal`` for days first..last inclusive.
 

@@ -4,29 +4,33 @@ rule and the art. 115 KC move past Saturdays, Sundays and holidays."""
 from numba import njit
 
 from engine.kernels import codes
-from engine.kernels.calendar import NULL_DAY, add_years, year_end
+from engine.kernels.calendar import NULL_DAY, add_years, civil_from_days, days_from_civil
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def law_end(start, years, year_end_min_years):
     """End of a run of ``years`` from ``start`` under one version of the Code: same day and month,
     moved to 31 December when the version has a year-end rule (``year_end_min_years > 0``) and the
     run is at least that long."""
-    end = add_years(start, years)
     if year_end_min_years > 0 and years >= year_end_min_years:
-        end = year_end(end)
-    return end
+        y, _, _ = civil_from_days(start)  # add_years keeps the year: y + years
+        return days_from_civil(y + years, 12, 31)
+    return add_years(start, years)
 
 
-@njit(cache=True, nogil=True, fastmath=False)
-def run_end(start, kind, custom_years, reform_day, old_years, old_year_end_min, new_years, new_year_end_min):
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def run_end(start, kind, custom_years, lim):
     """End of a run of ``kind`` starting on ``start`` (before the art. 115 move), and how it was found.
 
-    ``old_years``/``new_years`` are indexed by kind; 0 means the claim's own ``custom_years``."""
-    new_n = new_years[kind] if new_years[kind] > 0 else custom_years
+    ``lim`` packs the rules: [reform day, old years by kind (6), old year-end minimum, new years by
+    kind (6), new year-end minimum]; 0 years means the claim's own ``custom_years``."""
+    reform_day = lim[0]
+    old_year_end_min = lim[7]
+    new_year_end_min = lim[14]
+    new_n = lim[8 + kind] if lim[8 + kind] > 0 else custom_years
     if start >= reform_day:
         return law_end(start, new_n, new_year_end_min), codes.END_NEW_LAW
-    old_n = old_years[kind] if old_years[kind] > 0 else custom_years
+    old_n = lim[1 + kind] if lim[1 + kind] > 0 else custom_years
     old_end = law_end(start, old_n, old_year_end_min)
     if old_end < reform_day:
         return old_end, codes.END_OLD_EXPIRED
@@ -38,7 +42,7 @@ def run_end(start, kind, custom_years, reform_day, old_years, old_year_end_min, 
     return law_end(start, new_n, new_year_end_min), codes.END_NEW_FROM_START
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def next_open_day(day, calendar_base, next_open):
     """The first day on or after ``day`` that is no Saturday, Sunday or holiday; NULL_DAY when
     ``day`` is outside the calendar."""
@@ -48,7 +52,7 @@ def next_open_day(day, calendar_base, next_open):
     return next_open[i]
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def record_step(trace, n_trace, step, day, kind, raw_end, how, end):
     if n_trace < trace.shape[0]:
         trace[n_trace, 0] = step
