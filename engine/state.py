@@ -293,10 +293,10 @@ def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> tuple
     trace = np.zeros((max_rows, 6), dtype=np.int64)
     dropped = np.zeros(len(p.ev_day), dtype=np.bool_)
     b = p.basis[index]
-    w = ORDER_CODES[p.order[index]]
+    w = ORDER_CODES[p.order[index]].astype(np.int64)
     r = claim_one(
         p.principal[index], p.interest[index], p.costs[index], p.due[index], p.cutoff[index], p.contract_bp[index],
-        p.limitation_kind[index], p.custom_years[index], p.title_day[index], w[0], w[1], w[2],
+        p.limitation_kind[index], p.custom_years[index], p.title_day[index], w[0] | (w[1] << 2) | (w[2] << 4),
         p.offsets[index], p.offsets[index + 1], p.ev_day, p.ev_kind, p.ev_amount, p.ev_id, p.ev_reverses, dropped,
         p.as_of_day,
         k.rate_day, k.rate_bp, k.basis_first_row[b], k.basis_end_row[b], k.basis_capped[b],

@@ -37,10 +37,10 @@ def _new_run(day, kind, custom_years, lim, calendar_base, next_open):
     return next_open_day(raw, calendar_base, next_open), raw, how
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def claim_one(
     principal, interest, costs, due_day, cutoff_day, contract_bp, limitation_kind, custom_years, title_day,
-    order0, order1, order2,
+    order,
     lo, hi, ev_day, ev_kind, ev_amount, ev_id, ev_reverses, dropped,
     as_of,
     rate_day, rate_bp, first_row, end_row, capped,
@@ -49,6 +49,8 @@ def claim_one(
 ):  # fmt: skip
     """The state of one claim as of ``as_of``.
 
+    ``order`` packs the waterfall's bucket codes, first | second << 2 | third << 4 (one argument:
+    CPython 3.11 passes more than 30 positional arguments as *args, which numba cannot inline).
     ``lim`` packs the limitation rules: [reform day, old years by kind (6), old year-end minimum,
     new years by kind (6), new year-end minimum]. ``pieces`` and ``trace`` receive the interest
     pieces and limitation steps while they have rows (zero rows in a portfolio run).
@@ -94,7 +96,7 @@ def claim_one(
         if kind == codes.PAYMENT:
             remaining = ev_amount[j]
             for step in range(3):
-                bucket = order0 if step == 0 else (order1 if step == 1 else order2)
+                bucket = (order >> (2 * step)) & 3
                 if bucket == codes.COSTS:
                     take = min(costs, remaining)
                     costs -= take
@@ -193,7 +195,7 @@ def claim_states(
         r = claim_one(
             principal[i], interest[i], costs[i], due_day[i], cutoff_day[i], contract_bp[i], limitation_kind[i],
             custom_years[i], title_day[i],
-            waterfall_orders[w, 0], waterfall_orders[w, 1], waterfall_orders[w, 2],
+            waterfall_orders[w, 0] | (waterfall_orders[w, 1] << 2) | (waterfall_orders[w, 2] << 4),
             offsets[i], offsets[i + 1], ev_day, ev_kind, ev_amount, ev_id, ev_reverses, dropped,
             as_of,
             rate_day, rate_bp, basis_first_row[b], basis_end_row[b], basis_capped[b],
