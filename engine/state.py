@@ -21,15 +21,23 @@ from engine.domain import EventKind, InterestBasis, LimitationKind
 from engine.kernels import codes as kernel_codes
 from engine.kernels.calendar import NULL_DAY
 from engine.kernels.claim_state import N_OUTPUTS, claim_one, claim_states
-from engine.kernels.grouping import balance_bounds, event_offsets, events_in_order, strictly_increasing
+from engine.kernels.grouping import (
+    bad_reversals,
+    balance_bounds,
+    event_offsets,
+    events_in_order,
+    strictly_increasing,
+)
 from engine.rules import RuleBook, StaleRulesError, day_number, from_day_number, load_rules
 from engine.schema import CLAIM_STATE, CLAIMS, EVENTS
 from engine.validation import (
     EngineInputError,
     check_claims,
     check_events,
+    check_unique,
     check_unknown_claims,
     conform,
+    reversal_error,
 )
 from engine.waterfall import ALL_WATERFALLS, ORDER_CODES, WaterfallSetting, resolve
 
@@ -165,11 +173,14 @@ def prepare(
     check_claims(claims_df)
     check_events(events_df)
 
-    if not strictly_increasing(claims_df.get_column("claim_id").to_numpy()):
+    if not strictly_increasing(claims_df.get_column("claim_id").to_numpy()):  # else sorted and unique
+        check_unique(claims_df, "claims", "claim_id")
         claims_df = claims_df.sort("claim_id")
     ev_claim = events_df.get_column("claim_id").to_numpy()
     ev_day = _days(events_df.get_column("event_date"))
     ev_id = events_df.get_column("event_id").to_numpy()
+    if not strictly_increasing(ev_id):  # increasing ids are unique: no hashing of millions of rows
+        check_unique(events_df, "events", "event_id")
     if not events_in_order(ev_claim, ev_day, ev_id):
         events_df = events_df.sort("claim_id", "event_date", "event_id")
         ev_claim = events_df.get_column("claim_id").to_numpy()
@@ -179,6 +190,11 @@ def prepare(
     offsets = event_offsets(claim_id, ev_claim)
     if offsets[-1] != len(ev_claim):
         check_unknown_claims(claims_df, events_df)
+    ev_kind = _codes(events_df.get_column("kind"), [k.value for k in EventKind])
+    ev_reverses = events_df.get_column("reverses").fill_null(-1).to_numpy()
+    bad = bad_reversals(offsets, ev_kind, ev_id, ev_reverses)
+    if len(bad):
+        raise reversal_error(ev_id[bad][:5].tolist(), len(bad))
 
     as_of_day = day_number(as_of)
     basis_names = [b.value for b in InterestBasis]
@@ -200,9 +216,7 @@ def prepare(
     contract = claims_df.get_column("contractual_rate_bp")
     is_contractual = basis == basis_names.index(InterestBasis.CONTRACTUAL)
     contract_bp = np.where(is_contractual, contract.fill_null(0).to_numpy(), 0).astype(np.int32)
-    ev_kind = _codes(events_df.get_column("kind"), [k.value for k in EventKind])
     ev_amount = events_df.get_column("amount").fill_null(0).to_numpy()
-    ev_reverses = events_df.get_column("reverses").fill_null(-1).to_numpy()
 
     max_table_bp = max(max(t.rate_bp) for t in rules.rates.values())
     max_bp = np.where(is_contractual, contract_bp, max_table_bp).astype(np.int64)

@@ -122,10 +122,14 @@ def check_claims(claims: pl.DataFrame) -> None:
         ),
     ]
     _failures(claims, "claims", "claim_id", checks)
-    dupes = claims.filter(col("claim_id").is_duplicated())
+
+
+def check_unique(frame: pl.DataFrame, table: str, column: str) -> None:
+    """Ids must be unique (callers skip this when the ids are already strictly increasing)."""
+    dupes = frame.filter(pl.col(column).is_duplicated())
     if dupes.height:
-        ids = dupes.get_column("claim_id").unique(maintain_order=True)
-        raise EngineInputError("claims", "claim_id", "must be unique", ids.head(SHOW_IDS).to_list(), ids.len())
+        ids = dupes.get_column(column).unique(maintain_order=True)
+        raise EngineInputError(table, column, "must be unique", ids.head(SHOW_IDS).to_list(), ids.len())
 
 
 def check_events(events: pl.DataFrame) -> None:
@@ -145,23 +149,10 @@ def check_events(events: pl.DataFrame) -> None:
         ),
     ]
     _failures(events, "events", "event_id", checks)
-    dupes = events.filter(col("event_id").is_duplicated())
-    if dupes.height:
-        ids = dupes.get_column("event_id").unique(maintain_order=True)
-        raise EngineInputError("events", "event_id", "must be unique", ids.head(SHOW_IDS).to_list(), ids.len())
-    reversals = events.filter(col("kind") == EventKind.REVERSAL).select("event_id", "claim_id", "reverses")
-    if reversals.height:
-        targets = events.select(col("event_id").alias("reverses"), col("claim_id").alias("target_claim"))
-        joined = reversals.join(targets, on="reverses", how="left")
-        bad = joined.filter(col("target_claim").is_null() | (col("target_claim") != col("claim_id")))
-        if bad.height:
-            raise EngineInputError(
-                "events",
-                "reverses",
-                "must name an event_id of the same claim",
-                bad.get_column("event_id").head(SHOW_IDS).to_list(),
-                bad.height,
-            )
+
+
+def reversal_error(event_ids: list[int], count: int) -> EngineInputError:
+    return EngineInputError("events", "reverses", "must name an event_id of the same claim", event_ids, count)
 
 
 def check_unknown_claims(claims: pl.DataFrame, events: pl.DataFrame) -> None:

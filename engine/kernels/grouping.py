@@ -71,3 +71,21 @@ def balance_bounds(principal, interest, costs, accrual_start, max_bp, offsets, e
         growth = (1.0 + float(max_bp[i]) * days / 3_650_000.0) ** (capitalizations + 1)
         bound[i] = (money * growth + days + 1.0) * 2.0 + paid
     return bound
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def bad_reversals(offsets, ev_kind, ev_id, ev_reverses):
+    """Indices of reversals whose ``reverses`` names no event of their own claim."""
+    bad = []
+    for i in range(offsets.shape[0] - 1):
+        for j in range(offsets[i], offsets[i + 1]):
+            if ev_kind[j] != codes.REVERSAL:
+                continue
+            found = False
+            for k in range(offsets[i], offsets[i + 1]):
+                if ev_id[k] == ev_reverses[j]:
+                    found = True
+                    break
+            if not found:
+                bad.append(j)
+    return np.array(bad, dtype=np.int64)

@@ -4,10 +4,10 @@ one target twice, zero principal, overpayment, limitation around the 2018 reform
 
 from datetime import date, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from engine import compute_state
+from engine import EngineInputError, compute_state
 from engine.interest import calculate_interest
 from tests.reference.engine_reference import reference_claim_state, reference_interest_pieces
 from tests.strategies import portfolios, to_frames, waterfalls
@@ -20,7 +20,13 @@ SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[Heal
 def test_compute_state_equals_reference_for_every_column(portfolio, waterfall):
     claims, events, as_of = portfolio
     expected = sorted(reference_claim_state(claims, events, as_of, waterfall=waterfall), key=lambda r: r["claim_id"])
-    got = compute_state(*to_frames(claims, events), as_of, waterfall=waterfall, allow_stale_rates=True).to_pylist()
+    try:
+        got = compute_state(*to_frames(claims, events), as_of, waterfall=waterfall, allow_stale_rates=True).to_pylist()
+    except EngineInputError as error:
+        # the overflow budget refuses (rare) portfolios whose balances could pass int64 -- e.g. an
+        # uncapped pre-2006 rate of 400 % capitalized again and again; test_validation covers it
+        assert "overflow budget" in str(error)
+        assume(False)
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         assert g == e, {k: (g[k], e[k]) for k in g if g[k] != e.get(k)}
