@@ -101,14 +101,14 @@ class KernelRules:
             dtype=np.int64,
         )
         return cls(
-            rate_day=np.concatenate(days).astype(np.int32),
-            rate_bp=np.concatenate(bps).astype(np.int32),
-            basis_first_row=np.array(first, dtype=np.int64),
-            basis_end_row=np.array(end, dtype=np.int64),
-            basis_capped=np.array(capped, dtype=np.bool_),
-            limitation=limitation,
+            rate_day=frozen(np.concatenate(days).astype(np.int32)),
+            rate_bp=frozen(np.concatenate(bps).astype(np.int32)),
+            basis_first_row=frozen(np.array(first, dtype=np.int64)),
+            basis_end_row=frozen(np.array(end, dtype=np.int64)),
+            basis_capped=frozen(np.array(capped, dtype=np.bool_)),
+            limitation=frozen(limitation),
             calendar_base=rules.holidays.base_day,
-            next_open=rules.holidays.next_open_day,
+            next_open=frozen(rules.holidays.next_open_day),
         )
 
 
@@ -120,6 +120,15 @@ def _to_polars(frame: Frame, name: str) -> pl.DataFrame:
     if isinstance(frame, pl.DataFrame):
         return frame
     raise TypeError(f"{name}: expected a polars DataFrame/LazyFrame or a pyarrow Table, got {type(frame).__name__}")
+
+
+def frozen(array: np.ndarray) -> np.ndarray:
+    """A contiguous read-only array. Every kernel input goes through here so numba sees one type
+    per argument: polars hands out read-only zero-copy arrays or writable copies depending on
+    nulls and chunks, and each mix would compile the kernel again."""
+    array = np.ascontiguousarray(array)
+    array.flags.writeable = False
+    return array
 
 
 def _days(series: pl.Series) -> np.ndarray:
@@ -155,6 +164,11 @@ class Prepared:
     as_of_day: int
     rules: KernelRules
     provenance: dict
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray):
+                setattr(self, name, frozen(value))
 
 
 def prepare(
