@@ -47,10 +47,3 @@ def add_years(day, years):
     if m == 2 and d == 29 and not is_leap(y):
         d = 28
     return days_from_civil(y, m, d)
-
-
-@njit(cache=True, nogil=True, fastmath=False, inline="always")
-def year_end(day):
-    """31 December of the year of ``day``."""
-    y, _, _ = civil_from_days(day)
-    return days_from_civil(y, 12, 31)
