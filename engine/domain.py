@@ -70,7 +70,3 @@ def code_of(member: StrEnum) -> int:
     """The kernel code of an enum member: its position in its enum."""
     return list(type(member)).index(member)
 
-
-def codes(enum: type[StrEnum]) -> dict[str, int]:
-    """Public spelling -> kernel code, for a whole enum."""
-    return {m.value: i for i, m in enumerate(enum)}

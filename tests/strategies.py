@@ -22,6 +22,7 @@ from datetime import date, timedelta
 import polars as pl
 from hypothesis import strategies as st
 
+from tests.builders import frames
 from tests.reference.engine_reference import (
     load_rate_table,
     polish_holidays,
@@ -57,65 +58,9 @@ AMOUNT_KINDS = frozenset({"payment", "cost", "interest_waiver"})
 BUCKETS = ("costs", "interest", "principal")
 SOURCES = (None, "bailiff", "direct", "seller", "AG-01", "AG-02")
 
-CLAIMS_SCHEMA: dict[str, pl.DataType] = {
-    "claim_id": pl.Int64,
-    "portfolio_id": pl.String,
-    "seller_ref": pl.String,
-    "debtor_id": pl.Int64,
-    "debtor_kind": pl.String,
-    "principal": pl.Int64,
-    "interest_at_cutoff": pl.Int64,
-    "costs_at_cutoff": pl.Int64,
-    "due_date": pl.Date,
-    "cutoff_date": pl.Date,
-    "interest_basis": pl.String,
-    "contractual_rate_bp": pl.Int32,
-    "limitation_kind": pl.String,
-    "limitation_years": pl.Int8,
-    "title_date": pl.Date,
-    "purchase_date": pl.Date,
-    "purchase_price": pl.Int64,
-}
-EVENTS_SCHEMA: dict[str, pl.DataType] = {
-    "event_id": pl.Int64,
-    "claim_id": pl.Int64,
-    "event_date": pl.Date,
-    "kind": pl.String,
-    "amount": pl.Int64,
-    "reverses": pl.Int64,
-    "source": pl.String,
-}
-CLAIM_STATE_SCHEMA: dict[str, pl.DataType] = {
-    "claim_id": pl.Int64,
-    "as_of": pl.Date,
-    "principal_due": pl.Int64,
-    "interest_due": pl.Int64,
-    "costs_due": pl.Int64,
-    "total_due": pl.Int64,
-    "interest_accrued": pl.Int64,
-    "paid_costs": pl.Int64,
-    "paid_interest": pl.Int64,
-    "paid_principal": pl.Int64,
-    "overpaid": pl.Int64,
-    "last_payment_date": pl.Date,
-    "limitation_date": pl.Date,
-    "time_barred": pl.Boolean,
-    "days_past_due": pl.Int32,
-}
-
-
-def _frame(rows: list[dict], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    return pl.DataFrame({c: [r[c] for r in rows] for c in schema}, schema=schema)
-
-
 def to_frames(claims: list[dict], events: list[dict]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(claims, events) as polars DataFrames with exactly SCHEMA.md's columns and dtypes."""
-    return _frame(claims, CLAIMS_SCHEMA), _frame(events, EVENTS_SCHEMA)
-
-
-def claim_state_frame(rows: list[dict]) -> pl.DataFrame:
-    """Oracle output as a polars DataFrame with SCHEMA.md's claim_state dtypes."""
-    return _frame(rows, CLAIM_STATE_SCHEMA)
+    return frames(claims, events)
 
 
 # ---------------------------------------------------------------------------------------------
