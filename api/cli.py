@@ -344,13 +344,231 @@ def limitation(
 
 
 # ------------------------------------------------------------------------------------------------- demo
+# ------------------------------------------------------------------------------------------------ store
+db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Store URL (default: env CESSION_DATABASE_URL, else embedded SQLite)."),
+]
+
+
+def _store_url(url: str | None) -> str:
+    from engine.store.settings import StoreSettings
+
+    return url or StoreSettings().database_url
+
+
+def _shown(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def _open(url: str | None, upgrade: bool = True):
+    from engine.store.database import open_store
+
+    return open_store(_store_url(url), upgrade=upgrade)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Bring the store's schema to this Cession's version (creates it in an empty database)."""
+    from engine.store.database import _create, head_revision, revision, upgrade_schema
+
+    url = _store_url(database_url)
+    engine = _create(url)
+    before = revision(engine)
+    upgrade_schema(engine)
+    console.print(f"{_shown(url)}: schema {before or 'empty'} -> {revision(engine)} (head {head_revision()})")
+
+
+@db_app.command("status")
+def db_status(database_url: DatabaseUrl = None, as_json: Json = False) -> None:
+    """Where the store is, its schema version, and what it holds."""
+    from engine.store.database import _create, head_revision, revision
+
+    url = _store_url(database_url)
+    engine = _create(url)
+    current = revision(engine)
+    counts = {}
+    if current is not None:
+        with engine.connect() as conn:
+            for table in ("portfolios", "claims", "events", "claim_state", "engine_runs"):
+                counts[table] = conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
+    status = {"database": _shown(url), "schema": current, "head": head_revision(), "counts": counts}
+    if as_json:
+        _print_json(status)
+        return
+    behind = "" if current == head_revision() else "  (run `cession db upgrade`)"
+    console.print(f"store {status['database']}\nschema {current or 'empty'}, this Cession needs {status['head']}{behind}")
+    for table, n in counts.items():
+        console.print(f"  {table:12s} {n:>14,}")
+
+
+def _load_files(engine, claims_path: Path, events_path: Path | None, quiet: bool) -> dict:
+    import polars as pl
+
+    from engine.store import records
+
+    for path in (claims_path, events_path):
+        if path is not None and not path.exists():
+            raise UserError(f"{path}: no such file")
+    with console.status("loading into the store", spinner="dots") if not quiet else _nothing():
+        claims = pl.read_parquet(claims_path)
+        events = pl.read_parquet(events_path) if events_path else None
+        return records.load(engine, claims, events)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        return False
+
+
+def _print_written(written: dict, rejects_out: Path | None) -> None:
+    import polars as pl
+
+    table = Table(title="Stored", header_style="bold")
+    for column in ("table", "rows", "inserted", "already stored", "rejected"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for name, w in written.items():
+        table.add_row(name, f"{w.rows:,}", f"{w.inserted:,}", f"{w.already_stored:,}", f"{w.rejects.height:,}")
+    console.print(table)
+    rejects = pl.concat([w.rejects for w in written.values()])
+    if rejects.height:
+        if rejects_out is not None:
+            rejects.write_parquet(rejects_out)
+            console.print(f"[yellow]{rejects.height:,} rows rejected[/] -> {rejects_out}")
+        else:
+            console.print(f"[yellow]{rejects.height:,} rows rejected[/] (the first 10; --rejects FILE keeps them all):")
+            for row in rejects.head(10).iter_rows(named=True):
+                console.print(f"  {row['table']} {row['key']}: {row['reason']}")
+
+
+@app.command()
+def load(
+    claims: Annotated[Path, typer.Option("--claims", help="claims.parquet (SCHEMA.md)")],
+    events: Annotated[Path | None, typer.Option("--events", help="events.parquet (SCHEMA.md)")] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help="Write rejected rows here (Parquet).")] = None,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """Store claims and their events. Loading a file again stores nothing twice."""
+    started = time.perf_counter()
+    written = _load_files(_open(database_url), claims, events, as_json)
+    if rejects is not None:
+        import polars as pl
+
+        pl.concat([w.rejects for w in written.values()]).write_parquet(rejects)
+    if as_json:
+        _print_json({t: w.summary() for t, w in written.items()} | {"seconds": round(time.perf_counter() - started, 3)})
+    else:
+        _print_written(written, rejects)
+        console.print(f"({time.perf_counter() - started:.1f} s)")
+
+
+def _run_summary(record) -> dict:
+    stale = (record.provenance or {}).get("stale_rate_tables", {})
+    return {
+        "run_id": record.run_id, "status": record.status, "as_of": record.as_of.isoformat(),
+        "portfolio": record.portfolio_id, "claims": record.claims, "events": record.events,
+        "time_barred": record.time_barred, "totals": record.totals, "seconds": record.seconds,
+        "state_sha256": record.state_sha256, "stale_rate_tables": stale, "error": record.error,
+    }  # fmt: skip
+
+
+def store_run(engine, as_of: date, portfolio: str | None, waterfall: str, allow_stale: bool, quiet: bool):
+    from engine.store import runs
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, disable=quiet, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("starting", total=None)
+        return runs.run(
+            engine, as_of, portfolio=portfolio, waterfall=waterfall, allow_stale_rates=allow_stale,
+            on_stage=lambda text: progress.update(task, description=text),
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
+
+
+def _print_run(record) -> None:
+    summary = {
+        "as_of": record.as_of.isoformat(), "claims": record.claims, "events": record.events,
+        "totals": record.totals, "time_barred": record.time_barred,
+        "suspended": (record.provenance or {}).get("suspended", 0),
+        "stale_rate_tables": (record.provenance or {}).get("stale_rate_tables", {}),
+        "waterfall": (record.provenance or {}).get("waterfall"), "seconds": record.seconds,
+    }  # fmt: skip
+    _print_summary(summary, None)
+    console.print(f"run {record.run_id} {record.status}; state sha256 {record.state_sha256[:16]}…")
+
+
+@app.command()
+def run(
+    as_of: AsOf = None,
+    portfolio: Annotated[str | None, typer.Option("--portfolio", help="Only this portfolio (default: all).")] = None,
+    waterfall: Annotated[
+        str, typer.Option("--waterfall", help="Payment order, e.g. costs,interest,principal (art. 451 § 1 KC).")
+    ] = "costs,interest,principal",
+    allow_stale: AllowStale = False,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """Compute claim_state from the store and replace the stored state atomically (recorded as a run)."""
+    record = store_run(_open(database_url), _day(as_of, "--as-of"), portfolio, waterfall, allow_stale, as_json)
+    if as_json:
+        from engine.money import pln
+
+        summary = _run_summary(record)
+        summary["totals"] = {k: pln(v) for k, v in (record.totals or {}).items()}
+        _print_json(summary)
+    else:
+        _print_run(record)
+
+
+@app.command("runs")
+def runs_command(
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 20, database_url: DatabaseUrl = None, as_json: Json = False
+) -> None:
+    """The latest engine runs: when, as of which day, how they ended."""
+    from engine.store import runs
+    from engine.store.database import StoreError
+
+    engine = _open(database_url)
+    try:
+        runs.recover(engine)  # a run still marked running without its process is marked failed
+    except StoreError:
+        pass  # a run is in progress: leave it be
+    records = runs.runs_list(engine, limit)
+    if as_json:
+        _print_json([_run_summary(r) for r in records])
+        return
+    table = Table(title="Engine runs", header_style="bold")
+    for column in ("run", "status", "as of", "portfolio", "claims", "barred", "s", "error"):
+        table.add_column(column, no_wrap=column != "error", justify="right" if column in ("claims", "barred", "s") else "left")
+    for r in records:
+        table.add_row(str(r.run_id), r.status, str(r.as_of), r.portfolio_id or "all", f"{r.claims or 0:,}",
+                      f"{r.time_barred or 0:,}", f"{r.seconds or 0:.2f}", (r.error or "")[:60])  # fmt: skip
+    console.print(table)
+
+
+# ------------------------------------------------------------------------------------------------- demo
 @app.command()
 def demo(
     claims: Annotated[int, typer.Option("--claims", min=1, help="Size of the demo portfolio.")] = 200_000,
-    out: Annotated[Path, typer.Option("--out", help="Working folder.")] = Path("demo-out"),
+    out: Annotated[Path, typer.Option("--out", help="Working folder (files and the demo's SQLite store).")] = Path(
+        "demo-out"
+    ),
     as_of: AsOf = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Store URL (default: an embedded SQLite file in --out).")
+    ] = None,
 ) -> None:
-    """The whole product so far on a demo portfolio: generate -> compute claim_state -> summary."""
+    """The whole product so far on a demo portfolio: generate -> store -> run -> summary."""
     from benchmarks.generator import generate_portfolio, write_portfolio
 
     from engine import load_rules
@@ -363,21 +581,29 @@ def demo(
         claims_df, events_df = generate_portfolio(claims, 42)
         claims_path, events_path = write_portfolio(out, claims_df, events_df)
     console.print(f"2. generated {claims_df.height:,} claims and {events_df.height:,} events -> {out}/")
+    url = database_url or f"sqlite:///{(out / 'cession.db').resolve()}"
+    engine = _open(url)
+    started = time.perf_counter()
+    written = _load_files(engine, claims_path, events_path, quiet=False)
+    console.print(f"3. stored in {_shown(url)} ({time.perf_counter() - started:.1f} s); a second demo finds them already stored:")
+    _print_written(written, None)
     stale = rules.stale(list(rules.rates), day)
     if stale:
         console.print(
-            f"3. as of {day}: the shipped rate tables end earlier ({', '.join(f'{t.name} {t.last_valid}' for t in stale)}); "
-            "the demo goes on with --allow-stale-rates and the result records it."
+            f"4. as of {day}: the shipped rate tables end earlier ({', '.join(f'{t.name} {t.last_valid}' for t in stale)}); "
+            "the demo goes on with --allow-stale-rates and the run records it."
         )
-    summary = run_state(claims_path, events_path, day, out / "claim_state.parquet", "costs,interest,principal",
-                        allow_stale=True, quiet=False)  # fmt: skip
-    _print_summary(summary, out / "claim_state.parquet")
-    console.print("Try: cession interest --principal 1000 --from 2025-05-01 --to 2026-03-31 --allow-stale-rates")
+    record = store_run(engine, day, None, "costs,interest,principal", allow_stale=True, quiet=False)
+    console.print(f"5. run {record.run_id} computed the state from the store and replaced the stored state:")
+    _print_run(record)
+    console.print(f"Try: CESSION_DATABASE_URL=sqlite:///{(out / 'cession.db').resolve()} cession runs")
+    console.print("     cession interest --principal 1000 --from 2025-05-01 --to 2026-03-31 --allow-stale-rates")
     console.print("     cession limitation --due 2016-03-15 --kind business --event acknowledgment:2019-01-10")
 
 
 def main() -> None:
     from engine.rules import RuleTableError, StaleRulesError
+    from engine.store.database import StoreError
     from engine.validation import EngineInputError
 
     try:
@@ -385,7 +611,7 @@ def main() -> None:
     except UserError as e:
         err.print(f"[bold red]error:[/] {e}")
         raise SystemExit(2) from None
-    except (EngineInputError, StaleRulesError, RuleTableError, ValueError) as e:
+    except (EngineInputError, StaleRulesError, RuleTableError, StoreError, ValueError) as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
         raise SystemExit(2) from None
 

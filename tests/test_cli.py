@@ -62,3 +62,21 @@ def test_generate_then_state_parquet_to_parquet(tmp_path):
     assert state.height == summary["claims"] == 2000
     assert summary["totals"]["total_due"] == f"{state['total_due'].sum() / 100:.2f}"
     assert summary["time_barred"] == state["time_barred"].sum()
+
+
+def test_load_run_and_runs_through_the_store(tmp_path):
+    cession("generate", "--claims", "1500", "--seed", "8", "--out", str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    files = ("--claims", str(tmp_path / "claims.parquet"), "--events", str(tmp_path / "events.parquet"))
+    first = json.loads(cession("load", *files, "--database-url", url, "--json").stdout)
+    assert first["claims"] == {"rows": 1500, "inserted": 1500, "already_stored": 0, "rejected": 0}
+    again = json.loads(cession("load", *files, "--database-url", url, "--json").stdout)
+    assert again["events"]["inserted"] == 0 and again["events"]["already_stored"] == first["events"]["rows"]
+    ran = json.loads(cession("run", "--as-of", "2026-01-31", "--database-url", url, "--json").stdout)
+    assert ran["status"] == "succeeded" and ran["claims"] == 1500 and ran["totals"]["total_due"].count(".") == 1
+    runs = json.loads(cession("runs", "--database-url", url, "--json").stdout)
+    assert [r["run_id"] for r in runs] == [ran["run_id"]]
+    status = json.loads(cession("db", "status", "--database-url", url, "--json").stdout)
+    assert status["schema"] == status["head"] and status["counts"]["claim_state"] == 1500
+    missing = cession("run", "--portfolio", "NOPE", "--as-of", "2026-01-31", "--database-url", url, check=False)
+    assert missing.returncode == 2 and "not in the store" in missing.stderr and "Traceback" not in missing.stderr

@@ -1,0 +1,1 @@
+"""The system of record: SQLAlchemy models, Alembic migrations, bulk Arrow <-> SQL, engine runs."""

@@ -1,0 +1,82 @@
+"""Opening the store and keeping its schema current (Alembic, from the first table on)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class StoreError(Exception):
+    """The store cannot be used as asked (schema behind, unknown portfolio, locked run, ...)."""
+
+
+def open_store(url: str | None = None, *, upgrade: bool = True) -> sa.Engine:
+    """An engine for ``url`` (default: settings). An empty database is migrated on first use; one
+    with an older schema is refused unless ``upgrade`` (the caller then runs `cession db upgrade`)."""
+    if url is None:
+        from engine.store.settings import StoreSettings
+
+        url = StoreSettings().database_url
+    engine = _create(url)
+    current, head = revision(engine), head_revision()
+    if current != head:
+        if current is None or upgrade:
+            upgrade_schema(engine)
+        else:
+            raise StoreError(f"the store's schema is at {current}, this Cession needs {head}: run `cession db upgrade`")
+    return engine
+
+
+def _create(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:
+            # WAL: readers never block the writer; foreign keys are off by default in SQLite.
+            # Let SQLAlchemy's BEGIN (below) own transactions: pysqlite's own would defer them.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlocks
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(engine: sa.Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+@cache
+def head_revision() -> str:
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()  # type: ignore[return-value]
+
+
+def revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade_schema(engine: sa.Engine, target: str = "head") -> None:
+    command.upgrade(alembic_config(engine), target)

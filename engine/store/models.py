@@ -1,0 +1,220 @@
+"""The system of record as SQLAlchemy 2 models: SCHEMA.md's tables plus runs, agencies, placements
+and the audit log.
+
+Column names and enum spellings are SCHEMA.md's. Money is BIGINT grosz, dates are DATE, rates are
+INTEGER basis points. Events are append-only (a trigger refuses UPDATE and DELETE, see the first
+migration): a correction is a ``reversal`` event. ``claim_state`` keeps the rows of the runs that
+are current for their portfolio (``portfolios.current_run_id``); a run writes its rows beside the
+current ones and switches the pointer in one transaction, so a failed run never shows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, EventKind, InterestBasis
+
+#: BIGINT ids that the database numbers itself; SQLite numbers only an INTEGER PRIMARY KEY.
+SerialId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Json = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
+def _one_of(column: str, values) -> sa.CheckConstraint:
+    spelled = ", ".join(f"'{v}'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({spelled})", name=f"{column}_known")
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Portfolio(Base):
+    """A purchase: the claims bought from one seller in one deal."""
+
+    __tablename__ = "portfolios"
+
+    portfolio_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    seller: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: the run whose claim_state rows are this portfolio's current state (none before the first run)
+    current_run_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class Debtor(Base):
+    __tablename__ = "debtors"
+    __table_args__ = (_one_of("debtor_kind", DebtorKind),)
+
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    debtor_kind: Mapped[str] = mapped_column(sa.String(16))
+    national_id: Mapped[str | None] = mapped_column(sa.String(16), index=True)
+    name: Mapped[str] = mapped_column(sa.String(300))
+    street: Mapped[str | None] = mapped_column(sa.String(300))
+    postal_code: Mapped[str | None] = mapped_column(sa.String(6))
+    city: Mapped[str | None] = mapped_column(sa.String(100))
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    flags: Mapped[list[str]] = mapped_column(Json, default=list)
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+    __table_args__ = (
+        sa.UniqueConstraint("portfolio_id", "seller_ref"),
+        _one_of("debtor_kind", DebtorKind),
+        _one_of("interest_basis", InterestBasis),
+        _one_of("limitation_kind", CLAIM_LIMITATION_KINDS),
+        sa.CheckConstraint("principal >= 0 AND interest_at_cutoff >= 0 AND costs_at_cutoff >= 0", name="balances"),
+    )
+
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    #: no FOREIGN KEY to portfolios: a per-row trigger would cost more than the rest of a bulk
+    #: load; `records.load` creates the portfolios of the claims it stores in the same transaction
+    portfolio_id: Mapped[str] = mapped_column(sa.String(64))
+    seller_ref: Mapped[str] = mapped_column(sa.String(100))
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    debtor_kind: Mapped[str] = mapped_column(sa.String(16))
+    principal: Mapped[int] = mapped_column(sa.BigInteger)
+    interest_at_cutoff: Mapped[int] = mapped_column(sa.BigInteger)
+    costs_at_cutoff: Mapped[int] = mapped_column(sa.BigInteger)
+    due_date: Mapped[date] = mapped_column(sa.Date)
+    cutoff_date: Mapped[date] = mapped_column(sa.Date)
+    interest_basis: Mapped[str] = mapped_column(sa.String(16))
+    contractual_rate_bp: Mapped[int | None] = mapped_column(sa.Integer)
+    limitation_kind: Mapped[str] = mapped_column(sa.String(16))
+    limitation_years: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    title_date: Mapped[date | None] = mapped_column(sa.Date)
+    purchase_date: Mapped[date] = mapped_column(sa.Date)
+    purchase_price: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class Event(Base):
+    """The append-only ledger. ``idempotency_key`` is unique: a retried post is recognised.
+    ``claim_id`` and ``reverses`` are checked by `records` before rows are written (set-based, not
+    a per-row foreign key trigger)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        sa.Index("ix_events_claim_id", "claim_id"),
+        _one_of("kind", EventKind),
+    )
+
+    event_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger)
+    event_date: Mapped[date] = mapped_column(sa.Date)
+    kind: Mapped[str] = mapped_column(sa.String(24))
+    amount: Mapped[int | None] = mapped_column(sa.BigInteger)
+    reverses: Mapped[int | None] = mapped_column(sa.BigInteger)
+    source: Mapped[str | None] = mapped_column(sa.String(64))
+    idempotency_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+
+
+class EngineRun(Base):
+    """One `cession run`: what it computed, from what, with which rules, and how it ended."""
+
+    __tablename__ = "engine_runs"
+    __table_args__ = (_one_of("status", ("running", "succeeded", "failed")),)
+
+    run_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    portfolio_id: Mapped[str | None] = mapped_column(sa.String(64))  # none: every portfolio
+    as_of: Mapped[date] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    seconds: Mapped[float | None] = mapped_column(sa.Float)
+    claims: Mapped[int | None] = mapped_column(sa.BigInteger)
+    events: Mapped[int | None] = mapped_column(sa.BigInteger)
+    time_barred: Mapped[int | None] = mapped_column(sa.BigInteger)
+    totals: Mapped[dict | None] = mapped_column(Json)  # grosz per claim_state money column
+    rules: Mapped[dict | None] = mapped_column(Json)  # rule-table versions (sha256, last valid day)
+    provenance: Mapped[dict | None] = mapped_column(Json)  # engine.provenance of the result
+    state_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    host: Mapped[str | None] = mapped_column(sa.String(200))
+    pid: Mapped[int | None] = mapped_column(sa.Integer)
+
+
+class ClaimState(Base):
+    """claim_state (SCHEMA.md) of the current runs; rows of a run in progress wait beside them."""
+
+    __tablename__ = "claim_state"
+
+    run_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    portfolio_id: Mapped[str] = mapped_column(sa.String(64))
+    as_of: Mapped[date] = mapped_column(sa.Date)
+    principal_due: Mapped[int] = mapped_column(sa.BigInteger)
+    interest_due: Mapped[int] = mapped_column(sa.BigInteger)
+    costs_due: Mapped[int] = mapped_column(sa.BigInteger)
+    total_due: Mapped[int] = mapped_column(sa.BigInteger)
+    interest_accrued: Mapped[int] = mapped_column(sa.BigInteger)
+    paid_costs: Mapped[int] = mapped_column(sa.BigInteger)
+    paid_interest: Mapped[int] = mapped_column(sa.BigInteger)
+    paid_principal: Mapped[int] = mapped_column(sa.BigInteger)
+    overpaid: Mapped[int] = mapped_column(sa.BigInteger)
+    last_payment_date: Mapped[date | None] = mapped_column(sa.Date)
+    limitation_date: Mapped[date | None] = mapped_column(sa.Date)
+    time_barred: Mapped[bool] = mapped_column(sa.Boolean)
+    days_past_due: Mapped[int] = mapped_column(sa.Integer)
+
+
+class Agency(Base):
+    """A collection agency (or a legal queue's operator) that cases are placed with."""
+
+    __tablename__ = "agencies"
+
+    agency_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    capacity: Mapped[int | None] = mapped_column(sa.Integer)  # open placements at most; none: no limit
+    commission_bp: Mapped[int | None] = mapped_column(sa.Integer)
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Placement(Base):
+    """A claim handed to an agency or a legal queue, from ``placed_on`` until recalled."""
+
+    __tablename__ = "placements"
+    __table_args__ = (
+        sa.Index("ix_placements_claim", "claim_id", "placed_on"),
+        sa.Index("ix_placements_agency_open", "agency_id", "recalled_on"),
+        _one_of("queue", ("agency", "epu", "court", "bailiff")),
+    )
+
+    placement_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(sa.ForeignKey("claims.claim_id"))
+    agency_id: Mapped[str] = mapped_column(sa.ForeignKey("agencies.agency_id"))
+    queue: Mapped[str] = mapped_column(sa.String(16), default="agency")
+    placed_on: Mapped[date] = mapped_column(sa.Date)
+    recalled_on: Mapped[date | None] = mapped_column(sa.Date)
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class AuditEntry(Base):
+    """Who did what to the store, when: loads, posts, runs, placements."""
+
+    __tablename__ = "audit_log"
+
+    audit_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    action: Mapped[str] = mapped_column(sa.String(50))
+    subject: Mapped[str | None] = mapped_column(sa.String(200))
+    details: Mapped[dict | None] = mapped_column(Json)

@@ -1,0 +1,279 @@
+"""Claims and events into the store and back, with nothing stored twice and nothing lost.
+
+Every write goes through a staging table: the rows are bulk-copied there, rows that break a
+rule of the store are set aside with their reason, the rest are inserted with ``ON CONFLICT DO
+NOTHING``, and the staged rows are then compared with what is stored, so each input row ends
+up ``inserted``, ``already_stored`` (identical to a stored row: a retry) or in ``rejects`` with
+its reason. One call is one transaction: an error stores nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import polars as pl
+import sqlalchemy as sa
+
+from engine.schema import CLAIMS, EVENTS
+from engine.store.bulk import OnBatch, Schema, _quote, is_postgres, read_frame, write_frame
+from engine.validation import check_claims, check_events, conform
+
+CLAIM_SCHEMA: Schema = {c.name: c.dtype for c in CLAIMS}
+EVENT_SCHEMA: Schema = {c.name: c.dtype for c in EVENTS} | {"idempotency_key": pl.String()}
+REJECT_SCHEMA: Schema = {"table": pl.String(), "key": pl.String(), "reason": pl.String()}
+
+
+@dataclass(frozen=True)
+class Written:
+    """What became of the rows of one table in one write."""
+
+    table: str
+    rows: int
+    inserted: int
+    already_stored: int
+    rejects: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECT_SCHEMA))
+
+    def summary(self) -> dict:
+        return {"rows": self.rows, "inserted": self.inserted, "already_stored": self.already_stored,
+                "rejected": self.rejects.height}  # fmt: skip
+
+
+def actor() -> str:
+    return os.environ.get("USER") or os.environ.get("USERNAME") or "cession"
+
+
+def audit(conn: sa.Connection, action: str, subject: str | None, details: dict, who: str | None = None) -> None:
+    from engine.store.models import AuditEntry
+
+    conn.execute(
+        sa.insert(AuditEntry.__table__).values(at=datetime.now(UTC), actor=who or actor(), action=action,
+                                               subject=subject, details=details)  # fmt: skip
+    )
+
+
+def with_idempotency_keys(events: pl.DataFrame) -> pl.DataFrame:
+    """Events as the store keeps them. A file without ``idempotency_key`` (a seller's history)
+    gets ``event:<event_id>``, so loading the same file twice stores it once."""
+    if "idempotency_key" not in events.columns:
+        events = events.with_columns(("event:" + pl.col("event_id").cast(pl.String)).alias("idempotency_key"))
+    bad = events.filter(pl.col("idempotency_key").is_null() | (pl.col("idempotency_key").str.len_chars() == 0))
+    if bad.height:
+        from engine.validation import EngineInputError
+
+        raise EngineInputError("events", "idempotency_key", "must be a non-empty string",
+                               bad["event_id"].head(5).to_list(), bad.height)  # fmt: skip
+    return events
+
+
+def load(
+    engine: sa.Engine,
+    claims: pl.DataFrame,
+    events: pl.DataFrame | None = None,
+    *,
+    who: str | None = None,
+    on_batch: OnBatch | None = None,
+) -> dict[str, Written]:
+    """Store a seller's claims (their portfolios created as needed) and their event history, in
+    one transaction. Input that breaks SCHEMA.md is refused whole (``EngineInputError``)."""
+    claims = conform(claims, "claims", CLAIMS)
+    check_claims(claims)
+    if events is not None:
+        events = with_idempotency_keys(events)
+        keys = events.get_column("idempotency_key")
+        events = conform(events, "events", EVENTS).with_columns(keys)
+        check_events(events)
+    with engine.begin() as conn:
+        _create_portfolios(conn, claims.get_column("portfolio_id").unique().sort().to_list())
+        written = {"claims": _write_claims(conn, claims, on_batch)}
+        if events is not None:
+            written["events"] = _write_events(conn, events, on_batch, claims)
+        audit(conn, "load", None, {t: w.summary() for t, w in written.items()}, who)
+    return written
+
+
+def post_events(engine: sa.Engine, events: pl.DataFrame, *, who: str | None = None) -> Written:
+    """Append events (payments, costs, reversals, ...) to stored claims; a retry with the same
+    idempotency keys stores nothing twice, also when two connections post at once."""
+    events = with_idempotency_keys(events)
+    keys = events.get_column("idempotency_key")
+    events = conform(events, "events", EVENTS).with_columns(keys)
+    check_events(events)
+    with engine.begin() as conn:
+        written = _write_events(conn, events, None)
+        audit(conn, "post_events", None, written.summary(), who)
+    return written
+
+
+def _create_portfolios(conn: sa.Connection, portfolio_ids: list[str]) -> None:
+    from engine.store.models import Portfolio
+
+    if not portfolio_ids:
+        return
+    table = Portfolio.__table__
+    stored = set(conn.execute(sa.select(table.c.portfolio_id).where(table.c.portfolio_id.in_(portfolio_ids))).scalars())
+    new = [{"portfolio_id": p, "name": p, "created_at": datetime.now(UTC)} for p in portfolio_ids if p not in stored]
+    if new:
+        conn.execute(sa.insert(table), new)
+
+
+def _write_claims(conn: sa.Connection, claims: pl.DataFrame, on_batch: OnBatch | None) -> Written:
+    return _insert_new(conn, "claims", claims, "claim_id", on_batch)
+
+
+def _write_events(
+    conn: sa.Connection, events: pl.DataFrame, on_batch: OnBatch | None, claims: pl.DataFrame | None = None
+) -> Written:
+    """Events of stored claims (or of ``claims``, stored in the same transaction), each reversal
+    naming an event of its own claim, stored or in the batch."""
+    claim_ids = events.get_column("claim_id").unique()
+    known = claims.get_column("claim_id") if claims is not None else pl.Series("claim_id", [], pl.Int64)
+    stored = _stored(conn, "claims", "claim_id", claim_ids.filter(~claim_ids.is_in(known.implode())))
+    has_claim = pl.col("claim_id").is_in(pl.concat([known, stored]).implode())
+    reversals = events.filter(pl.col("kind") == "reversal").select("event_id", "claim_id", "reverses")
+    in_batch = events.select(pl.col("event_id").alias("reverses"), pl.col("claim_id").alias("target_claim"))
+    targets = reversals.join(in_batch, on="reverses", how="left")
+    outside = targets.filter(pl.col("target_claim").is_null()).get_column("reverses")
+    stored_targets = _stored(conn, "events", "event_id", outside, extra="claim_id")
+    targets = targets.join(stored_targets.rename({"event_id": "reverses", "claim_id": "stored_claim"}), on="reverses", how="left")
+    bad_reversals = targets.filter(
+        pl.coalesce("target_claim", "stored_claim").is_null() | (pl.coalesce("target_claim", "stored_claim") != pl.col("claim_id"))
+    ).get_column("event_id")
+    rules = [
+        ("the claim is not in the store", ~has_claim),
+        ("a reversal must name an event of the same claim (stored or in this batch)",
+         pl.col("event_id").is_in(bad_reversals.implode())),
+    ]  # fmt: skip
+    written = _insert_new(conn, "events", events, "idempotency_key", on_batch, rules)
+    if is_postgres(conn) and written.inserted:
+        # ids came with the rows: move the sequence past them for events numbered by the store
+        conn.exec_driver_sql(
+            "SELECT setval(pg_get_serial_sequence('events', 'event_id'), (SELECT max(event_id) FROM events))"
+        )
+    return written
+
+
+def _stored(conn: sa.Connection, table: str, column: str, values: pl.Series, extra: str | None = None) -> pl.DataFrame | pl.Series:
+    """Which of the int64 ``values`` are stored in ``table.column`` (with ``extra``, as a frame)."""
+    names = [column] + ([extra] if extra else [])
+    schema = {n: pl.Int64() for n in names}
+    found = [pl.DataFrame(schema=schema)]
+    values = values.drop_nulls().unique().sort()
+    step = 50_000 if is_postgres(conn) else 900  # SQLite: at most 999 parameters a statement
+    for i in range(0, len(values), step):
+        chunk = values.slice(i, step).to_list()
+        if is_postgres(conn):
+            listed = "ARRAY[" + ",".join(str(int(v)) for v in chunk) + "]::bigint[]"
+            query = f"SELECT {', '.join(names)} FROM {table} WHERE {column} = ANY({listed})"
+        else:
+            query = f"SELECT {', '.join(names)} FROM {table} WHERE {column} IN ({','.join(str(int(v)) for v in chunk)})"
+        found.append(read_frame(conn, query, schema))
+    frame = pl.concat(found)
+    return frame if extra else frame.get_column(column)
+
+
+def _insert_new(
+    conn: sa.Connection,
+    table: str,
+    frame: pl.DataFrame,
+    key: str,
+    on_batch: OnBatch | None,
+    rules: list[tuple[str, pl.Expr]] = (),
+) -> Written:
+    """Insert the rows of ``frame`` that are new; see the module's docstring.
+
+    Rows breaking a ``rule`` (reason, bad-row expression) are rejected first. The rest are copied
+    straight into the table under a savepoint, the fast path for new rows; if a unique key is
+    already taken, that is undone and the rows go through a staging table instead."""
+    rejects = []
+    for reason, bad in rules:
+        rejected = frame.filter(bad)
+        if rejected.height:
+            rejects.append(rejected.select(table=pl.lit(table), key=pl.col(key).cast(pl.String), reason=pl.lit(reason)))
+            frame = frame.filter(~bad)
+    try:
+        with conn.begin_nested():
+            inserted = write_frame(conn, table, frame, on_batch=on_batch)
+        return _written(table, frame, inserted, rejects)
+    except (sa.exc.IntegrityError, *_driver_integrity_errors()):
+        pass  # some key is taken (a retry, a concurrent post, a conflict): sort the rows out below
+    return _insert_staged(conn, table, frame, key, on_batch, rejects)
+
+
+def _driver_integrity_errors() -> tuple[type[Exception], ...]:
+    import sqlite3
+
+    import psycopg
+
+    return (psycopg.errors.IntegrityError, sqlite3.IntegrityError)
+
+
+def _written(table: str, frame: pl.DataFrame, inserted: int, rejects: list[pl.DataFrame]) -> Written:
+    reject_frame = pl.concat(rejects).select(list(REJECT_SCHEMA)) if rejects else pl.DataFrame(schema=REJECT_SCHEMA)
+    rows = frame.height + reject_frame.height
+    return Written(table, rows, inserted, rows - inserted - reject_frame.height, reject_frame)
+
+
+def _insert_staged(
+    conn: sa.Connection, table: str, frame: pl.DataFrame, key: str, on_batch: OnBatch | None, rejects: list
+) -> Written:
+    stage = f"stage_{table}"
+    columns = ", ".join(_quote(c) for c in frame.columns)
+    if is_postgres(conn):
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+    else:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{stage}")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} AS SELECT {columns} FROM {table} WHERE 0")
+    write_frame(conn, stage, frame, on_batch=on_batch)
+    inserted = conn.exec_driver_sql(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} WHERE true ON CONFLICT DO NOTHING"
+    ).rowcount
+    # staged rows now either are the stored row, differ from it, or lost to another unique column
+    differs = " OR ".join(
+        (f"s.{_quote(c)} IS DISTINCT FROM t.{_quote(c)}" if is_postgres(conn) else f"s.{_quote(c)} IS NOT t.{_quote(c)}")
+        for c in frame.columns
+        if c != key
+    )
+    unmatched = read_frame(
+        conn,
+        f"SELECT CAST(s.{key} AS VARCHAR) AS key, CASE WHEN t.{key} IS NULL THEN 'missing' ELSE 'differs' END AS what "
+        f"FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key} WHERE t.{key} IS NULL OR {differs or 'false'}",
+        {"key": pl.String(), "what": pl.String()},
+    )
+    conn.exec_driver_sql(f"DROP TABLE {stage}")
+    if unmatched.height:
+        differ = f"{key} already stored with other values" + (
+            " (events are immutable: post a reversal)" if table == "events" else ""
+        )
+        rejects.append(
+            unmatched.select(
+                table=pl.lit(table),
+                key=pl.col("key"),
+                reason=pl.when(pl.col("what") == "differs").then(pl.lit(differ))
+                .otherwise(pl.lit(f"another stored row has the same {_unique_columns(conn, table, key)}")),
+            )  # fmt: skip
+        )
+    return _written(table, frame, inserted, rejects)
+
+
+def _unique_columns(conn: sa.Connection, table: str, key: str) -> str:
+    inspector = sa.inspect(conn)
+    names = [" + ".join(u["column_names"]) for u in inspector.get_unique_constraints(table)]
+    names += [" + ".join(inspector.get_pk_constraint(table)["constrained_columns"])]
+    return " or ".join(n for n in names if n != key) or key
+
+
+def read_claims(conn: sa.Connection, portfolio: str | None = None) -> pl.DataFrame:
+    columns = ", ".join(CLAIM_SCHEMA)
+    where = " WHERE portfolio_id = :portfolio" if portfolio else ""
+    return read_frame(conn, f"SELECT {columns} FROM claims{where}", CLAIM_SCHEMA, {"portfolio": portfolio} if portfolio else None)
+
+
+def read_events(conn: sa.Connection, portfolio: str | None = None) -> pl.DataFrame:
+    schema = {c.name: c.dtype for c in EVENTS}
+    columns = ", ".join(f"e.{c}" for c in schema)
+    if portfolio:
+        query = f"SELECT {columns} FROM events e JOIN claims c ON c.claim_id = e.claim_id WHERE c.portfolio_id = :portfolio"
+        return read_frame(conn, query, schema, {"portfolio": portfolio})
+    return read_frame(conn, f"SELECT {columns} FROM events e", schema)

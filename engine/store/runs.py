@@ -1,0 +1,242 @@
+"""Engine runs from the store: read claims and events, compute claim_state, replace the stored
+state atomically, and keep a record of every run.
+
+A run writes its claim_state rows beside the current ones and, in the same transaction, points
+its portfolios at them and marks itself succeeded. Until that commit readers see the previous
+state; an error rolls the rows back and marks the run failed; a killed process leaves its run
+``running``, and the next run (or ``recover``), holding the run lock, marks it failed and clears
+what it left. Superseded rows are deleted after the switch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import polars as pl
+import pyarrow as pa
+import sqlalchemy as sa
+
+from engine.schema import CLAIM_STATE, STATE_MONEY
+from engine.state import Progress, compute_state, provenance
+from engine.store.bulk import OnBatch, is_postgres, read_frame, write_frame
+from engine.store.database import StoreError
+from engine.store.models import EngineRun, Portfolio
+from engine.store.records import audit, read_claims, read_events
+from engine.waterfall import WaterfallSetting
+
+#: pg_advisory_lock key of the run lock ("cession runs" as a number).
+RUN_LOCK_KEY = 0x63657373696F6E
+STATE_SCHEMA = {f.name: pl.from_arrow(pa.table({f.name: pa.array([], f.type)})).dtypes[0] for f in CLAIM_STATE}
+INTERRUPTED = "interrupted: its process ended before the run finished (killed or crashed)"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: int
+    status: str
+    as_of: date
+    portfolio_id: str | None
+    claims: int | None
+    events: int | None
+    time_barred: int | None
+    totals: dict | None
+    seconds: float | None
+    state_sha256: str | None
+    error: str | None
+    provenance: dict | None  # engine.provenance of the state, plus the count of suspended claims
+
+
+def _record(row) -> RunRecord:
+    return RunRecord(row.run_id, row.status, row.as_of, row.portfolio_id, row.claims, row.events, row.time_barred,
+                     row.totals, row.seconds, row.state_sha256, row.error, row.provenance)  # fmt: skip
+
+
+@contextmanager
+def run_lock(engine: sa.Engine) -> Iterator[None]:
+    """One run at a time per store. PostgreSQL: a session advisory lock (freed when the holder's
+    connection ends, also by SIGKILL); SQLite: an OS file lock beside the database file."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            if not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({RUN_LOCK_KEY})").scalar():
+                raise StoreError("another run is in progress on this store; wait for it or check `cession runs`")
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({RUN_LOCK_KEY})")
+                conn.commit()
+        return
+    from filelock import FileLock, Timeout
+
+    path = engine.url.database
+    lock = FileLock(f"{path}.run-lock" if path and path != ":memory:" else os.devnull + ".cession-run-lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise StoreError("another run is in progress on this store; wait for it or check `cession runs`") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def recover(engine: sa.Engine) -> list[int]:
+    """Mark runs whose process died as failed and drop claim_state rows no portfolio points at.
+    Takes the run lock, so it never touches a run that is alive. Returns the runs marked."""
+    with run_lock(engine):
+        return _recover(engine)
+
+
+def _recover(engine: sa.Engine) -> list[int]:
+    runs = EngineRun.__table__
+    with engine.begin() as conn:
+        dead = list(conn.execute(sa.select(runs.c.run_id).where(runs.c.status == "running")).scalars())
+        if dead:
+            conn.execute(
+                runs.update().where(runs.c.run_id.in_(dead))
+                .values(status="failed", error=INTERRUPTED, finished_at=datetime.now(UTC))
+            )  # fmt: skip
+        _drop_superseded(conn)
+    return dead
+
+
+def _drop_superseded(conn: sa.Connection) -> None:
+    conn.exec_driver_sql(
+        "DELETE FROM claim_state WHERE NOT EXISTS (SELECT 1 FROM portfolios p "
+        "WHERE p.portfolio_id = claim_state.portfolio_id AND p.current_run_id = claim_state.run_id)"
+    )
+
+
+def state_digest(table: pa.Table) -> str:
+    """sha256 of claim_state's values (not of the metadata, which holds timings)."""
+    digest = hashlib.sha256()
+    for column in table.select([f.name for f in CLAIM_STATE]).combine_chunks().columns:
+        for chunk in column.chunks:
+            for buffer in chunk.buffers():
+                if buffer is not None:
+                    digest.update(buffer)
+    return digest.hexdigest()
+
+
+def run(
+    engine: sa.Engine,
+    as_of: date,
+    *,
+    portfolio: str | None = None,
+    waterfall: WaterfallSetting = "costs,interest,principal",
+    allow_stale_rates: bool = False,
+    who: str | None = None,
+    on_progress: Progress | None = None,
+    on_batch: OnBatch | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> RunRecord:
+    """Compute claim_state as of ``as_of`` for one portfolio (or all) and make it the stored state.
+
+    On success the run is ``succeeded`` and its state is what `read_state` returns; on any error
+    the previous state stays and the run is ``failed`` with the error; the error is raised."""
+    stage = on_stage or (lambda _s: None)
+    runs = EngineRun.__table__
+    with run_lock(engine):
+        _recover(engine)
+        with engine.begin() as conn:
+            known = sa.select(Portfolio.__table__.c.portfolio_id).where(Portfolio.__table__.c.portfolio_id == portfolio)
+            if portfolio is not None and conn.execute(known).first() is None:
+                raise StoreError(f"portfolio {portfolio!r} is not in the store (`cession load` it first)")
+            run_id = conn.execute(
+                runs.insert().values(portfolio_id=portfolio, as_of=as_of, status="running",
+                                     started_at=datetime.now(UTC), host=socket.gethostname(), pid=os.getpid())
+                .returning(runs.c.run_id)
+            ).scalar_one()  # fmt: skip
+        started = time.perf_counter()
+        try:
+            record = _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on_progress, on_batch,
+                          stage, started)  # fmt: skip
+        except BaseException as error:
+            with engine.begin() as conn:
+                conn.execute(
+                    runs.update().where(runs.c.run_id == run_id)
+                    .values(status="failed", error=f"{type(error).__name__}: {error}"[:4000],
+                            finished_at=datetime.now(UTC), seconds=round(time.perf_counter() - started, 3))
+                )  # fmt: skip
+                audit(conn, "run_failed", str(run_id), {"error": str(error)[:1000]}, who)
+            raise
+        with engine.begin() as conn:
+            _drop_superseded(conn)
+        return record
+
+
+def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on_progress, on_batch, stage, started):
+    runs = EngineRun.__table__
+    stage("reading claims and events")
+    with engine.connect() as conn:
+        if is_postgres(conn):  # claims and events from one snapshot
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        claims = read_claims(conn, portfolio)
+        events = read_events(conn, portfolio)
+    stage(f"computing claim_state for {claims.height:,} claims, {events.height:,} events")
+    state = compute_state(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
+                          on_progress=on_progress)  # fmt: skip
+    digest = state_digest(state)
+    frame = pl.from_arrow(state)
+    covered = claims.select("claim_id", "portfolio_id").sort("claim_id")
+    rows = frame.with_columns(run_id=pl.lit(run_id, pl.Int64), portfolio_id=covered.get_column("portfolio_id"))
+    totals = {c: int(frame.get_column(c).sum()) for c in STATE_MONEY}
+    time_barred = int(frame.get_column("time_barred").sum())
+    portfolios = (
+        [portfolio] if portfolio else covered.get_column("portfolio_id").unique().sort().to_list()
+    )
+    stage(f"storing claim_state ({frame.height:,} rows)")
+    with engine.begin() as conn:
+        write_frame(conn, "claim_state", rows, on_batch=on_batch)
+        if portfolio is None:  # every portfolio, also one without claims, now has this run's state
+            conn.execute(sa.update(Portfolio.__table__).values(current_run_id=run_id))
+        else:
+            conn.execute(
+                sa.update(Portfolio.__table__).where(Portfolio.__table__.c.portfolio_id.in_(portfolios))
+                .values(current_run_id=run_id)
+            )  # fmt: skip
+        meta = dict(provenance(state), suspended=int(frame.get_column("limitation_date").null_count()))
+        seconds = round(time.perf_counter() - started, 3)
+        conn.execute(
+            runs.update().where(runs.c.run_id == run_id).values(
+                status="succeeded", finished_at=datetime.now(UTC), seconds=seconds, claims=claims.height,
+                events=events.height, time_barred=time_barred, totals=totals, rules=meta.get("rules"),
+                provenance=meta, state_sha256=digest,
+            )
+        )  # fmt: skip
+        audit(conn, "run", str(run_id), {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": claims.height}, who)
+    with engine.connect() as conn:
+        return _record(conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).one())
+
+
+def runs_list(engine: sa.Engine, limit: int = 20) -> list[RunRecord]:
+    runs = EngineRun.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(runs).order_by(runs.c.run_id.desc()).limit(limit)).all()
+    return [_record(r) for r in rows]
+
+
+def read_state(engine_or_conn: sa.Engine | sa.Connection, portfolio: str | None = None) -> pl.DataFrame:
+    """The current claim_state (SCHEMA.md columns, by claim_id) of one portfolio or all."""
+    columns = ", ".join(f"s.{c}" for c in STATE_SCHEMA)
+    query = (
+        f"SELECT {columns} FROM claim_state s JOIN portfolios p "
+        "ON p.portfolio_id = s.portfolio_id AND p.current_run_id = s.run_id"
+    )
+    params = None
+    if portfolio:
+        query += " WHERE p.portfolio_id = :portfolio"
+        params = {"portfolio": portfolio}
+    if isinstance(engine_or_conn, sa.Engine):
+        with engine_or_conn.connect() as conn:
+            frame = read_frame(conn, query, STATE_SCHEMA, params)
+    else:
+        frame = read_frame(engine_or_conn, query, STATE_SCHEMA, params)
+    return frame.sort("claim_id")
