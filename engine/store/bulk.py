@@ -111,3 +111,36 @@ def _from_json(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
     if not nested:
         return frame
     return frame.with_columns(pl.col(c).str.json_decode(t) for c, t in nested.items())
+
+
+def read_snapshot(engine: sa.Engine, queries: dict[str, tuple[str, Schema, dict | None]]) -> dict[str, pl.DataFrame]:
+    """Several large reads as of one moment: {name: (query, schema, params)} -> {name: frame}.
+
+    PostgreSQL: one connection exports a snapshot and each query runs on its own ADBC connection
+    in that snapshot (Arrow straight from binary COPY), all at once; SQLite: one read transaction."""
+    if engine.dialect.name != "postgresql":
+        with engine.connect() as conn:
+            return {name: read_frame(conn, q, schema, params) for name, (q, schema, params) in queries.items()}
+    from concurrent.futures import ThreadPoolExecutor
+
+    import adbc_driver_postgresql.dbapi as adbc
+
+    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+
+        def read(item: tuple[str, tuple[str, Schema, dict | None]]) -> tuple[str, pl.DataFrame]:
+            name, (query, schema, params) = item
+            literal = str(sa.text(query).bindparams(**(params or {})).compile(
+                dialect=engine.dialect, compile_kwargs={"literal_binds": True}))  # fmt: skip
+            with adbc.connect(uri) as reader, reader.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                cursor.execute(literal)
+                table = cursor.fetch_arrow_table()
+            frame = pl.from_arrow(table.replace_schema_metadata(None))
+            return name, frame.select(pl.col(c).cast(t) for c, t in schema.items())
+
+        with ThreadPoolExecutor(max_workers=len(queries)) as pool:
+            return dict(pool.map(read, queries.items()))

@@ -152,9 +152,13 @@ class EngineRun(Base):
 
 
 class ClaimState(Base):
-    """claim_state (SCHEMA.md) of the current runs; rows of a run in progress wait beside them."""
+    """claim_state (SCHEMA.md) of the current runs; rows of a run in progress wait beside them.
+
+    On PostgreSQL each run's rows are a partition of their own (LIST on run_id), written without
+    indexes and attached when the run succeeds; a superseded run's partition is dropped whole."""
 
     __tablename__ = "claim_state"
+    __table_args__ = {"postgresql_partition_by": "LIST (run_id)"}
 
     run_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     claim_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)

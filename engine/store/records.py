@@ -264,16 +264,27 @@ def _unique_columns(conn: sa.Connection, table: str, key: str) -> str:
     return " or ".join(n for n in names if n != key) or key
 
 
-def read_claims(conn: sa.Connection, portfolio: str | None = None) -> pl.DataFrame:
+def claims_query(portfolio: str | None = None) -> tuple[str, Schema, dict | None]:
+    """(query, schema, params) of the stored claims, of one portfolio or all."""
     columns = ", ".join(CLAIM_SCHEMA)
-    where = " WHERE portfolio_id = :portfolio" if portfolio else ""
-    return read_frame(conn, f"SELECT {columns} FROM claims{where}", CLAIM_SCHEMA, {"portfolio": portfolio} if portfolio else None)
+    if portfolio:
+        return f"SELECT {columns} FROM claims WHERE portfolio_id = :portfolio", CLAIM_SCHEMA, {"portfolio": portfolio}
+    return f"SELECT {columns} FROM claims", CLAIM_SCHEMA, None
 
 
-def read_events(conn: sa.Connection, portfolio: str | None = None) -> pl.DataFrame:
+def events_query(portfolio: str | None = None) -> tuple[str, Schema, dict | None]:
+    """(query, schema, params) of the stored events (SCHEMA.md columns), of one portfolio or all."""
     schema = {c.name: c.dtype for c in EVENTS}
     columns = ", ".join(f"e.{c}" for c in schema)
     if portfolio:
         query = f"SELECT {columns} FROM events e JOIN claims c ON c.claim_id = e.claim_id WHERE c.portfolio_id = :portfolio"
-        return read_frame(conn, query, schema, {"portfolio": portfolio})
-    return read_frame(conn, f"SELECT {columns} FROM events e", schema)
+        return query, schema, {"portfolio": portfolio}
+    return f"SELECT {columns} FROM events e", schema, None
+
+
+def read_claims(conn: sa.Connection, portfolio: str | None = None) -> pl.DataFrame:
+    return read_frame(conn, *claims_query(portfolio))
+
+
+def read_events(conn: sa.Connection, portfolio: str | None = None) -> pl.DataFrame:
+    return read_frame(conn, *events_query(portfolio))

@@ -25,10 +25,10 @@ import sqlalchemy as sa
 
 from engine.schema import CLAIM_STATE, STATE_MONEY
 from engine.state import Progress, compute_state, provenance
-from engine.store.bulk import OnBatch, is_postgres, read_frame, write_frame
+from engine.store.bulk import OnBatch, is_postgres, read_frame, read_snapshot, write_frame
 from engine.store.database import StoreError
 from engine.store.models import EngineRun, Portfolio
-from engine.store.records import audit, read_claims, read_events
+from engine.store.records import audit, claims_query, events_query
 from engine.waterfall import WaterfallSetting
 
 #: pg_advisory_lock key of the run lock ("cession runs" as a number).
@@ -107,11 +107,47 @@ def _recover(engine: sa.Engine) -> list[int]:
     return dead
 
 
+SUPERSEDED = (
+    "DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM portfolios p "
+    "WHERE p.portfolio_id = {table}.portfolio_id AND p.current_run_id = {table}.run_id)"
+)
+
+
+def _partition(run_id: int) -> str:
+    return f"claim_state_run_{int(run_id)}"
+
+
 def _drop_superseded(conn: sa.Connection) -> None:
-    conn.exec_driver_sql(
-        "DELETE FROM claim_state WHERE NOT EXISTS (SELECT 1 FROM portfolios p "
-        "WHERE p.portfolio_id = claim_state.portfolio_id AND p.current_run_id = claim_state.run_id)"
-    )
+    """Remove claim_state rows no portfolio points at: on PostgreSQL drop a run's partition once no
+    portfolio uses it (and delete the rows of portfolios that moved on from a shared one)."""
+    if not is_postgres(conn):
+        conn.exec_driver_sql(SUPERSEDED.format(table="claim_state"))
+        return
+    partitions = conn.exec_driver_sql(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'claim_state'::regclass"
+    ).scalars().all()
+    current = set(conn.execute(sa.select(Portfolio.__table__.c.current_run_id).distinct()).scalars())
+    for name in partitions:
+        run_id = int(name.rsplit("_", 1)[1])
+        if run_id in current:
+            conn.exec_driver_sql(SUPERSEDED.format(table=name))
+        else:
+            conn.exec_driver_sql(f"DROP TABLE {name}")
+
+
+def _write_state(conn: sa.Connection, run_id: int, rows: pl.DataFrame, on_batch: OnBatch | None) -> None:
+    """A run's claim_state rows, not yet visible to readers (they follow portfolios.current_run_id)."""
+    if not is_postgres(conn):
+        write_frame(conn, "claim_state", rows, on_batch=on_batch)
+        return
+    # a bare table is the fastest to fill; attaching it builds its primary key in one sorted pass
+    # and, with the CHECK matching the partition bound, without another scan
+    part = _partition(run_id)
+    conn.exec_driver_sql(f"CREATE TABLE {part} (LIKE claim_state INCLUDING DEFAULTS)")
+    write_frame(conn, part, rows, on_batch=on_batch)
+    conn.exec_driver_sql(f"ALTER TABLE {part} ADD CONSTRAINT {part}_run CHECK (run_id = {int(run_id)})")
+    conn.exec_driver_sql(f"ALTER TABLE claim_state ATTACH PARTITION {part} FOR VALUES IN ({int(run_id)})")
 
 
 def state_digest(table: pa.Table) -> str:
@@ -175,11 +211,8 @@ def run(
 def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on_progress, on_batch, stage, started):
     runs = EngineRun.__table__
     stage("reading claims and events")
-    with engine.connect() as conn:
-        if is_postgres(conn):  # claims and events from one snapshot
-            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        claims = read_claims(conn, portfolio)
-        events = read_events(conn, portfolio)
+    read = read_snapshot(engine, {"claims": claims_query(portfolio), "events": events_query(portfolio)})
+    claims, events = read["claims"], read["events"]
     stage(f"computing claim_state for {claims.height:,} claims, {events.height:,} events")
     state = compute_state(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
                           on_progress=on_progress)  # fmt: skip
@@ -194,7 +227,7 @@ def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on
     )
     stage(f"storing claim_state ({frame.height:,} rows)")
     with engine.begin() as conn:
-        write_frame(conn, "claim_state", rows, on_batch=on_batch)
+        _write_state(conn, run_id, rows, on_batch)
         if portfolio is None:  # every portfolio, also one without claims, now has this run's state
             conn.execute(sa.update(Portfolio.__table__).values(current_run_id=run_id))
         else:

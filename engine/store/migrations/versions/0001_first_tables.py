@@ -55,7 +55,8 @@ def upgrade() -> None:
     sa.Column('limitation_date', sa.Date(), nullable=True),
     sa.Column('time_barred', sa.Boolean(), nullable=False),
     sa.Column('days_past_due', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('run_id', 'claim_id', name=op.f('pk_claim_state'))
+    sa.PrimaryKeyConstraint('run_id', 'claim_id', name=op.f('pk_claim_state')),
+    postgresql_partition_by='LIST (run_id)',
     )
     op.create_table('claims',
     sa.Column('claim_id', sa.BigInteger(), autoincrement=False, nullable=False),
