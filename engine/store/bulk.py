@@ -137,6 +137,8 @@ def read_snapshot(engine: sa.Engine, queries: dict[str, tuple[str, Schema, dict 
             with adbc.connect(uri) as reader, reader.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                # a scan joining another one midway would hand rows over rotated, out of order
+                cursor.execute("SET LOCAL synchronize_seqscans = off")
                 cursor.execute(literal)
                 table = cursor.fetch_arrow_table()
             frame = pl.from_arrow(table.replace_schema_metadata(None))
