@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import sqlalchemy as sa
@@ -51,11 +52,9 @@ def write_frame(
     if is_postgres(conn):
         cursor = conn.connection.driver_connection.cursor()
         with cursor.copy(f"COPY {_quote(table)} ({columns}) FROM STDIN (FORMAT CSV)") as copy:
-            for batch in frame.iter_slices(BATCH_ROWS):
-                buffer = io.BytesIO()
-                batch.write_csv(buffer, include_header=False, date_format="%Y-%m-%d")
-                copy.write(buffer.getvalue())
-                written += batch.height
+            for rows, data in _csv_batches(frame):
+                copy.write(data)
+                written += rows
                 if on_batch is not None:
                     on_batch(written)
         return written
@@ -71,6 +70,26 @@ def write_frame(
     finally:
         cursor.close()
     return written
+
+
+def _csv(batch: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    batch.write_csv(buffer, include_header=False, date_format="%Y-%m-%d")
+    return buffer.getvalue()
+
+
+def _csv_batches(frame: pl.DataFrame) -> Iterator[tuple[int, bytes]]:
+    """(rows, CSV bytes) per batch, the next batch written (by polars, off the GIL) while the
+    server takes in this one."""
+    batches = frame.iter_slices(BATCH_ROWS)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        batch = next(batches, None)
+        ahead = pool.submit(_csv, batch) if batch is not None else None
+        while ahead is not None:
+            rows, data = batch.height, ahead.result()
+            batch = next(batches, None)
+            ahead = pool.submit(_csv, batch) if batch is not None else None
+            yield rows, data
 
 
 def read_frame(conn: sa.Connection, query: str, schema: Schema, params: dict | None = None) -> pl.DataFrame:
@@ -121,8 +140,6 @@ def read_snapshot(engine: sa.Engine, queries: dict[str, tuple[str, Schema, dict 
     if engine.dialect.name != "postgresql":
         with engine.connect() as conn:
             return {name: read_frame(conn, q, schema, params) for name, (q, schema, params) in queries.items()}
-    from concurrent.futures import ThreadPoolExecutor
-
     import adbc_driver_postgresql.dbapi as adbc
 
     uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)

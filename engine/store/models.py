@@ -17,6 +17,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, EventKind, InterestBasis
 
+def key(length: int) -> sa.types.TypeEngine:
+    """An opaque identifier: compared byte by byte (collation "C" on PostgreSQL), with no locale
+    rules, which also makes its unique index far cheaper to maintain."""
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
 #: BIGINT ids that the database numbers itself; SQLite numbers only an INTEGER PRIMARY KEY.
 SerialId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Json = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
@@ -50,7 +56,7 @@ class Portfolio(Base):
 
     __tablename__ = "portfolios"
 
-    portfolio_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    portfolio_id: Mapped[str] = mapped_column(key(64), primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     seller: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
@@ -87,8 +93,8 @@ class Claim(Base):
     claim_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     #: no FOREIGN KEY to portfolios: a per-row trigger would cost more than the rest of a bulk
     #: load; `records.load` creates the portfolios of the claims it stores in the same transaction
-    portfolio_id: Mapped[str] = mapped_column(sa.String(64))
-    seller_ref: Mapped[str] = mapped_column(sa.String(100))
+    portfolio_id: Mapped[str] = mapped_column(key(64))
+    seller_ref: Mapped[str] = mapped_column(key(100))
     debtor_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
     debtor_kind: Mapped[str] = mapped_column(sa.String(16))
     principal: Mapped[int] = mapped_column(sa.BigInteger)
@@ -123,7 +129,7 @@ class Event(Base):
     amount: Mapped[int | None] = mapped_column(sa.BigInteger)
     reverses: Mapped[int | None] = mapped_column(sa.BigInteger)
     source: Mapped[str | None] = mapped_column(sa.String(64))
-    idempotency_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(key(200), unique=True)
 
 
 class EngineRun(Base):
@@ -133,7 +139,7 @@ class EngineRun(Base):
     __table_args__ = (_one_of("status", ("running", "succeeded", "failed")),)
 
     run_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
-    portfolio_id: Mapped[str | None] = mapped_column(sa.String(64))  # none: every portfolio
+    portfolio_id: Mapped[str | None] = mapped_column(key(64))  # none: every portfolio
     as_of: Mapped[date] = mapped_column(sa.Date)
     status: Mapped[str] = mapped_column(sa.String(16), default="running")
     started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
@@ -162,7 +168,7 @@ class ClaimState(Base):
 
     run_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     claim_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
-    portfolio_id: Mapped[str] = mapped_column(sa.String(64))
+    portfolio_id: Mapped[str] = mapped_column(key(64))
     as_of: Mapped[date] = mapped_column(sa.Date)
     principal_due: Mapped[int] = mapped_column(sa.BigInteger)
     interest_due: Mapped[int] = mapped_column(sa.BigInteger)

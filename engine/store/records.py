@@ -55,9 +55,11 @@ def audit(conn: sa.Connection, action: str, subject: str | None, details: dict, 
 
 def with_idempotency_keys(events: pl.DataFrame) -> pl.DataFrame:
     """Events as the store keeps them. A file without ``idempotency_key`` (a seller's history)
-    gets ``event:<event_id>``, so loading the same file twice stores it once."""
+    gets ``event:<event_id>`` (the id zero-padded to 19 digits, so keys sort as ids do and fill
+    their index in order), so loading the same file twice stores it once."""
     if "idempotency_key" not in events.columns:
-        events = events.with_columns(("event:" + pl.col("event_id").cast(pl.String)).alias("idempotency_key"))
+        padded = pl.col("event_id").cast(pl.String).str.zfill(19)
+        events = events.with_columns(("event:" + padded).alias("idempotency_key"))
     bad = events.filter(pl.col("idempotency_key").is_null() | (pl.col("idempotency_key").str.len_chars() == 0))
     if bad.height:
         from engine.validation import EngineInputError

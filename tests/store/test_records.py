@@ -80,8 +80,8 @@ def test_bad_rows_are_rejected_with_their_reason_and_the_rest_stored(store):
     assert written.inserted == 2 and accounted(written)
     reasons = dict(zip(written.rejects["key"], written.rejects["reason"], strict=True))
     assert reasons == {
-        "event:11": "the claim is not in the store",
-        "event:12": "a reversal must name an event of the same claim (stored or in this batch)",
+        "event:0000000000000000011": "the claim is not in the store",
+        "event:0000000000000000012": "a reversal must name an event of the same claim (stored or in this batch)",
     }
 
 
@@ -152,3 +152,12 @@ def test_the_same_events_posted_at_once_from_two_connections_are_stored_once(sto
     with setup.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM events").scalar() == batch.height
     setup.dispose()
+
+
+def test_the_migrations_match_the_models(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with store.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert differences == []

@@ -40,7 +40,7 @@ def upgrade() -> None:
     op.create_table('claim_state',
     sa.Column('run_id', sa.BigInteger(), nullable=False),
     sa.Column('claim_id', sa.BigInteger(), nullable=False),
-    sa.Column('portfolio_id', sa.String(length=64), nullable=False),
+    sa.Column('portfolio_id', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=False),
     sa.Column('as_of', sa.Date(), nullable=False),
     sa.Column('principal_due', sa.BigInteger(), nullable=False),
     sa.Column('interest_due', sa.BigInteger(), nullable=False),
@@ -60,8 +60,8 @@ def upgrade() -> None:
     )
     op.create_table('claims',
     sa.Column('claim_id', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('portfolio_id', sa.String(length=64), nullable=False),
-    sa.Column('seller_ref', sa.String(length=100), nullable=False),
+    sa.Column('portfolio_id', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('seller_ref', sa.String(length=100).with_variant(sa.String(length=100, collation='C'), 'postgresql'), nullable=False),
     sa.Column('debtor_id', sa.BigInteger(), nullable=False),
     sa.Column('debtor_kind', sa.String(length=16), nullable=False),
     sa.Column('principal', sa.BigInteger(), nullable=False),
@@ -105,7 +105,7 @@ def upgrade() -> None:
 
     op.create_table('engine_runs',
     sa.Column('run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('portfolio_id', sa.String(length=64), nullable=True),
+    sa.Column('portfolio_id', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=True),
     sa.Column('as_of', sa.Date(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
@@ -132,7 +132,7 @@ def upgrade() -> None:
     sa.Column('amount', sa.BigInteger(), nullable=True),
     sa.Column('reverses', sa.BigInteger(), nullable=True),
     sa.Column('source', sa.String(length=64), nullable=True),
-    sa.Column('idempotency_key', sa.String(length=200), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=200).with_variant(sa.String(length=200, collation='C'), 'postgresql'), nullable=False),
     sa.CheckConstraint("kind IN ('payment', 'reversal', 'cost', 'interest_waiver', 'capitalization', 'write_off', 'acknowledgment', 'court_filing', 'proceedings_end', 'title', 'enforcement_filing', 'enforcement_end')", name=op.f('ck_events_kind_known')),
     sa.PrimaryKeyConstraint('event_id', name=op.f('pk_events')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_events_idempotency_key'))
@@ -141,7 +141,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_events_claim_id', ['claim_id'], unique=False)
 
     op.create_table('portfolios',
-    sa.Column('portfolio_id', sa.String(length=64), nullable=False),
+    sa.Column('portfolio_id', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('seller', sa.String(length=200), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
