@@ -556,6 +556,11 @@ def runs_command(
     console.print(table)
 
 
+from api.ingest_cli import ingest_command  # noqa: E402
+
+app.command("ingest")(ingest_command)
+
+
 # ------------------------------------------------------------------------------------------------- demo
 @app.command()
 def demo(

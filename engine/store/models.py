@@ -228,3 +228,44 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(sa.String(50))
     subject: Mapped[str | None] = mapped_column(sa.String(200))
     details: Mapped[dict | None] = mapped_column(Json)
+
+
+class IngestFile(Base):
+    """One seller file taken into a portfolio by `cession ingest`: its content hash (the same file
+    again is recognised), the portfolio version it made, and what became of its rows."""
+
+    __tablename__ = "ingest_files"
+    __table_args__ = (sa.UniqueConstraint("portfolio_id", "content_sha256"),)
+
+    ingest_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    content_sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    #: the portfolio the claims went into: ``base_portfolio`` itself, or ``<base>@v<version>``
+    portfolio_id: Mapped[str] = mapped_column(key(64))
+    base_portfolio: Mapped[str] = mapped_column(key(64))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    file_name: Mapped[str] = mapped_column(sa.String(500))
+    profile: Mapped[str | None] = mapped_column(sa.String(200))
+    ingested_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    rows_read: Mapped[int] = mapped_column(sa.BigInteger)
+    accepted: Mapped[int] = mapped_column(sa.BigInteger)
+    rejected: Mapped[int] = mapped_column(sa.BigInteger)
+    principal: Mapped[int] = mapped_column(sa.BigInteger)  # grosz, of the accepted claims
+    purchase_price: Mapped[int] = mapped_column(sa.BigInteger)  # grosz, of the accepted claims
+    control_count: Mapped[int | None] = mapped_column(sa.BigInteger)
+    control_principal: Mapped[int | None] = mapped_column(sa.BigInteger)
+    control_ok: Mapped[bool | None] = mapped_column(sa.Boolean)
+    details: Mapped[dict | None] = mapped_column(Json)  # rejects by rule, debtors, candidates, report paths
+
+
+class DebtorKey(Base):
+    """What probable-duplicate debtors are found by (never merged on it): the debtor's name
+    normalised (case, diacritics, punctuation, word order), birth date (given or from the PESEL)
+    and postal code."""
+
+    __tablename__ = "debtor_keys"
+
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    name_key: Mapped[str] = mapped_column(key(300), index=True)
+    birth_date: Mapped[date | None] = mapped_column(sa.Date)
+    postal_code: Mapped[str | None] = mapped_column(sa.String(6))

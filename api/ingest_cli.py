@@ -1,0 +1,149 @@
+"""`cession ingest`: a seller file into a portfolio, with a progress bar, a summary and a reject report."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True)
+
+
+class IngestUsageError(ValueError):
+    """A mistake in the command line (printed as one line, exit code 2)."""
+
+
+def _grosz(text: str | None, name: str) -> int | None:
+    from engine.money import to_grosz
+
+    if text is None:
+        return None
+    try:
+        return to_grosz(text)
+    except ValueError as e:
+        raise IngestUsageError(f"{name}: {e}") from None
+
+
+def _date(text: str | None, name: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise IngestUsageError(f"{name}: {text!r} is not a date YYYY-MM-DD") from None
+
+
+def run_ingest(engine, file: Path, portfolio: str, *, quiet: bool = False, **options):
+    """ingest_file with a progress bar on stderr (reading rows, then storing)."""
+    from ingest import ingest_file
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, disable=quiet, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("hashing", total=None)
+
+        def on_progress(stage: str, done: int, total: int | None) -> None:
+            progress.update(task, description=stage, completed=done, total=total)
+
+        return ingest_file(engine, file, portfolio, on_progress=on_progress, **options)
+
+
+def print_report(report, reports: dict | None, shown: int = 10) -> None:
+    """The summary a purchaser reads: what came in, what did not and why, and where the details are."""
+    from engine.money import pln_readable
+
+    if report.status == "already ingested":
+        a = report.already
+        console.print(f"[bold]{report.file.name}[/] (sha256 {report.sha256[:12]}…) was already ingested into "
+                      f"portfolio [bold]{a['portfolio']}[/] (version {a['version']}) on {a['at'][:19]} by {a['by']}: "
+                      "nothing stored again. To ingest it on purpose as a new version: --new-version.")  # fmt: skip
+        console.print(f"  then: {report.rows_read:,} rows read, {report.accepted:,} accepted, {report.rejected:,} rejected")
+        return
+    table = Table(title=f"Ingest of {report.file.name} into {report.portfolio_id}", header_style="bold", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("rows read", f"{report.rows_read:,}")
+    table.add_row("accepted", f"[green]{report.accepted:,}[/]")
+    table.add_row("rejected", f"[{'yellow' if report.rejected else 'green'}]{report.rejected:,}[/]")
+    ok = report.accepted + report.rejected == report.rows_read
+    table.add_row("accepted + rejected = rows read", "[green]yes[/]" if ok else "[bold red]NO[/]")
+    if report.blank_lines:
+        table.add_row("blank lines skipped", f"{report.blank_lines:,}")
+    table.add_row("principal accepted (PLN)", pln_readable(report.principal))
+    table.add_row("purchase price allocated (PLN)", pln_readable(report.purchase_price))
+    table.add_row("debtors new / already stored", f"{report.new_debtors:,} / {report.known_debtors:,}")
+    table.add_row("probable duplicate debtors (not merged)", f"{report.candidates.height:,}")
+    table.add_row("encoding", str(report.encoding or "-"))
+    table.add_row("version", str(report.version))
+    console.print(table)
+    control = report.control
+    if control is not None and control.given:
+        parts = []
+        if control.count is not None:
+            parts.append(f"count {control.count:,} vs {control.rows_read:,} rows read")
+        if control.principal is not None:
+            parts.append(f"principal {pln_readable(control.principal)} vs {pln_readable(control.principal_read)}"
+                         + (f" ({control.unparsed_principal:,} rows without a readable principal)" if control.unparsed_principal else ""))  # fmt: skip
+        verdict = "[green]control totals match[/]" if control.ok else "[bold red]CONTROL TOTALS DO NOT MATCH[/]"
+        console.print(f"{verdict}: {'; '.join(parts)}")
+    by_rule = report.rejects_by_rule()
+    if by_rule:
+        rules = Table(title="Rejected rows by rule (a row may break several)", header_style="bold")
+        rules.add_column("column: rule")
+        rules.add_column("rows", justify="right")
+        for rule, n in list(by_rule.items())[:15]:
+            rules.add_row(rule, f"{n:,}")
+        console.print(rules)
+        console.print(f"First {min(shown, report.failures.height)} failures (row, column, rule, value):")
+        for r in report.failures.head(shown).iter_rows(named=True):
+            console.print(f"  row {r['row']}: {r['column']}: {r['rule']} [dim]({r['value']!r})[/]", highlight=False)
+    if reports:
+        console.print("Reports: " + ", ".join(str(p) for p in reports.values()))
+    console.print(f"ingest {report.ingest_id} stored in one transaction ({report.seconds:.1f} s)")
+
+
+def ingest_command(
+    file: Annotated[Path, typer.Argument(help="The seller's file: CSV (UTF-8/Windows-1250/ISO-8859-2), XLSX or Parquet.")],
+    portfolio: Annotated[str, typer.Option("--portfolio", help="The portfolio (purchase) the claims go into.")],
+    profile: Annotated[str | None, typer.Option("--profile", help="Seller profile: a shipped name or a YAML file (default: SCHEMA.md's column names).")] = None,
+    price: Annotated[str | None, typer.Option("--price", help="The portfolio's price in PLN, allocated to claims pro rata to face value.")] = None,
+    purchase_date: Annotated[str | None, typer.Option("--purchase-date", help="YYYY-MM-DD, when the file has no purchase_date column.")] = None,
+    new_version: Annotated[bool, typer.Option("--new-version", help="Ingest as the portfolio's next version (<portfolio>@v<n>), even a file already ingested.")] = False,
+    control_count: Annotated[int | None, typer.Option("--control-count", help="The seller's number of claims (overrides the profile's).")] = None,
+    control_principal: Annotated[str | None, typer.Option("--control-principal", help="The seller's sum of principal in PLN (overrides the profile's).")] = None,
+    reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports: STEM.rejects.csv/.parquet, STEM.candidates.csv (default: ./<file name>).")] = None,
+    database_url: Annotated[str | None, typer.Option("--database-url", help="Store URL (default: env CESSION_DATABASE_URL, else embedded SQLite).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary: amounts as strings '123.45'.")] = False,
+) -> None:  # fmt: skip
+    """Ingest a seller's file: every row validated, debtors deduplicated, stored in one transaction;
+    rejected rows go to the reject report with row, column, rule and value. The same file twice is
+    recognised and stores nothing."""
+    import json
+    import sys
+
+    from api.cli import _open
+    from ingest import write_reports
+
+    started = time.perf_counter()
+    report = run_ingest(
+        _open(database_url), file, portfolio, quiet=as_json, profile=profile, price=_grosz(price, "--price"),
+        purchase_date=_date(purchase_date, "--purchase-date"), new_version=new_version, control_count=control_count,
+        control_principal=_grosz(control_principal, "--control-principal"),
+    )  # fmt: skip
+    written = None
+    if report.status == "ingested":
+        written = write_reports(report, reports or Path(file.name))
+    if as_json:
+        summary = report.summary() | {"reports": {k: str(v) for k, v in (written or {}).items()},
+                                      "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    else:
+        print_report(report, written)

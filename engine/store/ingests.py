@@ -1,0 +1,116 @@
+"""The store's side of ingest: recognising a file already taken in, numbering portfolios'
+versions, claims and debtors, finding stored debtors by national id or by their match keys, and
+writing a whole ingest in the caller's transaction.
+
+Every function takes the caller's connection and never commits: one ingest is one transaction
+(`lock` first, so two ingests never hand out the same ids). Nothing here knows seller files.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+import sqlalchemy as sa
+
+from engine.store.bulk import OnBatch, Schema, is_postgres, read_frame, write_frame
+from engine.store.models import DebtorKey, IngestFile, Portfolio
+
+DEBTOR_SCHEMA: Schema = {
+    "debtor_id": pl.Int64(), "debtor_kind": pl.String(), "national_id": pl.String(), "name": pl.String(),
+    "street": pl.String(), "postal_code": pl.String(), "city": pl.String(), "phone": pl.String(),
+    "email": pl.String(), "flags": pl.List(pl.String()),
+}  # fmt: skip
+DEBTOR_KEY_SCHEMA: Schema = {"debtor_id": pl.Int64(), "name_key": pl.String(), "birth_date": pl.Date(),
+                             "postal_code": pl.String()}  # fmt: skip
+#: values per statement when looking keys up (SQLite allows 999 parameters a statement)
+_STEP = {"postgresql": 50_000, "sqlite": 900}
+
+
+def lock(conn: sa.Connection) -> None:
+    """Serialise ingests: ids are handed out as max + 1 (SQLite's BEGIN IMMEDIATE already holds the write lock)."""
+    if is_postgres(conn):
+        conn.exec_driver_sql("LOCK TABLE ingest_files IN SHARE ROW EXCLUSIVE MODE")
+
+
+def ingests_of(conn: sa.Connection, content_sha256: str) -> list[IngestFile]:
+    """The ingests of a file with this content, oldest first."""
+    query = sa.select(IngestFile).where(IngestFile.content_sha256 == content_sha256).order_by(IngestFile.ingest_id)
+    with sa.orm.Session(bind=conn) as session:
+        found = list(session.scalars(query))
+        session.expunge_all()
+        return found
+
+
+def latest_version(conn: sa.Connection, base_portfolio: str) -> int:
+    """The highest version of a portfolio ingested so far (0: none; a portfolio stored by
+    `cession load` without ingest counts as version 1)."""
+    table = IngestFile.__table__
+    version = conn.execute(sa.select(sa.func.max(table.c.version)).where(table.c.base_portfolio == base_portfolio)).scalar()
+    if version:
+        return int(version)
+    exists = conn.execute(sa.select(Portfolio.portfolio_id).where(Portfolio.portfolio_id == base_portfolio)).first()
+    return 1 if exists else 0
+
+
+def ensure_portfolio(conn: sa.Connection, portfolio_id: str, name: str, seller: str | None) -> None:
+    table = Portfolio.__table__
+    if conn.execute(sa.select(table.c.portfolio_id).where(table.c.portfolio_id == portfolio_id)).first() is None:
+        conn.execute(sa.insert(table).values(portfolio_id=portfolio_id, name=name, seller=seller, created_at=datetime.now(UTC)))
+
+
+def next_ids(conn: sa.Connection) -> tuple[int, int]:
+    """(first free claim_id, first free debtor_id): past every stored one (claims stored by
+    `cession load` carry debtor ids without debtor rows, so those count too)."""
+    claim = conn.exec_driver_sql("SELECT max(claim_id) FROM claims").scalar() or 0
+    debtor = conn.exec_driver_sql(
+        "SELECT max(m) FROM (SELECT max(debtor_id) AS m FROM debtors UNION ALL SELECT max(debtor_id) FROM claims) ids"
+    ).scalar() or 0  # fmt: skip
+    return int(claim) + 1, int(debtor) + 1
+
+
+def stored_seller_refs(conn: sa.Connection, portfolio_id: str, seller_refs: pl.Series) -> pl.Series:
+    """Which of ``seller_refs`` the portfolio already holds."""
+    where = " AND portfolio_id = :portfolio"
+    frame = _lookup_with(conn, "claims", "seller_ref", seller_refs, {"seller_ref": pl.String()}, where, {"portfolio": portfolio_id})
+    return frame.get_column("seller_ref")
+
+
+def _lookup_with(conn: sa.Connection, table: str, column: str, values: pl.Series, schema: Schema, where: str,
+                 extra: dict) -> pl.DataFrame:
+    """Rows of ``table`` whose text ``column`` is one of ``values`` (and ``where``), in chunks of parameters."""
+    values = values.drop_nulls().unique().sort()
+    step = _STEP.get(conn.dialect.name, 900) - len(extra)
+    found = [pl.DataFrame(schema=schema)]
+    for i in range(0, len(values), step):
+        chunk = values.slice(i, step).to_list()
+        params = {f"v{j}": v for j, v in enumerate(chunk)} | extra
+        marks = ", ".join(f":v{j}" for j in range(len(chunk)))
+        found.append(read_frame(conn, f"SELECT {', '.join(schema)} FROM {table} WHERE {column} IN ({marks}){where}", schema, params))
+    return pl.concat(found)
+
+
+def debtors_by_national_id(conn: sa.Connection, national_ids: pl.Series) -> pl.DataFrame:
+    """(national_id, debtor_id) of stored debtors with one of these ids (the lowest id if a
+    national id were ever stored twice)."""
+    schema = {"national_id": pl.String(), "debtor_id": pl.Int64()}
+    found = _lookup_with(conn, "debtors", "national_id", national_ids, schema, "", {})
+    return found.group_by("national_id").agg(pl.col("debtor_id").min())
+
+
+def debtor_keys_by_name(conn: sa.Connection, name_keys: pl.Series) -> pl.DataFrame:
+    """Stored debtors' match keys with one of these normalised names."""
+    return _lookup_with(conn, "debtor_keys", "name_key", name_keys, DEBTOR_KEY_SCHEMA, "", {})
+
+
+def write_debtors(conn: sa.Connection, debtors: pl.DataFrame, keys: pl.DataFrame, on_batch: OnBatch | None = None) -> None:
+    """New debtors (SCHEMA.md `debtors`, ids already assigned) and their match keys."""
+    flags = pl.format("[{}]", pl.col("flags").list.eval(pl.format('"{}"', pl.element())).list.join(","))
+    write_frame(conn, "debtors", debtors.select(list(DEBTOR_SCHEMA)).with_columns(flags.alias("flags")), on_batch=on_batch)
+    write_frame(conn, DebtorKey.__tablename__, keys.select(list(DEBTOR_KEY_SCHEMA)))
+
+
+def record(conn: sa.Connection, **values) -> int:
+    """The ingest_files row of this ingest; its id."""
+    values.setdefault("ingested_at", datetime.now(UTC))
+    return conn.execute(sa.insert(IngestFile.__table__).values(**values).returning(IngestFile.ingest_id)).scalar_one()

@@ -1,0 +1,338 @@
+"""A seller file into a portfolio: read in batches, checked row by row, checked as a whole
+(duplicates, what the store holds, control totals), debtors deduplicated, and stored in one
+transaction, with every row read either accepted or in the reject report with its reasons.
+
+    accepted + rejected = rows read            (blank lines are not rows; they are counted apart)
+
+A file whose content (sha256) is already ingested is recognised and nothing is stored again;
+``new_version=True`` ingests it (or a corrected file) on purpose as the next version of the
+portfolio, a portfolio of its own named ``<portfolio>@v<n>``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+from engine.money import to_grosz
+from engine.schema import CLAIMS
+from engine.store import ingests
+from engine.store.bulk import write_frame
+from engine.store.records import actor, audit
+from engine.validation import check_claims, conform
+from ingest import debtors as debtor_rules
+from ingest import rows as row_rules
+from ingest.parsing import amount, blank_to_null
+from ingest.profiles import Profile, load_profile
+from ingest.sources import ROW, Scanned, estimated_rows, read_batches, scan
+
+OnProgress = Callable[[str, int, int | None], None]  # (stage, done, total)
+
+
+class IngestError(ValueError):
+    """An ingest that cannot go on at all (the file unreadable, a required column missing,
+    no price): nothing is stored."""
+
+
+@dataclass
+class Control:
+    """The seller's control totals against the file: rows read and the sum of principal."""
+
+    count: int | None
+    principal: int | None  # grosz
+    rows_read: int
+    principal_read: int  # grosz, of every row read whose principal parses
+    unparsed_principal: int  # rows whose principal could not be read
+
+    @property
+    def given(self) -> bool:
+        return self.count is not None or self.principal is not None
+
+    @property
+    def ok(self) -> bool | None:
+        if not self.given:
+            return None
+        count_ok = self.count is None or self.count == self.rows_read
+        principal_ok = self.principal is None or (self.principal == self.principal_read and self.unparsed_principal == 0)
+        return count_ok and principal_ok
+
+
+@dataclass
+class IngestReport:
+    file: Path
+    sha256: str
+    portfolio_id: str
+    version: int
+    status: str  # "ingested" | "already ingested"
+    rows_read: int
+    blank_lines: int
+    accepted: int
+    rejected: int
+    failures: pl.DataFrame  # row, seller_ref, column, rule, value: one line per broken rule
+    candidates: pl.DataFrame  # probable duplicate debtors
+    control: Control | None
+    principal: int = 0  # grosz, accepted
+    purchase_price: int = 0  # grosz, accepted
+    new_debtors: int = 0
+    known_debtors: int = 0  # debtors found in the store by PESEL/NIP
+    ingest_id: int | None = None
+    seconds: float = 0.0
+    encoding: str | None = None
+    already: dict = field(default_factory=dict)  # for a recognised file: when and where it went
+
+    def rejects_by_rule(self) -> dict[str, int]:
+        """Rejected rows per (column: rule), most frequent first."""
+        if self.failures.height == 0:
+            return {}
+        counted = self.failures.group_by("column", "rule").agg(pl.col("row").n_unique().alias("n")).sort("n", "column", descending=[True, False])
+        return {f"{c}: {r}": n for c, r, n in counted.iter_rows()}
+
+    def summary(self) -> dict:
+        from engine.money import pln
+
+        control = None
+        if self.control is not None and self.control.given:
+            c = self.control
+            control = {"count": c.count, "rows_read": c.rows_read,
+                       "principal": pln(c.principal) if c.principal is not None else None,
+                       "principal_read": pln(c.principal_read), "unparsed_principal": c.unparsed_principal, "ok": c.ok}  # fmt: skip
+        return {
+            "status": self.status, "file": str(self.file), "sha256": self.sha256, "portfolio": self.portfolio_id,
+            "version": self.version, "rows_read": self.rows_read, "accepted": self.accepted, "rejected": self.rejected,
+            "accounted": self.accepted + self.rejected == self.rows_read, "blank_lines": self.blank_lines,
+            "rejects_by_rule": self.rejects_by_rule(), "principal": pln(self.principal),
+            "purchase_price": pln(self.purchase_price), "new_debtors": self.new_debtors,
+            "known_debtors": self.known_debtors, "debtor_candidates": self.candidates.height, "control": control,
+            "ingest_id": self.ingest_id, "encoding": self.encoding, "seconds": round(self.seconds, 3),
+        } | ({"already": self.already} if self.already else {})  # fmt: skip
+
+
+def allocate_price(face: pl.Series, price: int) -> pl.Series:
+    """The portfolio price split over claims in proportion to face value (principal + interest +
+    costs), to the grosz, summing exactly to ``price`` (largest remainders get the spare grosze;
+    ties by position). Claims of zero face value get nothing unless every claim has none."""
+    n = len(face)
+    if n == 0:
+        return pl.Series("purchase_price", [], pl.Int64)
+    frame = pl.DataFrame({"w": face.cast(pl.Int128)})
+    if frame.get_column("w").sum() == 0:
+        frame = frame.with_columns(pl.lit(1, pl.Int128).alias("w"))
+    total = pl.col("w").sum()
+    shares = frame.with_row_index("i").with_columns(share=pl.col("w") * pl.lit(price, pl.Int128))
+    shares = shares.with_columns(base=pl.col("share") // total, left=pl.col("share") % total)
+    spare = price - int(shares.get_column("base").sum())
+    lucky = shares.sort("left", "i", descending=[True, False]).head(spare).get_column("i")
+    shares = shares.with_columns((pl.col("base") + pl.col("i").is_in(lucky.implode()).cast(pl.Int128)).alias("purchase_price"))
+    return shares.get_column("purchase_price").cast(pl.Int64)
+
+
+def ingest_file(
+    engine: sa.Engine,
+    path: Path | str,
+    portfolio: str,
+    *,
+    profile: Profile | str | Path | None = None,
+    price: int | None = None,
+    purchase_date: date | None = None,
+    new_version: bool = False,
+    control_count: int | None = None,
+    control_principal: int | None = None,
+    today: date | None = None,
+    batch_rows: int | None = None,
+    on_progress: OnProgress | None = None,
+    who: str | None = None,
+) -> IngestReport:
+    """Ingest one seller file into ``portfolio`` (see the module's docstring). ``price`` and the
+    control principal are grosz."""
+    started = time.perf_counter()
+    path = Path(path)
+    if not path.exists():
+        raise IngestError(f"{path}: no such file")
+    if not portfolio or len(portfolio) > 56 or "@" in portfolio:
+        raise IngestError(f"--portfolio {portfolio!r}: 1..56 characters, no '@' (used for versions)")
+    profile = profile if isinstance(profile, Profile) else load_profile(profile)
+    progress = on_progress or (lambda *_: None)
+    progress("hashing", 0, None)
+    scanned = scan(path)
+    with engine.connect() as conn:
+        earlier = ingests.ingests_of(conn, scanned.sha256)
+    if earlier and not new_version:
+        return _recognised(scanned, earlier, started)
+    terms = row_rules.Terms(purchase_date, price is not None, today or date.today())
+    read = _read(scanned, profile, terms, batch_rows, progress)
+    if control_count is None and profile.control_totals is not None:
+        control_count = profile.control_totals.count
+    if control_principal is None and profile.control_totals is not None and profile.control_totals.principal:
+        control_principal = to_grosz(profile.control_totals.principal)
+    control = Control(control_count, control_principal, read.rows_read, read.principal_read, read.unparsed_principal)
+    progress("storing", 0, None)
+    with engine.begin() as conn:
+        ingests.lock(conn)
+        earlier = ingests.ingests_of(conn, scanned.sha256)
+        if earlier and not new_version:
+            return _recognised(scanned, earlier, started)
+        latest = ingests.latest_version(conn, portfolio)
+        version = latest + 1 if new_version and latest else max(latest, 1)
+        portfolio_id = portfolio if version == 1 else f"{portfolio}@v{version}"
+        stored = ingests.stored_seller_refs(conn, portfolio_id, read.accepted.get_column("seller_ref"))
+        failures = pl.concat([read.failures, _stored_refs(read.accepted, stored, portfolio_id)])
+        rejected_rows = failures.get_column("row").unique()
+        accepted = read.accepted.filter(~pl.col("row").is_in(rejected_rows.implode()))
+        if accepted.height + rejected_rows.len() != read.rows_read:
+            raise RuntimeError(f"ingest lost track of rows: {accepted.height} accepted + {rejected_rows.len()} "
+                               f"rejected != {read.rows_read} read")  # fmt: skip
+        first_claim, first_debtor = ingests.next_ids(conn)
+        assigned = debtor_rules.assign(conn, accepted, first_debtor)
+        claims = _claims(assigned.claims, portfolio_id, first_claim, price)
+        ingests.ensure_portfolio(conn, portfolio_id, profile.name if profile.seller else portfolio_id, profile.seller)
+        on_rows = lambda n: progress("storing", n, claims.height)  # noqa: E731
+        ingests.write_debtors(conn, assigned.new_debtors, assigned.new_keys)
+        write_frame(conn, "claims", claims, on_batch=on_rows)
+        report = IngestReport(
+            path, scanned.sha256, portfolio_id, version, "ingested", read.rows_read, read.blank_lines, claims.height,
+            rejected_rows.len(), failures.sort("row", maintain_order=True), assigned.candidates, control,
+            principal=int(claims.get_column("principal").sum()), purchase_price=int(claims.get_column("purchase_price").sum()),
+            new_debtors=assigned.new_debtors.height, known_debtors=assigned.stored_debtors, encoding=scanned.encoding,
+        )  # fmt: skip
+        details = {"rejects_by_rule": report.rejects_by_rule(), "new_debtors": report.new_debtors,
+                   "known_debtors": report.known_debtors, "debtor_candidates": report.candidates.height,
+                   "blank_lines": report.blank_lines, "encoding": scanned.encoding}  # fmt: skip
+        report.ingest_id = ingests.record(
+            conn, content_sha256=scanned.sha256, portfolio_id=portfolio_id, base_portfolio=portfolio, version=version,
+            file_name=path.name, profile=profile.name, actor=who or actor(), rows_read=report.rows_read,
+            accepted=report.accepted, rejected=report.rejected, principal=report.principal,
+            purchase_price=report.purchase_price, control_count=control.count, control_principal=control.principal,
+            control_ok=control.ok, details=details,
+        )  # fmt: skip
+        audit(conn, "ingest", portfolio_id, {"file": path.name, "sha256": scanned.sha256, "ingest_id": report.ingest_id,
+                                             "accepted": report.accepted, "rejected": report.rejected}, who)  # fmt: skip
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass
+class _Read:
+    accepted: pl.DataFrame
+    failures: pl.DataFrame
+    rows_read: int
+    blank_lines: int
+    principal_read: int
+    unparsed_principal: int
+
+
+def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows: int | None, progress) -> _Read:
+    """Every batch mapped and checked; then the rule that needs the whole file (a seller_ref once)."""
+    accepted, failures, refs = [], [], []
+    rows_read = blank = principal_read = unparsed = 0
+    found = None
+    total = estimated_rows(scanned)
+    options = {"batch_rows": batch_rows} if batch_rows else {}
+    for batch in read_batches(scanned, encoding=profile.encoding, delimiter=profile.delimiter, sheet=profile.sheet, **options):
+        data_columns = [c for c in batch.columns if c != ROW]
+        empty = pl.all_horizontal(blank_to_null(pl.col(c)).is_null() for c in data_columns) if data_columns else pl.lit(True)
+        blank += batch.filter(empty).height
+        batch = batch.filter(~empty)
+        if found is None:
+            try:
+                found = row_rules.header_map(data_columns, profile, terms)
+            except ValueError as e:
+                raise IngestError(f"{scanned.path.name}: {e}") from None
+        frame = row_rules.canonical(batch, found, profile)
+        good, bad = row_rules.check(frame, terms, profile)
+        accepted.append(good)
+        failures.append(bad)
+        refs.append(frame.select(ROW, "seller_ref").filter(pl.col("seller_ref").is_not_null()))
+        grosz, problem = amount(pl.col("principal"))
+        sums = frame.select(grosz.sum().alias("sum"), (problem.is_not_null() | pl.col("principal").is_null()).sum().alias("bad")).row(0)
+        principal_read += int(sums[0] or 0)
+        unparsed += int(sums[1])
+        rows_read += batch.height
+        progress("reading", rows_read + blank, total)
+    failure_schema = row_rules.FAILURE_SCHEMA
+    refs_all = pl.concat(refs) if refs else pl.DataFrame(schema={ROW: pl.Int64(), "seller_ref": pl.String()})
+    failures.append(_duplicate_refs(refs_all))
+    accepted_all = pl.concat(accepted) if accepted else None
+    return _Read(
+        accepted_all if accepted_all is not None else _empty_accepted(),
+        pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures]),
+        rows_read, blank, principal_read, unparsed,
+    )  # fmt: skip
+
+
+def _empty_accepted() -> pl.DataFrame:
+    schema = {"row": pl.Int64(), "seller_ref": pl.String(), "debtor_kind": pl.String(), "national_id": pl.String(),
+              "name": pl.String(), "birth_date": pl.Date(), "postal_code": pl.String()}  # fmt: skip
+    return pl.DataFrame(schema=schema)
+
+
+def _duplicate_refs(refs: pl.DataFrame) -> pl.DataFrame:
+    """Every row of a seller_ref that appears more than once: which one is the claim is for the seller to say."""
+    dupes = refs.filter(pl.col("seller_ref").is_duplicated())
+    if dupes.height == 0:
+        return pl.DataFrame(schema=row_rules.FAILURE_SCHEMA)
+    return dupes.select(
+        pl.col(ROW).alias("row"), "seller_ref", pl.lit("seller_ref").alias("column"),
+        pl.lit("seller_ref appears more than once in the file").alias("rule"),
+        pl.col("seller_ref").alias("value"),
+    )  # fmt: skip
+
+
+def _stored_refs(accepted: pl.DataFrame, stored: pl.Series, portfolio_id: str) -> pl.DataFrame:
+    taken = accepted.filter(pl.col("seller_ref").is_in(stored.implode()))
+    return taken.select(
+        "row", "seller_ref", pl.lit("seller_ref").alias("column"),
+        pl.lit(f"seller_ref already stored in portfolio {portfolio_id}").alias("rule"), pl.col("seller_ref").alias("value"),
+    ).cast(row_rules.FAILURE_SCHEMA)  # fmt: skip
+
+
+def _claims(rows: pl.DataFrame, portfolio_id: str, first_claim: int, price: int | None) -> pl.DataFrame:
+    """SCHEMA.md `claims` of the accepted rows, new claim_ids in file order, checked against the
+    engine's contract (a failure here is a bug in ingest's rules, and stores nothing)."""
+    rows = rows.sort("row").with_row_index("claim_id", offset=first_claim).with_columns(
+        pl.col("claim_id").cast(pl.Int64), pl.lit(portfolio_id).alias("portfolio_id")
+    )
+    if price is not None:
+        face = rows.select(pl.col("principal") + pl.col("interest_at_cutoff") + pl.col("costs_at_cutoff")).to_series()
+        rows = rows.with_columns(allocate_price(face, price))
+    claims = conform(rows, "claims", CLAIMS)
+    check_claims(claims)
+    return claims
+
+
+def _recognised(scanned: Scanned, earlier: list, started: float) -> IngestReport:
+    first = earlier[0]
+    report = IngestReport(
+        scanned.path, scanned.sha256, first.portfolio_id, first.version, "already ingested", first.rows_read, 0,
+        first.accepted, first.rejected, pl.DataFrame(schema=row_rules.FAILURE_SCHEMA),
+        pl.DataFrame(schema=debtor_rules.CANDIDATE_SCHEMA), None, principal=first.principal,
+        purchase_price=first.purchase_price, ingest_id=first.ingest_id, encoding=scanned.encoding,
+    )  # fmt: skip
+    report.already = {"ingest_id": first.ingest_id, "portfolio": first.portfolio_id, "version": first.version,
+                      "at": first.ingested_at.isoformat(), "by": first.actor,
+                      "versions": [e.portfolio_id for e in earlier]}  # fmt: skip
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def write_reports(report: IngestReport, stem: Path) -> dict[str, Path]:
+    """The reject report (CSV and Parquet: row, seller_ref, column, rule, value) and the debtor
+    candidates (CSV) beside ``stem``; what was written."""
+    written = {}
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".rejects.csv", ".rejects.parquet"):
+        target = stem.with_name(stem.name + suffix)
+        if suffix.endswith("csv"):
+            report.failures.write_csv(target)
+        else:
+            report.failures.write_parquet(target)
+        written[suffix[1:]] = target
+    target = stem.with_name(stem.name + ".candidates.csv")
+    report.candidates.write_csv(target)
+    written["candidates.csv"] = target
+    return written

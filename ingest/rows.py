@@ -1,0 +1,222 @@
+"""One batch of a seller's rows: mapped onto SCHEMA.md's columns, parsed, and checked row by row.
+
+Each row either comes out typed (accepted so far; the whole-file rules, duplicates and what is
+already stored, come after all batches) or with every rule it breaks, as failures of the form
+(row, column, rule, value). Nothing here depends on other rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from engine.domain import InterestBasis, LimitationKind
+from engine.validation import MAX_CONTRACTUAL_RATE_BP
+from ingest.identifiers import compact, iban_valid, nip_problem, pesel_problem, regon_valid
+from ingest.parsing import amount, blank_to_null, calendar_date, percent_as_bp, whole_number
+from ingest.profiles import ENUMS, INPUT_COLUMNS, REQUIRED_COLUMNS, Profile
+from ingest.sources import ROW, SourceError
+
+PRODUCT = "product"
+FAILURE_SCHEMA = {"row": pl.Int64(), "seller_ref": pl.String(), "column": pl.String(), "rule": pl.String(),
+                  "value": pl.String()}  # fmt: skip
+MONEY = ("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price")
+DATES = ("due_date", "cutoff_date", "title_date", "purchase_date", "birth_date")
+MAX_LENGTH = {"seller_ref": 100, "name": 300, "street": 300, "city": 100, "phone": 32, "email": 254}
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What holds for every row of one ingest: the purchase, and today (for 'not in the future')."""
+
+    purchase_date: date | None  # None: the file's purchase_date column
+    price_given: bool  # True: the portfolio price is allocated later, a purchase_price column is ignored
+    today: date
+
+
+def _key(text: str) -> str:
+    return " ".join(str(text).split()).casefold()
+
+
+def header_map(columns: list[str], profile: Profile, terms: Terms) -> dict[str, str]:
+    """SCHEMA.md's column -> the file's column (the profile's name for it, else SCHEMA.md's own,
+    ignoring case and spacing). Missing required columns are an error about the whole file."""
+    in_file = {_key(c): c for c in columns if c != ROW}
+    found = {}
+    for column in INPUT_COLUMNS:
+        for name in (profile.columns.get(column), column):
+            if name is not None and _key(name) in in_file:
+                found[column] = in_file[_key(name)]
+                break
+    if profile.products is not None:
+        if _key(profile.products.column) not in in_file:
+            raise SourceError(f"the profile's product column {profile.products.column!r} is not in the file")
+        found[PRODUCT] = in_file[_key(profile.products.column)]
+    derived = {c for assigned in (profile.products.map.values() if profile.products else ()) for c in assigned}
+    needed = list(REQUIRED_COLUMNS)
+    needed += [] if terms.purchase_date else ["purchase_date"]
+    needed += [] if terms.price_given else ["purchase_price"]
+    missing = [c for c in needed if c not in found and c not in profile.defaults and c not in derived]
+    if missing:
+        wanted = ", ".join(f"{c} ({profile.columns[c]!r})" if c in profile.columns else c for c in missing)
+        hint = {"purchase_date": " or --purchase-date", "purchase_price": " or --price"}
+        extra = "".join(hint.get(c, "") for c in missing)
+        raise SourceError(f"missing column(s): {wanted}{extra}; the file has: {', '.join(in_file.values())}")
+    return found
+
+
+def canonical(batch: pl.DataFrame, found: dict[str, str], profile: Profile) -> pl.DataFrame:
+    """The batch under SCHEMA.md's names, as stripped text (empty -> null), the profile's value
+    maps, product map and defaults applied."""
+    columns = [pl.col(ROW)]
+    for column in (*INPUT_COLUMNS, PRODUCT):
+        text = blank_to_null(pl.col(found[column])) if column in found else pl.lit(None, pl.String)
+        if column in profile.values:
+            spellings = {_key(k): v for k, v in profile.values[column].items()}
+            folded = text.str.replace_all(r"\s+", " ").str.to_lowercase()
+            text = folded.replace_strict(spellings, default=text, return_dtype=pl.String)
+        columns.append(text.alias(column))
+    frame = batch.select(columns)
+    if profile.products is not None:
+        known = {_key(k): k for k in profile.products.map}
+        product = pl.col(PRODUCT).str.replace_all(r"\s+", " ").str.to_lowercase().replace_strict(known, default=None)
+        derived = {c for assigned in profile.products.map.values() for c in assigned}
+        frame = frame.with_columns(
+            pl.coalesce(
+                product.replace_strict({k: v[c] for k, v in profile.products.map.items() if c in v}, default=None,
+                                       return_dtype=pl.String),
+                pl.col(c),
+            ).alias(c)
+            for c in derived
+        )  # fmt: skip
+        frame = frame.with_columns(product.is_not_null().alias("_product_known"))
+    if profile.defaults:
+        frame = frame.with_columns(pl.col(c).fill_null(pl.lit(v)) for c, v in profile.defaults.items())
+    return frame
+
+
+def _iban_text(text: pl.Expr) -> pl.Expr:
+    """A Polish account number (NRB, 26 digits) is an IBAN without its 'PL'."""
+    t = text.str.replace_all(r"[\s\-]", "").str.to_uppercase()
+    return pl.when(t.str.contains(r"^\d{26}$")).then("PL" + t).otherwise(t)
+
+
+def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(typed rows that break no rule, failures) of one canonical batch."""
+    col = pl.col
+    typed: dict[str, pl.Expr] = {}
+    problems: dict[str, list[pl.Expr]] = {c: [] for c in (*INPUT_COLUMNS, PRODUCT)}
+
+    def parsed(column: str, parser) -> None:
+        value, problem = parser(col(column))
+        typed[column] = value.alias(column)
+        problems[column].append(problem)
+
+    for column in MONEY:
+        parsed(column, amount)
+    for column in DATES:
+        parsed(column, lambda e: calendar_date(e, terms.today))
+    parsed("contractual_rate_bp", whole_number)
+    parsed("contractual_rate_percent", percent_as_bp)
+    parsed("limitation_years", whole_number)
+    frame = frame.with_columns(
+        national=compact(col("national_id")),
+        postal=col("postal_code").str.replace_all(r"\s", "").str.replace(r"^(\d{2})(\d{3})$", "$1-$2"),
+        iban=_iban_text(col("iban")),
+    )
+    frame = frame.with_columns(typed[c].alias(f"_{c}") for c in typed)
+
+    def t(column: str) -> pl.Expr:
+        return col(f"_{column}")
+
+    purchase = pl.lit(terms.purchase_date) if terms.purchase_date else t("purchase_date")
+    rate = pl.coalesce(t("contractual_rate_bp"), t("contractual_rate_percent"))
+    required = list(REQUIRED_COLUMNS)
+    required += [] if terms.purchase_date else ["purchase_date"]
+    required += [] if terms.price_given else ["purchase_price"]
+    for column in required:
+        problems[column].insert(0, pl.when(col(column).is_null()).then(pl.lit("required")))
+    for column, allowed in ENUMS.items():
+        problems[column].append(
+            pl.when(col(column).is_not_null() & ~col(column).is_in(allowed))
+            .then(pl.lit(f"unknown value; allowed: {', '.join(allowed)}"))
+        )  # fmt: skip
+    for column, length in MAX_LENGTH.items():
+        problems[column].append(pl.when(col(column).str.len_chars() > length).then(pl.lit(f"longer than {length} characters")))
+    if PRODUCT in frame.columns and "_product_known" in frame.columns:
+        problems[PRODUCT].append(
+            pl.when(~col("_product_known")).then(pl.lit("product type not in the seller profile (products.map)"))
+        )
+    kind = col("debtor_kind")
+    problems["national_id"].append(
+        pl.when(col("national").is_null()).then(None)
+        .when(kind == "consumer").then(pesel_problem(col("national")))
+        .when(kind == "business").then(nip_problem(col("national")))
+    )
+    problems["postal_code"].append(
+        pl.when(col("postal").is_not_null() & ~col("postal").str.contains(r"^\d{2}-\d{3}$")).then(pl.lit("postal code must be NN-NNN"))
+    )
+    problems["email"].append(
+        pl.when(col("email").is_not_null() & ~col("email").str.contains(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")).then(pl.lit("not an e-mail address"))
+    )
+    problems["flags"].append(
+        pl.when(col("flags").is_not_null() & ~col("flags").str.to_lowercase().str.contains(r"^[a-z_]+(\s*[,;|]\s*[a-z_]+)*$"))
+        .then(pl.lit("flags: words like deceased, bankrupt separated by commas"))
+    )  # fmt: skip
+    problems["due_date"].append(pl.when(t("due_date") > t("cutoff_date")).then(pl.lit("due_date after cutoff_date")))
+    problems["cutoff_date"].append(pl.when(t("cutoff_date") > purchase).then(pl.lit("cutoff_date after purchase_date")))
+    future = "purchase_date" if terms.purchase_date is None else "cutoff_date"
+    problems[future].append(pl.when(pl.max_horizontal(purchase, t("cutoff_date")) > terms.today).then(pl.lit("in the future")))
+    problems["title_date"].append(
+        pl.when((t("title_date") < t("due_date")) | (t("title_date") > purchase))
+        .then(pl.lit("title_date must lie between due_date and purchase_date"))
+    )  # fmt: skip
+    problems["birth_date"].append(pl.when(t("birth_date") > terms.today).then(pl.lit("in the future")))
+    contractual = col("interest_basis") == InterestBasis.CONTRACTUAL
+    problems["contractual_rate_percent"].append(
+        pl.when(contractual & (rate.is_null() | (rate > MAX_CONTRACTUAL_RATE_BP)))
+        .then(pl.lit(f"a contractual rate of 0..{MAX_CONTRACTUAL_RATE_BP // 100} % is required for interest_basis contractual"))
+    )  # fmt: skip
+    problems["limitation_years"].append(
+        pl.when((col("limitation_kind") == LimitationKind.CUSTOM) & (t("limitation_years").is_null() | ~t("limitation_years").is_between(1, 100)))
+        .then(pl.lit("1..100 years required for limitation_kind custom"))
+    )  # fmt: skip
+    checked = frame.with_columns(
+        pl.coalesce(*exprs).alias(f"!{column}") for column, exprs in problems.items() if exprs
+    )
+    for column, valid in (("regon", regon_valid), ("iban", iban_valid)):
+        given = checked.get_column("regon" if column == "regon" else "iban")
+        if given.null_count() < len(given):
+            verdict = valid(given)
+            checked = checked.with_columns(
+                pl.when(verdict.not_()).then(pl.lit(f"{column.upper()} check digits do not match")).alias(f"!{column}")
+            )
+    flagged = [c for c in checked.columns if c.startswith("!")]
+    long = checked.select(ROW, "seller_ref", *flagged, *(col(c[1:]).alias(f"={c[1:]}") for c in flagged))
+    failures = pl.concat(
+        [long.filter(col(f).is_not_null()).select(
+            col(ROW).alias("row"), "seller_ref", pl.lit(f[1:]).alias("column"), col(f).alias("rule"),
+            col(f"={f[1:]}").alias("value")) for f in flagged],
+        how="vertical",
+    ).sort("row", maintain_order=True)  # fmt: skip
+    good = checked.filter(~pl.any_horizontal(col(f).is_not_null() for f in flagged))
+    return _typed(good, terms, rate), failures
+
+
+def _typed(good: pl.DataFrame, terms: Terms, rate: pl.Expr) -> pl.DataFrame:
+    col = pl.col
+    flags = col("flags").str.to_lowercase().str.replace_all(r"\s*[,;|]\s*", ",").str.split(",")
+    return good.select(
+        col(ROW).alias("row"),
+        "seller_ref", "debtor_kind",
+        *(col(f"_{m}").cast(pl.Int64).alias(m) for m in ("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price")),
+        col("_due_date").alias("due_date"), col("_cutoff_date").alias("cutoff_date"),
+        "interest_basis", rate.cast(pl.Int32).alias("contractual_rate_bp"),
+        "limitation_kind", col("_limitation_years").cast(pl.Int8).alias("limitation_years"),
+        col("_title_date").alias("title_date"),
+        (pl.lit(terms.purchase_date) if terms.purchase_date else col("_purchase_date")).alias("purchase_date"),
+        col("national").alias("national_id"), "name", "street", col("postal").alias("postal_code"), "city", "phone",
+        "email", flags.fill_null([]).cast(pl.List(pl.String)).alias("flags"), col("_birth_date").alias("birth_date"),
+    )  # fmt: skip

@@ -1,0 +1,190 @@
+"""Seller files -> batches of text rows: CSV (encoding and delimiter detected), XLSX, Parquet.
+
+Every batch is a frame of String columns named as in the file plus ``row``: the row's number in
+the file as a spreadsheet shows it (CSV and XLSX: the header is row 1, so the first data row is
+row 2; Parquet: the first record is row 1). A CSV record with a newline inside quotes counts as
+one row. Blank lines are read as empty rows and dropped by the caller, counted apart.
+
+Encoding: valid UTF-8 (with or without BOM) is UTF-8; anything else is Windows-1250 unless it
+holds none of Windows-1250's own bytes (0x80-0x9F, control characters in ISO-8859-2) and some of
+ISO-8859-2's Polish letters (ą ś ź Ą Ś Ź at 0xB1 0xB6 0xBC 0xA1 0xA6 0xAC).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+CHUNK = 8 << 20
+BATCH_ROWS = 250_000
+ROW = "row"
+
+Encoding = Literal["utf-8", "cp1250", "iso-8859-2"]
+Kind = Literal["csv", "xlsx", "parquet"]
+
+_CP1250_ONLY = bytes(range(0x80, 0xA0))
+_ISO_POLISH = b"\xb1\xb6\xbc\xa1\xa6\xac"
+_CP1250_POLISH = b"\xb9\x9c\x9f\xa5\x8c\x8f"
+
+
+class SourceError(ValueError):
+    """A file ingest cannot read at all (unknown type, no header, unreadable)."""
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """What one pass over the bytes tells: content hash, size, encoding, approximate line count."""
+
+    path: Path
+    kind: Kind
+    sha256: str
+    size: int
+    encoding: Encoding | None  # CSV only
+    lines: int
+
+
+def kind_of(path: Path) -> Kind:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
+        return "csv"
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        return "xlsx"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise SourceError(f"{path}: unknown file type {suffix!r} (CSV, XLSX or Parquet)")
+
+
+def scan(path: Path) -> Scanned:
+    """One pass: sha256 of the content, and for CSV its encoding and number of lines."""
+    kind = kind_of(path)
+    digest = hashlib.sha256()
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    is_utf8, size, lines = True, 0, 0
+    counts = dict.fromkeys(("cp1250_only", "iso_polish", "cp1250_polish"), 0)
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            if kind != "csv":
+                continue
+            lines += chunk.count(b"\n")
+            if is_utf8:
+                try:
+                    utf8.decode(chunk)
+                except UnicodeDecodeError:
+                    is_utf8 = False
+            if not is_utf8:
+                for name, alphabet in (("cp1250_only", _CP1250_ONLY), ("iso_polish", _ISO_POLISH),
+                                       ("cp1250_polish", _CP1250_POLISH)):  # fmt: skip
+                    counts[name] += sum(chunk.count(bytes([b])) for b in alphabet)
+    if is_utf8:
+        try:
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            is_utf8 = False
+    encoding: Encoding | None = None
+    if kind == "csv":
+        iso = not is_utf8 and counts["cp1250_only"] == 0 and counts["iso_polish"] > 0
+        encoding = "utf-8" if is_utf8 else "iso-8859-2" if iso else "cp1250"
+    return Scanned(path, kind, digest.hexdigest(), size, encoding, lines)
+
+
+def detect_delimiter(header: str) -> str:
+    """The separator of a header line: the most frequent of ; , TAB | outside quotes (';' on a tie)."""
+    outside, quoted = [], False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted:
+            outside.append(ch)
+    text = "".join(outside)
+    counts = {d: text.count(d) for d in (";", ",", "\t", "|")}
+    best = max(counts, key=lambda d: (counts[d], d == ";"))
+    if counts[best] == 0:
+        return ";"
+    return best
+
+
+@contextmanager
+def as_utf8(scanned: Scanned, encoding: Encoding | None) -> Iterator[Path]:
+    """The CSV as a UTF-8 file without BOM: the file itself if it is one, else a transcoded temporary copy."""
+    encoding = encoding or scanned.encoding or "utf-8"
+    with scanned.path.open("rb") as f:
+        has_bom = f.read(3) == codecs.BOM_UTF8
+    if encoding == "utf-8" and not has_bom:
+        yield scanned.path
+        return
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding == "utf-8" else encoding)()
+    with tempfile.NamedTemporaryFile(suffix=".csv", prefix="cession-ingest-") as out:
+        with scanned.path.open("rb") as f:
+            while chunk := f.read(CHUNK):
+                out.write(decoder.decode(chunk).encode("utf-8"))
+            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+        out.flush()
+        yield Path(out.name)
+
+
+def _first_line(path: Path) -> str:
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as f:
+        return f.readline().rstrip("\r\n")
+
+
+def read_batches(
+    scanned: Scanned,
+    *,
+    encoding: Encoding | None = None,
+    delimiter: str | None = None,
+    sheet: str | int = 0,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[pl.DataFrame]:
+    """The file's rows in batches of text (see the module's docstring), in file order."""
+    if scanned.kind == "csv":
+        yield from _csv_batches(scanned, encoding, delimiter, batch_rows)
+    elif scanned.kind == "xlsx":
+        yield from _xlsx_batches(scanned.path, sheet, batch_rows)
+    else:
+        lazy = pl.scan_parquet(scanned.path).with_row_index(ROW, offset=1)
+        lazy = lazy.select(pl.col(ROW).cast(pl.Int64), pl.exclude(ROW).cast(pl.String))
+        yield from lazy.collect_batches(chunk_size=batch_rows)
+
+
+def _csv_batches(scanned: Scanned, encoding: Encoding | None, delimiter: str | None, batch_rows: int):
+    with as_utf8(scanned, encoding) as path:
+        header = _first_line(path)
+        if not header.strip():
+            raise SourceError(f"{scanned.path}: the first line is empty; a header row is required")
+        separator = delimiter or detect_delimiter(header)
+        lazy = pl.scan_csv(
+            path, separator=separator, infer_schema=False, row_index_name=ROW, row_index_offset=2,
+            truncate_ragged_lines=True, raise_if_empty=False,
+        )  # fmt: skip
+        lazy = lazy.with_columns(pl.col(ROW).cast(pl.Int64))
+        yield from lazy.collect_batches(chunk_size=batch_rows)
+
+
+def _xlsx_batches(path: Path, sheet: str | int, batch_rows: int) -> Iterator[pl.DataFrame]:
+    """XLSX through fastexcel (calamine), every cell as text: a date cell becomes yyyy-mm-dd, a
+    number its shortest decimal form (what the seller typed, if Excel did not mangle it)."""
+    import fastexcel
+
+    try:
+        frame = pl.from_arrow(fastexcel.read_excel(path).load_sheet(sheet, dtypes="string").to_arrow())
+    except Exception as e:  # fastexcel raises its own hierarchy for a broken or missing sheet
+        raise SourceError(f"{path}: cannot read sheet {sheet!r}: {e}") from None
+    frame = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    yield from frame.iter_slices(batch_rows)
+
+
+def estimated_rows(scanned: Scanned) -> int | None:
+    return max(scanned.lines - 1, 0) if scanned.kind == "csv" else None
+
+
+OnRows = Callable[[int], None]
