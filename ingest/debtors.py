@@ -75,15 +75,14 @@ def _candidates(conn: sa.Connection, new: pl.DataFrame) -> pl.DataFrame:
     here = new.select("debtor_id", "name_key", "birth_date", "postal_code", other_in=pl.lit("this file"))
     there = ingests.debtor_keys_by_name(conn, lonely.get_column("name_key")).with_columns(other_in=pl.lit("store"))
     others = pl.concat([here, there]).rename({"debtor_id": "other_debtor_id"})
-    pairs = lonely.select("debtor_id", "row", "name", "name_key", "birth_date", "postal_code").join(
-        others, on="name_key", how="inner", suffix="_other"
-    ).filter(pl.col("debtor_id") != pl.col("other_debtor_id"))
-    same_birth = pl.col("birth_date").is_not_null() & (pl.col("birth_date") == pl.col("birth_date_other"))
-    same_postal = pl.col("postal_code").is_not_null() & (pl.col("postal_code") == pl.col("postal_code_other"))
-    pairs = pairs.filter(same_birth | same_postal).with_columns(
-        pl.when(same_birth & same_postal).then(pl.lit("name + birth date + postal code"))
-        .when(same_birth).then(pl.lit("name + birth date")).otherwise(pl.lit("name + postal code")).alias("match")
-    )  # fmt: skip
+    mine = lonely.select("debtor_id", "row", "name", "name_key", "birth_date", "postal_code")
+    # two equi-joins, not one on the name alone: a common name would pair thousands with thousands
+    by_birth = mine.drop_nulls("birth_date").join(others.drop("postal_code"), on=["name_key", "birth_date"])
+    by_postal = mine.drop_nulls("postal_code").join(others.drop("birth_date"), on=["name_key", "postal_code"])
+    pairs = pl.concat([by_birth.select("debtor_id", "row", "name", "other_debtor_id", "other_in", match=pl.lit("name + birth date")),
+                       by_postal.select("debtor_id", "row", "name", "other_debtor_id", "other_in", match=pl.lit("name + postal code"))])
+    pairs = pairs.filter(pl.col("debtor_id") != pl.col("other_debtor_id"))
+    pairs = pairs.group_by("debtor_id", "row", "name", "other_debtor_id", "other_in").agg(pl.col("match").sort().str.join(" / "))
     # a pair of two lonely debtors of this file is one candidate, not two
     mirrored = (pl.col("other_in") == "this file") & pl.col("other_debtor_id").is_in(lonely.get_column("debtor_id").implode())
     pairs = pairs.filter(~mirrored | (pl.col("debtor_id") < pl.col("other_debtor_id")))

@@ -248,8 +248,8 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
         accepted.append(good)
         failures.append(bad)
         refs.append(frame.select(ROW, "seller_ref").filter(pl.col("seller_ref").is_not_null()))
-        grosz, problem = amount(pl.col("principal"))
-        sums = frame.select(grosz.sum().alias("sum"), (problem.is_not_null() | pl.col("principal").is_null()).sum().alias("bad")).row(0)
+        principal = amount(frame.get_column("principal"))
+        sums = principal.select(pl.col("value").sum().alias("sum"), pl.col("value").is_null().sum().alias("bad")).row(0)
         principal_read += int(sums[0] or 0)
         unparsed += int(sums[1])
         rows_read += batch.height

@@ -14,7 +14,7 @@ import polars as pl
 
 from engine.domain import InterestBasis, LimitationKind
 from engine.validation import MAX_CONTRACTUAL_RATE_BP
-from ingest.identifiers import compact, iban_valid, nip_problem, pesel_problem, regon_valid
+from ingest.identifiers import compact, iban_problem, nip_problem, pesel_problem, regon_valid
 from ingest.parsing import amount, blank_to_null, calendar_date, percent_as_bp, whole_number
 from ingest.profiles import ENUMS, INPUT_COLUMNS, REQUIRED_COLUMNS, Profile
 from ingest.sources import ROW, SourceError
@@ -106,27 +106,22 @@ def _iban_text(text: pl.Expr) -> pl.Expr:
 def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(typed rows that break no rule, failures) of one canonical batch."""
     col = pl.col
-    typed: dict[str, pl.Expr] = {}
     problems: dict[str, list[pl.Expr]] = {c: [] for c in (*INPUT_COLUMNS, PRODUCT)}
-
-    def parsed(column: str, parser) -> None:
-        value, problem = parser(col(column))
-        typed[column] = value.alias(column)
-        problems[column].append(problem)
-
-    for column in MONEY:
-        parsed(column, amount)
-    for column in DATES:
-        parsed(column, lambda e: calendar_date(e, terms.today))
-    parsed("contractual_rate_bp", whole_number)
-    parsed("contractual_rate_percent", percent_as_bp)
-    parsed("limitation_years", whole_number)
-    frame = frame.with_columns(
+    parsers = [(c, amount) for c in MONEY] + [(c, lambda s: calendar_date(s, terms.today)) for c in DATES]
+    parsers += [("contractual_rate_bp", whole_number), ("contractual_rate_percent", percent_as_bp),
+                ("limitation_years", whole_number)]  # fmt: skip
+    parsed = []
+    for column, parser in parsers:
+        out = parser(frame.get_column(column))
+        parsed += [out.get_column("value").alias(f"_{column}"), out.get_column("problem").alias(f"?{column}")]
+        problems[column].append(col(f"?{column}"))
+    frame = frame.with_columns(parsed).with_columns(
         national=compact(col("national_id")),
         postal=col("postal_code").str.replace_all(r"\s", "").str.replace(r"^(\d{2})(\d{3})$", "$1-$2"),
         iban=_iban_text(col("iban")),
     )
-    frame = frame.with_columns(typed[c].alias(f"_{c}") for c in typed)
+    frame = frame.with_columns(iban_problem(frame.get_column("iban")).alias("?iban"))
+    problems["iban"].append(col("?iban"))
 
     def t(column: str) -> pl.Expr:
         return col(f"_{column}")
@@ -165,10 +160,10 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
         pl.when(col("flags").is_not_null() & ~col("flags").str.to_lowercase().str.contains(r"^[a-z_]+(\s*[,;|]\s*[a-z_]+)*$"))
         .then(pl.lit("flags: words like deceased, bankrupt separated by commas"))
     )  # fmt: skip
-    problems["due_date"].append(pl.when(t("due_date") > t("cutoff_date")).then(pl.lit("due_date after cutoff_date")))
-    problems["cutoff_date"].append(pl.when(t("cutoff_date") > purchase).then(pl.lit("cutoff_date after purchase_date")))
     future = "purchase_date" if terms.purchase_date is None else "cutoff_date"
     problems[future].append(pl.when(pl.max_horizontal(purchase, t("cutoff_date")) > terms.today).then(pl.lit("in the future")))
+    problems["due_date"].append(pl.when(t("due_date") > t("cutoff_date")).then(pl.lit("due_date after cutoff_date")))
+    problems["cutoff_date"].append(pl.when(t("cutoff_date") > purchase).then(pl.lit("cutoff_date after purchase_date")))
     problems["title_date"].append(
         pl.when((t("title_date") < t("due_date")) | (t("title_date") > purchase))
         .then(pl.lit("title_date must lie between due_date and purchase_date"))
@@ -186,13 +181,10 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
     checked = frame.with_columns(
         pl.coalesce(*exprs).alias(f"!{column}") for column, exprs in problems.items() if exprs
     )
-    for column, valid in (("regon", regon_valid), ("iban", iban_valid)):
-        given = checked.get_column("regon" if column == "regon" else "iban")
-        if given.null_count() < len(given):
-            verdict = valid(given)
-            checked = checked.with_columns(
-                pl.when(verdict.not_()).then(pl.lit(f"{column.upper()} check digits do not match")).alias(f"!{column}")
-            )
+    regon = checked.get_column("regon")
+    if regon.null_count() < len(regon):
+        verdict = regon_valid(regon)
+        checked = checked.with_columns(pl.when(verdict.not_()).then(pl.lit("REGON check digit does not match")).alias("!regon"))
     flagged = [c for c in checked.columns if c.startswith("!")]
     long = checked.select(ROW, "seller_ref", *flagged, *(col(c[1:]).alias(f"={c[1:]}") for c in flagged))
     failures = pl.concat(

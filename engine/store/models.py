@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql  # noqa: F401  (sa.dialects.postgresql below, whoever imports models first)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, EventKind, InterestBasis

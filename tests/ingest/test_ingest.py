@@ -1,0 +1,221 @@
+"""Seller files into the store: every bad row found for its reason, every row accounted for,
+nothing stored twice, debtors deduplicated, and a failed ingest leaves the store as it was."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.seller_files import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
+from engine.store import ingests, records
+from ingest import IngestError, allocate_price, ingest_file
+
+TODAY = date(2026, 12, 1)
+HEADER = ["seller_ref", "debtor_kind", "name", "national_id", "postal_code", "principal", "interest_at_cutoff",
+          "costs_at_cutoff", "due_date", "cutoff_date", "interest_basis", "contractual_rate_bp", "limitation_kind",
+          "limitation_years", "purchase_date", "purchase_price", "email"]  # fmt: skip
+GOOD = {"seller_ref": "R1", "debtor_kind": "consumer", "name": "Jan Kowalski", "national_id": "44051401359",
+        "postal_code": "00-950", "principal": "1000.00", "interest_at_cutoff": "10.50", "costs_at_cutoff": "0",
+        "due_date": "2020-01-15", "cutoff_date": "2024-05-31", "interest_basis": "statutory_late",
+        "contractual_rate_bp": "", "limitation_kind": "general", "limitation_years": "", "purchase_date": "2024-06-28",
+        "purchase_price": "150.00", "email": ""}  # fmt: skip
+
+
+def canonical_csv(path, rows: list[dict], separator: str = ";") -> str:
+    lines = [separator.join(HEADER)] + [separator.join(str(r.get(c, GOOD[c])) for c in HEADER) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def count(store, table: str) -> int:
+    with store.connect() as conn:
+        return conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
+
+
+def test_a_messy_seller_file_is_ingested_and_every_bad_row_is_found_for_its_reason(store, tmp_path):
+    frame, expected = seller_file(1200, seed=5, bad_share=0.05)
+    path = write_seller_csv(frame, tmp_path / "eksport.csv")
+    report = ingest_file(store, path, "BANK-2024-06", profile=PROFILE, price=12_345_678, purchase_date=PURCHASE_DATE, today=TODAY)
+    assert report.encoding == "cp1250"
+    assert report.rows_read == 1200 and report.accepted + report.rejected == report.rows_read
+    assert set(report.failures["row"]) == set(expected["row"])  # no good row rejected, no bad row let in
+    for row, column, rule, defect in expected.iter_rows():
+        theirs = report.failures.filter((pl.col("row") == row) & (pl.col("column") == column))
+        assert theirs.height and any(rule in r for r in theirs["rule"]), (row, defect, report.failures.filter(pl.col("row") == row).rows())
+    with store.connect() as conn:
+        claims = records.read_claims(conn, "BANK-2024-06")
+    assert claims.height == report.accepted
+    assert claims["purchase_price"].sum() == 12_345_678  # the price allocated to the grosz
+    assert claims["seller_ref"].is_unique().all()
+    with store.connect() as conn:
+        debtors = pl.DataFrame(conn.exec_driver_sql("SELECT debtor_id, national_id FROM debtors").all(), schema=["debtor_id", "national_id"], orient="row")
+    assert set(claims["debtor_id"]) == set(debtors["debtor_id"])  # every claim's debtor is stored
+    assert debtors["national_id"].drop_nulls().is_unique().all()  # one debtor per PESEL/NIP
+
+
+def test_rows_with_one_fault_each_are_rejected_for_exactly_that_fault(store, tmp_path):
+    faults = [
+        ({"national_id": "44051401358"}, "national_id", "PESEL check digit"),
+        ({"national_id": "4405140135"}, "national_id", "11 digits"),
+        ({"debtor_kind": "business", "national_id": "8567346216", "name": "Firma"}, "national_id", "NIP check digit"),
+        ({"principal": "-1.00"}, "principal", ">= 0"),
+        ({"interest_at_cutoff": "1.005"}, "interest_at_cutoff", "at most 2 decimals"),
+        ({"costs_at_cutoff": "1,2E+3"}, "costs_at_cutoff", "scientific notation"),
+        ({"due_date": "2019-02-29"}, "due_date", "no such day"),
+        ({"due_date": "2024-06-01"}, "due_date", "due_date after cutoff_date"),
+        ({"purchase_date": "2024-05-01"}, "cutoff_date", "cutoff_date after purchase_date"),
+        ({"purchase_date": "2099-01-01", "cutoff_date": "2098-01-01"}, "purchase_date", "in the future"),
+        ({"interest_basis": "usurious"}, "interest_basis", "unknown value"),
+        ({"interest_basis": "contractual"}, "contractual_rate_percent", "contractual rate"),
+        ({"limitation_kind": "custom"}, "limitation_years", "custom"),
+        ({"name": ""}, "name", "required"),
+        ({"postal_code": "0095"}, "postal_code", "NN-NNN"),
+        ({"email": "jan.at.example.pl"}, "email", "e-mail"),
+        ({"seller_ref": "DUP"}, "seller_ref", "more than once"),
+        ({"seller_ref": "DUP"}, "seller_ref", "more than once"),
+    ]
+    rows = [dict(change, seller_ref=change.get("seller_ref", f"F{i}"), national_id=change.get("national_id", ""))
+            for i, (change, _, _) in enumerate(faults)]  # fmt: skip
+    rows.append({"seller_ref": "OK1"})
+    report = ingest_file(store, canonical_csv(tmp_path / "f.csv", rows), "P1", today=TODAY)
+    assert (report.rows_read, report.accepted, report.rejected) == (len(rows), 1, len(faults))
+    for i, (_, column, rule) in enumerate(faults):
+        theirs = report.failures.filter(pl.col("row") == i + 2)
+        assert theirs["column"].to_list() == [column] and rule in theirs["rule"][0], (i, theirs.rows())
+    assert report.failures.filter(pl.col("row") == 2)["value"].to_list() == ["44051401358"]  # the raw value
+    assert count(store, "claims") == 1
+
+
+def test_the_same_file_twice_stores_nothing_and_a_new_version_is_a_portfolio_of_its_own(store, tmp_path):
+    path = canonical_csv(tmp_path / "f.csv", [{"seller_ref": "A"}, {"seller_ref": "B", "national_id": ""}])
+    first = ingest_file(store, path, "P1", today=TODAY)
+    again = ingest_file(store, path, "P1", today=TODAY)
+    elsewhere = ingest_file(store, path, "P2", today=TODAY)  # the content is what is recognised
+    assert first.status == "ingested" and again.status == elsewhere.status == "already ingested"
+    assert again.already["portfolio"] == "P1" and count(store, "claims") == 2 and count(store, "debtors") == 2
+    second = ingest_file(store, path, "P1", new_version=True, today=TODAY)
+    assert (second.portfolio_id, second.version, second.accepted) == ("P1@v2", 2, 2)
+    third = ingest_file(store, path, "P1", new_version=True, today=TODAY)
+    assert third.portfolio_id == "P1@v3"
+    assert count(store, "claims") == 6 and count(store, "ingest_files") == 3
+    # the PESEL'd debtor is one debtor across versions; the one without an id is a new debtor each
+    # time, reported as a probable duplicate of its earlier self and of the PESEL'd namesake
+    assert count(store, "debtors") == 1 + 3
+    assert second.known_debtors == 1
+    assert second.candidates.select("other_in", "match").rows() == [("store", "name + postal code")] * 2
+
+
+def test_another_file_into_the_same_portfolio_adds_only_claims_it_does_not_hold(store, tmp_path):
+    ingest_file(store, canonical_csv(tmp_path / "a.csv", [{"seller_ref": "A"}]), "P1", today=TODAY)
+    report = ingest_file(store, canonical_csv(tmp_path / "b.csv", [{"seller_ref": "A"}, {"seller_ref": "B"}]), "P1", today=TODAY)
+    assert (report.accepted, report.rejected) == (1, 1)
+    assert "already stored in portfolio P1" in report.failures["rule"][0]
+
+
+def test_debtors_are_one_per_pesel_across_portfolios_and_lookalikes_are_reported_not_merged(store, tmp_path):
+    ingest_file(store, canonical_csv(tmp_path / "a.csv", [{"seller_ref": "A1"}, {"seller_ref": "A2"}]), "P1", today=TODAY)
+    rows = [{"seller_ref": "B1"},  # the same PESEL: the same debtor
+            {"seller_ref": "B2", "national_id": "", "name": "KOWALSKI  Jan"},  # no id, same name + postal code
+            {"seller_ref": "B3", "national_id": "", "name": "Jan Kowalski", "postal_code": "30-001"},  # other postal code
+            {"seller_ref": "B4", "national_id": "02070803628", "name": "Anna Nowak"}]  # fmt: skip
+    report = ingest_file(store, canonical_csv(tmp_path / "b.csv", rows), "P2", today=TODAY)
+    with store.connect() as conn:
+        claims = records.read_claims(conn).sort("seller_ref")
+    ids = dict(zip(claims["seller_ref"], claims["debtor_id"]))
+    assert ids["A1"] == ids["A2"] == ids["B1"]
+    assert len({ids["B1"], ids["B2"], ids["B3"], ids["B4"]}) == 4
+    assert (report.new_debtors, report.known_debtors) == (3, 1)
+    # B2 matches the stored Jan Kowalski by name + birth date? no birth date without a PESEL: by postal code
+    assert report.candidates.select("debtor_id", "other_debtor_id", "other_in", "match").rows() == [
+        (ids["B2"], ids["A1"], "store", "name + postal code")]  # fmt: skip
+    assert count(store, "debtor_keys") == count(store, "debtors")
+
+
+def test_a_schema_shaped_parquet_file_needs_no_profile(store, tmp_path):
+    path = tmp_path / "claims.parquet"
+    pl.DataFrame({
+        "seller_ref": ["P-1", "P-2"], "debtor_kind": ["consumer", "business"], "name": ["Jan Kowalski", "Firma Sp. z o.o."],
+        "national_id": ["44051401359", "PL 856-734-62-15"], "principal": pl.Series(["1234.56", "99.99"]).cast(pl.Decimal(12, 2)),
+        "interest_at_cutoff": [0.1, 2.5], "costs_at_cutoff": [0, 3], "due_date": [date(2020, 1, 1), date(2021, 1, 1)],
+        "cutoff_date": [date(2024, 5, 31)] * 2, "interest_basis": ["statutory_late", "commercial_late"],
+        "limitation_kind": ["general", "business"], "purchase_date": [date(2024, 6, 28)] * 2, "purchase_price": ["100", "10.5"],
+    }).write_parquet(path)  # fmt: skip
+    report = ingest_file(store, path, "PQ", today=TODAY)
+    assert (report.accepted, report.rejected) == (2, 0), report.failures.rows()
+    with store.connect() as conn:
+        claims = records.read_claims(conn, "PQ").sort("seller_ref")
+    assert claims.select("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price").rows() == [
+        (123456, 10, 0, 10000), (9999, 250, 300, 1050)]  # fmt: skip
+    with store.connect() as conn:
+        assert sorted(r[0] for r in conn.exec_driver_sql("SELECT national_id FROM debtors")) == ["44051401359", "8567346215"]
+
+
+def test_an_xlsx_with_excel_mangled_numbers(store, tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "f.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, HEADER)
+    for r, changes in enumerate([{}, {"national_id": 2070803628, "seller_ref": "X2"}, {"principal": 1234.567, "seller_ref": "X3"}]):
+        values = GOOD | {"principal": 1234.56} | changes
+        sheet.write_row(r + 1, 0, [values[c] for c in HEADER])
+    book.close()
+    report = ingest_file(store, path, "XL", today=TODAY)
+    assert report.failures.select("row", "column").rows() == [(3, "national_id"), (4, "principal")]
+    assert "leading zero" in report.failures["rule"][0] and "at most 2 decimals" in report.failures["rule"][1]
+
+
+def test_control_totals_are_reconciled(store, tmp_path):
+    path = canonical_csv(tmp_path / "f.csv", [{"seller_ref": "A"}, {"seller_ref": "B", "principal": "-5"}])
+    ok = ingest_file(store, path, "P1", control_count=2, control_principal=100_000, today=TODAY)
+    assert ok.control.ok is False and ok.control.unparsed_principal == 1  # the seller counted a row ingest cannot read
+    good = canonical_csv(tmp_path / "g.csv", [{"seller_ref": "A"}, {"seller_ref": "B", "principal": "5"}])
+    matching = ingest_file(store, good, "P2", control_count=2, control_principal=100_500, today=TODAY)
+    assert matching.control.ok is True
+    wrong = ingest_file(store, good, "P3", new_version=True, control_count=3, control_principal=100_500, today=TODAY)
+    assert wrong.control.ok is False
+    with store.connect() as conn:
+        assert [r[0] for r in conn.exec_driver_sql("SELECT control_ok FROM ingest_files ORDER BY ingest_id")] == [False, True, False]
+
+
+def test_a_missing_column_or_price_stops_the_ingest_before_anything_is_stored(store, tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("seller_ref,name\nA,Jan\n")
+    with pytest.raises(IngestError, match="missing column.*debtor_kind"):
+        ingest_file(store, path, "P1", today=TODAY)
+    no_price = canonical_csv(tmp_path / "g.csv", [{}])
+    no_price_file = tmp_path / "h.csv"
+    no_price_file.write_text("\n".join(line.rsplit(";", 2)[0] + ";" + line.rsplit(";", 1)[1] for line in open(no_price).read().splitlines()) + "\n")
+    with pytest.raises(IngestError, match="purchase_price.*--price"):
+        ingest_file(store, no_price_file, "P1", today=TODAY)
+    assert count(store, "claims") == 0 and count(store, "ingest_files") == 0
+
+
+def test_a_failed_ingest_leaves_the_store_as_it_was(store, tmp_path, monkeypatch):
+    ingest_file(store, canonical_csv(tmp_path / "a.csv", [{"seller_ref": "A"}]), "P1", today=TODAY)
+    before = {t: count(store, t) for t in ("claims", "debtors", "debtor_keys", "ingest_files", "portfolios")}
+
+    def broken(*_, **__):
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk full"))
+
+    monkeypatch.setattr(ingests, "record", broken)  # after debtors and claims are written
+    with pytest.raises(sa.exc.OperationalError):
+        ingest_file(store, canonical_csv(tmp_path / "b.csv", [{"seller_ref": "B", "national_id": "02070803628"}]), "P2", today=TODAY)
+    assert {t: count(store, t) for t in before} == before
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 10**12), min_size=1, max_size=50), st.integers(0, 10**13))
+def test_the_price_is_allocated_to_the_grosz_in_proportion_to_face_value(faces, price):
+    shares = allocate_price(pl.Series(faces, dtype=pl.Int64), price)
+    assert shares.sum() == price and (shares >= 0).all()
+    total = sum(faces)
+    for face, share in zip(faces, shares):
+        exact = price * face / total if total else price / len(faces)
+        assert abs(share - exact) < 1 + 1e-9 * exact
