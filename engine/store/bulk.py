@@ -1,6 +1,7 @@
 """Whole tables between polars and SQL without going row by row through the ORM.
 
-PostgreSQL: polars writes CSV (in Rust) straight into ``COPY ... FROM STDIN`` (psycopg 3), and
+PostgreSQL: rows go into ``COPY ... FROM STDIN`` (psycopg 3) in the binary format (encoded in numba,
+a batch ahead; CSV from polars for a table with types it does not cover, such as JSON), and
 ``COPY (SELECT ...) TO STDOUT`` comes back through polars' CSV reader with the schema given, so
 no value is guessed. SQLite: batched ``executemany`` in and ``fetchmany`` out. Both take the
 caller's connection and never commit: the caller's transaction decides what becomes visible.
@@ -13,8 +14,11 @@ import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 import sqlalchemy as sa
+from numba import njit
 
 #: Rows per COPY write or executemany call; also the unit of ``on_batch`` callbacks.
 BATCH_ROWS = 200_000
@@ -50,13 +54,19 @@ def write_frame(
     columns = ", ".join(_quote(c) for c in frame.columns)
     written = 0
     if is_postgres(conn):
+        types = _binary_types(conn, table, frame)
         cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY {_quote(table)} ({columns}) FROM STDIN (FORMAT CSV)") as copy:
-            for rows, data in _csv_batches(frame):
+        kind = "BINARY" if types else "CSV"
+        with cursor.copy(f"COPY {_quote(table)} ({columns}) FROM STDIN (FORMAT {kind})") as copy:
+            if types:
+                copy.write(PG_COPY_HEADER)
+            for rows, data in _batches(frame, (lambda b: _binary(b, types)) if types else _csv):
                 copy.write(data)
                 written += rows
                 if on_batch is not None:
                     on_batch(written)
+            if types:
+                copy.write(PG_COPY_TRAILER)
         return written
     as_text = frame.with_columns(pl.col(pl.Date).dt.to_string("%Y-%m-%d"), pl.col(pl.Boolean).cast(pl.Int8))
     marks = ", ".join("?" for _ in frame.columns)
@@ -72,23 +82,122 @@ def write_frame(
     return written
 
 
+#: PostgreSQL binary COPY: the file header, the trailer, and the fixed-width types we encode
+#: (anything else, e.g. JSON, goes as CSV).
+PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+PG_COPY_TRAILER = b"\xff\xff"
+PG_EPOCH_DAY = 10_957  # 2000-01-01 as days since 1970-01-01
+_WIDTH = {"bigint": 8, "integer": 4, "smallint": 2, "date": 4, "boolean": 1}
+_TEXT = ("text", "character varying")
+
+
+def _binary_types(conn: sa.Connection, table: str, frame: pl.DataFrame) -> list[str] | None:
+    """The PostgreSQL types of the columns of ``frame`` if binary COPY can take them all as they
+    are, else None (then CSV, and the server converts or refuses the text as usual)."""
+    types = dict(conn.exec_driver_sql(
+        "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+        f"WHERE attrelid = '{_quote(table)}'::regclass AND attnum > 0 AND NOT attisdropped"
+    ).all())  # fmt: skip
+    found = [types.get(c) for c in frame.columns]
+    for (name, dtype), kind in zip(frame.schema.items(), found, strict=True):
+        if kind in _TEXT and dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+            continue
+        if kind == "date" and dtype == pl.Date or kind == "boolean" and dtype == pl.Boolean:
+            continue
+        if kind in _WIDTH and kind not in ("date", "boolean") and dtype.is_integer():
+            limit = 2 ** (8 * _WIDTH[kind] - 1)
+            low, high = frame.get_column(name).min(), frame.get_column(name).max()
+            if low is None or (-limit <= low and high < limit):
+                continue
+        return None
+    return found
+
+
+@njit(cache=True, nogil=True)
+def _put_fixed(buf, pos, values, valid):  # pragma: no cover - numba
+    width = values.shape[1]
+    for i in range(pos.shape[0]):
+        p = pos[i]
+        if valid[i]:
+            buf[p], buf[p + 1], buf[p + 2], buf[p + 3] = 0, 0, 0, width
+            for k in range(width):
+                buf[p + 4 + k] = values[i, k]
+            pos[i] = p + 4 + width
+        else:
+            buf[p], buf[p + 1], buf[p + 2], buf[p + 3] = 255, 255, 255, 255
+            pos[i] = p + 4
+
+
+@njit(cache=True, nogil=True)
+def _put_text(buf, pos, offsets, data, valid):  # pragma: no cover - numba
+    for i in range(pos.shape[0]):
+        p = pos[i]
+        if valid[i]:
+            start, n = offsets[i], offsets[i + 1] - offsets[i]
+            buf[p], buf[p + 1], buf[p + 2], buf[p + 3] = (n >> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255
+            for k in range(n):
+                buf[p + 4 + k] = data[start + k]
+            pos[i] = p + 4 + n
+        else:
+            buf[p], buf[p + 1], buf[p + 2], buf[p + 3] = 255, 255, 255, 255
+            pos[i] = p + 4
+
+
+def _binary(batch: pl.DataFrame, types: list[str]) -> bytes:
+    """``batch`` as tuples of PostgreSQL's binary COPY format (no header, no trailer): per row the
+    field count, then per field its length (-1: NULL) and its big-endian bytes."""
+    n = batch.height
+    sizes = np.full(n, 2, dtype=np.int64)
+    fields = []
+    for name, kind in zip(batch.columns, types, strict=True):
+        column = batch.get_column(name)
+        valid = column.is_not_null().to_numpy()
+        if kind in _TEXT:
+            text = column.cast(pl.String).to_arrow()
+            text = (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).cast(pa.large_string())
+            offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + n + 1]
+            data = np.frombuffer(text.buffers()[2], dtype=np.uint8) if text.buffers()[2] is not None else np.zeros(0, np.uint8)
+            sizes += 4 + np.where(valid, np.diff(offsets), 0)
+            fields.append((offsets, data, valid))
+            continue
+        width = _WIDTH[kind]
+        if kind == "date":
+            column = column.to_physical().cast(pl.Int64) - PG_EPOCH_DAY
+        values = column.fill_null(0).cast(pl.Int64).to_numpy().astype(f">i{width}" if width > 1 else np.uint8)
+        sizes += 4 + np.where(valid, width, 0)
+        fields.append((np.ascontiguousarray(values).view(np.uint8).reshape(n, width), valid))
+    pos = np.zeros(n, dtype=np.int64)
+    np.cumsum(sizes[:-1], out=pos[1:])
+    buf = np.empty(int(sizes.sum()), dtype=np.uint8)
+    count = np.array([len(types)], dtype=">i2").view(np.uint8)
+    buf[pos] = count[0]
+    buf[pos + 1] = count[1]
+    pos += 2
+    for field in fields:
+        if len(field) == 3:
+            _put_text(buf, pos, *field)
+        else:
+            _put_fixed(buf, pos, *field)
+    return buf.tobytes()
+
+
 def _csv(batch: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     batch.write_csv(buffer, include_header=False, date_format="%Y-%m-%d")
     return buffer.getvalue()
 
 
-def _csv_batches(frame: pl.DataFrame) -> Iterator[tuple[int, bytes]]:
-    """(rows, CSV bytes) per batch, the next batch written (by polars, off the GIL) while the
-    server takes in this one."""
+def _batches(frame: pl.DataFrame, encode: Callable[[pl.DataFrame], bytes]) -> Iterator[tuple[int, bytes]]:
+    """(rows, encoded bytes) per batch, the next batch encoded (by polars or numba, off the GIL)
+    while the server takes in this one."""
     batches = frame.iter_slices(BATCH_ROWS)
     with ThreadPoolExecutor(max_workers=1) as pool:
         batch = next(batches, None)
-        ahead = pool.submit(_csv, batch) if batch is not None else None
+        ahead = pool.submit(encode, batch) if batch is not None else None
         while ahead is not None:
             rows, data = batch.height, ahead.result()
             batch = next(batches, None)
-            ahead = pool.submit(_csv, batch) if batch is not None else None
+            ahead = pool.submit(encode, batch) if batch is not None else None
             yield rows, data
 
 
@@ -130,6 +239,12 @@ def _from_json(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
     if not nested:
         return frame
     return frame.with_columns(pl.col(c).str.json_decode(t) for c, t in nested.items())
+
+
+def in_id_order(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``frame`` sorted by the int64 ``column``; a frame already in order (one linear check) as is."""
+    ids = frame.get_column(column).to_numpy()
+    return frame if bool(np.all(ids[1:] > ids[:-1])) else frame.sort(column)
 
 
 def read_snapshot(engine: sa.Engine, queries: dict[str, tuple[str, Schema, dict | None]]) -> dict[str, pl.DataFrame]:

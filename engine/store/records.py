@@ -188,7 +188,7 @@ def _insert_new(
     Rows breaking a ``rule`` (reason, bad-row expression) are rejected first. The rest are copied
     straight into the table under a savepoint, the fast path for new rows; if a unique key is
     already taken, that is undone and the rows go through a staging table instead."""
-    rejects = []
+    rows, rejects = frame.height, []
     for reason, bad in rules:
         rejected = frame.filter(bad)
         if rejected.height:
@@ -196,11 +196,68 @@ def _insert_new(
             frame = frame.filter(~bad)
     try:
         with conn.begin_nested():
-            inserted = write_frame(conn, table, frame, on_batch=on_batch)
-        return _written(table, frame, inserted, rejects)
+            if frame.height >= REBUILD_MIN_ROWS and _empty_and_locked(conn, table):
+                inserted = _copy_then_index(conn, table, frame, on_batch)
+            else:
+                inserted = write_frame(conn, table, frame, on_batch=on_batch)
+        return _written(table, rows, inserted, rejects)
     except (sa.exc.IntegrityError, *_driver_integrity_errors()):
         pass  # some key is taken (a retry, a concurrent post, a conflict): sort the rows out below
-    return _insert_staged(conn, table, frame, key, on_batch, rejects)
+    return _insert_staged(conn, table, frame, key, on_batch, rows, rejects)
+
+
+#: PostgreSQL: a load of at least this many rows into an empty table builds the table's indexes
+#: after copying its rows instead of maintaining them row by row.
+REBUILD_MIN_ROWS = 100_000
+#: memory for those index builds (SET LOCAL: this transaction only; never lowers the server's)
+REBUILD_MEMORY_MB = 1024
+
+
+def _empty_and_locked(conn: sa.Connection, table: str) -> bool:
+    """PostgreSQL: whether ``table`` is empty, and if so, locked until the transaction ends (so no
+    other writer can add rows the index builds would not expect; readers wait for the commit)."""
+    if not is_postgres(conn) or conn.exec_driver_sql(f"SELECT EXISTS (SELECT 1 FROM {table})").scalar():
+        return False
+    conn.exec_driver_sql(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    return not conn.exec_driver_sql(f"SELECT EXISTS (SELECT 1 FROM {table})").scalar()
+
+
+def _copy_then_index(conn: sa.Connection, table: str, frame: pl.DataFrame, on_batch: OnBatch | None) -> int:
+    """COPY into a bare (locked, empty) table, then build its primary key, unique constraints and
+    indexes, each in one sorted pass, as they were (same names and definitions). A duplicate key
+    fails the build: the caller's savepoint then undoes all of it, indexes included."""
+    constraints = conn.exec_driver_sql(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        f"WHERE conrelid = '{table}'::regclass AND contype IN ('p', 'u') ORDER BY contype, conname"
+    ).all()
+    indexes = conn.exec_driver_sql(
+        "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        f"WHERE x.indrelid = '{table}'::regclass "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) ORDER BY i.relname"
+    ).all()
+    # foreign keys naming this table's keys (placements -> claims): their tables are empty too
+    referencing = conn.exec_driver_sql(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        f"WHERE confrelid = '{table}'::regclass AND contype = 'f' ORDER BY 1, 2"
+    ).all()
+    for other, name, _ in referencing:
+        conn.exec_driver_sql(f"ALTER TABLE {other} DROP CONSTRAINT {_quote(name)}")
+    for name, _ in constraints:
+        conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {_quote(name)}")
+    for name, _ in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {_quote(name)}")
+    written = write_frame(conn, table, frame, on_batch=on_batch)
+    memory_mb = conn.exec_driver_sql("SELECT setting::bigint * 1024 / 1048576 FROM pg_settings "
+                                     "WHERE name = 'maintenance_work_mem'").scalar()  # fmt: skip
+    if memory_mb < REBUILD_MEMORY_MB:
+        conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{REBUILD_MEMORY_MB}MB'")
+    for name, definition in constraints:
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {_quote(name)} {definition}")
+    for _, definition in indexes:
+        conn.exec_driver_sql(definition)
+    for other, name, definition in referencing:
+        conn.exec_driver_sql(f"ALTER TABLE {other} ADD CONSTRAINT {_quote(name)} {definition}")
+    return written
 
 
 def _driver_integrity_errors() -> tuple[type[Exception], ...]:
@@ -211,14 +268,14 @@ def _driver_integrity_errors() -> tuple[type[Exception], ...]:
     return (psycopg.errors.IntegrityError, sqlite3.IntegrityError)
 
 
-def _written(table: str, frame: pl.DataFrame, inserted: int, rejects: list[pl.DataFrame]) -> Written:
+def _written(table: str, rows: int, inserted: int, rejects: list[pl.DataFrame]) -> Written:
+    """``rows`` input rows: ``inserted``, ``rejects``, and the rest already stored."""
     reject_frame = pl.concat(rejects).select(list(REJECT_SCHEMA)) if rejects else pl.DataFrame(schema=REJECT_SCHEMA)
-    rows = frame.height + reject_frame.height
     return Written(table, rows, inserted, rows - inserted - reject_frame.height, reject_frame)
 
 
 def _insert_staged(
-    conn: sa.Connection, table: str, frame: pl.DataFrame, key: str, on_batch: OnBatch | None, rejects: list
+    conn: sa.Connection, table: str, frame: pl.DataFrame, key: str, on_batch: OnBatch | None, rows: int, rejects: list
 ) -> Written:
     stage = f"stage_{table}"
     columns = ", ".join(_quote(c) for c in frame.columns)
@@ -256,7 +313,7 @@ def _insert_staged(
                 .otherwise(pl.lit(f"another stored row has the same {_unique_columns(conn, table, key)}")),
             )  # fmt: skip
         )
-    return _written(table, frame, inserted, rejects)
+    return _written(table, rows, inserted, rejects)
 
 
 def _unique_columns(conn: sa.Connection, table: str, key: str) -> str:
