@@ -30,7 +30,7 @@ from ingest import debtors as debtor_rules
 from ingest import rows as row_rules
 from ingest.parsing import amount, blank_to_null
 from ingest.profiles import Profile, load_profile
-from ingest.sources import ROW, Scanned, estimated_rows, read_batches, scan
+from ingest.sources import ROW, Scanned, SourceError, estimated_rows, read_batches, scan
 
 OnProgress = Callable[[str, int, int | None], None]  # (stage, done, total)
 
@@ -165,7 +165,10 @@ def ingest_file(
     if earlier and not new_version:
         return _recognised(scanned, earlier, started)
     terms = row_rules.Terms(purchase_date, price is not None, today or date.today())
-    read = _read(scanned, profile, terms, batch_rows, progress)
+    try:
+        read = _read(scanned, profile, terms, batch_rows, progress)
+    except (SourceError, pl.exceptions.ComputeError) as e:
+        raise IngestError(f"{path.name}: cannot read it: {e}") from None
     if control_count is None and profile.control_totals is not None:
         control_count = profile.control_totals.count
     if control_principal is None and profile.control_totals is not None and profile.control_totals.principal:
@@ -239,10 +242,7 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
         blank += batch.filter(empty).height
         batch = batch.filter(~empty)
         if found is None:
-            try:
-                found = row_rules.header_map(data_columns, profile, terms)
-            except ValueError as e:
-                raise IngestError(f"{scanned.path.name}: {e}") from None
+            found = row_rules.header_map(data_columns, profile, terms)
         frame = row_rules.canonical(batch, found, profile)
         good, bad = row_rules.check(frame, terms, profile)
         accepted.append(good)

@@ -138,6 +138,9 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
             pl.when(col(column).is_not_null() & ~col(column).is_in(allowed))
             .then(pl.lit(f"unknown value; allowed: {', '.join(allowed)}"))
         )  # fmt: skip
+    for column in (*INPUT_COLUMNS, PRODUCT):
+        problems[column].insert(0, pl.when(col(column).str.contains("\ufffd", literal=True))
+                                .then(pl.lit("bytes that are no character in the file's encoding")))  # fmt: skip
     for column, length in MAX_LENGTH.items():
         problems[column].append(pl.when(col(column).str.len_chars() > length).then(pl.lit(f"longer than {length} characters")))
     if PRODUCT in frame.columns and "_product_known" in frame.columns:

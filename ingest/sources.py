@@ -122,7 +122,8 @@ def as_utf8(scanned: Scanned, encoding: Encoding | None) -> Iterator[Path]:
     if encoding == "utf-8" and not has_bom:
         yield scanned.path
         return
-    decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding == "utf-8" else encoding)()
+    # a byte the code page lacks becomes U+FFFD, which validation rejects in any cell: nothing is dropped
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding == "utf-8" else encoding)(errors="replace")
     with tempfile.NamedTemporaryFile(suffix=".csv", prefix="cession-ingest-") as out:
         with scanned.path.open("rb") as f:
             while chunk := f.read(CHUNK):
@@ -147,13 +148,24 @@ def read_batches(
 ) -> Iterator[pl.DataFrame]:
     """The file's rows in batches of text (see the module's docstring), in file order."""
     if scanned.kind == "csv":
-        yield from _csv_batches(scanned, encoding, delimiter, batch_rows)
+        batches = _csv_batches(scanned, encoding, delimiter, batch_rows)
     elif scanned.kind == "xlsx":
-        yield from _xlsx_batches(scanned.path, sheet, batch_rows)
+        batches = _xlsx_batches(scanned.path, sheet, batch_rows)
     else:
         lazy = pl.scan_parquet(scanned.path).with_row_index(ROW, offset=1)
         lazy = lazy.select(pl.col(ROW).cast(pl.Int64), pl.exclude(ROW).cast(pl.String))
-        yield from lazy.collect_batches(chunk_size=batch_rows)
+        batches = _at_least_one(lazy, batch_rows)
+    yield from batches
+
+
+def _at_least_one(lazy: pl.LazyFrame, batch_rows: int) -> Iterator[pl.DataFrame]:
+    """The batches, or one empty batch (the header's columns) for a file without rows."""
+    empty = True
+    for batch in lazy.collect_batches(chunk_size=batch_rows):
+        empty = False
+        yield batch
+    if empty:
+        yield lazy.head(0).collect()
 
 
 def _csv_batches(scanned: Scanned, encoding: Encoding | None, delimiter: str | None, batch_rows: int):
@@ -167,7 +179,7 @@ def _csv_batches(scanned: Scanned, encoding: Encoding | None, delimiter: str | N
             truncate_ragged_lines=True, raise_if_empty=False,
         )  # fmt: skip
         lazy = lazy.with_columns(pl.col(ROW).cast(pl.Int64))
-        yield from lazy.collect_batches(chunk_size=batch_rows)
+        yield from _at_least_one(lazy, batch_rows)
 
 
 def _xlsx_batches(path: Path, sheet: str | int, batch_rows: int) -> Iterator[pl.DataFrame]:
