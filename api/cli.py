@@ -601,9 +601,13 @@ def demo(
     record = store_run(engine, day, None, "costs,interest,principal", allow_stale=True, quiet=False)
     console.print(f"5. run {record.run_id} computed the state from the store and replaced the stored state:")
     _print_run(record)
+    from api.ingest_cli import demo_ingest
+
+    demo_ingest(engine, out)
     console.print(f"Try: CESSION_DATABASE_URL=sqlite:///{(out / 'cession.db').resolve()} cession runs")
     console.print("     cession interest --principal 1000 --from 2025-05-01 --to 2026-03-31 --allow-stale-rates")
     console.print("     cession limitation --due 2016-03-15 --kind business --event acknowledgment:2019-01-10")
+    console.print(f"     cession ingest {out / 'bank-przykladowy-2024-06.csv'} --portfolio BANK-2024-06 --profile bank_przykladowy --purchase-date 2024-06-28 --price 2500000")
 
 
 def main() -> None:
