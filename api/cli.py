@@ -15,6 +15,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.executor_options import (
+    AsOfSeries,
+    ExecutorOption,
+    PartitionsOption,
+    chosen_executor,
+    parse_as_of,
+    print_series,
+    state_series,
+    store_series,
+)
+
 app = typer.Typer(
     name="cession",
     help="Cession: a servicing engine for purchased debt (interest, limitation and payments under Polish law).",
@@ -183,23 +194,22 @@ def run_state(
 def state(
     claims: Annotated[Path, typer.Option("--claims", help="claims.parquet (SCHEMA.md)")],
     events: Annotated[Path, typer.Option("--events", help="events.parquet (SCHEMA.md)")],
-    out: Annotated[Path | None, typer.Option("--out", help="Write claim_state here (Parquet).")] = None,
-    as_of: AsOf = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write claim_state here (Parquet); several days: a folder.")
+    ] = None,
+    as_of: AsOfSeries = None,
     waterfall: Annotated[
         str, typer.Option("--waterfall", help="Payment order, e.g. costs,interest,principal (art. 451 § 1 KC).")
     ] = "costs,interest,principal",
     allow_stale: AllowStale = False,
+    executor: ExecutorOption = None,
+    partitions: PartitionsOption = None,
     as_json: Json = False,
 ) -> None:
-    """Compute claim_state for every claim as of a day, Parquet to Parquet, with a summary."""
-    summary = run_state(claims, events, _day(as_of, "--as-of"), out, waterfall, allow_stale, quiet=as_json)
-    if as_json:
-        from engine.money import pln
-
-        summary["totals"] = {k: pln(v) for k, v in summary["totals"].items()}
-        _print_json(dict(summary, out=str(out) if out else None))
-    else:
-        _print_summary(summary, out)
+    """Compute claim_state for every claim as of a day (or several), Parquet to Parquet, with a summary."""
+    days = parse_as_of(as_of)
+    summaries = state_series(claims, events, days, out, waterfall, allow_stale, executor, partitions, quiet=as_json)
+    print_series(summaries, out, as_json)
 
 
 # --------------------------------------------------------------------------------------------- interest
@@ -480,7 +490,8 @@ def _run_summary(record) -> dict:
     }  # fmt: skip
 
 
-def store_run(engine, as_of: date, portfolio: str | None, waterfall: str, allow_stale: bool, quiet: bool):
+def store_run(engine, as_of: date, portfolio: str | None, waterfall: str, allow_stale: bool, quiet: bool,
+              executor: str | None = None, partitions: int | None = None):  # fmt: skip
     from engine.store import runs
 
     with Progress(
@@ -488,11 +499,13 @@ def store_run(engine, as_of: date, portfolio: str | None, waterfall: str, allow_
         console=err, disable=quiet, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("starting", total=None)
-        return runs.run(
-            engine, as_of, portfolio=portfolio, waterfall=waterfall, allow_stale_rates=allow_stale,
-            on_stage=lambda text: progress.update(task, description=text),
-            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )  # fmt: skip
+        with chosen_executor(executor, partitions) as (chosen, parts):
+            return runs.run(
+                engine, as_of, portfolio=portfolio, waterfall=waterfall, allow_stale_rates=allow_stale,
+                on_stage=lambda text: progress.update(task, description=text),
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+                executor=None if chosen.name == "local" and parts in (None, 1) else chosen, partitions=parts,
+            )  # fmt: skip
 
 
 def _print_run(record) -> None:
@@ -509,17 +522,33 @@ def _print_run(record) -> None:
 
 @app.command()
 def run(
-    as_of: AsOf = None,
+    as_of: AsOfSeries = None,
     portfolio: Annotated[str | None, typer.Option("--portfolio", help="Only this portfolio (default: all).")] = None,
     waterfall: Annotated[
         str, typer.Option("--waterfall", help="Payment order, e.g. costs,interest,principal (art. 451 § 1 KC).")
     ] = "costs,interest,principal",
     allow_stale: AllowStale = False,
+    executor: ExecutorOption = None,
+    partitions: PartitionsOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Several days: a folder for state-DAY.parquet (the store is not changed).")
+    ] = None,
     database_url: DatabaseUrl = None,
     as_json: Json = False,
 ) -> None:
-    """Compute claim_state from the store and replace the stored state atomically (recorded as a run)."""
-    record = store_run(_open(database_url), _day(as_of, "--as-of"), portfolio, waterfall, allow_stale, as_json)
+    """Compute claim_state from the store and replace the stored state atomically (recorded as a run).
+
+    Several days (--as-of A,B or FIRST..LAST) make a valuation series: one claim_state per day,
+    written to --out as Parquet, while the store keeps its current state."""
+    days = parse_as_of(as_of)
+    if len(days) > 1:
+        summaries = store_series(_open(database_url), days, portfolio, out, waterfall, allow_stale, executor, partitions,
+                                 quiet=as_json)  # fmt: skip
+        print_series(summaries, out, as_json)
+        return
+    if out is not None:
+        raise UserError("--out goes with several --as-of days; one day replaces the stored state (see `cession runs`)")
+    record = store_run(_open(database_url), days[0], portfolio, waterfall, allow_stale, as_json, executor, partitions)
     if as_json:
         from engine.money import pln
 
@@ -613,6 +642,7 @@ def demo(
 def main() -> None:
     from engine.rules import RuleTableError, StaleRulesError
     from engine.store.database import StoreError
+    from engine.executors import PartitionsFailed
     from engine.validation import EngineInputError
 
     try:
@@ -623,6 +653,9 @@ def main() -> None:
     except (EngineInputError, StaleRulesError, RuleTableError, StoreError, ValueError) as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
         raise SystemExit(2) from None
+    except PartitionsFailed as e:  # the previous outputs and stored state are left as they were
+        err.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

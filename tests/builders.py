@@ -43,8 +43,7 @@ def frames(claims: list[dict], events: list[dict] = ()) -> tuple[pl.DataFrame, p
     return c, e
 
 
-def state_of(claims: list[dict], events: list[dict] = (), as_of: date = date(2026, 3, 1), **options) -> list[dict]:  # type: ignore[assignment]
-    from engine import compute_state
-
+def state_of(compute_state, claims: list[dict], events: list[dict] = (), as_of: date = date(2026, 3, 1), **options) -> list[dict]:  # type: ignore[assignment]
+    """Rows of claim_state by ``compute_state`` (the engine's, or the executor fixture's)."""
     options.setdefault("allow_stale_rates", True)
     return compute_state(*frames(claims, events), as_of, **options).to_pylist()

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow as pa
@@ -30,6 +31,9 @@ from engine.store.database import StoreError
 from engine.store.models import EngineRun, Portfolio
 from engine.store.records import audit, claims_query, events_query
 from engine.waterfall import WaterfallSetting
+
+if TYPE_CHECKING:
+    from engine.executors import Executor
 
 #: pg_advisory_lock key of the run lock ("cession runs" as a number).
 RUN_LOCK_KEY = 0x63657373696F6E
@@ -172,9 +176,13 @@ def run(
     on_progress: Progress | None = None,
     on_batch: OnBatch | None = None,
     on_stage: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
+    partitions: int | None = None,
 ) -> RunRecord:
     """Compute claim_state as of ``as_of`` for one portfolio (or all) and make it the stored state.
 
+    ``executor``: None reads the store here and computes in this process; an executor
+    (engine.executors, e.g. Ray) has each partition of claims read and computed by its workers.
     On success the run is ``succeeded`` and its state is what `read_state` returns; on any error
     the previous state stays and the run is ``failed`` with the error; the error is raised."""
     stage = on_stage or (lambda _s: None)
@@ -193,7 +201,7 @@ def run(
         started = time.perf_counter()
         try:
             record = _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on_progress, on_batch,
-                          stage, started)  # fmt: skip
+                          stage, started, executor, partitions)  # fmt: skip
         except BaseException as error:
             with engine.begin() as conn:
                 conn.execute(
@@ -208,21 +216,30 @@ def run(
         return record
 
 
-def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on_progress, on_batch, stage, started):
+def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on_progress, on_batch, stage, started,
+         executor=None, partitions=None):  # fmt: skip
     runs = EngineRun.__table__
-    stage("reading claims and events")
-    read = read_snapshot(engine, {"claims": claims_query(portfolio), "events": events_query(portfolio)})
-    # rows come in storage order, which is nearly id order (PostgreSQL's COPY leaves a few rows
-    # on earlier pages with room); in id order the engine proves ids unique in one linear pass
-    # instead of hashing them, and finds loaded files' events already in its order (it sorts
-    # only when they are not, e.g. events posted later)
-    claims, events = in_id_order(read["claims"], "claim_id"), in_id_order(read["events"], "event_id")
-    stage(f"computing claim_state for {claims.height:,} claims, {events.height:,} events")
-    state = compute_state(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
-                          on_progress=on_progress)  # fmt: skip
+    if executor is None:
+        stage("reading claims and events")
+        read = read_snapshot(engine, {"claims": claims_query(portfolio), "events": events_query(portfolio)})
+        # rows come in storage order, which is nearly id order (PostgreSQL's COPY leaves a few rows
+        # on earlier pages with room); in id order the engine proves ids unique in one linear pass
+        # instead of hashing them, and finds loaded files' events already in its order (it sorts
+        # only when they are not, e.g. events posted later)
+        claims, events = in_id_order(read["claims"], "claim_id"), in_id_order(read["events"], "event_id")
+        stage(f"computing claim_state for {claims.height:,} claims, {events.height:,} events")
+        state = compute_state(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
+                              on_progress=on_progress)  # fmt: skip
+        covered, n_events = claims.select("claim_id", "portfolio_id").sort("claim_id"), events.height
+    else:
+        from engine.executors import store_state
+
+        stage(f"computing claim_state on the {executor.name} executor")
+        state, covered = store_state(executor, engine, as_of, portfolio, partitions=partitions, waterfall=waterfall,
+                                     allow_stale_rates=allow_stale_rates, on_done=on_progress)  # fmt: skip
+        n_events = provenance(state)["events"]
     digest = state_digest(state)
     frame = pl.from_arrow(state)
-    covered = claims.select("claim_id", "portfolio_id").sort("claim_id")
     rows = frame.with_columns(run_id=pl.lit(run_id, pl.Int64), portfolio_id=covered.get_column("portfolio_id"))
     totals = {c: int(frame.get_column(c).sum()) for c in STATE_MONEY}
     time_barred = int(frame.get_column("time_barred").sum())
@@ -243,12 +260,12 @@ def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on
         seconds = round(time.perf_counter() - started, 3)
         conn.execute(
             runs.update().where(runs.c.run_id == run_id).values(
-                status="succeeded", finished_at=datetime.now(UTC), seconds=seconds, claims=claims.height,
-                events=events.height, time_barred=time_barred, totals=totals, rules=meta.get("rules"),
+                status="succeeded", finished_at=datetime.now(UTC), seconds=seconds, claims=covered.height,
+                events=n_events, time_barred=time_barred, totals=totals, rules=meta.get("rules"),
                 provenance=meta, state_sha256=digest,
             )
         )  # fmt: skip
-        audit(conn, "run", str(run_id), {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": claims.height}, who)
+        audit(conn, "run", str(run_id), {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": covered.height}, who)
     with engine.connect() as conn:
         return _record(conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).one())
 

@@ -29,15 +29,15 @@ def test_law_md_worked_example_interest_over_eight_rate_periods():
     assert calc.total == 9227 and calc.days == 335  # 92.28 if the total were rounded once
 
 
-def test_same_example_through_the_portfolio_engine():
-    [row] = state_of([claim(due=D(2025, 4, 30))], as_of=D(2026, 3, 31))
+def test_same_example_through_the_portfolio_engine(compute_state):
+    [row] = state_of(compute_state, [claim(due=D(2025, 4, 30))], as_of=D(2026, 3, 31))
     assert row["interest_due"] == row["interest_accrued"] == 9227
     assert row["total_due"] == 100_000 + 9227
     assert row["days_past_due"] == 335
 
 
-def test_interest_runs_from_the_day_after_cutoff_when_the_seller_already_accrued():
-    with_cutoff = state_of([claim(due=D(2025, 4, 30), cutoff=D(2025, 7, 2), interest_at_cutoff=1865)], as_of=D(2026, 3, 31))
+def test_interest_runs_from_the_day_after_cutoff_when_the_seller_already_accrued(compute_state):
+    with_cutoff = state_of(compute_state, [claim(due=D(2025, 4, 30), cutoff=D(2025, 7, 2), interest_at_cutoff=1865)], as_of=D(2026, 3, 31))
     assert with_cutoff[0]["interest_accrued"] == 9227 - 216 - 1649
     assert with_cutoff[0]["interest_due"] == 1865 + 9227 - 216 - 1649
 
@@ -70,53 +70,53 @@ def test_commercial_interest_half_year_fixing():
 
 
 # --- payments, waterfall, events ------------------------------------------------------------------------
-def test_payment_goes_costs_then_interest_then_principal_and_overpayment_is_owed_back():
+def test_payment_goes_costs_then_interest_then_principal_and_overpayment_is_owed_back(compute_state):
     c = claim(due=D(2025, 1, 1), interest_basis="none", principal=10_000, interest_at_cutoff=2_000, costs_at_cutoff=500)
-    [row] = state_of([c], [event(1, "payment", D(2025, 6, 1), 11_000), event(2, "payment", D(2025, 7, 1), 2_000)])
+    [row] = state_of(compute_state, [c], [event(1, "payment", D(2025, 6, 1), 11_000), event(2, "payment", D(2025, 7, 1), 2_000)])
     assert (row["paid_costs"], row["paid_interest"], row["paid_principal"], row["overpaid"]) == (500, 2_000, 10_000, 500)
     assert row["total_due"] == 0 and row["last_payment_date"] == D(2025, 7, 1)
 
 
-def test_waterfall_is_a_setting_per_portfolio():
+def test_waterfall_is_a_setting_per_portfolio(compute_state):
     c1 = claim(1, due=D(2025, 1, 1), interest_basis="none", principal=10_000, interest_at_cutoff=2_000, portfolio_id="A")
     c2 = claim(2, due=D(2025, 1, 1), interest_basis="none", principal=10_000, interest_at_cutoff=2_000, portfolio_id="B")
     evs = [event(1, "payment", D(2025, 6, 1), 3_000, claim_id=1), event(2, "payment", D(2025, 6, 1), 3_000, claim_id=2)]
-    rows = state_of([c1, c2], evs, waterfall={"A": "principal,interest,costs"})
+    rows = state_of(compute_state, [c1, c2], evs, waterfall={"A": "principal,interest,costs"})
     assert (rows[0]["paid_principal"], rows[0]["paid_interest"]) == (3_000, 0)
     assert (rows[1]["paid_principal"], rows[1]["paid_interest"]) == (1_000, 2_000)
 
 
-def test_a_reversed_payment_never_happened_even_when_the_reversal_is_backdated_later():
+def test_a_reversed_payment_never_happened_even_when_the_reversal_is_backdated_later(compute_state):
     c = claim(due=D(2025, 4, 30))
     paid = [event(5, "payment", D(2025, 7, 2), 50_000)]
     reversed_ = paid + [event(6, "reversal", D(2025, 12, 1), reverses=5)]
-    assert state_of([c], reversed_, as_of=D(2026, 3, 31)) == state_of([c], [], as_of=D(2026, 3, 31))
+    assert state_of(compute_state, [c], reversed_, as_of=D(2026, 3, 31)) == state_of(compute_state, [c], [], as_of=D(2026, 3, 31))
     # before the reversal's day, the payment counts
-    before = state_of([c], reversed_, as_of=D(2025, 11, 30))[0]
+    before = state_of(compute_state, [c], reversed_, as_of=D(2025, 11, 30))[0]
     assert before["paid_interest"] > 0 and before["last_payment_date"] == D(2025, 7, 2)
 
 
-def test_payment_splits_accrual_and_interest_then_runs_on_the_lower_principal():
-    [row] = state_of([claim(due=D(2025, 4, 30))], [event(1, "payment", D(2025, 7, 2), 51_865)], as_of=D(2026, 3, 31))
+def test_payment_splits_accrual_and_interest_then_runs_on_the_lower_principal(compute_state):
+    [row] = state_of(compute_state, [claim(due=D(2025, 4, 30))], [event(1, "payment", D(2025, 7, 2), 51_865)], as_of=D(2026, 3, 31))
     # to 2025-07-02: 2.16 + 16.49 = 18.65 zł interest; the payment takes it and 500.00 zł of principal
     assert (row["paid_interest"], row["paid_principal"], row["principal_due"]) == (1_865, 50_000, 50_000)
 
 
-def test_capitalization_waiver_cost_and_write_off():
+def test_capitalization_waiver_cost_and_write_off(compute_state):
     c = claim(due=D(2025, 1, 1), interest_basis="none", principal=10_000, interest_at_cutoff=3_000)
     evs = [
         event(1, "interest_waiver", D(2025, 2, 1), 1_000),
         event(2, "capitalization", D(2025, 3, 1)),
         event(3, "cost", D(2025, 4, 1), 700),
     ]
-    [row] = state_of([c], evs)
+    [row] = state_of(compute_state, [c], evs)
     assert (row["principal_due"], row["interest_due"], row["costs_due"]) == (12_000, 0, 700)
-    [gone] = state_of([c], evs + [event(4, "write_off", D(2025, 5, 1))])
+    [gone] = state_of(compute_state, [c], evs + [event(4, "write_off", D(2025, 5, 1))])
     assert (gone["principal_due"], gone["interest_due"], gone["costs_due"], gone["total_due"]) == (0, 0, 0, 0)
 
 
-def test_result_records_stale_rates_and_rules():
-    state = __import__("engine").compute_state(*frames([claim(due=D(2025, 4, 30))]), D(2026, 11, 22), allow_stale_rates=True)
+def test_result_records_stale_rates_and_rules(compute_state):
+    state = compute_state(*frames([claim(due=D(2025, 4, 30))]), D(2026, 11, 22), allow_stale_rates=True)
     meta = provenance(state)
     assert meta["allow_stale_rates"] is True
     assert meta["stale_rate_tables"] == {"statutory_late": "2026-03-05"}
@@ -159,10 +159,10 @@ def test_an_acknowledgment_after_the_end_does_not_revive():
     assert "not revived" in result.steps[-1].effect
 
 
-def test_portfolio_limitation_columns():
+def test_portfolio_limitation_columns(compute_state):
     c = claim(due=D(2021, 3, 15), limitation_kind="business")
-    assert state_of([c], as_of=D(2024, 12, 31))[0]["time_barred"] is False
-    row = state_of([c], as_of=D(2025, 1, 1))[0]
+    assert state_of(compute_state, [c], as_of=D(2024, 12, 31))[0]["time_barred"] is False
+    row = state_of(compute_state, [c], as_of=D(2025, 1, 1))[0]
     assert row["limitation_date"] == D(2024, 12, 31) and row["time_barred"] is True
-    filed = state_of([c], [event(1, "court_filing", D(2024, 6, 1))], as_of=D(2025, 1, 1))[0]
+    filed = state_of(compute_state, [c], [event(1, "court_filing", D(2024, 6, 1))], as_of=D(2025, 1, 1))[0]
     assert filed["limitation_date"] is None and filed["time_barred"] is False

@@ -1,0 +1,250 @@
+"""`--executor`, `--partitions` and as-of series for `cession state` and `cession run`.
+
+``--as-of`` takes one day, a comma list of days, or a monthly range ``FIRST..LAST``: the last day
+of every month from FIRST to LAST, both included (``2026-01-31..2026-12-31`` is the twelve
+month-ends of 2026). Items combine: ``2025-12-31,2026-01-31..2026-06-30``. A series writes one
+claim_state per day, ``<out>/state-YYYY-MM-DD.parquet``, all committed together when every day
+of every partition succeeded.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="local (in this process; the default, env CESSION_EXECUTOR) or ray: an existing cluster at "
+        "CESSION_RAY_ADDRESS (host:port or ray://host:10001), else a local Ray started for this command.",
+    ),
+]
+PartitionsOption = Annotated[
+    int | None,
+    typer.Option("--partitions", min=1, help="Claim partitions (default 1 local, 2 per CPU on Ray; env CESSION_PARTITIONS)."),
+]
+AsOfSeries = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Day of the state, YYYY-MM-DD (default: today); or days A,B,C; or month-ends FIRST..LAST "
+        "(2026-01-31..2026-12-31: every month-end of 2026).",
+    ),
+]
+
+
+def _day(text: str, name: str) -> date:
+    from api.cli import UserError
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"{name}: {text.strip()!r} is not a date YYYY-MM-DD") from None
+
+
+def month_ends(first: date, last: date) -> list[date]:
+    """The last day of every month whose month-end lies in [first, last]."""
+    days, year, month = [], first.year, first.month
+    while True:
+        end = date(year, month, calendar.monthrange(year, month)[1])
+        if end > last:
+            return days
+        if end >= first:
+            days.append(end)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def parse_as_of(text: str | None) -> list[date]:
+    """``--as-of`` as days in the order given, each once (see the module docstring)."""
+    from api.cli import UserError
+
+    if text is None:
+        return [date.today()]
+    days: list[date] = []
+    for item in text.split(","):
+        if ".." in item:
+            first, _, last = item.partition("..")
+            a, b = _day(first, "--as-of"), _day(last, "--as-of")
+            if b < a:
+                raise UserError(f"--as-of {item.strip()!r}: the range ends before it starts")
+            found = month_ends(a, b)
+            if not found:
+                raise UserError(f"--as-of {item.strip()!r}: no month-end between those days")
+            days += found
+        else:
+            days.append(_day(item, "--as-of"))
+    return list(dict.fromkeys(days))
+
+
+@contextmanager
+def chosen_executor(name: str | None, partitions: int | None) -> Iterator[tuple[object, int | None]]:
+    """The executor named by --executor (else CESSION_EXECUTOR) and the partitions (else
+    CESSION_PARTITIONS), closed (a Ray started here is stopped) when the command ends."""
+    from api.cli import UserError
+    from engine.executors import ExecutorSettings, make_executor
+
+    settings = ExecutorSettings()
+    if name is not None and name not in ("local", "ray"):
+        raise UserError(f"--executor {name!r}: one of local, ray")
+    executor = make_executor(name, settings=settings)  # type: ignore[arg-type]
+    try:
+        yield executor, partitions or settings.partitions
+    finally:
+        executor.close()
+
+
+class Staged:
+    """Outputs written beside their final place and moved there only by ``commit``; a command
+    that fails leaves the previous files as they were (and no staged leftovers)."""
+
+    def __init__(self, out: Path, folder: bool) -> None:
+        self.out, self.folder = out, folder
+        self.dir = out.parent / f".{out.name}.staging-{os.getpid()}"
+        self.files: list[tuple[Path, Path]] = []
+
+    def write(self, table, name: str | None = None) -> None:
+        import pyarrow.parquet as pq
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        final = self.out / name if self.folder and name else self.out
+        staged = self.dir / final.name
+        pq.write_table(table, staged)
+        self.files.append((staged, final))
+
+    def commit(self) -> None:
+        if self.folder:
+            self.out.mkdir(parents=True, exist_ok=True)
+        for staged, final in self.files:
+            os.replace(staged, final)
+        self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _progress(quiet: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from api.cli import err
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, disable=quiet, transient=True)  # fmt: skip
+
+
+def write_states(results, days: list[date], out: Path | None, executor, quiet: bool) -> list[dict]:
+    """Summaries of each day's claim_state from ``results`` ((day, state, ...) per day), the states
+    staged under ``out`` (one file for one day, else a folder of state-DAY.parquet) and committed
+    together at the end."""
+    from api.cli import _summary
+
+    staged = Staged(out, folder=len(days) > 1) if out is not None else None
+    summaries = []
+    started = time.perf_counter()
+    try:
+        for day, state, *_ in results:
+            summary = _summary(state, time.perf_counter() - started)
+            summaries.append(dict(summary, executor=executor.name, partitions=_partitions(state)))
+            if staged is not None:
+                staged.write(state, f"state-{day.isoformat()}.parquet")
+            started = time.perf_counter()
+        if staged is not None:
+            staged.commit()
+    finally:
+        if staged is not None:
+            staged.discard()
+    return summaries
+
+
+def _partitions(state) -> int | None:
+    from engine import provenance
+
+    return provenance(state).get("partitions")
+
+
+def state_series(claims: Path, events: Path, days: list[date], out: Path | None, waterfall: str, allow_stale: bool,
+                 executor_name: str | None, partitions: int | None, quiet: bool) -> list[dict]:  # fmt: skip
+    """`cession state` on an executor: each worker reads its claim range of the Parquet files."""
+    from api.cli import UserError, run_state
+    from engine.executors import ParquetSource, states
+
+    for path in (claims, events):
+        if not path.exists():
+            raise UserError(f"{path}: no such file")
+    with chosen_executor(executor_name, partitions) as (executor, parts):
+        if executor.name == "local" and len(days) == 1 and parts in (None, 1):  # the plain path, chunk progress
+            return [dict(run_state(claims, events, days[0], out, waterfall, allow_stale, quiet), executor="local",
+                         partitions=1)]  # fmt: skip
+        with _progress(quiet) as progress:
+            task = progress.add_task(f"computing on {executor.name} (tasks)", total=None)
+            results = states(
+                ParquetSource(str(claims.resolve()), str(events.resolve())), days, executor=executor,
+                partitions=parts, waterfall=waterfall, allow_stale_rates=allow_stale,
+                on_done=lambda done, total: progress.update(task, completed=done, total=total),
+            )  # fmt: skip
+            return write_states(results, days, out, executor, quiet)
+
+
+def store_series(engine, days: list[date], portfolio: str | None, out: Path | None, waterfall: str, allow_stale: bool,
+                 executor_name: str | None, partitions: int | None, quiet: bool) -> list[dict]:  # fmt: skip
+    """`cession run` with several days: a valuation series from the store, written as Parquet;
+    the store's current state is left as it is (it keeps one state per portfolio)."""
+    from engine.executors import store_states
+
+    with chosen_executor(executor_name, partitions) as (executor, parts), _progress(quiet) as progress:
+        task = progress.add_task(f"computing on {executor.name} (tasks)", total=None)
+        results = store_states(
+            executor, engine, days, portfolio, partitions=parts, waterfall=waterfall, allow_stale_rates=allow_stale,
+            on_done=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
+        return write_states(results, days, out, executor, quiet)
+
+
+def print_series(summaries: list[dict], out: Path | None, as_json: bool) -> None:
+    """One row per day (a single day prints the full summary)."""
+    from rich.table import Table
+
+    from api.cli import _print_json, _print_summary, console
+    from engine.money import pln, pln_readable
+
+    if as_json:
+        for s in summaries:
+            s["totals"] = {k: pln(v) for k, v in s["totals"].items()}
+        if len(summaries) == 1:
+            _print_json(dict(summaries[0], out=str(out) if out else None))
+        else:
+            _print_json({"out": str(out) if out else None, "states": summaries})
+        return
+    if len(summaries) == 1:
+        _print_summary(summaries[0], out)
+        s = summaries[0]
+        if s.get("executor") != "local" or (s.get("partitions") or 1) > 1:
+            console.print(f"executor {s['executor']}, {s['partitions']} partitions")
+        return
+    first = summaries[0]
+    table = Table(title=f"Portfolio states, {len(summaries)} days ({first['executor']}, {first['partitions']} partitions)",
+                  header_style="bold")  # fmt: skip
+    for column in ("as of", "claims", "total due PLN", "interest due PLN", "paid PLN", "time-barred", "suspended", "s"):
+        table.add_column(column, justify="left" if column == "as of" else "right")
+    for s in summaries:
+        t = s["totals"]
+        paid = t["paid_costs"] + t["paid_interest"] + t["paid_principal"]
+        table.add_row(s["as_of"], f"{s['claims']:,}", pln_readable(t["total_due"]), pln_readable(t["interest_due"]),
+                      pln_readable(paid), f"{s['time_barred']:,}", f"{s['suspended']:,}", f"{s['seconds']:.2f}")  # fmt: skip
+    console.print(table)
+    stale = {name: day for s in summaries for name, day in s["stale_rate_tables"].items()}
+    if stale:
+        from api.cli import _stale_note
+
+        console.print(_stale_note(stale, date.fromisoformat(summaries[-1]["as_of"])))
+    if out is not None:
+        console.print(f"-> {out}/state-<as of>.parquet")

@@ -1,0 +1,580 @@
+"""Where compute_state runs: one interface, two executors.
+
+- ``LocalExecutor`` (the default): in this process; the kernel runs on numba threads.
+- ``RayExecutor``: Ray tasks, on an existing cluster (``CESSION_RAY_ADDRESS``, also ``ray://``)
+  or on a local Ray started on demand.
+
+The executor is chosen explicitly (``CESSION_EXECUTOR=local|ray`` or ``--executor``), never by
+what happens to be importable.
+
+The unit of distribution is a *partition*: a claim_id range with every claim in it and all of its
+events, so the per-claim engine gives the same rows whichever way the claims are cut. A ``Source``
+plans the partitions (from the claim ids alone) and reads one; the Ray executor reads each
+partition in the worker that computes it (Parquet with a claim_id filter, the store with a range
+query), so the data never passes through the driver. The batch function applied to a partition is
+pure: (claims, events, rules) -> claim_state, one per as-of day; the rule tables go to the object
+store once. Per-partition results are handed back only when every partition of that as-of day
+succeeded; otherwise ``PartitionsFailed`` names the partitions that failed, and the caller, who
+commits outputs only at the end, leaves the previous state as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal, Protocol
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.rules import RuleBook, StaleRulesError, load_rules
+from engine.schema import CLAIMS, EVENTS
+from engine.state import METADATA_KEY, compute_state, provenance
+from engine.validation import EngineInputError, check_unique, conform
+from engine.waterfall import WaterfallSetting
+
+ExecutorName = Literal["local", "ray"]
+Batch = tuple[pa.Table, pa.Table]  # claims, events of whole claims
+#: A pure batch function: (claims, events, rules) -> claim_state of those claims.
+BatchFn = Callable[[pa.Table, pa.Table, RuleBook], pa.Table]
+#: Data errors are the same on every attempt and every executor: they are raised as they are.
+DATA_ERRORS = (EngineInputError, StaleRulesError)
+
+
+class ExecutorSettings(BaseSettings):
+    """``CESSION_EXECUTOR``, ``CESSION_RAY_ADDRESS``, ``CESSION_PARTITIONS``, ``CESSION_RAY_MAX_RETRIES``."""
+
+    model_config = SettingsConfigDict(env_prefix="CESSION_", extra="ignore")
+
+    executor: ExecutorName = "local"
+    #: An existing cluster: "auto", "10.0.0.5:6379" or "ray://head:10001". None: a local Ray on demand.
+    ray_address: str | None = None
+    #: Claim partitions; None: 1 for the local executor, 2 per CPU of the Ray cluster.
+    partitions: int | None = None
+    #: Times a Ray task is run again when its worker dies (a node lost, a process killed).
+    ray_max_retries: int = 3
+
+
+# --------------------------------------------------------------------------------------------- partitions
+@dataclass(frozen=True)
+class Partition:
+    """Claims with ``lo <= claim_id < hi`` (None: unbounded; the first partition also holds null ids,
+    so the engine refuses them as it would without partitions)."""
+
+    index: int
+    lo: int | None
+    hi: int | None
+    claims: int
+
+    def __str__(self) -> str:
+        lo = "" if self.lo is None else f"{self.lo}"
+        hi = "" if self.hi is None else f"{self.hi - 1}"
+        return f"partition {self.index} (claim_id {lo}..{hi}, {self.claims:,} claims)"
+
+    def where(self, column: str = "claim_id") -> pl.Expr:
+        col = pl.col(column)
+        keep = pl.lit(True)
+        if self.lo is not None:
+            keep = keep & (col >= self.lo)
+        if self.hi is not None:
+            keep = keep & (col < self.hi)
+        return keep | col.is_null() if self.lo is None else keep
+
+
+def plan(claim_ids: np.ndarray, n: int) -> list[Partition]:
+    """``n`` claim_id ranges holding as equal shares of the claims as the ids allow, covering every
+    int64 (an event of a claim not in the claims still lands in a partition and is refused there)."""
+    ids = np.unique(np.asarray(claim_ids, dtype=np.int64))
+    n = max(1, int(n)) if len(ids) else 1  # no claims: one partition (where any event is refused)
+    cuts = [int(ids[len(ids) * k // n]) for k in range(1, n)] if len(ids) else []
+    bounds: list[int | None] = [None, *cuts, None]
+    starts = [0, *np.searchsorted(ids, cuts, side="left").tolist(), len(ids)]
+    return [Partition(i, bounds[i], bounds[i + 1], starts[i + 1] - starts[i]) for i in range(n)]
+
+
+class PartitionsFailed(RuntimeError):
+    """Some partitions could not be computed (after Ray's retries); nothing was committed."""
+
+    def __init__(self, failed: list[tuple[Partition, str]], what: str = "") -> None:
+        self.failed = failed
+        names = "; ".join(f"{p}: {error}" for p, error in failed[:10])
+        more = f" (and {len(failed) - 10} more)" if len(failed) > 10 else ""
+        super().__init__(f"{len(failed)} partition(s) failed{what}, nothing was written: {names}{more}")
+
+    @property
+    def partitions(self) -> list[int]:
+        return [p.index for p, _ in self.failed]
+
+
+# ------------------------------------------------------------------------------------------------ sources
+class Source(Protocol):
+    """Where the claims and events come from. Picklable: Ray ships it to the workers."""
+
+    #: True when a partition can only be read where the data is (frames in the driver's memory).
+    in_driver: bool
+
+    def claim_ids(self) -> np.ndarray: ...
+
+    def check(self) -> None:
+        """What only the whole input can tell (event ids unique across partitions)."""
+
+    def read(self, part: Partition) -> Batch: ...
+
+
+def _check_event_ids(event_ids: pl.Series) -> None:
+    ids = event_ids.drop_nulls()
+    from engine.kernels.grouping import strictly_increasing
+
+    if not strictly_increasing(ids.to_numpy()):
+        check_unique(ids.to_frame(), "events", "event_id")
+
+
+@dataclass
+class FramesSource:
+    """Claims and events already in memory (the Python API, tests)."""
+
+    claims: pl.DataFrame
+    events: pl.DataFrame
+    in_driver: bool = True
+
+    @classmethod
+    def of(cls, claims, events) -> FramesSource:
+        from engine.state import _to_polars
+
+        return cls(conform(_to_polars(claims, "claims"), "claims", CLAIMS), conform(_to_polars(events, "events"), "events", EVENTS))
+
+    def claim_ids(self) -> np.ndarray:
+        return self.claims.get_column("claim_id").drop_nulls().to_numpy()
+
+    def check(self) -> None:
+        _check_event_ids(self.events.get_column("event_id"))
+
+    def read(self, part: Partition) -> Batch:
+        return self.claims.filter(part.where()).to_arrow(), self.events.filter(part.where()).to_arrow()
+
+
+@dataclass(frozen=True)
+class ParquetSource:
+    """claims.parquet and events.parquet (paths or URLs every worker can read: a shared folder,
+    s3://, gs://). Each worker scans its claim_id range; row-group statistics skip the rest."""
+
+    claims_path: str
+    events_path: str
+    in_driver: bool = False
+
+    def claim_ids(self) -> np.ndarray:
+        return self._column(self.claims_path, "claims", "claim_id").drop_nulls().to_numpy()
+
+    def check(self) -> None:
+        _check_event_ids(self._column(self.events_path, "events", "event_id"))
+
+    @staticmethod
+    def _column(path: str, table: str, column: str) -> pl.Series:
+        scan = pl.scan_parquet(path)
+        if column not in scan.collect_schema().names():
+            raise EngineInputError(table, column, "missing column (SCHEMA.md)")
+        return scan.select(column).collect().get_column(column)
+
+    def read(self, part: Partition) -> Batch:
+        claims = pl.scan_parquet(self.claims_path).filter(part.where()).collect()
+        events = pl.scan_parquet(self.events_path).filter(part.where()).collect()
+        return claims.to_arrow(), events.to_arrow()
+
+
+@dataclass(frozen=True)
+class StoreSource:
+    """The store (``engine.store``): each worker reads its claim_id range with a range query. On
+    PostgreSQL every read joins the driver's exported snapshot, so all partitions see one moment."""
+
+    url: str
+    portfolio: str | None = None
+    snapshot: str | None = None
+    in_driver: bool = False
+
+    def covered(self) -> pl.DataFrame:
+        """claim_id and portfolio_id of every claim read (by claim_id), in the source's snapshot."""
+        from engine.store.database import _create
+        from engine.store.records import claims_query
+
+        query, _schema, params = claims_query(self.portfolio)
+        schema = {"claim_id": pl.Int64(), "portfolio_id": pl.String()}
+        return self._read(_create(self.url), f"SELECT claim_id, portfolio_id FROM ({query}) q", schema, params).sort("claim_id")
+
+    def claim_ids(self) -> np.ndarray:
+        return self.covered().get_column("claim_id").to_numpy()
+
+    def check(self) -> None:
+        """Event ids are the events table's primary key."""
+
+    def read(self, part: Partition) -> Batch:
+        from engine.store.database import _create
+        from engine.store.records import claims_query, events_query
+
+        engine = _create(self.url)
+        try:
+            out = []
+            for query, schema, params in (claims_query(self.portfolio), events_query(self.portfolio)):
+                conditions, bounds = [], dict(params or {})
+                if part.lo is not None:
+                    conditions.append("claim_id >= :part_lo")
+                    bounds["part_lo"] = part.lo
+                if part.hi is not None:
+                    conditions.append("claim_id < :part_hi")
+                    bounds["part_hi"] = part.hi
+                where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+                out.append(self._read(engine, f"SELECT * FROM ({query}) q{where}", schema, bounds).to_arrow())
+            return out[0], out[1]
+        finally:
+            engine.dispose()
+
+    def _read(self, engine, query: str, schema, params) -> pl.DataFrame:
+        from engine.store.bulk import read_frame
+
+        if self.snapshot is None or engine.dialect.name != "postgresql":
+            with engine.connect() as conn:
+                return read_frame(conn, query, schema, params)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{self.snapshot}'")
+            return read_frame(conn, query, schema, params)
+
+
+# --------------------------------------------------------------------------------------- batch function
+@dataclass(frozen=True)
+class StateAt:
+    """The batch function of one as-of day: compute_state over a partition's claims."""
+
+    as_of: date
+    waterfall: WaterfallSetting = "costs,interest,principal"
+    allow_stale_rates: bool = False
+
+    def __call__(self, claims: pa.Table, events: pa.Table, rules: RuleBook) -> pa.Table:
+        return compute_state(claims, events, self.as_of, waterfall=self.waterfall,
+                             allow_stale_rates=self.allow_stale_rates, rules=rules)  # fmt: skip
+
+
+# -------------------------------------------------------------------------------------------- executors
+OnDone = Callable[[int, int], None]
+
+
+class Executor(Protocol):
+    """Runs pure batch functions over whole-claim partitions."""
+
+    name: ExecutorName
+
+    def default_partitions(self) -> int: ...
+
+    def map(
+        self, source: Source, partitions: Sequence[Partition], fns: Sequence[BatchFn], rules: RuleBook,
+        on_done: OnDone | None = None,
+    ) -> Iterator[list[pa.Table]]:
+        """For each function, in order, its result on every partition (in partition order), handed
+        back once all of that function's partitions succeeded. Raises ``PartitionsFailed`` (or the
+        data error itself) and hands back nothing more if any partition fails."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _named(error: BaseException, part: Partition) -> BaseException:
+    error.add_note(f"in {part}")
+    return error
+
+
+def _read_here(source: Source, part: Partition) -> Batch:
+    try:
+        return source.read(part)
+    except DATA_ERRORS as error:
+        raise _named(error, part) from None
+    except Exception as error:
+        raise PartitionsFailed([(part, f"{type(error).__name__}: {error}")]) from error
+
+
+class LocalExecutor:
+    """In this process: each partition read once, then every function over it (numba threads)."""
+
+    name: ExecutorName = "local"
+
+    def default_partitions(self) -> int:
+        return 1
+
+    def map(self, source, partitions, fns, rules, on_done=None):
+        batches = [_read_here(source, part) for part in partitions]
+        total, done = len(partitions) * len(fns), 0
+        for fn in fns:
+            results = []
+            for part, (claims, events) in zip(partitions, batches):
+                try:
+                    results.append(fn(claims, events, rules))
+                except DATA_ERRORS as error:
+                    raise _named(error, part) from None
+                except Exception as error:
+                    raise PartitionsFailed([(part, f"{type(error).__name__}: {error}")]) from error
+                done += 1
+                if on_done:
+                    on_done(done, total)
+            yield results
+
+    def close(self) -> None:
+        pass
+
+
+# Plain Python functions around the engine (numba kernels inside); ray.remote wraps these.
+def _use_assigned_cpus() -> None:
+    """Numba's threads, as many as the CPUs Ray gave this task (not every core of the node)."""
+    import numba
+    import ray
+
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+    numba.set_num_threads(max(1, min(int(cpus), numba.config.NUMBA_NUM_THREADS)))
+
+
+class _Carried(Exception):
+    """A data error on its way from a worker: (class, attributes, args), since the data errors'
+    constructors do not take their own args and so would not unpickle."""
+
+    @classmethod
+    def of(cls, error: BaseException) -> _Carried:
+        return cls(type(error), dict(vars(error)), error.args)
+
+    def restore(self) -> BaseException:
+        kind, state, args = self.args
+        error = kind.__new__(kind)
+        error.__dict__.update(state)
+        error.args = args
+        return error
+
+
+def _read_task(source: Source, part: Partition) -> Batch:
+    try:
+        return source.read(part)
+    except DATA_ERRORS as error:
+        raise _Carried.of(error) from None
+
+
+def _compute_task(fn: BatchFn, batch: Batch, rules: RuleBook) -> pa.Table:
+    _use_assigned_cpus()
+    try:
+        return fn(batch[0], batch[1], rules)
+    except DATA_ERRORS as error:
+        raise _Carried.of(error) from None
+
+
+def _read_compute_task(source: Source, part: Partition, fn: BatchFn, rules: RuleBook) -> pa.Table:
+    _use_assigned_cpus()
+    try:
+        claims, events = source.read(part)
+        return fn(claims, events, rules)
+    except DATA_ERRORS as error:
+        raise _Carried.of(error) from None
+
+
+def _ray():
+    """Ray, imported with our defaults: no usage stats, and the workers use this environment (under
+    `uv run`, Ray would otherwise build a fresh one from the working folder for every job)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    import ray
+
+    return ray
+
+
+class RayExecutor:
+    """Ray tasks over partitions: on ``address`` (an existing cluster) or a local Ray started on
+    demand (loopback only, no dashboard, no usage stats) and stopped by ``close``. A task whose
+    worker dies runs again (``max_retries``); an error in the engine is not retried."""
+
+    name: ExecutorName = "ray"
+
+    def __init__(self, address: str | None = None, *, num_cpus: int | None = None, max_retries: int = 3,
+                 init_options: dict | None = None) -> None:  # fmt: skip
+        self.address = address
+        self.num_cpus = num_cpus
+        self.max_retries = max_retries
+        self.init_options = init_options or {}
+        self._started = False
+
+    def start(self) -> None:
+        """Connect (or start a local Ray) unless this process is already connected."""
+        ray = _ray()
+        if ray.is_initialized():
+            return
+        options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False) | self.init_options
+        if self.address:
+            ray.init(address=self.address, **options)
+        else:
+            ray.init(address="local", num_cpus=self.num_cpus, _node_ip_address="127.0.0.1", **options)
+        self._started = True
+
+    def close(self) -> None:
+        if self._started:
+            _ray().shutdown()
+            self._started = False
+
+    def cpus(self) -> int:
+        self.start()
+        return max(1, int(_ray().cluster_resources().get("CPU", 1)))
+
+    def default_partitions(self) -> int:
+        return 2 * self.cpus()
+
+    def _remote(self, function):
+        return _ray().remote(max_retries=self.max_retries, retry_exceptions=False)(function)
+
+    def map(self, source, partitions, fns, rules, on_done=None):
+        self.start()
+        ray = _ray()
+        rules_ref = ray.put(rules)
+        if len(fns) == 1 and not source.in_driver:  # read and compute in one task per partition
+            refs = [[self._remote(_read_compute_task).remote(source, p, fns[0], rules_ref) for p in partitions]]
+        else:
+            if source.in_driver:
+                batches = [ray.put(_read_here(source, p)) for p in partitions]
+            else:
+                batches = [self._remote(_read_task).remote(source, p) for p in partitions]
+            compute = self._remote(_compute_task)
+            refs = [[compute.remote(fn, b, rules_ref) for b in batches] for fn in fns]
+            del batches  # the reads live as long as the computations that need them
+        total, done = len(partitions) * len(fns), 0
+        try:
+            for k in range(len(fns)):
+                failed, data_errors = [], []
+                pending = {ref: i for i, ref in enumerate(refs[k])}
+                while pending:
+                    ready, _ = ray.wait(list(pending), num_returns=1)
+                    i = pending.pop(ready[0])
+                    try:
+                        ray.get(ready[0])
+                    except ray.exceptions.RayError as error:
+                        cause = getattr(error, "cause", None)
+                        if isinstance(cause, _Carried):
+                            data_errors.append(_named(cause.restore(), partitions[i]))
+                        else:
+                            failed.append((partitions[i], _reason(error)))
+                    done += 1
+                    if on_done:
+                        on_done(done, total)
+                if data_errors:
+                    raise data_errors[0]
+                if failed:
+                    raise PartitionsFailed(sorted(failed, key=lambda f: f[0].index), _what(fns[k]))
+                tables = ray.get(refs[k])
+                refs[k] = []
+                yield tables
+        finally:
+            for later in refs:
+                for ref in later:
+                    ray.cancel(ref, force=True)
+
+
+def _reason(error: BaseException) -> str:
+    cause = getattr(error, "cause", None)
+    if cause is not None and not isinstance(cause, type(error)):
+        return f"{type(cause).__name__}: {cause}"
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+
+
+def _what(fn: BatchFn) -> str:
+    return f" as of {fn.as_of}" if isinstance(fn, StateAt) else ""
+
+
+def make_executor(name: ExecutorName | None = None, *, address: str | None = None,
+                  settings: ExecutorSettings | None = None) -> Executor:  # fmt: skip
+    """The executor named here, else by ``CESSION_EXECUTOR`` (default local)."""
+    settings = settings or ExecutorSettings()
+    name = name or settings.executor
+    if name == "local":
+        return LocalExecutor()
+    if name == "ray":
+        return RayExecutor(address or settings.ray_address, max_retries=settings.ray_max_retries)
+    raise ValueError(f"executor {name!r}: one of local, ray")
+
+
+# ----------------------------------------------------------------------------------------------- driver
+def merged(tables: list[pa.Table], executor: str, partitions: int, started: float) -> pa.Table:
+    """One claim_state from the partitions' (ranges in order, so by claim_id), with provenance for all."""
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    metas = [provenance(t) for t in tables]
+    meta = dict(metas[0])
+    used = {name for m in metas for name in m.get("rate_tables_used", [])}
+    meta["rate_tables_used"] = [name for name in ("statutory_late", "commercial_late", "maximum_late") if name in used]
+    meta["stale_rate_tables"] = {k: v for m in metas for k, v in m.get("stale_rate_tables", {}).items()}
+    meta["claims"] = sum(m.get("claims", 0) for m in metas)
+    meta["events"] = sum(m.get("events", 0) for m in metas)
+    meta.update(executor=executor, partitions=partitions, seconds=round(time.perf_counter() - started, 3))
+    return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
+
+
+def states(
+    source: Source,
+    as_of: Sequence[date],
+    *,
+    executor: Executor | None = None,
+    partitions: int | None = None,
+    waterfall: WaterfallSetting = "costs,interest,principal",
+    allow_stale_rates: bool = False,
+    rules: RuleBook | None = None,
+    on_done: OnDone | None = None,
+    claim_ids: np.ndarray | None = None,
+) -> Iterator[tuple[date, pa.Table]]:
+    """claim_state as of each day, one (day, table) at a time, every table equal bit for bit to
+    ``compute_state`` over the whole input. Nothing is handed back for a day until all of its
+    partitions succeeded; a failure raises (``PartitionsFailed`` names the partitions)."""
+    executor = executor or LocalExecutor()
+    rules = rules or load_rules()
+    started = time.perf_counter()
+    source.check()
+    parts = plan(source.claim_ids() if claim_ids is None else claim_ids, partitions or executor.default_partitions())
+    fns = [StateAt(day, waterfall, allow_stale_rates) for day in as_of]
+    for day, tables in zip(as_of, executor.map(source, parts, fns, rules, on_done)):
+        yield day, merged(tables, executor.name, len(parts), started)
+        started = time.perf_counter()
+
+
+def compute_state_on(
+    executor: Executor, claims, events, as_of: date, *, partitions: int | None = None, **options
+) -> pa.Table:
+    """``compute_state`` (the same arguments) on ``executor`` over ``partitions`` claim ranges."""
+    [(_, table)] = states(FramesSource.of(claims, events), [as_of], executor=executor, partitions=partitions, **options)
+    return table
+
+
+@contextmanager
+def exported_snapshot(engine) -> Iterator[str | None]:
+    """PostgreSQL: a snapshot every partition's read joins (held open until the block ends)."""
+    if engine.dialect.name != "postgresql":
+        yield None
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+
+
+def store_states(
+    executor: Executor, engine, as_of: Sequence[date], portfolio: str | None = None, **options
+) -> Iterator[tuple[date, pa.Table, pl.DataFrame]]:
+    """claim_state from the store as of each day: (day, state, claim_id and portfolio_id of its rows).
+    Each worker reads its claim_id range from the store itself, all in one snapshot on PostgreSQL."""
+    from engine.store.database import StoreError
+
+    with exported_snapshot(engine) as snapshot:
+        source = StoreSource(engine.url.render_as_string(hide_password=False), portfolio, snapshot)
+        covered = source.covered()
+        ids = covered.get_column("claim_id").to_numpy()
+        for day, state in states(source, as_of, executor=executor, claim_ids=ids, **options):
+            if not np.array_equal(state.column("claim_id").to_numpy(), ids):
+                raise StoreError("claims changed in the store during the run (a load at the same time?); run again")
+            yield day, state, covered
+
+
+def store_state(executor: Executor, engine, as_of: date, portfolio: str | None = None, **options) -> tuple[pa.Table, pl.DataFrame]:
+    """claim_state from the store as of one day, and claim_id and portfolio_id of its rows."""
+    [(_, state, covered)] = store_states(executor, engine, [as_of], portfolio, **options)
+    return state, covered

@@ -1,0 +1,134 @@
+"""Partitions and executors: the same claim_state bit for bit however the claims are cut and
+wherever they are computed; a failed partition commits nothing and is named."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from api.executor_options import Staged, month_ends, parse_as_of, write_states
+from engine import EngineInputError, StaleRulesError, compute_state
+from engine.executors import (
+    FramesSource,
+    LocalExecutor,
+    ParquetSource,
+    PartitionsFailed,
+    compute_state_on,
+    plan,
+    states,
+)
+from engine.store.runs import state_digest
+from tests.builders import claim, event, frames
+from tests.engine.conftest import AS_OF
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_plan_covers_every_id_in_order_with_equal_shares():
+    ids = np.arange(10, 110)
+    parts = plan(ids, 7)
+    assert parts[0].lo is None and parts[-1].hi is None
+    assert all(a.hi == b.lo for a, b in zip(parts, parts[1:]))
+    assert sum(p.claims for p in parts) == 100 and max(p.claims for p in parts) - min(p.claims for p in parts) <= 1
+    assert [p.claims for p in plan(np.array([5, 6]), 4)] == [0, 1, 0, 1]  # more partitions than claims: some empty
+    assert [p.claims for p in plan(np.array([], dtype=np.int64), 3)] == [0]
+
+
+@pytest.mark.parametrize("partitions", [1, 2, 7, 64])
+def test_claim_state_is_identical_bit_for_bit_for_any_partitions(executor, generated, generated_state, partitions):
+    got = compute_state_on(executor, *generated, AS_OF, partitions=partitions)
+    assert got.equals(generated_state)
+    assert state_digest(got) == state_digest(generated_state)
+    meta = json.loads(got.schema.metadata[b"cession"])
+    assert (meta["claims"], meta["events"], meta["partitions"]) == (3_000, generated[1].height, partitions)
+
+
+def test_workers_read_their_own_parquet_ranges_and_a_series_fans_out(executor, generated, generated_files):
+    days = [date(2025, 12, 31), AS_OF, date(2026, 3, 31)]
+    source = ParquetSource(str(generated_files[0]), str(generated_files[1]))
+    got = list(states(source, days, executor=executor, partitions=5, allow_stale_rates=True))
+    assert [day for day, _ in got] == days
+    for day, table in got:
+        assert table.equals(compute_state(*generated, day, allow_stale_rates=True))
+
+
+def test_data_errors_are_the_engines_whatever_the_partitions(executor):
+    c, e = frames([claim(1, due=date(2024, 1, 1)), claim(9, due=date(2024, 1, 1))],
+                  [event(5, "cost", date(2024, 2, 1), 100, claim_id=1), event(5, "cost", date(2024, 2, 1), 100, claim_id=9)])  # fmt: skip
+    with pytest.raises(EngineInputError, match="event_id: must be unique"):  # the two 5s sit in two partitions
+        compute_state_on(executor, c, e, AS_OF, partitions=2)
+    stray = pl.DataFrame([event(6, "cost", date(2024, 2, 1), 1, claim_id=100)], schema=e.schema)
+    with pytest.raises(EngineInputError, match="unknown claim|not in claims|claim_id"):
+        compute_state_on(executor, c, stray, AS_OF, partitions=2)
+    with pytest.raises(StaleRulesError):
+        compute_state_on(executor, c, e.head(1), date(2026, 11, 30), partitions=2)
+
+
+class FailingSource(ParquetSource):
+    """Partition 1 cannot be read (on Ray: in the worker, every attempt)."""
+
+    def read(self, part):
+        if part.index == 1:
+            raise OSError("disk gone")
+        return super().read(part)
+
+
+def test_a_failed_partition_is_named_and_nothing_is_handed_back(executor, generated_files):
+    source = FailingSource(str(generated_files[0]), str(generated_files[1]))
+    with pytest.raises(PartitionsFailed, match=r"partition 1 \(claim_id .*OSError: disk gone") as caught:
+        list(states(source, [AS_OF], executor=executor, partitions=3))
+    assert caught.value.partitions == [1]
+
+
+def test_outputs_are_committed_only_when_every_day_succeeded(tmp_path, generated_state):
+    out = tmp_path / "series"
+    out.mkdir()
+    (out / "state-2026-01-31.parquet").write_bytes(b"previous")
+
+    def results():
+        yield date(2026, 1, 31), generated_state
+        raise PartitionsFailed([])
+
+    with pytest.raises(PartitionsFailed):
+        write_states(results(), [date(2026, 1, 31), AS_OF], out, LocalExecutor(), quiet=True)
+    assert (out / "state-2026-01-31.parquet").read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series"]  # no staging left behind
+    write_states(iter([(AS_OF, generated_state)]), [AS_OF], tmp_path / "one.parquet", LocalExecutor(), quiet=True)
+    assert pq.read_table(tmp_path / "one.parquet").equals(generated_state)
+    assert not Staged(tmp_path / "one.parquet", folder=False).dir.exists()
+
+
+def test_as_of_lists_and_month_end_ranges():
+    assert parse_as_of("2026-02-28") == [date(2026, 2, 28)]
+    assert parse_as_of("2026-01-31, 2026-02-28") == [date(2026, 1, 31), date(2026, 2, 28)]
+    year = parse_as_of("2026-01-31..2026-12-31")
+    assert len(year) == 12 and year[1] == date(2026, 2, 28) and year[-1] == date(2026, 12, 31)
+    assert parse_as_of("2025-12-31,2026-01-01..2026-03-30") == [date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28)]
+    assert month_ends(date(2024, 2, 1), date(2024, 2, 29)) == [date(2024, 2, 29)]
+
+
+def cession(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})  # fmt: skip
+
+
+@pytest.mark.ray
+def test_cli_state_on_ray_writes_what_the_local_executor_writes(generated_files, tmp_path):
+    common = ["state", "--claims", str(generated_files[0]), "--events", str(generated_files[1]), "--as-of", "2026-01-31..2026-02-28",
+              "--json"]  # fmt: skip
+    local = cession(*common, "--out", str(tmp_path / "local"))
+    ray = cession(*common, "--out", str(tmp_path / "ray"), "--executor", "ray", "--partitions", "3")
+    assert local.returncode == 0 and ray.returncode == 0, ray.stderr
+    summaries = [json.loads(r.stdout)["states"] for r in (local, ray)]
+    assert [s["totals"] for s in summaries[0]] == [s["totals"] for s in summaries[1]]
+    assert summaries[1][0]["executor"] == "ray" and summaries[1][0]["partitions"] == 3
+    for name in ("state-2026-01-31.parquet", "state-2026-02-28.parquet"):
+        assert pq.read_table(tmp_path / "ray" / name).equals(pq.read_table(tmp_path / "local" / name))
