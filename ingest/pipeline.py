@@ -11,6 +11,7 @@ portfolio, a portfolio of its own named ``<portfolio>@v<n>``.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,9 +29,9 @@ from engine.store.records import actor, audit
 from engine.validation import check_claims, conform
 from ingest import debtors as debtor_rules
 from ingest import rows as row_rules
-from ingest.parsing import amount, blank_to_null
+from ingest.parsing import blank_to_null
 from ingest.profiles import Profile, load_profile
-from ingest.sources import ROW, Scanned, SourceError, estimated_rows, read_batches, scan
+from ingest.sources import BATCH_ROWS, ROW, Scanned, SourceError, estimated_rows, read_batches, scan
 
 OnProgress = Callable[[str, int, int | None], None]  # (stage, done, total)
 
@@ -165,63 +166,86 @@ def ingest_file(
     if earlier and not new_version:
         return _recognised(scanned, earlier, started)
     terms = row_rules.Terms(purchase_date, price is not None, today or date.today())
-    try:
-        read = _read(scanned, profile, terms, batch_rows, progress)
-    except (SourceError, pl.exceptions.ComputeError) as e:
-        raise IngestError(f"{path.name}: cannot read it: {e}") from None
-    if control_count is None and profile.control_totals is not None:
-        control_count = profile.control_totals.count
-    if control_principal is None and profile.control_totals is not None and profile.control_totals.principal:
-        control_principal = to_grosz(profile.control_totals.principal)
-    control = Control(control_count, control_principal, read.rows_read, read.principal_read, read.unparsed_principal)
-    progress("storing", 0, None)
-    with engine.begin() as conn:
-        ingests.lock(conn)
-        earlier = ingests.ingests_of(conn, scanned.sha256)
-        if earlier and not new_version:
-            return _recognised(scanned, earlier, started)
-        latest = ingests.latest_version(conn, portfolio)
-        version = latest + 1 if new_version and latest else max(latest, 1)
-        portfolio_id = portfolio if version == 1 else f"{portfolio}@v{version}"
-        stored = ingests.stored_seller_refs(conn, portfolio_id, read.accepted.get_column("seller_ref"))
-        failures = pl.concat([read.failures, _stored_refs(read.accepted, stored, portfolio_id)])
-        rejected_rows = failures.get_column("row").unique()
-        accepted = read.accepted.filter(~pl.col("row").is_in(rejected_rows.implode()))
-        if accepted.height + rejected_rows.len() != read.rows_read:
-            raise RuntimeError(f"ingest lost track of rows: {accepted.height} accepted + {rejected_rows.len()} "
-                               f"rejected != {read.rows_read} read")  # fmt: skip
-        first_claim, first_debtor = ingests.next_ids(conn)
-        assigned = debtor_rules.assign(conn, accepted, first_debtor)
-        claims = _claims(assigned.claims, portfolio_id, first_claim, price)
-        ingests.ensure_portfolio(conn, portfolio_id, profile.name if profile.seller else portfolio_id, profile.seller)
-        on_rows = lambda n: progress("storing", n, claims.height)  # noqa: E731
-        ingests.write_debtors(conn, assigned.new_debtors, assigned.new_keys)
-        write_frame(conn, "claims", claims, on_batch=on_rows)
-        report = IngestReport(
-            path, scanned.sha256, portfolio_id, version, "ingested", read.rows_read, read.blank_lines, claims.height,
-            rejected_rows.len(), failures.sort("row", maintain_order=True), assigned.candidates, control,
-            principal=int(claims.get_column("principal").sum()), purchase_price=int(claims.get_column("purchase_price").sum()),
-            new_debtors=assigned.new_debtors.height, known_debtors=assigned.stored_debtors, encoding=scanned.encoding,
-        )  # fmt: skip
-        details = {"rejects_by_rule": report.rejects_by_rule(), "new_debtors": report.new_debtors,
-                   "known_debtors": report.known_debtors, "debtor_candidates": report.candidates.height,
-                   "blank_lines": report.blank_lines, "encoding": scanned.encoding}  # fmt: skip
-        report.ingest_id = ingests.record(
-            conn, content_sha256=scanned.sha256, portfolio_id=portfolio_id, base_portfolio=portfolio, version=version,
-            file_name=path.name, profile=profile.name, actor=who or actor(), rows_read=report.rows_read,
-            accepted=report.accepted, rejected=report.rejected, principal=report.principal,
-            purchase_price=report.purchase_price, control_count=control.count, control_principal=control.principal,
-            control_ok=control.ok, details=details,
-        )  # fmt: skip
-        audit(conn, "ingest", portfolio_id, {"file": path.name, "sha256": scanned.sha256, "ingest_id": report.ingest_id,
-                                             "accepted": report.accepted, "rejected": report.rejected}, who)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="cession-ingest-") as spill:
+        try:
+            read = _read(scanned, profile, terms, batch_rows, progress, Path(spill))
+        except (SourceError, pl.exceptions.ComputeError) as e:
+            raise IngestError(f"{path.name}: cannot read it: {e}") from None
+        if control_count is None and profile.control_totals is not None:
+            control_count = profile.control_totals.count
+        if control_principal is None and profile.control_totals is not None and profile.control_totals.principal:
+            control_principal = to_grosz(profile.control_totals.principal)
+        control = Control(control_count, control_principal, read.rows_read, read.principal_read, read.unparsed_principal)
+        progress("storing", 0, None)
+        with engine.begin() as conn:
+            ingests.lock(conn)
+            earlier = ingests.ingests_of(conn, scanned.sha256)
+            if earlier and not new_version:
+                return _recognised(scanned, earlier, started)
+            latest = ingests.latest_version(conn, portfolio)
+            version = latest + 1 if new_version and latest else max(latest, 1)
+            portfolio_id = portfolio if version == 1 else f"{portfolio}@v{version}"
+            report = IngestReport(path, scanned.sha256, portfolio_id, version, "ingested", read.rows_read, read.blank_lines,
+                                  0, 0, read.failures, pl.DataFrame(), control, encoding=scanned.encoding)  # fmt: skip
+            _store(conn, read, report, profile, price, progress)
+            details = {"rejects_by_rule": report.rejects_by_rule(), "new_debtors": report.new_debtors,
+                       "known_debtors": report.known_debtors, "debtor_candidates": report.candidates.height,
+                       "blank_lines": report.blank_lines, "encoding": scanned.encoding}  # fmt: skip
+            report.ingest_id = ingests.record(
+                conn, content_sha256=scanned.sha256, portfolio_id=portfolio_id, base_portfolio=portfolio, version=version,
+                file_name=path.name, profile=profile.name, actor=who or actor(), rows_read=report.rows_read,
+                accepted=report.accepted, rejected=report.rejected, principal=report.principal,
+                purchase_price=report.purchase_price, control_count=control.count, control_principal=control.principal,
+                control_ok=control.ok, details=details,
+            )  # fmt: skip
+            audit(conn, "ingest", portfolio_id, {"file": path.name, "sha256": scanned.sha256, "ingest_id": report.ingest_id,
+                                                 "accepted": report.accepted, "rejected": report.rejected}, who)  # fmt: skip
     report.seconds = time.perf_counter() - started
     return report
 
 
+def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Profile, price: int | None, progress) -> None:
+    """The accepted rows into the store, batch by batch from the spill file, in ``conn``'s
+    transaction: the rules that need the store first (seller_refs it holds), then the price,
+    debtors and claims."""
+    portfolio_id = report.portfolio_id
+    spilled = pl.scan_parquet(read.spill)
+    if ingests.holds_claims(conn, portfolio_id):
+        refs = spilled.select("row", "seller_ref").collect()
+        stored = ingests.stored_seller_refs(conn, portfolio_id, refs.get_column("seller_ref"))
+        report.failures = pl.concat([report.failures, _stored_refs(refs, stored, portfolio_id)])
+    report.failures = report.failures.sort("row", maintain_order=True)
+    rejected = report.failures.get_column("row").unique()
+    kept = spilled.filter(~pl.col("row").is_in(rejected.implode()))
+    allocated = None
+    if price is not None:
+        face = kept.select(pl.col("principal") + pl.col("interest_at_cutoff") + pl.col("costs_at_cutoff")).collect().to_series()
+        allocated = allocate_price(face, price)
+    first_claim, first_debtor = ingests.next_ids(conn)
+    book = debtor_rules.DebtorBook(conn, first_debtor)
+    ingests.ensure_portfolio(conn, portfolio_id, profile.name if profile.seller else portfolio_id, profile.seller)
+    accepted = principal = purchase_price = 0
+    for batch in kept.collect_batches(chunk_size=read.batch_rows):
+        if allocated is not None:
+            batch = batch.with_columns(allocated.slice(accepted, batch.height).alias("purchase_price"))
+        rows, debtors, keys = book.assign(batch)
+        claims = _claims(rows, portfolio_id, first_claim + accepted)
+        ingests.write_debtors(conn, debtors, keys)
+        write_frame(conn, "claims", claims)
+        accepted += claims.height
+        principal += int(claims.get_column("principal").sum())
+        purchase_price += int(claims.get_column("purchase_price").sum())
+        progress("storing", accepted, read.rows_read - rejected.len())
+    if accepted + rejected.len() != read.rows_read:
+        raise RuntimeError(f"ingest lost track of rows: {accepted} accepted + {rejected.len()} rejected != {read.rows_read} read")
+    report.accepted, report.rejected, report.principal, report.purchase_price = accepted, rejected.len(), principal, purchase_price
+    report.new_debtors, report.known_debtors, report.candidates = book.new, book.known, book.candidates()
+
+
 @dataclass
 class _Read:
-    accepted: pl.DataFrame
+    spill: Path  # the accepted-so-far rows, typed (Parquet)
+    batch_rows: int
     failures: pl.DataFrame
     rows_read: int
     blank_lines: int
@@ -229,58 +253,64 @@ class _Read:
     unparsed_principal: int
 
 
-def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows: int | None, progress) -> _Read:
-    """Every batch mapped and checked; then the rule that needs the whole file (a seller_ref once)."""
-    accepted, failures, refs = [], [], []
+def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows: int | None, progress, spill: Path) -> _Read:
+    """Every batch mapped and checked, the accepted rows spilled to Parquet in ``spill`` (memory
+    stays bounded by a batch); then the rule that needs the whole file (a seller_ref once)."""
+    failures = []
     rows_read = blank = principal_read = unparsed = 0
-    found = None
+    found = writer = None
     total = estimated_rows(scanned)
-    options = {"batch_rows": batch_rows} if batch_rows else {}
-    for batch in read_batches(scanned, encoding=profile.encoding, delimiter=profile.delimiter, sheet=profile.sheet, **options):
-        data_columns = [c for c in batch.columns if c != ROW]
-        empty = pl.all_horizontal(blank_to_null(pl.col(c)).is_null() for c in data_columns) if data_columns else pl.lit(True)
-        blank += batch.filter(empty).height
-        batch = batch.filter(~empty)
-        if found is None:
-            found = row_rules.header_map(data_columns, profile, terms)
-        frame = row_rules.canonical(batch, found, profile)
-        good, bad = row_rules.check(frame, terms, profile)
-        accepted.append(good)
-        failures.append(bad)
-        refs.append(frame.select(ROW, "seller_ref").filter(pl.col("seller_ref").is_not_null()))
-        principal = amount(frame.get_column("principal"))
-        sums = principal.select(pl.col("value").sum().alias("sum"), pl.col("value").is_null().sum().alias("bad")).row(0)
-        principal_read += int(sums[0] or 0)
-        unparsed += int(sums[1])
-        rows_read += batch.height
-        progress("reading", rows_read + blank, total)
+    batch_rows = batch_rows or BATCH_ROWS
+    spilled, refs_path = spill / "accepted.parquet", spill / "refs.parquet"
+    refs_writer = None
+    try:
+        for batch in read_batches(scanned, encoding=profile.encoding, delimiter=profile.delimiter, sheet=profile.sheet, batch_rows=batch_rows):
+            data_columns = [c for c in batch.columns if c != ROW]
+            empty = pl.all_horizontal(blank_to_null(pl.col(c)).is_null() for c in data_columns) if data_columns else pl.lit(True)
+            blank += batch.filter(empty).height
+            batch = batch.filter(~empty)
+            if found is None:
+                found = row_rules.header_map(data_columns, profile, terms)
+            frame = row_rules.canonical(batch, found, profile)
+            good, bad, (principal_sum, principal_unread) = row_rules.check(frame, terms, profile)
+            failures.append(bad)
+            writer = _append(writer, spilled, good)
+            refs_writer = _append(refs_writer, refs_path, frame.select(ROW, "seller_ref").filter(pl.col("seller_ref").is_not_null()))
+            principal_read += principal_sum
+            unparsed += principal_unread
+            rows_read += batch.height
+            progress("reading", rows_read + blank, total)
+    finally:
+        for w in (writer, refs_writer):
+            if w is not None:
+                w.close()
+    failures.append(_duplicate_refs(pl.scan_parquet(refs_path)))
     failure_schema = row_rules.FAILURE_SCHEMA
-    refs_all = pl.concat(refs) if refs else pl.DataFrame(schema={ROW: pl.Int64(), "seller_ref": pl.String()})
-    failures.append(_duplicate_refs(refs_all))
-    accepted_all = pl.concat(accepted) if accepted else None
     return _Read(
-        accepted_all if accepted_all is not None else _empty_accepted(),
-        pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures]),
+        spilled, batch_rows, pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures]),
         rows_read, blank, principal_read, unparsed,
     )  # fmt: skip
 
 
-def _empty_accepted() -> pl.DataFrame:
-    schema = {"row": pl.Int64(), "seller_ref": pl.String(), "debtor_kind": pl.String(), "national_id": pl.String(),
-              "name": pl.String(), "birth_date": pl.Date(), "postal_code": pl.String()}  # fmt: skip
-    return pl.DataFrame(schema=schema)
+def _append(writer, path: Path, frame: pl.DataFrame):
+    """Append a batch to a Parquet file (opened on the first batch); the writer."""
+    import pyarrow.parquet as pq
+
+    table = frame.to_arrow()
+    if writer is None:
+        writer = pq.ParquetWriter(path, table.schema, compression="lz4")
+    writer.write_table(table.cast(writer.schema))
+    return writer
 
 
-def _duplicate_refs(refs: pl.DataFrame) -> pl.DataFrame:
+def _duplicate_refs(refs: pl.LazyFrame) -> pl.DataFrame:
     """Every row of a seller_ref that appears more than once: which one is the claim is for the seller to say."""
-    dupes = refs.filter(pl.col("seller_ref").is_duplicated())
-    if dupes.height == 0:
-        return pl.DataFrame(schema=row_rules.FAILURE_SCHEMA)
+    twice = refs.group_by("seller_ref").agg(pl.len().alias("n")).filter(pl.col("n") > 1).select("seller_ref")
+    dupes = refs.join(twice, on="seller_ref", how="semi").collect()
     return dupes.select(
         pl.col(ROW).alias("row"), "seller_ref", pl.lit("seller_ref").alias("column"),
-        pl.lit("seller_ref appears more than once in the file").alias("rule"),
-        pl.col("seller_ref").alias("value"),
-    )  # fmt: skip
+        pl.lit("seller_ref appears more than once in the file").alias("rule"), pl.col("seller_ref").alias("value"),
+    ).sort("row")  # fmt: skip
 
 
 def _stored_refs(accepted: pl.DataFrame, stored: pl.Series, portfolio_id: str) -> pl.DataFrame:
@@ -291,15 +321,12 @@ def _stored_refs(accepted: pl.DataFrame, stored: pl.Series, portfolio_id: str) -
     ).cast(row_rules.FAILURE_SCHEMA)  # fmt: skip
 
 
-def _claims(rows: pl.DataFrame, portfolio_id: str, first_claim: int, price: int | None) -> pl.DataFrame:
+def _claims(rows: pl.DataFrame, portfolio_id: str, first_claim: int) -> pl.DataFrame:
     """SCHEMA.md `claims` of the accepted rows, new claim_ids in file order, checked against the
     engine's contract (a failure here is a bug in ingest's rules, and stores nothing)."""
-    rows = rows.sort("row").with_row_index("claim_id", offset=first_claim).with_columns(
+    rows = rows.with_row_index("claim_id", offset=first_claim).with_columns(
         pl.col("claim_id").cast(pl.Int64), pl.lit(portfolio_id).alias("portfolio_id")
     )
-    if price is not None:
-        face = rows.select(pl.col("principal") + pl.col("interest_at_cutoff") + pl.col("costs_at_cutoff")).to_series()
-        rows = rows.with_columns(allocate_price(face, price))
     claims = conform(rows, "claims", CLAIMS)
     check_claims(claims)
     return claims

@@ -81,7 +81,10 @@ def canonical(batch: pl.DataFrame, found: dict[str, str], profile: Profile) -> p
     frame = batch.select(columns)
     if profile.products is not None:
         known = {_key(k): k for k in profile.products.map}
-        product = pl.col(PRODUCT).str.replace_all(r"\s+", " ").str.to_lowercase().replace_strict(known, default=None)
+        frame = frame.with_columns(
+            pl.col(PRODUCT).str.replace_all(r"\s+", " ").str.to_lowercase().replace_strict(known, default=None).alias("_product")
+        )
+        product = pl.col("_product")
         derived = {c for assigned in profile.products.map.values() for c in assigned}
         frame = frame.with_columns(
             pl.coalesce(
@@ -103,8 +106,9 @@ def _iban_text(text: pl.Expr) -> pl.Expr:
     return pl.when(t.str.contains(r"^\d{26}$")).then("PL" + t).otherwise(t)
 
 
-def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(typed rows that break no rule, failures) of one canonical batch."""
+def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataFrame, pl.DataFrame, tuple[int, int]]:
+    """(typed rows that break no rule, failures, (sum of principal of the rows whose principal
+    parses, number of rows whose principal does not)) of one canonical batch."""
     col = pl.col
     problems: dict[str, list[pl.Expr]] = {c: [] for c in (*INPUT_COLUMNS, PRODUCT)}
     parsers = [(c, amount) for c in MONEY] + [(c, lambda s: calendar_date(s, terms.today)) for c in DATES]
@@ -112,7 +116,14 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
                 ("limitation_years", whole_number)]  # fmt: skip
     parsed = []
     for column, parser in parsers:
-        out = parser(frame.get_column(column))
+        text = frame.get_column(column)
+        if text.null_count() == len(text):  # not in the file (or empty throughout): nothing to parse
+            out = pl.DataFrame({"value": pl.Series([None] * len(text), dtype=parser(text.head(0)).schema["value"]),
+                                "problem": pl.Series([None] * len(text), dtype=pl.String)})  # fmt: skip
+        else:
+            out = parser(text)
+        if column == "principal":  # for the control totals: every row's principal, accepted or not
+            principal = out.select(pl.col("value").sum().alias("sum"), pl.col("value").is_null().sum().alias("bad")).row(0)
         parsed += [out.get_column("value").alias(f"_{column}"), out.get_column("problem").alias(f"?{column}")]
         problems[column].append(col(f"?{column}"))
     frame = frame.with_columns(parsed).with_columns(
@@ -197,7 +208,7 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
         how="vertical",
     ).sort("row", maintain_order=True)  # fmt: skip
     good = checked.filter(~pl.any_horizontal(col(f).is_not_null() for f in flagged))
-    return _typed(good, terms, rate), failures
+    return _typed(good, terms, rate), failures, (int(principal[0] or 0), int(principal[1]))
 
 
 def _typed(good: pl.DataFrame, terms: Terms, rate: pl.Expr) -> pl.DataFrame:

@@ -24,7 +24,7 @@ from typing import Literal
 import polars as pl
 
 CHUNK = 8 << 20
-BATCH_ROWS = 250_000
+BATCH_ROWS = 100_000
 ROW = "row"
 
 Encoding = Literal["utf-8", "cp1250", "iso-8859-2"]

@@ -69,6 +69,10 @@ def next_ids(conn: sa.Connection) -> tuple[int, int]:
     return int(claim) + 1, int(debtor) + 1
 
 
+def holds_claims(conn: sa.Connection, portfolio_id: str) -> bool:
+    return conn.execute(sa.text("SELECT 1 FROM claims WHERE portfolio_id = :p LIMIT 1"), {"p": portfolio_id}).first() is not None
+
+
 def stored_seller_refs(conn: sa.Connection, portfolio_id: str, seller_refs: pl.Series) -> pl.Series:
     """Which of ``seller_refs`` the portfolio already holds."""
     where = " AND portfolio_id = :portfolio"
