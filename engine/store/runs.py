@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -127,6 +129,13 @@ def _drop_superseded(conn: sa.Connection) -> None:
     if not is_postgres(conn):
         conn.exec_driver_sql(SUPERSEDED.format(table="claim_state"))
         return
+    # a run's table is filled (and committed) before it is attached: one never attached belongs
+    # to a run that failed or died (the caller holds the run lock, so no live run is filling it)
+    for name in conn.exec_driver_sql(
+        "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' "
+        "AND NOT relispartition AND relname ~ '^claim_state_run_[0-9]+$'"
+    ).scalars():
+        conn.exec_driver_sql(f"DROP TABLE {name}")
     partitions = conn.exec_driver_sql(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "WHERE i.inhparent = 'claim_state'::regclass"
@@ -140,17 +149,53 @@ def _drop_superseded(conn: sa.Connection) -> None:
             conn.exec_driver_sql(SUPERSEDED.format(table=name))
 
 
+#: PostgreSQL: connections that fill a run's claim_state table at once, and the rows that make
+#: a second one worth it.
+STATE_WRITERS = max(1, min(4, os.cpu_count() or 1))
+PARALLEL_MIN_ROWS = 200_000
+
+
 def _write_state(conn: sa.Connection, run_id: int, rows: pl.DataFrame, on_batch: OnBatch | None) -> None:
-    """A run's claim_state rows, not yet visible to readers (they follow portfolios.current_run_id)."""
+    """A run's claim_state rows in ``conn``'s transaction, not yet visible to readers (they follow
+    portfolios.current_run_id).
+
+    PostgreSQL: a bare table of the run's own, its CHECK matching the partition bound, is filled
+    first, in slices over several connections at once, each committed (no reader sees a table that
+    is not attached; the next run or `recover` drops one left by a failed or killed run); then
+    ``conn`` attaches it, which builds its primary key in one sorted pass with no other scan."""
     if not is_postgres(conn):
         write_frame(conn, "claim_state", rows, on_batch=on_batch)
         return
-    # a bare table is the fastest to fill; attaching it builds its primary key in one sorted pass
-    # and, with the CHECK matching the partition bound, without another scan
-    part = _partition(run_id)
-    conn.exec_driver_sql(f"CREATE TABLE {part} (LIKE claim_state INCLUDING DEFAULTS)")
-    write_frame(conn, part, rows, on_batch=on_batch)
-    conn.exec_driver_sql(f"ALTER TABLE {part} ADD CONSTRAINT {part}_run CHECK (run_id = {int(run_id)})")
+    part, engine = _partition(run_id), conn.engine
+    with engine.begin() as setup:
+        setup.exec_driver_sql(f"CREATE TABLE {part} (LIKE claim_state INCLUDING DEFAULTS, "
+                              f"CONSTRAINT {part}_run CHECK (run_id = {int(run_id)}))")  # fmt: skip
+    writers = STATE_WRITERS if rows.height >= PARALLEL_MIN_ROWS else 1
+    step = -(-rows.height // writers) or 1
+    done, lock = [0], threading.Lock()
+
+    def fill(offset: int) -> None:
+        last = 0
+
+        def counted(written: int) -> None:  # rows written by all slices so far
+            nonlocal last
+            with lock:
+                done[0] += written - last
+                last = written
+                total = done[0]
+            if on_batch is not None:
+                on_batch(total)
+
+        with engine.begin() as writer:
+            write_frame(writer, part, rows.slice(offset, step), on_batch=counted)
+
+    try:
+        with ThreadPoolExecutor(max_workers=writers) as pool:
+            list(pool.map(fill, range(0, rows.height, step)))
+    except BaseException:
+        with engine.begin() as cleanup:
+            cleanup.exec_driver_sql(f"DROP TABLE IF EXISTS {part}")
+        raise
     conn.exec_driver_sql(f"ALTER TABLE claim_state ATTACH PARTITION {part} FOR VALUES IN ({int(run_id)})")
 
 

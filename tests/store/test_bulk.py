@@ -1,7 +1,8 @@
 """The bulk paths' own guarantees: PostgreSQL's binary COPY round-trips every type exactly (and
 hands what it cannot encode to CSV), a first load into empty tables builds their indexes after
 the rows and leaves the schema exactly as migrated, and a duplicate key in it changes nothing
-in how rows are accounted for."""
+in how rows are accounted for; a run's state filled over several connections shows whole or not
+at all."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import polars as pl
 import pytest
 
 from benchmarks.generator import generate_portfolio
-from engine.store import records
+from engine.store import bulk, records, runs
 from engine.store.bulk import in_id_order, read_frame, write_frame
+
+AS_OF = date(2026, 10, 31)
 
 
 def _schema(store) -> list[tuple]:
@@ -86,3 +89,44 @@ def test_frames_come_in_id_order_with_no_sort_when_they_already_are():
     assert in_id_order(frame, "id").equals(frame.sort("id"))
     ordered = frame.sort("id")
     assert in_id_order(ordered, "id") is ordered
+
+
+def _run_tables(engine) -> list[tuple[str, bool]]:
+    """PostgreSQL: each run's claim_state table and whether it is attached."""
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT relname, relispartition FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+            "AND relkind = 'r' AND relname ~ '^claim_state_run_' ORDER BY relname"
+        ).all()
+
+
+@pytest.mark.postgres
+def test_a_run_state_filled_over_several_connections_is_attached_whole_or_not_at_all(store, monkeypatch):
+    if store.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL fills a run's table over several connections")
+    monkeypatch.setattr(runs, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(runs, "STATE_WRITERS", 3)
+    monkeypatch.setattr(bulk, "BATCH_ROWS", 50)
+    claims, events = generate_portfolio(400, seed=7)
+    records.load(store, claims, events)
+    first = runs.run(store, AS_OF, allow_stale_rates=True)
+    before = runs.read_state(store)
+    assert before.height == 400 and _run_tables(store) == [(f"claim_state_run_{first.run_id}", True)]
+    seen = []
+
+    def fail_late(written: int) -> None:
+        seen.append(written)
+        if written >= 350:
+            raise RuntimeError("injected")
+
+    with pytest.raises(RuntimeError, match="injected"):
+        runs.run(store, AS_OF, allow_stale_rates=True, on_batch=fail_late)
+    assert max(seen) >= 350 and seen == sorted(seen)  # rows of all slices, counted once
+    assert runs.read_state(store).equals(before)
+    assert _run_tables(store) == [(f"claim_state_run_{first.run_id}", True)]  # the failed run's table dropped
+    with store.begin() as conn:  # as a killed run would leave it: filled, never attached
+        conn.exec_driver_sql("CREATE TABLE claim_state_run_999 (LIKE claim_state)")
+    runs.recover(store)
+    assert _run_tables(store) == [(f"claim_state_run_{first.run_id}", True)]
+    again = runs.run(store, AS_OF, allow_stale_rates=True)
+    assert again.state_sha256 == first.state_sha256 and runs.read_state(store).equals(before)
