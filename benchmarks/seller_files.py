@@ -119,9 +119,11 @@ def _day(days: pl.Expr) -> pl.Expr:
     return days.cast(pl.Date).dt.strftime("%d.%m.%Y")
 
 
-def seller_file(n: int, seed: int = 7, bad_share: float = 0.02) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(the file's columns under their Polish headers, expected rejects: row, column, rule fragment, defect)."""
-    rng = np.random.default_rng(seed)
+def seller_file(n: int, seed: int = 7, bad_share: float = 0.02, offset: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the file's columns under their Polish headers, expected rejects: row, column, rule fragment, defect).
+
+    ``offset``: the number of rows before these (a part of a larger file: refs go on from there)."""
+    rng = np.random.default_rng([seed, offset])
     business = rng.random(n) < 0.12
     # ~10 % of rows belong to a debtor of an earlier row
     owner = np.arange(n)
@@ -155,7 +157,7 @@ def seller_file(n: int, seed: int = 7, bad_share: float = 0.02) -> tuple[pl.Data
     cities = pl.Series([c for c, _ in CITIES])
     postal_head = pl.Series([p for _, p in CITIES])
     frame = pl.DataFrame({
-        "i": np.arange(n), "business": business, "national": national, "no_id": no_id, "first": first, "last": last,
+        "i": np.arange(offset, offset + n), "business": business, "national": national, "no_id": no_id, "first": first, "last": last,
         "firm": firm, "city": city, "street": street, "house": house, "postal_tail": postal_tail,
         "principal": principal, "interest": interest, "costs": costs, "due": due, "product": product,
         "contractual": contractual, "rate": rate, "title": title, "kind": kinds,
@@ -182,7 +184,7 @@ def seller_file(n: int, seed: int = 7, bad_share: float = 0.02) -> tuple[pl.Data
     )  # fmt: skip
     out = out.with_columns(iban=ibans(rng, n))
     out, expected = _spoil(out, rng, bad_share)
-    return out.rename(HEADERS), expected
+    return out.rename(HEADERS), expected.with_columns(pl.col("row") + offset)
 
 
 def _spoil(out: pl.DataFrame, rng: np.random.Generator, bad_share: float) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -243,6 +245,19 @@ def _spoil(out: pl.DataFrame, rng: np.random.Generator, bad_share: float) -> tup
         )
     return out, pl.DataFrame(expected, schema={"row": pl.Int64, "column": pl.String, "rule": pl.String,
                                                "defect": pl.String}, orient="row").sort("row")  # fmt: skip
+
+
+def write_large_seller_csv(n: int, path: Path, seed: int = 7, part: int = 1_000_000) -> pl.DataFrame:
+    """A seller CSV of ``n`` rows written ``part`` rows at a time (bounded memory); the expected rejects."""
+    expected = []
+    path.unlink(missing_ok=True)
+    for offset in range(0, n, part):
+        frame, bad = seller_file(min(part, n - offset), seed, offset=offset)
+        with path.open("ab") as f:
+            text = frame.write_csv(separator=";", include_header=offset == 0, line_terminator="\r\n")
+            f.write(text.encode("cp1250"))
+        expected.append(bad)
+    return pl.concat(expected)
 
 
 def write_seller_csv(frame: pl.DataFrame, path: Path, encoding: str = "cp1250", separator: str = ";") -> Path:

@@ -169,7 +169,9 @@ def ingest_file(
     with tempfile.TemporaryDirectory(prefix="cession-ingest-") as spill:
         try:
             read = _read(scanned, profile, terms, batch_rows, progress, Path(spill))
-        except (SourceError, pl.exceptions.ComputeError) as e:
+        except SourceError as e:
+            raise IngestError(f"{path.name}: {e}") from None
+        except pl.exceptions.ComputeError as e:
             raise IngestError(f"{path.name}: cannot read it: {e}") from None
         if control_count is None and profile.control_totals is not None:
             control_count = profile.control_totals.count

@@ -60,10 +60,9 @@ def header_map(columns: list[str], profile: Profile, terms: Terms) -> dict[str, 
     needed += [] if terms.price_given else ["purchase_price"]
     missing = [c for c in needed if c not in found and c not in profile.defaults and c not in derived]
     if missing:
-        wanted = ", ".join(f"{c} ({profile.columns[c]!r})" if c in profile.columns else c for c in missing)
-        hint = {"purchase_date": " or --purchase-date", "purchase_price": " or --price"}
-        extra = "".join(hint.get(c, "") for c in missing)
-        raise SourceError(f"missing column(s): {wanted}{extra}; the file has: {', '.join(in_file.values())}")
+        hint = {"purchase_date": " (or --purchase-date)", "purchase_price": " (or --price)"}
+        wanted = ", ".join((f"{c} ({profile.columns[c]!r})" if c in profile.columns else c) + hint.get(c, "") for c in missing)
+        raise SourceError(f"missing column(s): {wanted}; the file has: {', '.join(in_file.values())}")
     return found
 
 
