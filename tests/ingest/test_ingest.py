@@ -219,3 +219,30 @@ def test_the_price_is_allocated_to_the_grosz_in_proportion_to_face_value(faces, 
     for face, share in zip(faces, shares):
         exact = price * face / total if total else price / len(faces)
         assert abs(share - exact) < 1 + 1e-9 * exact
+
+
+def test_a_messy_utf8_file_with_bom_quotes_blank_lines_and_trailing_separators(store, tmp_path):
+    header = ",".join(HEADER) + ","
+    good = ",".join(GOOD[c] for c in HEADER)
+    lines = [
+        header,
+        good.replace("Jan Kowalski", '"Kowalski, Jan\nul. Długa 5"').replace("R1", "Q1") + ",",  # row 2: a newline inside quotes
+        "",  # a blank line
+        good.replace("R1", "Q2").replace("1000.00", '"1 234,567"') + ",",  # row 4: three decimals, quoted for its comma
+        good.replace("R1", "Q3").replace("2024-06-28", "2099-06-28").replace("150.00", "1.00") + ",",  # row 5: future purchase
+        good.replace("R1", "Q4").replace("44051401359", "44051401358") + ",",  # row 6: bad PESEL
+        ",,,,,,,,,,,,,,,,,",  # separators only: a blank row
+        good.replace("R1", "Q1").replace("44051401359", "02070803628") + ",",  # row 8: Q1 again
+        good.replace("R1", "Q5"),  # row 9: fine (and no trailing separator)
+    ]
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8") + b"\r\n")
+    report = ingest_file(store, path, "P1", today=TODAY)
+    assert (report.rows_read, report.blank_lines, report.accepted, report.rejected) == (6, 2, 1, 5)
+    by_row = {r: [(c, rule) for _, c, rule in rows] for r, rows in
+              ((r, report.failures.filter(pl.col("row") == r).select("row", "column", "rule").rows()) for r in (2, 4, 5, 6, 8))}  # fmt: skip
+    assert by_row[2] == [("seller_ref", "seller_ref appears more than once in the file")]
+    assert by_row[4] == [("principal", "at most 2 decimals (grosz)")]
+    assert by_row[5] == [("purchase_date", "in the future")]
+    assert by_row[6] == [("national_id", "PESEL check digit does not match")]
+    assert by_row[8] == [("seller_ref", "seller_ref appears more than once in the file")]
