@@ -20,7 +20,7 @@ import pyarrow as pa
 from engine.domain import EventKind, InterestBasis, LimitationKind
 from engine.kernels import codes as kernel_codes
 from engine.kernels.calendar import NULL_DAY
-from engine.kernels.claim_state import N_OUTPUTS, claim_one, claim_states
+from engine.kernels.claim_state import DAY_COLUMNS, FLAG_COLUMNS, MONEY_COLUMNS, N_OUTPUTS, claim_one, claim_states
 from engine.kernels.grouping import (
     bad_reversals,
     balance_bounds,
@@ -136,7 +136,8 @@ def _days(series: pl.Series) -> np.ndarray:
 
 
 def _codes(series: pl.Series, values: list[str]) -> np.ndarray:
-    return series.replace_strict(values, list(range(len(values))), return_dtype=pl.Int8).to_numpy()
+    """Each value's position in ``values`` (checked beforehand: no unknown values, no nulls)."""
+    return series.cast(pl.Enum(values)).to_physical().cast(pl.Int8).to_numpy()
 
 
 @dataclass
@@ -289,22 +290,42 @@ def prepare(
     )
 
 
-def run_kernel(p: Prepared, on_progress: Progress | None = None) -> np.ndarray:
-    """The kernel over every claim: int64 outputs, one row per output (N_OUTPUTS x n_claims)."""
+@dataclass(frozen=True)
+class KernelOutput:
+    """claim_state's columns as the kernel writes them (one row per column, one column per claim):
+    ``money`` int64 (principal, interest, costs and total due, interest accrued, paid to costs,
+    interest and principal, overpaid), ``days`` int32 (last payment, limitation with NULL_DAY for
+    none, days past due), ``flags`` int8 (time-barred, error code)."""
+
+    money: np.ndarray
+    days: np.ndarray
+    flags: np.ndarray
+
+    @property
+    def claims(self) -> int:
+        return self.money.shape[1]
+
+
+def run_kernel(p: Prepared, on_progress: Progress | None = None) -> KernelOutput:
+    """The kernel over every claim, in chunks of CHUNK claims (the kernel is parallel inside one)."""
     k = p.rules
     n = len(p.claim_id)
-    out = np.empty((N_OUTPUTS, n), dtype=np.int64)
+    out = KernelOutput(
+        money=np.empty((MONEY_COLUMNS, n), dtype=np.int64),
+        days=np.empty((DAY_COLUMNS, n), dtype=np.int32),
+        flags=np.empty((FLAG_COLUMNS, n), dtype=np.int8),
+    )
     dropped = np.zeros(len(p.ev_day), dtype=np.bool_)
     for a in range(0, max(n, 1), CHUNK):
         b = min(n, a + CHUNK)
         claim_states(
-            p.principal[a:b], p.interest[a:b], p.costs[a:b], p.due[a:b], p.cutoff[a:b], p.contract_bp[a:b],
-            p.limitation_kind[a:b], p.custom_years[a:b], p.title_day[a:b], p.basis[a:b], p.order[a:b],
-            p.offsets[a : b + 1], p.ev_day, p.ev_kind, p.ev_amount, p.ev_id, p.ev_reverses,
+            p.principal, p.interest, p.costs, p.due, p.cutoff, p.contract_bp,
+            p.limitation_kind, p.custom_years, p.title_day, p.basis, p.order,
+            p.offsets, p.ev_day, p.ev_kind, p.ev_amount, p.ev_id, p.ev_reverses,
             p.as_of_day,
             k.rate_day, k.rate_bp, k.basis_first_row, k.basis_end_row, k.basis_capped, ORDER_CODES,
             k.limitation, k.calendar_base, k.next_open,
-            dropped, out[:, a:b],
+            dropped, out.money, out.days, out.flags, a, b,
         )  # fmt: skip
         if on_progress is not None:
             on_progress(b, n)
@@ -358,7 +379,7 @@ def compute_state(
     rules = rules or load_rules()
     p = prepare(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, rules=rules)
     out = run_kernel(p, on_progress)
-    outside = out[10] != kernel_codes.ERR_NONE
+    outside = out.flags[1] != kernel_codes.ERR_NONE
     if outside.any():
         raise EngineInputError(
             "claims",
@@ -368,7 +389,7 @@ def compute_state(
             p.claim_id[outside][:5].tolist(),
             int(outside.sum()),
         )
-    table = _claim_state_table(p.claim_id, out, p.due, p.as_of_day)
+    table = _claim_state_table(p.claim_id, out, p.as_of_day)
     meta = dict(p.provenance, seconds=round(time.perf_counter() - started, 3))
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
 
@@ -399,32 +420,21 @@ def _check_rates_cover(claims_df: pl.DataFrame, basis: np.ndarray, start: np.nda
             )
 
 
-def _claim_state_table(claim_id: np.ndarray, out: np.ndarray, due: np.ndarray, as_of_day: int) -> pa.Table:
+def _claim_state_table(claim_id: np.ndarray, out: KernelOutput, as_of_day: int) -> pa.Table:
+    """The kernel's columns as claim_state, without copying them (only the null masks are new)."""
     n = len(claim_id)
-    principal, interest, costs = out[0], out[1], out[2]
-    limitation = out[9].astype(np.int32)
-    last_payment = out[8].astype(np.int32)
-    limitation_null = limitation == NULL_DAY
 
-    def date_column(days: np.ndarray, null: np.ndarray) -> pa.Array:
-        return pa.array(days, type=pa.int32(), mask=null).view(pa.date32())
+    def date_column(days: np.ndarray) -> pa.Array:
+        return pa.array(days, type=pa.int32(), mask=days == NULL_DAY).view(pa.date32())
 
+    money = [pa.array(out.money[k]) for k in range(MONEY_COLUMNS)]
     columns = [
         pa.array(claim_id, type=pa.int64()),
         pa.array(np.full(n, as_of_day, dtype=np.int32)).view(pa.date32()),
-        pa.array(principal),
-        pa.array(interest),
-        pa.array(costs),
-        pa.array(principal + interest + costs),
-        pa.array(out[3]),
-        pa.array(out[4]),
-        pa.array(out[5]),
-        pa.array(out[6]),
-        pa.array(out[7]),
-        date_column(last_payment, last_payment == NULL_DAY),
-        date_column(limitation, limitation_null),
-        pa.array(~limitation_null & (as_of_day > limitation)),
-        pa.array((as_of_day - due.astype(np.int64)).astype(np.int32)),
+        *money,
+        date_column(out.days[0]),
+        date_column(out.days[1]),
+        pa.array(out.flags[0].view(np.bool_)),
+        pa.array(out.days[2]),
     ]
     return pa.Table.from_arrays(columns, schema=CLAIM_STATE)
-

@@ -13,8 +13,11 @@ from engine.kernels.calendar import NULL_DAY
 from engine.kernels.interest import accrue
 from engine.kernels.limitation import next_open_day, record_step, run_end
 
-N_OUTPUTS = 11  # principal, interest, costs, accrued, paid costs/interest/principal, overpaid,
-# last payment day, limitation day, error
+N_OUTPUTS = 11  # what claim_one returns: principal, interest, costs, accrued, paid costs/interest/principal,
+# overpaid, last payment day, limitation day, error (then the counts of pieces and steps)
+MONEY_COLUMNS = 9  # claim_states' outputs, see there
+DAY_COLUMNS = 3
+FLAG_COLUMNS = 2
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
@@ -68,6 +71,7 @@ def claim_one(
     n_trace = 0
     accrued_through = max(due_day, cutoff_day)
     accruing = True
+    rate_row = first_row - 1  # the rate table's row in force on the last day accrued (none yet)
 
     titled = title_day != NULL_DAY
     run_kind = codes.LIMITATION_TITLE if titled else limitation_kind
@@ -84,9 +88,9 @@ def claim_one(
             continue
         kind = ev_kind[j]
         if accruing and day > accrued_through:
-            gained, n_pieces = accrue(
-                principal, accrued_through + 1, day, rate_day, rate_bp, first_row, end_row, capped, contract_bp,
-                pieces, n_pieces,
+            gained, n_pieces, rate_row = accrue(
+                principal, accrued_through + 1, day, rate_row, rate_day, rate_bp, first_row, end_row, capped,
+                contract_bp, pieces, n_pieces,
             )  # fmt: skip
             interest += gained
             accrued += gained
@@ -156,9 +160,9 @@ def claim_one(
             error = codes.ERR_OUTSIDE_CALENDAR
 
     if accruing and as_of > accrued_through:
-        gained, n_pieces = accrue(
-            principal, accrued_through + 1, as_of, rate_day, rate_bp, first_row, end_row, capped, contract_bp,
-            pieces, n_pieces,
+        gained, n_pieces, rate_row = accrue(
+            principal, accrued_through + 1, as_of, rate_row, rate_day, rate_bp, first_row, end_row, capped,
+            contract_bp, pieces, n_pieces,
         )  # fmt: skip
         interest += gained
         accrued += gained
@@ -179,17 +183,24 @@ def claim_states(
     as_of,
     rate_day, rate_bp, basis_first_row, basis_end_row, basis_capped, waterfall_orders,
     lim, calendar_base, next_open,
-    dropped, out,
+    dropped, money, days, flags, first, stop,
 ):  # fmt: skip
-    """Every claim's state into ``out`` (int64, N_OUTPUTS x n_claims: one contiguous row per output).
+    """The state of claims ``first`` to ``stop - 1``, written column by column as claim_state holds it
+    (whole arrays in, a range of claims per call: every call has the same array types, so numba
+    compiles this once):
+
+    - ``money`` (int64, MONEY_COLUMNS x n): principal, interest, costs and total due, interest
+      accrued, paid to costs, interest and principal, overpaid;
+    - ``days`` (int32, DAY_COLUMNS x n): last payment day, limitation day (NULL_DAY for none),
+      days past due;
+    - ``flags`` (int8, FLAG_COLUMNS x n): time-barred (0/1), error code.
 
     ``basis`` indexes ``basis_first_row``/``basis_end_row``/``basis_capped`` (the rows of
     ``rate_day``/``rate_bp`` deciding that basis' rate); ``waterfall`` indexes ``waterfall_orders``.
     ``offsets`` (n_claims + 1) index the event arrays; ``dropped`` is scratch, one False per event."""
-    n = principal.shape[0]
     no_pieces = np.empty((0, 5), dtype=np.int64)
     no_trace = np.empty((0, 6), dtype=np.int64)
-    for i in prange(n):
+    for i in prange(first, stop):
         b = basis[i]
         w = waterfall[i]
         r = claim_one(
@@ -202,14 +213,18 @@ def claim_states(
             lim, calendar_base, next_open,
             no_pieces, no_trace,
         )  # fmt: skip
-        out[0, i] = r[0]
-        out[1, i] = r[1]
-        out[2, i] = r[2]
-        out[3, i] = r[3]
-        out[4, i] = r[4]
-        out[5, i] = r[5]
-        out[6, i] = r[6]
-        out[7, i] = r[7]
-        out[8, i] = r[8]
-        out[9, i] = r[9]
-        out[10, i] = r[10]
+        money[0, i] = r[0]
+        money[1, i] = r[1]
+        money[2, i] = r[2]
+        money[3, i] = r[0] + r[1] + r[2]
+        money[4, i] = r[3]
+        money[5, i] = r[4]
+        money[6, i] = r[5]
+        money[7, i] = r[6]
+        money[8, i] = r[7]
+        limitation_day = r[9]
+        days[0, i] = r[8]
+        days[1, i] = limitation_day
+        days[2, i] = as_of - due_day[i]
+        flags[0, i] = limitation_day != NULL_DAY and as_of > limitation_day
+        flags[1, i] = r[10]

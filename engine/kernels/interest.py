@@ -21,38 +21,33 @@ def rate_in_force(row, first_row, capped, contract_bp, rate_bp):
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
-def piece_interest(principal, bp, days):
-    """round_half_up(principal x bp x days / (10000 x 365)) in exact int64 arithmetic.
-
-    Split principal = q x D + r, so the product never exceeds the result itself plus
-    r x bp x days < D x bp x days (bp and days are bounded by the caller)."""
-    q = principal // DENOMINATOR
-    r = principal - q * DENOMINATOR
+def piece_interest(q, r, bp, days):
+    """round_half_up(principal x bp x days / (10000 x 365)) in exact int64 arithmetic, for
+    principal = q x D + r (D = DENOMINATOR, 0 <= r < D): the product never exceeds the result
+    itself plus r x bp x days < D x bp x days (bp and days are bounded by the caller)."""
     return q * bp * days + (r * bp * days + HALF) // DENOMINATOR
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
-def accrue(principal, first, last, rate_day, rate_bp, first_row, end_row, capped, contract_bp, pieces, n_pieces):
+def accrue(principal, first, last, row, rate_day, rate_bp, first_row, end_row, capped, contract_bp, pieces, n_pieces):
     """Interest on ``principal`` for days first..last inclusive.
 
-    ``rate_day[first_row:end_row]`` / ``rate_bp`` is the table deciding the rate. Each stretch at
-    one rate is a piece, rounded on its own. Pieces are written to ``pieces`` (rows of first day,
-    last day, days, bp, interest) from row ``n_pieces`` while there is room. Returns the total and
-    the new piece count."""
+    ``rate_day[first_row:end_row]`` / ``rate_bp`` is the table deciding the rate. ``row`` is where
+    to start looking for the row in force on ``first``: any row at or before it (``first_row - 1``
+    when nothing is known). A claim's windows follow one another, so passing back the row this
+    returns makes the look-up a step or two instead of a search. Each stretch at one rate is a
+    piece, rounded on its own. Pieces are written to ``pieces`` (rows of first day, last day, days,
+    bp, interest) from row ``n_pieces`` while there is room. Returns the total, the new piece count
+    and the row in force on ``last``."""
+    while row + 1 < end_row and rate_day[row + 1] <= first:
+        row += 1
     if last < first:
-        return 0, n_pieces
-    lo = first_row
-    hi = end_row
-    while lo < hi:  # row = last row with rate_day <= first
-        mid = (lo + hi) // 2
-        if rate_day[mid] <= first:
-            lo = mid + 1
-        else:
-            hi = mid
-    row = lo - 1
+        return 0, n_pieces, row
+    q = principal // DENOMINATOR  # once per window: the principal is the same in every piece
+    r = principal - q * DENOMINATOR
     total = 0
     day = first
-    while day <= last:
+    while True:
         bp = rate_in_force(row, first_row, capped, contract_bp, rate_bp)
         nxt = row + 1
         end = last
@@ -62,7 +57,7 @@ def accrue(principal, first, last, rate_day, rate_bp, first_row, end_row, capped
                 break
             nxt += 1
         days = end - day + 1
-        interest = piece_interest(principal, bp, days)
+        interest = piece_interest(q, r, bp, days)
         total += interest
         if n_pieces < pieces.shape[0]:
             pieces[n_pieces, 0] = day
@@ -71,6 +66,7 @@ def accrue(principal, first, last, rate_day, rate_bp, first_row, end_row, capped
             pieces[n_pieces, 3] = bp
             pieces[n_pieces, 4] = interest
         n_pieces += 1
+        if end == last:
+            return total, n_pieces, nxt - 1
         day = end + 1
         row = nxt
-    return total, n_pieces
