@@ -163,9 +163,9 @@ def run_state(
     claims_path: Path, events_path: Path, as_of: date, out: Path | None, waterfall: str, allow_stale: bool, quiet: bool
 ) -> dict:
     import polars as pl
-    import pyarrow.parquet as pq
 
     from engine import compute_state
+    from engine.state import write_state_parquet
 
     started = time.perf_counter()
     for path in (claims_path, events_path):
@@ -186,7 +186,7 @@ def run_state(
         if out is not None:
             progress.update(task, description=f"writing {out}")
             out.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(state, out)
+            write_state_parquet(state, out)
     return _summary(state, time.perf_counter() - started)
 
 

@@ -85,21 +85,40 @@ def _failures(frame: pl.DataFrame, table: str, id_column: str, checks: list[tupl
             raise EngineInputError(table, column, rule, ids, count)
 
 
-def _null_and_enum_checks(spec: tuple[Column, ...]) -> list[tuple[str, str, pl.Expr]]:
+def unknown_value_rule(column: Column) -> str:
+    return f"unknown value; allowed: {', '.join(column.values or ())}"
+
+
+def as_enums(frame: pl.DataFrame, table: str, spec: tuple[Column, ...]) -> pl.DataFrame:
+    """The frame with every closed-set string column as a polars Enum of its allowed values (one
+    cast, codes instead of strings from then on); a value outside the set is refused here, by
+    the same rule the string checks state."""
+    closed = [c for c in spec if c.values is not None]
+    cast = frame.with_columns(pl.col(c.name).cast(pl.Enum(list(c.values)), strict=False) for c in closed)
+    for c in closed:
+        unknown = cast.get_column(c.name).is_null() & frame.get_column(c.name).is_not_null()
+        if unknown.any():
+            id_column = "event_id" if table == "events" else "claim_id"
+            ids = frame.filter(unknown).get_column(id_column).head(SHOW_IDS).to_list()
+            raise EngineInputError(table, c.name, unknown_value_rule(c), ids, int(unknown.sum()))
+    return cast
+
+
+def _null_and_enum_checks(spec: tuple[Column, ...], schema: pl.Schema) -> list[tuple[str, str, pl.Expr]]:
+    """Nulls where the contract has none; values outside a closed set (a column already cast to an
+    Enum by ``as_enums`` was checked then)."""
     checks = []
     for c in spec:
         if not c.nullable:
             checks.append((c.name, "must not be null", pl.col(c.name).is_null()))
-        if c.values is not None:
-            checks.append(
-                (c.name, f"unknown value; allowed: {', '.join(c.values)}", ~pl.col(c.name).is_in(list(c.values)))
-            )
+        if c.values is not None and not isinstance(schema.get(c.name), pl.Enum):
+            checks.append((c.name, unknown_value_rule(c), ~pl.col(c.name).is_in(list(c.values))))
     return checks
 
 
 def check_claims(claims: pl.DataFrame) -> None:
     col = pl.col
-    checks = _null_and_enum_checks(CLAIMS)
+    checks = _null_and_enum_checks(CLAIMS, claims.schema)
     for money in ("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price"):
         checks.append((money, "must be >= 0 (grosz)", col(money) < 0))
     contractual = col("interest_basis") == InterestBasis.CONTRACTUAL
@@ -135,7 +154,7 @@ def check_unique(frame: pl.DataFrame, table: str, column: str) -> None:
 def check_events(events: pl.DataFrame) -> None:
     col = pl.col
     amount_kinds = [k.value for k in AMOUNT_EVENT_KINDS]
-    checks = _null_and_enum_checks(EVENTS)
+    checks = _null_and_enum_checks(EVENTS, events.schema)
     checks += [
         (
             "amount",
