@@ -59,3 +59,24 @@ def test_no_legal_dates_or_rates_in_engine_code():
         text = path.read_text().replace("date(1970, 1, 1)", "")  # the day-number epoch, not law
         assert not re.search(r"['\"](19|20)\d\d-\d\d-\d\d['\"]", text), path
         assert "date(20" not in text and "date(19" not in text, path
+
+
+def test_compiled_kernels_are_cached_per_version_of_every_kernel_source(monkeypatch, tmp_path):
+    """numba's cache checks the stamp of a function's own file only: an edit of a file it inlines
+    from must still recompile, so the cache folder is keyed by every kernel source."""
+    import os
+
+    import numba
+
+    from engine import kernel_cache
+
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        assert Path(numba.config.CACHE_DIR).name == kernel_cache.sources_digest()
+    copy = tmp_path / "kernels"
+    copy.mkdir()
+    for path in KERNEL_FILES:
+        (copy / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(kernel_cache, "KERNELS", copy)
+    before = kernel_cache.sources_digest()
+    (copy / "interest.py").write_text((copy / "interest.py").read_text() + "\n# an edit\n")
+    assert kernel_cache.sources_digest() != before
