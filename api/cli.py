@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -336,14 +337,17 @@ def limitation(
             }
         )  # fmt: skip
         return
-    table = Table(title="Limitation clock", header_style="bold")
-    for name in ("day", "what", "effect", "end of period", "rule"):
-        table.add_column(name)
+    # three columns, the rule under the step: readable in an 80-column terminal
+    table = Table(title="Limitation clock", header_style="bold", show_lines=True)
+    table.add_column("day", no_wrap=True)
+    table.add_column("step (rule of law)", ratio=1)
+    table.add_column("end of period", no_wrap=True)
     for s in result.steps:
         end_text = "suspended" if s.end is None else str(s.end)
         if s.moved_from:
-            end_text += f" (from {s.moved_from})"
-        table.add_row(str(s.day), s.what, s.effect, end_text, s.rule)
+            end_text += f"\n(from {s.moved_from})"
+        rule = f"\n[dim]{escape(s.rule)}[/]" if s.rule else ""
+        table.add_row(str(s.day), f"[bold]{escape(s.what)}[/]: {escape(s.effect)}{rule}", end_text)
     console.print(table)
     if result.limitation_date is None:
         console.print(f"As of {day_as_of}: [bold]suspended[/] — proceedings pending, the period does not run.")
