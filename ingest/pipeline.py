@@ -121,16 +121,23 @@ def allocate_price(face: pl.Series, price: int) -> pl.Series:
     n = len(face)
     if n == 0:
         return pl.Series("purchase_price", [], pl.Int64)
-    frame = pl.DataFrame({"w": face.cast(pl.Int128)})
-    if frame.get_column("w").sum() == 0:
-        frame = frame.with_columns(pl.lit(1, pl.Int128).alias("w"))
-    total = pl.col("w").sum()
-    shares = frame.with_row_index("i").with_columns(share=pl.col("w") * pl.lit(price, pl.Int128))
-    shares = shares.with_columns(base=pl.col("share") // total, left=pl.col("share") % total)
+    total = int(face.sum())
+    if total == 0:
+        face, total = pl.Series([1] * n, dtype=pl.Int64), n
+    # face x price can pass int64: multiply in Int128; the base share fits Int64 again (it is at
+    # most the price), the remainder too unless the total face does not (then it stays Int128)
+    wide = pl.lit(total, pl.Int128)
+    remainder_type = pl.Int64 if total < 2**63 else pl.Int128
+    shares = face.to_frame("w").lazy().select(
+        base=(pl.col("w").cast(pl.Int128) * pl.lit(price, pl.Int128) // wide).cast(pl.Int64),
+        left=(pl.col("w").cast(pl.Int128) * pl.lit(price, pl.Int128) % wide).cast(remainder_type),
+    ).collect()  # fmt: skip
     spare = price - int(shares.get_column("base").sum())
-    lucky = shares.sort("left", "i", descending=[True, False]).head(spare).get_column("i")
-    shares = shares.with_columns((pl.col("base") + pl.col("i").is_in(lucky.implode()).cast(pl.Int128)).alias("purchase_price"))
-    return shares.get_column("purchase_price").cast(pl.Int64)
+    order = shares.with_row_index("i").select(pl.arg_sort_by("left", "i", descending=[True, False])).to_series()
+    base = shares.get_column("base")
+    if spare:
+        base = base + pl.zeros(n, pl.Int64, eager=True).scatter(order.head(spare), 1)
+    return base.alias("purchase_price")
 
 
 def ingest_file(
