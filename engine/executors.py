@@ -88,10 +88,20 @@ class Partition:
         return keep | col.is_null() if self.lo is None else keep
 
 
+def _sorted_unique(ids: np.ndarray) -> np.ndarray:
+    """Sorted distinct ids: one linear pass when they are already increasing (files in id order)."""
+    from engine.kernels.grouping import strictly_increasing
+
+    if strictly_increasing(ids):
+        return ids
+    ids = np.sort(ids)  # np.unique would hash (slow for 10M), a sort and a mask do not
+    return ids[np.concatenate(([True], ids[1:] != ids[:-1]))] if len(ids) else ids
+
+
 def plan(claim_ids: np.ndarray, n: int) -> list[Partition]:
     """``n`` claim_id ranges holding as equal shares of the claims as the ids allow, covering every
     int64 (an event of a claim not in the claims still lands in a partition and is refused there)."""
-    ids = np.unique(np.asarray(claim_ids, dtype=np.int64))
+    ids = _sorted_unique(np.asarray(claim_ids, dtype=np.int64))
     n = max(1, int(n)) if len(ids) else 1  # no claims: one partition (where any event is refused)
     cuts = [int(ids[len(ids) * k // n]) for k in range(1, n)] if len(ids) else []
     bounds: list[int | None] = [None, *cuts, None]
@@ -129,9 +139,9 @@ class Source(Protocol):
 
 
 def _check_event_ids(event_ids: pl.Series) -> None:
-    ids = event_ids.drop_nulls()
     from engine.kernels.grouping import strictly_increasing
 
+    ids = event_ids.drop_nulls()
     if not strictly_increasing(ids.to_numpy()):
         check_unique(ids.to_frame(), "events", "event_id")
 
@@ -352,6 +362,14 @@ class _Carried(Exception):
         return error
 
 
+def _warm_task() -> None:
+    """compute_state on no claims: the imports and the kernels' first call, before the real tasks."""
+    from engine.schema import CLAIMS, EVENTS
+
+    claims, events = (pl.DataFrame(schema={c.name: c.dtype for c in spec}) for spec in (CLAIMS, EVENTS))
+    compute_state(claims, events, date.today(), allow_stale_rates=True)
+
+
 def _read_task(source: Source, part: Partition) -> Batch:
     try:
         return source.read(part)
@@ -400,6 +418,7 @@ class RayExecutor:
         self.max_retries = max_retries
         self.init_options = init_options or {}
         self._started = False
+        self._warming: list = []
 
     def start(self) -> None:
         """Connect (or start a local Ray) unless this process is already connected."""
@@ -412,6 +431,9 @@ class RayExecutor:
         else:
             ray.init(address="local", num_cpus=self.num_cpus, _node_ip_address="127.0.0.1", **options)
         self._started = True
+        # workers import the engine and load the compiled kernels while the driver plans the partitions
+        warm = ray.remote(num_cpus=1)(_warm_task)
+        self._warming = [warm.remote() for _ in range(max(1, int(ray.cluster_resources().get("CPU", 1))))]
 
     def close(self) -> None:
         if self._started:
@@ -468,10 +490,12 @@ class RayExecutor:
                 tables = ray.get(refs[k])
                 refs[k] = []
                 yield tables
-        finally:
-            for later in refs:
-                for ref in later:
-                    ray.cancel(ref, force=True)
+        finally:  # after a failure: the tasks not started yet need not run (never force: a race in Ray)
+            waiting = [ref for later in refs for ref in later]
+            if waiting:
+                _, unfinished = ray.wait(waiting, num_returns=len(waiting), timeout=0)
+                for ref in unfinished:
+                    ray.cancel(ref, force=False)
 
 
 def _reason(error: BaseException) -> str:
