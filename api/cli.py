@@ -160,11 +160,24 @@ def _print_summary(summary: dict, out: Path | None) -> None:
     console.print(f"computed in {summary['seconds']:.2f} s{where}")
 
 
+def _read_for_engine(path: Path, table: str):
+    """The columns of a SCHEMA.md Parquet file that the engine reads (a missing one is left for the
+    engine's own error, which names it)."""
+    import polars as pl
+
+    from engine.schema import CLAIMS, EVENTS, engine_columns
+
+    wanted = engine_columns(CLAIMS if table == "claims" else EVENTS, table)
+    try:
+        present = set(pl.read_parquet_schema(path))
+    except Exception as e:  # not Parquet, truncated, ...
+        raise UserError(f"{path}: not a readable Parquet file ({e})") from None
+    return pl.read_parquet(path, columns=[c for c in wanted if c in present])
+
+
 def run_state(
     claims_path: Path, events_path: Path, as_of: date, out: Path | None, waterfall: str, allow_stale: bool, quiet: bool
 ) -> dict:
-    import polars as pl
-
     from engine import compute_state
     from engine.state import write_state_parquet
 
@@ -177,8 +190,8 @@ def run_state(
         console=err, disable=quiet, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("reading", total=None)
-        claims = pl.read_parquet(claims_path)
-        events = pl.read_parquet(events_path)
+        claims = _read_for_engine(claims_path, "claims")
+        events = _read_for_engine(events_path, "events")
         progress.update(task, description="checking and computing", total=claims.height, completed=0)
         state = compute_state(
             claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale,

@@ -53,6 +53,20 @@ EVENTS: tuple[Column, ...] = (
     Column("source", pl.String(), nullable=True),
 )
 
+#: Contract columns the engine does not read: ``compute_state`` type-checks them when they are
+#: there and does not need them (``cession state`` does not even read them from the files). The
+#: store and ingest, which keep the record, require every column.
+NOT_READ_BY_ENGINE: dict[str, tuple[str, ...]] = {
+    "claims": ("seller_ref", "debtor_id", "debtor_kind", "purchase_date", "purchase_price"),
+    "events": ("source",),
+}
+
+
+def engine_columns(spec: tuple[Column, ...], table: str) -> list[str]:
+    """The columns of ``table`` the engine reads."""
+    return [c.name for c in spec if c.name not in NOT_READ_BY_ENGINE[table]]
+
+
 CLAIM_STATE = pa.schema(
     [
         ("claim_id", pa.int64()),

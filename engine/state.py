@@ -29,7 +29,7 @@ from engine.kernels.grouping import (
     strictly_increasing,
 )
 from engine.rules import RuleBook, StaleRulesError, day_number, from_day_number, load_rules
-from engine.schema import CLAIM_STATE, CLAIMS, EVENTS
+from engine.schema import CLAIM_STATE, CLAIMS, EVENTS, NOT_READ_BY_ENGINE
 from engine.validation import (
     EngineInputError,
     as_enums,
@@ -186,8 +186,12 @@ def prepare(
 ) -> Prepared:
     """Check the inputs (SCHEMA.md, rule validity, overflow budget) and pack them for the kernel."""
     rules = rules or load_rules()
-    claims_df = as_enums(conform(_to_polars(claims, "claims"), "claims", CLAIMS), "claims", CLAIMS)
-    events_df = as_enums(conform(_to_polars(events, "events"), "events", EVENTS), "events", EVENTS)
+    claims_df = as_enums(
+        conform(_to_polars(claims, "claims"), "claims", CLAIMS, NOT_READ_BY_ENGINE["claims"]), "claims", CLAIMS
+    )
+    events_df = as_enums(
+        conform(_to_polars(events, "events"), "events", EVENTS, NOT_READ_BY_ENGINE["events"]), "events", EVENTS
+    )
     check_claims(claims_df)
     check_events(events_df)
 

@@ -40,14 +40,16 @@ class EngineInputError(ValueError):
         return self.args[0]
 
 
-def conform(frame: pl.DataFrame, table: str, spec: tuple[Column, ...]) -> pl.DataFrame:
+def conform(frame: pl.DataFrame, table: str, spec: tuple[Column, ...], optional: tuple[str, ...] = ()) -> pl.DataFrame:
     """The frame with the contract's columns and dtypes, or an error naming what does not fit.
 
     Lossless casts are accepted (any integer width that fits, categorical to string); anything
-    else (a datetime for a date, a float for money) is refused: money is never a float."""
-    missing = [c.name for c in spec if c.name not in frame.columns]
+    else (a datetime for a date, a float for money) is refused: money is never a float. Columns
+    named in ``optional`` may be missing (the result then lacks them too)."""
+    missing = [c.name for c in spec if c.name not in frame.columns and c.name not in optional]
     if missing:
         raise EngineInputError(table, missing[0], f"missing column(s) {', '.join(missing)} (SCHEMA.md)")
+    spec = tuple(c for c in spec if c.name in frame.columns)
     out = []
     for c in spec:
         have = frame.schema[c.name]
@@ -93,7 +95,7 @@ def as_enums(frame: pl.DataFrame, table: str, spec: tuple[Column, ...]) -> pl.Da
     """The frame with every closed-set string column as a polars Enum of its allowed values (one
     cast, codes instead of strings from then on); a value outside the set is refused here, by
     the same rule the string checks state."""
-    closed = [c for c in spec if c.values is not None]
+    closed = [c for c in spec if c.values is not None and c.name in frame.columns]
     cast = frame.with_columns(pl.col(c.name).cast(pl.Enum(list(c.values)), strict=False) for c in closed)
     for c in closed:
         unknown = cast.get_column(c.name).is_null() & frame.get_column(c.name).is_not_null()
@@ -109,6 +111,8 @@ def _null_and_enum_checks(spec: tuple[Column, ...], schema: pl.Schema) -> list[t
     Enum by ``as_enums`` was checked then)."""
     checks = []
     for c in spec:
+        if c.name not in schema:
+            continue  # an optional column left out (see ``conform``)
         if not c.nullable:
             checks.append((c.name, "must not be null", pl.col(c.name).is_null()))
         if c.values is not None and not isinstance(schema.get(c.name), pl.Enum):
@@ -120,7 +124,8 @@ def check_claims(claims: pl.DataFrame) -> None:
     col = pl.col
     checks = _null_and_enum_checks(CLAIMS, claims.schema)
     for money in ("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price"):
-        checks.append((money, "must be >= 0 (grosz)", col(money) < 0))
+        if money in claims.schema:  # purchase_price is optional for the engine
+            checks.append((money, "must be >= 0 (grosz)", col(money) < 0))
     contractual = col("interest_basis") == InterestBasis.CONTRACTUAL
     checks += [
         (

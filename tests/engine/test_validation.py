@@ -24,6 +24,18 @@ def test_missing_column():
         compute_state(c.drop("due_date"), e, AS_OF)
 
 
+def test_columns_the_engine_does_not_read_may_be_left_out_and_are_checked_when_there():
+    c, e = frames([claim(7, due=D(2025, 1, 1))], [event(1, "payment", D(2025, 6, 1), 100, claim_id=7)])
+    full = compute_state(c, e, AS_OF)
+    slim = compute_state(c.drop("seller_ref", "debtor_id", "debtor_kind", "purchase_date", "purchase_price"),
+                         e.drop("source"), AS_OF)  # fmt: skip
+    assert slim.equals(full)
+    with pytest.raises(EngineInputError, match=r"claims.purchase_price: must be >= 0"):
+        compute_state(c.with_columns(pl.lit(-1).alias("purchase_price")), e, AS_OF)
+    with pytest.raises(EngineInputError, match=r"claims.debtor_kind: unknown value"):
+        compute_state(c.with_columns(pl.lit("alien").alias("debtor_kind")), e, AS_OF)
+
+
 def test_float_money_is_refused():
     c, e = frames([claim(due=D(2025, 1, 1))])
     with pytest.raises(EngineInputError, match=r"claims.principal: expected Int64, got Float64 \(money is int64 grosz"):
