@@ -10,7 +10,6 @@ to decide.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import polars as pl
 import sqlalchemy as sa
