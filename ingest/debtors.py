@@ -10,7 +10,6 @@ to decide.
 
 from __future__ import annotations
 
-
 import polars as pl
 import sqlalchemy as sa
 
