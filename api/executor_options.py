@@ -97,10 +97,29 @@ def chosen_executor(name: str | None, partitions: int | None) -> Iterator[tuple[
     if name is not None and name not in ("local", "ray"):
         raise UserError(f"--executor {name!r}: one of local, ray")
     executor = make_executor(name, settings=settings)  # type: ignore[arg-type]
+    if executor.name == "ray":
+        _ray_messages_to_stderr()
     try:
         yield executor, partitions or settings.partitions
     finally:
         executor.close()
+
+
+def _ray_messages_to_stderr() -> None:
+    """Ray prints its nodes' messages (a worker killed and retried, ...) on stdout; stdout is ours
+    (--json), so they go to stderr."""
+    from engine.executors import _ray
+
+    worker = _ray()._private.worker
+    if getattr(worker.print_to_stdstream, "cession", False):
+        return
+    original = worker.print_to_stdstream
+
+    def to_stderr(data, ignore_prefix: bool = False):
+        return original(dict(data, is_err=True), ignore_prefix=ignore_prefix)
+
+    to_stderr.cession = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
 
 
 class Staged:

@@ -69,3 +69,32 @@ def test_a_failed_partition_leaves_the_stored_state(store, portfolio, monkeypatc
     failed = runs.runs_list(store, 1)[0]
     assert failed.status == "failed" and "partition 1 (claim_id" in failed.error
     assert read_state(store).equals(before) and runs.runs_list(store, 2)[1].run_id == first.run_id
+
+
+@pytest.mark.ray
+def test_cli_run_on_ray_and_a_valuation_series(tmp_path, portfolio):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    claims, events = tmp_path / "claims.parquet", tmp_path / "events.parquet"
+    portfolio[0].write_parquet(claims)
+    portfolio[1].write_parquet(events)
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "CESSION_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+
+    def cession(*args: str) -> dict:
+        done = subprocess.run([sys.executable, "-m", "api.cli", *args, "--json"], capture_output=True, text=True,
+                              cwd=Path(__file__).parents[2], env=env)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    cession("load", "--claims", str(claims), "--events", str(events))
+    local = cession("run", "--as-of", "2026-02-28")
+    on_ray = cession("run", "--as-of", "2026-02-28", "--executor", "ray", "--partitions", "3")
+    assert on_ray["status"] == "succeeded" and on_ray["state_sha256"] == local["state_sha256"]
+    series = cession("run", "--as-of", "2025-11-30..2026-01-31", "--executor", "ray", "--out", str(tmp_path / "val"))
+    assert [s["as_of"] for s in series["states"]] == ["2025-11-30", "2025-12-31", "2026-01-31"]
+    assert sorted(p.name for p in (tmp_path / "val").iterdir()) == [
+        "state-2025-11-30.parquet", "state-2025-12-31.parquet", "state-2026-01-31.parquet"]  # fmt: skip
+    assert cession("runs")[0]["run_id"] == on_ray["run_id"]  # the series left the stored state alone
