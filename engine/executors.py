@@ -35,7 +35,7 @@ import pyarrow as pa
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.rules import RuleBook, StaleRulesError, load_rules
-from engine.schema import CLAIMS, EVENTS
+from engine.schema import CLAIMS, EVENTS, NOT_READ_BY_ENGINE, engine_columns
 from engine.state import METADATA_KEY, compute_state, provenance
 from engine.validation import EngineInputError, check_unique, conform
 from engine.waterfall import WaterfallSetting
@@ -158,7 +158,8 @@ class FramesSource:
     def of(cls, claims, events) -> FramesSource:
         from engine.state import _to_polars
 
-        return cls(conform(_to_polars(claims, "claims"), "claims", CLAIMS), conform(_to_polars(events, "events"), "events", EVENTS))
+        return cls(*(conform(_to_polars(frame, name), name, spec, NOT_READ_BY_ENGINE[name])
+                     for frame, name, spec in ((claims, "claims", CLAIMS), (events, "events", EVENTS))))  # fmt: skip
 
     def claim_ids(self) -> np.ndarray:
         return self.claims.get_column("claim_id").drop_nulls().to_numpy()
@@ -193,9 +194,15 @@ class ParquetSource:
         return scan.select(column).collect().get_column(column)
 
     def read(self, part: Partition) -> Batch:
-        claims = pl.scan_parquet(self.claims_path).filter(part.where()).collect()
-        events = pl.scan_parquet(self.events_path).filter(part.where()).collect()
-        return claims.to_arrow(), events.to_arrow()
+        """The partition's rows, only the columns the engine reads (a missing one is left for the
+        engine's own error, which names it)."""
+        out = []
+        for path, name, spec in ((self.claims_path, "claims", CLAIMS), (self.events_path, "events", EVENTS)):
+            scan = pl.scan_parquet(path)
+            present = set(scan.collect_schema().names())
+            columns = [c for c in engine_columns(spec, name) if c in present]
+            out.append(scan.select(columns).filter(part.where()).collect().to_arrow())
+        return out[0], out[1]
 
 
 @dataclass(frozen=True)
@@ -364,8 +371,6 @@ class _Carried(Exception):
 
 def _warm_task() -> None:
     """compute_state on no claims: the imports and the kernels' first call, before the real tasks."""
-    from engine.schema import CLAIMS, EVENTS
-
     claims, events = (pl.DataFrame(schema={c.name: c.dtype for c in spec}) for spec in (CLAIMS, EVENTS))
     compute_state(claims, events, date.today(), allow_stale_rates=True)
 
