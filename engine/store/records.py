@@ -323,17 +323,18 @@ def _unique_columns(conn: sa.Connection, table: str, key: str) -> str:
     return " or ".join(n for n in names if n != key) or key
 
 
-def claims_query(portfolio: str | None = None) -> tuple[str, Schema, dict | None]:
-    """(query, schema, params) of the stored claims, of one portfolio or all."""
-    columns = ", ".join(CLAIM_SCHEMA)
+def claims_query(portfolio: str | None = None, columns: list[str] | None = None) -> tuple[str, Schema, dict | None]:
+    """(query, schema, params) of the stored claims (``columns``, default all), of one portfolio or all."""
+    schema = {c: CLAIM_SCHEMA[c] for c in columns or CLAIM_SCHEMA}
+    listed = ", ".join(schema)
     if portfolio:
-        return f"SELECT {columns} FROM claims WHERE portfolio_id = :portfolio", CLAIM_SCHEMA, {"portfolio": portfolio}
-    return f"SELECT {columns} FROM claims", CLAIM_SCHEMA, None
+        return f"SELECT {listed} FROM claims WHERE portfolio_id = :portfolio", schema, {"portfolio": portfolio}
+    return f"SELECT {listed} FROM claims", schema, None
 
 
-def events_query(portfolio: str | None = None) -> tuple[str, Schema, dict | None]:
-    """(query, schema, params) of the stored events (SCHEMA.md columns), of one portfolio or all."""
-    schema = {c.name: c.dtype for c in EVENTS}
+def events_query(portfolio: str | None = None, columns: list[str] | None = None) -> tuple[str, Schema, dict | None]:
+    """(query, schema, params) of the stored events (``columns``, default SCHEMA.md's), of one portfolio or all."""
+    schema = {c.name: c.dtype for c in EVENTS if columns is None or c.name in columns}
     columns = ", ".join(f"e.{c}" for c in schema)
     if portfolio:
         query = f"SELECT {columns} FROM events e JOIN claims c ON c.claim_id = e.claim_id WHERE c.portfolio_id = :portfolio"

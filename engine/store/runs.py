@@ -26,7 +26,7 @@ import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
 
-from engine.schema import CLAIM_STATE, STATE_MONEY
+from engine.schema import CLAIM_STATE, CLAIMS, EVENTS, STATE_MONEY, engine_columns
 from engine.state import Progress, compute_state, provenance
 from engine.store.bulk import OnBatch, in_id_order, is_postgres, read_frame, read_snapshot, write_frame
 from engine.store.database import StoreError
@@ -266,7 +266,9 @@ def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on
     runs = EngineRun.__table__
     if executor is None:
         stage("reading claims and events")
-        read = read_snapshot(engine, {"claims": claims_query(portfolio), "events": events_query(portfolio)})
+        # only the columns the engine reads (the store checked the others when they were loaded)
+        read = read_snapshot(engine, {"claims": claims_query(portfolio, engine_columns(CLAIMS, "claims")),
+                                      "events": events_query(portfolio, engine_columns(EVENTS, "events"))})  # fmt: skip
         # rows come in storage order, which is nearly id order (PostgreSQL's COPY leaves a few rows
         # on earlier pages with room); in id order the engine proves ids unique in one linear pass
         # instead of hashing them, and finds loaded files' events already in its order (it sorts
