@@ -132,15 +132,38 @@ def frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _packed(series: pl.Series, dtype: type, fill: int | None = None) -> np.ndarray:
+    """The column as one contiguous numpy array of ``dtype`` (dates as day numbers, Enums as codes),
+    nulls as ``fill``. Chunks are copied straight into the result: no whole-column intermediates
+    (``fill_null`` and a multi-chunk ``to_numpy`` each allocate a copy, and fresh memory is much of
+    the cost at 10M claims). A single chunk without nulls is a view, no copy at all."""
+    if series.n_chunks() == 1 and not series.null_count():
+        values = series.to_physical().to_numpy()
+        if values.dtype == dtype:
+            return values
+    out = np.empty(series.len(), dtype=dtype)
+    at = 0
+    for chunk in series.get_chunks():
+        if chunk.null_count():
+            if fill is None:
+                raise ValueError(f"{series.name}: nulls where none were expected")
+            chunk = chunk.fill_null(fill) if not chunk.dtype.is_temporal() else chunk.to_physical().fill_null(fill)
+        values = chunk.to_physical().to_numpy()
+        out[at : at + len(values)] = values
+        at += len(values)
+    return out
+
+
 def _days(series: pl.Series) -> np.ndarray:
-    return series.cast(pl.Int32).fill_null(NULL_DAY).to_numpy()
+    return _packed(series, np.int32, NULL_DAY)
 
 
 def _codes(series: pl.Series, values: list[str]) -> np.ndarray:
     """Each value's position in ``values`` (an Enum of exactly these values, see ``as_enums``;
     checked beforehand: no nulls)."""
-    assert series.dtype == pl.Enum(values), f"{series.name}: expected Enum{values}, got {series.dtype}"
-    return series.to_physical().cast(pl.Int8).to_numpy()
+    if series.dtype != pl.Enum(values):
+        raise TypeError(f"{series.name}: expected Enum{values}, got {series.dtype}")  # a bug, not bad data
+    return _packed(series, np.int8)
 
 
 @dataclass
@@ -195,25 +218,25 @@ def prepare(
     check_claims(claims_df)
     check_events(events_df)
 
-    if not strictly_increasing(claims_df.get_column("claim_id").to_numpy()):  # else sorted and unique
+    if not strictly_increasing(_packed(claims_df.get_column("claim_id"), np.int64)):  # else sorted and unique
         check_unique(claims_df, "claims", "claim_id")
         claims_df = claims_df.sort("claim_id")
-    ev_claim = events_df.get_column("claim_id").to_numpy()
+    ev_claim = _packed(events_df.get_column("claim_id"), np.int64)
     ev_day = _days(events_df.get_column("event_date"))
-    ev_id = events_df.get_column("event_id").to_numpy()
+    ev_id = _packed(events_df.get_column("event_id"), np.int64)
     if not strictly_increasing(ev_id):  # increasing ids are unique: no hashing of millions of rows
         check_unique(events_df, "events", "event_id")
     if not events_in_order(ev_claim, ev_day, ev_id):
         events_df = events_df.sort("claim_id", "event_date", "event_id")
-        ev_claim = events_df.get_column("claim_id").to_numpy()
+        ev_claim = _packed(events_df.get_column("claim_id"), np.int64)
         ev_day = _days(events_df.get_column("event_date"))
-        ev_id = events_df.get_column("event_id").to_numpy()
-    claim_id = claims_df.get_column("claim_id").to_numpy()
+        ev_id = _packed(events_df.get_column("event_id"), np.int64)
+    claim_id = _packed(claims_df.get_column("claim_id"), np.int64)
     offsets = event_offsets(claim_id, ev_claim)
     if offsets[-1] != len(ev_claim):
         check_unknown_claims(claims_df, events_df)
     ev_kind = _codes(events_df.get_column("kind"), [k.value for k in EventKind])
-    ev_reverses = events_df.get_column("reverses").fill_null(-1).to_numpy()
+    ev_reverses = _packed(events_df.get_column("reverses"), np.int64, -1)
     bad = bad_reversals(offsets, ev_kind, ev_id, ev_reverses)
     if len(bad):
         raise reversal_error(ev_id[bad][:5].tolist(), len(bad))
@@ -221,7 +244,8 @@ def prepare(
     as_of_day = day_number(as_of)
     basis_names = [b.value for b in InterestBasis]
     basis = _codes(claims_df.get_column("interest_basis"), basis_names)
-    used = [BASIS_TABLE[InterestBasis(basis_names[b])][0] for b in np.unique(basis)]
+    present = np.flatnonzero(np.bincount(basis, minlength=len(basis_names)))
+    used = [BASIS_TABLE[InterestBasis(basis_names[b])][0] for b in present]
     used_tables = [name for name in used if name is not None]
     stale = rules.stale(used_tables, as_of)
     if stale and not allow_stale_rates:
@@ -232,16 +256,19 @@ def prepare(
     accrual_start = np.maximum(due, cutoff) + 1
     _check_rates_cover(claims_df, basis, accrual_start, as_of_day, rules)
 
-    principal = claims_df.get_column("principal").to_numpy()
-    interest = claims_df.get_column("interest_at_cutoff").to_numpy()
-    costs = claims_df.get_column("costs_at_cutoff").to_numpy()
+    principal = _packed(claims_df.get_column("principal"), np.int64)
+    interest = _packed(claims_df.get_column("interest_at_cutoff"), np.int64)
+    costs = _packed(claims_df.get_column("costs_at_cutoff"), np.int64)
     contract = claims_df.get_column("contractual_rate_bp")
     is_contractual = basis == basis_names.index(InterestBasis.CONTRACTUAL)
-    contract_bp = np.where(is_contractual, contract.fill_null(0).to_numpy(), 0).astype(np.int32)
-    ev_amount = events_df.get_column("amount").fill_null(0).to_numpy()
+    contract_bp = _packed(contract, np.int32, 0)
+    if contract_bp.base is not None or not contract_bp.flags.writeable:
+        contract_bp = contract_bp.copy()  # a view of the frame: not ours to change
+    contract_bp[~is_contractual] = 0
+    ev_amount = _packed(events_df.get_column("amount"), np.int64, 0)
 
     max_table_bp = max(max(t.rate_bp) for t in rules.rates.values())
-    max_bp = np.where(is_contractual, contract_bp, max_table_bp).astype(np.int64)
+    max_bp = np.where(is_contractual, contract_bp, np.int32(max_table_bp))
     bound = balance_bounds(principal, interest, costs, accrual_start, max_bp, offsets, ev_kind, ev_amount, as_of_day)
     over = bound >= BALANCE_LIMIT
     if over.any():
@@ -271,7 +298,7 @@ def prepare(
         contract_bp=contract_bp,
         # the claim kinds are the first of LimitationKind: their Enum codes are the kernel's
         limitation_kind=_codes(claims_df.get_column("limitation_kind"), [m.value for m in CLAIM_LIMITATION_KINDS]),
-        custom_years=claims_df.get_column("limitation_years").fill_null(0).cast(pl.Int64).to_numpy(),
+        custom_years=_packed(claims_df.get_column("limitation_years"), np.int64, 0),
         title_day=_days(claims_df.get_column("title_date")),
         basis=basis,
         order=order,
