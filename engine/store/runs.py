@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import polars as pl
+import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
@@ -200,13 +201,21 @@ def _write_state(conn: sa.Connection, run_id: int, rows: pl.DataFrame, on_batch:
 
 
 def state_digest(table: pa.Table) -> str:
-    """sha256 of claim_state's values (not of the metadata, which holds timings)."""
+    """sha256 of claim_state's values (not of the metadata, which holds timings), the same for
+    equal tables however they are laid out in memory: per column the null mask and the values
+    with nulls as 0 (raw Arrow buffers differ for equal values: chunking, a validity bitmap or
+    none, whatever lies under a null, padding bits)."""
+    import pyarrow.compute as pc
+
     digest = hashlib.sha256()
-    for column in table.select([f.name for f in CLAIM_STATE]).combine_chunks().columns:
-        for chunk in column.chunks:
-            for buffer in chunk.buffers():
-                if buffer is not None:
-                    digest.update(buffer)
+    for field in CLAIM_STATE:
+        column = table.column(field.name).combine_chunks()
+        physical = pa.int32() if pa.types.is_date32(field.type) else pa.int8() if pa.types.is_boolean(field.type) else field.type
+        values = column.cast(physical)
+        nulls = values.is_null()
+        digest.update(field.name.encode() + b"\0")
+        digest.update(np.packbits(nulls.to_numpy(zero_copy_only=False)).tobytes())
+        digest.update(pc.fill_null(values, 0).to_numpy(zero_copy_only=False).tobytes())
     return digest.hexdigest()
 
 

@@ -133,3 +133,19 @@ def test_one_run_at_a_time(loaded):
     with runs.run_lock(loaded), pytest.raises(StoreError, match="another run is in progress"):
         runs.run(loaded, AS_OF, allow_stale_rates=True)
     assert runs.runs_list(loaded) == []
+
+
+def test_the_state_digest_is_of_values_not_of_their_layout(tmp_path, portfolio):
+    """A claim_state read back from Parquet, or cut into chunks, digests as the one computed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    state = compute_state(*portfolio, AS_OF, allow_stale_rates=True)
+    pq.write_table(state, tmp_path / "state.parquet")
+    again = pq.read_table(tmp_path / "state.parquet")
+    rows = state.num_rows
+    chunked = pa.concat_tables([state.slice(0, rows // 3), state.slice(rows // 3)])
+    assert again.equals(state)
+    assert runs.state_digest(again) == runs.state_digest(state) == runs.state_digest(chunked)
+    changed = state.set_column(2, "principal_due", pa.array([1] + state.column(2).to_pylist()[1:]))
+    assert runs.state_digest(changed) != runs.state_digest(state)
