@@ -83,12 +83,13 @@ def write_frame(
 
 
 #: PostgreSQL binary COPY: the file header, the trailer, and the fixed-width types we encode
-#: (anything else, e.g. JSON, goes as CSV).
+#: (text, and jsonb from JSON text; anything else goes as CSV).
 PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 PG_COPY_TRAILER = b"\xff\xff"
 PG_EPOCH_DAY = 10_957  # 2000-01-01 as days since 1970-01-01
 _WIDTH = {"bigint": 8, "integer": 4, "smallint": 2, "date": 4, "boolean": 1}
 _TEXT = ("text", "character varying")
+_JSONB_VERSION = "\x01"
 
 
 def _binary_types(conn: sa.Connection, table: str, frame: pl.DataFrame) -> list[str] | None:
@@ -101,6 +102,8 @@ def _binary_types(conn: sa.Connection, table: str, frame: pl.DataFrame) -> list[
     found = [types.get(c) for c in frame.columns]
     for (name, dtype), kind in zip(frame.schema.items(), found, strict=True):
         if kind in _TEXT and dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+            continue
+        if kind == "jsonb" and dtype == pl.String:
             continue
         if kind == "date" and dtype == pl.Date or kind == "boolean" and dtype == pl.Boolean:
             continue
@@ -152,8 +155,11 @@ def _binary(batch: pl.DataFrame, types: list[str]) -> bytes:
     for name, kind in zip(batch.columns, types, strict=True):
         column = batch.get_column(name)
         valid = column.is_not_null().to_numpy()
-        if kind in _TEXT:
-            text = column.cast(pl.String).to_arrow()
+        if kind in _TEXT or kind == "jsonb":
+            text = column.cast(pl.String)
+            if kind == "jsonb":  # jsonb's binary form: a version byte (1), then the JSON text
+                text = pl.select(pl.concat_str(pl.lit(_JSONB_VERSION), text)).to_series()
+            text = text.to_arrow()
             text = (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).cast(pa.large_string())
             offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + n + 1]
             data = np.frombuffer(text.buffers()[2], dtype=np.uint8) if text.buffers()[2] is not None else np.zeros(0, np.uint8)
