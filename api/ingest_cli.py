@@ -81,6 +81,8 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
     table.add_row("purchase price allocated (PLN)", pln_readable(report.purchase_price))
     table.add_row("debtors new / already stored", f"{report.new_debtors:,} / {report.known_debtors:,}")
     table.add_row("probable duplicate debtors (not merged)", f"{report.candidates.height:,}")
+    conflicts = report.conflicts.height
+    table.add_row("same PESEL/NIP, another name (accepted)", f"[{'yellow' if conflicts else 'green'}]{conflicts:,}[/]")
     table.add_row("encoding", str(report.encoding or "-"))
     table.add_row("version", str(report.version))
     console.print(table)
@@ -119,7 +121,7 @@ def ingest_command(
     new_version: Annotated[bool, typer.Option("--new-version", help="Ingest as the portfolio's next version (<portfolio>@v<n>), even a file already ingested.")] = False,
     control_count: Annotated[int | None, typer.Option("--control-count", help="The seller's number of claims (overrides the profile's).")] = None,
     control_principal: Annotated[str | None, typer.Option("--control-principal", help="The seller's sum of principal in PLN (overrides the profile's).")] = None,
-    reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports: STEM.rejects.csv/.parquet, STEM.candidates.csv (default: ./<file name>).")] = None,
+    reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports: STEM.rejects.csv/.parquet, STEM.candidates.csv, STEM.name_conflicts.csv (default: ./<file name>).")] = None,
     database_url: Annotated[str | None, typer.Option("--database-url", help="Store URL (default: env CESSION_DATABASE_URL, else embedded SQLite).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary: amounts as strings '123.45'.")] = False,
 ) -> None:  # fmt: skip

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from engine.money import to_grosz
 from engine.schema import CLAIMS
 from engine.store import ingests
-from engine.store.bulk import write_frame
+from engine.store.bulk import is_postgres, write_frame
 from engine.store.records import actor, audit
 from engine.validation import check_claims, conform
 from ingest import debtors as debtor_rules
@@ -86,6 +86,8 @@ class IngestReport:
     seconds: float = 0.0
     encoding: str | None = None
     already: dict = field(default_factory=dict)  # for a recognised file: when and where it went
+    #: rows whose name is not the name their debtor (same PESEL/NIP) keeps: accepted, reported
+    conflicts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=debtor_rules.CONFLICT_SCHEMA))
 
     def rejects_by_rule(self) -> dict[str, int]:
         """Rejected rows per (column: rule), most frequent first."""
@@ -109,7 +111,8 @@ class IngestReport:
             "accounted": self.accepted + self.rejected == self.rows_read, "blank_lines": self.blank_lines,
             "rejects_by_rule": self.rejects_by_rule(), "principal": pln(self.principal),
             "purchase_price": pln(self.purchase_price), "new_debtors": self.new_debtors,
-            "known_debtors": self.known_debtors, "debtor_candidates": self.candidates.height, "control": control,
+            "known_debtors": self.known_debtors, "debtor_candidates": self.candidates.height,
+            "name_conflicts": self.conflicts.height, "control": control,
             "ingest_id": self.ingest_id, "encoding": self.encoding, "seconds": round(self.seconds, 3),
         } | ({"already": self.already} if self.already else {})  # fmt: skip
 
@@ -199,6 +202,7 @@ def ingest_file(
             _store(conn, read, report, profile, price, progress)
             details = {"rejects_by_rule": report.rejects_by_rule(), "new_debtors": report.new_debtors,
                        "known_debtors": report.known_debtors, "debtor_candidates": report.candidates.height,
+                       "name_conflicts": report.conflicts.height,
                        "blank_lines": report.blank_lines, "encoding": scanned.encoding}  # fmt: skip
             report.ingest_id = ingests.record(
                 conn, content_sha256=scanned.sha256, portfolio_id=portfolio_id, base_portfolio=portfolio, version=version,
@@ -231,24 +235,69 @@ def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Prof
         face = kept.select(pl.col("principal") + pl.col("interest_at_cutoff") + pl.col("costs_at_cutoff")).collect().to_series()
         allocated = allocate_price(face, price)
     first_claim, first_debtor = ingests.next_ids(conn)
-    book = debtor_rules.DebtorBook(conn, first_debtor)
+    book = debtor_rules.DebtorBook(conn, first_debtor, kept.select("row", "national_id", "name", "seller_ref"))
     ingests.ensure_portfolio(conn, portfolio_id, profile.name if profile.seller else portfolio_id, profile.seller)
     accepted = principal = purchase_price = 0
-    for batch in kept.collect_batches(chunk_size=read.batch_rows):
-        if allocated is not None:
-            batch = batch.with_columns(allocated.slice(accepted, batch.height).alias("purchase_price"))
-        rows, debtors, keys = book.assign(batch)
-        claims = _claims(rows, portfolio_id, first_claim + accepted)
-        ingests.write_debtors(conn, debtors, keys)
-        write_frame(conn, "claims", claims)
-        accepted += claims.height
-        principal += int(claims.get_column("principal").sum())
-        purchase_price += int(claims.get_column("purchase_price").sum())
-        progress("storing", accepted, read.rows_read - rejected.len())
+    with _Writes(conn) as writes:
+        for batch in kept.collect_batches(chunk_size=read.batch_rows):
+            if allocated is not None:
+                batch = batch.with_columns(allocated.slice(accepted, batch.height).alias("purchase_price"))
+            rows, debtors, keys = book.assign(batch)
+            claims = _claims(rows, portfolio_id, first_claim + accepted)
+            writes.submit(_write_batch, conn, debtors, keys, claims)
+            accepted += claims.height
+            principal += int(claims.get_column("principal").sum())
+            purchase_price += int(claims.get_column("purchase_price").sum())
+            progress("storing", accepted, read.rows_read - rejected.len())
     if accepted + rejected.len() != read.rows_read:
         raise RuntimeError(f"ingest lost track of rows: {accepted} accepted + {rejected.len()} rejected != {read.rows_read} read")
     report.accepted, report.rejected, report.principal, report.purchase_price = accepted, rejected.len(), principal, purchase_price
     report.new_debtors, report.known_debtors, report.candidates = book.new, book.known, book.candidates()
+    report.conflicts = book.conflicts
+
+
+def _write_batch(conn: sa.Connection, debtors: pl.DataFrame, keys: pl.DataFrame, claims: pl.DataFrame) -> None:
+    ingests.write_debtors(conn, debtors, keys)
+    write_frame(conn, "claims", claims)
+
+
+class _Writes:
+    """One batch's writes at a time on a thread of their own while the caller prepares the next
+    (PostgreSQL: psycopg waits for the server's COPY without the GIL, so ingest's own work and the
+    server's index upkeep overlap); SQLite: in the caller's thread, as its connection wants. The
+    caller leaves ``conn`` alone until the block ends; the block ends only when no write is
+    running (a failure is raised, after which the transaction rolls back)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writes") if is_postgres(conn) else None
+        self.running = None
+
+    def submit(self, write: Callable, *args) -> None:
+        if self.pool is None:
+            write(*args)
+            return
+        self.wait()
+        self.running = self.pool.submit(write, *args)
+
+    def wait(self) -> None:
+        running, self.running = self.running, None
+        if running is not None:
+            running.result()
+
+    def __enter__(self) -> _Writes:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        try:
+            if kind is None:
+                self.wait()
+            elif self.running is not None:
+                self.running.exception()  # the write in flight is finished before the rollback; its error is not the first
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
 
 
 @dataclass
@@ -361,8 +410,8 @@ def _recognised(scanned: Scanned, earlier: list, started: float) -> IngestReport
 
 
 def write_reports(report: IngestReport, stem: Path) -> dict[str, Path]:
-    """The reject report (CSV and Parquet: row, seller_ref, column, rule, value) and the debtor
-    candidates (CSV) beside ``stem``; what was written."""
+    """The reject report (CSV and Parquet: row, seller_ref, column, rule, value), the debtor
+    candidates and the name conflicts (CSV) beside ``stem``; what was written."""
     written = {}
     stem.parent.mkdir(parents=True, exist_ok=True)
     for suffix in (".rejects.csv", ".rejects.parquet"):
@@ -372,7 +421,8 @@ def write_reports(report: IngestReport, stem: Path) -> dict[str, Path]:
         else:
             report.failures.write_parquet(target)
         written[suffix[1:]] = target
-    target = stem.with_name(stem.name + ".candidates.csv")
-    report.candidates.write_csv(target)
-    written["candidates.csv"] = target
+    for suffix, frame in ((".candidates.csv", report.candidates), (".name_conflicts.csv", report.conflicts)):
+        target = stem.with_name(stem.name + suffix)
+        frame.write_csv(target)
+        written[suffix[1:]] = target
     return written

@@ -95,11 +95,11 @@ def _lookup_with(conn: sa.Connection, table: str, column: str, values: pl.Series
 
 
 def debtors_by_national_id(conn: sa.Connection, national_ids: pl.Series) -> pl.DataFrame:
-    """(national_id, debtor_id) of stored debtors with one of these ids (the lowest id if a
+    """(national_id, debtor_id, name) of stored debtors with one of these ids (the lowest id if a
     national id were ever stored twice)."""
-    schema = {"national_id": pl.String(), "debtor_id": pl.Int64()}
+    schema = {"national_id": pl.String(), "debtor_id": pl.Int64(), "name": pl.String()}
     found = _lookup_with(conn, "debtors", "national_id", national_ids, schema, "", {})
-    return found.group_by("national_id").agg(pl.col("debtor_id").min())
+    return found.sort("debtor_id").unique("national_id", keep="first", maintain_order=True)
 
 
 def debtor_keys_by_name(conn: sa.Connection, name_keys: pl.Series) -> pl.DataFrame:

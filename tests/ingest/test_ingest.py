@@ -3,6 +3,7 @@ nothing stored twice, debtors deduplicated, and a failed ingest leaves the store
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import polars as pl
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 
 from benchmarks.seller_files import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from engine.store import ingests, records
-from ingest import IngestError, allocate_price, ingest_file
+from ingest import IngestError, allocate_price, ingest_file, write_reports
+from ingest.debtors import national_id_of, national_key
 
 TODAY = date(2026, 12, 1)
 HEADER = ["seller_ref", "debtor_kind", "name", "national_id", "postal_code", "principal", "interest_at_cutoff",
@@ -246,3 +248,40 @@ def test_a_messy_utf8_file_with_bom_quotes_blank_lines_and_trailing_separators(s
     assert by_row[5] == [("purchase_date", "in the future")]
     assert by_row[6] == [("national_id", "PESEL check digit does not match")]
     assert by_row[8] == [("seller_ref", "seller_ref appears more than once in the file")]
+
+
+def test_the_same_pesel_with_another_name_is_accepted_as_that_debtor_and_reported(store, tmp_path):
+    ingest_file(store, canonical_csv(tmp_path / "a.csv", [{"seller_ref": "A1"}]), "P1", today=TODAY)  # Jan Kowalski
+    rows = [
+        {"seller_ref": "B1", "national_id": "02070803628", "name": "Anna Nowak"},
+        {"seller_ref": "B2", "national_id": "02070803628", "name": "NOWAK, anna"},  # the same name, written otherwise
+        {"seller_ref": "B3", "national_id": "02070803628", "name": "Anna Kowalczyk"},  # another name: reported
+        {"seller_ref": "B4", "name": "Jan Kowalski"},  # the stored debtor's PESEL and name
+        {"seller_ref": "B5", "name": "Janina Kowalska"},  # the stored debtor's PESEL, another name
+    ]  # fmt: skip
+    report = ingest_file(store, canonical_csv(tmp_path / "b.csv", rows), "P2", today=TODAY)
+    assert (report.accepted, report.rejected, report.new_debtors, report.known_debtors) == (5, 0, 1, 1)
+    with store.connect() as conn:
+        claims = records.read_claims(conn).sort("seller_ref")
+        names = dict(conn.exec_driver_sql("SELECT debtor_id, name FROM debtors").all())
+    ids = dict(zip(claims["seller_ref"], claims["debtor_id"]))
+    assert ids["B1"] == ids["B2"] == ids["B3"] and ids["A1"] == ids["B4"] == ids["B5"]
+    assert names[ids["B1"]] == "Anna Nowak" and names[ids["A1"]] == "Jan Kowalski"  # the kept names
+    assert report.conflicts.select("national_id", "row", "seller_ref", "name", "kept_name", "kept_row", "kept_in").rows() == [
+        ("02070803628", 4, "B3", "Anna Kowalczyk", "Anna Nowak", 2, "this file"),
+        ("44051401359", 6, "B5", "Janina Kowalska", "Jan Kowalski", None, "store"),
+    ]  # fmt: skip
+    assert report.summary()["name_conflicts"] == 2
+    written = write_reports(report, tmp_path / "b")
+    assert pl.read_csv(written["name_conflicts.csv"])["seller_ref"].to_list() == ["B3", "B5"]
+    with store.connect() as conn:
+        details = conn.exec_driver_sql("SELECT details FROM ingest_files ORDER BY ingest_id DESC").scalar()
+    assert (json.loads(details) if isinstance(details, str) else details)["name_conflicts"] == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.from_regex(r"\A[0-9]{11}\Z"), st.from_regex(r"\A[0-9]{10}\Z")), min_size=1, max_size=30))
+def test_national_ids_as_int64_keys_are_equal_exactly_when_the_ids_are(ids):
+    frame = pl.DataFrame({"id": ids}).with_columns(key=national_key(pl.col("id")))
+    assert frame.select(national_id_of(pl.col("key"))).to_series().to_list() == ids
+    assert frame["key"].n_unique() == len(set(ids))
