@@ -101,7 +101,7 @@ def canonical(batch: pl.DataFrame, found: dict[str, str], profile: Profile) -> p
 
 def _iban_text(text: pl.Expr) -> pl.Expr:
     """A Polish account number (NRB, 26 digits) is an IBAN without its 'PL'."""
-    t = text.str.replace_all(r"[\s\-]", "").str.to_uppercase()
+    t = text.str.replace_all(" ", "", literal=True).str.replace_all(r"[\s\-]", "").str.to_uppercase()  # most are grouped by spaces
     return pl.when(t.str.contains(r"^\d{26}$")).then("PL" + t).otherwise(t)
 
 
@@ -117,8 +117,8 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
     for column, parser in parsers:
         text = frame.get_column(column)
         if text.null_count() == len(text):  # not in the file (or empty throughout): nothing to parse
-            out = pl.DataFrame({"value": pl.Series([None] * len(text), dtype=parser(text.head(0)).schema["value"]),
-                                "problem": pl.Series([None] * len(text), dtype=pl.String)})  # fmt: skip
+            out = pl.DataFrame({"value": pl.Series(dtype=parser(text.head(0)).schema["value"]).extend_constant(None, len(text)),
+                                "problem": pl.Series(dtype=pl.String).extend_constant(None, len(text))})  # fmt: skip
         else:
             out = parser(text)
         if column == "principal":  # for the control totals: every row's principal, accepted or not

@@ -7,10 +7,18 @@ from datetime import date
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.parsing import amount, calendar_date, percent_as_bp, whole_number
+from ingest.parsing import (
+    _calendar_date_full,
+    _decimal_fixed_full,
+    amount,
+    calendar_date,
+    decimal_fixed,
+    percent_as_bp,
+    whole_number,
+)
 
 TODAY = date(2026, 12, 1)
 
@@ -98,3 +106,21 @@ def test_dates_as_sellers_write_them(text, day, rule):
 def test_rates_in_percent_become_basis_points_and_whole_numbers_stay_whole():
     assert parse(percent_as_bp, ["12,5", "7", "0,125"]) == [(1250, None), (700, None), (None, "at most 2 decimals")]
     assert [v for v, _ in parse(whole_number, ["3", " 10 ", "x"])] == [3, 10, None]
+
+
+AMOUNT_TEXT = st.text(alphabet="0123456789,.-+ \u00a0'ezł", max_size=22) | st.from_regex(r"\A[0-9]{1,16}([.,][0-9]{0,4})?\Z")
+DATE_TEXT = st.text(alphabet="0123456789.-/ :", max_size=19) | st.from_regex(r"\A[0-9]{2}\.[0-9]{2}\.[0-9]{4}\Z") | st.dates().map(str)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(AMOUNT_TEXT | st.none(), min_size=1, max_size=40), st.sampled_from([0, 2, 4]))
+def test_the_fast_path_for_plain_amounts_reads_what_the_full_parser_reads(texts, decimals):
+    text = pl.Series(texts, dtype=pl.String)
+    assert decimal_fixed(text, decimals).rows() == _decimal_fixed_full(text, decimals, "an amount").rows()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(DATE_TEXT | st.none(), min_size=1, max_size=40))
+def test_the_fast_path_for_plain_dates_reads_what_the_full_parser_reads(texts):
+    text = pl.Series(texts, dtype=pl.String)
+    assert calendar_date(text, TODAY).equals(_calendar_date_full(text, TODAY))  # (rows() cannot show year 0)
