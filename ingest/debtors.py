@@ -1,23 +1,29 @@
 """Debtors: one debtor_id per person or company, across portfolios; probable duplicates and
 name conflicts reported, never merged.
 
-The same PESEL or NIP is the same debtor: within a file (the first accepted row's name and
-address are kept) and across the store (a stored debtor keeps its id and its stored data). A row
+The same PESEL or NIP is the same debtor: within a file (the first row's name and address are
+kept) and across the store (a stored debtor keeps its id and its stored data). A row
 whose name differs from the name its debtor keeps (compared as ``name_key``: case, diacritics,
 punctuation and word order ignored) is still that debtor's claim, and is reported as a name
 conflict with both names. A debtor without a national id is a debtor of its own; where its
 normalised name and its birth date or postal code equal another debtor's (of this file or
 stored), the pair is reported as a candidate for a person to decide.
 
-Who is which debtor is decided once for the whole file (every accepted row) before anything is
-written: national ids as int64 keys, one hash join, no per-batch search through the debtors met
-so far. New debtors are numbered in the order of their first row in the file.
+Debtors are assigned and written batch by batch while the file is read: national ids as int64
+keys in one hash table (numba) for the whole ingest, so a batch costs the same however many
+debtors came before it. New debtors are numbered in the order of their first row in the file; a
+debtor's data come from its first row that passes the row rules (a row the whole-file rules
+reject later, such as a duplicate seller_ref, may still be that row).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import polars as pl
 import sqlalchemy as sa
+from numba import njit
 
 from engine.store import ingests
 from ingest.identifiers import pesel_birth_date
@@ -61,45 +67,160 @@ def _name_hash(name: pl.Expr) -> pl.Expr:
     return name.hash(seed=_NAME_SEED)
 
 
+@njit(cache=True, nogil=True, fastmath=False)
+def _find_or_add(slots, keys, used, batch):  # pragma: no cover - numba
+    """Open addressing (linear probing) over ``slots`` (a power of two long, -1 empty, else an
+    ordinal into ``keys``): each key of ``batch`` -> its ordinal, added as ``used``, ``used`` + 1,
+    ... when new; (ordinals, whether this row added its key, the ordinals now used)."""
+    mask = slots.shape[0] - 1
+    found = np.empty(batch.shape[0], np.int64)
+    added = np.zeros(batch.shape[0], np.bool_)
+    for i in range(batch.shape[0]):
+        key = batch[i]
+        at = np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+        while True:
+            ordinal = slots[at]
+            if ordinal == -1:
+                slots[at], keys[used], found[i], added[i] = used, key, used, True
+                used += 1
+                break
+            if keys[ordinal] == key:
+                found[i] = ordinal
+                break
+            at = (at + 1) & mask
+    return found, added, used
+
+
+class _Met:
+    """The national ids met so far in one ingest (int64 keys), each with the debtor it is, the
+    hash of the name that debtor keeps and the row that name comes from (-1: stored)."""
+
+    def __init__(self, expected: int = 0, smallest: int = 1 << 15) -> None:
+        size = max(expected, smallest)
+        self.slots = np.full(self._capacity(size), -1, np.int64)
+        self.used = 0
+        self.keys = np.empty(size, np.int64)
+        self.debtor_id = np.empty(size, np.int64)
+        self.kept_hash = np.empty(size, np.uint64)
+        self.kept_row = np.empty(size, np.int64)
+
+    @staticmethod
+    def _capacity(keys: int) -> int:
+        """Slots for ``keys`` keys at most 70 % full (short probes): a power of two."""
+        return 1 << max(1, int(np.ceil(np.log2(max(keys, 1) / 0.7))))
+
+    def find_or_add(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        need = self.used + len(keys)
+        if need > len(self.keys):
+            size = max(need, len(self.keys) * 3 // 2)
+            for name in ("keys", "debtor_id", "kept_hash", "kept_row"):
+                old = getattr(self, name)
+                grown = np.empty(size, old.dtype)
+                grown[: self.used] = old[: self.used]
+                setattr(self, name, grown)
+        if self._capacity(need) > len(self.slots):
+            self.slots = np.full(self._capacity(need), -1, np.int64)
+            _find_or_add(self.slots, self.keys.copy(), 0, self.keys[: self.used])
+        found, added, self.used = _find_or_add(self.slots, self.keys, self.used, keys)
+        return found, added
+
+
 class DebtorBook:
-    """Debtor ids for the accepted rows of one ingest, in the caller's transaction: a national id
-    stored or met earlier in the file keeps its id; a new one, and every debtor without one, gets
-    the next id from ``first_id`` on, in the order of its first row.
+    """Debtor ids handed out over the batches of one ingest, in the caller's transaction, as the
+    file is read: a national id stored or met earlier in the file keeps its id; a new one, and
+    every debtor without one, gets the next id from ``first_id`` on, in the order of its first row.
 
-    ``rows`` (row, national_id, name, seller_ref; in file order) are every accepted row; then
-    ``assign`` is called on them batch by batch, in the same order."""
+    Rows come batch by batch in file order (those that pass the row rules); a row the whole-file
+    rules reject afterwards may have brought a debtor: ``settle`` takes away those no accepted row
+    refers to."""
 
-    def __init__(self, conn: sa.Connection, first_id: int, rows: pl.LazyFrame) -> None:
-        self.conn, self.first_id = conn, first_id
+    def __init__(self, conn: sa.Connection, first_id: int, expected_rows: int | None = None) -> None:
+        self.conn, self.first_id, self.next_id = conn, first_id, first_id
+        self.store_has_debtors = conn.exec_driver_sql("SELECT 1 FROM debtors LIMIT 1").first() is not None
+        self.new = self.known = 0
+        self._met = _Met(expected_rows or 0)
         self._lonely: list[pl.DataFrame] = []
-        self._done = 0
+        self._clashes: list[pl.DataFrame] = []
+        self._stored: list[pl.DataFrame] = []
+
+    def assign(self, rows: pl.DataFrame, before_lookup: Callable[[], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """The next batch of rows -> (the rows with debtor_id, the new debtors they bring as
+        SCHEMA.md `debtors`, their match keys). ``before_lookup`` is called before the store is
+        asked about national ids (the caller's writes must be done by then)."""
         col = pl.col
-        keys = rows.select("row", key=national_key(col("national_id")), h=_name_hash(col("name")),
-                           unkeyed=col("national_id").is_not_null() & national_key(col("national_id")).is_null()).collect()  # fmt: skip
-        if keys.get_column("unkeyed").any():
+        keyed = rows.select(key=national_key(col("national_id")), h=_name_hash(col("name")),
+                            unkeyed=col("national_id").is_not_null() & national_key(col("national_id")).is_null())  # fmt: skip
+        if keyed.get_column("unkeyed").any():
             raise RuntimeError("a national id that is no validated PESEL or NIP reached debtor assignment")
-        keyed = keys.filter(col("key").is_not_null())
-        firsts = keyed.unique("key", keep="first", maintain_order=True)
-        has_debtors = conn.exec_driver_sql("SELECT 1 FROM debtors LIMIT 1").first() is not None
-        stored = (ingests.debtors_by_national_id(conn, firsts.select(national_id_of(col("key"))).to_series()) if has_debtors
-                  else pl.DataFrame(schema={"national_id": pl.String(), "debtor_id": pl.Int64(), "name": pl.String()}))  # fmt: skip
-        stored = stored.with_columns(key=national_key(col("national_id")), h=_name_hash(col("name")))
-        fresh = firsts.join(stored.select("key"), on="key", how="anti")
-        new = pl.concat([fresh.select("row", "key"), keys.filter(col("key").is_null()).select("row", "key")]).sort("row")
-        new = new.with_row_index("debtor_id", offset=first_id).with_columns(col("debtor_id").cast(pl.Int64))
-        kept = pl.concat([
-            stored.select("key", "debtor_id", kept_h="h", kept_row=pl.lit(None, pl.Int64)),
-            fresh.join(new.select("row", "debtor_id"), on="row").select("key", "debtor_id", kept_h="h", kept_row="row"),
-        ])  # fmt: skip
-        decided = (
-            keys.join(kept, on="key", how="left", maintain_order="left")
-            .join(new.select("row", new_id="debtor_id"), on="row", how="left", maintain_order="left")
-        )  # fmt: skip
-        self.debtor_id = decided.select(pl.coalesce("debtor_id", "new_id")).to_series()
-        self.creates = decided.get_column("new_id").is_not_null()
-        self.new, self.known = new.height, stored.height
-        clashes = decided.filter(col("key").is_not_null() & (col("h") != col("kept_h")))
-        self.conflicts = self._conflicts(rows, clashes.select("row", "key", "debtor_id", "kept_row"), stored)
+        has_key = keyed.get_column("key").is_not_null().to_numpy()
+        at = np.flatnonzero(has_key)
+        keys = keyed.get_column("key").to_numpy()[at].astype(np.int64)
+        hashes = keyed.get_column("h").to_numpy()
+        row_numbers = rows.get_column("row").to_numpy()
+        met = self._met
+        ordinal, added = met.find_or_add(keys)
+        stored_at = np.zeros(len(at), np.bool_)
+        if self.store_has_debtors and added.any():
+            if before_lookup is not None:
+                before_lookup()
+            national = rows.get_column("national_id").gather(at[added])
+            stored = ingests.debtors_by_national_id(self.conn, national)
+            if stored.height:
+                stored = stored.with_columns(key=national_key(col("national_id")), h=_name_hash(col("name")))
+                self._stored.append(stored.select("key", "name"))
+                stored_ordinal, _, _ = _find_or_add(met.slots, met.keys, met.used, stored.get_column("key").to_numpy())
+                met.debtor_id[stored_ordinal] = stored.get_column("debtor_id").to_numpy()
+                met.kept_hash[stored_ordinal] = stored.get_column("h").to_numpy()
+                met.kept_row[stored_ordinal] = -1
+                self.known += stored.height
+                is_stored = np.zeros(met.used, np.bool_)
+                is_stored[stored_ordinal] = True
+                stored_at = added & is_stored[ordinal]
+        # new debtors: the rows that met a national id first (and it is not stored), and rows without one
+        creates = np.zeros(rows.height, np.bool_)
+        creates[at[added & ~stored_at]] = True
+        creates[~has_key] = True
+        new_ids = np.full(rows.height, -1, np.int64)
+        new_ids[creates] = np.arange(self.next_id, self.next_id + int(creates.sum()), dtype=np.int64)
+        self.next_id += int(creates.sum())
+        self.new += int(creates.sum())
+        fresh = at[added & ~stored_at]
+        met.debtor_id[ordinal[added & ~stored_at]] = new_ids[fresh]
+        met.kept_hash[ordinal[added & ~stored_at]] = hashes[fresh]
+        met.kept_row[ordinal[added & ~stored_at]] = row_numbers[fresh]
+        debtor_id = new_ids
+        debtor_id[at] = met.debtor_id[ordinal]
+        clash = hashes[at] != met.kept_hash[ordinal]
+        if clash.any():
+            kept_row = met.kept_row[ordinal[clash]]
+            self._clashes.append(pl.DataFrame({
+                "row": row_numbers[at[clash]], "key": keys[clash], "debtor_id": debtor_id[at[clash]], "kept_row": kept_row,
+            }).with_columns(pl.when(col("kept_row") >= 0).then(col("kept_row")).alias("kept_row")))  # fmt: skip
+        rows = rows.with_columns(pl.Series("debtor_id", debtor_id, dtype=pl.Int64))
+        birth = pl.coalesce(
+            col("birth_date"), pl.when(col("debtor_kind") == "consumer").then(pesel_birth_date(col("national_id")))
+        )
+        new = rows.filter(pl.Series(creates)).with_columns(name_key(col("name")).alias("name_key"), birth.alias("birth_date"))
+        self._lonely.append(new.filter(col("national_id").is_null()).select("debtor_id", "row", "name", "name_key", "birth_date", "postal_code"))
+        return rows, new, new.select("debtor_id", "name_key", "birth_date", "postal_code")
+
+    def settle(self, kept_ids: pl.Series, kept_rows: pl.Series, rows: pl.LazyFrame) -> pl.Series:
+        """After the whole-file rules: ``kept_ids`` the debtor_id of every accepted row, ``kept_rows``
+        their row numbers, ``rows`` every row assigned (row, seller_ref, name). The debtors this
+        ingest made that no accepted row refers to (the caller deletes them); the counts and the
+        name conflicts from here on speak of the accepted rows only."""
+        made = np.zeros(self.next_id - self.first_id, np.bool_)
+        ids = kept_ids.to_numpy()
+        made[ids[ids >= self.first_id] - self.first_id] = True
+        unused = pl.Series("debtor_id", np.flatnonzero(~made) + self.first_id, dtype=pl.Int64)
+        self.new = int(made.sum())
+        self.known = int(pl.Series(ids[ids < self.first_id]).n_unique()) if (ids < self.first_id).any() else 0
+        self._lonely = [f.filter(~pl.col("debtor_id").is_in(unused.implode())) for f in self._lonely]
+        clashes = pl.concat(self._clashes) if self._clashes else pl.DataFrame(schema={"row": pl.Int64, "key": pl.Int64, "debtor_id": pl.Int64, "kept_row": pl.Int64})
+        clashes = clashes.filter(pl.col("row").is_in(kept_rows.implode()))
+        stored = pl.concat(self._stored) if self._stored else pl.DataFrame(schema={"key": pl.Int64, "name": pl.String})
+        self.conflicts = self._conflicts(rows, clashes, stored)
+        return unused
 
     @staticmethod
     def _conflicts(rows: pl.LazyFrame, clashes: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
@@ -118,22 +239,6 @@ class DebtorBook:
             national_id_of(col("key")).alias("national_id"), "debtor_id", "row", "seller_ref", "name", "kept_name",
             "kept_row", pl.when(col("kept_row").is_null()).then(pl.lit("store")).otherwise(pl.lit("this file")).alias("kept_in"),
         ).sort("row")  # fmt: skip
-
-    def assign(self, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """The next batch of the accepted rows -> (the rows with debtor_id, the new debtors they
-        bring as SCHEMA.md `debtors`, their match keys)."""
-        n = rows.height
-        rows = rows.with_columns(self.debtor_id.slice(self._done, n).alias("debtor_id"))
-        first = rows.filter(self.creates.slice(self._done, n))
-        self._done += n
-        birth = pl.coalesce(
-            pl.col("birth_date"),
-            pl.when(pl.col("debtor_kind") == "consumer").then(pesel_birth_date(pl.col("national_id"))),
-        )
-        new = first.with_columns(name_key(pl.col("name")).alias("name_key"), birth.alias("birth_date"))
-        lonely = new.filter(pl.col("national_id").is_null())
-        self._lonely.append(lonely.select("debtor_id", "row", "name", "name_key", "birth_date", "postal_code"))
-        return rows, new, new.select("debtor_id", "name_key", "birth_date", "postal_code")
 
     def candidates(self) -> pl.DataFrame:
         """Pairs (new debtor without a national id, another debtor) with the same name key and birth

@@ -176,9 +176,23 @@ def ingest_file(
     if earlier and not new_version:
         return _recognised(scanned, earlier, started)
     terms = row_rules.Terms(purchase_date, price is not None, today or date.today())
-    with tempfile.TemporaryDirectory(prefix="cession-ingest-") as spill:
+    # one transaction from the first row read: debtors are written while the file is read
+    with tempfile.TemporaryDirectory(prefix="cession-ingest-") as spill, engine.begin() as conn:
+        ingests.lock(conn)
+        earlier = ingests.ingests_of(conn, scanned.sha256)
+        if earlier and not new_version:
+            return _recognised(scanned, earlier, started)
+        first_claim, first_debtor = ingests.next_ids(conn)
+        book = debtor_rules.DebtorBook(conn, first_debtor, estimated_rows(scanned))
         try:
-            read = _read(scanned, profile, terms, batch_rows, progress, Path(spill))
+            with _Writes(conn) as writes:
+
+                def with_debtors(good: pl.DataFrame) -> pl.DataFrame:
+                    rows, debtors, keys = book.assign(good, before_lookup=writes.wait)
+                    writes.submit(ingests.write_debtors, conn, debtors, keys)
+                    return rows
+
+                read = _read(scanned, profile, terms, batch_rows, progress, Path(spill), on_good=with_debtors)
         except SourceError as e:
             raise IngestError(f"{path.name}: {e}") from None
         except pl.exceptions.ComputeError as e:
@@ -189,38 +203,35 @@ def ingest_file(
             control_principal = to_grosz(profile.control_totals.principal)
         control = Control(control_count, control_principal, read.rows_read, read.principal_read, read.unparsed_principal)
         progress("storing", 0, None)
-        with engine.begin() as conn:
-            ingests.lock(conn)
-            earlier = ingests.ingests_of(conn, scanned.sha256)
-            if earlier and not new_version:
-                return _recognised(scanned, earlier, started)
-            latest = ingests.latest_version(conn, portfolio)
-            version = latest + 1 if new_version and latest else max(latest, 1)
-            portfolio_id = portfolio if version == 1 else f"{portfolio}@v{version}"
-            report = IngestReport(path, scanned.sha256, portfolio_id, version, "ingested", read.rows_read, read.blank_lines,
-                                  0, 0, read.failures, pl.DataFrame(), control, encoding=scanned.encoding)  # fmt: skip
-            _store(conn, read, report, profile, price, progress)
-            details = {"rejects_by_rule": report.rejects_by_rule(), "new_debtors": report.new_debtors,
-                       "known_debtors": report.known_debtors, "debtor_candidates": report.candidates.height,
-                       "name_conflicts": report.conflicts.height,
-                       "blank_lines": report.blank_lines, "encoding": scanned.encoding}  # fmt: skip
-            report.ingest_id = ingests.record(
-                conn, content_sha256=scanned.sha256, portfolio_id=portfolio_id, base_portfolio=portfolio, version=version,
-                file_name=path.name, profile=profile.name, actor=who or actor(), rows_read=report.rows_read,
-                accepted=report.accepted, rejected=report.rejected, principal=report.principal,
-                purchase_price=report.purchase_price, control_count=control.count, control_principal=control.principal,
-                control_ok=control.ok, details=details,
-            )  # fmt: skip
-            audit(conn, "ingest", portfolio_id, {"file": path.name, "sha256": scanned.sha256, "ingest_id": report.ingest_id,
-                                                 "accepted": report.accepted, "rejected": report.rejected}, who)  # fmt: skip
+        latest = ingests.latest_version(conn, portfolio)
+        version = latest + 1 if new_version and latest else max(latest, 1)
+        portfolio_id = portfolio if version == 1 else f"{portfolio}@v{version}"
+        report = IngestReport(path, scanned.sha256, portfolio_id, version, "ingested", read.rows_read, read.blank_lines,
+                              0, 0, read.failures, pl.DataFrame(), control, encoding=scanned.encoding)  # fmt: skip
+        _store(conn, read, report, profile, price, progress, book, first_claim)
+        details = {"rejects_by_rule": report.rejects_by_rule(), "new_debtors": report.new_debtors,
+                   "known_debtors": report.known_debtors, "debtor_candidates": report.candidates.height,
+                   "name_conflicts": report.conflicts.height,
+                   "blank_lines": report.blank_lines, "encoding": scanned.encoding}  # fmt: skip
+        report.ingest_id = ingests.record(
+            conn, content_sha256=scanned.sha256, portfolio_id=portfolio_id, base_portfolio=portfolio, version=version,
+            file_name=path.name, profile=profile.name, actor=who or actor(), rows_read=report.rows_read,
+            accepted=report.accepted, rejected=report.rejected, principal=report.principal,
+            purchase_price=report.purchase_price, control_count=control.count, control_principal=control.principal,
+            control_ok=control.ok, details=details,
+        )  # fmt: skip
+        audit(conn, "ingest", portfolio_id, {"file": path.name, "sha256": scanned.sha256, "ingest_id": report.ingest_id,
+                                             "accepted": report.accepted, "rejected": report.rejected}, who)  # fmt: skip
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Profile, price: int | None, progress) -> None:
+def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Profile, price: int | None, progress,
+           book: debtor_rules.DebtorBook, first_claim: int) -> None:
     """The accepted rows into the store, batch by batch from the spill file, in ``conn``'s
-    transaction: the rules that need the store first (seller_refs it holds), then the price,
-    debtors and claims."""
+    transaction: the rules that need the store first (seller_refs it holds), then the price and
+    the claims; the debtors (written as the file was read) that only rejected rows brought are
+    taken away again."""
     portfolio_id = report.portfolio_id
     spilled = pl.scan_parquet(read.spill)
     if ingests.holds_claims(conn, portfolio_id):
@@ -234,17 +245,14 @@ def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Prof
     if price is not None:
         face = kept.select(pl.col("principal") + pl.col("interest_at_cutoff") + pl.col("costs_at_cutoff")).collect().to_series()
         allocated = allocate_price(face, price)
-    first_claim, first_debtor = ingests.next_ids(conn)
-    book = debtor_rules.DebtorBook(conn, first_debtor, kept.select("row", "national_id", "name", "seller_ref"))
     ingests.ensure_portfolio(conn, portfolio_id, profile.name if profile.seller else portfolio_id, profile.seller)
     accepted = principal = purchase_price = 0
     with _Writes(conn) as writes:
         for batch in kept.collect_batches(chunk_size=read.batch_rows):
             if allocated is not None:
                 batch = batch.with_columns(allocated.slice(accepted, batch.height).alias("purchase_price"))
-            rows, debtors, keys = book.assign(batch)
-            claims = _claims(rows, portfolio_id, first_claim + accepted)
-            writes.submit(_write_batch, conn, debtors, keys, claims)
+            claims = _claims(batch, portfolio_id, first_claim + accepted)
+            writes.submit(write_frame, conn, "claims", claims)
             accepted += claims.height
             principal += int(claims.get_column("principal").sum())
             purchase_price += int(claims.get_column("purchase_price").sum())
@@ -252,13 +260,11 @@ def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Prof
     if accepted + rejected.len() != read.rows_read:
         raise RuntimeError(f"ingest lost track of rows: {accepted} accepted + {rejected.len()} rejected != {read.rows_read} read")
     report.accepted, report.rejected, report.principal, report.purchase_price = accepted, rejected.len(), principal, purchase_price
+    debtor_of = kept.select("debtor_id", "row").collect()
+    unused = book.settle(debtor_of.get_column("debtor_id"), debtor_of.get_column("row"), spilled.select("row", "seller_ref", "name"))
+    ingests.delete_debtors(conn, unused)
     report.new_debtors, report.known_debtors, report.candidates = book.new, book.known, book.candidates()
     report.conflicts = book.conflicts
-
-
-def _write_batch(conn: sa.Connection, debtors: pl.DataFrame, keys: pl.DataFrame, claims: pl.DataFrame) -> None:
-    ingests.write_debtors(conn, debtors, keys)
-    write_frame(conn, "claims", claims)
 
 
 class _Writes:
@@ -311,9 +317,11 @@ class _Read:
     unparsed_principal: int
 
 
-def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows: int | None, progress, spill: Path) -> _Read:
-    """Every batch mapped and checked, the accepted rows spilled to Parquet in ``spill`` (memory
-    stays bounded by a batch); then the rule that needs the whole file (a seller_ref once)."""
+def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows: int | None, progress, spill: Path,
+          on_good: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> _Read:
+    """Every batch mapped and checked, the accepted rows (through ``on_good``, which may add
+    columns) spilled to Parquet in ``spill`` (memory stays bounded by a batch); then the rule that
+    needs the whole file (a seller_ref once)."""
     failures = []
     rows_read = blank = principal_read = unparsed = 0
     found = writer = None
@@ -332,7 +340,7 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
             frame = row_rules.canonical(batch, found, profile)
             good, bad, (principal_sum, principal_unread) = row_rules.check(frame, terms, profile)
             failures.append(bad)
-            writer = _append(writer, spilled, good)
+            writer = _append(writer, spilled, on_good(good) if on_good is not None else good)
             refs_writer = _append(refs_writer, refs_path, frame.select(ROW, "seller_ref").filter(pl.col("seller_ref").is_not_null()))
             principal_read += principal_sum
             unparsed += principal_unread

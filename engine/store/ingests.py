@@ -114,6 +114,17 @@ def write_debtors(conn: sa.Connection, debtors: pl.DataFrame, keys: pl.DataFrame
     write_frame(conn, DebtorKey.__tablename__, keys.select(list(DEBTOR_KEY_SCHEMA)))
 
 
+def delete_debtors(conn: sa.Connection, debtor_ids: pl.Series) -> None:
+    """Debtors (and their match keys) written earlier in this transaction that turned out unused."""
+    ids = debtor_ids.to_list()
+    step = _STEP.get(conn.dialect.name, 900)
+    for i in range(0, len(ids), step):
+        params = {f"v{j}": v for j, v in enumerate(ids[i : i + step])}
+        marks = ", ".join(f":v{j}" for j in range(len(params)))
+        for table in (DebtorKey.__tablename__, "debtors"):
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE debtor_id IN ({marks})"), params)
+
+
 def record(conn: sa.Connection, **values) -> int:
     """The ingest_files row of this ingest; its id."""
     values.setdefault("ingested_at", datetime.now(UTC))

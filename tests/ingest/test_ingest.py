@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
 import sqlalchemy as sa
@@ -285,3 +286,35 @@ def test_national_ids_as_int64_keys_are_equal_exactly_when_the_ids_are(ids):
     frame = pl.DataFrame({"id": ids}).with_columns(key=national_key(pl.col("id")))
     assert frame.select(national_id_of(pl.col("key"))).to_series().to_list() == ids
     assert frame["key"].n_unique() == len(set(ids))
+
+
+def test_debtors_only_rejected_rows_brought_are_not_stored(store, tmp_path):
+    rows = [
+        {"seller_ref": "D", "national_id": "02070803628", "name": "Anna Nowak"},  # a duplicate ref: rejected, its PESEL only here
+        {"seller_ref": "D", "national_id": ""},  # rejected too, no national id
+        {"seller_ref": "E", "national_id": "44051401359"},  # accepted
+        {"seller_ref": "D", "national_id": "44051401359"},  # rejected, but its debtor is E's
+    ]  # fmt: skip
+    report = ingest_file(store, canonical_csv(tmp_path / "f.csv", rows), "P1", today=TODAY)
+    assert (report.accepted, report.rejected, report.new_debtors, report.known_debtors) == (1, 3, 1, 0)
+    with store.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT national_id FROM debtors").all()
+        claims = records.read_claims(conn)
+    assert stored == [("44051401359",)] and count(store, "debtor_keys") == 1
+    assert claims["seller_ref"].to_list() == ["E"]
+    assert report.candidates.height == 0 and report.conflicts.height == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2 * 10**11), max_size=3000), min_size=1, max_size=6))
+def test_the_national_id_table_finds_every_key_met_before_and_adds_each_new_one_once(batches):
+    from ingest.debtors import _Met
+
+    met, seen = _Met(smallest=2), {}  # from two keys on: the table grows and rehashes on the way
+    for batch in batches:
+        found, added = met.find_or_add(np.array(batch, dtype=np.int64))
+        expected_added = []
+        for key in batch:
+            expected_added.append(key not in seen)
+            seen.setdefault(key, len(seen))
+        assert found.tolist() == [seen[k] for k in batch] and added.tolist() == expected_added
