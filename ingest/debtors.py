@@ -246,7 +246,7 @@ class DebtorBook:
         lonely = pl.concat(self._lonely) if self._lonely else pl.DataFrame()
         if lonely.height == 0:
             return pl.DataFrame(schema=CANDIDATE_SCHEMA)
-        others = ingests.debtor_keys_by_name(self.conn, lonely.get_column("name_key")).select(
+        others = ingests.debtor_keys_matching(self.conn, lonely.select("debtor_id", "name_key", "birth_date", "postal_code")).select(
             pl.col("debtor_id").alias("other_debtor_id"), "name_key", "birth_date", "postal_code",
             other_in=pl.when(pl.col("debtor_id") >= self.first_id).then(pl.lit("this file")).otherwise(pl.lit("store")),
         )  # fmt: skip

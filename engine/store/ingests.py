@@ -107,6 +107,28 @@ def debtor_keys_by_name(conn: sa.Connection, name_keys: pl.Series) -> pl.DataFra
     return _lookup_with(conn, "debtor_keys", "name_key", name_keys, DEBTOR_KEY_SCHEMA, "", {})
 
 
+def debtor_keys_matching(conn: sa.Connection, keys: pl.DataFrame) -> pl.DataFrame:
+    """Stored debtors' match keys (DEBTOR_KEY_SCHEMA) with the name key and the birth date, or the
+    name key and the postal code, of one of ``keys`` (SQLite: every key with one of their names).
+
+    PostgreSQL: ``keys`` go to a temporary table and the server joins, so that a common name
+    (thousands of stored debtors) sends back only the debtors that match, not all its namesakes."""
+    if not is_postgres(conn):
+        return debtor_keys_by_name(conn, keys.get_column("name_key"))
+    conn.exec_driver_sql("CREATE TEMP TABLE ingest_match_keys (LIKE debtor_keys) ON COMMIT DROP")
+    write_frame(conn, "ingest_match_keys", keys.select(list(DEBTOR_KEY_SCHEMA)))
+    conn.exec_driver_sql("ANALYZE ingest_match_keys")
+    columns = ", ".join(f"d.{c}" for c in DEBTOR_KEY_SCHEMA)
+    query = " UNION ".join(
+        f"SELECT {columns} FROM debtor_keys d JOIN (SELECT DISTINCT name_key, {other} FROM ingest_match_keys "
+        f"WHERE {other} IS NOT NULL) k USING (name_key, {other})"
+        for other in ("birth_date", "postal_code")
+    )  # fmt: skip
+    found = read_frame(conn, query, DEBTOR_KEY_SCHEMA)
+    conn.exec_driver_sql("DROP TABLE ingest_match_keys")
+    return found
+
+
 def write_debtors(conn: sa.Connection, debtors: pl.DataFrame, keys: pl.DataFrame, on_batch: OnBatch | None = None) -> None:
     """New debtors (SCHEMA.md `debtors`, ids already assigned) and their match keys."""
     flags = pl.format("[{}]", pl.col("flags").list.eval(pl.format('"{}"', pl.element())).list.join(","))
