@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -169,17 +170,57 @@ def _at_least_one(lazy: pl.LazyFrame, batch_rows: int) -> Iterator[pl.DataFrame]
 
 
 def _csv_batches(scanned: Scanned, encoding: Encoding | None, delimiter: str | None, batch_rows: int):
+    """The CSV read a piece (about ``PIECE`` bytes of whole records) at a time, as the caller asks
+    for batches: polars' streaming reader would read the whole file ahead of a slow caller and hold
+    it in memory (at 10M rows, gigabytes); this holds one piece."""
     with as_utf8(scanned, encoding) as path:
         header = _first_line(path)
         if not header.strip():
             raise SourceError(f"{scanned.path}: the first line is empty; a header row is required")
         separator = delimiter or detect_delimiter(header)
-        lazy = pl.scan_csv(
-            path, separator=separator, infer_schema=False, row_index_name=ROW, row_index_offset=2,
-            truncate_ragged_lines=True, raise_if_empty=False,
-        )  # fmt: skip
-        lazy = lazy.with_columns(pl.col(ROW).cast(pl.Int64))
-        yield from _at_least_one(lazy, batch_rows)
+        row = 2
+        for head, records in _pieces(path):
+            frame = pl.read_csv(
+                io.BytesIO(head + records), separator=separator, infer_schema=False, truncate_ragged_lines=True,
+                raise_if_empty=False,
+            )  # fmt: skip
+            frame = frame.with_row_index(ROW, offset=row).with_columns(pl.col(ROW).cast(pl.Int64))
+            row += frame.height
+            if not records:  # a file of a header only: one empty batch with its columns
+                yield frame
+                return
+            yield from frame.iter_slices(batch_rows)
+
+
+PIECE = 32 << 20
+
+
+def _pieces(path: Path, piece: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+    """(the header line, the next records): pieces of the file after its header that end where a
+    record ends, at a newline outside quotes (a quoted field may hold newlines: an even number of
+    quote characters stands before a record's end, since each piece starts outside quotes)."""
+    piece = piece or PIECE
+    with path.open("rb") as f:
+        head = f.readline()
+        if head and not head.endswith(b"\n"):
+            head += b"\n"
+        carry, any_records = b"", False
+        while chunk := f.read(piece):
+            data = carry + chunk
+            end = data.rfind(b"\n")
+            quotes = data.count(b'"', 0, end) if end >= 0 else 0
+            while end >= 0 and quotes % 2:
+                before = data.rfind(b"\n", 0, end)
+                quotes -= data.count(b'"', max(before, 0), end)
+                end = before
+            if end < 0:  # no record ends in here yet: a longer piece
+                carry = data
+                continue
+            any_records = True
+            yield head, data[: end + 1]
+            carry = data[end + 1 :]
+        if carry or not any_records:
+            yield head, carry
 
 
 def _xlsx_batches(path: Path, sheet: str | int, batch_rows: int) -> Iterator[pl.DataFrame]:

@@ -8,7 +8,10 @@ import datetime
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ingest import sources
 from ingest.sources import SourceError, detect_delimiter, kind_of, read_batches, scan
 
 POLISH = "Zażółć gęślą jaźń ŻÓŁW Świętokrzyska Źródło"
@@ -91,3 +94,19 @@ def test_parquet_columns_of_any_type_come_as_text(tmp_path):
 def test_an_unknown_file_type_is_refused(tmp_path):
     with pytest.raises(SourceError, match="unknown file type"):
         kind_of(tmp_path / "f.pdf")
+
+
+FIELD = st.sampled_from(["a", "1", "", "ż", " x", '"x;y"', '"two\nlines"', '"two\r\nlines"', '"say ""hi"""'])
+LINE = st.lists(FIELD, max_size=5).map(";".join)  # fields of a well-formed CSV; blank lines and ragged ones too
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(LINE, max_size=12), st.sampled_from(["\n", "\r\n"]), st.integers(1, 40), st.booleans())
+def test_a_csv_read_in_pieces_of_any_size_is_the_csv_read_whole(tmp_path, lines, newline, piece, last_newline):
+    path = tmp_path / "f.csv"
+    path.write_text(newline.join(["h1;h2;h3", *lines]) + (newline if last_newline else ""), encoding="utf-8")
+    whole = read(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sources, "PIECE", piece)
+        pieces = read(path, batch_rows=3)
+    assert pieces.equals(whole), (pieces, whole)
