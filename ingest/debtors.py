@@ -27,6 +27,7 @@ from numba import njit
 
 from engine.store import ingests
 from ingest.identifiers import pesel_birth_date
+from ingest.parsing import detached
 
 _DIACRITICS = {"Ą": "A", "Ć": "C", "Ę": "E", "Ł": "L", "Ń": "N", "Ó": "O", "Ś": "S", "Ź": "Z", "Ż": "Z",
                "Ä": "A", "Ö": "O", "Ü": "U", "É": "E", "Á": "A", "Í": "I", "Ú": "U", "Č": "C", "Š": "S", "Ž": "Z"}  # fmt: skip
@@ -201,7 +202,8 @@ class DebtorBook:
             col("birth_date"), pl.when(col("debtor_kind") == "consumer").then(pesel_birth_date(col("national_id")))
         )
         new = rows.filter(pl.Series(creates)).with_columns(name_key(col("name")).alias("name_key"), birth.alias("birth_date"))
-        self._lonely.append(new.filter(col("national_id").is_null()).select("debtor_id", "row", "name", "name_key", "birth_date", "postal_code"))
+        lonely = new.filter(col("national_id").is_null()).select("debtor_id", "row", "name", "name_key", "birth_date", "postal_code")
+        self._lonely.append(detached(lonely))
         return rows, new, new.select("debtor_id", "name_key", "birth_date", "postal_code")
 
     def settle(self, kept_ids: pl.Series, kept_rows: pl.Series, rows: pl.LazyFrame) -> pl.Series:

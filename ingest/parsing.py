@@ -21,6 +21,13 @@ _SPACES = r"[\s\u00a0\u202f\u2009']"  # spaces, no-break and thin spaces, apostr
 col = pl.col
 
 
+def detached(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its own copy of its text: a polars string is a view into the buffer of the
+    column it was cut from, so a few rows kept from a batch (rejects, debtors to match) would keep
+    the whole batch's text alive (10M rows: gigabytes)."""
+    return pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))  # type: ignore[return-value]
+
+
 def blank_to_null(text: pl.Expr) -> pl.Expr:
     stripped = text.str.strip_chars()
     return pl.when(stripped == "").then(None).otherwise(stripped)

@@ -29,7 +29,7 @@ from engine.store.records import actor, audit
 from engine.validation import check_claims, conform
 from ingest import debtors as debtor_rules
 from ingest import rows as row_rules
-from ingest.parsing import blank_to_null
+from ingest.parsing import blank_to_null, detached
 from ingest.profiles import Profile, load_profile
 from ingest.sources import BATCH_ROWS, ROW, Scanned, SourceError, estimated_rows, read_batches, scan
 
@@ -339,7 +339,7 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
                 found = row_rules.header_map(data_columns, profile, terms)
             frame = row_rules.canonical(batch, found, profile)
             good, bad, (principal_sum, principal_unread) = row_rules.check(frame, terms, profile)
-            failures.append(bad)
+            failures.append(detached(bad))
             writer = _append(writer, spilled, on_good(good) if on_good is not None else good)
             refs_writer = _append(refs_writer, refs_path, frame.select(ROW, "seller_ref").filter(pl.col("seller_ref").is_not_null()))
             principal_read += principal_sum

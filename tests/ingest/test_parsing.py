@@ -16,6 +16,7 @@ from ingest.parsing import (
     amount,
     calendar_date,
     decimal_fixed,
+    detached,
     percent_as_bp,
     whole_number,
 )
@@ -124,3 +125,9 @@ def test_the_fast_path_for_plain_amounts_reads_what_the_full_parser_reads(texts,
 def test_the_fast_path_for_plain_dates_reads_what_the_full_parser_reads(texts):
     text = pl.Series(texts, dtype=pl.String)
     assert calendar_date(text, TODAY).equals(_calendar_date_full(text, TODAY))  # (rows() cannot show year 0)
+
+
+def test_a_detached_frame_holds_the_same_values():
+    batch = pl.DataFrame({"row": [1, 2, 3], "text": ["ą" * 40, None, "b"], "day": [date(2024, 1, 1), None, TODAY]})
+    kept = batch.filter(pl.col("row") > 1)
+    assert detached(kept).equals(kept) and detached(kept).schema == kept.schema
