@@ -130,9 +130,12 @@ def debtor_keys_matching(conn: sa.Connection, keys: pl.DataFrame) -> pl.DataFram
 
 
 def write_debtors(conn: sa.Connection, debtors: pl.DataFrame, keys: pl.DataFrame, on_batch: OnBatch | None = None) -> None:
-    """New debtors (SCHEMA.md `debtors`, ids already assigned) and their match keys."""
+    """New debtors (SCHEMA.md `debtors`, ids already assigned) and their match keys. Debtors go in
+    national_id order: the server then updates that index (random ids: every leaf page) in one
+    sweep, and the primary key's new ids are one contiguous range either way."""
     flags = pl.format("[{}]", pl.col("flags").list.eval(pl.format('"{}"', pl.element())).list.join(","))
-    write_frame(conn, "debtors", debtors.select(list(DEBTOR_SCHEMA)).with_columns(flags.alias("flags")), on_batch=on_batch)
+    debtors = debtors.select(list(DEBTOR_SCHEMA)).with_columns(flags.alias("flags")).sort("national_id", nulls_last=True)
+    write_frame(conn, "debtors", debtors, on_batch=on_batch)
     write_frame(conn, DebtorKey.__tablename__, keys.select(list(DEBTOR_KEY_SCHEMA)))
 
 
