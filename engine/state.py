@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from engine.domain import CLAIM_LIMITATION_KINDS, EventKind, InterestBasis, LimitationKind
 from engine.kernels import codes as kernel_codes
-from engine.kernels.calendar import NULL_DAY
+from engine.kernels.calendar import NULL_DAY, calendar_tables
 from engine.kernels.claim_state import DAY_COLUMNS, FLAG_COLUMNS, MONEY_COLUMNS, N_OUTPUTS, claim_one, claim_states
 from engine.kernels.grouping import (
     bad_reversals,
@@ -67,25 +67,45 @@ class KernelRules:
 
     rate_day: np.ndarray
     rate_bp: np.ndarray
+    rate_last: np.ndarray
     basis_first_row: np.ndarray
     basis_end_row: np.ndarray
     basis_capped: np.ndarray
     limitation: np.ndarray
     calendar_base: int
     next_open: np.ndarray
+    civil: np.ndarray
+    first_year: int
+    month_start: np.ndarray
+
+    @property
+    def rates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rate tables as ``kernels.interest.accrue`` takes them."""
+        return self.rate_day, self.rate_bp, self.rate_last
+
+    @property
+    def calendar(self) -> tuple:
+        """The calendar as ``kernels.limitation.next_open_day`` takes it."""
+        return self.calendar_base, self.next_open, self.civil, self.first_year, self.month_start
 
     @classmethod
     def of(cls, rules: RuleBook) -> KernelRules:
-        days, bps, first, end, capped = [], [], [], [], []
+        days, bps, lasts, first, end, capped = [], [], [], [], [], []
         row = 0
         for basis in InterestBasis:
             table_name, is_cap = BASIS_TABLE[basis]
             first.append(row)
             if table_name is not None:
                 table = rules.rates[table_name]
-                days.append(table.days)
-                bps.append(table.bps)
-                row += len(table.rate_bp)
+                day, bp = table.days, table.bps
+                if not is_cap:  # a row that repeats the rate before it starts no new piece: drop it
+                    keep = np.ones(len(bp), dtype=np.bool_)
+                    keep[1:] = bp[1:] != bp[:-1]
+                    day, bp = day[keep], bp[keep]
+                days.append(day)
+                bps.append(bp)
+                lasts.append(np.append(day[1:].astype(np.int64) - 1, np.iinfo(np.int32).max))
+                row += len(bp)
             end.append(row)
             capped.append(is_cap)
         lim = rules.limitation
@@ -101,15 +121,24 @@ class KernelRules:
             + [lim.after.year_end_min_years or 0],
             dtype=np.int64,
         )
+        # civil dates for every day of the holiday calendar, month starts far enough past its end for
+        # any statutory run from a day in it (outside both the kernels compute the same arithmetically)
+        first_year, n_days = rules.holidays.first_year, len(rules.holidays.next_open_day)
+        n_years = rules.holidays.last_year - first_year + 1 + int(limitation[1:].max()) + 1
+        civil, month_start = calendar_tables(rules.holidays.base_day, n_days, first_year, n_years)
         return cls(
             rate_day=frozen(np.concatenate(days).astype(np.int32)),
             rate_bp=frozen(np.concatenate(bps).astype(np.int32)),
+            rate_last=frozen(np.concatenate(lasts).astype(np.int32)),
             basis_first_row=frozen(np.array(first, dtype=np.int64)),
             basis_end_row=frozen(np.array(end, dtype=np.int64)),
             basis_capped=frozen(np.array(capped, dtype=np.bool_)),
             limitation=frozen(limitation),
             calendar_base=rules.holidays.base_day,
             next_open=frozen(rules.holidays.next_open_day),
+            civil=frozen(civil),
+            first_year=first_year,
+            month_start=frozen(month_start),
         )
 
 
@@ -358,8 +387,8 @@ def run_kernel(p: Prepared, on_progress: Progress | None = None) -> KernelOutput
             p.limitation_kind, p.custom_years, p.title_day, p.basis, p.order,
             p.offsets, p.ev_day, p.ev_kind, p.ev_amount, p.ev_id, p.ev_reverses,
             p.as_of_day,
-            k.rate_day, k.rate_bp, k.basis_first_row, k.basis_end_row, k.basis_capped, ORDER_CODES,
-            k.limitation, k.calendar_base, k.next_open,
+            k.rate_day, k.rate_bp, k.rate_last, k.basis_first_row, k.basis_end_row, k.basis_capped, ORDER_CODES,
+            k.limitation, k.calendar_base, k.next_open, k.civil, k.first_year, k.month_start,
             dropped, out.money, out.days, out.flags, a, b,
         )  # fmt: skip
         if on_progress is not None:
@@ -383,8 +412,8 @@ def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> tuple
         p.limitation_kind[index], p.custom_years[index], p.title_day[index], w[0] | (w[1] << 2) | (w[2] << 4),
         p.offsets[index], p.offsets[index + 1], p.ev_day, p.ev_kind, p.ev_amount, p.ev_id, p.ev_reverses, dropped,
         p.as_of_day,
-        k.rate_day, k.rate_bp, k.basis_first_row[b], k.basis_end_row[b], k.basis_capped[b],
-        k.limitation, k.calendar_base, k.next_open,
+        k.rates, k.basis_first_row[b], k.basis_end_row[b], k.basis_capped[b],
+        k.limitation, k.calendar,
         pieces, trace,
     )  # fmt: skip
     n_pieces, n_steps = r[N_OUTPUTS], r[N_OUTPUTS + 1]

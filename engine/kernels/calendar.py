@@ -4,6 +4,7 @@ Howard Hinnant's ``days_from_civil`` / ``civil_from_days`` (proleptic Gregorian)
 int32 day. Pure functions, no I/O.
 """
 
+import numpy as np
 from numba import njit
 
 NULL_DAY = -(2**31)  # the kernels' null date (int32 min); never a real day
@@ -39,11 +40,43 @@ def is_leap(y):
     return (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
 
 
+#: A calendar for the kernels: (first day, packed civil date per day, first year, first day of each
+#: month from January of the first year). ``calendar_tables`` builds it; ``civil_of`` and ``day_of``
+#: read it, and fall back to the arithmetic above outside its range.
+CIVIL_YEAR_SHIFT = 9
+CIVIL_MONTH_SHIFT = 5
+
+
+def calendar_tables(first_day, n_days, first_year, n_years):
+    """(civil, month_start) for ``n_days`` days from day ``first_day`` and ``n_years`` years from
+    ``first_year``: civil[i] = year << 9 | month << 5 | day of first_day + i; month_start[12 k + m - 1]
+    = the day number of the first of month m of year first_year + k. Plain numpy, built once."""
+    days = np.arange(first_day, first_day + n_days, dtype="datetime64[D]")
+    months = days.astype("datetime64[M]")
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+    civil = ((years << CIVIL_YEAR_SHIFT) | (month << CIVIL_MONTH_SHIFT) | day).astype(np.int32)
+    first_month = np.datetime64(f"{first_year:04d}-01", "M")
+    month_start = np.arange(first_month, first_month + 12 * n_years).astype("datetime64[D]").astype(np.int32)
+    return civil, month_start
+
+
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
-def add_years(day, years):
-    """The same day and month ``years`` later; 29 February lands on 28 February."""
-    y, m, d = civil_from_days(day)
-    y += years
-    if m == 2 and d == 29 and not is_leap(y):
-        d = 28
+def civil_of(day, first_day, civil):
+    """(year, month, day) of ``day``: one look-up inside the table, the arithmetic outside it."""
+    i = day - first_day
+    if 0 <= i < civil.shape[0]:
+        v = civil[i]
+        return v >> CIVIL_YEAR_SHIFT, (v >> CIVIL_MONTH_SHIFT) & 15, v & 31
+    return civil_from_days(day)
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def day_of(y, m, d, first_year, month_start):
+    """The day number of y-m-d: one look-up inside the table, the arithmetic outside it."""
+    k = (y - first_year) * 12 + m - 1
+    if 0 <= k < month_start.shape[0]:
+        return month_start[k] + d - 1
     return days_from_civil(y, m, d)
+

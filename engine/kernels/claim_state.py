@@ -34,10 +34,10 @@ def _mark_reversed(lo, hi, ev_day, ev_kind, ev_id, ev_reverses, as_of, dropped):
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
-def _new_run(day, kind, custom_years, lim, calendar_base, next_open):
+def _new_run(day, kind, custom_years, lim, calendar):
     """(moved end, raw end, how) of a run of ``kind`` starting on ``day``."""
-    raw, how = run_end(day, kind, custom_years, lim)
-    return next_open_day(raw, calendar_base, next_open), raw, how
+    raw, how = run_end(day, kind, custom_years, lim, calendar)
+    return next_open_day(raw, calendar), raw, how
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
@@ -46,8 +46,8 @@ def claim_one(
     order,
     lo, hi, ev_day, ev_kind, ev_amount, ev_id, ev_reverses, dropped,
     as_of,
-    rate_day, rate_bp, first_row, end_row, capped,
-    lim, calendar_base, next_open,
+    rates, first_row, end_row, capped,
+    lim, calendar,
     pieces, trace,
 ):  # fmt: skip
     """The state of one claim as of ``as_of``.
@@ -55,7 +55,8 @@ def claim_one(
     ``order`` packs the waterfall's bucket codes, first | second << 2 | third << 4 (one argument:
     CPython 3.11 passes more than 30 positional arguments as *args, which numba cannot inline).
     ``lim`` packs the limitation rules: [reform day, old years by kind (6), old year-end minimum,
-    new years by kind (6), new year-end minimum]. ``pieces`` and ``trace`` receive the interest
+    new years by kind (6), new year-end minimum]. ``rates`` and ``calendar`` are tuples of the rule
+    tables (see ``accrue`` and ``next_open_day``). ``pieces`` and ``trace`` receive the interest
     pieces and limitation steps while they have rows (zero rows in a portfolio run).
     Returns the N_OUTPUTS values and the counts of pieces and steps."""
     _mark_reversed(lo, hi, ev_day, ev_kind, ev_id, ev_reverses, as_of, dropped)
@@ -76,7 +77,7 @@ def claim_one(
     titled = title_day != NULL_DAY
     run_kind = codes.LIMITATION_TITLE if titled else limitation_kind
     start = title_day if titled else due_day
-    end, raw, how = _new_run(start, run_kind, custom_years, lim, calendar_base, next_open)
+    end, raw, how = _new_run(start, run_kind, custom_years, lim, calendar)
     n_trace = record_step(trace, n_trace, codes.STEP_START, start, run_kind, raw, how, end)
     suspended = 0  # 0: running; else the kind of the filing that suspended it
 
@@ -89,7 +90,7 @@ def claim_one(
         kind = ev_kind[j]
         if accruing and day > accrued_through:
             gained, n_pieces, rate_row = accrue(
-                principal, accrued_through + 1, day, rate_row, rate_day, rate_bp, first_row, end_row, capped,
+                principal, accrued_through + 1, day, rate_row, rates, first_row, end_row, capped,
                 contract_bp, pieces, n_pieces,
             )  # fmt: skip
             interest += gained
@@ -152,7 +153,7 @@ def claim_one(
                 suspended = 0
                 step = codes.STEP_NEW_RUN
             if step == codes.STEP_NEW_RUN or step == codes.STEP_TITLE:
-                end, raw, how = _new_run(day, run_kind, custom_years, lim, calendar_base, next_open)
+                end, raw, how = _new_run(day, run_kind, custom_years, lim, calendar)
                 n_trace = record_step(trace, n_trace, step, day, kind, raw, how, end)
             else:
                 n_trace = record_step(trace, n_trace, step, day, kind, end, 0, end)
@@ -161,7 +162,7 @@ def claim_one(
 
     if accruing and as_of > accrued_through:
         gained, n_pieces, rate_row = accrue(
-            principal, accrued_through + 1, as_of, rate_row, rate_day, rate_bp, first_row, end_row, capped,
+            principal, accrued_through + 1, as_of, rate_row, rates, first_row, end_row, capped,
             contract_bp, pieces, n_pieces,
         )  # fmt: skip
         interest += gained
@@ -181,8 +182,8 @@ def claim_states(
     basis, waterfall,
     offsets, ev_day, ev_kind, ev_amount, ev_id, ev_reverses,
     as_of,
-    rate_day, rate_bp, basis_first_row, basis_end_row, basis_capped, waterfall_orders,
-    lim, calendar_base, next_open,
+    rate_day, rate_bp, rate_last, basis_first_row, basis_end_row, basis_capped, waterfall_orders,
+    lim, calendar_base, next_open, civil, first_year, month_start,
     dropped, money, days, flags, first, stop,
 ):  # fmt: skip
     """The state of claims ``first`` to ``stop - 1``, written column by column as claim_state holds it
@@ -196,10 +197,14 @@ def claim_states(
     - ``flags`` (int8, FLAG_COLUMNS x n): time-barred (0/1), error code.
 
     ``basis`` indexes ``basis_first_row``/``basis_end_row``/``basis_capped`` (the rows of
-    ``rate_day``/``rate_bp`` deciding that basis' rate); ``waterfall`` indexes ``waterfall_orders``.
+    ``rate_day``/``rate_bp``/``rate_last`` deciding that basis' rate); ``waterfall`` indexes ``waterfall_orders``.
+    ``next_open`` (from ``calendar_base``), ``civil`` and ``month_start`` (from January of
+    ``first_year``) are the calendar (see ``kernels.calendar.calendar_tables``).
     ``offsets`` (n_claims + 1) index the event arrays; ``dropped`` is scratch, one False per event."""
     no_pieces = np.empty((0, 5), dtype=np.int64)
     no_trace = np.empty((0, 6), dtype=np.int64)
+    rates = (rate_day, rate_bp, rate_last)
+    calendar = (calendar_base, next_open, civil, first_year, month_start)
     for i in prange(first, stop):
         b = basis[i]
         w = waterfall[i]
@@ -209,8 +214,8 @@ def claim_states(
             waterfall_orders[w, 0] | (waterfall_orders[w, 1] << 2) | (waterfall_orders[w, 2] << 4),
             offsets[i], offsets[i + 1], ev_day, ev_kind, ev_amount, ev_id, ev_reverses, dropped,
             as_of,
-            rate_day, rate_bp, basis_first_row[b], basis_end_row[b], basis_capped[b],
-            lim, calendar_base, next_open,
+            rates, basis_first_row[b], basis_end_row[b], basis_capped[b],
+            lim, calendar,
             no_pieces, no_trace,
         )  # fmt: skip
         money[0, i] = r[0]

@@ -1,6 +1,6 @@
 """Interest accrual over a window of days, split where the claim's rate changes (ENGINE.md §2)."""
 
-from numba import njit
+from numba import int64, njit, uint64
 
 #: Basis points of a yearly rate times the days of an actual/365 year: the divisor of every piece.
 DENOMINATOR = 10_000 * 365
@@ -24,21 +24,40 @@ def rate_in_force(row, first_row, capped, contract_bp, rate_bp):
 def piece_interest(q, r, bp, days):
     """round_half_up(principal x bp x days / (10000 x 365)) in exact int64 arithmetic, for
     principal = q x D + r (D = DENOMINATOR, 0 <= r < D): the product never exceeds the result
-    itself plus r x bp x days < D x bp x days (bp and days are bounded by the caller)."""
-    return q * bp * days + (r * bp * days + HALF) // DENOMINATOR
+    itself plus r x bp x days < D x bp x days (bp and days are bounded by the caller). Every term
+    is >= 0, so the division is an unsigned one (no floor correction for negatives)."""
+    w = bp * days
+    return q * w + int64((uint64(r * w) + uint64(HALF)) // uint64(DENOMINATOR))
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
-def accrue(principal, first, last, row, rate_day, rate_bp, first_row, end_row, capped, contract_bp, pieces, n_pieces):
+def record_piece(pieces, n_pieces, first, last, days, bp, interest):
+    if n_pieces < pieces.shape[0]:
+        pieces[n_pieces, 0] = first
+        pieces[n_pieces, 1] = last
+        pieces[n_pieces, 2] = days
+        pieces[n_pieces, 3] = bp
+        pieces[n_pieces, 4] = interest
+    return n_pieces + 1
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def accrue(principal, first, last, row, rates, first_row, end_row, capped, contract_bp, pieces, n_pieces):
     """Interest on ``principal`` for days first..last inclusive.
 
-    ``rate_day[first_row:end_row]`` / ``rate_bp`` is the table deciding the rate. ``row`` is where
-    to start looking for the row in force on ``first``: any row at or before it (``first_row - 1``
-    when nothing is known). A claim's windows follow one another, so passing back the row this
-    returns makes the look-up a step or two instead of a search. Each stretch at one rate is a
-    piece, rounded on its own. Pieces are written to ``pieces`` (rows of first day, last day, days,
-    bp, interest) from row ``n_pieces`` while there is room. Returns the total, the new piece count
-    and the row in force on ``last``."""
+    ``rates`` is (rate_day, rate_bp, rate_last): a row's first day, its rate and its last day (the
+    next row's first day - 1, or the largest day for a table's last row); ``first_row:end_row`` are
+    the rows deciding the claim's rate. ``row`` is where to start looking for the row in force on
+    ``first``: any row at or before it (``first_row - 1`` when nothing is known). A claim's windows
+    follow one another, so passing back the row this returns makes the look-up a step or two
+    instead of a search. Each stretch at one rate is a piece, rounded on its own. Pieces are written
+    to ``pieces`` (rows of first day, last day, days, bp, interest) from row ``n_pieces`` while
+    there is room. Returns the total, the new piece count and the row in force on ``last``.
+
+    An uncapped basis' rows each change the rate (``KernelRules`` drops a row that repeats the
+    rate before it), so each row in the window is one piece; a capped basis may pay the same
+    min(contract, table) over several rows, which then make one piece."""
+    rate_day, rate_bp, rate_last = rates
     while row + 1 < end_row and rate_day[row + 1] <= first:
         row += 1
     if last < first:
@@ -47,6 +66,19 @@ def accrue(principal, first, last, row, rate_day, rate_bp, first_row, end_row, c
     r = principal - q * DENOMINATOR
     total = 0
     day = first
+    if not capped and row >= first_row:
+        while True:
+            bp = rate_bp[row]
+            end = rate_last[row]
+            if end >= last:
+                interest = piece_interest(q, r, bp, last - day + 1)
+                n_pieces = record_piece(pieces, n_pieces, day, last, last - day + 1, bp, interest)
+                return total + interest, n_pieces, row
+            interest = piece_interest(q, r, bp, end - day + 1)
+            n_pieces = record_piece(pieces, n_pieces, day, end, end - day + 1, bp, interest)
+            total += interest
+            day = end + 1
+            row += 1
     while True:
         bp = rate_in_force(row, first_row, capped, contract_bp, rate_bp)
         nxt = row + 1
@@ -59,13 +91,7 @@ def accrue(principal, first, last, row, rate_day, rate_bp, first_row, end_row, c
         days = end - day + 1
         interest = piece_interest(q, r, bp, days)
         total += interest
-        if n_pieces < pieces.shape[0]:
-            pieces[n_pieces, 0] = day
-            pieces[n_pieces, 1] = end
-            pieces[n_pieces, 2] = days
-            pieces[n_pieces, 3] = bp
-            pieces[n_pieces, 4] = interest
-        n_pieces += 1
+        n_pieces = record_piece(pieces, n_pieces, day, end, days, bp, interest)
         if end == last:
             return total, n_pieces, nxt - 1
         day = end + 1
