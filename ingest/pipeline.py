@@ -350,7 +350,8 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
         for w in (writer, refs_writer):
             if w is not None:
                 w.close()
-    failures.append(_duplicate_refs(pl.scan_parquet(refs_path)))
+    if refs_writer is not None:  # no batch at all (e.g. one unterminated quote swallowed every row): no refs
+        failures.append(_duplicate_refs(pl.scan_parquet(refs_path)))
     failure_schema = row_rules.FAILURE_SCHEMA
     return _Read(
         spilled, batch_rows, pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures]),
