@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from datetime import date
 
 import numpy as np
@@ -125,7 +126,7 @@ class KernelRules:
         # any statutory run from a day in it (outside both the kernels compute the same arithmetically)
         first_year, n_days = rules.holidays.first_year, len(rules.holidays.next_open_day)
         n_years = rules.holidays.last_year - first_year + 1 + int(limitation[1:].max()) + 1
-        civil, month_start = calendar_tables(rules.holidays.base_day, n_days, first_year, n_years)
+        civil, month_start = _calendar_tables(rules.holidays.base_day, n_days, first_year, n_years)
         return cls(
             rate_day=frozen(np.concatenate(days).astype(np.int32)),
             rate_bp=frozen(np.concatenate(bps).astype(np.int32)),
@@ -136,9 +137,9 @@ class KernelRules:
             limitation=frozen(limitation),
             calendar_base=rules.holidays.base_day,
             next_open=frozen(rules.holidays.next_open_day),
-            civil=frozen(civil),
+            civil=civil,
             first_year=first_year,
-            month_start=frozen(month_start),
+            month_start=month_start,
         )
 
 
@@ -150,6 +151,14 @@ def _to_polars(frame: Frame, name: str) -> pl.DataFrame:
     if isinstance(frame, pl.DataFrame):
         return frame
     raise TypeError(f"{name}: expected a polars DataFrame/LazyFrame or a pyarrow Table, got {type(frame).__name__}")
+
+
+@cache
+def _calendar_tables(first_day: int, n_days: int, first_year: int, n_years: int) -> tuple[np.ndarray, np.ndarray]:
+    """``kernels.calendar.calendar_tables``, built once per calendar (as its next-open-day table is)
+    rather than on every ``prepare``: ~13 ms each."""
+    civil, month_start = calendar_tables(first_day, n_days, first_year, n_years)
+    return frozen(civil), frozen(month_start)
 
 
 def frozen(array: np.ndarray) -> np.ndarray:

@@ -40,9 +40,8 @@ def is_leap(y):
     return (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
 
 
-#: A calendar for the kernels: (first day, packed civil date per day, first year, first day of each
-#: month from January of the first year). ``calendar_tables`` builds it; ``civil_of`` and ``day_of``
-#: read it, and fall back to the arithmetic above outside its range.
+#: Civil dates packed in one int32 (year << 9 | month << 5 | day) for the tables ``calendar_tables``
+#: builds; ``civil_of`` and ``day_of`` read them, and fall back to the arithmetic above outside them.
 CIVIL_YEAR_SHIFT = 9
 CIVIL_MONTH_SHIFT = 5
 
@@ -79,4 +78,3 @@ def day_of(y, m, d, first_year, month_start):
     if 0 <= k < month_start.shape[0]:
         return month_start[k] + d - 1
     return days_from_civil(y, m, d)
-
