@@ -354,7 +354,8 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
         failures.append(_duplicate_refs(pl.scan_parquet(refs_path)))
     failure_schema = row_rules.FAILURE_SCHEMA
     return _Read(
-        spilled, batch_rows, pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures]),
+        spilled, batch_rows, pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures])
+        if failures else pl.DataFrame(schema=failure_schema),
         rows_read, blank, principal_read, unparsed,
     )  # fmt: skip
 

@@ -186,9 +186,14 @@ def _csv_batches(scanned: Scanned, encoding: Encoding | None, delimiter: str | N
             )  # fmt: skip
             frame = frame.with_row_index(ROW, offset=row).with_columns(pl.col(ROW).cast(pl.Int64))
             row += frame.height
-            if not records:  # a file of a header only: one empty batch with its columns
+            if not records or (frame.height == 0 and row == 2):
+                # a file of a header only, or whose records the parser could not split (a quote
+                # opened in the header swallows them): one empty batch with the header's columns,
+                # so the header is still checked
                 yield frame
-                return
+                if not records:
+                    return
+                continue
             yield from frame.iter_slices(batch_rows)
 
 

@@ -9,7 +9,7 @@ from datetime import date
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from stdnum.pl import nip, pesel
 
@@ -71,6 +71,7 @@ def mutate(data: bytes, mutations) -> bytes:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(mutation, min_size=1, max_size=6))
+@example(mutations=[("bytes", 0, b'"')])  # a quote opened in the header swallows every record (CI found it)
 def test_corrupted_files_never_crash_and_every_row_is_accounted_for(base_file, fuzz_store, tmp_path, mutations):
     portfolio = f"F{next(PORTFOLIOS)}"  # a portfolio per example: the store is shared by all of them
     path = tmp_path / f"{portfolio}.csv"
