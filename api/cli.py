@@ -103,29 +103,21 @@ def generate(
 
 
 # ------------------------------------------------------------------------------------------------ state
-def _summary(state, seconds: float) -> dict:
-    import polars as pl
-
+def _summary(state, seconds: float, meta: dict | None = None) -> dict:
+    """The summary of a claim_state: ``state`` is the table, or its ``StateTotals`` with ``meta``
+    (its provenance) when the table was streamed to a file and never held whole."""
     from engine import provenance
+    from engine.state import StateTotals
 
-    df = pl.from_arrow(state)
-    money = [
-        "principal_due", "interest_due", "costs_due", "total_due", "interest_accrued",
-        "paid_costs", "paid_interest", "paid_principal", "overpaid",
-    ]  # fmt: skip
-    totals = df.select([pl.col(c).sum() for c in money]).row(0, named=True) if df.height else dict.fromkeys(money, 0)
-    counts = df.select(
-        pl.col("time_barred").sum().alias("time_barred"),
-        pl.col("limitation_date").is_null().sum().alias("suspended"),
-    ).row(0, named=True)
-    meta = provenance(state)
+    totals = state if isinstance(state, StateTotals) else StateTotals.of_table(state)
+    meta = meta if meta is not None else provenance(state)
     return {
         "as_of": meta.get("as_of"),
-        "claims": df.height,
+        "claims": totals.claims,
         "events": meta.get("events"),
-        "totals": {k: int(v or 0) for k, v in totals.items()},
-        "time_barred": int(counts["time_barred"] or 0),
-        "suspended": int(counts["suspended"] or 0),
+        "totals": dict(totals.money),
+        "time_barred": totals.time_barred,
+        "suspended": totals.suspended,
         "stale_rate_tables": meta.get("stale_rate_tables", {}),
         "waterfall": meta.get("waterfall"),
         "seconds": round(seconds, 3),
@@ -160,26 +152,23 @@ def _print_summary(summary: dict, out: Path | None) -> None:
     console.print(f"computed in {summary['seconds']:.2f} s{where}")
 
 
-def _read_for_engine(path: Path, table: str):
-    """The columns of a SCHEMA.md Parquet file that the engine reads (a missing one is left for the
-    engine's own error, which names it)."""
+def _readable_parquet(path: Path) -> None:
     import polars as pl
 
-    from engine.schema import CLAIMS, EVENTS, engine_columns
-
-    wanted = engine_columns(CLAIMS if table == "claims" else EVENTS, table)
     try:
-        present = set(pl.read_parquet_schema(path))
+        pl.read_parquet_schema(path)
     except Exception as e:  # not Parquet, truncated, ...
         raise UserError(f"{path}: not a readable Parquet file ({e})") from None
-    return pl.read_parquet(path, columns=[c for c in wanted if c in present])
 
 
 def run_state(
     claims_path: Path, events_path: Path, as_of: date, out: Path | None, waterfall: str, allow_stale: bool, quiet: bool
 ) -> dict:
-    from engine import compute_state
-    from engine.state import write_state_parquet
+    """claim_state from Parquet to Parquet: read, checked and packed (``prepare_files``: a batch at a
+    time into the kernel's arrays), then computed and written chunk by chunk (``state_totals``: the
+    table is never whole in memory, the file appears complete or not at all)."""
+    from engine.rules import load_rules
+    from engine.state import prepare_files, state_totals
 
     started = time.perf_counter()
     for path in (claims_path, events_path):
@@ -189,19 +178,21 @@ def run_state(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, disable=quiet, transient=True,
     ) as progress:  # fmt: skip
-        task = progress.add_task("reading", total=None)
-        claims = _read_for_engine(claims_path, "claims")
-        events = _read_for_engine(events_path, "events")
-        progress.update(task, description="checking and computing", total=claims.height, completed=0)
-        state = compute_state(
-            claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale,
-            on_progress=lambda done, total: progress.update(task, completed=done),
-        )  # fmt: skip
+        task = progress.add_task("reading and checking", total=None)
+        for path in (claims_path, events_path):
+            _readable_parquet(path)
+        rules = load_rules()
+        prepared = prepare_files(
+            claims_path, events_path, as_of, waterfall=waterfall, allow_stale_rates=allow_stale, rules=rules
+        )
+        what = f"computing and writing {out}" if out is not None else "computing"
+        progress.update(task, description=what, total=len(prepared.claim_id), completed=0)
         if out is not None:
-            progress.update(task, description=f"writing {out}")
             out.parent.mkdir(parents=True, exist_ok=True)
-            write_state_parquet(state, out)
-    return _summary(state, time.perf_counter() - started)
+        totals = state_totals(
+            prepared, write_to=out, rules=rules, on_progress=lambda done, total: progress.update(task, completed=done)
+        )
+    return _summary(totals, time.perf_counter() - started, prepared.provenance)
 
 
 @app.command()

@@ -132,12 +132,12 @@ class Staged:
         self.files: list[tuple[Path, Path]] = []
 
     def write(self, table, name: str | None = None) -> None:
-        import pyarrow.parquet as pq
+        from engine.state import write_state_parquet
 
         self.dir.mkdir(parents=True, exist_ok=True)
         final = self.out / name if self.folder and name else self.out
         staged = self.dir / final.name
-        pq.write_table(table, staged)
+        write_state_parquet(table, staged)
         self.files.append((staged, final))
 
     def commit(self) -> None:

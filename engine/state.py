@@ -8,11 +8,13 @@ schema metadata records how it was computed (``provenance``).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -30,7 +32,7 @@ from engine.kernels.grouping import (
     strictly_increasing,
 )
 from engine.rules import RuleBook, StaleRulesError, day_number, from_day_number, load_rules
-from engine.schema import CLAIM_STATE, CLAIMS, EVENTS, NOT_READ_BY_ENGINE
+from engine.schema import CLAIM_STATE, CLAIMS, EVENTS, NOT_READ_BY_ENGINE, STATE_MONEY, engine_columns
 from engine.validation import (
     EngineInputError,
     as_enums,
@@ -42,6 +44,9 @@ from engine.validation import (
     reversal_error,
 )
 from engine.waterfall import ALL_WATERFALLS, ORDER_CODES, WaterfallSetting, resolve
+
+#: The kernel's money rows are claim_state's int64 columns (but claim_id), in order.
+assert len(STATE_MONEY) == MONEY_COLUMNS
 
 ENGINE_VERSION = "1"
 METADATA_KEY = b"cession"
@@ -180,7 +185,12 @@ def _packed(series: pl.Series, dtype: type, fill: int | None = None) -> np.ndarr
         if values.dtype == dtype:
             return values
     out = np.empty(series.len(), dtype=dtype)
-    at = 0
+    _pack_into(series, out, 0, fill)
+    return out
+
+
+def _pack_into(series: pl.Series, out: np.ndarray, at: int, fill: int | None) -> None:
+    """The column's values into ``out[at:]``, chunk by chunk, nulls as ``fill``."""
     for chunk in series.get_chunks():
         if chunk.null_count():
             if fill is None:
@@ -189,7 +199,6 @@ def _packed(series: pl.Series, dtype: type, fill: int | None = None) -> np.ndarr
         values = chunk.to_physical().to_numpy()
         out[at : at + len(values)] = values
         at += len(values)
-    return out
 
 
 def _days(series: pl.Series) -> np.ndarray:
@@ -236,6 +245,64 @@ class Prepared:
                 setattr(self, name, frozen(value))
 
 
+#: The inputs as whole arrays (the names of CLAIM_ARRAYS and EVENT_ARRAYS), claims by claim_id and
+#: events by (claim, day, id), checked row by row (SCHEMA.md's types, enums and row rules) but
+#: not yet as a whole.
+Columns = dict[str, np.ndarray]
+
+
+#: How each column becomes a kernel array: (dtype, the value of a null or None where none may be,
+#: the Enum's values for a closed set).
+CLAIM_ARRAYS: dict[str, tuple[str, type, int | None, list[str] | None]] = {
+    "claim_id": ("claim_id", np.int64, None, None),
+    "principal": ("principal", np.int64, None, None),
+    "interest": ("interest_at_cutoff", np.int64, None, None),
+    "costs": ("costs_at_cutoff", np.int64, None, None),
+    "due": ("due_date", np.int32, None, None),
+    "cutoff": ("cutoff_date", np.int32, None, None),
+    "contract_bp": ("contractual_rate_bp", np.int32, 0, None),
+    "basis": ("interest_basis", np.int8, None, [b.value for b in InterestBasis]),
+    # the claim kinds are the first of LimitationKind: their Enum codes are the kernel's
+    "limitation_kind": ("limitation_kind", np.int8, None, [m.value for m in CLAIM_LIMITATION_KINDS]),
+    "custom_years": ("limitation_years", np.int64, 0, None),
+    "title_day": ("title_date", np.int32, NULL_DAY, None),
+}
+EVENT_ARRAYS: dict[str, tuple[str, type, int | None, list[str] | None]] = {
+    "ev_claim": ("claim_id", np.int64, None, None),
+    "ev_day": ("event_date", np.int32, None, None),
+    "ev_id": ("event_id", np.int64, None, None),
+    "ev_kind": ("kind", np.int8, None, [k.value for k in EventKind]),
+    "ev_amount": ("amount", np.int64, 0, None),
+    "ev_reverses": ("reverses", np.int64, -1, None),
+}
+
+
+def _array(series: pl.Series, dtype: type, fill: int | None, values: list[str] | None) -> np.ndarray:
+    if values is not None:
+        return _codes(series, values)
+    return _packed(series, dtype, fill)
+
+
+def _event_order(events: pl.DataFrame) -> dict[str, np.ndarray]:
+    """The columns that order the events: claim, day, id."""
+    return {name: _array(events.get_column(EVENT_ARRAYS[name][0]), *EVENT_ARRAYS[name][1:]) for name in ORDER_ARRAYS}
+
+
+ORDER_ARRAYS = ("ev_claim", "ev_day", "ev_id")
+
+
+def _checked_claims(frame: pl.DataFrame) -> pl.DataFrame:
+    claims = as_enums(conform(frame, "claims", CLAIMS, NOT_READ_BY_ENGINE["claims"]), "claims", CLAIMS)
+    check_claims(claims)
+    return claims
+
+
+def _checked_events(frame: pl.DataFrame) -> pl.DataFrame:
+    events = as_enums(conform(frame, "events", EVENTS, NOT_READ_BY_ENGINE["events"]), "events", EVENTS)
+    check_events(events)
+    return events
+
+
 def prepare(
     claims: Frame,
     events: Frame,
@@ -247,67 +314,152 @@ def prepare(
 ) -> Prepared:
     """Check the inputs (SCHEMA.md, rule validity, overflow budget) and pack them for the kernel."""
     rules = rules or load_rules()
-    claims_df = as_enums(
-        conform(_to_polars(claims, "claims"), "claims", CLAIMS, NOT_READ_BY_ENGINE["claims"]), "claims", CLAIMS
-    )
-    events_df = as_enums(
-        conform(_to_polars(events, "events"), "events", EVENTS, NOT_READ_BY_ENGINE["events"]), "events", EVENTS
-    )
-    check_claims(claims_df)
-    check_events(events_df)
+    claims_df = _checked_claims(_to_polars(claims, "claims"))
+    events_df = _checked_events(_to_polars(events, "events"))
 
-    if not strictly_increasing(_packed(claims_df.get_column("claim_id"), np.int64)):  # else sorted and unique
+    claim_id = _packed(claims_df.get_column("claim_id"), np.int64)
+    if not strictly_increasing(claim_id):  # else sorted and unique
         check_unique(claims_df, "claims", "claim_id")
         claims_df = claims_df.sort("claim_id")
-    ev_claim = _packed(events_df.get_column("claim_id"), np.int64)
-    ev_day = _days(events_df.get_column("event_date"))
-    ev_id = _packed(events_df.get_column("event_id"), np.int64)
-    if not strictly_increasing(ev_id):  # increasing ids are unique: no hashing of millions of rows
+        claim_id = _packed(claims_df.get_column("claim_id"), np.int64)
+    in_order = _event_order(events_df)
+    if not strictly_increasing(in_order["ev_id"]):  # increasing ids are unique: no hashing of millions of rows
         check_unique(events_df, "events", "event_id")
-    if not events_in_order(ev_claim, ev_day, ev_id):
+    if not events_in_order(in_order["ev_claim"], in_order["ev_day"], in_order["ev_id"]):
         events_df = events_df.sort("claim_id", "event_date", "event_id")
-        ev_claim = _packed(events_df.get_column("claim_id"), np.int64)
-        ev_day = _days(events_df.get_column("event_date"))
-        ev_id = _packed(events_df.get_column("event_id"), np.int64)
-    claim_id = _packed(claims_df.get_column("claim_id"), np.int64)
-    offsets = event_offsets(claim_id, ev_claim)
-    if offsets[-1] != len(ev_claim):
+        in_order = _event_order(events_df)
+    columns = {
+        "claim_id": claim_id,
+        **{name: _array(claims_df.get_column(c), *how) for name, (c, *how) in CLAIM_ARRAYS.items() if name != "claim_id"},
+        **in_order,
+        **{name: _array(events_df.get_column(c), *how) for name, (c, *how) in EVENT_ARRAYS.items() if name not in in_order},
+    }
+
+    def unknown_claims() -> None:
         check_unknown_claims(claims_df, events_df)
-    ev_kind = _codes(events_df.get_column("kind"), [k.value for k in EventKind])
-    ev_reverses = _packed(events_df.get_column("reverses"), np.int64, -1)
-    bad = bad_reversals(offsets, ev_kind, ev_id, ev_reverses)
+
+    return _prepared(columns, as_of, waterfall, allow_stale_rates, rules, claims_df.get_column("portfolio_id"),
+                     unknown_claims)  # fmt: skip
+
+
+class _ReadWhole(Exception):
+    """The files need ``prepare``'s whole-frame path (for an exact error, or to sort them)."""
+
+
+#: Rows per batch when Parquet files are read straight into the kernel's arrays.
+FILE_BATCH_ROWS = 1 << 20
+
+
+def prepare_files(
+    claims_path: str | Path,
+    events_path: str | Path,
+    as_of: date,
+    *,
+    waterfall: WaterfallSetting = "costs,interest,principal",
+    allow_stale_rates: bool = False,
+    rules: RuleBook | None = None,
+) -> Prepared:
+    """``prepare`` for SCHEMA.md Parquet files, read a batch at a time straight into the kernel's
+    arrays: the files are never whole frames in memory (at 10M claims, ~2.7 GB less memory to
+    touch, and fresh memory is what this costs most; BENCHMARKS.md). Every batch goes through
+    ``prepare``'s checks. Where anything is off (a check fails, ids out of order or repeated, an
+    event of an unknown claim, a per-portfolio waterfall), the files are read whole and handed to
+    ``prepare``, which sorts them or raises its error with the total count and the first ids:
+    the result and the errors are ``prepare``'s, only quicker on clean sorted files."""
+    rules = rules or load_rules()
+    try:
+        return _prepare_batches(Path(claims_path), Path(events_path), as_of, waterfall, allow_stale_rates, rules)
+    except (_ReadWhole, EngineInputError):
+        claims = read_engine_columns(claims_path, "claims")
+        events = read_engine_columns(events_path, "events")
+        return prepare(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, rules=rules)
+
+
+def read_engine_columns(path: str | Path, table: str) -> pl.DataFrame:
+    """The columns of a SCHEMA.md Parquet file that the engine reads (a missing one is left for
+    the engine's own error, which names it)."""
+    wanted = engine_columns(CLAIMS if table == "claims" else EVENTS, table)
+    present = set(pl.read_parquet_schema(path))
+    return pl.read_parquet(path, columns=[c for c in wanted if c in present])
+
+
+def _read_batches(path: Path, table: str, arrays: dict, checked: Callable[[pl.DataFrame], pl.DataFrame]) -> dict[str, np.ndarray]:
+    """Each of ``arrays`` (name -> column, dtype, fill, values) filled from the file a slice of
+    FILE_BATCH_ROWS rows at a time (polars reads only the row groups a slice needs, and decodes
+    them in parallel), every slice checked by ``checked`` first."""
+    import pyarrow.parquet as pq
+
+    wanted = engine_columns(CLAIMS if table == "claims" else EVENTS, table)
+    n = pq.read_metadata(path).num_rows
+    present = set(pl.read_parquet_schema(path))
+    scan = pl.scan_parquet(path).select([c for c in wanted if c in present])
+    out = {name: np.empty(n, dtype=dtype) for name, (_, dtype, _, _) in arrays.items()}
+    at = 0
+    while at < n:
+        frame = checked(scan.slice(at, FILE_BATCH_ROWS).collect())
+        if frame.height == 0:
+            break
+        for name, (column, _, fill, _) in arrays.items():
+            _pack_into(frame.get_column(column), out[name], at, fill)  # Enums: their codes
+        at += frame.height
+    if at != n or n == 0:  # no slice, no checks (e.g. of the columns): the whole path decides
+        raise _ReadWhole(f"{path}: {at} rows read of {n}")
+    return out
+
+
+def _prepare_batches(claims_path: Path, events_path: Path, as_of: date, waterfall: WaterfallSetting,
+                     allow_stale_rates: bool, rules: RuleBook) -> Prepared:  # fmt: skip
+    if resolve(waterfall)[1]:
+        raise _ReadWhole("a per-portfolio waterfall reads portfolio_id")
+    claims = _read_batches(claims_path, "claims", CLAIM_ARRAYS, _checked_claims)
+    if not strictly_increasing(claims["claim_id"]):
+        raise _ReadWhole("claims to sort or with a repeated claim_id")
+    events = _read_batches(events_path, "events", EVENT_ARRAYS, _checked_events)
+    if not strictly_increasing(events["ev_id"]) or not events_in_order(events["ev_claim"], events["ev_day"], events["ev_id"]):
+        raise _ReadWhole("events to sort or with a repeated event_id")
+
+    def unknown_claims() -> None:
+        raise _ReadWhole("an event of an unknown claim")
+
+    return _prepared({**claims, **events}, as_of, waterfall, allow_stale_rates, rules, None, unknown_claims)
+
+
+def _prepared(
+    c: Columns, as_of: date, waterfall: WaterfallSetting, allow_stale_rates: bool, rules: RuleBook,
+    portfolio: pl.Series | None, unknown_claims: Callable[[], None],
+) -> Prepared:  # fmt: skip
+    """The checks over whole arrays (claims of the events, reversals, rate validity and coverage,
+    the overflow budget) and the kernel's arrays. ``unknown_claims`` raises the error for events
+    of claims not in the claims; ``portfolio`` (portfolio_id per claim) is read only for a
+    per-portfolio waterfall."""
+    offsets = event_offsets(c["claim_id"], c["ev_claim"])
+    if offsets[-1] != len(c["ev_claim"]):
+        unknown_claims()
+    bad = bad_reversals(offsets, c["ev_kind"], c["ev_id"], c["ev_reverses"])
     if len(bad):
-        raise reversal_error(ev_id[bad][:5].tolist(), len(bad))
+        raise reversal_error(c["ev_id"][bad][:5].tolist(), len(bad))
 
     as_of_day = day_number(as_of)
     basis_names = [b.value for b in InterestBasis]
-    basis = _codes(claims_df.get_column("interest_basis"), basis_names)
-    present = np.flatnonzero(np.bincount(basis, minlength=len(basis_names)))
+    present = np.flatnonzero(np.bincount(c["basis"], minlength=len(basis_names)))
     used = [BASIS_TABLE[InterestBasis(basis_names[b])][0] for b in present]
     used_tables = [name for name in used if name is not None]
     stale = rules.stale(used_tables, as_of)
     if stale and not allow_stale_rates:
         raise StaleRulesError(stale, as_of)
 
-    due = _days(claims_df.get_column("due_date"))
-    cutoff = _days(claims_df.get_column("cutoff_date"))
-    accrual_start = np.maximum(due, cutoff) + 1
-    _check_rates_cover(claims_df, basis, accrual_start, as_of_day, rules)
+    accrual_start = np.maximum(c["due"], c["cutoff"]) + 1
+    _check_rates_cover(c["claim_id"], c["basis"], accrual_start, as_of_day, rules)
 
-    principal = _packed(claims_df.get_column("principal"), np.int64)
-    interest = _packed(claims_df.get_column("interest_at_cutoff"), np.int64)
-    costs = _packed(claims_df.get_column("costs_at_cutoff"), np.int64)
-    contract = claims_df.get_column("contractual_rate_bp")
-    is_contractual = basis == basis_names.index(InterestBasis.CONTRACTUAL)
-    contract_bp = _packed(contract, np.int32, 0)
+    is_contractual = c["basis"] == basis_names.index(InterestBasis.CONTRACTUAL)
+    contract_bp = c["contract_bp"]
     if contract_bp.base is not None or not contract_bp.flags.writeable:
         contract_bp = contract_bp.copy()  # a view of the frame: not ours to change
     contract_bp[~is_contractual] = 0
-    ev_amount = _packed(events_df.get_column("amount"), np.int64, 0)
 
     max_table_bp = max(max(t.rate_bp) for t in rules.rates.values())
     max_bp = np.where(is_contractual, contract_bp, np.int32(max_table_bp))
-    bound = balance_bounds(principal, interest, costs, accrual_start, max_bp, offsets, ev_kind, ev_amount, as_of_day)
+    bound = balance_bounds(c["principal"], c["interest"], c["costs"], accrual_start, max_bp, offsets, c["ev_kind"], c["ev_amount"], as_of_day)
     over = bound >= BALANCE_LIMIT
     if over.any():
         raise EngineInputError(
@@ -315,37 +467,21 @@ def prepare(
             "principal",
             "balances could exceed int64 grosz (overflow budget: principal, interest, costs, cost events, "
             "capitalizations and the rate over the days to as_of)",
-            claim_id[over][:5].tolist(),
+            c["claim_id"][over][:5].tolist(),
             int(over.sum()),
         )
 
     default, per_portfolio = resolve(waterfall)
     waterfall_index = {w: i for i, w in enumerate(ALL_WATERFALLS)}
-    portfolio = claims_df.get_column("portfolio_id")
-    order = np.full(len(claim_id), waterfall_index[default], dtype=np.int8)
+    order = np.full(len(c["claim_id"]), waterfall_index[default], dtype=np.int8)
     for portfolio_id, w in per_portfolio.items():
         order[(portfolio == portfolio_id).to_numpy()] = waterfall_index[w]
 
     return Prepared(
-        claim_id=claim_id,
-        principal=principal,
-        interest=interest,
-        costs=costs,
-        due=due,
-        cutoff=cutoff,
+        **{name: values for name, values in c.items() if name not in ("ev_claim", "contract_bp")},
         contract_bp=contract_bp,
-        # the claim kinds are the first of LimitationKind: their Enum codes are the kernel's
-        limitation_kind=_codes(claims_df.get_column("limitation_kind"), [m.value for m in CLAIM_LIMITATION_KINDS]),
-        custom_years=_packed(claims_df.get_column("limitation_years"), np.int64, 0),
-        title_day=_days(claims_df.get_column("title_date")),
-        basis=basis,
         order=order,
         offsets=offsets,
-        ev_day=ev_day,
-        ev_kind=ev_kind,
-        ev_amount=ev_amount,
-        ev_id=ev_id,
-        ev_reverses=ev_reverses,
         as_of_day=as_of_day,
         rules=KernelRules.of(rules),
         provenance={
@@ -357,8 +493,8 @@ def prepare(
             "stale_rate_tables": {t.name: t.last_valid.isoformat() for t in stale},
             "rate_tables_used": used_tables,
             "rules": rules.versions(),
-            "claims": len(claim_id),
-            "events": len(ev_day),
+            "claims": len(c["claim_id"]),
+            "events": len(c["ev_day"]),
         },
     )
 
@@ -379,30 +515,68 @@ class KernelOutput:
         return self.money.shape[1]
 
 
-def run_kernel(p: Prepared, on_progress: Progress | None = None) -> KernelOutput:
-    """The kernel over every claim, in chunks of CHUNK claims (the kernel is parallel inside one)."""
+    @classmethod
+    def empty(cls, n: int) -> KernelOutput:
+        return cls(
+            money=np.empty((MONEY_COLUMNS, n), dtype=np.int64),
+            days=np.empty((DAY_COLUMNS, n), dtype=np.int32),
+            flags=np.empty((FLAG_COLUMNS, n), dtype=np.int8),
+        )
+
+    def head(self, n: int) -> KernelOutput:
+        """The first ``n`` claims (views: a chunk buffer's rows for a shorter last chunk)."""
+        return KernelOutput(money=self.money[:, :n], days=self.days[:, :n], flags=self.flags[:, :n])
+
+
+def _kernel(p: Prepared, dropped: np.ndarray, out: KernelOutput, first: int, stop: int, out_first: int) -> None:
+    """``claim_states`` over claims ``first:stop`` into ``out`` (claim ``i`` at ``i - out_first``)."""
     k = p.rules
+    claim_states(
+        p.principal, p.interest, p.costs, p.due, p.cutoff, p.contract_bp,
+        p.limitation_kind, p.custom_years, p.title_day, p.basis, p.order,
+        p.offsets, p.ev_day, p.ev_kind, p.ev_amount, p.ev_id, p.ev_reverses,
+        p.as_of_day,
+        k.rate_day, k.rate_bp, k.rate_last, k.basis_first_row, k.basis_end_row, k.basis_capped, ORDER_CODES,
+        k.limitation, k.calendar_base, k.next_open, k.civil, k.first_year, k.month_start,
+        dropped, out.money, out.days, out.flags, first, stop, out_first,
+    )  # fmt: skip
+
+
+def run_kernel(p: Prepared, on_progress: Progress | None = None, out: KernelOutput | None = None) -> KernelOutput:
+    """The kernel over every claim, in chunks of CHUNK claims (the kernel is parallel inside one),
+    into ``out`` if given (arrays for every claim, e.g. reused from an earlier call: fresh memory
+    is costly, see BENCHMARKS.md) or into new arrays."""
     n = len(p.claim_id)
-    out = KernelOutput(
-        money=np.empty((MONEY_COLUMNS, n), dtype=np.int64),
-        days=np.empty((DAY_COLUMNS, n), dtype=np.int32),
-        flags=np.empty((FLAG_COLUMNS, n), dtype=np.int8),
-    )
+    out = out if out is not None else KernelOutput.empty(n)
+    if out.claims != n:
+        raise ValueError(f"out holds {out.claims} claims, the input {n}")
     dropped = np.zeros(len(p.ev_day), dtype=np.bool_)
     for a in range(0, max(n, 1), CHUNK):
         b = min(n, a + CHUNK)
-        claim_states(
-            p.principal, p.interest, p.costs, p.due, p.cutoff, p.contract_bp,
-            p.limitation_kind, p.custom_years, p.title_day, p.basis, p.order,
-            p.offsets, p.ev_day, p.ev_kind, p.ev_amount, p.ev_id, p.ev_reverses,
-            p.as_of_day,
-            k.rate_day, k.rate_bp, k.rate_last, k.basis_first_row, k.basis_end_row, k.basis_capped, ORDER_CODES,
-            k.limitation, k.calendar_base, k.next_open, k.civil, k.first_year, k.month_start,
-            dropped, out.money, out.days, out.flags, a, b,
-        )  # fmt: skip
+        _kernel(p, dropped, out, a, b, 0)
         if on_progress is not None:
             on_progress(b, n)
     return out
+
+
+def _outside_calendar(p: Prepared, out: KernelOutput, first: int) -> tuple[list[int], int]:
+    """The first ids and the count of the claims in ``out`` (claims from ``first`` on) whose
+    limitation end fell outside the holiday calendar (the kernel's error code)."""
+    outside = out.flags[1] != kernel_codes.ERR_NONE
+    if not outside.any():
+        return [], 0
+    return p.claim_id[first : first + out.claims][outside][:5].tolist(), int(np.count_nonzero(outside))
+
+
+def _calendar_error(rules: RuleBook, ids: list[int], count: int) -> EngineInputError:
+    return EngineInputError(
+        "claims",
+        "due_date",
+        f"a limitation end falls outside the holiday calendar "
+        f"({rules.holidays.first_year}-{rules.holidays.last_year}); extend holidays.csv's years",
+        ids[:5],
+        count,
+    )
 
 
 def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -452,19 +626,127 @@ def compute_state(
     rules = rules or load_rules()
     p = prepare(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, rules=rules)
     out = run_kernel(p, on_progress)
-    outside = out.flags[1] != kernel_codes.ERR_NONE
-    if outside.any():
-        raise EngineInputError(
-            "claims",
-            "due_date",
-            f"a limitation end falls outside the holiday calendar "
-            f"({rules.holidays.first_year}-{rules.holidays.last_year}); extend holidays.csv's years",
-            p.claim_id[outside][:5].tolist(),
-            int(outside.sum()),
-        )
+    ids, count = _outside_calendar(p, out, 0)
+    if count:
+        raise _calendar_error(rules, ids, count)
     table = _claim_state_table(p.claim_id, out, p.as_of_day)
     meta = dict(p.provenance, seconds=round(time.perf_counter() - started, 3))
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
+
+
+def exact_sum(values: np.ndarray) -> int:
+    """The sum of int64 values as a Python int, exact however large (numpy's and polars' sums wrap
+    around at 2**63): high and low 31 bits summed apart, each far below the limit."""
+    if not len(values):
+        return 0
+    high = int(np.sum(values >> 31, dtype=np.int64))
+    low = int(np.sum(values & (2**31 - 1), dtype=np.int64))
+    return (high << 31) + low
+
+
+@dataclass
+class StateTotals:
+    """What a claim_state adds up to: claims, the sum of each money column (STATE_MONEY, grosz),
+    time-barred claims and claims whose clock is suspended (no limitation date)."""
+
+    claims: int = 0
+    money: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATE_MONEY, 0))
+    time_barred: int = 0
+    suspended: int = 0
+
+    def add(self, out: KernelOutput) -> None:
+        """Add a chunk of the kernel's output."""
+        self.claims += out.claims
+        for k, name in enumerate(STATE_MONEY):
+            self.money[name] += exact_sum(out.money[k])
+        self.time_barred += int(np.count_nonzero(out.flags[0]))
+        self.suspended += int(np.count_nonzero(out.days[1] == NULL_DAY))
+
+    @classmethod
+    def of_table(cls, table: pa.Table) -> StateTotals:
+        """The totals of a claim_state table (e.g. one an executor put together)."""
+        totals = cls(claims=table.num_rows)
+        for name in STATE_MONEY:
+            for chunk in table.column(name).chunks:
+                totals.money[name] += exact_sum(chunk.to_numpy(zero_copy_only=False))
+        import pyarrow.compute as pc
+
+        totals.time_barred = int(pc.sum(table.column("time_barred").cast(pa.int64())).as_py() or 0)
+        totals.suspended = table.column("limitation_date").null_count
+        return totals
+
+
+def state_totals(
+    p: Prepared, *, write_to: str | Path | None = None, rules: RuleBook | None = None, on_progress: Progress | None = None
+) -> StateTotals:
+    """claim_state's totals, and the table itself written to ``write_to`` (Parquet, as
+    ``write_state_parquet`` writes it, provenance in its metadata) without ever holding it whole.
+
+    The kernel runs a chunk (CHUNK claims) at a time into one of two buffers, each reused: while it
+    fills one, a thread writes the chunk before from the other (fresh memory is costly, and the
+    writer then runs beside the kernel; BENCHMARKS.md). The file appears whole or not at all: it is
+    written beside ``write_to`` and renamed into place once complete; a claim whose limitation end
+    falls outside the holiday calendar stops the run with ``EngineInputError``, leaving no file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow.parquet as pq
+
+    rules = rules or load_rules()
+    n = len(p.claim_id)
+    buffers = [KernelOutput.empty(min(n, CHUNK)) for _ in range(1 if n <= CHUNK else 2)]
+    dropped = np.zeros(len(p.ev_day), dtype=np.bool_)
+    totals = StateTotals()
+    outside_ids: list[int] = []
+    outside = 0
+    final = Path(write_to) if write_to is not None else None
+    staged = final.with_name(f".{final.name}.{os.getpid()}.partial") if final is not None else None
+    writer = None
+    try:
+        if staged is not None:
+            schema = CLAIM_STATE.with_metadata({METADATA_KEY: json.dumps(p.provenance).encode()})
+            writer = pq.ParquetWriter(staged, schema, **parquet_options(schema))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim-state-writer") as pool:
+            written: list = []
+            for k, a in enumerate(range(0, n, CHUNK)):
+                b = min(n, a + CHUNK)
+                out = buffers[k % len(buffers)]
+                if k >= len(buffers) and written[k - len(buffers)] is not None:
+                    written[k - len(buffers)].result()  # this buffer's last chunk is on disk: reuse it
+                _kernel(p, dropped, out, a, b, a)
+                chunk = out.head(b - a)
+                ids, count = _outside_calendar(p, chunk, a)
+                outside_ids += ids[: 5 - len(outside_ids)]  # go on: the error counts them all
+                outside += count
+                totals.add(chunk)
+                if writer is not None and not outside:
+                    table = _claim_state_table(p.claim_id[a:b], chunk, p.as_of_day)
+                    written.append(pool.submit(writer.write_table, table, row_group_size=b - a))
+                else:
+                    written.append(None)  # nothing of this buffer's to wait for
+                if on_progress is not None:
+                    on_progress(b, n)
+            for w in written:
+                if w is not None:
+                    w.result()
+        if outside:
+            raise _calendar_error(rules, outside_ids, outside)
+        if writer is not None:
+            writer.close()
+            writer = None
+            os.replace(staged, final)
+    finally:
+        if writer is not None:
+            writer.close()
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+    return totals
+
+
+def parquet_options(schema: pa.Schema) -> dict:
+    """How claim_state is written to Parquet: see ``write_state_parquet``."""
+    integers = [f.name for f in schema if pa.types.is_integer(f.type)]
+    return dict(compression="zstd", compression_level=1, use_dictionary=False,
+                column_encoding=dict.fromkeys(integers, "DELTA_BINARY_PACKED"))  # fmt: skip
 
 
 def write_state_parquet(table: pa.Table, path) -> None:
@@ -473,11 +755,7 @@ def write_state_parquet(table: pa.Table, path) -> None:
     file (about 26 bytes a claim) and among the quickest to write."""
     import pyarrow.parquet as pq
 
-    integers = [f.name for f in table.schema if pa.types.is_integer(f.type)]
-    pq.write_table(
-        table, path, compression="zstd", compression_level=1, use_dictionary=False,
-        column_encoding=dict.fromkeys(integers, "DELTA_BINARY_PACKED"),
-    )  # fmt: skip
+    pq.write_table(table, path, **parquet_options(table.schema))
 
 
 def provenance(table: pa.Table) -> dict:
@@ -486,7 +764,7 @@ def provenance(table: pa.Table) -> dict:
     return json.loads(raw) if raw else {}
 
 
-def _check_rates_cover(claims_df: pl.DataFrame, basis: np.ndarray, start: np.ndarray, as_of_day: int, rules: RuleBook) -> None:
+def _check_rates_cover(claim_id: np.ndarray, basis: np.ndarray, start: np.ndarray, as_of_day: int, rules: RuleBook) -> None:
     """Interest cannot be computed for a day before a table's first row (no rate is known)."""
     for code, b in enumerate(InterestBasis):
         table_name, capped = BASIS_TABLE[b]
@@ -495,7 +773,7 @@ def _check_rates_cover(claims_df: pl.DataFrame, basis: np.ndarray, start: np.nda
         first = rules.rates[table_name].effective_from[0]
         bad = (basis == code) & (start < day_number(first)) & (start <= as_of_day)
         if bad.any():
-            ids = claims_df.get_column("claim_id").to_numpy()[bad]
+            ids = claim_id[bad]
             raise EngineInputError(
                 "claims",
                 "due_date",

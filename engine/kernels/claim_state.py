@@ -184,11 +184,12 @@ def claim_states(
     as_of,
     rate_day, rate_bp, rate_last, basis_first_row, basis_end_row, basis_capped, waterfall_orders,
     lim, calendar_base, next_open, civil, first_year, month_start,
-    dropped, money, days, flags, first, stop,
+    dropped, money, days, flags, first, stop, out_first,
 ):  # fmt: skip
     """The state of claims ``first`` to ``stop - 1``, written column by column as claim_state holds it
     (whole arrays in, a range of claims per call: every call has the same array types, so numba
-    compiles this once):
+    compiles this once). Claim ``i``'s outputs go to column ``i - out_first``: 0 when the outputs
+    hold every claim, ``first`` when they hold this range only (a buffer reused chunk after chunk):
 
     - ``money`` (int64, MONEY_COLUMNS x n): principal, interest, costs and total due, interest
       accrued, paid to costs, interest and principal, overpaid;
@@ -218,18 +219,19 @@ def claim_states(
             lim, calendar,
             no_pieces, no_trace,
         )  # fmt: skip
-        money[0, i] = r[0]
-        money[1, i] = r[1]
-        money[2, i] = r[2]
-        money[3, i] = r[0] + r[1] + r[2]
-        money[4, i] = r[3]
-        money[5, i] = r[4]
-        money[6, i] = r[5]
-        money[7, i] = r[6]
-        money[8, i] = r[7]
+        o = i - out_first
+        money[0, o] = r[0]
+        money[1, o] = r[1]
+        money[2, o] = r[2]
+        money[3, o] = r[0] + r[1] + r[2]
+        money[4, o] = r[3]
+        money[5, o] = r[4]
+        money[6, o] = r[5]
+        money[7, o] = r[6]
+        money[8, o] = r[7]
         limitation_day = r[9]
-        days[0, i] = r[8]
-        days[1, i] = limitation_day
-        days[2, i] = as_of - due_day[i]
-        flags[0, i] = limitation_day != NULL_DAY and as_of > limitation_day
-        flags[1, i] = r[10]
+        days[0, o] = r[8]
+        days[1, o] = limitation_day
+        days[2, o] = as_of - due_day[i]
+        flags[0, o] = limitation_day != NULL_DAY and as_of > limitation_day
+        flags[1, o] = r[10]

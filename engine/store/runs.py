@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from engine.schema import CLAIM_STATE, CLAIMS, EVENTS, STATE_MONEY, engine_columns
-from engine.state import Progress, compute_state, provenance
+from engine.schema import CLAIM_STATE, CLAIMS, EVENTS, engine_columns
+from engine.state import Progress, StateTotals, compute_state, provenance
 from engine.store.bulk import OnBatch, in_id_order, is_postgres, read_frame, read_snapshot, write_frame
 from engine.store.database import StoreError
 from engine.store.models import EngineRun, Portfolio
@@ -297,8 +297,8 @@ def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on
     digest = state_digest(state)
     frame = pl.from_arrow(state)
     rows = frame.with_columns(run_id=pl.lit(run_id, pl.Int64), portfolio_id=covered.get_column("portfolio_id"))
-    totals = {c: int(frame.get_column(c).sum()) for c in STATE_MONEY}
-    time_barred = int(frame.get_column("time_barred").sum())
+    summed = StateTotals.of_table(state)
+    totals, time_barred = summed.money, summed.time_barred
     portfolios = (
         [portfolio] if portfolio else covered.get_column("portfolio_id").unique().sort().to_list()
     )

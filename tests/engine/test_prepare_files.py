@@ -1,0 +1,99 @@
+"""``prepare_files``: Parquet files read a batch at a time into the kernel's arrays give exactly
+``prepare``'s result, and exactly its errors (those go through the whole-frame path)."""
+
+from dataclasses import fields
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+
+import engine.state as state_module
+from benchmarks.generator import generate_portfolio
+from engine import EngineInputError
+from engine.state import Prepared, prepare, prepare_files
+
+AS_OF = date(2026, 10, 31)
+
+
+@pytest.fixture(scope="module")
+def portfolio():
+    return generate_portfolio(3_000, seed=8)
+
+
+def write(tmp_path, claims: pl.DataFrame, events: pl.DataFrame, row_group: int = 700):
+    claims.write_parquet(tmp_path / "claims.parquet", row_group_size=row_group)
+    events.write_parquet(tmp_path / "events.parquet", row_group_size=row_group)
+    return tmp_path / "claims.parquet", tmp_path / "events.parquet"
+
+
+def assert_same(a: Prepared, b: Prepared) -> None:
+    for f in fields(Prepared):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and np.array_equal(x, y), f.name
+        elif f.name != "rules":
+            assert x == y, f.name
+
+
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch):
+    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 1_000)  # batches that cross row groups
+
+
+def test_clean_sorted_files_read_in_batches_equal_prepare(portfolio, tmp_path, monkeypatch):
+    claims, events = portfolio
+    paths = write(tmp_path, claims, events)
+    whole_path = []
+    monkeypatch.setattr(state_module, "read_engine_columns", lambda *a: whole_path.append(a) or pytest.fail("read whole"))
+    assert_same(prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True))
+    assert not whole_path
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda c, e: (c.reverse(), e), id="claims-unsorted"),
+        pytest.param(lambda c, e: (c, e.sort("event_id", descending=True)), id="events-unsorted"),
+        pytest.param(lambda c, e: (c.with_columns(pl.col("contractual_rate_bp").cast(pl.Int64)), e), id="wider-int"),
+        pytest.param(lambda c, e: (c.head(0), e.head(0)), id="empty"),
+    ],
+)
+def test_files_that_need_the_whole_path_still_equal_prepare(portfolio, tmp_path, change):
+    claims, events = change(*portfolio)
+    paths = write(tmp_path, claims, events)
+    assert_same(prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True))
+
+
+def test_a_per_portfolio_waterfall_equals_prepare(portfolio, tmp_path):
+    claims, events = portfolio
+    paths = write(tmp_path, claims, events)
+    some = claims.get_column("portfolio_id")[0]
+    setting = {"*": "costs,interest,principal", some: "principal,interest,costs"}
+    assert_same(
+        prepare_files(*paths, AS_OF, allow_stale_rates=True, waterfall=setting),
+        prepare(claims, events, AS_OF, allow_stale_rates=True, waterfall=setting),
+    )
+
+
+def _message(call) -> str:
+    with pytest.raises(EngineInputError) as e:
+        call()
+    return str(e.value)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda c, e: (c.with_columns(principal=pl.when(pl.col("claim_id") % 997 == 5).then(-1).otherwise("principal")), e), id="negative-principals"),
+        pytest.param(lambda c, e: (c.filter(pl.col("claim_id") != 17), e), id="event-of-unknown-claim"),
+        pytest.param(lambda c, e: (c.drop("due_date"), e), id="missing-column"),
+        pytest.param(lambda c, e: (c, e.with_columns(kind=pl.when(pl.col("event_id") == 2_500).then(pl.lit("gift")).otherwise("kind"))), id="unknown-kind"),
+        pytest.param(lambda c, e: (pl.concat([c, c.tail(3)]), e), id="repeated-claim-id"),
+    ],
+)
+def test_errors_are_prepares_with_every_row_counted(portfolio, tmp_path, change):
+    claims, events = change(*portfolio)
+    paths = write(tmp_path, claims, events)
+    expected = _message(lambda: prepare(claims, events, AS_OF, allow_stale_rates=True))
+    assert _message(lambda: prepare_files(*paths, AS_OF, allow_stale_rates=True)) == expected
