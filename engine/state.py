@@ -27,6 +27,8 @@ from engine.kernels.claim_state import DAY_COLUMNS, FLAG_COLUMNS, MONEY_COLUMNS,
 from engine.kernels.grouping import (
     bad_reversals,
     balance_bounds,
+    close_offsets,
+    count_events,
     event_offsets,
     events_in_order,
     strictly_increasing,
@@ -335,11 +337,10 @@ def prepare(
         **{name: _array(events_df.get_column(c), *how) for name, (c, *how) in EVENT_ARRAYS.items() if name not in in_order},
     }
 
-    def unknown_claims() -> None:
+    offsets = event_offsets(columns["claim_id"], columns.pop("ev_claim"))
+    if offsets[-1] != len(columns["ev_day"]):
         check_unknown_claims(claims_df, events_df)
-
-    return _prepared(columns, as_of, waterfall, allow_stale_rates, rules, claims_df.get_column("portfolio_id"),
-                     unknown_claims)  # fmt: skip
+    return _prepared(columns, offsets, as_of, waterfall, allow_stale_rates, rules, claims_df.get_column("portfolio_id"))
 
 
 class _ReadWhole(Exception):
@@ -383,10 +384,14 @@ def read_engine_columns(path: str | Path, table: str) -> pl.DataFrame:
     return pl.read_parquet(path, columns=[c for c in wanted if c in present])
 
 
-def _read_batches(path: Path, table: str, arrays: dict, checked: Callable[[pl.DataFrame], pl.DataFrame]) -> dict[str, np.ndarray]:
+def _read_batches(
+    path: Path, table: str, arrays: dict, checked: Callable[[pl.DataFrame], pl.DataFrame],
+    each: Callable[[pl.DataFrame, int, dict[str, np.ndarray]], bool] | None = None,
+) -> dict[str, np.ndarray]:  # fmt: skip
     """Each of ``arrays`` (name -> column, dtype, fill, values) filled from the file a slice of
     FILE_BATCH_ROWS rows at a time (polars reads only the row groups a slice needs, and decodes
-    them in parallel), every slice checked by ``checked`` first."""
+    them in parallel), every slice checked by ``checked`` first; then ``each(slice, first row,
+    the arrays)`` may look at the slice and refuse it (False)."""
     import pyarrow.parquet as pq
 
     wanted = engine_columns(CLAIMS if table == "claims" else EVENTS, table)
@@ -401,6 +406,8 @@ def _read_batches(path: Path, table: str, arrays: dict, checked: Callable[[pl.Da
             break
         for name, (column, _, fill, _) in arrays.items():
             _pack_into(frame.get_column(column), out[name], at, fill)  # Enums: their codes
+        if each is not None and not each(frame, at, out):
+            raise _ReadWhole(f"{path}: rows {at + 1}.. refused")
         at += frame.height
     if at != n or n == 0:  # no slice, no checks (e.g. of the columns): the whole path decides
         raise _ReadWhole(f"{path}: {at} rows read of {n}")
@@ -412,29 +419,37 @@ def _prepare_batches(claims_path: Path, events_path: Path, as_of: date, waterfal
     if resolve(waterfall)[1]:
         raise _ReadWhole("a per-portfolio waterfall reads portfolio_id")
     claims = _read_batches(claims_path, "claims", CLAIM_ARRAYS, _checked_claims)
-    if not strictly_increasing(claims["claim_id"]):
+    claim_id = frozen(claims["claim_id"])
+    if not strictly_increasing(claim_id):
         raise _ReadWhole("claims to sort or with a repeated claim_id")
-    events = _read_batches(events_path, "events", EVENT_ARRAYS, _checked_events)
-    if not strictly_increasing(events["ev_id"]) or not events_in_order(events["ev_claim"], events["ev_day"], events["ev_id"]):
-        raise _ReadWhole("events to sort or with a repeated event_id")
+    # the claim of each event is read a slice at a time, only to count each claim's events
+    offsets = np.zeros(len(claim_id) + 1, dtype=np.int64)
+    low = np.iinfo(np.int64).min
+    carry = np.array([0, 0, low, low, low], dtype=np.int64)
 
-    def unknown_claims() -> None:
-        raise _ReadWhole("an event of an unknown claim")
+    def count(frame: pl.DataFrame, at: int, out: dict[str, np.ndarray]) -> bool:
+        ev_claim = frozen(_packed(frame.get_column("claim_id"), np.int64))  # frozen: one compiled signature
+        day, ev_id = (frozen(out[name][at : at + len(ev_claim)]) for name in ("ev_day", "ev_id"))
+        return count_events(claim_id, ev_claim, day, ev_id, offsets, carry)
 
-    return _prepared({**claims, **events}, as_of, waterfall, allow_stale_rates, rules, None, unknown_claims)
+    events = _read_batches(events_path, "events", SLICED_EVENT_ARRAYS, _checked_events, count)
+    if not strictly_increasing(events["ev_id"]):
+        raise _ReadWhole("a repeated event_id")
+    close_offsets(offsets, carry)
+    return _prepared({**claims, **events}, offsets, as_of, waterfall, allow_stale_rates, rules, None)
+
+
+#: The event arrays kept whole when the files are read a slice at a time (not each event's claim).
+SLICED_EVENT_ARRAYS = {name: how for name, how in EVENT_ARRAYS.items() if name != "ev_claim"}
 
 
 def _prepared(
-    c: Columns, as_of: date, waterfall: WaterfallSetting, allow_stale_rates: bool, rules: RuleBook,
-    portfolio: pl.Series | None, unknown_claims: Callable[[], None],
+    c: Columns, offsets: np.ndarray, as_of: date, waterfall: WaterfallSetting, allow_stale_rates: bool, rules: RuleBook,
+    portfolio: pl.Series | None,
 ) -> Prepared:  # fmt: skip
-    """The checks over whole arrays (claims of the events, reversals, rate validity and coverage,
-    the overflow budget) and the kernel's arrays. ``unknown_claims`` raises the error for events
-    of claims not in the claims; ``portfolio`` (portfolio_id per claim) is read only for a
-    per-portfolio waterfall."""
-    offsets = event_offsets(c["claim_id"], c["ev_claim"])
-    if offsets[-1] != len(c["ev_claim"]):
-        unknown_claims()
+    """The checks over whole arrays (reversals, rate validity and coverage, the overflow budget) and
+    the kernel's arrays; ``offsets`` index each claim's events (every event's claim known).
+    ``portfolio`` (portfolio_id per claim) is read only for a per-portfolio waterfall."""
     bad = bad_reversals(offsets, c["ev_kind"], c["ev_id"], c["ev_reverses"])
     if len(bad):
         raise reversal_error(c["ev_id"][bad][:5].tolist(), len(bad))
@@ -478,7 +493,7 @@ def _prepared(
         order[(portfolio == portfolio_id).to_numpy()] = waterfall_index[w]
 
     return Prepared(
-        **{name: values for name, values in c.items() if name not in ("ev_claim", "contract_bp")},
+        **{name: values for name, values in c.items() if name != "contract_bp"},
         contract_bp=contract_bp,
         order=order,
         offsets=offsets,

@@ -46,6 +46,40 @@ def event_offsets(claim_ids, ev_claim):
     return offsets
 
 
+@njit(cache=True, nogil=True, fastmath=False)
+def count_events(claim_ids, ev_claim, ev_day, ev_id, offsets, carry):
+    """One slice of the events, continuing the slices before it, counted into the CSR ``offsets``
+    of ``claim_ids`` (sorted, unique; ``offsets`` has one more row, ``offsets[0] == 0``) without
+    the claim of every event kept whole. ``carry`` (int64 x 5) is [claim index, events counted,
+    last claim, last day, last event id] from slice to slice: start it as [0, 0, min, min, min] and
+    close with ``close_offsets``. False (and ``carry`` unchanged) when the slice breaks the order
+    (claim, day, event id) or holds an event of a claim not in ``claim_ids``."""
+    n = claim_ids.shape[0]
+    i, j, last_claim, last_day, last_id = carry[0], carry[1], carry[2], carry[3], carry[4]
+    for e in range(ev_claim.shape[0]):
+        c, d, k = ev_claim[e], ev_day[e], ev_id[e]
+        if c < last_claim or (c == last_claim and (d < last_day or (d == last_day and k <= last_id))):
+            return False
+        last_claim, last_day, last_id = c, d, k
+        while i < n and claim_ids[i] < c:
+            i += 1
+            offsets[i] = j
+        if i == n or claim_ids[i] != c:
+            return False
+        j += 1
+    carry[0], carry[1], carry[2], carry[3], carry[4] = i, j, last_claim, last_day, last_id
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def close_offsets(offsets, carry):
+    """The offsets of the claims after the last event's (see ``count_events``)."""
+    i, j = carry[0], carry[1]
+    while i < offsets.shape[0] - 1:
+        i += 1
+        offsets[i] = j
+
+
 @njit(parallel=True, cache=True, nogil=True, fastmath=False)
 def balance_bounds(principal, interest, costs, accrual_start, max_bp, offsets, ev_kind, ev_amount, as_of):
     """An upper bound (float64) of every balance and sum the kernel forms for each claim.

@@ -7,6 +7,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine.state as state_module
 from benchmarks.generator import generate_portfolio
@@ -97,3 +99,35 @@ def test_errors_are_prepares_with_every_row_counted(portfolio, tmp_path, change)
     paths = write(tmp_path, claims, events)
     expected = _message(lambda: prepare(claims, events, AS_OF, allow_stale_rates=True))
     assert _message(lambda: prepare_files(*paths, AS_OF, allow_stale_rates=True)) == expected
+
+
+def _offsets_reference(claim_ids: list[int], events: list[tuple[int, int, int]]) -> list[int] | None:
+    """Plain Python: None when the events are out of (claim, day, id) order or name an unknown
+    claim, else each claim's first event index and the total."""
+    if any(a >= b for a, b in zip(events, events[1:])) or any(c not in claim_ids for c, _, _ in events):
+        return None
+    return [sum(1 for c, _, _ in events if c < claim) for claim in claim_ids] + [len(events)]
+
+
+event_triples = st.lists(st.tuples(st.integers(0, 12), st.integers(0, 3), st.integers(0, 40)), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(claims=st.sets(st.integers(0, 12), max_size=8), events=event_triples, sort=st.booleans(), cuts=st.lists(st.integers(0, 30), max_size=4))
+def test_counting_events_a_slice_at_a_time_is_the_whole_count(claims, events, sort, cuts):
+    from engine.kernels.grouping import close_offsets, count_events
+
+    claim_ids = sorted(claims)
+    events = sorted(events) if sort else events
+    ids = np.array(claim_ids, dtype=np.int64)
+    arrays = [np.array([e[k] for e in events], dtype=np.int64) for k in range(3)]
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    low = np.iinfo(np.int64).min
+    carry = np.array([0, 0, low, low, low], dtype=np.int64)
+    bounds = [0, *sorted(c % (len(events) + 1) for c in cuts), len(events)]
+    ok = all(count_events(ids, *(a[lo:hi] for a in arrays), offsets, carry) for lo, hi in zip(bounds, bounds[1:]))
+    expected = _offsets_reference(claim_ids, events)
+    assert ok == (expected is not None)
+    if ok:
+        close_offsets(offsets, carry)
+        assert offsets.tolist() == expected
