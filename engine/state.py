@@ -25,12 +25,12 @@ from engine.kernels import codes as kernel_codes
 from engine.kernels.calendar import NULL_DAY, calendar_tables
 from engine.kernels.claim_state import DAY_COLUMNS, FLAG_COLUMNS, MONEY_COLUMNS, N_OUTPUTS, claim_one, claim_states
 from engine.kernels.grouping import (
-    bad_reversals,
     balance_bounds,
     close_offsets,
     count_events,
     event_offsets,
     events_in_order,
+    reversal_targets,
     strictly_increasing,
 )
 from engine.rules import RuleBook, StaleRulesError, day_number, from_day_number, load_rules
@@ -234,9 +234,8 @@ class Prepared:
     offsets: np.ndarray
     ev_day: np.ndarray
     ev_kind: np.ndarray
-    ev_amount: np.ndarray
+    ev_value: np.ndarray  # an event's amount, or for a reversal the index of the event it cancels
     ev_id: np.ndarray
-    ev_reverses: np.ndarray
     as_of_day: int
     rules: KernelRules
     provenance: dict
@@ -274,8 +273,7 @@ EVENT_ARRAYS: dict[str, tuple[str, type, int | None, list[str] | None]] = {
     "ev_day": ("event_date", np.int32, None, None),
     "ev_id": ("event_id", np.int64, None, None),
     "ev_kind": ("kind", np.int8, None, [k.value for k in EventKind]),
-    "ev_amount": ("amount", np.int64, 0, None),
-    "ev_reverses": ("reverses", np.int64, -1, None),
+    "ev_value": ("amount", np.int64, 0, None),  # a reversal's: see _put_reverses
 }
 
 
@@ -291,6 +289,19 @@ def _event_order(events: pl.DataFrame) -> dict[str, np.ndarray]:
 
 
 ORDER_ARRAYS = ("ev_claim", "ev_day", "ev_id")
+
+
+def _put_reverses(values: np.ndarray, kinds: np.ndarray, reverses: pl.Series) -> None:
+    """Each reversal's ``reverses``, the event_id it names, into ``values`` (the events' amounts)
+    in place of its amount; ``reversal_targets`` then makes it that event's index."""
+    at = np.flatnonzero(kinds == kernel_codes.REVERSAL)
+    if len(at):
+        values[at] = reverses.gather(at).to_numpy()
+
+
+def _own(values: np.ndarray) -> np.ndarray:
+    """``values``, or a copy where they are a frame's memory (a view, or read-only)."""
+    return values if values.base is None and values.flags.writeable else values.copy()
 
 
 def _checked_claims(frame: pl.DataFrame) -> pl.DataFrame:
@@ -337,6 +348,8 @@ def prepare(
         **{name: _array(events_df.get_column(c), *how) for name, (c, *how) in EVENT_ARRAYS.items() if name not in in_order},
     }
 
+    columns["ev_value"] = _own(columns["ev_value"])
+    _put_reverses(columns["ev_value"], columns["ev_kind"], events_df.get_column("reverses"))
     offsets = event_offsets(columns["claim_id"], columns.pop("ev_claim"))
     if offsets[-1] != len(columns["ev_day"]):
         check_unknown_claims(claims_df, events_df)
@@ -430,6 +443,7 @@ def _prepare_batches(claims_path: Path, events_path: Path, as_of: date, waterfal
     def count(frame: pl.DataFrame, at: int, out: dict[str, np.ndarray]) -> bool:
         ev_claim = frozen(_packed(frame.get_column("claim_id"), np.int64))  # frozen: one compiled signature
         day, ev_id = (frozen(out[name][at : at + len(ev_claim)]) for name in ("ev_day", "ev_id"))
+        _put_reverses(out["ev_value"][at : at + len(ev_claim)], out["ev_kind"][at : at + len(ev_claim)], frame.get_column("reverses"))
         return count_events(claim_id, ev_claim, day, ev_id, offsets, carry)
 
     events = _read_batches(events_path, "events", SLICED_EVENT_ARRAYS, _checked_events, count)
@@ -450,7 +464,8 @@ def _prepared(
     """The checks over whole arrays (reversals, rate validity and coverage, the overflow budget) and
     the kernel's arrays; ``offsets`` index each claim's events (every event's claim known).
     ``portfolio`` (portfolio_id per claim) is read only for a per-portfolio waterfall."""
-    bad = bad_reversals(offsets, c["ev_kind"], c["ev_id"], c["ev_reverses"])
+    c["ev_value"] = _own(c["ev_value"])
+    bad = reversal_targets(offsets, frozen(c["ev_kind"]), frozen(c["ev_id"]), c["ev_value"])
     if len(bad):
         raise reversal_error(c["ev_id"][bad][:5].tolist(), len(bad))
 
@@ -467,14 +482,12 @@ def _prepared(
     _check_rates_cover(c["claim_id"], c["basis"], accrual_start, as_of_day, rules)
 
     is_contractual = c["basis"] == basis_names.index(InterestBasis.CONTRACTUAL)
-    contract_bp = c["contract_bp"]
-    if contract_bp.base is not None or not contract_bp.flags.writeable:
-        contract_bp = contract_bp.copy()  # a view of the frame: not ours to change
+    contract_bp = _own(c["contract_bp"])
     contract_bp[~is_contractual] = 0
 
     max_table_bp = max(max(t.rate_bp) for t in rules.rates.values())
     max_bp = np.where(is_contractual, contract_bp, np.int32(max_table_bp))
-    bound = balance_bounds(c["principal"], c["interest"], c["costs"], accrual_start, max_bp, offsets, c["ev_kind"], c["ev_amount"], as_of_day)
+    bound = balance_bounds(c["principal"], c["interest"], c["costs"], accrual_start, max_bp, offsets, c["ev_kind"], c["ev_value"], as_of_day)
     over = bound >= BALANCE_LIMIT
     if over.any():
         raise EngineInputError(
@@ -549,7 +562,7 @@ def _kernel(p: Prepared, dropped: np.ndarray, out: KernelOutput, first: int, sto
     claim_states(
         p.principal, p.interest, p.costs, p.due, p.cutoff, p.contract_bp,
         p.limitation_kind, p.custom_years, p.title_day, p.basis, p.order,
-        p.offsets, p.ev_day, p.ev_kind, p.ev_amount, p.ev_id, p.ev_reverses,
+        p.offsets, p.ev_day, p.ev_kind, p.ev_value,
         p.as_of_day,
         k.rate_day, k.rate_bp, k.rate_last, k.basis_first_row, k.basis_end_row, k.basis_capped, ORDER_CODES,
         k.limitation, k.calendar_base, k.next_open, k.civil, k.first_year, k.month_start,
@@ -608,7 +621,7 @@ def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> tuple
     r = claim_one(
         p.principal[index], p.interest[index], p.costs[index], p.due[index], p.cutoff[index], p.contract_bp[index],
         p.limitation_kind[index], p.custom_years[index], p.title_day[index], w[0] | (w[1] << 2) | (w[2] << 4),
-        p.offsets[index], p.offsets[index + 1], p.ev_day, p.ev_kind, p.ev_amount, p.ev_id, p.ev_reverses, dropped,
+        p.offsets[index], p.offsets[index + 1], p.ev_day, p.ev_kind, p.ev_value, dropped,
         p.as_of_day,
         k.rates, k.basis_first_row[b], k.basis_end_row[b], k.basis_capped[b],
         k.limitation, k.calendar,

@@ -21,16 +21,13 @@ FLAG_COLUMNS = 2
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
-def _mark_reversed(lo, hi, ev_day, ev_kind, ev_id, ev_reverses, as_of, dropped):
-    """Drop every reversal that counts and every event such a reversal names (ENGINE.md §1)."""
+def _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped):
+    """Drop every reversal that counts and the event it cancels (ENGINE.md §1); a reversal's
+    ``ev_value`` is that event's index."""
     for j in range(lo, hi):
         if ev_kind[j] == codes.REVERSAL and ev_day[j] <= as_of:
             dropped[j] = True
-            target = ev_reverses[j]
-            for k in range(lo, hi):
-                if ev_id[k] == target:
-                    dropped[k] = True
-                    break
+            dropped[ev_value[j]] = True
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
@@ -44,7 +41,7 @@ def _new_run(day, kind, custom_years, lim, calendar):
 def claim_one(
     principal, interest, costs, due_day, cutoff_day, contract_bp, limitation_kind, custom_years, title_day,
     order,
-    lo, hi, ev_day, ev_kind, ev_amount, ev_id, ev_reverses, dropped,
+    lo, hi, ev_day, ev_kind, ev_value, dropped,
     as_of,
     rates, first_row, end_row, capped,
     lim, calendar,
@@ -57,9 +54,10 @@ def claim_one(
     ``lim`` packs the limitation rules: [reform day, old years by kind (6), old year-end minimum,
     new years by kind (6), new year-end minimum]. ``rates`` and ``calendar`` are tuples of the rule
     tables (see ``accrue`` and ``next_open_day``). ``pieces`` and ``trace`` receive the interest
-    pieces and limitation steps while they have rows (zero rows in a portfolio run).
+    pieces and limitation steps while they have rows (zero rows in a portfolio run). An event's
+    ``ev_value`` is its amount, or for a reversal the index of the event it cancels.
     Returns the N_OUTPUTS values and the counts of pieces and steps."""
-    _mark_reversed(lo, hi, ev_day, ev_kind, ev_id, ev_reverses, as_of, dropped)
+    _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped)
 
     accrued = 0
     paid_costs = 0
@@ -99,7 +97,7 @@ def claim_one(
 
         # balances
         if kind == codes.PAYMENT:
-            remaining = ev_amount[j]
+            remaining = ev_value[j]
             for step in range(3):
                 bucket = (order >> (2 * step)) & 3
                 if bucket == codes.COSTS:
@@ -118,9 +116,9 @@ def claim_one(
             overpaid += remaining
             last_payment = day
         elif kind == codes.COST:
-            costs += ev_amount[j]
+            costs += ev_value[j]
         elif kind == codes.INTEREST_WAIVER:
-            interest -= min(interest, ev_amount[j])
+            interest -= min(interest, ev_value[j])
         elif kind == codes.CAPITALIZATION:
             principal += interest
             interest = 0
@@ -180,7 +178,7 @@ def claim_one(
 def claim_states(
     principal, interest, costs, due_day, cutoff_day, contract_bp, limitation_kind, custom_years, title_day,
     basis, waterfall,
-    offsets, ev_day, ev_kind, ev_amount, ev_id, ev_reverses,
+    offsets, ev_day, ev_kind, ev_value,
     as_of,
     rate_day, rate_bp, rate_last, basis_first_row, basis_end_row, basis_capped, waterfall_orders,
     lim, calendar_base, next_open, civil, first_year, month_start,
@@ -201,7 +199,8 @@ def claim_states(
     ``rate_day``/``rate_bp``/``rate_last`` deciding that basis' rate); ``waterfall`` indexes ``waterfall_orders``.
     ``next_open`` (from ``calendar_base``), ``civil`` and ``month_start`` (from January of
     ``first_year``) are the calendar (see ``kernels.calendar.calendar_tables``).
-    ``offsets`` (n_claims + 1) index the event arrays; ``dropped`` is scratch, one False per event."""
+    ``offsets`` (n_claims + 1) index the event arrays; ``ev_value`` is an event's amount, or for a
+    reversal the index of the event it cancels; ``dropped`` is scratch, one False per event."""
     no_pieces = np.empty((0, 5), dtype=np.int64)
     no_trace = np.empty((0, 6), dtype=np.int64)
     rates = (rate_day, rate_bp, rate_last)
@@ -213,7 +212,7 @@ def claim_states(
             principal[i], interest[i], costs[i], due_day[i], cutoff_day[i], contract_bp[i], limitation_kind[i],
             custom_years[i], title_day[i],
             waterfall_orders[w, 0] | (waterfall_orders[w, 1] << 2) | (waterfall_orders[w, 2] << 4),
-            offsets[i], offsets[i + 1], ev_day, ev_kind, ev_amount, ev_id, ev_reverses, dropped,
+            offsets[i], offsets[i + 1], ev_day, ev_kind, ev_value, dropped,
             as_of,
             rates, basis_first_row[b], basis_end_row[b], basis_capped[b],
             lim, calendar,

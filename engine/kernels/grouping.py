@@ -81,7 +81,7 @@ def close_offsets(offsets, carry):
 
 
 @njit(parallel=True, cache=True, nogil=True, fastmath=False)
-def balance_bounds(principal, interest, costs, accrual_start, max_bp, offsets, ev_kind, ev_amount, as_of):
+def balance_bounds(principal, interest, costs, accrual_start, max_bp, offsets, ev_kind, ev_value, as_of):
     """An upper bound (float64) of every balance and sum the kernel forms for each claim.
 
     Money in = principal + interest + costs + every cost event; interest can at most multiply it by
@@ -96,9 +96,9 @@ def balance_bounds(principal, interest, costs, accrual_start, max_bp, offsets, e
         for j in range(offsets[i], offsets[i + 1]):
             k = ev_kind[j]
             if k == codes.COST:
-                money += float(ev_amount[j])
+                money += float(ev_value[j])
             elif k == codes.PAYMENT:
-                paid += float(ev_amount[j])
+                paid += float(ev_value[j])
             elif k == codes.CAPITALIZATION:
                 capitalizations += 1
         days = max(0, as_of - accrual_start[i])
@@ -108,18 +108,22 @@ def balance_bounds(principal, interest, costs, accrual_start, max_bp, offsets, e
 
 
 @njit(cache=True, nogil=True, fastmath=False)
-def bad_reversals(offsets, ev_kind, ev_id, ev_reverses):
-    """Indices of reversals whose ``reverses`` names no event of their own claim."""
+def reversal_targets(offsets, ev_kind, ev_id, ev_value):
+    """Each reversal's ``ev_value``, the event_id it names, replaced by the index of that event
+    among its own claim's events (in place). Returns the indices of reversals that name no event
+    of their claim (their ``ev_value`` is left as it was)."""
     bad = []
     for i in range(offsets.shape[0] - 1):
         for j in range(offsets[i], offsets[i + 1]):
             if ev_kind[j] != codes.REVERSAL:
                 continue
-            found = False
+            target = -1
             for k in range(offsets[i], offsets[i + 1]):
-                if ev_id[k] == ev_reverses[j]:
-                    found = True
+                if ev_id[k] == ev_value[j]:
+                    target = k
                     break
-            if not found:
+            if target < 0:
                 bad.append(j)
+            else:
+                ev_value[j] = target
     return np.array(bad, dtype=np.int64)
