@@ -11,6 +11,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from datetime import date
@@ -413,15 +414,23 @@ def _read_batches(
     scan = pl.scan_parquet(path).select([c for c in wanted if c in present])
     out = {name: np.empty(n, dtype=dtype) for name, (_, dtype, _, _) in arrays.items()}
     at = 0
-    while at < n:
-        frame = checked(scan.slice(at, FILE_BATCH_ROWS).collect())
-        if frame.height == 0:
-            break
-        for name, (column, _, fill, _) in arrays.items():
-            _pack_into(frame.get_column(column), out[name], at, fill)  # Enums: their codes
-        if each is not None and not each(frame, at, out):
-            raise _ReadWhole(f"{path}: rows {at + 1}.. refused")
-        at += frame.height
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-slices") as pool:
+        # the next slice is decoded (polars, off the GIL) while this one is checked and packed
+        starts = iter(range(0, max(n, 1), FILE_BATCH_ROWS))
+        ahead = pool.submit(scan.slice(next(starts), FILE_BATCH_ROWS).collect)
+        while at < n:
+            raw = ahead.result()
+            following = next(starts, None)
+            if following is not None:
+                ahead = pool.submit(scan.slice(following, FILE_BATCH_ROWS).collect)
+            frame = checked(raw)
+            if frame.height == 0:
+                break
+            for name, (column, _, fill, _) in arrays.items():
+                _pack_into(frame.get_column(column), out[name], at, fill)  # Enums: their codes
+            if each is not None and not each(frame, at, out):
+                raise _ReadWhole(f"{path}: rows {at + 1}.. refused")
+            at += frame.height
     if at != n or n == 0:  # no slice, no checks (e.g. of the columns): the whole path decides
         raise _ReadWhole(f"{path}: {at} rows read of {n}")
     return out
@@ -715,8 +724,6 @@ def state_totals(
     writer then runs beside the kernel; BENCHMARKS.md). The file appears whole or not at all: it is
     written beside ``write_to`` and renamed into place once complete; a claim whose limitation end
     falls outside the holiday calendar stops the run with ``EngineInputError``, leaving no file."""
-    from concurrent.futures import ThreadPoolExecutor
-
     import pyarrow.parquet as pq
 
     rules = rules or load_rules()
