@@ -451,9 +451,9 @@ def _prepare_batches(claims_path: Path, events_path: Path, as_of: date, waterfal
 
     def count(frame: pl.DataFrame, at: int, out: dict[str, np.ndarray]) -> bool:
         ev_claim = frozen(_packed(frame.get_column("claim_id"), np.int64))  # frozen: one compiled signature
-        day, ev_id = (frozen(out[name][at : at + len(ev_claim)]) for name in ("ev_day", "ev_id"))
-        _put_reverses(out["ev_value"][at : at + len(ev_claim)], out["ev_kind"][at : at + len(ev_claim)], frame.get_column("reverses"))
-        return count_events(claim_id, ev_claim, day, ev_id, offsets, carry)
+        rows = slice(at, at + len(ev_claim))
+        _put_reverses(out["ev_value"][rows], out["ev_kind"][rows], frame.get_column("reverses"))
+        return count_events(claim_id, ev_claim, frozen(out["ev_day"][rows]), frozen(out["ev_id"][rows]), offsets, carry)
 
     events = _read_batches(events_path, "events", SLICED_EVENT_ARRAYS, _checked_events, count)
     if not strictly_increasing(events["ev_id"]):
@@ -496,7 +496,9 @@ def _prepared(
 
     max_table_bp = max(max(t.rate_bp) for t in rules.rates.values())
     max_bp = np.where(is_contractual, contract_bp, np.int32(max_table_bp))
-    bound = balance_bounds(c["principal"], c["interest"], c["costs"], accrual_start, max_bp, offsets, c["ev_kind"], c["ev_value"], as_of_day)
+    bound = balance_bounds(
+        c["principal"], c["interest"], c["costs"], accrual_start, max_bp, offsets, c["ev_kind"], c["ev_value"], as_of_day
+    )
     over = bound >= BALANCE_LIMIT
     if over.any():
         raise EngineInputError(
