@@ -204,10 +204,6 @@ def _pack_into(series: pl.Series, out: np.ndarray, at: int, fill: int | None) ->
         at += len(values)
 
 
-def _days(series: pl.Series) -> np.ndarray:
-    return _packed(series, np.int32, NULL_DAY)
-
-
 def _codes(series: pl.Series, values: list[str]) -> np.ndarray:
     """Each value's position in ``values`` (an Enum of exactly these values, see ``as_enums``;
     checked beforehand: no nulls)."""
@@ -391,11 +387,15 @@ def prepare_files(
 
 
 def read_engine_columns(path: str | Path, table: str) -> pl.DataFrame:
-    """The columns of a SCHEMA.md Parquet file that the engine reads (a missing one is left for
-    the engine's own error, which names it)."""
-    wanted = engine_columns(CLAIMS if table == "claims" else EVENTS, table)
+    """The columns of a SCHEMA.md Parquet file that the engine reads."""
+    return pl.read_parquet(path, columns=_engine_columns_in(path, table))
+
+
+def _engine_columns_in(path: str | Path, table: str) -> list[str]:
+    """The columns of ``table`` the engine reads that the file has (a missing one is left for the
+    engine's own error, which names it)."""
     present = set(pl.read_parquet_schema(path))
-    return pl.read_parquet(path, columns=[c for c in wanted if c in present])
+    return [c for c in engine_columns(CLAIMS if table == "claims" else EVENTS, table) if c in present]
 
 
 def _read_batches(
@@ -408,10 +408,8 @@ def _read_batches(
     the arrays)`` may look at the slice and refuse it (False)."""
     import pyarrow.parquet as pq
 
-    wanted = engine_columns(CLAIMS if table == "claims" else EVENTS, table)
     n = pq.read_metadata(path).num_rows
-    present = set(pl.read_parquet_schema(path))
-    scan = pl.scan_parquet(path).select([c for c in wanted if c in present])
+    scan = pl.scan_parquet(path).select(_engine_columns_in(path, table))
     out = {name: np.empty(n, dtype=dtype) for name, (_, dtype, _, _) in arrays.items()}
     at = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-slices") as pool:
@@ -472,8 +470,8 @@ def _prepared(
 ) -> Prepared:  # fmt: skip
     """The checks over whole arrays (reversals, rate validity and coverage, the overflow budget) and
     the kernel's arrays; ``offsets`` index each claim's events (every event's claim known).
-    ``portfolio`` (portfolio_id per claim) is read only for a per-portfolio waterfall."""
-    c["ev_value"] = _own(c["ev_value"])
+    ``c["ev_value"]`` must be ours: ``reversal_targets`` rewrites it in place. ``portfolio``
+    (portfolio_id per claim) is read only for a per-portfolio waterfall."""
     bad = reversal_targets(offsets, frozen(c["ev_kind"]), frozen(c["ev_id"]), c["ev_value"])
     if len(bad):
         raise reversal_error(c["ev_id"][bad][:5].tolist(), len(bad))
@@ -743,12 +741,14 @@ def state_totals(
             schema = CLAIM_STATE.with_metadata({METADATA_KEY: json.dumps(p.provenance).encode()})
             writer = pq.ParquetWriter(staged, schema, **parquet_options(schema))
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim-state-writer") as pool:
-            written: list = []
+            writing = [None] * len(buffers)  # each buffer's chunk being written, if any
             for k, a in enumerate(range(0, n, CHUNK)):
                 b = min(n, a + CHUNK)
-                out = buffers[k % len(buffers)]
-                if k >= len(buffers) and written[k - len(buffers)] is not None:
-                    written[k - len(buffers)].result()  # this buffer's last chunk is on disk: reuse it
+                slot = k % len(buffers)
+                if writing[slot] is not None:
+                    writing[slot].result()  # this buffer's last chunk is on disk: reuse it
+                    writing[slot] = None
+                out = buffers[slot]
                 _kernel(p, dropped, out, a, b, a)
                 chunk = out.head(b - a)
                 ids, count = _outside_calendar(p, chunk, a)
@@ -757,12 +757,10 @@ def state_totals(
                 totals.add(chunk)
                 if writer is not None and not outside:
                     table = _claim_state_table(p.claim_id[a:b], chunk, p.as_of_day)
-                    written.append(pool.submit(writer.write_table, table, row_group_size=b - a))
-                else:
-                    written.append(None)  # nothing of this buffer's to wait for
+                    writing[slot] = pool.submit(writer.write_table, table, row_group_size=b - a)
                 if on_progress is not None:
                     on_progress(b, n)
-            for w in written:
+            for w in writing:
                 if w is not None:
                     w.result()
         if outside:
