@@ -131,14 +131,15 @@ class Staged:
         self.dir = out.parent / f".{out.name}.staging-{os.getpid()}"
         self.files: list[tuple[Path, Path]] = []
 
-    def write(self, table, name: str | None = None) -> None:
-        from engine.state import write_state_parquet
+    def open(self, name: str | None = None):
+        """A ``ClaimStateWriter`` on the staged file of ``name`` (a folder's file; else ``out``)."""
+        from engine.state import ClaimStateWriter
 
         self.dir.mkdir(parents=True, exist_ok=True)
         final = self.out / name if self.folder and name else self.out
         staged = self.dir / final.name
-        write_state_parquet(table, staged)
         self.files.append((staged, final))
+        return ClaimStateWriter(staged)
 
     def commit(self) -> None:
         if self.folder:
@@ -160,41 +161,48 @@ def _progress(quiet: bool):
                     console=err, disable=quiet, transient=True)  # fmt: skip
 
 
-def write_states(results, days: list[date], out: Path | None, executor, quiet: bool) -> list[dict]:
-    """Summaries of each day's claim_state from ``results`` ((day, state, ...) per day), the states
-    staged under ``out`` (one file for one day, else a folder of state-DAY.parquet) and committed
-    together at the end."""
+def write_states(parts, days: list[date], out: Path | None, executor, quiet: bool) -> list[dict]:
+    """Summaries of each day's claim_state from ``parts`` (``PartitionState``s, each day's in
+    claim_id order), each partition written as it comes to the day's staged file under ``out``
+    (one file for one day, else a folder of state-DAY.parquet), all committed together when the
+    last partition of the last day came. The table of a day is never whole in memory."""
     from api.cli import _summary
+    from engine.executors import merged_provenance
+    from engine.state import StateTotals, provenance
 
     staged = Staged(out, folder=len(days) > 1) if out is not None else None
     summaries = []
-    started = time.perf_counter()
+    writer, totals, metas, started = None, StateTotals(), [], time.perf_counter()
     try:
-        for day, state, *_ in results:
-            summary = _summary(state, time.perf_counter() - started)
-            summaries.append(dict(summary, executor=executor.name, partitions=_partitions(state)))
-            if staged is not None:
-                staged.write(state, f"state-{day.isoformat()}.parquet")
-            started = time.perf_counter()
+        for part in parts:
+            if writer is None and staged is not None:
+                writer = staged.open(f"state-{part.day.isoformat()}.parquet")
+            if writer is not None:
+                writer.write(part.table)
+            totals.merge(StateTotals.of_table(part.table))
+            metas.append(provenance(part.table))
+            if part.last:
+                seconds = time.perf_counter() - started
+                meta = merged_provenance(metas, executor.name, part.partitions, seconds)
+                if writer is not None:
+                    writer.close(meta)
+                summaries.append(dict(_summary(totals, seconds, meta), executor=executor.name, partitions=part.partitions))
+                writer, totals, metas, started = None, StateTotals(), [], time.perf_counter()
         if staged is not None:
             staged.commit()
     finally:
+        if writer is not None:
+            writer.abandon()
         if staged is not None:
             staged.discard()
     return summaries
-
-
-def _partitions(state) -> int | None:
-    from engine import provenance
-
-    return provenance(state).get("partitions")
 
 
 def state_series(claims: Path, events: Path, days: list[date], out: Path | None, waterfall: str, allow_stale: bool,
                  executor_name: str | None, partitions: int | None, quiet: bool) -> list[dict]:  # fmt: skip
     """`cession state` on an executor: each worker reads its claim range of the Parquet files."""
     from api.cli import UserError, run_state
-    from engine.executors import ParquetSource, states
+    from engine.executors import ParquetSource, partition_states
 
     for path in (claims, events):
         if not path.exists():
@@ -205,23 +213,23 @@ def state_series(claims: Path, events: Path, days: list[date], out: Path | None,
                          partitions=1)]  # fmt: skip
         with _progress(quiet) as progress:
             task = progress.add_task(f"computing on {executor.name} (tasks)", total=None)
-            results = states(
+            parts = partition_states(
                 ParquetSource(str(claims.resolve()), str(events.resolve())), days, executor=executor,
                 partitions=parts, waterfall=waterfall, allow_stale_rates=allow_stale,
                 on_done=lambda done, total: progress.update(task, completed=done, total=total),
             )  # fmt: skip
-            return write_states(results, days, out, executor, quiet)
+            return write_states(parts, days, out, executor, quiet)
 
 
 def store_series(engine, days: list[date], portfolio: str | None, out: Path | None, waterfall: str, allow_stale: bool,
                  executor_name: str | None, partitions: int | None, quiet: bool) -> list[dict]:  # fmt: skip
     """`cession run` with several days: a valuation series from the store, written as Parquet;
     the store's current state is left as it is (it keeps one state per portfolio)."""
-    from engine.executors import store_states
+    from engine.executors import store_partition_states
 
     with chosen_executor(executor_name, partitions) as (executor, parts), _progress(quiet) as progress:
         task = progress.add_task(f"computing on {executor.name} (tasks)", total=None)
-        results = store_states(
+        results = store_partition_states(
             executor, engine, days, portfolio, partitions=parts, waterfall=waterfall, allow_stale_rates=allow_stale,
             on_done=lambda done, total: progress.update(task, completed=done, total=total),
         )  # fmt: skip

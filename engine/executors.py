@@ -13,9 +13,11 @@ plans the partitions (from the claim ids alone) and reads one; the Ray executor 
 partition in the worker that computes it (Parquet with a claim_id filter, the store with a range
 query), so the data never passes through the driver. The batch function applied to a partition is
 pure: (claims, events, rules) -> claim_state, one per as-of day; the rule tables go to the object
-store once. Per-partition results are handed back only when every partition of that as-of day
-succeeded; otherwise ``PartitionsFailed`` names the partitions that failed, and the caller, who
-commits outputs only at the end, leaves the previous state as it was.
+store once. Per-partition results are handed back in claim_id order as they are done, so the
+caller writes while the rest compute; when a partition fails nothing more is handed back and
+``PartitionsFailed`` names every failed partition of that day. The caller commits its outputs
+only after the last partition of the last day (``partition_states``), or gathers each day whole
+(``states``); a failed run leaves the previous state as it was.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -41,9 +43,9 @@ from engine.validation import EngineInputError, check_unique, conform
 from engine.waterfall import WaterfallSetting
 
 ExecutorName = Literal["local", "ray"]
-Batch = tuple[pa.Table, pa.Table]  # claims, events of whole claims
+Batch = tuple[pl.DataFrame, pl.DataFrame]  # claims, events of whole claims
 #: A pure batch function: (claims, events, rules) -> claim_state of those claims.
-BatchFn = Callable[[pa.Table, pa.Table, RuleBook], pa.Table]
+BatchFn = Callable[[pl.DataFrame, pl.DataFrame, RuleBook], pa.Table]
 #: Data errors are the same on every attempt and every executor: they are raised as they are.
 DATA_ERRORS = (EngineInputError, StaleRulesError)
 
@@ -146,6 +148,36 @@ def _check_event_ids(event_ids: pl.Series) -> None:
         check_unique(ids.to_frame(), "events", "event_id")
 
 
+@dataclass(frozen=True)
+class EventIds:
+    """What a partition's event ids tell of all of them: the first and last, and whether they
+    increase. When every partition's increase and the partitions' spans do not overlap, the ids
+    are unique across partitions without reading them again; otherwise ``Source.check`` reads
+    them (and gives the exact error)."""
+
+    first: int | None = None
+    last: int | None = None
+    increasing: bool = False
+
+    @classmethod
+    def of(cls, events: pl.DataFrame) -> EventIds:
+        from engine.kernels.grouping import strictly_increasing
+
+        if "event_id" not in events.columns or not events.schema["event_id"].is_integer():
+            return cls()  # the engine names the column's error
+        ids = events.get_column("event_id").drop_nulls().to_numpy()
+        if not strictly_increasing(ids.astype(np.int64)):
+            return cls()
+        return cls(int(ids[0]), int(ids[-1]), True) if len(ids) else cls(increasing=True)
+
+
+def check_event_ids(source: Source, parts: Sequence[EventIds]) -> None:
+    """Event ids unique across partitions (each partition's own are checked by the engine)."""
+    spans = sorted((p.first, p.last) for p in parts if p.first is not None)
+    if not (all(p.increasing for p in parts) and all(a[1] < b[0] for a, b in zip(spans, spans[1:]))):
+        source.check()
+
+
 @dataclass
 class FramesSource:
     """Claims and events already in memory (the Python API, tests)."""
@@ -168,7 +200,7 @@ class FramesSource:
         _check_event_ids(self.events.get_column("event_id"))
 
     def read(self, part: Partition) -> Batch:
-        return self.claims.filter(part.where()).to_arrow(), self.events.filter(part.where()).to_arrow()
+        return self.claims.filter(part.where()), self.events.filter(part.where())
 
 
 @dataclass(frozen=True)
@@ -201,7 +233,7 @@ class ParquetSource:
             scan = pl.scan_parquet(path)
             present = set(scan.collect_schema().names())
             columns = [c for c in engine_columns(spec, name) if c in present]
-            out.append(scan.select(columns).filter(part.where()).collect().to_arrow())
+            out.append(scan.select(columns).filter(part.where()).collect())
         return out[0], out[1]
 
 
@@ -246,7 +278,7 @@ class StoreSource:
                     conditions.append("claim_id < :part_hi")
                     bounds["part_hi"] = part.hi
                 where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-                out.append(self._read(engine, f"SELECT * FROM ({query}) q{where}", schema, bounds).to_arrow())
+                out.append(self._read(engine, f"SELECT * FROM ({query}) q{where}", schema, bounds))
             return out[0], out[1]
         finally:
             engine.dispose()
@@ -272,7 +304,7 @@ class StateAt:
     waterfall: WaterfallSetting = "costs,interest,principal"
     allow_stale_rates: bool = False
 
-    def __call__(self, claims: pa.Table, events: pa.Table, rules: RuleBook) -> pa.Table:
+    def __call__(self, claims: pl.DataFrame, events: pl.DataFrame, rules: RuleBook) -> pa.Table:
         return compute_state(claims, events, self.as_of, waterfall=self.waterfall,
                              allow_stale_rates=self.allow_stale_rates, rules=rules)  # fmt: skip
 
@@ -291,10 +323,13 @@ class Executor(Protocol):
     def map(
         self, source: Source, partitions: Sequence[Partition], fns: Sequence[BatchFn], rules: RuleBook,
         on_done: OnDone | None = None,
-    ) -> Iterator[list[pa.Table]]:
-        """For each function, in order, its result on every partition (in partition order), handed
-        back once all of that function's partitions succeeded. Raises ``PartitionsFailed`` (or the
-        data error itself) and hands back nothing more if any partition fails."""
+    ) -> Iterator[tuple[int, int, pa.Table]]:
+        """(function k, partition i, result) for each function in order and each of its partitions
+        in order, each handed back as soon as it and the partitions before it are done (so the
+        caller can write while the rest compute). If a partition fails, raises ``PartitionsFailed``
+        naming every failed partition of that function (or the data error itself) and hands back
+        nothing more: what the caller already has is not the whole result, and it must not
+        commit it."""
         ...
 
     def close(self) -> None: ...
@@ -324,12 +359,12 @@ class LocalExecutor:
 
     def map(self, source, partitions, fns, rules, on_done=None):
         batches = [_read_here(source, part) for part in partitions]
+        check_event_ids(source, [EventIds.of(events) for _, events in batches])
         total, done = len(partitions) * len(fns), 0
-        for fn in fns:
-            results = []
-            for part, (claims, events) in zip(partitions, batches):
+        for k, fn in enumerate(fns):
+            for i, (part, (claims, events)) in enumerate(zip(partitions, batches)):
                 try:
-                    results.append(fn(claims, events, rules))
+                    result = fn(claims, events, rules)
                 except DATA_ERRORS as error:
                     raise _named(error, part) from None
                 except Exception as error:
@@ -337,7 +372,7 @@ class LocalExecutor:
                 done += 1
                 if on_done:
                     on_done(done, total)
-            yield results
+                yield k, i, result
 
     def close(self) -> None:
         pass
@@ -390,13 +425,17 @@ def _compute_task(fn: BatchFn, batch: Batch, rules: RuleBook) -> pa.Table:
         raise _Carried.of(error) from None
 
 
-def _read_compute_task(source: Source, part: Partition, fn: BatchFn, rules: RuleBook) -> pa.Table:
+def _read_compute_task(source: Source, part: Partition, fn: BatchFn, rules: RuleBook) -> tuple[pa.Table, EventIds]:
     _use_assigned_cpus()
     try:
         claims, events = source.read(part)
-        return fn(claims, events, rules)
+        return fn(claims, events, rules), EventIds.of(events)
     except DATA_ERRORS as error:
         raise _Carried.of(error) from None
+
+
+def _event_ids_task(batch: Batch) -> EventIds:
+    return EventIds.of(batch[1])
 
 
 def _ray():
@@ -456,49 +495,79 @@ class RayExecutor:
         return _ray().remote(max_retries=self.max_retries, retry_exceptions=False)(function)
 
     def map(self, source, partitions, fns, rules, on_done=None):
+        """Tasks are submitted in order, a few more than the cluster has CPUs at a time, so they
+        also finish about in order: the caller writes the first partitions while the next ones
+        compute (all at once, Ray would run them in any order and the first might come last)."""
         self.start()
         ray = _ray()
         rules_ref = ray.put(rules)
+        event_ids: list = [None] * len(partitions)  # EventIds of each partition (or a ref to them)
         if len(fns) == 1 and not source.in_driver:  # read and compute in one task per partition
-            refs = [[self._remote(_read_compute_task).remote(source, p, fns[0], rules_ref) for p in partitions]]
+            read_compute = self._remote(_read_compute_task)
+
+            def submit(k: int, i: int):
+                return read_compute.remote(source, partitions[i], fns[k], rules_ref)
+
+            def table(i: int, value: tuple[pa.Table, EventIds]) -> pa.Table:
+                event_ids[i] = value[1]  # the partition's event ids, seen where it was read
+                return value[0]
         else:
             if source.in_driver:
                 batches = [ray.put(_read_here(source, p)) for p in partitions]
             else:
                 batches = [self._remote(_read_task).remote(source, p) for p in partitions]
             compute = self._remote(_compute_task)
-            refs = [[compute.remote(fn, b, rules_ref) for b in batches] for fn in fns]
-            del batches  # the reads live as long as the computations that need them
-        total, done = len(partitions) * len(fns), 0
+            seen = self._remote(_event_ids_task)
+            event_ids = [seen.remote(b) for b in batches]
+
+            def submit(k: int, i: int):
+                return compute.remote(fns[k], batches[i], rules_ref)
+
+            def table(i: int, value: pa.Table) -> pa.Table:
+                return value
+
+        jobs = [(k, i) for k in range(len(fns)) for i in range(len(partitions))]
+        window = self.cpus() + 1
+        running: dict = {}  # ref -> job
+        ended: dict[int, tuple] = {}  # job -> (ref, None) or (None, the data error) or (None, the reason it failed)
+        submitted = handed = 0
         try:
-            for k in range(len(fns)):
-                failed, data_errors = [], []
-                pending = {ref: i for i, ref in enumerate(refs[k])}
-                while pending:
-                    ready, _ = ray.wait(list(pending), num_returns=1)
-                    i = pending.pop(ready[0])
-                    try:
-                        ray.get(ready[0])
-                    except ray.exceptions.RayError as error:
-                        cause = getattr(error, "cause", None)
-                        if isinstance(cause, _Carried):
-                            data_errors.append(_named(cause.restore(), partitions[i]))
-                        else:
-                            failed.append((partitions[i], _reason(error)))
-                    done += 1
-                    if on_done:
-                        on_done(done, total)
-                if data_errors:
-                    raise data_errors[0]
-                if failed:
-                    raise PartitionsFailed(sorted(failed, key=lambda f: f[0].index), _what(fns[k]))
-                tables = ray.get(refs[k])
-                refs[k] = []
-                yield tables
-        finally:  # after a failure: the tasks not started yet need not run (never force: a race in Ray)
-            waiting = [ref for later in refs for ref in later]
-            if waiting:
-                _, unfinished = ray.wait(waiting, num_returns=len(waiting), timeout=0)
+            while handed < len(jobs):
+                k = jobs[handed][0]
+                own = range(k * len(partitions), (k + 1) * len(partitions))  # function k's jobs
+                errors = [(jobs[j][1], ended[j][1]) for j in own if j in ended and ended[j][0] is None]
+                # after a failure, only the rest of function k's partitions run (to name them all)
+                while submitted < (own.stop if errors else len(jobs)) and len(running) < window:
+                    running[submit(*jobs[submitted])] = submitted
+                    submitted += 1
+                if errors and all(j < handed or j in ended for j in own):  # all of k's have ended
+                    data_errors = [e for _, e in errors if isinstance(e, BaseException)]
+                    if data_errors:
+                        raise data_errors[0]
+                    raise PartitionsFailed([(partitions[i], reason) for i, reason in sorted(errors)], _what(fns[k]))
+                if not errors and handed in ended:
+                    i = jobs[handed][1]
+                    result = table(i, ray.get(ended.pop(handed)[0]))
+                    if handed == len(jobs) - 1:  # before the caller has it all: ids unique across partitions
+                        check_event_ids(source, [ray.get(e) if isinstance(e, ray.ObjectRef) else e for e in event_ids])
+                    yield k, i, result
+                    del result  # the object store may free it
+                    handed += 1
+                    continue
+                ready, _ = ray.wait(list(running), num_returns=1)
+                job = running.pop(ready[0])
+                try:
+                    ray.get(ready[0])
+                    ended[job] = (ready[0], None)
+                except ray.exceptions.RayError as error:
+                    cause = getattr(error, "cause", None)
+                    part = partitions[jobs[job][1]]
+                    ended[job] = (None, _named(cause.restore(), part) if isinstance(cause, _Carried) else _reason(error))
+                if on_done:
+                    on_done(len(ended) + handed, len(jobs))
+        finally:  # after a failure: the tasks still running need not finish (never force: a race in Ray)
+            if running:
+                _, unfinished = ray.wait(list(running), num_returns=len(running), timeout=0)
                 for ref in unfinished:
                     ray.cancel(ref, force=False)
 
@@ -527,21 +596,40 @@ def make_executor(name: ExecutorName | None = None, *, address: str | None = Non
 
 
 # ----------------------------------------------------------------------------------------------- driver
-def merged(tables: list[pa.Table], executor: str, partitions: int, started: float) -> pa.Table:
-    """One claim_state from the partitions' (ranges in order, so by claim_id), with provenance for all."""
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    metas = [provenance(t) for t in tables]
+def merged_provenance(metas: list[dict], executor: str, partitions: int, seconds: float) -> dict:
+    """The provenance of a claim_state put together from partitions' (their provenances)."""
     meta = dict(metas[0])
     used = {name for m in metas for name in m.get("rate_tables_used", [])}
     meta["rate_tables_used"] = [name for name in ("statutory_late", "commercial_late", "maximum_late") if name in used]
     meta["stale_rate_tables"] = {k: v for m in metas for k, v in m.get("stale_rate_tables", {}).items()}
     meta["claims"] = sum(m.get("claims", 0) for m in metas)
     meta["events"] = sum(m.get("events", 0) for m in metas)
-    meta.update(executor=executor, partitions=partitions, seconds=round(time.perf_counter() - started, 3))
+    meta.update(executor=executor, partitions=partitions, seconds=round(seconds, 3))
+    return meta
+
+
+def merged(tables: list[pa.Table], executor: str, partitions: int, started: float) -> pa.Table:
+    """One claim_state from the partitions' (ranges in order, so by claim_id), with provenance for all."""
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    meta = merged_provenance([provenance(t) for t in tables], executor, partitions, time.perf_counter() - started)
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
 
 
-def states(
+@dataclass(frozen=True)
+class PartitionState:
+    """claim_state of one partition as of one day (``partition`` of ``partitions``, in claim_id order)."""
+
+    day: date
+    partition: Partition
+    partitions: int
+    table: pa.Table
+
+    @property
+    def last(self) -> bool:
+        return self.partition.index == self.partitions - 1
+
+
+def partition_states(
     source: Source,
     as_of: Sequence[date],
     *,
@@ -552,19 +640,37 @@ def states(
     rules: RuleBook | None = None,
     on_done: OnDone | None = None,
     claim_ids: np.ndarray | None = None,
-) -> Iterator[tuple[date, pa.Table]]:
-    """claim_state as of each day, one (day, table) at a time, every table equal bit for bit to
-    ``compute_state`` over the whole input. Nothing is handed back for a day until all of its
-    partitions succeeded; a failure raises (``PartitionsFailed`` names the partitions)."""
+) -> Iterator[PartitionState]:
+    """claim_state a partition at a time: for each day in order, its partitions in claim_id order,
+    each as soon as it and those before it are done. Their concatenation is, bit for bit,
+    ``compute_state`` over the whole input. A failure raises (``PartitionsFailed`` names the
+    partitions) after some partitions may have been handed back: write them aside and commit only
+    when the last one of the last day came."""
     executor = executor or LocalExecutor()
     rules = rules or load_rules()
-    started = time.perf_counter()
-    source.check()
     parts = plan(source.claim_ids() if claim_ids is None else claim_ids, partitions or executor.default_partitions())
     fns = [StateAt(day, waterfall, allow_stale_rates) for day in as_of]
-    for day, tables in zip(as_of, executor.map(source, parts, fns, rules, on_done)):
-        yield day, merged(tables, executor.name, len(parts), started)
-        started = time.perf_counter()
+    for k, i, table in executor.map(source, parts, fns, rules, on_done):
+        yield PartitionState(as_of[k], parts[i], len(parts), table)
+
+
+def whole_days(parts: Iterable[PartitionState], executor: str) -> Iterator[tuple[date, pa.Table]]:
+    """(day, claim_state) from a day's partitions once the last of them came."""
+    started, tables = time.perf_counter(), []
+    for part in parts:
+        tables.append(part.table)
+        if part.last:
+            yield part.day, merged(tables, executor, part.partitions, started)
+            started, tables = time.perf_counter(), []
+
+
+def states(source: Source, as_of: Sequence[date], *, executor: Executor | None = None, **options) -> Iterator[tuple[date, pa.Table]]:
+    """claim_state as of each day, one (day, table) at a time, every table equal bit for bit to
+    ``compute_state`` over the whole input (``partition_states``' arguments). Nothing is handed
+    back for a day until all of its partitions succeeded; a failure raises (``PartitionsFailed``
+    names the partitions)."""
+    executor = executor or LocalExecutor()
+    return whole_days(partition_states(source, as_of, executor=executor, **options), executor.name)
 
 
 def compute_state_on(
@@ -586,21 +692,37 @@ def exported_snapshot(engine) -> Iterator[str | None]:
         yield conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
 
 
-def store_states(
-    executor: Executor, engine, as_of: Sequence[date], portfolio: str | None = None, **options
-) -> Iterator[tuple[date, pa.Table, pl.DataFrame]]:
-    """claim_state from the store as of each day: (day, state, claim_id and portfolio_id of its rows).
-    Each worker reads its claim_id range from the store itself, all in one snapshot on PostgreSQL."""
+def store_partition_states(
+    executor: Executor, engine, as_of: Sequence[date], portfolio: str | None = None, *,
+    covered: Callable[[pl.DataFrame], None] | None = None, **options,
+) -> Iterator[PartitionState]:  # fmt: skip
+    """``partition_states`` from the store: each worker reads its claim_id range from the store
+    itself, all in one snapshot on PostgreSQL. ``covered`` is first given the claim_id and
+    portfolio_id of every claim the run covers; each partition is checked to hold exactly its
+    share of them (a load at the same time would break that)."""
     from engine.store.database import StoreError
 
     with exported_snapshot(engine) as snapshot:
         source = StoreSource(engine.url.render_as_string(hide_password=False), portfolio, snapshot)
-        covered = source.covered()
-        ids = covered.get_column("claim_id").to_numpy()
-        for day, state in states(source, as_of, executor=executor, claim_ids=ids, **options):
-            if not np.array_equal(state.column("claim_id").to_numpy(), ids):
+        claims = source.covered()
+        if covered is not None:
+            covered(claims)
+        ids = claims.get_column("claim_id").to_numpy()
+        for part in partition_states(source, as_of, executor=executor, claim_ids=ids, **options):
+            lo, hi = (None if b is None else int(np.searchsorted(ids, b)) for b in (part.partition.lo, part.partition.hi))
+            if not np.array_equal(part.table.column("claim_id").to_numpy(), ids[lo:hi]):
                 raise StoreError("claims changed in the store during the run (a load at the same time?); run again")
-            yield day, state, covered
+            yield part
+
+
+def store_states(
+    executor: Executor, engine, as_of: Sequence[date], portfolio: str | None = None, **options
+) -> Iterator[tuple[date, pa.Table, pl.DataFrame]]:
+    """claim_state from the store as of each day: (day, state, claim_id and portfolio_id of its rows)."""
+    seen: list[pl.DataFrame] = []
+    parts = store_partition_states(executor, engine, as_of, portfolio, covered=seen.append, **options)
+    for day, state in whole_days(parts, executor.name):
+        yield day, state, seen[0]
 
 
 def store_state(executor: Executor, engine, as_of: date, portfolio: str | None = None, **options) -> tuple[pa.Table, pl.DataFrame]:

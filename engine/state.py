@@ -699,6 +699,14 @@ class StateTotals:
         self.time_barred += int(np.count_nonzero(out.flags[0]))
         self.suspended += int(np.count_nonzero(out.days[1] == NULL_DAY))
 
+    def merge(self, other: StateTotals) -> None:
+        """Add the totals of other claims (another partition's)."""
+        self.claims += other.claims
+        for name in STATE_MONEY:
+            self.money[name] += other.money[name]
+        self.time_barred += other.time_barred
+        self.suspended += other.suspended
+
     @classmethod
     def of_table(cls, table: pa.Table) -> StateTotals:
         """The totals of a claim_state table (e.g. one an executor put together)."""
@@ -724,8 +732,6 @@ def state_totals(
     writer then runs beside the kernel; BENCHMARKS.md). The file appears whole or not at all: it is
     written beside ``write_to`` and renamed into place once complete; a claim whose limitation end
     falls outside the holiday calendar stops the run with ``EngineInputError``, leaving no file."""
-    import pyarrow.parquet as pq
-
     rules = rules or load_rules()
     n = len(p.claim_id)
     buffers = [KernelOutput.empty(min(n, CHUNK)) for _ in range(1 if n <= CHUNK else 2)]
@@ -735,11 +741,8 @@ def state_totals(
     outside = 0
     final = Path(write_to) if write_to is not None else None
     staged = final.with_name(f".{final.name}.{os.getpid()}.partial") if final is not None else None
-    writer = None
+    writer = ClaimStateWriter(staged) if staged is not None else None
     try:
-        if staged is not None:
-            schema = CLAIM_STATE.with_metadata({METADATA_KEY: json.dumps(p.provenance).encode()})
-            writer = pq.ParquetWriter(staged, schema, **parquet_options(schema))
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim-state-writer") as pool:
             writing = [None] * len(buffers)  # each buffer's chunk being written, if any
             for k, a in enumerate(range(0, n, CHUNK)):
@@ -757,7 +760,7 @@ def state_totals(
                 totals.add(chunk)
                 if writer is not None and not outside:
                     table = _claim_state_table(p.claim_id[a:b], chunk, p.as_of_day)
-                    writing[slot] = pool.submit(writer.write_table, table, row_group_size=b - a)
+                    writing[slot] = pool.submit(writer.write, table, b - a)
                 if on_progress is not None:
                     on_progress(b, n)
             for w in writing:
@@ -766,14 +769,12 @@ def state_totals(
         if outside:
             raise _calendar_error(rules, outside_ids, outside)
         if writer is not None:
-            writer.close()
+            writer.close(p.provenance)
             writer = None
             os.replace(staged, final)
     finally:
         if writer is not None:
-            writer.close()
-        if staged is not None:
-            staged.unlink(missing_ok=True)
+            writer.abandon()
     return totals
 
 
@@ -784,13 +785,43 @@ def parquet_options(schema: pa.Schema) -> dict:
                 column_encoding=dict.fromkeys(integers, "DELTA_BINARY_PACKED"))  # fmt: skip
 
 
+class ClaimStateWriter:
+    """claim_state written to a Parquet file a part at a time, its provenance added when it is
+    closed (so a table put together from parts, whose provenance is known only at the end, is
+    written as it arrives). The format is ``write_state_parquet``'s: the provenance is the file's
+    key-value metadata, which readers give back as the schema's metadata (the Arrow schema itself
+    is not stored: every column of claim_state is a plain Parquet type)."""
+
+    def __init__(self, path: str | Path) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        self._file = pq.ParquetWriter(self.path, CLAIM_STATE, store_schema=False, **parquet_options(CLAIM_STATE))
+
+    def write(self, table: pa.Table, row_group_size: int = CHUNK) -> None:
+        self._file.write_table(table.replace_schema_metadata(None), row_group_size=row_group_size)
+
+    def close(self, provenance: dict) -> None:
+        self._file.add_key_value_metadata({METADATA_KEY: json.dumps(provenance)})
+        self._file.close()
+
+    def abandon(self) -> None:
+        """Close without finishing (after a failure) and remove the file."""
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
 def write_state_parquet(table: pa.Table, path) -> None:
     """claim_state (with its provenance) to a Parquet file: integer columns delta-encoded, zstd
     level 1, no dictionaries. Of the settings measured on 10M claims (BENCHMARKS.md) the smallest
     file (about 26 bytes a claim) and among the quickest to write."""
-    import pyarrow.parquet as pq
-
-    pq.write_table(table, path, **parquet_options(table.schema))
+    writer = ClaimStateWriter(path)
+    try:
+        writer.write(table)
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.close(provenance(table))
 
 
 def provenance(table: pa.Table) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -21,10 +22,12 @@ from engine.executors import (
     LocalExecutor,
     ParquetSource,
     PartitionsFailed,
+    PartitionState,
     compute_state_on,
     plan,
     states,
 )
+from engine.state import StateTotals, provenance
 from engine.store.runs import state_digest
 from tests.builders import claim, event, frames
 from tests.engine.conftest import AS_OF
@@ -88,21 +91,45 @@ def test_a_failed_partition_is_named_and_nothing_is_handed_back(executor, genera
     assert caught.value.partitions == [1]
 
 
+def parts_of(state, day: date, n: int) -> list[PartitionState]:
+    """``state`` cut into ``n`` claim_id partitions, as an executor hands them back."""
+    ids = state.column("claim_id").to_numpy()
+    parts = plan(ids, n)
+    bounds = [0, *np.cumsum([p.claims for p in parts]).tolist()]
+    meta = provenance(state)
+
+    def own(i: int, part) -> pa.Table:  # the partition's provenance: its claims (all events in the first)
+        mine = dict(meta, claims=part.claims, events=meta["events"] if i == 0 else 0)
+        return state.slice(bounds[i], part.claims).replace_schema_metadata({"cession": json.dumps(mine)})
+
+    return [PartitionState(day, p, n, own(i, p)) for i, p in enumerate(parts)]
+
+
 def test_outputs_are_committed_only_when_every_day_succeeded(tmp_path, generated_state):
     out = tmp_path / "series"
     out.mkdir()
     (out / "state-2026-01-31.parquet").write_bytes(b"previous")
 
     def results():
-        yield date(2026, 1, 31), generated_state
+        yield from parts_of(generated_state, date(2026, 1, 31), 3)
+        yield parts_of(generated_state, AS_OF, 3)[0]  # the next day's first partition is written, then:
         raise PartitionsFailed([])
 
     with pytest.raises(PartitionsFailed):
         write_states(results(), [date(2026, 1, 31), AS_OF], out, LocalExecutor(), quiet=True)
     assert (out / "state-2026-01-31.parquet").read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["series"]  # no staging left behind
-    write_states(iter([(AS_OF, generated_state)]), [AS_OF], tmp_path / "one.parquet", LocalExecutor(), quiet=True)
-    assert pq.read_table(tmp_path / "one.parquet").equals(generated_state)
+
+
+def test_partitions_are_written_as_they_come_into_one_file_equal_to_the_whole(tmp_path, generated_state):
+    [summary] = write_states(iter(parts_of(generated_state, AS_OF, 4)), [AS_OF], tmp_path / "one.parquet", LocalExecutor(),
+                             quiet=True)  # fmt: skip
+    written = pq.read_table(tmp_path / "one.parquet")
+    assert written.equals(generated_state) and state_digest(written) == state_digest(generated_state)
+    meta = json.loads(written.schema.metadata[b"cession"])
+    assert (meta["claims"], meta["partitions"], meta["as_of"]) == (3_000, 4, AS_OF.isoformat())
+    assert summary["totals"] == StateTotals.of_table(generated_state).money and summary["partitions"] == 4
+    assert pq.ParquetFile(tmp_path / "one.parquet").metadata.num_row_groups == 4  # one a partition
     assert not Staged(tmp_path / "one.parquet", folder=False).dir.exists()
 
 
