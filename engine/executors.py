@@ -38,14 +38,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.rules import RuleBook, StaleRulesError, load_rules
 from engine.schema import CLAIMS, EVENTS, NOT_READ_BY_ENGINE, engine_columns
-from engine.state import METADATA_KEY, compute_state, provenance
+from engine.state import METADATA_KEY, Prepared, compute_state, prepare_inputs, provenance, state_table
 from engine.validation import EngineInputError, check_unique, conform
 from engine.waterfall import WaterfallSetting
 
 ExecutorName = Literal["local", "ray"]
 Batch = tuple[pl.DataFrame, pl.DataFrame]  # claims, events of whole claims
-#: A pure batch function: (claims, events, rules) -> claim_state of those claims.
-BatchFn = Callable[[pl.DataFrame, pl.DataFrame, RuleBook], pa.Table]
 #: Data errors are the same on every attempt and every executor: they are raised as they are.
 DATA_ERRORS = (EngineInputError, StaleRulesError)
 
@@ -62,6 +60,15 @@ class ExecutorSettings(BaseSettings):
     partitions: int | None = None
     #: Times a Ray task is run again when its worker dies (a node lost, a process killed).
     ray_max_retries: int = 3
+
+
+class BatchFn(Protocol):
+    """A pure batch function in two steps (``StateAt``): ``inputs`` checks and packs a partition,
+    once for all the functions of a run; calling it on those inputs gives claim_state of those claims."""
+
+    def inputs(self, claims: pl.DataFrame, events: pl.DataFrame, rules: RuleBook) -> Prepared: ...
+
+    def __call__(self, inputs: Prepared, rules: RuleBook) -> pa.Table: ...
 
 
 # --------------------------------------------------------------------------------------------- partitions
@@ -298,15 +305,21 @@ class StoreSource:
 # --------------------------------------------------------------------------------------- batch function
 @dataclass(frozen=True)
 class StateAt:
-    """The batch function of one as-of day: compute_state over a partition's claims."""
+    """The batch function of one as-of day, in two steps: ``inputs`` checks and packs a partition
+    (once, whatever the day: the days of a series share the waterfall) and calling it on those
+    inputs gives claim_state as of its day. Together, compute_state over the partition's claims."""
 
     as_of: date
     waterfall: WaterfallSetting = "costs,interest,principal"
     allow_stale_rates: bool = False
 
-    def __call__(self, claims: pl.DataFrame, events: pl.DataFrame, rules: RuleBook) -> pa.Table:
-        return compute_state(claims, events, self.as_of, waterfall=self.waterfall,
-                             allow_stale_rates=self.allow_stale_rates, rules=rules)  # fmt: skip
+    def inputs(self, claims: pl.DataFrame, events: pl.DataFrame, rules: RuleBook) -> Prepared:
+        return prepare_inputs(claims, events, waterfall=self.waterfall, rules=rules)
+
+    def __call__(self, inputs: Prepared, rules: RuleBook) -> pa.Table:
+        started = time.perf_counter()
+        return state_table(inputs.at(self.as_of, allow_stale_rates=self.allow_stale_rates, rules=rules), rules,
+                           started=started)  # fmt: skip
 
 
 # -------------------------------------------------------------------------------------------- executors
@@ -340,6 +353,17 @@ def _named(error: BaseException, part: Partition) -> BaseException:
     return error
 
 
+def _run(part: Partition, step: Callable, *args):
+    """``step(*args)`` on ``part`` in this process: a data error as it is (naming the partition),
+    anything else as the partition's failure."""
+    try:
+        return step(*args)
+    except DATA_ERRORS as error:
+        raise _named(error, part) from None
+    except Exception as error:
+        raise PartitionsFailed([(part, f"{type(error).__name__}: {error}")]) from error
+
+
 def _read_here(source: Source, part: Partition) -> Batch:
     try:
         return source.read(part)
@@ -358,17 +382,17 @@ class LocalExecutor:
         return 1
 
     def map(self, source, partitions, fns, rules, on_done=None):
-        batches = [_read_here(source, part) for part in partitions]
-        check_event_ids(source, [EventIds.of(events) for _, events in batches])
+        inputs, event_ids = [], []
+        for part in partitions:
+            claims, events = _read_here(source, part)
+            event_ids.append(EventIds.of(events))
+            inputs.append(_run(part, fns[0].inputs, claims, events, rules))
+            del claims, events
+        check_event_ids(source, event_ids)
         total, done = len(partitions) * len(fns), 0
         for k, fn in enumerate(fns):
-            for i, (part, (claims, events)) in enumerate(zip(partitions, batches)):
-                try:
-                    result = fn(claims, events, rules)
-                except DATA_ERRORS as error:
-                    raise _named(error, part) from None
-                except Exception as error:
-                    raise PartitionsFailed([(part, f"{type(error).__name__}: {error}")]) from error
+            for i, part in enumerate(partitions):
+                result = _run(part, fn, inputs[i], rules)
                 done += 1
                 if on_done:
                     on_done(done, total)
@@ -410,17 +434,21 @@ def _warm_task() -> None:
     compute_state(claims, events, date.today(), allow_stale_rates=True)
 
 
-def _read_task(source: Source, part: Partition) -> Batch:
+def _inputs_task(source: Source | Batch, part: Partition, fn: BatchFn, rules: RuleBook) -> tuple[Prepared, EventIds]:
+    """A partition read (or a batch from the driver) checked and packed once for every day, and
+    what its event ids tell."""
+    _use_assigned_cpus()
     try:
-        return source.read(part)
+        claims, events = source if isinstance(source, tuple) else source.read(part)
+        return fn.inputs(claims, events, rules), EventIds.of(events)
     except DATA_ERRORS as error:
         raise _Carried.of(error) from None
 
 
-def _compute_task(fn: BatchFn, batch: Batch, rules: RuleBook) -> pa.Table:
+def _compute_task(fn: BatchFn, inputs: Prepared, rules: RuleBook) -> pa.Table:
     _use_assigned_cpus()
     try:
-        return fn(batch[0], batch[1], rules)
+        return fn(inputs, rules)
     except DATA_ERRORS as error:
         raise _Carried.of(error) from None
 
@@ -429,13 +457,12 @@ def _read_compute_task(source: Source, part: Partition, fn: BatchFn, rules: Rule
     _use_assigned_cpus()
     try:
         claims, events = source.read(part)
-        return fn(claims, events, rules), EventIds.of(events)
+        event_ids = EventIds.of(events)
+        inputs = fn.inputs(claims, events, rules)
+        del claims, events  # the frames are packed: their memory can go before the kernel's output comes
+        return fn(inputs, rules), event_ids
     except DATA_ERRORS as error:
         raise _Carried.of(error) from None
-
-
-def _event_ids_task(batch: Batch) -> EventIds:
-    return EventIds.of(batch[1])
 
 
 def _ray():
@@ -511,17 +538,17 @@ class RayExecutor:
             def table(i: int, value: tuple[pa.Table, EventIds]) -> pa.Table:
                 event_ids[i] = value[1]  # the partition's event ids, seen where it was read
                 return value[0]
-        else:
-            if source.in_driver:
-                batches = [ray.put(_read_here(source, p)) for p in partitions]
-            else:
-                batches = [self._remote(_read_task).remote(source, p) for p in partitions]
+        else:  # each partition checked and packed once, in a task; then a task per day
+            prepare = self._remote(_inputs_task).options(num_returns=2)
+            inputs = []
+            for i, part in enumerate(partitions):
+                where = ray.put(_read_here(source, part)) if source.in_driver else source
+                inputs_ref, event_ids[i] = prepare.remote(where, part, fns[0], rules_ref)
+                inputs.append(inputs_ref)
             compute = self._remote(_compute_task)
-            seen = self._remote(_event_ids_task)
-            event_ids = [seen.remote(b) for b in batches]
 
             def submit(k: int, i: int):
-                return compute.remote(fns[k], batches[i], rules_ref)
+                return compute.remote(fns[k], inputs[i], rules_ref)
 
             def table(i: int, value: pa.Table) -> pa.Table:
                 return value

@@ -7,6 +7,7 @@ schema metadata records how it was computed (``provenance``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -242,6 +243,54 @@ class Prepared:
             if isinstance(value, np.ndarray):
                 setattr(self, name, frozen(value))
 
+    def at(self, as_of: date, *, allow_stale_rates: bool = False, rules: RuleBook | None = None) -> Prepared:
+        """These inputs as of ``as_of``, after the checks that depend on the day: the rate tables'
+        validity (``StaleRulesError`` past it unless ``allow_stale_rates``), the rates covering
+        every claim's accrual, and the overflow budget. The arrays are shared, not copied: one
+        ``prepare`` serves every day of a series."""
+        rules = rules or load_rules()
+        used = self.provenance["rate_tables_used"]
+        stale = rules.stale(used, as_of)
+        if stale and not allow_stale_rates:
+            raise StaleRulesError(stale, as_of)
+
+        as_of_day = day_number(as_of)
+        accrual_start = np.maximum(self.due, self.cutoff) + 1
+        _check_rates_cover(self.claim_id, self.basis, accrual_start, as_of_day, rules)
+
+        is_contractual = self.basis == [b.value for b in InterestBasis].index(InterestBasis.CONTRACTUAL)
+        max_table_bp = max(max(t.rate_bp) for t in rules.rates.values())
+        max_bp = np.where(is_contractual, self.contract_bp, np.int32(max_table_bp))
+        bound = balance_bounds(
+            self.principal, self.interest, self.costs, accrual_start, max_bp, self.offsets, self.ev_kind, self.ev_value,
+            as_of_day,
+        )  # fmt: skip
+        over = bound >= BALANCE_LIMIT
+        if over.any():
+            raise EngineInputError(
+                "claims",
+                "principal",
+                "balances could exceed int64 grosz (overflow budget: principal, interest, costs, cost events, "
+                "capitalizations and the rate over the days to as_of)",
+                self.claim_id[over][:5].tolist(),
+                int(over.sum()),
+            )
+        meta = self.provenance
+        provenance = {
+            "engine_version": meta["engine_version"],
+            "as_of": as_of.isoformat(),
+            "waterfall": meta["waterfall"],
+            "waterfall_by_portfolio": meta["waterfall_by_portfolio"],
+            "allow_stale_rates": allow_stale_rates,
+            "stale_rate_tables": {t.name: t.last_valid.isoformat() for t in stale},
+            **{k: meta[k] for k in ("rate_tables_used", "rules", "claims", "events")},
+        }
+        return dataclasses.replace(self, as_of_day=as_of_day, provenance=provenance)
+
+
+#: ``Prepared.as_of_day`` of inputs not yet as of a day (``Prepared.at`` gives them one).
+NOT_AS_OF = NULL_DAY
+
 
 #: The inputs as whole arrays (the names of CLAIM_ARRAYS and EVENT_ARRAYS), claims by claim_id and
 #: events by (claim, day, id), checked row by row (SCHEMA.md's types, enums and row rules) but
@@ -324,6 +373,16 @@ def prepare(
 ) -> Prepared:
     """Check the inputs (SCHEMA.md, rule validity, overflow budget) and pack them for the kernel."""
     rules = rules or load_rules()
+    inputs = prepare_inputs(claims, events, waterfall=waterfall, rules=rules)
+    return inputs.at(as_of, allow_stale_rates=allow_stale_rates, rules=rules)
+
+
+def prepare_inputs(
+    claims: Frame, events: Frame, *, waterfall: WaterfallSetting = "costs,interest,principal", rules: RuleBook | None = None
+) -> Prepared:
+    """``prepare`` without a day: the inputs checked (SCHEMA.md, reversals) and packed for the
+    kernel, each day's own checks left to ``Prepared.at`` (a series prepares once)."""
+    rules = rules or load_rules()
     claims_df = _checked_claims(_to_polars(claims, "claims"))
     events_df = _checked_events(_to_polars(events, "events"))
 
@@ -350,7 +409,7 @@ def prepare(
     offsets = event_offsets(columns["claim_id"], columns.pop("ev_claim"))
     if offsets[-1] != len(columns["ev_day"]):
         check_unknown_claims(claims_df, events_df)
-    return _prepared(columns, offsets, as_of, waterfall, allow_stale_rates, rules, claims_df.get_column("portfolio_id"))
+    return _inputs(columns, offsets, waterfall, rules, claims_df.get_column("portfolio_id"))
 
 
 class _ReadWhole(Exception):
@@ -468,45 +527,24 @@ def _prepared(
     c: Columns, offsets: np.ndarray, as_of: date, waterfall: WaterfallSetting, allow_stale_rates: bool, rules: RuleBook,
     portfolio: pl.Series | None,
 ) -> Prepared:  # fmt: skip
-    """The checks over whole arrays (reversals, rate validity and coverage, the overflow budget) and
-    the kernel's arrays; ``offsets`` index each claim's events (every event's claim known).
-    ``c["ev_value"]`` must be ours: ``reversal_targets`` rewrites it in place. ``portfolio``
-    (portfolio_id per claim) is read only for a per-portfolio waterfall."""
+    return _inputs(c, offsets, waterfall, rules, portfolio).at(as_of, allow_stale_rates=allow_stale_rates, rules=rules)
+
+
+def _inputs(c: Columns, offsets: np.ndarray, waterfall: WaterfallSetting, rules: RuleBook, portfolio: pl.Series | None) -> Prepared:
+    """The checks over whole arrays that hold whatever the day (reversals) and the kernel's arrays,
+    not yet as of a day (``Prepared.at``); ``offsets`` index each claim's events (every event's
+    claim known). ``c["ev_value"]`` must be ours: ``reversal_targets`` rewrites it in place.
+    ``portfolio`` (portfolio_id per claim) is read only for a per-portfolio waterfall."""
     bad = reversal_targets(offsets, frozen(c["ev_kind"]), frozen(c["ev_id"]), c["ev_value"])
     if len(bad):
         raise reversal_error(c["ev_id"][bad][:5].tolist(), len(bad))
 
-    as_of_day = day_number(as_of)
     basis_names = [b.value for b in InterestBasis]
     present = np.flatnonzero(np.bincount(c["basis"], minlength=len(basis_names)))
     used = [BASIS_TABLE[InterestBasis(basis_names[b])][0] for b in present]
-    used_tables = [name for name in used if name is not None]
-    stale = rules.stale(used_tables, as_of)
-    if stale and not allow_stale_rates:
-        raise StaleRulesError(stale, as_of)
 
-    accrual_start = np.maximum(c["due"], c["cutoff"]) + 1
-    _check_rates_cover(c["claim_id"], c["basis"], accrual_start, as_of_day, rules)
-
-    is_contractual = c["basis"] == basis_names.index(InterestBasis.CONTRACTUAL)
     contract_bp = _own(c["contract_bp"])
-    contract_bp[~is_contractual] = 0
-
-    max_table_bp = max(max(t.rate_bp) for t in rules.rates.values())
-    max_bp = np.where(is_contractual, contract_bp, np.int32(max_table_bp))
-    bound = balance_bounds(
-        c["principal"], c["interest"], c["costs"], accrual_start, max_bp, offsets, c["ev_kind"], c["ev_value"], as_of_day
-    )
-    over = bound >= BALANCE_LIMIT
-    if over.any():
-        raise EngineInputError(
-            "claims",
-            "principal",
-            "balances could exceed int64 grosz (overflow budget: principal, interest, costs, cost events, "
-            "capitalizations and the rate over the days to as_of)",
-            c["claim_id"][over][:5].tolist(),
-            int(over.sum()),
-        )
+    contract_bp[c["basis"] != basis_names.index(InterestBasis.CONTRACTUAL)] = 0
 
     default, per_portfolio = resolve(waterfall)
     waterfall_index = {w: i for i, w in enumerate(ALL_WATERFALLS)}
@@ -519,16 +557,13 @@ def _prepared(
         contract_bp=contract_bp,
         order=order,
         offsets=offsets,
-        as_of_day=as_of_day,
+        as_of_day=NOT_AS_OF,
         rules=KernelRules.of(rules),
         provenance={
             "engine_version": ENGINE_VERSION,
-            "as_of": as_of.isoformat(),
             "waterfall": str(default),
             "waterfall_by_portfolio": {p: str(w) for p, w in per_portfolio.items()},
-            "allow_stale_rates": allow_stale_rates,
-            "stale_rate_tables": {t.name: t.last_valid.isoformat() for t in stale},
-            "rate_tables_used": used_tables,
+            "rate_tables_used": [name for name in used if name is not None],
             "rules": rules.versions(),
             "claims": len(c["claim_id"]),
             "events": len(c["ev_day"]),
@@ -567,6 +602,8 @@ class KernelOutput:
 
 def _kernel(p: Prepared, dropped: np.ndarray, out: KernelOutput, first: int, stop: int, out_first: int) -> None:
     """``claim_states`` over claims ``first:stop`` into ``out`` (claim ``i`` at ``i - out_first``)."""
+    if p.as_of_day == NOT_AS_OF:
+        raise ValueError("these inputs are not as of a day yet: Prepared.at(as_of)")  # a bug, not bad data
     k = p.rules
     claim_states(
         p.principal, p.interest, p.costs, p.due, p.cutoff, p.contract_bp,
@@ -662,10 +699,19 @@ def compute_state(
     started = time.perf_counter()
     rules = rules or load_rules()
     p = prepare(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, rules=rules)
+    return state_table(p, rules, on_progress, started)
+
+
+def state_table(
+    p: Prepared, rules: RuleBook | None = None, on_progress: Progress | None = None, started: float | None = None
+) -> pa.Table:
+    """claim_state of inputs as of their day (``Prepared.at``), with its provenance; ``started``
+    (``time.perf_counter``) is when the work began, for the provenance's seconds."""
+    started = time.perf_counter() if started is None else started
     out = run_kernel(p, on_progress)
     ids, count = _outside_calendar(p, out, 0)
     if count:
-        raise _calendar_error(rules, ids, count)
+        raise _calendar_error(rules or load_rules(), ids, count)
     table = _claim_state_table(p.claim_id, out, p.as_of_day)
     meta = dict(p.provenance, seconds=round(time.perf_counter() - started, 3))
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})

@@ -131,3 +131,26 @@ def test_counting_events_a_slice_at_a_time_is_the_whole_count(claims, events, so
     if ok:
         close_offsets(offsets, carry)
         assert offsets.tolist() == expected
+
+
+def test_inputs_prepared_once_serve_every_day_as_a_fresh_prepare_would(portfolio):
+    """A series prepares once (``prepare_inputs``) and takes each day with ``Prepared.at``: nothing
+    of one day leaks into the next, and each day's own checks still hold."""
+    from engine import StaleRulesError, compute_state
+    from engine.rules import load_rules
+    from engine.state import prepare_inputs, run_kernel, state_table
+
+    claims, events = portfolio
+    inputs = prepare_inputs(claims, events)
+    days = [AS_OF, date(2019, 12, 31), date(2024, 2, 29), AS_OF]
+    tables = [state_table(inputs.at(day, allow_stale_rates=True), load_rules()) for day in days]
+    for day, table in zip(days, tables):
+        fresh = compute_state(claims, events, day, allow_stale_rates=True)
+        assert table.equals(fresh)
+        meta, expected = (state_module.provenance(t) for t in (table, fresh))
+        assert {k: v for k, v in meta.items() if k != "seconds"} == {k: v for k, v in expected.items() if k != "seconds"}
+    assert_same(inputs.at(AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True))
+    with pytest.raises(StaleRulesError):
+        inputs.at(AS_OF)  # the generated portfolio uses rate tables valid to 2026-03-05
+    with pytest.raises(ValueError, match="not as of a day"):
+        run_kernel(inputs)
