@@ -39,7 +39,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from engine.rules import RuleBook, StaleRulesError, load_rules
 from engine.schema import CLAIMS, EVENTS, NOT_READ_BY_ENGINE, engine_columns
 from engine.state import METADATA_KEY, Prepared, compute_state, prepare_inputs, provenance, state_table
-from engine.validation import EngineInputError, check_unique, conform
+from engine.validation import SHOW_IDS, EngineInputError, check_unique, conform
 from engine.waterfall import WaterfallSetting
 
 ExecutorName = Literal["local", "ray"]
@@ -353,15 +353,34 @@ def _named(error: BaseException, part: Partition) -> BaseException:
     return error
 
 
-def _run(part: Partition, step: Callable, *args):
-    """``step(*args)`` on ``part`` in this process: a data error as it is (naming the partition),
-    anything else as the partition's failure."""
+def _run(part: Partition, step: Callable, errors: list, *args):
+    """``step(*args)`` on ``part`` in this process; a data error goes to ``errors`` (naming the
+    partition; None is returned), anything else is raised as the partition's failure."""
     try:
         return step(*args)
     except DATA_ERRORS as error:
-        raise _named(error, part) from None
+        errors.append(_named(error, part))
     except Exception as error:
         raise PartitionsFailed([(part, f"{type(error).__name__}: {error}")]) from error
+
+
+def one_error(errors: list[BaseException]) -> BaseException:
+    """The data errors of a run's partitions (in claim_id order) as the engine gives them over the
+    whole input: the first one, its count summed with those of the others' errors of the same
+    table, column and rule, and their first ids in claim_id order."""
+    first = errors[0]
+    if not isinstance(first, EngineInputError):
+        return first
+    key = (first.table, first.column, first.rule)
+    same = [e for e in errors if isinstance(e, EngineInputError) and (e.table, e.column, e.rule) == key]
+    if len(same) == 1:
+        return first
+    ids = [i for e in same for i in (e.ids or [])][:SHOW_IDS]
+    merged = EngineInputError(first.table, first.column, first.rule, ids, sum(e.count for e in same))
+    for e in same:
+        for note in getattr(e, "__notes__", []):
+            merged.add_note(note)
+    return merged
 
 
 def _read_here(source: Source, part: Partition) -> Batch:
@@ -382,21 +401,26 @@ class LocalExecutor:
         return 1
 
     def map(self, source, partitions, fns, rules, on_done=None):
-        inputs, event_ids = [], []
+        inputs, event_ids, errors = [], [], []
         for part in partitions:
             claims, events = _read_here(source, part)
             event_ids.append(EventIds.of(events))
-            inputs.append(_run(part, fns[0].inputs, claims, events, rules))
+            inputs.append(_run(part, fns[0].inputs, errors, claims, events, rules))
             del claims, events
+        if errors:
+            raise one_error(errors)
         check_event_ids(source, event_ids)
         total, done = len(partitions) * len(fns), 0
         for k, fn in enumerate(fns):
-            for i, part in enumerate(partitions):
-                result = _run(part, fn, inputs[i], rules)
+            for i, part in enumerate(partitions):  # after a data error the day's others still run, to count
+                result = _run(part, fn, errors, inputs[i], rules)
                 done += 1
                 if on_done:
                     on_done(done, total)
-                yield k, i, result
+                if not errors:
+                    yield k, i, result
+            if errors:
+                raise one_error(errors)
 
     def close(self) -> None:
         pass
@@ -570,7 +594,7 @@ class RayExecutor:
                 if errors and all(j < handed or j in ended for j in own):  # all of k's have ended
                     data_errors = [e for _, e in errors if isinstance(e, BaseException)]
                     if data_errors:
-                        raise data_errors[0]
+                        raise one_error(data_errors)
                     raise PartitionsFailed([(partitions[i], reason) for i, reason in sorted(errors)], _what(fns[k]))
                 if not errors and handed in ended:
                     i = jobs[handed][1]

@@ -73,6 +73,9 @@ def test_data_errors_are_the_engines_whatever_the_partitions(executor):
         compute_state_on(executor, c, stray, AS_OF, partitions=2)
     with pytest.raises(StaleRulesError):
         compute_state_on(executor, c, e.head(1), date(2026, 11, 30), partitions=2)
+    negative = c.with_columns(pl.lit(-1).alias("principal"))  # one bad claim in each partition: counted together
+    with pytest.raises(EngineInputError, match=r"claims.principal: must be >= 0 .*\(2 rows; first claim_id: 1, 9\)"):
+        compute_state_on(executor, negative, e.head(0), AS_OF, partitions=2)
 
 
 class FailingSource(ParquetSource):
