@@ -164,11 +164,11 @@ def _readable_parquet(path: Path) -> None:
 def run_state(
     claims_path: Path, events_path: Path, as_of: date, out: Path | None, waterfall: str, allow_stale: bool, quiet: bool
 ) -> dict:
-    """claim_state from Parquet to Parquet: read, checked and packed (``prepare_files``: a batch at a
-    time into the kernel's arrays), then computed and written chunk by chunk (``state_totals``: the
-    table is never whole in memory, the file appears complete or not at all)."""
+    """claim_state from Parquet to Parquet, a slice of claims at a time from the files to the
+    output (``stream_state``: neither the inputs nor the table are ever whole in memory, and the
+    file appears complete or not at all)."""
     from engine.rules import load_rules
-    from engine.state import prepare_files, state_totals
+    from engine.state import stream_state
 
     started = time.perf_counter()
     for path in (claims_path, events_path):
@@ -178,21 +178,17 @@ def run_state(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, disable=quiet, transient=True,
     ) as progress:  # fmt: skip
-        task = progress.add_task("reading and checking", total=None)
         for path in (claims_path, events_path):
             _readable_parquet(path)
-        rules = load_rules()
-        prepared = prepare_files(
-            claims_path, events_path, as_of, waterfall=waterfall, allow_stale_rates=allow_stale, rules=rules
-        )
         what = f"computing and writing {out}" if out is not None else "computing"
-        progress.update(task, description=what, total=len(prepared.claim_id), completed=0)
+        task = progress.add_task(what, total=None)
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
-        totals = state_totals(
-            prepared, write_to=out, rules=rules, on_progress=lambda done, total: progress.update(task, completed=done)
-        )
-    return _summary(totals, time.perf_counter() - started, prepared.provenance)
+        totals, meta = stream_state(
+            claims_path, events_path, as_of, write_to=out, waterfall=waterfall, allow_stale_rates=allow_stale,
+            rules=load_rules(), on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
+    return _summary(totals, time.perf_counter() - started, meta)
 
 
 @app.command()

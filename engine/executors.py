@@ -38,7 +38,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.rules import RuleBook, StaleRulesError, load_rules
 from engine.schema import CLAIMS, EVENTS, NOT_READ_BY_ENGINE, engine_columns
-from engine.state import METADATA_KEY, Prepared, compute_state, prepare_inputs, provenance, state_table
+from engine.state import METADATA_KEY, Prepared, combined_provenance, compute_state, prepare_inputs, provenance, state_table
 from engine.validation import SHOW_IDS, EngineInputError, check_unique, conform
 from engine.waterfall import WaterfallSetting
 
@@ -649,14 +649,7 @@ def make_executor(name: ExecutorName | None = None, *, address: str | None = Non
 # ----------------------------------------------------------------------------------------------- driver
 def merged_provenance(metas: list[dict], executor: str, partitions: int, seconds: float) -> dict:
     """The provenance of a claim_state put together from partitions' (their provenances)."""
-    meta = dict(metas[0])
-    used = {name for m in metas for name in m.get("rate_tables_used", [])}
-    meta["rate_tables_used"] = [name for name in ("statutory_late", "commercial_late", "maximum_late") if name in used]
-    meta["stale_rate_tables"] = {k: v for m in metas for k, v in m.get("stale_rate_tables", {}).items()}
-    meta["claims"] = sum(m.get("claims", 0) for m in metas)
-    meta["events"] = sum(m.get("events", 0) for m in metas)
-    meta.update(executor=executor, partitions=partitions, seconds=round(seconds, 3))
-    return meta
+    return dict(combined_provenance(metas), executor=executor, partitions=partitions, seconds=round(seconds, 3))
 
 
 def merged(tables: list[pa.Table], executor: str, partitions: int, started: float) -> pa.Table:

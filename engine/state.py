@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -416,8 +416,10 @@ class _ReadWhole(Exception):
     """The files need ``prepare``'s whole-frame path (for an exact error, or to sort them)."""
 
 
-#: Rows per batch when Parquet files are read straight into the kernel's arrays.
-FILE_BATCH_ROWS = 1 << 20
+#: Rows per slice when Parquet files are read a slice at a time (``stream_state``, ``prepare_files``).
+#: Measured at 10M claims (BENCHMARKS.md): 2^18, 2^19 and 2^20 rows are about as quick; peak memory
+#: ~0.6, ~0.9 and ~1.4 GB.
+FILE_BATCH_ROWS = 1 << 19
 
 
 def prepare_files(
@@ -457,37 +459,45 @@ def _engine_columns_in(path: str | Path, table: str) -> list[str]:
     return [c for c in engine_columns(CLAIMS if table == "claims" else EVENTS, table) if c in present]
 
 
-def _read_batches(
-    path: Path, table: str, arrays: dict, checked: Callable[[pl.DataFrame], pl.DataFrame],
-    each: Callable[[pl.DataFrame, int, dict[str, np.ndarray]], bool] | None = None,
-) -> dict[str, np.ndarray]:  # fmt: skip
-    """Each of ``arrays`` (name -> column, dtype, fill, values) filled from the file a slice of
-    FILE_BATCH_ROWS rows at a time (polars reads only the row groups a slice needs, and decodes
-    them in parallel), every slice checked by ``checked`` first; then ``each(slice, first row,
-    the arrays)`` may look at the slice and refuse it (False)."""
+def _slices(path: str | Path, table: str) -> Iterator[pl.DataFrame]:
+    """The engine's columns of a Parquet file, FILE_BATCH_ROWS rows at a time (polars reads only
+    the row groups a slice needs, and decodes them in parallel). The next slice is decoded on a
+    thread (polars, off the GIL) while this one is used."""
     import pyarrow.parquet as pq
 
     n = pq.read_metadata(path).num_rows
     scan = pl.scan_parquet(path).select(_engine_columns_in(path, table))
+    starts = list(range(0, n, FILE_BATCH_ROWS))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-slices") as pool:
+        ahead = pool.submit(scan.slice(starts[0], FILE_BATCH_ROWS).collect) if starts else None
+        for k in range(len(starts)):
+            frame = ahead.result()
+            if k + 1 < len(starts):
+                ahead = pool.submit(scan.slice(starts[k + 1], FILE_BATCH_ROWS).collect)
+            yield frame
+
+
+def _read_batches(
+    path: Path, table: str, arrays: dict, checked: Callable[[pl.DataFrame], pl.DataFrame],
+    each: Callable[[pl.DataFrame, int, dict[str, np.ndarray]], bool] | None = None,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Each of ``arrays`` (name -> column, dtype, fill, values) filled from the file a slice at a
+    time (``_slices``), every slice checked by ``checked`` first; then ``each(slice, first row,
+    the arrays)`` may look at the slice and refuse it (False)."""
+    import pyarrow.parquet as pq
+
+    n = pq.read_metadata(path).num_rows
     out = {name: np.empty(n, dtype=dtype) for name, (_, dtype, _, _) in arrays.items()}
     at = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-slices") as pool:
-        # the next slice is decoded (polars, off the GIL) while this one is checked and packed
-        starts = iter(range(0, max(n, 1), FILE_BATCH_ROWS))
-        ahead = pool.submit(scan.slice(next(starts), FILE_BATCH_ROWS).collect)
-        while at < n:
-            raw = ahead.result()
-            following = next(starts, None)
-            if following is not None:
-                ahead = pool.submit(scan.slice(following, FILE_BATCH_ROWS).collect)
-            frame = checked(raw)
-            if frame.height == 0:
-                break
-            for name, (column, _, fill, _) in arrays.items():
-                _pack_into(frame.get_column(column), out[name], at, fill)  # Enums: their codes
-            if each is not None and not each(frame, at, out):
-                raise _ReadWhole(f"{path}: rows {at + 1}.. refused")
-            at += frame.height
+    for raw in _slices(path, table):
+        frame = checked(raw)
+        if frame.height == 0:
+            break
+        for name, (column, _, fill, _) in arrays.items():
+            _pack_into(frame.get_column(column), out[name], at, fill)  # Enums: their codes
+        if each is not None and not each(frame, at, out):
+            raise _ReadWhole(f"{path}: rows {at + 1}.. refused")
+        at += frame.height
     if at != n or n == 0:  # no slice, no checks (e.g. of the columns): the whole path decides
         raise _ReadWhole(f"{path}: {at} rows read of {n}")
     return out
@@ -785,9 +795,7 @@ def state_totals(
     totals = StateTotals()
     outside_ids: list[int] = []
     outside = 0
-    final = Path(write_to) if write_to is not None else None
-    staged = final.with_name(f".{final.name}.{os.getpid()}.partial") if final is not None else None
-    writer = ClaimStateWriter(staged) if staged is not None else None
+    writer = ClaimStateWriter.beside(write_to)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim-state-writer") as pool:
             writing = [None] * len(buffers)  # each buffer's chunk being written, if any
@@ -815,13 +823,142 @@ def state_totals(
         if outside:
             raise _calendar_error(rules, outside_ids, outside)
         if writer is not None:
-            writer.close(p.provenance)
+            writer.close(p.provenance)  # and moved into place
             writer = None
-            os.replace(staged, final)
     finally:
         if writer is not None:
             writer.abandon()
     return totals
+
+
+def stream_state(
+    claims_path: str | Path,
+    events_path: str | Path,
+    as_of: date,
+    *,
+    write_to: str | Path | None = None,
+    waterfall: WaterfallSetting = "costs,interest,principal",
+    allow_stale_rates: bool = False,
+    rules: RuleBook | None = None,
+    on_progress: Progress | None = None,
+) -> tuple[StateTotals, dict]:
+    """claim_state of SCHEMA.md Parquet files, a slice at a time from the files to ``write_to``
+    (Parquet, as ``write_state_parquet`` writes it): its totals and provenance. The inputs are
+    never whole in memory either: each slice of claims (FILE_BATCH_ROWS) is read with the events
+    of those claims, checked and packed (``prepare``), run through the kernel into a reused
+    buffer and handed to a writer thread, while the next slices are decoded on threads. Memory
+    stays that of a few slices however large the book, and stays memory already touched.
+
+    Sorted files stream: claims by claim_id, events by claim_id then (day, id) with increasing
+    event_ids. Anything else, and any error, goes to ``prepare_files`` and ``state_totals`` (the
+    whole input: sorted there, or refused with the engine's exact error: counts and first ids of
+    the whole input). The file appears whole or not at all."""
+    rules = rules or load_rules()
+    try:
+        return _stream_state(Path(claims_path), Path(events_path), as_of, write_to, waterfall, allow_stale_rates,
+                             rules, on_progress)  # fmt: skip
+    except (_ReadWhole, EngineInputError, StaleRulesError):
+        p = prepare_files(claims_path, events_path, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
+                          rules=rules)  # fmt: skip
+        return state_totals(p, write_to=write_to, rules=rules, on_progress=on_progress), p.provenance
+
+
+def _stream_state(claims_path: Path, events_path: Path, as_of: date, write_to: str | Path | None,
+                  waterfall: WaterfallSetting, allow_stale_rates: bool, rules: RuleBook,
+                  on_progress: Progress | None) -> tuple[StateTotals, dict]:  # fmt: skip
+    import pyarrow.parquet as pq
+
+    n = pq.read_metadata(claims_path).num_rows
+    if n == 0:
+        raise _ReadWhole("no claims: the whole path checks the columns")
+    buffers = [KernelOutput.empty(min(n, FILE_BATCH_ROWS)) for _ in range(1 if n <= FILE_BATCH_ROWS else 2)]
+    no_events = pl.scan_parquet(events_path).select(_engine_columns_in(events_path, "events")).head(0).collect()
+    events = _claims_events(_slices(events_path, "events"), no_events)
+    next(events)  # primed: it takes the last claim_id of each slice of claims
+    totals, metas, done = StateTotals(), [], 0
+    last_claim = np.iinfo(np.int64).min
+    writer = ClaimStateWriter.beside(write_to)
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim-state-writer") as pool:
+            writing = [None] * len(buffers)  # each buffer's slice being written, if any
+            for k, claims in enumerate(_slices(claims_path, "claims")):
+                ids = claims.get_column("claim_id")
+                if ids.null_count() or not ids.dtype.is_integer():
+                    raise _ReadWhole("claim_id: null or not an integer")
+                ids = _packed(ids, np.int64)
+                if ids[0] <= last_claim or not strictly_increasing(ids):
+                    raise _ReadWhole("claims not in claim_id order, or a claim_id repeated")
+                last_claim = ids[-1]
+                p = prepare(claims, events.send(last_claim), as_of, waterfall=waterfall,
+                            allow_stale_rates=allow_stale_rates, rules=rules)  # fmt: skip
+                slot = k % len(buffers)
+                if writing[slot] is not None:
+                    writing[slot].result()  # this buffer's last slice is on disk: reuse it
+                    writing[slot] = None
+                m = len(p.claim_id)
+                _kernel(p, np.zeros(len(p.ev_day), dtype=np.bool_), buffers[slot], 0, m, 0)  # whole buffers: one signature
+                out = buffers[slot].head(m)
+                if _outside_calendar(p, out, 0)[1]:
+                    raise _ReadWhole("a limitation end outside the calendar: the whole path counts them all")
+                totals.add(out)
+                metas.append(p.provenance)
+                if writer is not None:
+                    writing[slot] = pool.submit(writer.write, _claim_state_table(p.claim_id, out, p.as_of_day), m)
+                done += m
+                if on_progress is not None:
+                    on_progress(done, n)
+            events.send(None)  # every event was taken by a claim of these slices
+            for w in writing:
+                if w is not None:
+                    w.result()
+        meta = combined_provenance(metas)
+        if writer is not None:
+            writer.close(meta)  # and moved into place
+            writer = None
+    finally:
+        if writer is not None:
+            writer.abandon()
+    return totals, meta
+
+
+def _claims_events(slices: Iterator[pl.DataFrame], no_events: pl.DataFrame):
+    """A generator sent the last claim_id of each slice of claims, in order, and yielding the
+    events of those claims (all events up to that claim_id that came after the previous slice's;
+    ``no_events``, the file's columns with no rows, when there are none), read from ``slices`` as
+    far as needed. Sent None at the end, it checks that no event is left. Raises ``_ReadWhole``
+    where the events are not in claim_id order with increasing event_ids (then the whole path
+    sorts them or gives its error)."""
+    held: list[pl.DataFrame] = []  # read, not yet handed out
+    reading = True
+    last_event = np.iinfo(np.int64).min
+    last_claim = yield None
+    while last_claim is not None:
+        while reading and (not held or held[-1].get_column("claim_id")[-1] <= last_claim):
+            frame = next(slices, None)
+            if frame is None:
+                reading = False
+                break
+            claim_id, event_id = frame.get_column("claim_id"), frame.get_column("event_id")
+            if (claim_id.null_count() or event_id.null_count() or not claim_id.dtype.is_integer()
+                    or not event_id.dtype.is_integer()):  # fmt: skip
+                raise _ReadWhole("events: a null or non-integer id")
+            if frame.height == 0:
+                continue
+            ids = _packed(event_id, np.int64)
+            if ids[0] <= last_event or not strictly_increasing(ids):
+                raise _ReadWhole("event_ids not increasing: the whole path checks them unique")
+            after = held[-1].get_column("claim_id")[-1] if held else None
+            if not claim_id.is_sorted() or (after is not None and claim_id[0] < after):
+                raise _ReadWhole("events not in claim_id order")
+            last_event = ids[-1]
+            held.append(frame)
+        events = pl.concat(held, rechunk=False) if len(held) > 1 else (held[0] if held else no_events)
+        cut = int(np.searchsorted(_packed(events.get_column("claim_id"), np.int64), last_claim, side="right"))
+        held = [events.slice(cut)] if cut < events.height else []
+        last_claim = yield events.slice(0, cut)
+    if held or next(slices, None) is not None:
+        raise _ReadWhole("events of claims after the last claim")
+    yield None
 
 
 def parquet_options(schema: pa.Schema) -> dict:
@@ -838,11 +975,21 @@ class ClaimStateWriter:
     key-value metadata, which readers give back as the schema's metadata (the Arrow schema itself
     is not stored: every column of claim_state is a plain Parquet type)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, final: str | Path | None = None) -> None:
         import pyarrow.parquet as pq
 
         self.path = Path(path)
+        self.final = Path(final) if final is not None else None
         self._file = pq.ParquetWriter(self.path, CLAIM_STATE, store_schema=False, **parquet_options(CLAIM_STATE))
+
+    @classmethod
+    def beside(cls, final: str | Path | None) -> ClaimStateWriter | None:
+        """A writer on a file staged beside ``final`` and moved there by ``close`` (so ``final``
+        appears complete or not at all); None where there is no file to write."""
+        if final is None:
+            return None
+        final = Path(final)
+        return cls(final.with_name(f".{final.name}.{os.getpid()}.partial"), final)
 
     def write(self, table: pa.Table, row_group_size: int = CHUNK) -> None:
         self._file.write_table(table.replace_schema_metadata(None), row_group_size=row_group_size)
@@ -850,6 +997,8 @@ class ClaimStateWriter:
     def close(self, provenance: dict) -> None:
         self._file.add_key_value_metadata({METADATA_KEY: json.dumps(provenance)})
         self._file.close()
+        if self.final is not None:
+            os.replace(self.path, self.final)
 
     def abandon(self) -> None:
         """Close without finishing (after a failure) and remove the file."""
@@ -868,6 +1017,18 @@ def write_state_parquet(table: pa.Table, path) -> None:
         writer.abandon()
         raise
     writer.close(provenance(table))
+
+
+def combined_provenance(metas: list[dict]) -> dict:
+    """The provenance of a claim_state put together from parts' (slices, partitions): the first's,
+    with the rate tables used and stale of all, and their claims and events summed."""
+    meta = dict(metas[0])
+    used = {name for m in metas for name in m.get("rate_tables_used", [])}
+    meta["rate_tables_used"] = [name for name in ("statutory_late", "commercial_late", "maximum_late") if name in used]
+    meta["stale_rate_tables"] = {k: v for m in metas for k, v in m.get("stale_rate_tables", {}).items()}
+    meta["claims"] = sum(m.get("claims", 0) for m in metas)
+    meta["events"] = sum(m.get("events", 0) for m in metas)
+    return meta
 
 
 def provenance(table: pa.Table) -> dict:

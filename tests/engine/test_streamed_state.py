@@ -70,3 +70,87 @@ def test_exact_sum_goes_past_int64():
     assert exact_sum(values) == 8 * (2**62 - 1)
     assert exact_sum(np.array([-5, 3, 2**40], dtype=np.int64)) == 2**40 - 2
     assert exact_sum(np.array([], dtype=np.int64)) == 0
+
+
+# ------------------------------------------------------------------------------------- stream_state
+def write(tmp_path, claims: pl.DataFrame, events: pl.DataFrame, row_group: int = 300):
+    claims.write_parquet(tmp_path / "claims.parquet", row_group_size=row_group)
+    events.write_parquet(tmp_path / "events.parquet", row_group_size=row_group)
+    return tmp_path / "claims.parquet", tmp_path / "events.parquet"
+
+
+def same_meta(a: dict, b: dict) -> bool:
+    return {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+
+
+@pytest.fixture
+def no_whole_path(monkeypatch):
+    """Fails the test if ``stream_state`` falls back to the whole path."""
+    monkeypatch.setattr(state_module, "prepare_files", lambda *a, **k: pytest.fail("went to the whole path"))
+
+
+@pytest.mark.parametrize("rows", [250, 1_000, 9_000])  # slices of claims and of events never align; one slice
+def test_sorted_files_stream_slice_by_slice_to_compute_states_table(portfolio, tmp_path, monkeypatch, no_whole_path, rows):
+    claims, events = portfolio
+    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", rows)
+    whole = compute_state(claims, events, AS_OF, allow_stale_rates=True)
+    seen = []
+    totals, meta = state_module.stream_state(*write(tmp_path, claims, events), AS_OF, write_to=tmp_path / "state.parquet",
+                                             allow_stale_rates=True, on_progress=lambda done, n: seen.append(done))  # fmt: skip
+    written = pq.read_table(tmp_path / "state.parquet")
+    assert written.equals(whole)
+    assert same_meta(provenance(written), provenance(whole)) and same_meta(meta, provenance(whole))
+    assert totals == StateTotals.of_table(whole) and seen[-1] == claims.height
+    assert pq.ParquetFile(tmp_path / "state.parquet").metadata.num_row_groups == -(-claims.height // rows)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.parquet", "events.parquet", "state.parquet"]
+
+
+def test_claims_without_events_stream_too(portfolio, tmp_path, monkeypatch, no_whole_path):
+    claims, events = portfolio
+    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 700)
+    totals, _ = state_module.stream_state(*write(tmp_path, claims, events.head(0)), AS_OF, allow_stale_rates=True)
+    assert totals == StateTotals.of_table(compute_state(claims, events.head(0), AS_OF, allow_stale_rates=True))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda c, e: (c.reverse(), e), id="claims-unsorted"),
+        pytest.param(lambda c, e: (c, e.sort("event_id", descending=True)), id="events-unsorted"),
+        pytest.param(lambda c, e: (c, e.with_columns(pl.col("event_id") * 7 % 10_007)), id="event-ids-not-increasing"),
+        pytest.param(lambda c, e: (c.head(2_000), e), id="events-after-the-last-claim"),
+        pytest.param(lambda c, e: (c.filter(pl.col("claim_id") != c["claim_id"][900]), e), id="events-of-a-missing-claim"),
+    ],
+)
+def test_files_that_do_not_stream_give_what_the_whole_path_gives(portfolio, tmp_path, monkeypatch, change):
+    claims, events = change(*portfolio)
+    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 500)
+    paths = write(tmp_path, claims, events)
+
+    def outcome(run):
+        try:
+            return run()
+        except EngineInputError as error:
+            return str(error)
+
+    streamed = outcome(lambda: state_module.stream_state(*paths, AS_OF, allow_stale_rates=True)[0])
+    expected = outcome(lambda: StateTotals.of_table(compute_state(claims, events, AS_OF, allow_stale_rates=True)))
+    assert streamed == expected
+
+
+def test_a_bad_row_in_two_slices_is_the_whole_inputs_error_and_the_previous_file_stays(portfolio, tmp_path, monkeypatch):
+    claims, events = portfolio
+    bad = claims.with_columns(
+        pl.when(pl.col("claim_id").is_in([claims["claim_id"][10], claims["claim_id"][2_000]]))
+        .then(-5).otherwise(pl.col("principal")).alias("principal")
+    )  # fmt: skip
+    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 1_000)
+    out = tmp_path / "state.parquet"
+    out.write_bytes(b"the previous state")
+    with pytest.raises(EngineInputError) as streamed:
+        state_module.stream_state(*write(tmp_path, bad, events), AS_OF, write_to=out, allow_stale_rates=True)
+    with pytest.raises(EngineInputError) as whole:
+        compute_state(bad, events, AS_OF, allow_stale_rates=True)
+    assert str(streamed.value) == str(whole.value) and "2 rows" in str(whole.value)
+    assert out.read_bytes() == b"the previous state"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.parquet", "events.parquet", "state.parquet"]
