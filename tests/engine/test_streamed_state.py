@@ -154,3 +154,20 @@ def test_a_bad_row_in_two_slices_is_the_whole_inputs_error_and_the_previous_file
     assert str(streamed.value) == str(whole.value) and "2 rows" in str(whole.value)
     assert out.read_bytes() == b"the previous state"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.parquet", "events.parquet", "state.parquet"]
+
+
+def test_a_per_portfolio_waterfall_streams_and_stale_rates_give_the_whole_inputs_error(portfolio, tmp_path, monkeypatch):
+    from engine import StaleRulesError
+
+    claims, events = portfolio
+    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 600)
+    paths = write(tmp_path, claims, events)
+    first = claims["portfolio_id"][0]
+    setting = {first: "principal,interest,costs", "*": "interest,costs,principal"}
+    totals, _ = state_module.stream_state(*paths, AS_OF, waterfall=setting, allow_stale_rates=True)
+    assert totals == StateTotals.of_table(compute_state(claims, events, AS_OF, waterfall=setting, allow_stale_rates=True))
+    with pytest.raises(StaleRulesError) as streamed:
+        state_module.stream_state(*paths, AS_OF)
+    with pytest.raises(StaleRulesError) as whole:
+        compute_state(claims, events, AS_OF)
+    assert str(streamed.value) == str(whole.value)
