@@ -183,6 +183,8 @@ def ingest_file(
         if earlier and not new_version:
             return _recognised(scanned, earlier, started)
         first_claim, first_debtor = ingests.next_ids(conn)
+        # the first ingest into an empty store: keys and indexes are built once at the end
+        bare = ingests.unindexed_if_empty(conn, estimated_rows(scanned))
         book = debtor_rules.DebtorBook(conn, first_debtor, estimated_rows(scanned))
         try:
             with _Writes(conn) as writes:
@@ -208,7 +210,7 @@ def ingest_file(
         portfolio_id = portfolio if version == 1 else f"{portfolio}@v{version}"
         report = IngestReport(path, scanned.sha256, portfolio_id, version, "ingested", read.rows_read, read.blank_lines,
                               0, 0, read.failures, pl.DataFrame(), control, encoding=scanned.encoding)  # fmt: skip
-        _store(conn, read, report, profile, price, progress, book, first_claim)
+        _store(conn, read, report, profile, price, progress, book, first_claim, bare)
         details = {"rejects_by_rule": report.rejects_by_rule(), "new_debtors": report.new_debtors,
                    "known_debtors": report.known_debtors, "debtor_candidates": report.candidates.height,
                    "name_conflicts": report.conflicts.height,
@@ -227,11 +229,11 @@ def ingest_file(
 
 
 def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Profile, price: int | None, progress,
-           book: debtor_rules.DebtorBook, first_claim: int) -> None:
+           book: debtor_rules.DebtorBook, first_claim: int, bare: list | None = None) -> None:
     """The accepted rows into the store, batch by batch from the spill file, in ``conn``'s
     transaction: the rules that need the store first (seller_refs it holds), then the price and
-    the claims; the debtors (written as the file was read) that only rejected rows brought are
-    taken away again."""
+    the claims; ``bare`` tables get their keys and indexes back; the debtors (written as the file
+    was read) that only rejected rows brought are taken away again."""
     portfolio_id = report.portfolio_id
     spilled = pl.scan_parquet(read.spill)
     if ingests.holds_claims(conn, portfolio_id):
@@ -257,6 +259,9 @@ def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Prof
             principal += int(claims.get_column("principal").sum())
             purchase_price += int(claims.get_column("purchase_price").sum())
             progress("storing", accepted, read.rows_read - rejected.len())
+    for table in reversed(bare or []):
+        progress(f"indexing {table.table}", 0, None)
+        table.restore()
     if accepted + rejected.len() != read.rows_read:
         raise RuntimeError(f"ingest lost track of rows: {accepted} accepted + {rejected.len()} rejected != {read.rows_read} read")
     report.accepted, report.rejected, report.principal, report.purchase_price = accepted, rejected.len(), principal, purchase_price

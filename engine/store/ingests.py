@@ -129,6 +129,19 @@ def debtor_keys_matching(conn: sa.Connection, keys: pl.DataFrame) -> pl.DataFram
     return found
 
 
+def unindexed_if_empty(conn: sa.Connection, rows: int | None):
+    """PostgreSQL, a store with no claims, debtors or match keys and a file of ``rows`` rows (at
+    least ``REBUILD_MIN_ROWS``; None: unknown, e.g. XLSX): those tables locked for this
+    transaction and bared of their keys and indexes (``records.Bare``), so the ingest's rows go in
+    without index upkeep; the caller restores them, newest first, before asking the store about
+    what it wrote. None (and nothing changed) otherwise."""
+    from engine.store.records import REBUILD_MIN_ROWS, bare_if_empty
+
+    if not is_postgres(conn) or rows is None or rows < REBUILD_MIN_ROWS:
+        return None
+    return bare_if_empty(conn, ["claims", "debtors", DebtorKey.__tablename__])
+
+
 def write_debtors(conn: sa.Connection, debtors: pl.DataFrame, keys: pl.DataFrame, on_batch: OnBatch | None = None) -> None:
     """New debtors (SCHEMA.md `debtors`, ids already assigned) and their match keys. Debtors go in
     national_id order: the server then updates that index (random ids: every leaf page) in one

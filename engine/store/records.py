@@ -226,38 +226,70 @@ def _copy_then_index(conn: sa.Connection, table: str, frame: pl.DataFrame, on_ba
     """COPY into a bare (locked, empty) table, then build its primary key, unique constraints and
     indexes, each in one sorted pass, as they were (same names and definitions). A duplicate key
     fails the build: the caller's savepoint then undoes all of it, indexes included."""
-    constraints = conn.exec_driver_sql(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        f"WHERE conrelid = '{table}'::regclass AND contype IN ('p', 'u') ORDER BY contype, conname"
-    ).all()
-    indexes = conn.exec_driver_sql(
-        "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-        f"WHERE x.indrelid = '{table}'::regclass "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) ORDER BY i.relname"
-    ).all()
-    # foreign keys naming this table's keys (placements -> claims): their tables are empty too
-    referencing = conn.exec_driver_sql(
-        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        f"WHERE confrelid = '{table}'::regclass AND contype = 'f' ORDER BY 1, 2"
-    ).all()
-    for other, name, _ in referencing:
-        conn.exec_driver_sql(f"ALTER TABLE {other} DROP CONSTRAINT {_quote(name)}")
-    for name, _ in constraints:
-        conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {_quote(name)}")
-    for name, _ in indexes:
-        conn.exec_driver_sql(f"DROP INDEX {_quote(name)}")
+    bare = Bare.of(conn, table)
     written = write_frame(conn, table, frame, on_batch=on_batch)
-    memory_mb = conn.exec_driver_sql("SELECT setting::bigint * 1024 / 1048576 FROM pg_settings "
-                                     "WHERE name = 'maintenance_work_mem'").scalar()  # fmt: skip
-    if memory_mb < REBUILD_MEMORY_MB:
-        conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{REBUILD_MEMORY_MB}MB'")
-    for name, definition in constraints:
-        conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {_quote(name)} {definition}")
-    for _, definition in indexes:
-        conn.exec_driver_sql(definition)
-    for other, name, definition in referencing:
-        conn.exec_driver_sql(f"ALTER TABLE {other} ADD CONSTRAINT {_quote(name)} {definition}")
+    bare.restore()
     return written
+
+
+@dataclass
+class Bare:
+    """A table whose primary key, unique constraints and indexes (and the foreign keys of other
+    tables naming its keys) were dropped inside the caller's transaction, so that rows go in
+    without index upkeep; ``restore`` builds them again as they were (same names and
+    definitions), each in one sorted pass. PostgreSQL, on a table locked and empty (see
+    ``_empty_and_locked``); a rollback undoes both."""
+
+    conn: sa.Connection
+    table: str
+    constraints: list
+    indexes: list
+    referencing: list
+
+    @classmethod
+    def of(cls, conn: sa.Connection, table: str) -> Bare:
+        constraints = conn.exec_driver_sql(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            f"WHERE conrelid = '{table}'::regclass AND contype IN ('p', 'u') ORDER BY contype, conname"
+        ).all()
+        indexes = conn.exec_driver_sql(
+            "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            f"WHERE x.indrelid = '{table}'::regclass "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) ORDER BY i.relname"
+        ).all()
+        # foreign keys naming this table's keys (placements -> claims): their tables are empty too
+        referencing = conn.exec_driver_sql(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            f"WHERE confrelid = '{table}'::regclass AND contype = 'f' ORDER BY 1, 2"
+        ).all()
+        for other, name, _ in referencing:
+            conn.exec_driver_sql(f"ALTER TABLE {other} DROP CONSTRAINT {_quote(name)}")
+        for name, _ in constraints:
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {_quote(name)}")
+        for name, _ in indexes:
+            conn.exec_driver_sql(f"DROP INDEX {_quote(name)}")
+        return cls(conn, table, list(constraints), list(indexes), list(referencing))
+
+    def restore(self) -> None:
+        conn, table = self.conn, self.table
+        memory_mb = conn.exec_driver_sql("SELECT setting::bigint * 1024 / 1048576 FROM pg_settings "
+                                         "WHERE name = 'maintenance_work_mem'").scalar()  # fmt: skip
+        if memory_mb < REBUILD_MEMORY_MB:
+            conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{REBUILD_MEMORY_MB}MB'")
+        for name, definition in self.constraints:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {_quote(name)} {definition}")
+        for _, definition in self.indexes:
+            conn.exec_driver_sql(definition)
+        for other, name, definition in self.referencing:
+            conn.exec_driver_sql(f"ALTER TABLE {other} ADD CONSTRAINT {_quote(name)} {definition}")
+
+
+def bare_if_empty(conn: sa.Connection, tables: list[str]) -> list[Bare] | None:
+    """PostgreSQL, when every one of ``tables`` is empty: each locked until the transaction ends
+    and made ``Bare`` (restore them in the reverse order); else None and nothing changed."""
+    if not all(_empty_and_locked(conn, table) for table in tables):
+        return None
+    return [Bare.of(conn, table) for table in tables]
 
 
 def _driver_integrity_errors() -> tuple[type[Exception], ...]:

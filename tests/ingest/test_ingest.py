@@ -318,3 +318,47 @@ def test_the_national_id_table_finds_every_key_met_before_and_adds_each_new_one_
             expected_added.append(key not in seen)
             seen.setdefault(key, len(seen))
         assert found.tolist() == [seen[k] for k in batch] and added.tolist() == expected_added
+
+
+def _keys_and_indexes(store) -> list[tuple]:
+    """Every key, unique constraint, foreign key and index of the store's tables, as defined."""
+    with store.connect() as conn:
+        constraints = conn.exec_driver_sql(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE connamespace = current_schema()::regnamespace ORDER BY 1, 2").all()  # fmt: skip
+        indexes = conn.exec_driver_sql(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1, 2").all()  # fmt: skip
+    return [tuple(r) for r in constraints + indexes]
+
+
+def test_the_first_ingest_into_an_empty_postgres_store_builds_its_indexes_once_at_the_end(store, tmp_path, monkeypatch):
+    if store.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite keeps its indexes as rows come")
+    monkeypatch.setattr(records, "REBUILD_MIN_ROWS", 500)
+    bared = []
+    of = records.Bare.of
+    monkeypatch.setattr(records.Bare, "of", classmethod(lambda cls, conn, table: bared.append(table) or of(conn, table)))
+    shape = _keys_and_indexes(store)
+    frame, expected = seller_file(1200, seed=5, bad_share=0.05)
+    path = write_seller_csv(frame, tmp_path / "eksport.csv")
+
+    def broken(*_, **__):
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk full"))
+
+    with monkeypatch.context() as failing:  # a failure after the indexes were dropped and rebuilt: all undone
+        failing.setattr(ingests, "record", broken)
+        with pytest.raises(sa.exc.OperationalError):
+            ingest_file(store, path, "BANK-2024-06", profile=PROFILE, price=12_345_678, purchase_date=PURCHASE_DATE, today=TODAY)
+    assert bared == ["claims", "debtors", "debtor_keys"] and _keys_and_indexes(store) == shape
+    assert all(count(store, t) == 0 for t in ("claims", "debtors", "debtor_keys", "ingest_files"))
+
+    report = ingest_file(store, path, "BANK-2024-06", profile=PROFILE, price=12_345_678, purchase_date=PURCHASE_DATE, today=TODAY)
+    assert bared == ["claims", "debtors", "debtor_keys"] * 2 and _keys_and_indexes(store) == shape
+    assert set(report.failures["row"]) == set(expected["row"]) and report.accepted + report.rejected == 1200
+    assert count(store, "claims") == report.accepted and count(store, "debtors") == report.new_debtors
+    # the next ingest finds a store that is not empty: its debtors are found through the rebuilt indexes
+    second = ingest_file(store, path, "BANK-2024-06", profile=PROFILE, price=12_345_678, purchase_date=PURCHASE_DATE,
+                         today=TODAY, new_version=True)  # fmt: skip
+    with store.connect() as conn:
+        with_id = conn.exec_driver_sql("SELECT count(*) FROM debtors WHERE national_id IS NOT NULL").scalar()
+    assert len(bared) == 6 and second.accepted == report.accepted and second.known_debtors == with_id > 0
