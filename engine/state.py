@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -526,18 +526,12 @@ def _prepare_batches(claims_path: Path, events_path: Path, as_of: date, waterfal
     if not strictly_increasing(events["ev_id"]):
         raise _ReadWhole("a repeated event_id")
     close_offsets(offsets, carry)
-    return _prepared({**claims, **events}, offsets, as_of, waterfall, allow_stale_rates, rules, None)
+    inputs = _inputs({**claims, **events}, offsets, waterfall, rules, None)
+    return inputs.at(as_of, allow_stale_rates=allow_stale_rates, rules=rules)
 
 
 #: The event arrays kept whole when the files are read a slice at a time (not each event's claim).
 SLICED_EVENT_ARRAYS = {name: how for name, how in EVENT_ARRAYS.items() if name != "ev_claim"}
-
-
-def _prepared(
-    c: Columns, offsets: np.ndarray, as_of: date, waterfall: WaterfallSetting, allow_stale_rates: bool, rules: RuleBook,
-    portfolio: pl.Series | None,
-) -> Prepared:  # fmt: skip
-    return _inputs(c, offsets, waterfall, rules, portfolio).at(as_of, allow_stale_rates=allow_stale_rates, rules=rules)
 
 
 def _inputs(c: Columns, offsets: np.ndarray, waterfall: WaterfallSetting, rules: RuleBook, portfolio: pl.Series | None) -> Prepared:
@@ -781,32 +775,40 @@ def state_totals(
     p: Prepared, *, write_to: str | Path | None = None, rules: RuleBook | None = None, on_progress: Progress | None = None
 ) -> StateTotals:
     """claim_state's totals, and the table itself written to ``write_to`` (Parquet, as
-    ``write_state_parquet`` writes it, provenance in its metadata) without ever holding it whole.
-
-    The kernel runs a chunk (CHUNK claims) at a time into one of two buffers, each reused: while it
-    fills one, a thread writes the chunk before from the other (fresh memory is costly, and the
-    writer then runs beside the kernel; BENCHMARKS.md). The file appears whole or not at all: it is
-    written beside ``write_to`` and renamed into place once complete; a claim whose limitation end
-    falls outside the holiday calendar stops the run with ``EngineInputError``, leaving no file."""
-    rules = rules or load_rules()
-    n = len(p.claim_id)
-    buffers = [KernelOutput.empty(min(n, CHUNK)) for _ in range(1 if n <= CHUNK else 2)]
+    ``write_state_parquet`` writes it, provenance in its metadata) without ever holding it whole:
+    CHUNK claims at a time (``_computed_and_written``)."""
     dropped = np.zeros(len(p.ev_day), dtype=np.bool_)
-    totals = StateTotals()
-    outside_ids: list[int] = []
-    outside = 0
+    n = len(p.claim_id)
+    chunks = ((p, dropped, a, min(n, a + CHUNK)) for a in range(0, n, CHUNK))
+    return _computed_and_written(chunks, n, CHUNK, write_to, rules or load_rules(), on_progress, lambda: p.provenance)
+
+
+#: A chunk of work for the kernel: inputs, their scratch (one False per event), claims first:stop.
+Chunk = tuple[Prepared, np.ndarray, int, int]
+
+
+def _computed_and_written(chunks: Iterable[Chunk], n: int, rows: int, write_to: str | Path | None, rules: RuleBook,
+                          on_progress: Progress | None, provenance: Callable[[], dict]) -> StateTotals:  # fmt: skip
+    """The kernel over each chunk (at most ``rows`` claims; ``n`` in all) into one of two buffers,
+    each reused: while it fills one, a thread writes the chunk before from the other to
+    ``write_to`` (fresh memory is costly, and the writer then runs beside the kernel;
+    BENCHMARKS.md). The totals of every chunk; the file, with ``provenance()`` in its metadata,
+    appears whole or not at all: it is written beside ``write_to`` and moved into place once
+    complete. A claim whose limitation end falls outside the holiday calendar stops the run with
+    ``EngineInputError`` (every such claim counted), leaving no file."""
+    buffers = [KernelOutput.empty(min(n, rows)) for _ in range(1 if n <= rows else 2)]
+    totals, outside_ids, outside, done = StateTotals(), [], 0, 0
     writer = ClaimStateWriter.beside(write_to)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim-state-writer") as pool:
             writing = [None] * len(buffers)  # each buffer's chunk being written, if any
-            for k, a in enumerate(range(0, n, CHUNK)):
-                b = min(n, a + CHUNK)
+            for k, (p, dropped, a, b) in enumerate(chunks):
                 slot = k % len(buffers)
                 if writing[slot] is not None:
                     writing[slot].result()  # this buffer's last chunk is on disk: reuse it
                     writing[slot] = None
                 out = buffers[slot]
-                _kernel(p, dropped, out, a, b, a)
+                _kernel(p, dropped, out, a, b, a)  # whole buffers: one compiled signature
                 chunk = out.head(b - a)
                 ids, count = _outside_calendar(p, chunk, a)
                 outside_ids += ids[: 5 - len(outside_ids)]  # go on: the error counts them all
@@ -815,15 +817,16 @@ def state_totals(
                 if writer is not None and not outside:
                     table = _claim_state_table(p.claim_id[a:b], chunk, p.as_of_day)
                     writing[slot] = pool.submit(writer.write, table, b - a)
+                done += b - a
                 if on_progress is not None:
-                    on_progress(b, n)
+                    on_progress(done, n)
             for w in writing:
                 if w is not None:
                     w.result()
         if outside:
             raise _calendar_error(rules, outside_ids, outside)
         if writer is not None:
-            writer.close(p.provenance)  # and moved into place
+            writer.close(provenance())  # and moved into place
             writer = None
     finally:
         if writer is not None:
@@ -871,54 +874,30 @@ def _stream_state(claims_path: Path, events_path: Path, as_of: date, write_to: s
     n = pq.read_metadata(claims_path).num_rows
     if n == 0:
         raise _ReadWhole("no claims: the whole path checks the columns")
-    buffers = [KernelOutput.empty(min(n, FILE_BATCH_ROWS)) for _ in range(1 if n <= FILE_BATCH_ROWS else 2)]
     no_events = pl.scan_parquet(events_path).select(_engine_columns_in(events_path, "events")).head(0).collect()
-    events = _claims_events(_slices(events_path, "events"), no_events)
-    next(events)  # primed: it takes the last claim_id of each slice of claims
-    totals, metas, done = StateTotals(), [], 0
-    last_claim = np.iinfo(np.int64).min
-    writer = ClaimStateWriter.beside(write_to)
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim-state-writer") as pool:
-            writing = [None] * len(buffers)  # each buffer's slice being written, if any
-            for k, claims in enumerate(_slices(claims_path, "claims")):
-                ids = claims.get_column("claim_id")
-                if ids.null_count() or not ids.dtype.is_integer():
-                    raise _ReadWhole("claim_id: null or not an integer")
-                ids = _packed(ids, np.int64)
-                if ids[0] <= last_claim or not strictly_increasing(ids):
-                    raise _ReadWhole("claims not in claim_id order, or a claim_id repeated")
-                last_claim = ids[-1]
-                p = prepare(claims, events.send(last_claim), as_of, waterfall=waterfall,
-                            allow_stale_rates=allow_stale_rates, rules=rules)  # fmt: skip
-                slot = k % len(buffers)
-                if writing[slot] is not None:
-                    writing[slot].result()  # this buffer's last slice is on disk: reuse it
-                    writing[slot] = None
-                m = len(p.claim_id)
-                _kernel(p, np.zeros(len(p.ev_day), dtype=np.bool_), buffers[slot], 0, m, 0)  # whole buffers: one signature
-                out = buffers[slot].head(m)
-                if _outside_calendar(p, out, 0)[1]:
-                    raise _ReadWhole("a limitation end outside the calendar: the whole path counts them all")
-                totals.add(out)
-                metas.append(p.provenance)
-                if writer is not None:
-                    writing[slot] = pool.submit(writer.write, _claim_state_table(p.claim_id, out, p.as_of_day), m)
-                done += m
-                if on_progress is not None:
-                    on_progress(done, n)
-            events.send(None)  # every event was taken by a claim of these slices
-            for w in writing:
-                if w is not None:
-                    w.result()
-        meta = combined_provenance(metas)
-        if writer is not None:
-            writer.close(meta)  # and moved into place
-            writer = None
-    finally:
-        if writer is not None:
-            writer.abandon()
-    return totals, meta
+    metas: list[dict] = []
+
+    def chunks() -> Iterator[Chunk]:
+        events = _claims_events(_slices(events_path, "events"), no_events)
+        next(events)  # primed: it takes the last claim_id of each slice of claims
+        last_claim = np.iinfo(np.int64).min
+        for claims in _slices(claims_path, "claims"):
+            ids = claims.get_column("claim_id")
+            if ids.null_count() or not ids.dtype.is_integer():
+                raise _ReadWhole("claim_id: null or not an integer")
+            ids = _packed(ids, np.int64)
+            if ids[0] <= last_claim or not strictly_increasing(ids):
+                raise _ReadWhole("claims not in claim_id order, or a claim_id repeated")
+            last_claim = ids[-1]
+            p = prepare(claims, events.send(last_claim), as_of, waterfall=waterfall,
+                        allow_stale_rates=allow_stale_rates, rules=rules)  # fmt: skip
+            metas.append(p.provenance)
+            yield p, np.zeros(len(p.ev_day), dtype=np.bool_), 0, len(p.claim_id)
+        events.send(None)  # every event was taken by a claim of these slices
+
+    totals = _computed_and_written(chunks(), n, FILE_BATCH_ROWS, write_to, rules, on_progress,
+                                   lambda: combined_provenance(metas))  # fmt: skip
+    return totals, combined_provenance(metas)
 
 
 def _claims_events(slices: Iterator[pl.DataFrame], no_events: pl.DataFrame):
