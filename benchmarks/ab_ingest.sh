@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interleaved ingest of a seller CSV into PostgreSQL (127.0.0.1:5432, database test): OLD_TREE (e.g.
 # a `git worktree add` of an older commit) and this tree, alternating, each run into a fresh schema
-# dropped afterwards, with this tree's venv; prints accepted/rejected, wall, CPU and peak RSS.
+# dropped afterwards, with this tree's venv (the reports go to $TMPDIR/ab_ingest-old|new.*, not into
+# a tree); prints accepted/rejected, wall, CPU and peak RSS.
 # usage: benchmarks/ab_ingest.sh OLD_TREE FILE ROUNDS
 set -euo pipefail
 old=$(cd "$1" && pwd); file=$2; rounds=${3:-1}
@@ -14,6 +15,7 @@ for r in $(seq 1 "$rounds"); do
     psql -q -h 127.0.0.1 -U postgres test -c "drop schema if exists $schema cascade; create schema $schema" >/dev/null 2>&1
     (cd "$tree" && /usr/bin/time -o /tmp/ab_ingest.time -f "wall %e user %U sys %S maxrss %M KB" "$py" -m api.cli ingest "$file" \
       --portfolio BENCH --profile bank_przykladowy --price 100000000 --purchase-date 2024-06-28 --json \
+      --reports "${TMPDIR:-/tmp}/ab_ingest-$v" \
       --database-url "postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D$schema" 2>/dev/null \
       | "$py" -c "import json, sys; d = json.load(sys.stdin); print('$v', 'accepted', d['accepted'], 'rejected', d['rejected'], end=' ')")
     tail -1 /tmp/ab_ingest.time
