@@ -68,6 +68,24 @@ def _name_hash(name: pl.Expr) -> pl.Expr:
     return name.hash(seed=_NAME_SEED)
 
 
+#: what ``with_match_keys`` adds to a row, and ``DebtorBook.assign`` takes away again
+_MATCH_KEYS = ("_national_key", "_name_hash", "_name_key", "_key_birth_date")
+
+
+def with_match_keys(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with what ``DebtorBook.assign`` matches them by: the national id as one int64, a
+    hash of the name, the name key, the birth date for the match keys (given, or the PESEL's).
+    Each comes from its row alone, so batches can get them on any thread, in any order."""
+    col = pl.col
+    birth = pl.coalesce(
+        col("birth_date"), pl.when(col("debtor_kind") == "consumer").then(pesel_birth_date(col("national_id")))
+    )
+    return rows.with_columns(
+        national_key(col("national_id")).alias("_national_key"), _name_hash(col("name")).alias("_name_hash"),
+        name_key(col("name")).alias("_name_key"), birth.alias("_key_birth_date"),
+    )  # fmt: skip
+
+
 @njit(cache=True, nogil=True, fastmath=False)
 def _find_or_add(slots, keys, used, batch):  # pragma: no cover - numba
     """Open addressing (linear probing) over ``slots`` (a power of two long, -1 empty, else an
@@ -145,12 +163,14 @@ class DebtorBook:
         self._stored: list[pl.DataFrame] = []
 
     def assign(self, rows: pl.DataFrame, before_lookup: Callable[[], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """The next batch of rows -> (the rows with debtor_id, the new debtors they bring as
-        SCHEMA.md `debtors`, their match keys). ``before_lookup`` is called before the store is
+        """The next batch of rows (``with_match_keys`` of them, or they get them here) -> (the rows
+        with debtor_id, the new debtors they bring as SCHEMA.md `debtors`, their match keys). ``before_lookup`` is called before the store is
         asked about national ids (the caller's writes must be done by then)."""
         col = pl.col
-        keyed = rows.select(key=national_key(col("national_id")), h=_name_hash(col("name")),
-                            unkeyed=col("national_id").is_not_null() & national_key(col("national_id")).is_null())  # fmt: skip
+        if "_national_key" not in rows.columns:
+            rows = with_match_keys(rows)
+        keyed = rows.select(key=col("_national_key"), h=col("_name_hash"),
+                            unkeyed=col("national_id").is_not_null() & col("_national_key").is_null())  # fmt: skip
         if keyed.get_column("unkeyed").any():
             raise RuntimeError("a national id that is no validated PESEL or NIP reached debtor assignment")
         has_key = keyed.get_column("key").is_not_null().to_numpy()
@@ -198,17 +218,14 @@ class DebtorBook:
                 "row": row_numbers[at[clash]], "key": keys[clash], "debtor_id": debtor_id[at[clash]], "kept_row": kept_row,
             }).with_columns(pl.when(col("kept_row") >= 0).then(col("kept_row")).alias("kept_row")))  # fmt: skip
         rows = rows.with_columns(pl.Series("debtor_id", debtor_id, dtype=pl.Int64))
-        birth = pl.coalesce(
-            col("birth_date"), pl.when(col("debtor_kind") == "consumer").then(pesel_birth_date(col("national_id")))
-        )
-        new = rows.filter(pl.Series(creates)).with_columns(name_key(col("name")).alias("name_key"), birth.alias("birth_date"))
+        new = rows.filter(pl.Series(creates)).with_columns(col("_name_key").alias("name_key"), col("_key_birth_date").alias("birth_date"))
         lonely = new.filter(col("national_id").is_null()).select("debtor_id", "row", "name", "name_key", "birth_date", "postal_code")
         self._lonely.append(detached(lonely))
-        return rows, new, new.select("debtor_id", "name_key", "birth_date", "postal_code")
+        return rows.drop(_MATCH_KEYS), new.drop(_MATCH_KEYS), new.select("debtor_id", "name_key", "birth_date", "postal_code")
 
-    def settle(self, kept_ids: pl.Series, kept_rows: pl.Series, rows: pl.LazyFrame) -> pl.Series:
+    def settle(self, kept_ids: pl.Series, kept_rows: pl.Series, rows: Callable[[pl.Series], pl.DataFrame]) -> pl.Series:
         """After the whole-file rules: ``kept_ids`` the debtor_id of every accepted row, ``kept_rows``
-        their row numbers, ``rows`` every row assigned (row, seller_ref, name). The debtors this
+        their row numbers, ``rows(numbers)`` the rows assigned of those numbers (row, seller_ref, name). The debtors this
         ingest made that no accepted row refers to (the caller deletes them); the counts and the
         name conflicts from here on speak of the accepted rows only."""
         made = np.zeros(self.next_id - self.first_id, np.bool_)
@@ -225,12 +242,12 @@ class DebtorBook:
         return unused
 
     @staticmethod
-    def _conflicts(rows: pl.LazyFrame, clashes: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
+    def _conflicts(rows: Callable[[pl.Series], pl.DataFrame], clashes: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
         if clashes.height == 0:
             return pl.DataFrame(schema=CONFLICT_SCHEMA)
         col = pl.col
         wanted = pl.concat([clashes.get_column("row"), clashes.get_column("kept_row").drop_nulls()]).unique()
-        named = rows.filter(col("row").is_in(wanted.implode())).select("row", "seller_ref", "name").collect()
+        named = rows(wanted).select("row", "seller_ref", "name")
         found = (
             clashes.join(named, on="row", how="left")
             .join(named.select(kept_row="row", file_name="name"), on="kept_row", how="left")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from engine.money import to_grosz
 from engine.schema import CLAIMS
 from engine.store import ingests
-from engine.store.bulk import is_postgres, write_frame
+from engine.store.bulk import is_postgres, write_frames
 from engine.store.records import actor, audit
 from engine.validation import check_claims, conform
 from ingest import debtors as debtor_rules
@@ -194,7 +194,8 @@ def ingest_file(
                     writes.submit(ingests.write_debtors, conn, debtors, keys)
                     return rows
 
-                read = _read(scanned, profile, terms, batch_rows, progress, Path(spill), on_good=with_debtors)
+                read = _read(scanned, profile, terms, batch_rows, progress, Path(spill), on_good=with_debtors,
+                             prepare_good=debtor_rules.with_match_keys)
         except SourceError as e:
             raise IngestError(f"{path.name}: {e}") from None
         except pl.exceptions.ComputeError as e:
@@ -235,38 +236,50 @@ def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Prof
     the claims; ``bare`` tables get their keys and indexes back; the debtors (written as the file
     was read) that only rejected rows brought are taken away again."""
     portfolio_id = report.portfolio_id
-    spilled = pl.scan_parquet(read.spill)
+    spill = read.spill
     if ingests.holds_claims(conn, portfolio_id):
-        refs = spilled.select("row", "seller_ref").collect()
+        refs = spill.collect(["row", "seller_ref"])
         stored = ingests.stored_seller_refs(conn, portfolio_id, refs.get_column("seller_ref"))
         report.failures = pl.concat([report.failures, _stored_refs(refs, stored, portfolio_id)])
     report.failures = report.failures.sort("row", maintain_order=True)
     rejected = report.failures.get_column("row").unique()
-    kept = spilled.filter(~pl.col("row").is_in(rejected.implode()))
+
+    def kept(batch: pl.DataFrame) -> pl.DataFrame:
+        return batch.filter(~pl.col("row").is_in(rejected.implode()))
+
     allocated = None
     if price is not None:
-        face = kept.select(pl.col("principal") + pl.col("interest_at_cutoff") + pl.col("costs_at_cutoff")).collect().to_series()
-        allocated = allocate_price(face, price)
+        face = spill.collect(["row", "principal", "interest_at_cutoff", "costs_at_cutoff"],
+                             lambda b: kept(b).select(pl.col("principal") + pl.col("interest_at_cutoff") + pl.col("costs_at_cutoff")))  # fmt: skip
+        allocated = allocate_price(face.to_series(), price)
     ingests.ensure_portfolio(conn, portfolio_id, profile.name if profile.seller else portfolio_id, profile.seller)
     accepted = principal = purchase_price = 0
-    with _Writes(conn) as writes:
-        for batch in kept.collect_batches(chunk_size=read.batch_rows):
+    to_store = read.rows_read - rejected.len()
+
+    def claims() -> Iterator[pl.DataFrame]:  # made a batch ahead, on write_frames' thread
+        nonlocal accepted, principal, purchase_price
+        for batch in map(kept, spill.batches()):
             if allocated is not None:
                 batch = batch.with_columns(allocated.slice(accepted, batch.height).alias("purchase_price"))
-            claims = _claims(batch, portfolio_id, first_claim + accepted)
-            writes.submit(write_frame, conn, "claims", claims)
-            accepted += claims.height
-            principal += int(claims.get_column("principal").sum())
-            purchase_price += int(claims.get_column("purchase_price").sum())
-            progress("storing", accepted, read.rows_read - rejected.len())
+            batch = _claims(batch, portfolio_id, first_claim + accepted)
+            accepted += batch.height
+            principal += int(batch.get_column("principal").sum())
+            purchase_price += int(batch.get_column("purchase_price").sum())
+            yield batch
+
+    write_frames(conn, "claims", claims(), on_batch=lambda n: progress("storing", n, to_store))
     for table in reversed(bare or []):
         progress(f"indexing {table.table}", 0, None)
         table.restore()
     if accepted + rejected.len() != read.rows_read:
         raise RuntimeError(f"ingest lost track of rows: {accepted} accepted + {rejected.len()} rejected != {read.rows_read} read")
     report.accepted, report.rejected, report.principal, report.purchase_price = accepted, rejected.len(), principal, purchase_price
-    debtor_of = kept.select("debtor_id", "row").collect()
-    unused = book.settle(debtor_of.get_column("debtor_id"), debtor_of.get_column("row"), spilled.select("row", "seller_ref", "name"))
+    debtor_of = spill.collect(["debtor_id", "row"], kept)
+
+    def named(rows: pl.Series) -> pl.DataFrame:
+        return spill.collect(["row", "seller_ref", "name"], lambda b: b.filter(pl.col("row").is_in(rows.implode())))
+
+    unused = book.settle(debtor_of.get_column("debtor_id"), debtor_of.get_column("row"), named)
     ingests.delete_debtors(conn, unused)
     report.new_debtors, report.known_debtors, report.candidates = book.new, book.known, book.candidates()
     report.conflicts = book.conflicts
@@ -313,7 +326,7 @@ class _Writes:
 
 @dataclass
 class _Read:
-    spill: Path  # the accepted-so-far rows, typed (Parquet)
+    spill: _Spill  # the rows that passed the row rules, typed
     batch_rows: int
     failures: pl.DataFrame
     rows_read: int
@@ -323,66 +336,148 @@ class _Read:
 
 
 def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows: int | None, progress, spill: Path,
-          on_good: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> _Read:
+          on_good: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+          prepare_good: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> _Read:
     """Every batch mapped and checked, the accepted rows (through ``on_good``, which may add
-    columns) spilled to Parquet in ``spill`` (memory stays bounded by a batch); then the rule that
-    needs the whole file (a seller_ref once)."""
+    columns, in file order) spilled to Arrow IPC in ``spill`` (memory stays bounded by a few
+    batches); then the rule that needs the whole file (a seller_ref once). The row rules need
+    nothing but their batch: they (and ``prepare_good``, as stateless) run on two batches at a
+    time, on threads (polars works off the GIL), while this thread assigns debtors and spills the
+    batch before."""
     failures = []
     rows_read = blank = principal_read = unparsed = 0
-    found = writer = None
     total = estimated_rows(scanned)
     batch_rows = batch_rows or BATCH_ROWS
-    spilled, refs_path = spill / "accepted.parquet", spill / "refs.parquet"
-    refs_writer = None
+    accepted, refs = _Spill(spill / "accepted.arrow"), _Spill(spill / "refs.arrow")
+    batches = read_batches(scanned, encoding=profile.encoding, delimiter=profile.delimiter, sheet=profile.sheet, batch_rows=batch_rows)
     try:
-        for batch in read_batches(scanned, encoding=profile.encoding, delimiter=profile.delimiter, sheet=profile.sheet, batch_rows=batch_rows):
-            data_columns = [c for c in batch.columns if c != ROW]
-            empty = pl.all_horizontal(blank_to_null(pl.col(c)).is_null() for c in data_columns) if data_columns else pl.lit(True)
-            blank += batch.filter(empty).height
-            batch = batch.filter(~empty)
-            if found is None:
-                found = row_rules.header_map(data_columns, profile, terms)
-            frame = row_rules.canonical(batch, found, profile)
-            good, bad, (principal_sum, principal_unread) = row_rules.check(frame, terms, profile)
-            failures.append(detached(bad))
-            writer = _append(writer, spilled, on_good(good) if on_good is not None else good)
-            refs_writer = _append(refs_writer, refs_path, frame.select(ROW, "seller_ref").filter(pl.col("seller_ref").is_not_null()))
-            principal_read += principal_sum
-            unparsed += principal_unread
-            rows_read += batch.height
+        for checked in _in_order(_RowRules(profile, terms, prepare_good), batches):
+            failures.append(checked.failures)
+            accepted.append(on_good(checked.good) if on_good is not None else checked.good)
+            refs.append(checked.refs)
+            principal_read += checked.principal_sum
+            unparsed += checked.principal_unread
+            rows_read += checked.rows
+            blank += checked.blank
             progress("reading", rows_read + blank, total)
     finally:
-        for w in (writer, refs_writer):
-            if w is not None:
-                w.close()
-    if refs_writer is not None:  # no batch at all (e.g. one unterminated quote swallowed every row): no refs
-        failures.append(_duplicate_refs(pl.scan_parquet(refs_path)))
+        accepted.close()
+        refs.close()
+    if refs.writer is not None:  # no batch at all (e.g. one unterminated quote swallowed every row): no refs
+        failures.append(_duplicate_refs(refs))
     failure_schema = row_rules.FAILURE_SCHEMA
     return _Read(
-        spilled, batch_rows, pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures])
+        accepted, batch_rows, pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures])
         if failures else pl.DataFrame(schema=failure_schema),
         rows_read, blank, principal_read, unparsed,
     )  # fmt: skip
 
 
-def _append(writer, path: Path, frame: pl.DataFrame):
-    """Append a batch to a Parquet file (opened on the first batch); the writer."""
-    import pyarrow.parquet as pq
+@dataclass
+class _Checked:
+    """One batch through the row rules."""
 
-    table = frame.to_arrow()
-    if writer is None:
-        writer = pq.ParquetWriter(path, table.schema, compression="lz4")
-    writer.write_table(table.cast(writer.schema))
-    return writer
+    rows: int  # rows read (blank lines apart)
+    blank: int
+    good: pl.DataFrame  # typed rows that break no row rule
+    failures: pl.DataFrame
+    refs: pl.DataFrame  # row, seller_ref of every row that has one (for the duplicate rule)
+    principal_sum: int
+    principal_unread: int
 
 
-def _duplicate_refs(refs: pl.LazyFrame) -> pl.DataFrame:
+class _RowRules:
+    """A batch of text rows -> ``_Checked``; the file's columns are mapped from the first batch's header."""
+
+    def __init__(self, profile: Profile, terms: row_rules.Terms, prepare_good: Callable[[pl.DataFrame], pl.DataFrame] | None) -> None:
+        self.profile, self.terms, self.prepare_good, self.found = profile, terms, prepare_good, None
+
+    def first(self, batch: pl.DataFrame) -> None:
+        self.found = row_rules.header_map([c for c in batch.columns if c != ROW], self.profile, self.terms)
+
+    def __call__(self, batch: pl.DataFrame) -> _Checked:
+        data_columns = [c for c in batch.columns if c != ROW]
+        empty = pl.all_horizontal(blank_to_null(pl.col(c)).is_null() for c in data_columns) if data_columns else pl.lit(True)
+        blank = batch.filter(empty).height
+        batch = batch.filter(~empty)
+        frame = row_rules.canonical(batch, self.found, self.profile)
+        good, bad, (principal_sum, principal_unread) = row_rules.check(frame, self.terms, self.profile)
+        refs = frame.select(ROW, "seller_ref").filter(pl.col("seller_ref").is_not_null())
+        good = self.prepare_good(good) if self.prepare_good is not None else good
+        return _Checked(batch.height, blank, good, detached(bad), refs, principal_sum, principal_unread)
+
+
+def _in_order(rules: _RowRules, batches, workers: int = 2):
+    """``rules`` over ``batches``, ``workers`` batches at a time on threads, the results in order.
+    The first batch maps the header here, so a missing column is raised before any thread starts."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:
+        return
+    rules.first(first)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest-rules") as pool:
+        running = deque([pool.submit(rules, first)])
+        for batch in batches:
+            if len(running) >= workers:
+                yield running.popleft().result()
+            running.append(pool.submit(rules, batch))
+        while running:
+            yield running.popleft().result()
+
+
+class _Spill:
+    """Batches appended to an Arrow IPC file, uncompressed (written at the speed of a copy and
+    read back memory-mapped; the file lives only as long as the ingest), typed as the first batch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.writer, self.schema = path, None, None
+
+    def append(self, frame: pl.DataFrame) -> None:
+        import pyarrow as pa
+
+        table = frame.to_arrow()
+        if self.writer is None:
+            self.schema = table.schema
+            self.writer = pa.ipc.new_file(str(self.path), self.schema)
+        self.writer.write_table(table.cast(self.schema))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def batches(self, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        """The batches appended, in order (``columns`` of them): read from the file, not memory-mapped,
+        so memory holds one batch at a time, not the pages of a whole mapped file."""
+        import pyarrow as pa
+
+        if self.writer is None:
+            return
+        fields = None if columns is None else sorted(self.schema.get_field_index(c) for c in columns)
+        with pa.OSFile(str(self.path)) as f:
+            reader = pa.ipc.open_file(f, options=pa.ipc.IpcReadOptions(included_fields=fields))
+            for i in range(reader.num_record_batches):
+                batch = pl.from_arrow(reader.get_batch(i))
+                yield batch if columns is None else batch.select(columns)
+
+    def collect(self, columns: list[str] | None, each: Callable[[pl.DataFrame], pl.DataFrame] = lambda b: b) -> pl.DataFrame:
+        """``each`` of the batches (``columns`` of them), in one frame (``each`` keeps it small)."""
+        frames = [each(b) for b in self.batches(columns)]
+        if frames:
+            return pl.concat(frames)
+        empty = pl.from_arrow(self.schema.empty_table())
+        return each(empty if columns is None else empty.select(columns))
+
+
+def _duplicate_refs(refs: _Spill) -> pl.DataFrame:
     """Every row of a seller_ref that appears more than once: which one is the claim is for the seller to say."""
-    # grouped by a 64-bit hash of the ref, not the ref: 8 bytes a row instead of the strings; the
-    # few rows whose hash repeats are then compared by the refs themselves
-    hashed = refs.with_columns(pl.col("seller_ref").hash(seed=7).alias("h"))
-    twice = hashed.group_by("h").agg(pl.len().alias("n")).filter(pl.col("n") > 1).select("h")
-    suspects = hashed.join(twice, on="h", how="semi").collect()
+    # counted by a 64-bit hash of the ref, not the ref: 8 bytes a row instead of the strings; the
+    # few rows whose hash repeats are then read again and compared by the refs themselves
+    hashed = refs.collect(None, lambda b: b.select(pl.col("seller_ref").hash(seed=7).alias("h")))
+    twice = hashed.group_by("h").agg(pl.len().alias("n")).filter(pl.col("n") > 1).get_column("h").implode()
+    suspects = refs.collect(None, lambda b: b.filter(pl.col("seller_ref").hash(seed=7).is_in(twice)))
     dupes = suspects.filter(pl.col("seller_ref").is_duplicated())
     return dupes.select(
         pl.col(ROW).alias("row"), "seller_ref", pl.lit("seller_ref").alias("column"),

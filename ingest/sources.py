@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import io
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
+
+from engine.store.bulk import ahead
 
 CHUNK = 8 << 20
 BATCH_ROWS = 100_000
@@ -82,7 +81,7 @@ def scan(path: Path) -> Scanned:
                     utf8.decode(chunk)
                 except UnicodeDecodeError:
                     is_utf8 = False
-            if not is_utf8:
+            if not is_utf8 and counts["cp1250_only"] == 0:  # one Windows-1250-only byte decides it
                 for name, alphabet in (("cp1250_only", _CP1250_ONLY), ("iso_polish", _ISO_POLISH),
                                        ("cp1250_polish", _CP1250_POLISH)):  # fmt: skip
                     counts[name] += len(chunk) - len(chunk.translate(None, alphabet))
@@ -114,29 +113,25 @@ def detect_delimiter(header: str) -> str:
     return best
 
 
-@contextmanager
-def as_utf8(scanned: Scanned, encoding: Encoding | None) -> Iterator[Path]:
-    """The CSV as a UTF-8 file without BOM: the file itself if it is one, else a transcoded temporary copy."""
+def utf8_transcoder(scanned: Scanned, encoding: Encoding | None) -> Callable[[bytes, bool], bytes]:
+    """(bytes, first) -> the same text as UTF-8 without BOM, for pieces of the CSV that start where
+    a line starts (``first``: the file's first piece). A byte the code page lacks, or a byte that
+    is no UTF-8 in a file read as UTF-8 with BOM, becomes U+FFFD, which validation rejects in any
+    cell: nothing is dropped. UTF-8 without BOM passes as it is."""
     encoding = encoding or scanned.encoding or "utf-8"
     with scanned.path.open("rb") as f:
         has_bom = f.read(3) == codecs.BOM_UTF8
     if encoding == "utf-8" and not has_bom:
-        yield scanned.path
-        return
-    # a byte the code page lacks becomes U+FFFD, which validation rejects in any cell: nothing is dropped
-    decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding == "utf-8" else encoding)(errors="replace")
-    with tempfile.NamedTemporaryFile(suffix=".csv", prefix="cession-ingest-") as out:
-        with scanned.path.open("rb") as f:
-            while chunk := f.read(CHUNK):
-                out.write(decoder.decode(chunk).encode("utf-8"))
-            out.write(decoder.decode(b"", final=True).encode("utf-8"))
-        out.flush()
-        yield Path(out.name)
+        return lambda data, first: data
+    if encoding == "utf-8":
 
+        def without_bom(data: bytes, first: bool) -> bytes:
+            data = data[len(codecs.BOM_UTF8) :] if first and data.startswith(codecs.BOM_UTF8) else data
+            return data.decode("utf-8", errors="replace").encode("utf-8")
 
-def _first_line(path: Path) -> str:
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as f:
-        return f.readline().rstrip("\r\n")
+        return without_bom
+    # a single-byte code page: every piece decodes on its own
+    return lambda data, first: data.decode(encoding, errors="replace").encode("utf-8")
 
 
 def read_batches(
@@ -172,29 +167,41 @@ def _at_least_one(lazy: pl.LazyFrame, batch_rows: int) -> Iterator[pl.DataFrame]
 def _csv_batches(scanned: Scanned, encoding: Encoding | None, delimiter: str | None, batch_rows: int):
     """The CSV read a piece (about ``PIECE`` bytes of whole records) at a time, as the caller asks
     for batches: polars' streaming reader would read the whole file ahead of a slow caller and hold
-    it in memory (at 10M rows, gigabytes); this holds one piece."""
-    with as_utf8(scanned, encoding) as path:
-        header = _first_line(path)
-        if not header.strip():
-            raise SourceError(f"{scanned.path}: the first line is empty; a header row is required")
-        separator = delimiter or detect_delimiter(header)
-        row = 2
-        for head, records in _pieces(path):
-            frame = pl.read_csv(
-                io.BytesIO(head + records), separator=separator, infer_schema=False, truncate_ragged_lines=True,
-                raise_if_empty=False,
-            )  # fmt: skip
-            frame = frame.with_row_index(ROW, offset=row).with_columns(pl.col(ROW).cast(pl.Int64))
-            row += frame.height
-            if not records or (frame.height == 0 and row == 2):
-                # a file of a header only, or whose records the parser could not split (a quote
-                # opened in the header swallows them): one empty batch with the header's columns,
-                # so the header is still checked
-                yield frame
-                if not records:
-                    return
-                continue
+    it in memory (at 10M rows, gigabytes). This holds the piece in use and the next one, which is
+    read, transcoded to UTF-8 and parsed on a thread meanwhile (polars parses off the GIL)."""
+    for frame, whole in ahead(_parsed_pieces(scanned, encoding, delimiter)):
+        if whole:
+            yield frame
+        else:
             yield from frame.iter_slices(batch_rows)
+
+
+def _parsed_pieces(scanned: Scanned, encoding: Encoding | None, delimiter: str | None) -> Iterator[tuple[pl.DataFrame, bool]]:
+    """(each piece's rows, numbered, False); or, for a file of a header only or whose records the
+    parser could not split (a quote opened in the header swallows them), one empty frame with the
+    header's columns and True, so the header is still checked."""
+    transcoded = utf8_transcoder(scanned, encoding)
+    header = separator = None
+    row = 2
+    for head, records in _pieces(scanned.path):
+        head = transcoded(head, True)
+        if header is None:
+            header = head.decode("utf-8", errors="replace").rstrip("\r\n")
+            if not header.strip():
+                raise SourceError(f"{scanned.path}: the first line is empty; a header row is required")
+            separator = delimiter or detect_delimiter(header)
+        frame = pl.read_csv(
+            head + transcoded(records, False), separator=separator, infer_schema=False, truncate_ragged_lines=True,
+            raise_if_empty=False,
+        )  # fmt: skip
+        frame = frame.with_row_index(ROW, offset=row).with_columns(pl.col(ROW).cast(pl.Int64))
+        row += frame.height
+        if not records or (frame.height == 0 and row == 2):
+            yield frame, True
+            if not records:
+                return
+            continue
+        yield frame, False
 
 
 PIECE = 32 << 20

@@ -1,7 +1,7 @@
 """Whole tables between polars and SQL without going row by row through the ORM.
 
 PostgreSQL: rows go into ``COPY ... FROM STDIN`` (psycopg 3) in the binary format (encoded in numba,
-a batch ahead; CSV from polars for a table with types it does not cover, such as JSON), and
+a frame ahead; CSV from polars for a table with types it does not cover, such as JSON), and
 ``COPY (SELECT ...) TO STDOUT`` comes back through polars' CSV reader with the schema given, so
 no value is guessed. SQLite: batched ``executemany`` in and ``fetchmany`` out. Both take the
 caller's connection and never commit: the caller's transaction decides what becomes visible.
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import numpy as np
 import polars as pl
@@ -50,36 +51,82 @@ def write_frame(
     conn: sa.Connection, table: str, frame: pl.DataFrame, *, on_batch: OnBatch | None = None
 ) -> int:
     """Append every row of ``frame`` to ``table`` (columns by name) in the open transaction."""
+    return write_frames(conn, table, frame.iter_slices(BATCH_ROWS), on_batch=on_batch)
+
+
+def write_frames(
+    conn: sa.Connection, table: str, frames: Iterable[pl.DataFrame], *, on_batch: OnBatch | None = None
+) -> int:
+    """Append every row of each of ``frames`` (columns by name) to ``table`` in the open transaction.
+
+    PostgreSQL: one ``COPY`` for as long as the frames' columns and types stay the same (as a rule,
+    all of them). Each frame is taken from ``frames`` (a generator may do work of its own, such as
+    reading a file) and encoded on a thread while the server takes in the one before, so the
+    server is not kept waiting between frames. ``on_batch`` gets the rows written so far."""
+    written = 0
+    if not is_postgres(conn):
+        for frame in frames:
+            written += _insert(conn, table, frame, lambda n, before=written: on_batch(before + n) if on_batch else None)
+        return written
+    known = _column_types(conn, table)  # here, not on the encoding thread: the connection is this thread's
+
+    def encoded(frame: pl.DataFrame) -> tuple[tuple[str, ...], list[str] | None, int, bytes]:
+        frame = _as_sql_text(frame)
+        types = _binary_types(known, frame)
+        return tuple(frame.columns), types, frame.height, _binary(frame, types) if types else _csv(frame)
+
+    cursor = conn.connection.driver_connection.cursor()
+    with ExitStack() as open_copy:
+        copy, layout = None, None
+        for columns, types, rows, data in ahead(map(encoded, frames)):
+            if (columns, types is None) != layout:
+                open_copy.close()
+                copy = open_copy.enter_context(cursor.copy(
+                    f"COPY {_quote(table)} ({', '.join(_quote(c) for c in columns)}) FROM STDIN "
+                    f"(FORMAT {'CSV' if types is None else 'BINARY'})"
+                ))  # fmt: skip
+                if types is not None:
+                    copy.write(PG_COPY_HEADER)
+                    # the trailer before the COPY ends (exits run last in, first out), unless it failed
+                    open_copy.push(lambda kind, *_, c=copy: None if kind is not None else c.write(PG_COPY_TRAILER))
+                layout = (columns, types is None)
+            copy.write(data)
+            written += rows
+            if on_batch is not None:
+                on_batch(written)
+    return written
+
+
+def _insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_batch: OnBatch) -> int:
+    """SQLite: ``frame``'s rows by executemany, BATCH_ROWS at a time."""
     frame = _as_sql_text(frame)
     columns = ", ".join(_quote(c) for c in frame.columns)
-    written = 0
-    if is_postgres(conn):
-        types = _binary_types(conn, table, frame)
-        cursor = conn.connection.driver_connection.cursor()
-        kind = "BINARY" if types else "CSV"
-        with cursor.copy(f"COPY {_quote(table)} ({columns}) FROM STDIN (FORMAT {kind})") as copy:
-            if types:
-                copy.write(PG_COPY_HEADER)
-            for rows, data in _batches(frame, (lambda b: _binary(b, types)) if types else _csv):
-                copy.write(data)
-                written += rows
-                if on_batch is not None:
-                    on_batch(written)
-            if types:
-                copy.write(PG_COPY_TRAILER)
-        return written
     as_text = frame.with_columns(pl.col(pl.Date).dt.to_string("%Y-%m-%d"), pl.col(pl.Boolean).cast(pl.Int8))
     marks = ", ".join("?" for _ in frame.columns)
     cursor = conn.connection.driver_connection.cursor()
+    written = 0
     try:
         for batch in as_text.iter_slices(BATCH_ROWS):
             cursor.executemany(f"INSERT INTO {_quote(table)} ({columns}) VALUES ({marks})", batch.iter_rows())
             written += batch.height
-            if on_batch is not None:
-                on_batch(written)
+            on_batch(written)
     finally:
         cursor.close()
     return written
+
+
+_END = object()
+
+
+def ahead(items: Iterable):
+    """``items`` as they come, the next one made on a thread while the caller uses this one (for
+    work that releases the GIL: polars, numba, pyarrow, I/O)."""
+    items = iter(items)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ahead") as pool:
+        coming = pool.submit(next, items, _END)
+        while (item := coming.result()) is not _END:
+            coming = pool.submit(next, items, _END)
+            yield item
 
 
 #: PostgreSQL binary COPY: the file header, the trailer, and the fixed-width types we encode
@@ -92,13 +139,18 @@ _TEXT = ("text", "character varying")
 _JSONB_VERSION = "\x01"
 
 
-def _binary_types(conn: sa.Connection, table: str, frame: pl.DataFrame) -> list[str] | None:
-    """The PostgreSQL types of the columns of ``frame`` if binary COPY can take them all as they
-    are, else None (then CSV, and the server converts or refuses the text as usual)."""
-    types = dict(conn.exec_driver_sql(
+def _column_types(conn: sa.Connection, table: str) -> dict[str, str]:
+    """Column -> its PostgreSQL type, of ``table``."""
+    return dict(conn.exec_driver_sql(
         "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
         f"WHERE attrelid = '{_quote(table)}'::regclass AND attnum > 0 AND NOT attisdropped"
     ).all())  # fmt: skip
+
+
+def _binary_types(types: dict[str, str], frame: pl.DataFrame) -> list[str] | None:
+    """The PostgreSQL types (``types``: of the table) of the columns of ``frame`` if binary COPY
+    can take them all as they are, else None (then CSV, and the server converts or refuses the
+    text as usual)."""
     found = [types.get(c) for c in frame.columns]
     for (name, dtype), kind in zip(frame.schema.items(), found, strict=True):
         if kind in _TEXT and dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
@@ -191,20 +243,6 @@ def _csv(batch: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     batch.write_csv(buffer, include_header=False, date_format="%Y-%m-%d")
     return buffer.getvalue()
-
-
-def _batches(frame: pl.DataFrame, encode: Callable[[pl.DataFrame], bytes]) -> Iterator[tuple[int, bytes]]:
-    """(rows, encoded bytes) per batch, the next batch encoded (by polars or numba, off the GIL)
-    while the server takes in this one."""
-    batches = frame.iter_slices(BATCH_ROWS)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        batch = next(batches, None)
-        ahead = pool.submit(encode, batch) if batch is not None else None
-        while ahead is not None:
-            rows, data = batch.height, ahead.result()
-            batch = next(batches, None)
-            ahead = pool.submit(encode, batch) if batch is not None else None
-            yield rows, data
 
 
 def read_frame(conn: sa.Connection, query: str, schema: Schema, params: dict | None = None) -> pl.DataFrame:

@@ -101,12 +101,17 @@ LINE = st.lists(FIELD, max_size=5).map(";".join)  # fields of a well-formed CSV;
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(LINE, max_size=12), st.sampled_from(["\n", "\r\n"]), st.integers(1, 40), st.booleans())
-def test_a_csv_read_in_pieces_of_any_size_is_the_csv_read_whole(tmp_path, lines, newline, piece, last_newline):
+@given(st.lists(LINE, max_size=12), st.sampled_from(["\n", "\r\n"]), st.integers(1, 40), st.booleans(),
+       st.sampled_from(["utf-8", "utf-8-sig", "cp1250", "iso-8859-2"]))  # fmt: skip
+def test_a_csv_read_in_pieces_of_any_size_is_the_csv_read_whole(tmp_path, lines, newline, piece, last_newline, encoding):
+    """Pieces are cut at record ends and each is transcoded on its own: whatever the size and the
+    encoding (a BOM only before the first piece), the rows are those of the UTF-8 file read whole."""
+    text = newline.join(["h1;h2;h3", *lines]) + (newline if last_newline else "")
+    (tmp_path / "utf8.csv").write_text(text, encoding="utf-8", newline="")
     path = tmp_path / "f.csv"
-    path.write_text(newline.join(["h1;h2;h3", *lines]) + (newline if last_newline else ""), encoding="utf-8")
-    whole = read(path)
+    path.write_text(text, encoding=encoding, newline="")
+    whole = read(tmp_path / "utf8.csv")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sources, "PIECE", piece)
-        pieces = read(path, batch_rows=3)
+        pieces = read(path, encoding=encoding.removesuffix("-sig"), batch_rows=3)
     assert pieces.equals(whole), (pieces, whole)

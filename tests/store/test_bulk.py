@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.generator import generate_portfolio
 from engine.store import bulk, records, runs
-from engine.store.bulk import in_id_order, read_frame, write_frame
+from engine.store.bulk import in_id_order, read_frame, write_frame, write_frames
 
 AS_OF = date(2026, 10, 31)
 
@@ -82,6 +82,32 @@ def test_every_column_type_round_trips_exactly(store):
                 write_frame(conn, "t", too_wide)
         back = read_frame(conn, "SELECT a, b, c, d, e, f FROM t", dict(frame.schema))
     assert back.equals(frame)
+
+
+def test_frames_from_a_generator_are_written_as_they_come_one_made_ahead(store):
+    """write_frames takes frames from a generator a frame ahead of the server (never all at once),
+    counts every row, and starts a new COPY where the frames' columns change."""
+    made, counted = [], []
+    frames = [pl.DataFrame({"a": [i, i + 1], "c": [f"x{i}", None]}) for i in range(0, 10, 2)]
+    frames.insert(3, pl.DataFrame({"a": [100]}))  # other columns: a COPY of its own, then back
+
+    def coming():
+        for k, frame in enumerate(frames):
+            made.append(k)
+            yield frame
+
+    def on_batch(rows: int) -> None:
+        counted.append((rows, len(made)))
+
+    with store.begin() as conn:
+        conn.exec_driver_sql("CREATE TEMP TABLE t (a BIGINT, c VARCHAR(20))")
+        assert write_frames(conn, "t", coming(), on_batch=on_batch) == 11
+        back = read_frame(conn, "SELECT a, c FROM t ORDER BY a", {"a": pl.Int64, "c": pl.String})
+    expected = pl.concat([f.with_columns(c=pl.lit(None, pl.String)) if "c" not in f.columns else f for f in frames])
+    assert back.equals(expected.sort("a"))
+    assert [rows for rows, _ in counted] == [2, 4, 6, 7, 9, 11]
+    # when a frame's rows are counted, the generator has made at most the frame after it
+    assert all(m <= k + 2 for k, (_, m) in enumerate(counted))
 
 
 def test_frames_come_in_id_order_with_no_sort_when_they_already_are():
