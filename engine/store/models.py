@@ -71,7 +71,7 @@ class Debtor(Base):
 
     debtor_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     debtor_kind: Mapped[str] = mapped_column(sa.String(16))
-    national_id: Mapped[str | None] = mapped_column(sa.String(16), index=True)
+    national_id: Mapped[str | None] = mapped_column(key(16), index=True)  # PESEL or NIP: digits
     name: Mapped[str] = mapped_column(sa.String(300))
     street: Mapped[str | None] = mapped_column(sa.String(300))
     postal_code: Mapped[str | None] = mapped_column(sa.String(6))
