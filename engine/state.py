@@ -35,6 +35,7 @@ from engine.kernels.grouping import (
     reversal_targets,
     strictly_increasing,
 )
+from engine.prefetch import ahead
 from engine.rules import RuleBook, StaleRulesError, day_number, from_day_number, load_rules
 from engine.schema import CLAIM_STATE, CLAIMS, EVENTS, NOT_READ_BY_ENGINE, STATE_MONEY, engine_columns
 from engine.validation import (
@@ -467,14 +468,7 @@ def _slices(path: str | Path, table: str) -> Iterator[pl.DataFrame]:
 
     n = pq.read_metadata(path).num_rows
     scan = pl.scan_parquet(path).select(_engine_columns_in(path, table))
-    starts = list(range(0, n, FILE_BATCH_ROWS))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-slices") as pool:
-        ahead = pool.submit(scan.slice(starts[0], FILE_BATCH_ROWS).collect) if starts else None
-        for k in range(len(starts)):
-            frame = ahead.result()
-            if k + 1 < len(starts):
-                ahead = pool.submit(scan.slice(starts[k + 1], FILE_BATCH_ROWS).collect)
-            yield frame
+    yield from ahead((scan.slice(start, FILE_BATCH_ROWS).collect() for start in range(0, n, FILE_BATCH_ROWS)), "parquet-slices")
 
 
 def _read_batches(

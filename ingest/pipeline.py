@@ -429,8 +429,8 @@ def _in_order(rules: _RowRules, batches, workers: int = 2):
 
 
 class _Spill:
-    """Batches appended to an Arrow IPC file, uncompressed (written at the speed of a copy and
-    read back memory-mapped; the file lives only as long as the ingest), typed as the first batch."""
+    """Batches appended to an Arrow IPC file, uncompressed (written at the speed of a copy; the
+    file lives only as long as the ingest), typed as the first batch."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.writer, self.schema = path, None, None

@@ -21,7 +21,7 @@ from typing import Literal
 
 import polars as pl
 
-from engine.store.bulk import ahead
+from engine.prefetch import ahead
 
 CHUNK = 8 << 20
 BATCH_ROWS = 100_000
@@ -172,7 +172,7 @@ def _csv_batches(scanned: Scanned, encoding: Encoding | None, delimiter: str | N
     smaller than a batch (see ``PIECE``): their rows are gathered into batches of ``batch_rows``."""
     pending: list[pl.DataFrame] = []
     held = 0
-    for frame, whole in ahead(_parsed_pieces(scanned, encoding, delimiter)):
+    for frame, whole in ahead(_parsed_pieces(scanned, encoding, delimiter), "csv-pieces"):
         if whole:
             yield frame
             continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
@@ -20,6 +20,8 @@ import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
 from numba import njit
+
+from engine.prefetch import ahead
 
 #: Rows per COPY write or executemany call; also the unit of ``on_batch`` callbacks.
 BATCH_ROWS = 200_000
@@ -78,7 +80,7 @@ def write_frames(
     cursor = conn.connection.driver_connection.cursor()
     with ExitStack() as open_copy:
         copy, layout = None, None
-        for columns, types, rows, data in ahead(map(encoded, frames)):
+        for columns, types, rows, data in ahead(map(encoded, frames), "copy-encode"):
             if (columns, types is None) != layout:
                 open_copy.close()
                 copy = open_copy.enter_context(cursor.copy(
@@ -113,20 +115,6 @@ def _insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_batch: OnBa
     finally:
         cursor.close()
     return written
-
-
-_END = object()
-
-
-def ahead(items: Iterable):
-    """``items`` as they come, the next one made on a thread while the caller uses this one (for
-    work that releases the GIL: polars, numba, pyarrow, I/O)."""
-    items = iter(items)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ahead") as pool:
-        coming = pool.submit(next, items, _END)
-        while (item := coming.result()) is not _END:
-            coming = pool.submit(next, items, _END)
-            yield item
 
 
 #: PostgreSQL binary COPY: the file header, the trailer, and the fixed-width types we encode
