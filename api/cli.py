@@ -120,6 +120,7 @@ def _summary(state, seconds: float, meta: dict | None = None) -> dict:
         "suspended": totals.suspended,
         "stale_rate_tables": meta.get("stale_rate_tables", {}),
         "waterfall": meta.get("waterfall"),
+        "limitation_rule_set": meta.get("rules", {}).get("limitation_rule_set", {}).get("rule_set"),
         "seconds": round(seconds, 3),
     }
 
@@ -131,7 +132,8 @@ def _print_summary(summary: dict, out: Path | None) -> None:
     table.add_column("")
     table.add_column("PLN", justify="right")
     labels = {
-        "principal_due": "principal due", "interest_due": "interest due", "costs_due": "costs due",
+        "principal_due": "principal due", "interest_due": "interest due",
+        "interest_time_barred": "  of it time-barred (own 3-year runs)", "costs_due": "costs due",
         "total_due": "total due", "interest_accrued": "interest accrued after cut-off",
         "paid_costs": "paid to costs", "paid_interest": "paid to interest", "paid_principal": "paid to principal",
         "overpaid": "overpaid (owed back)",
@@ -144,7 +146,8 @@ def _print_summary(summary: dict, out: Path | None) -> None:
     share = f" ({barred / claims:.1%})" if claims else ""
     console.print(
         f"claims {claims:,}   events {summary['events']:,}   time-barred {barred:,}{share}   "
-        f"suspended (proceedings pending) {summary['suspended']:,}   waterfall {summary['waterfall']}"
+        f"suspended (proceedings pending) {summary['suspended']:,}   waterfall {summary['waterfall']}   "
+        f"limitation rule set {summary['limitation_rule_set']}"
     )
     if summary["stale_rate_tables"]:
         console.print(_stale_note(summary["stale_rate_tables"], date.fromisoformat(summary["as_of"])))
@@ -214,21 +217,65 @@ def state(
 
 
 # --------------------------------------------------------------------------------------------- interest
+LimitationEvents = Annotated[
+    list[str] | None,
+    typer.Option("--event", help="KIND:YYYY-MM-DD, repeatable (acknowledgment, court_filing, proceedings_end, "
+                 "title, enforcement_filing, enforcement_end)."),  # fmt: skip
+]
+
+
+def _limitation_kind(kind: str, years: int | None):
+    """--kind (and --years) as the claim's LimitationKind, or a UserError naming the option."""
+    from engine.domain import LimitationKind
+
+    try:
+        limitation_kind = LimitationKind(kind)
+    except ValueError:
+        raise UserError(f"--kind {kind!r}: one of general, periodic, business, sales, custom") from None
+    if limitation_kind is LimitationKind.TITLE:
+        raise UserError("--kind title: give the claim's own kind and --title DAY")
+    if (limitation_kind is LimitationKind.CUSTOM) != (years is not None):
+        raise UserError("--years goes with --kind custom, and custom needs --years")
+    return limitation_kind
+
+
+def _limitation_events(event: list[str] | None) -> list[tuple]:
+    """--event KIND:YYYY-MM-DD values as (EventKind, date), or a UserError naming the bad one."""
+    from engine.domain import EventKind
+
+    facts = []
+    for text in event or []:
+        name, _, day = text.partition(":")
+        try:
+            facts.append((EventKind(name), date.fromisoformat(day)))
+        except ValueError:
+            raise UserError(f"--event {text!r}: expected KIND:YYYY-MM-DD") from None
+    return facts
+
+
 @app.command()
 def interest(
     principal: Annotated[str, typer.Option("--principal", help="Amount in PLN, e.g. 1234.56")],
     start: Annotated[str, typer.Option("--from", help="First day of interest (the day after the deadline).")],
     end: Annotated[str, typer.Option("--to", help="Last day of interest, inclusive (e.g. the day of payment).")],
     basis: Annotated[
-        str, typer.Option("--basis", help="statutory_late, commercial_late, contractual or none.")
+        str,
+        typer.Option("--basis", help="statutory_late, commercial_late, commercial_late_medical, contractual or none."),
     ] = "statutory_late",
     rate: Annotated[
         str | None, typer.Option("--rate", help="Contractual yearly rate in %, capped daily at maximum interest.")
     ] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", help="The claim's limitation kind: general, periodic, business, sales, custom.")
+    ] = "general",
+    years: Annotated[int | None, typer.Option("--years", help="Years of a custom period.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Day an enforcement title became final.")] = None,
+    event: LimitationEvents = None,
     allow_stale: AllowStale = False,
     as_json: Json = False,
 ) -> None:
-    """Interest over a period, one line per rate period, each rounded to the grosz (actual/365)."""
+    """Interest over a period, one line per rate period, each rounded to the grosz (actual/365), and
+    which of it is time-barred on the last day (each day's interest runs 3 years on its own)."""
     from engine.domain import InterestBasis
     from engine.interest import calculate_interest
     from engine.money import pln, pln_readable, to_grosz
@@ -238,12 +285,12 @@ def interest(
     except ValueError as e:
         raise UserError(f"--principal: {e}") from None
     try:
-        kind = InterestBasis(basis)
+        basis_kind = InterestBasis(basis)
     except ValueError:
         raise UserError(f"--basis {basis!r}: one of {', '.join(InterestBasis)}") from None
     rate_bp = None
     if rate is not None:
-        if kind is not InterestBasis.CONTRACTUAL:
+        if basis_kind is not InterestBasis.CONTRACTUAL:
             raise UserError("--rate is a contractual rate: use it with --basis contractual")
         try:
             scaled = Decimal(rate.replace(",", ".")) * 100
@@ -252,25 +299,38 @@ def interest(
         if scaled != scaled.to_integral_value() or scaled < 0:
             raise UserError(f"--rate {rate!r}: a percentage >= 0 with at most two decimals")
         rate_bp = int(scaled)
-    elif kind is InterestBasis.CONTRACTUAL:
+    elif basis_kind is InterestBasis.CONTRACTUAL:
         raise UserError("--basis contractual needs --rate (yearly %, e.g. 12.5)")
     first, last = _day(start, "--from"), _day(end, "--to")
-    calc = calculate_interest(amount, first, last, kind, contractual_rate_bp=rate_bp, allow_stale_rates=allow_stale)
+    limitation_kind = _limitation_kind(kind, years)
+    calc = calculate_interest(
+        amount, first, last, basis_kind, contractual_rate_bp=rate_bp, limitation_kind=limitation_kind,
+        limitation_years=years, title=_day(title, "--title") if title else None, events=_limitation_events(event),
+        allow_stale_rates=allow_stale,
+    )  # fmt: skip
     if as_json:
         _print_json(
             {
-                "principal": pln(amount), "from": first.isoformat(), "to": last.isoformat(), "basis": kind.value,
+                "principal": pln(amount), "from": first.isoformat(), "to": last.isoformat(), "basis": basis_kind.value,
                 "day_count": "actual/365", "rounding": "half up, per period",
                 "periods": [
                     {"from": p.first.isoformat(), "to": p.last.isoformat(), "days": p.days,
                      "rate": f"{p.rate_bp / 100:.2f}", "interest": pln(p.interest)}
                     for p in calc.pieces
                 ],
-                "days": calc.days, "total": pln(calc.total), "stale_rate_tables": calc.stale_rate_tables,
+                "days": calc.days, "total": pln(calc.total),
+                "limitation_date": calc.limitation_date.isoformat() if calc.limitation_date else None,
+                "tranches": [
+                    {"from": t.first.isoformat(), "to": t.last.isoformat(), "interest": pln(t.amount),
+                     "time_barred": t.time_barred, "rule": t.why}
+                    for t in calc.tranches
+                ],
+                "time_barred": pln(calc.time_barred),
+                "stale_rate_tables": calc.stale_rate_tables,
             }
         )  # fmt: skip
         return
-    table = Table(title=f"{kind.value} interest on {pln_readable(amount)} PLN", header_style="bold")
+    table = Table(title=f"{basis_kind.value} interest on {pln_readable(amount)} PLN", header_style="bold")
     for name, justify in (("period", "left"), ("days", "right"), ("rate %", "right"), ("interest PLN", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for p in calc.pieces:
@@ -278,7 +338,17 @@ def interest(
     table.add_section()
     table.add_row("total", str(calc.days), "", pln_readable(calc.total), style="bold")
     console.print(table)
-    console.print("actual/365; each period rounded half up to the grosz (ENGINE.md §2)")
+    console.print("actual/365; each period rounded half up to the grosz (docs/engine.md §2)")
+    tranches = Table(title=f"Limitation of the interest as of {last}", header_style="bold", show_lines=True)
+    tranches.add_column("days", no_wrap=True)
+    tranches.add_column("interest PLN", justify="right", no_wrap=True)
+    tranches.add_column("time-barred? (rule of law)", ratio=1)
+    for t in calc.tranches:
+        verdict = "[bold red]time-barred[/]" if t.time_barred else "[bold green]not time-barred[/]"
+        tranches.add_row(f"{t.first} – {t.last}", pln_readable(t.amount), f"{verdict}\n[dim]{escape(t.why)}[/]")
+    console.print(tranches)
+    claim_end = f"the claim's own limitation ends {calc.limitation_date}" if calc.limitation_date else "the claim's limitation is suspended"
+    console.print(f"time-barred interest: [bold]{pln_readable(calc.time_barred)} PLN[/] of {pln_readable(calc.total)}; {claim_end}")
     if calc.stale_rate_tables:
         console.print(_stale_note(calc.stale_rate_tables, last))
 
@@ -290,33 +360,15 @@ def limitation(
     kind: Annotated[str, typer.Option("--kind", help="general, periodic, business, sales or custom.")],
     years: Annotated[int | None, typer.Option("--years", help="Years of a custom period.")] = None,
     title: Annotated[str | None, typer.Option("--title", help="Day an enforcement title became final.")] = None,
-    event: Annotated[
-        list[str] | None,
-        typer.Option("--event", help="KIND:YYYY-MM-DD, repeatable (acknowledgment, court_filing, proceedings_end, "
-                     "title, enforcement_filing, enforcement_end)."),  # fmt: skip
-    ] = None,
+    event: LimitationEvents = None,
     as_of: AsOf = None,
     as_json: Json = False,
 ) -> None:
     """The limitation date (przedawnienie) of a claim, and each step that moved it."""
-    from engine.domain import EventKind, LimitationKind
     from engine.limitation import explain_limitation
 
-    try:
-        limitation_kind = LimitationKind(kind)
-    except ValueError:
-        raise UserError(f"--kind {kind!r}: one of general, periodic, business, sales, custom") from None
-    if limitation_kind is LimitationKind.TITLE:
-        raise UserError("--kind title: give the claim's own kind and --title DAY")
-    if (limitation_kind is LimitationKind.CUSTOM) != (years is not None):
-        raise UserError("--years goes with --kind custom, and custom needs --years")
-    facts = []
-    for text in event or []:
-        name, _, day = text.partition(":")
-        try:
-            facts.append((EventKind(name), date.fromisoformat(day)))
-        except ValueError:
-            raise UserError(f"--event {text!r}: expected KIND:YYYY-MM-DD") from None
+    limitation_kind = _limitation_kind(kind, years)
+    facts = _limitation_events(event)
     day_as_of = _day(as_of, "--as-of")
     result = explain_limitation(
         _day(due, "--due"), limitation_kind, as_of=day_as_of, years=years,
@@ -328,10 +380,10 @@ def limitation(
                 "as_of": day_as_of.isoformat(),
                 "limitation_date": result.limitation_date.isoformat() if result.limitation_date else None,
                 "time_barred": result.time_barred,
+                "rule_set": result.rule_set,
                 "steps": [
                     {"day": s.day.isoformat(), "what": s.what, "effect": s.effect, "rule": s.rule,
-                     "end": s.end.isoformat() if s.end else None,
-                     "moved_from": s.moved_from.isoformat() if s.moved_from else None}
+                     "end": s.end.isoformat() if s.end else None, "proceedings_pending": s.pending}
                     for s in result.steps
                 ],
             }
@@ -344,8 +396,8 @@ def limitation(
     table.add_column("end of period", no_wrap=True)
     for s in result.steps:
         end_text = "suspended" if s.end is None else str(s.end)
-        if s.moved_from:
-            end_text += f"\n(from {s.moved_from})"
+        if s.pending > 1:
+            end_text += f"\n({s.pending} proceedings)"
         rule = f"\n[dim]{escape(s.rule)}[/]" if s.rule else ""
         table.add_row(str(s.day), f"[bold]{escape(s.what)}[/]: {escape(s.effect)}{rule}", end_text)
     console.print(table)

@@ -85,9 +85,15 @@ _EVENT_KINDS = [m.value for m in EventKind]
 _SOURCES = [f"AG{i:02d}" for i in range(1, 13)] + ["bailiff", "direct", "seller"]
 
 CONSUMER, BUSINESS = (_DEBTOR_KINDS.index(k) for k in (DebtorKind.CONSUMER, DebtorKind.BUSINESS))
-B_NONE, B_STAT, B_COMM, B_CONTR = (
+B_NONE, B_STAT, B_COMM, B_CONTR, B_MED = (
     _BASES.index(k)
-    for k in (InterestBasis.NONE, InterestBasis.STATUTORY_LATE, InterestBasis.COMMERCIAL_LATE, InterestBasis.CONTRACTUAL)
+    for k in (
+        InterestBasis.NONE,
+        InterestBasis.STATUTORY_LATE,
+        InterestBasis.COMMERCIAL_LATE,
+        InterestBasis.CONTRACTUAL,
+        InterestBasis.COMMERCIAL_LATE_MEDICAL,
+    )
 )
 L_GENERAL, L_PERIODIC, L_BUSINESS, L_SALES, L_CUSTOM = (
     _LIMITATION_KINDS.index(k)
@@ -121,7 +127,8 @@ _BASIS_P_CONSUMER = {
     TELCO: {B_STAT: 0.88, B_CONTR: 0.04, B_NONE: 0.08},
     UTILITY: {B_STAT: 0.88, B_CONTR: 0.04, B_NONE: 0.08},
 }
-_BASIS_P_BUSINESS = {B_COMM: 0.70, B_CONTR: 0.15, B_STAT: 0.10, B_NONE: 0.05}
+#: (B_MED: public hospitals, SP ZOZ, as debtors of utilities and suppliers)
+_BASIS_P_BUSINESS = {B_COMM: 0.66, B_MED: 0.04, B_CONTR: 0.15, B_STAT: 0.10, B_NONE: 0.05}
 _CONTRACTUAL_BP = (800, 3000)  # inclusive; the statutory maximum was 1850..2450 in the 2020s
 #: limitation_kind probabilities by sector (business debtors are then mostly "business")
 _LIMITATION_P = {

@@ -32,7 +32,8 @@ FIRMS = ["Usługi Budowlane", "Handel Hurtowy", "Transport Ciężarowy", "Piekar
 CITIES = [("Warszawa", "00"), ("Kraków", "30"), ("Łódź", "90"), ("Wrocław", "50"), ("Poznań", "60"), ("Gdańsk", "80"),
           ("Szczecin", "70"), ("Bydgoszcz", "85"), ("Lublin", "20"), ("Białystok", "15"), ("Żyrardów", "96")]  # fmt: skip
 STREETS = ["Mickiewicza", "Słowackiego", "Kościuszki", "Piłsudskiego", "Długa", "Polna", "Leśna", "Źródlana", "Żeromskiego"]
-PRODUCTS = ["Kredyt gotówkowy", "Karta kredytowa", "Abonament GSM", "Faktura handlowa", "Pożyczka gotówkowa"]
+PRODUCTS = ["Kredyt gotówkowy", "Karta kredytowa", "Abonament GSM", "Faktura handlowa", "Pożyczka gotówkowa",
+            "Faktura SP ZOZ"]
 
 HEADERS = {
     "ref": "Nr umowy", "kind": "Typ dłużnika", "name": "Dłużnik", "national_id": "PESEL/NIP", "street": "Ulica",
@@ -153,6 +154,7 @@ def seller_file(n: int, seed: int = 7, bad_share: float = 0.02, offset: int = 0)
     rate = rng.integers(700, 2400, n)
     title = np.where(rng.random(n) < 0.08, due + rng.integers(60, 700, n), -1)
     title = np.where(title > cutoff, -1, title)
+    product = np.where(business & (rng.random(n) < 0.05), 5, product)  # invoices of public hospitals (SP ZOZ)
     kinds = np.array(["Osoba fizyczna", "Firma"])[business.astype(np.int8)]
     cities = pl.Series([c for c, _ in CITIES])
     postal_head = pl.Series([p for _, p in CITIES])

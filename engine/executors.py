@@ -318,8 +318,7 @@ class StateAt:
 
     def __call__(self, inputs: Prepared, rules: RuleBook) -> pa.Table:
         started = time.perf_counter()
-        return state_table(inputs.at(self.as_of, allow_stale_rates=self.allow_stale_rates, rules=rules), rules,
-                           started=started)  # fmt: skip
+        return state_table(inputs.at(self.as_of, allow_stale_rates=self.allow_stale_rates, rules=rules), started=started)
 
 
 # -------------------------------------------------------------------------------------------- executors

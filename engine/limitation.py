@@ -21,12 +21,16 @@ HOW = {
 }
 STEP = {
     codes.STEP_START: "run starts",
-    codes.STEP_NEW_RUN: "interrupted: a new run starts (art. 123-124 KC)",
-    codes.STEP_SUSPEND: "proceedings: the run does not go on until they end (art. 123 § 1 pkt 1, art. 124 § 2 KC)",
-    codes.STEP_TITLE: "enforcement title: a new run (art. 125 § 1 KC)",
+    codes.STEP_NEW_RUN: "a new run starts (art. 123-124 KC)",
+    codes.STEP_SUSPEND: "proceedings pending: the run does not go on until they all end (art. 123 § 1 pkt 1, art. 124 § 2 KC)",
+    codes.STEP_TITLE: "enforcement title: a new run from it, also on a time-barred claim; court proceedings end with it (art. 125 § 1 KC)",
     codes.STEP_BARRED: "no effect: the claim was already time-barred and is not revived",
     codes.STEP_NO_EFFECT: "no effect on the clock here",
+    codes.STEP_STILL_SUSPENDED: "one proceeding ended; another is still pending, so the run stays suspended (art. 124 § 2 KC)",
+    codes.STEP_ABSORBED: "before the title became final: absorbed by the proceedings that ended in it (art. 124 § 2, 125 § 1 KC)",
 }
+#: Said of every end that falls on a Saturday, Sunday or public holiday.
+NOT_MOVED = "falls on a {weekday}; not moved to the next working day: art. 115 KC does not apply to limitation (SN III CZP 21/23 of 2024-05-22)"
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class LimitationStep:
     effect: str
     rule: str
     end: date | None  # the end after this step (None while suspended)
-    moved_from: date | None  # the end before the art. 115 KC move, when it moved
+    pending: int  # court and enforcement proceedings pending after this step
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,15 @@ class LimitationResult:
     limitation_date: date | None
     time_barred: bool
     steps: tuple[LimitationStep, ...]
+    rule_set: str  # limitation_rule_sets.csv: how the rules were read
+
+
+def closed_day(d: date, rules: RuleBook) -> str | None:
+    """"Saturday", "Sunday" or the holiday's name when ``d`` is not a working day, else None."""
+    if d.weekday() >= 5:
+        return d.strftime("%A")
+    names = [name for day, name in rules.holidays.holidays(d.year) if day == d]
+    return f"public holiday ({names[0]})" if names else None
 
 
 def explain_limitation(
@@ -62,35 +75,23 @@ def explain_limitation(
     facts = sorted(((EventKind(k).value, d) for k, d in events), key=lambda f: f[1])
     claim = one_claim(due=due, limitation_kind=kind, limitation_years=years, title=title)
     p = prepare(claim, events_of(facts), as_of, rules=rules)
-    out, _, trace = explain_claim(p)
+    explained = explain_claim(p)
     reform = rules.limitation.reform_day.isoformat()
     run_kinds = list(LimitationKind)
     event_kinds = list(EventKind)
     steps = []
-    suspended = False
-    for step, day, what, raw, how, end in trace.tolist():
+    for step, day, what, end, how, pending in explained.steps.tolist():
         if step == codes.STEP_START:
             label = f"{run_kinds[what].value} claim" if what != codes.LIMITATION_TITLE else "claim with a title"
         else:
             label = event_kinds[what].value
-        if step == codes.STEP_SUSPEND:
-            suspended = True
-        elif step in (codes.STEP_NEW_RUN, codes.STEP_TITLE):
-            suspended = False
-        starts_run = step in (codes.STEP_START, codes.STEP_NEW_RUN, codes.STEP_TITLE)
-        rule = HOW[how].format(reform=reform) if starts_run else ""
-        moved = starts_run and raw != end
-        if moved:
-            rule += "; end falls on a Saturday, Sunday or holiday: moved to the next working day (art. 115 KC)"
-        steps.append(
-            LimitationStep(
-                day=from_day_number(day),
-                what=label,
-                effect=STEP[step],
-                rule=rule,
-                end=None if suspended or end == NULL_DAY else from_day_number(end),
-                moved_from=from_day_number(raw) if moved else None,
-            )
-        )
-    limitation = None if out[9] == NULL_DAY else from_day_number(out[9])
-    return LimitationResult(as_of, limitation, limitation is not None and as_of > limitation, tuple(steps))
+        ending = None if end == NULL_DAY else from_day_number(end)
+        rule = HOW[how].format(reform=reform) if how >= 0 else ""
+        if how >= 0 and ending is not None and (closed := closed_day(ending, rules)):
+            rule += "; the end " + NOT_MOVED.format(weekday=closed)
+        steps.append(LimitationStep(from_day_number(day), label, STEP[step], rule, ending, pending))
+    limitation_day = explained.outputs[10]
+    limitation = None if limitation_day == NULL_DAY else from_day_number(limitation_day)
+    return LimitationResult(
+        as_of, limitation, limitation is not None and as_of > limitation, tuple(steps), rules.limitation_rule_set.name
+    )

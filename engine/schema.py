@@ -76,6 +76,7 @@ CLAIM_STATE = pa.schema(
         ("costs_due", pa.int64()),
         ("total_due", pa.int64()),
         ("interest_accrued", pa.int64()),
+        ("interest_time_barred", pa.int64()),
         ("paid_costs", pa.int64()),
         ("paid_interest", pa.int64()),
         ("paid_principal", pa.int64()),

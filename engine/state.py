@@ -25,7 +25,17 @@ import pyarrow as pa
 from engine.domain import CLAIM_LIMITATION_KINDS, EventKind, InterestBasis, LimitationKind
 from engine.kernels import codes as kernel_codes
 from engine.kernels.calendar import NULL_DAY, calendar_tables
-from engine.kernels.claim_state import DAY_COLUMNS, FLAG_COLUMNS, MONEY_COLUMNS, N_OUTPUTS, claim_one, claim_states
+from engine.kernels.claim_state import (
+    DAY_COLUMNS,
+    FLAG_COLUMNS,
+    MONEY_COLUMNS,
+    N_OUTPUTS,
+    claim_one,
+    claim_states,
+    tranche_capacity,
+    window_piece_capacity,
+)
+from engine.kernels.limitation import first_day_reaching
 from engine.kernels.grouping import (
     balance_bounds,
     close_offsets,
@@ -53,7 +63,7 @@ from engine.waterfall import ALL_WATERFALLS, ORDER_CODES, WaterfallSetting, reso
 #: The kernel's money rows are claim_state's int64 columns (but claim_id), in order.
 assert len(STATE_MONEY) == MONEY_COLUMNS
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"  # 2: limitation rule set 2026-12, interest_time_barred
 METADATA_KEY = b"cession"
 #: Claims per kernel call: the unit of progress reporting (the kernel is parallel inside a call).
 CHUNK = 1_000_000
@@ -66,6 +76,7 @@ BASIS_TABLE: dict[InterestBasis, tuple[str | None, bool]] = {
     InterestBasis.STATUTORY_LATE: ("statutory_late", False),
     InterestBasis.COMMERCIAL_LATE: ("commercial_late", False),
     InterestBasis.CONTRACTUAL: ("maximum_late", True),
+    InterestBasis.COMMERCIAL_LATE_MEDICAL: ("commercial_late_medical", False),
 }
 
 Frame = pl.DataFrame | pl.LazyFrame | pa.Table
@@ -84,7 +95,6 @@ class KernelRules:
     basis_capped: np.ndarray
     limitation: np.ndarray
     calendar_base: int
-    next_open: np.ndarray
     civil: np.ndarray
     first_year: int
     month_start: np.ndarray
@@ -96,8 +106,8 @@ class KernelRules:
 
     @property
     def calendar(self) -> tuple:
-        """The calendar as ``kernels.limitation.next_open_day`` takes it."""
-        return self.calendar_base, self.next_open, self.civil, self.first_year, self.month_start
+        """The calendar tables as ``kernels.limitation.law_end`` takes them."""
+        return self.calendar_base, self.civil, self.first_year, self.month_start
 
     @classmethod
     def of(cls, rules: RuleBook) -> KernelRules:
@@ -132,10 +142,11 @@ class KernelRules:
             + [lim.after.year_end_min_years or 0],
             dtype=np.int64,
         )
-        # civil dates for every day of the holiday calendar, month starts far enough past its end for
-        # any statutory run from a day in it (outside both the kernels compute the same arithmetically)
-        first_year, n_days = rules.holidays.first_year, len(rules.holidays.next_open_day)
-        n_years = rules.holidays.last_year - first_year + 1 + int(limitation[1:].max()) + 1
+        # civil dates for every day of the holiday calendar's years, month starts far enough past its end
+        # for any statutory run from a day in it (outside both the kernels compute the same arithmetically)
+        first_year, last_year = rules.holidays.first_year, rules.holidays.last_year
+        n_days = day_number(date(last_year + 1, 1, 1)) - rules.holidays.base_day
+        n_years = last_year - first_year + 1 + int(limitation[1:].max()) + 1
         civil, month_start = _calendar_tables(rules.holidays.base_day, n_days, first_year, n_years)
         return cls(
             rate_day=frozen(np.concatenate(days).astype(np.int32)),
@@ -146,7 +157,6 @@ class KernelRules:
             basis_capped=frozen(np.array(capped, dtype=np.bool_)),
             limitation=frozen(limitation),
             calendar_base=rules.holidays.base_day,
-            next_open=frozen(rules.holidays.next_open_day),
             civil=civil,
             first_year=first_year,
             month_start=month_start,
@@ -165,8 +175,8 @@ def _to_polars(frame: Frame, name: str) -> pl.DataFrame:
 
 @cache
 def _calendar_tables(first_day: int, n_days: int, first_year: int, n_years: int) -> tuple[np.ndarray, np.ndarray]:
-    """``kernels.calendar.calendar_tables``, built once per calendar (as its next-open-day table is)
-    rather than on every ``prepare``: ~13 ms each."""
+    """``kernels.calendar.calendar_tables``, built once per calendar rather than on every
+    ``prepare``: ~13 ms each."""
     civil, month_start = calendar_tables(first_day, n_days, first_year, n_years)
     return frozen(civil), frozen(month_start)
 
@@ -572,9 +582,9 @@ def _inputs(c: Columns, offsets: np.ndarray, waterfall: WaterfallSetting, rules:
 @dataclass(frozen=True)
 class KernelOutput:
     """claim_state's columns as the kernel writes them (one row per column, one column per claim):
-    ``money`` int64 (principal, interest, costs and total due, interest accrued, paid to costs,
-    interest and principal, overpaid), ``days`` int32 (last payment, limitation with NULL_DAY for
-    none, days past due), ``flags`` int8 (time-barred, error code)."""
+    ``money`` int64 (principal, interest, costs and total due, interest accrued, interest
+    time-barred, paid to costs, interest and principal, overpaid), ``days`` int32 (last payment,
+    limitation with NULL_DAY for none, days past due), ``flags`` int8 (time-barred)."""
 
     money: np.ndarray
     days: np.ndarray
@@ -609,7 +619,7 @@ def _kernel(p: Prepared, dropped: np.ndarray, out: KernelOutput, first: int, sto
         p.offsets, p.ev_day, p.ev_kind, p.ev_value,
         p.as_of_day,
         k.rate_day, k.rate_bp, k.rate_last, k.basis_first_row, k.basis_end_row, k.basis_capped, ORDER_CODES,
-        k.limitation, k.calendar_base, k.next_open, k.civil, k.first_year, k.month_start,
+        k.limitation, k.calendar_base, k.civil, k.first_year, k.month_start,
         dropped, out.money, out.days, out.flags, first, stop, out_first,
     )  # fmt: skip
 
@@ -631,50 +641,52 @@ def run_kernel(p: Prepared, on_progress: Progress | None = None, out: KernelOutp
     return out
 
 
-def _outside_calendar(p: Prepared, out: KernelOutput, first: int) -> tuple[list[int], int]:
-    """The first ids and the count of the claims in ``out`` (claims from ``first`` on) whose
-    limitation end fell outside the holiday calendar (the kernel's error code)."""
-    outside = out.flags[1] != kernel_codes.ERR_NONE
-    if not outside.any():
-        return [], 0
-    return p.claim_id[first : first + out.claims][outside][:5].tolist(), int(np.count_nonzero(outside))
+@dataclass(frozen=True)
+class ClaimExplained:
+    """One claim through the kernel with what it did on the way (``explain_claim``).
+
+    ``outputs``: N_OUTPUTS int64 (principal, interest, costs, accrued, interest time-barred, paid
+    costs/interest/principal, overpaid, last payment day, limitation day); ``pieces``: rows of first
+    day, last day, days, bp, interest; ``steps``: rows of step, day, event kind (or the first run's
+    kind), end after it (NULL_DAY while suspended), how it was found, proceedings pending;
+    ``tranches``: rows of first day (NULL_DAY: the interest at cut-off), last day, amount, barred by
+    its days' own runs, as accrued (before payments took from them)."""
+
+    outputs: np.ndarray
+    pieces: np.ndarray
+    steps: np.ndarray
+    tranches: np.ndarray
 
 
-def _calendar_error(rules: RuleBook, ids: list[int], count: int) -> EngineInputError:
-    return EngineInputError(
-        "claims",
-        "due_date",
-        f"a limitation end falls outside the holiday calendar "
-        f"({rules.holidays.first_year}-{rules.holidays.last_year}); extend holidays.csv's years",
-        ids[:5],
-        count,
-    )
-
-
-def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One claim through the same kernel, keeping its interest pieces and limitation steps.
-
-    Returns (outputs: N_OUTPUTS int64, pieces: rows of first day, last day, days, bp, interest,
-    steps: rows of step, day, event kind or run kind, raw end, how, end)."""
+def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> ClaimExplained:
+    """One claim through the same kernel, keeping its interest pieces, limitation steps and
+    interest tranches."""
     k = p.rules
     pieces = np.zeros((max_rows, 5), dtype=np.int64)
     trace = np.zeros((max_rows, 6), dtype=np.int64)
+    tranches = np.zeros((max_rows, 4), dtype=np.int64)
     dropped = np.zeros(len(p.ev_day), dtype=np.bool_)
+    lo, hi = int(p.offsets[index]), int(p.offsets[index + 1])
+    t_amount = np.empty(tranche_capacity(hi - lo), dtype=np.int64)
+    t_barred = np.empty(tranche_capacity(hi - lo), dtype=np.bool_)
     b = p.basis[index]
     w = ORDER_CODES[p.order[index]].astype(np.int64)
     r = claim_one(
         p.principal[index], p.interest[index], p.costs[index], p.due[index], p.cutoff[index], p.contract_bp[index],
         p.limitation_kind[index], p.custom_years[index], p.title_day[index], w[0] | (w[1] << 2) | (w[2] << 4),
-        p.offsets[index], p.offsets[index + 1], p.ev_day, p.ev_kind, p.ev_value, dropped,
-        p.as_of_day,
+        lo, hi, p.ev_day, p.ev_kind, p.ev_value, dropped,
+        p.as_of_day, first_day_reaching(p.as_of_day, k.limitation, k.calendar),
         k.rates, k.basis_first_row[b], k.basis_end_row[b], k.basis_capped[b],
         k.limitation, k.calendar,
-        pieces, trace,
+        t_amount, t_barred, np.empty((window_piece_capacity(k.rates), 5), dtype=np.int64),
+        pieces, trace, tranches,
     )  # fmt: skip
-    n_pieces, n_steps = r[N_OUTPUTS], r[N_OUTPUTS + 1]
-    if n_pieces > max_rows or n_steps > max_rows:
-        raise ValueError(f"more than {max_rows} interest pieces or limitation steps: pass a larger max_rows")
-    return np.array(r[:N_OUTPUTS], dtype=np.int64), pieces[:n_pieces], trace[:n_steps]
+    n_pieces, n_steps, n_tranches = r[N_OUTPUTS], r[N_OUTPUTS + 1], r[N_OUTPUTS + 2]
+    if max(n_pieces, n_steps, n_tranches) > max_rows:
+        raise ValueError(f"more than {max_rows} interest pieces, limitation steps or tranches: pass a larger max_rows")
+    return ClaimExplained(
+        np.array(r[:N_OUTPUTS], dtype=np.int64), pieces[:n_pieces], trace[:n_steps], tranches[:n_tranches]
+    )
 
 
 def compute_state(
@@ -697,19 +709,14 @@ def compute_state(
     started = time.perf_counter()
     rules = rules or load_rules()
     p = prepare(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, rules=rules)
-    return state_table(p, rules, on_progress, started)
+    return state_table(p, on_progress, started)
 
 
-def state_table(
-    p: Prepared, rules: RuleBook | None = None, on_progress: Progress | None = None, started: float | None = None
-) -> pa.Table:
+def state_table(p: Prepared, on_progress: Progress | None = None, started: float | None = None) -> pa.Table:
     """claim_state of inputs as of their day (``Prepared.at``), with its provenance; ``started``
     (``time.perf_counter``) is when the work began, for the provenance's seconds."""
     started = time.perf_counter() if started is None else started
     out = run_kernel(p, on_progress)
-    ids, count = _outside_calendar(p, out, 0)
-    if count:
-        raise _calendar_error(rules or load_rules(), ids, count)
     table = _claim_state_table(p.claim_id, out, p.as_of_day)
     meta = dict(p.provenance, seconds=round(time.perf_counter() - started, 3))
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
@@ -766,7 +773,7 @@ class StateTotals:
 
 
 def state_totals(
-    p: Prepared, *, write_to: str | Path | None = None, rules: RuleBook | None = None, on_progress: Progress | None = None
+    p: Prepared, *, write_to: str | Path | None = None, on_progress: Progress | None = None
 ) -> StateTotals:
     """claim_state's totals, and the table itself written to ``write_to`` (Parquet, as
     ``write_state_parquet`` writes it, provenance in its metadata) without ever holding it whole:
@@ -774,24 +781,23 @@ def state_totals(
     dropped = np.zeros(len(p.ev_day), dtype=np.bool_)
     n = len(p.claim_id)
     chunks = ((p, dropped, a, min(n, a + CHUNK)) for a in range(0, n, CHUNK))
-    return _computed_and_written(chunks, n, CHUNK, write_to, rules or load_rules(), on_progress, lambda: p.provenance)
+    return _computed_and_written(chunks, n, CHUNK, write_to, on_progress, lambda: p.provenance)
 
 
 #: A chunk of work for the kernel: inputs, their scratch (one False per event), claims first:stop.
 Chunk = tuple[Prepared, np.ndarray, int, int]
 
 
-def _computed_and_written(chunks: Iterable[Chunk], n: int, rows: int, write_to: str | Path | None, rules: RuleBook,
+def _computed_and_written(chunks: Iterable[Chunk], n: int, rows: int, write_to: str | Path | None,
                           on_progress: Progress | None, provenance: Callable[[], dict]) -> StateTotals:  # fmt: skip
     """The kernel over each chunk (at most ``rows`` claims; ``n`` in all) into one of two buffers,
     each reused: while it fills one, a thread writes the chunk before from the other to
     ``write_to`` (fresh memory is costly, and the writer then runs beside the kernel;
     BENCHMARKS.md). The totals of every chunk; the file, with ``provenance()`` in its metadata,
     appears whole or not at all: it is written beside ``write_to`` and moved into place once
-    complete. A claim whose limitation end falls outside the holiday calendar stops the run with
-    ``EngineInputError`` (every such claim counted), leaving no file."""
+    complete; on any error none is left."""
     buffers = [KernelOutput.empty(min(n, rows)) for _ in range(1 if n <= rows else 2)]
-    totals, outside_ids, outside, done = StateTotals(), [], 0, 0
+    totals, done = StateTotals(), 0
     writer = ClaimStateWriter.beside(write_to)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim-state-writer") as pool:
@@ -804,11 +810,8 @@ def _computed_and_written(chunks: Iterable[Chunk], n: int, rows: int, write_to: 
                 out = buffers[slot]
                 _kernel(p, dropped, out, a, b, a)  # whole buffers: one compiled signature
                 chunk = out.head(b - a)
-                ids, count = _outside_calendar(p, chunk, a)
-                outside_ids += ids[: 5 - len(outside_ids)]  # go on: the error counts them all
-                outside += count
                 totals.add(chunk)
-                if writer is not None and not outside:
+                if writer is not None:
                     table = _claim_state_table(p.claim_id[a:b], chunk, p.as_of_day)
                     writing[slot] = pool.submit(writer.write, table, b - a)
                 done += b - a
@@ -817,8 +820,6 @@ def _computed_and_written(chunks: Iterable[Chunk], n: int, rows: int, write_to: 
             for w in writing:
                 if w is not None:
                     w.result()
-        if outside:
-            raise _calendar_error(rules, outside_ids, outside)
         if writer is not None:
             writer.close(provenance())  # and moved into place
             writer = None
@@ -857,7 +858,7 @@ def stream_state(
     except (_ReadWhole, EngineInputError, StaleRulesError):
         p = prepare_files(claims_path, events_path, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
                           rules=rules)  # fmt: skip
-        return state_totals(p, write_to=write_to, rules=rules, on_progress=on_progress), p.provenance
+        return state_totals(p, write_to=write_to, on_progress=on_progress), p.provenance
 
 
 def _stream_state(claims_path: Path, events_path: Path, as_of: date, write_to: str | Path | None,
@@ -889,7 +890,7 @@ def _stream_state(claims_path: Path, events_path: Path, as_of: date, write_to: s
             yield p, np.zeros(len(p.ev_day), dtype=np.bool_), 0, len(p.claim_id)
         events.send(None)  # every event was taken by a claim of these slices
 
-    totals = _computed_and_written(chunks(), n, FILE_BATCH_ROWS, write_to, rules, on_progress,
+    totals = _computed_and_written(chunks(), n, FILE_BATCH_ROWS, write_to, on_progress,
                                    lambda: combined_provenance(metas))  # fmt: skip
     return totals, combined_provenance(metas)
 
@@ -997,7 +998,8 @@ def combined_provenance(metas: list[dict]) -> dict:
     with the rate tables used and stale of all, and their claims and events summed."""
     meta = dict(metas[0])
     used = {name for m in metas for name in m.get("rate_tables_used", [])}
-    meta["rate_tables_used"] = [name for name in ("statutory_late", "commercial_late", "maximum_late") if name in used]
+    tables = [table for table, _ in BASIS_TABLE.values() if table is not None]
+    meta["rate_tables_used"] = [name for name in tables if name in used]
     meta["stale_rate_tables"] = {k: v for m in metas for k, v in m.get("stale_rate_tables", {}).items()}
     meta["claims"] = sum(m.get("claims", 0) for m in metas)
     meta["events"] = sum(m.get("events", 0) for m in metas)

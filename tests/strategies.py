@@ -22,12 +22,9 @@ from datetime import date, timedelta
 import polars as pl
 from hypothesis import strategies as st
 
+from engine.rules import load_rules
 from tests.builders import frames
-from tests.reference.engine_reference import (
-    load_rate_table,
-    polish_holidays,
-    reference_limitation_date,
-)
+from tests.reference.engine_reference import load_rate_table, reference_limitation_date
 
 MIN_DUE = date(1994, 1, 1)
 MAX_DAY = date(2031, 12, 31)
@@ -35,7 +32,7 @@ MIN_AS_OF = date(1995, 1, 1)
 
 PORTFOLIOS = ("P1", "P2", "P3")
 DEBTOR_KINDS = ("consumer", "business")
-INTEREST_BASES = ("statutory_late", "commercial_late", "contractual", "none")
+INTEREST_BASES = ("statutory_late", "commercial_late", "commercial_late_medical", "contractual", "none")
 LIMITATION_KINDS = ("general", "periodic", "business", "sales", "custom")
 EVENT_KINDS = (
     "payment",
@@ -77,7 +74,7 @@ def _edge_days() -> list[date]:
         days.update({date(year, 1, 1), date(year, 12, 31)})
         if year % 4 == 0:  # 2000 is a leap year too
             days.update({date(year, 2, 28), date(year, 2, 29), date(year, 3, 1)})
-        days.update(polish_holidays(year))
+        days.update(d for d, _ in load_rules().holidays.holidays(year))  # limitation ends stay on them
         days.add(date(year, 12, 24))
     days.update({date(2018, 7, 8), date(2018, 7, 9), date(2018, 7, 10)})
     days.update({date(2006, 2, 19), date(2006, 2, 20)})
@@ -168,7 +165,7 @@ def _claim(pick, claim_id: int, portfolio_id: str, seller_ref: str, debtor_id: i
            debtor_kind: str, as_of: date, max_money: int) -> dict:
     # Mostly due and cut off well before as_of (so that interest accrues), sometimes not.
     due_hi = as_of - timedelta(days=pick.choice((0, 30, 365, 3650))) if pick.int(0, 9) else MAX_DAY
-    due = _day(pick, MIN_DUE, max(MIN_DUE, due_hi), (as_of, date(2018, 7, 9)))
+    due = _day(pick, MIN_DUE, max(MIN_DUE, due_hi), (as_of, date(2018, 7, 9), date(max(as_of.year - 3, 1995), 1, 1)))
     how = pick.choice(("same", "soon", "any", "any"))
     if how == "same":
         cutoff = due
@@ -214,8 +211,11 @@ def _claim_events(pick, claim: dict, as_of: date, min_events: int, max_events: i
     """Events of one claim; ``event_id`` and ``reverses`` hold list positions for now."""
     events: list[dict] = []
     start = max(claim["due_date"], claim["cutoff_date"])
+    # the first day whose interest's own 3-year run reaches as_of (docs/engine.md §3a), and the day before
+    interest_edge = date(max(as_of.year - 3, MIN_DUE.year), 1, 1)
     base_anchors = (claim["due_date"], claim["cutoff_date"], start, as_of, as_of + timedelta(days=1),
-                    claim["purchase_date"]) + ((claim["title_date"],) if claim["title_date"] else ())
+                    claim["purchase_date"], interest_edge, interest_edge - timedelta(days=1)) + (
+        (claim["title_date"], claim["title_date"] - timedelta(days=1)) if claim["title_date"] else ())
     lo = max(MIN_DUE, claim["due_date"] - timedelta(days=400))  # some before the accrual start
     total = claim["principal"] + claim["interest_at_cutoff"] + claim["costs_at_cutoff"]
     exact = tuple(a for a in (total, claim["principal"], claim["costs_at_cutoff"]) if a > 0)

@@ -39,9 +39,30 @@ def test_interest_refuses_stale_rates_with_a_clear_message():
 def test_limitation_with_events():
     out = json.loads(cession("limitation", "--due", "2016-03-15", "--kind", "business", "--event",
                              "acknowledgment:2019-01-10", "--as-of", "2026-11-22", "--json").stdout)  # fmt: skip
-    assert out["limitation_date"] == "2023-01-02" and out["time_barred"] is True
-    assert out["steps"][1]["moved_from"] == "2022-12-31"
-    assert "art. 115 KC" in out["steps"][1]["rule"]
+    assert out["limitation_date"] == "2022-12-31" and out["time_barred"] is True and out["rule_set"] == "2026-12"
+    assert out["steps"][1]["end"] == "2022-12-31"
+    assert "not moved" in out["steps"][1]["rule"] and "III CZP 21/23" in out["steps"][1]["rule"]
+
+
+def test_limitation_with_a_title_absorbs_earlier_events_and_says_why():
+    out = json.loads(cession("limitation", "--due", "2016-03-15", "--kind", "business", "--title", "2021-05-01",
+                             "--event", "acknowledgment:2019-01-10", "--as-of", "2026-11-22", "--json").stdout)  # fmt: skip
+    assert out["limitation_date"] == "2027-12-31"
+    assert "absorbed" in out["steps"][1]["effect"] and "125" in out["steps"][1]["effect"]
+
+
+def test_interest_shows_which_tranches_are_time_barred():
+    out = json.loads(cession("interest", "--principal", "10000", "--from", "2016-02-01", "--to", "2020-03-01",
+                             "--json").stdout)  # fmt: skip
+    assert out["total"] == "2859.45" and out["time_barred"] == "642.47"
+    assert out["tranches"][0] == {"from": "2016-02-01", "to": "2016-12-31", "interest": "642.47", "time_barred": True,
+                                  "rule": out["tranches"][0]["rule"]}  # fmt: skip
+    assert "III CZP 42/04" in out["tranches"][0]["rule"]
+    medical = json.loads(cession("interest", "--principal", "10000", "--from", "2020-02-01", "--to", "2020-06-30",
+                                 "--basis", "commercial_late_medical", "--json").stdout)  # fmt: skip
+    assert medical["total"] == "393.01"
+    text = cession("interest", "--principal", "10000", "--from", "2016-02-01", "--to", "2020-03-01").stdout
+    assert "time-barred interest" in text and "642.47" in text
 
 
 def test_bad_arguments_exit_2_with_one_line():

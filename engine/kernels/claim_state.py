@@ -10,20 +10,30 @@ from numba import njit, prange
 
 from engine.kernels import codes
 from engine.kernels.calendar import NULL_DAY
-from engine.kernels.interest import accrue
-from engine.kernels.limitation import next_open_day, record_step, run_end
+from engine.kernels.interest import accrue, bands, record_piece
+from engine.kernels.limitation import (
+    acts_on_interest,
+    first_day_reaching,
+    interest_rule,
+    limitation_event,
+    record_step,
+    run_end,
+)
 
-N_OUTPUTS = 11  # what claim_one returns: principal, interest, costs, accrued, paid costs/interest/principal,
-# overpaid, last payment day, limitation day, error (then the counts of pieces and steps)
-MONEY_COLUMNS = 9  # claim_states' outputs, see there
+N_OUTPUTS = 11  # what claim_one returns: principal, interest, costs, accrued, interest time-barred, paid
+# costs/interest/principal, overpaid, last payment day, limitation day (then the counts of pieces,
+# steps and tranches)
+MONEY_COLUMNS = 10  # claim_states' outputs, see there
 DAY_COLUMNS = 3
-FLAG_COLUMNS = 2
+FLAG_COLUMNS = 1
+#: Claims per block of ``claim_states``' parallel loop: each block has its own tranche scratch.
+BLOCK = 2048
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
 def _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped):
-    """Drop every reversal that counts and the event it cancels (ENGINE.md §1); a reversal's
-    ``ev_value`` is that event's index."""
+    """Drop every reversal that counts and the event it cancels (§1); a reversal's ``ev_value`` is
+    that event's index."""
     for j in range(lo, hi):
         if ev_kind[j] == codes.REVERSAL and ev_day[j] <= as_of:
             dropped[j] = True
@@ -31,10 +41,54 @@ def _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped):
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
-def _new_run(day, kind, custom_years, lim, calendar):
-    """(moved end, raw end, how) of a run of ``kind`` starting on ``day``."""
-    raw, how = run_end(day, kind, custom_years, lim, calendar)
-    return next_open_day(raw, calendar), raw, how
+def tranche_capacity(events):
+    """Tranches a claim with ``events`` events may hold at once: the interest at cut-off, then at
+    most three per accrual window (one window before each event and one to as_of)."""
+    return 3 * (events + 1) + 1
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def window_piece_capacity(rates):
+    """Pieces one accrual window may have: one per row of the rate tables, and one before them."""
+    return rates[0].shape[0] + 1
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def _push(amount, barred, t_amount, t_barred, head, tail):
+    """A new tranche at the tail of the list t_amount[head:tail] (oldest first), joined with the
+    tail when it has the same flag; a tranche of 0 is dropped. Returns the new tail."""
+    if amount == 0:
+        return tail
+    if tail > head and t_barred[tail - 1] == barred:
+        t_amount[tail - 1] += amount
+        return tail
+    t_amount[tail] = amount
+    t_barred[tail] = barred
+    return tail + 1
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def _take_oldest(take, t_amount, head, tail):
+    """``take`` grosz off the oldest tranches first (art. 451 § 3 KC); returns the new head."""
+    while take > 0 and head < tail:
+        if t_amount[head] <= take:
+            take -= t_amount[head]
+            head += 1
+        else:
+            t_amount[head] -= take
+            take = 0
+    return head
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def _record_tranche(tranches, n_tranches, first, last, amount, barred):
+    if amount != 0 and n_tranches < tranches.shape[0]:
+        tranches[n_tranches, 0] = first
+        tranches[n_tranches, 1] = last
+        tranches[n_tranches, 2] = amount
+        tranches[n_tranches, 3] = barred
+        return n_tranches + 1
+    return n_tranches
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
@@ -42,10 +96,11 @@ def claim_one(
     principal, interest, costs, due_day, cutoff_day, contract_bp, limitation_kind, custom_years, title_day,
     order,
     lo, hi, ev_day, ev_kind, ev_value, dropped,
-    as_of,
+    as_of, plain_split,
     rates, first_row, end_row, capped,
     lim, calendar,
-    pieces, trace,
+    t_amount, t_barred, window_pieces,
+    pieces, trace, tranches,
 ):  # fmt: skip
     """The state of one claim as of ``as_of``.
 
@@ -53,10 +108,20 @@ def claim_one(
     CPython 3.11 passes more than 30 positional arguments as *args, which numba cannot inline).
     ``lim`` packs the limitation rules: [reform day, old years by kind (6), old year-end minimum,
     new years by kind (6), new year-end minimum]. ``rates`` and ``calendar`` are tuples of the rule
-    tables (see ``accrue`` and ``next_open_day``). ``pieces`` and ``trace`` receive the interest
-    pieces and limitation steps while they have rows (zero rows in a portfolio run). An event's
-    ``ev_value`` is its amount, or for a reversal the index of the event it cancels.
-    Returns the N_OUTPUTS values and the counts of pieces and steps."""
+    tables (see ``accrue`` and ``limitation.law_end``). ``plain_split`` is
+    ``first_day_reaching(as_of)``. ``t_amount``/``t_barred`` are scratch for the interest tranches
+    (``tranche_capacity`` of the claim's events at least), ``window_pieces`` for the pieces of a
+    window whose days have more than one flag (``window_piece_capacity`` rows). ``pieces``, ``trace`` and ``tranches``
+    receive the interest pieces, limitation steps and interest tranches as accrued (first day, last
+    day, amount, barred by its own run) while they have rows (zero rows in a portfolio run). An
+    event's ``ev_value`` is its amount, or for a reversal the index of the event it cancels.
+    Returns the N_OUTPUTS values and the counts of pieces, steps and tranches.
+
+    Interest time-barred (§3a): the interest balance is a list of tranches, oldest first, each
+    flagged when its days' own runs have ended by ``as_of``; payments and waivers take the oldest
+    first. A claim that is itself time-barred has all of its interest barred (no day's interest
+    outlives the claim), so the flags here are those of the days' own runs, and of a titled
+    claim's days up to its title_date (which share the claim's end) not barred."""
     _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped)
 
     accrued = 0
@@ -65,9 +130,9 @@ def claim_one(
     paid_principal = 0
     overpaid = 0
     last_payment = NULL_DAY
-    error = codes.ERR_NONE
     n_pieces = 0
     n_trace = 0
+    n_tranches = 0
     accrued_through = max(due_day, cutoff_day)
     accruing = True
     rate_row = first_row - 1  # the rate table's row in force on the last day accrued (none yet)
@@ -75,25 +140,114 @@ def claim_one(
     titled = title_day != NULL_DAY
     run_kind = codes.LIMITATION_TITLE if titled else limitation_kind
     start = title_day if titled else due_day
-    end, raw, how = _new_run(start, run_kind, custom_years, lim, calendar)
-    n_trace = record_step(trace, n_trace, codes.STEP_START, start, run_kind, raw, how, end)
-    suspended = 0  # 0: running; else the kind of the filing that suspended it
+    end, how = run_end(start, run_kind, custom_years, lim, calendar)
+    n_trace = record_step(trace, n_trace, codes.STEP_START, start, run_kind, end, how, 0)
+    court = 0  # proceedings pending
+    enforcement = 0
+    # the days whose interest shares the claim's end: up to its title_date (none without one)
+    confirmed_through = title_day if titled else due_day
 
-    for j in range(lo, hi):
-        day = ev_day[j]
+    head = 0
+    tail = 0
+    at_cutoff = interest
+    cutoff_tranche = at_cutoff > 0  # its flag is that of day due + 1, set once the events before it acted
+    if cutoff_tranche:
+        t_amount[0] = at_cutoff
+        t_barred[0] = False
+        tail = 1
+    # From each event j on: g, the first limitation event that counts, and f, the first that acts on
+    # a running interest run (hi: none). The interest rule of the days before j depends only on the
+    # claim's state and the events from g, so it is computed once per g (``interest_rule``).
+    g = lo - 1
+    f = lo - 1
+    rule_at = -1
+    rule_from = 0
+    rule_before = False
+    rule_after = False
+    from_day = plain_split  # the rule of the days being accrued: days before from_day barred when
+    before = True  # ``before``, the others when ``after``
+    after = False
+
+    for j in range(lo, hi + 1):
+        day = as_of + 1 if j == hi else ev_day[j]
         if day > as_of:
-            break
-        if dropped[j]:
-            continue
-        kind = ev_kind[j]
-        if accruing and day > accrued_through:
-            gained, n_pieces, rate_row = accrue(
-                principal, accrued_through + 1, day, rate_row, rates, first_row, end_row, capped,
-                contract_bp, pieces, n_pieces,
-            )  # fmt: skip
+            day = as_of + 1
+        elif dropped[j]:
+            continue  # a reversed event never happened: it does not even cut the accrual
+        if g < j:
+            g = j
+            while g < hi and ev_day[g] <= as_of and (dropped[g] or ev_kind[g] < codes.ACKNOWLEDGMENT):
+                g += 1
+            if g < hi and ev_day[g] > as_of:
+                g = hi
+        if f < g:
+            f = g
+            while f < hi and ev_day[f] <= as_of and (dropped[f] or not acts_on_interest(ev_kind[f])):
+                f += 1
+            if f < hi and ev_day[f] > as_of:
+                f = hi
+        last = min(day, as_of)
+        settle_cutoff = cutoff_tranche and day > due_day
+        if settle_cutoff or (accruing and last > accrued_through):
+            if court + enforcement == 0 and f >= hi:  # nothing will act on these days' runs
+                from_day, before, after = plain_split, True, False
+            else:
+                if rule_at != g:
+                    rule_from, rule_before, rule_after = interest_rule(
+                        g, f, hi, ev_day, ev_kind, dropped, as_of, court, enforcement, plain_split, lim, calendar
+                    )  # fmt: skip
+                    rule_at = g
+                from_day, before, after = rule_from, rule_before, rule_after
+        if settle_cutoff:
+            cutoff_tranche = False
+            barred = False
+            if due_day >= confirmed_through:
+                barred = before if due_day + 1 < from_day else after
+                if head == 0 and tail > 0:  # still in the list (not paid, waived or capitalized)
+                    t_barred[0] = barred
+            n_tranches = _record_tranche(tranches, n_tranches, NULL_DAY, cutoff_day, at_cutoff, barred)
+        if accruing and last > accrued_through:
+            a = accrued_through + 1
+            # bands a..c1-1 (confirmed by the title), c1..c2-1 and c2..last, each with one flag
+            c1 = a
+            barred0 = False
+            if a <= confirmed_through:
+                c1 = min(confirmed_through, last) + 1
+            c2 = min(max(from_day, c1), last + 1)
+            barred1 = before
+            barred2 = after
+            if c1 >= c2:  # an empty middle band joins its neighbours
+                barred1 = barred0
+            if barred0 == barred1:
+                c1 = a
+            if barred1 == barred2:
+                c2 = last + 1
+            if c1 == a and c2 == last + 1:  # one flag for the whole window
+                gained, n_pieces, rate_row = accrue(
+                    principal, a, last, rate_row, rates, first_row, end_row, capped, contract_bp, pieces, n_pieces
+                )  # fmt: skip
+                band0, band1 = 0, gained
+            else:  # the window's pieces kept aside, then cut at c1 and c2
+                gained, n_window, rate_row = accrue(
+                    principal, a, last, rate_row, rates, first_row, end_row, capped, contract_bp, window_pieces, 0
+                )  # fmt: skip
+                band0, band1 = bands(principal, window_pieces, n_window, c1, c2)
+                for k in range(n_window):
+                    n_pieces = record_piece(pieces, n_pieces, window_pieces[k, 0], window_pieces[k, 1],
+                                            window_pieces[k, 2], window_pieces[k, 3], window_pieces[k, 4])  # fmt: skip
+            band2 = gained - band0 - band1
+            tail = _push(band0, barred0, t_amount, t_barred, head, tail)
+            tail = _push(band1, barred1, t_amount, t_barred, head, tail)
+            tail = _push(band2, barred2, t_amount, t_barred, head, tail)
+            n_tranches = _record_tranche(tranches, n_tranches, a, c1 - 1, band0, barred0)
+            n_tranches = _record_tranche(tranches, n_tranches, c1, c2 - 1, band1, barred1)
+            n_tranches = _record_tranche(tranches, n_tranches, c2, last, band2, barred2)
             interest += gained
             accrued += gained
-            accrued_through = day
+            accrued_through = last
+        if day > as_of:
+            break
+        kind = ev_kind[j]
 
         # balances
         if kind == codes.PAYMENT:
@@ -108,6 +262,7 @@ def claim_one(
                     take = min(interest, remaining)
                     interest -= take
                     paid_interest += take
+                    head = _take_oldest(take, t_amount, head, tail)
                 else:
                     take = min(principal, remaining)
                     principal -= take
@@ -118,59 +273,44 @@ def claim_one(
         elif kind == codes.COST:
             costs += ev_value[j]
         elif kind == codes.INTEREST_WAIVER:
-            interest -= min(interest, ev_value[j])
+            take = min(interest, ev_value[j])
+            interest -= take
+            head = _take_oldest(take, t_amount, head, tail)
         elif kind == codes.CAPITALIZATION:
             principal += interest
             interest = 0
+            head = 0
+            tail = 0
         elif kind == codes.WRITE_OFF:
             principal = 0
             interest = 0
             costs = 0
             accruing = False
+            head = 0
+            tail = 0
 
         # limitation
         elif kind >= codes.ACKNOWLEDGMENT:
-            if suspended == 0 and day > end:
-                n_trace = record_step(trace, n_trace, codes.STEP_BARRED, day, kind, end, 0, end)
+            if day < title_day:  # only a claim with a title_date has days before it (NULL_DAY is int32 min)
+                n_trace = record_step(trace, n_trace, codes.STEP_ABSORBED, day, kind, end, -1, court + enforcement)
                 continue
-            step = codes.STEP_NO_EFFECT
-            if kind == codes.TITLE:
-                titled = True
-                run_kind = codes.LIMITATION_TITLE
-                suspended = 0
-                step = codes.STEP_TITLE
-            elif kind == codes.COURT_FILING or kind == codes.ENFORCEMENT_FILING:
-                suspended = kind
-                step = codes.STEP_SUSPEND
-            elif suspended == 0:
-                if kind == codes.ACKNOWLEDGMENT:
-                    step = codes.STEP_NEW_RUN
-            elif (kind == codes.PROCEEDINGS_END and suspended == codes.COURT_FILING) or (
-                kind == codes.ENFORCEMENT_END and suspended == codes.ENFORCEMENT_FILING
-            ):
-                suspended = 0
-                step = codes.STEP_NEW_RUN
-            if step == codes.STEP_NEW_RUN or step == codes.STEP_TITLE:
-                end, raw, how = _new_run(day, run_kind, custom_years, lim, calendar)
-                n_trace = record_step(trace, n_trace, step, day, kind, raw, how, end)
-            else:
-                n_trace = record_step(trace, n_trace, step, day, kind, end, 0, end)
-        if end == NULL_DAY:
-            error = codes.ERR_OUTSIDE_CALENDAR
+            end, court, enforcement, run_kind, step, how = limitation_event(
+                kind, day, end, court, enforcement, run_kind, custom_years, lim, calendar
+            )
+            pending = court + enforcement
+            n_trace = record_step(trace, n_trace, step, day, kind, NULL_DAY if pending else end, how, pending)
 
-    if accruing and as_of > accrued_through:
-        gained, n_pieces, rate_row = accrue(
-            principal, accrued_through + 1, as_of, rate_row, rates, first_row, end_row, capped,
-            contract_bp, pieces, n_pieces,
-        )  # fmt: skip
-        interest += gained
-        accrued += gained
-    if end == NULL_DAY:
-        error = codes.ERR_OUTSIDE_CALENDAR
-    limitation_day = NULL_DAY if suspended != 0 else end
+    limitation_day = NULL_DAY if court + enforcement > 0 else end
+    interest_barred = 0
+    if limitation_day != NULL_DAY and as_of > limitation_day:
+        interest_barred = interest
+    else:
+        for k in range(head, tail):
+            if t_barred[k]:
+                interest_barred += t_amount[k]
     return (
-        principal, interest, costs, accrued, paid_costs, paid_interest, paid_principal, overpaid,
-        last_payment, limitation_day, error, n_pieces, n_trace,
+        principal, interest, costs, accrued, interest_barred, paid_costs, paid_interest, paid_principal, overpaid,
+        last_payment, limitation_day, n_pieces, n_trace, n_tranches,
     )  # fmt: skip
 
 
@@ -181,7 +321,7 @@ def claim_states(
     offsets, ev_day, ev_kind, ev_value,
     as_of,
     rate_day, rate_bp, rate_last, basis_first_row, basis_end_row, basis_capped, waterfall_orders,
-    lim, calendar_base, next_open, civil, first_year, month_start,
+    lim, calendar_base, civil, first_year, month_start,
     dropped, money, days, flags, first, stop, out_first,
 ):  # fmt: skip
     """The state of claims ``first`` to ``stop - 1``, written column by column as claim_state holds it
@@ -190,47 +330,61 @@ def claim_states(
     hold every claim, ``first`` when they hold this range only (a buffer reused chunk after chunk):
 
     - ``money`` (int64, MONEY_COLUMNS x n): principal, interest, costs and total due, interest
-      accrued, paid to costs, interest and principal, overpaid;
+      accrued, interest time-barred, paid to costs, interest and principal, overpaid;
     - ``days`` (int32, DAY_COLUMNS x n): last payment day, limitation day (NULL_DAY for none),
       days past due;
-    - ``flags`` (int8, FLAG_COLUMNS x n): time-barred (0/1), error code.
+    - ``flags`` (int8, FLAG_COLUMNS x n): time-barred (0/1).
 
     ``basis`` indexes ``basis_first_row``/``basis_end_row``/``basis_capped`` (the rows of
     ``rate_day``/``rate_bp``/``rate_last`` deciding that basis' rate); ``waterfall`` indexes ``waterfall_orders``.
-    ``next_open`` (from ``calendar_base``), ``civil`` and ``month_start`` (from January of
-    ``first_year``) are the calendar (see ``kernels.calendar.calendar_tables``).
+    ``civil`` (from ``calendar_base``) and ``month_start`` (from January of ``first_year``) are the
+    calendar tables (see ``kernels.calendar.calendar_tables``).
     ``offsets`` (n_claims + 1) index the event arrays; ``ev_value`` is an event's amount, or for a
-    reversal the index of the event it cancels; ``dropped`` is scratch, one False per event."""
+    reversal the index of the event it cancels; ``dropped`` is scratch, one False per event.
+    Claims run in blocks of BLOCK, in parallel; each block has its own tranche scratch."""
+    rates = (rate_day, rate_bp, rate_last)
+    calendar = (calendar_base, civil, first_year, month_start)
+    plain_split = first_day_reaching(as_of, lim, calendar)
     no_pieces = np.empty((0, 5), dtype=np.int64)
     no_trace = np.empty((0, 6), dtype=np.int64)
-    rates = (rate_day, rate_bp, rate_last)
-    calendar = (calendar_base, next_open, civil, first_year, month_start)
-    for i in prange(first, stop):
-        b = basis[i]
-        w = waterfall[i]
-        r = claim_one(
-            principal[i], interest[i], costs[i], due_day[i], cutoff_day[i], contract_bp[i], limitation_kind[i],
-            custom_years[i], title_day[i],
-            waterfall_orders[w, 0] | (waterfall_orders[w, 1] << 2) | (waterfall_orders[w, 2] << 4),
-            offsets[i], offsets[i + 1], ev_day, ev_kind, ev_value, dropped,
-            as_of,
-            rates, basis_first_row[b], basis_end_row[b], basis_capped[b],
-            lim, calendar,
-            no_pieces, no_trace,
-        )  # fmt: skip
-        o = i - out_first
-        money[0, o] = r[0]
-        money[1, o] = r[1]
-        money[2, o] = r[2]
-        money[3, o] = r[0] + r[1] + r[2]
-        money[4, o] = r[3]
-        money[5, o] = r[4]
-        money[6, o] = r[5]
-        money[7, o] = r[6]
-        money[8, o] = r[7]
-        limitation_day = r[9]
-        days[0, o] = r[8]
-        days[1, o] = limitation_day
-        days[2, o] = as_of - due_day[i]
-        flags[0, o] = limitation_day != NULL_DAY and as_of > limitation_day
-        flags[1, o] = r[10]
+    no_tranches = np.empty((0, 4), dtype=np.int64)
+    n_blocks = (stop - first + BLOCK - 1) // BLOCK
+    for block in prange(n_blocks):
+        lo = first + block * BLOCK
+        hi = min(stop, lo + BLOCK)
+        most = 0
+        for i in range(lo, hi):
+            most = max(most, offsets[i + 1] - offsets[i])
+        t_amount = np.empty(tranche_capacity(most), dtype=np.int64)
+        t_barred = np.empty(tranche_capacity(most), dtype=np.bool_)
+        window_pieces = np.empty((window_piece_capacity(rates), 5), dtype=np.int64)
+        for i in range(lo, hi):
+            b = basis[i]
+            w = waterfall[i]
+            r = claim_one(
+                principal[i], interest[i], costs[i], due_day[i], cutoff_day[i], contract_bp[i], limitation_kind[i],
+                custom_years[i], title_day[i],
+                waterfall_orders[w, 0] | (waterfall_orders[w, 1] << 2) | (waterfall_orders[w, 2] << 4),
+                offsets[i], offsets[i + 1], ev_day, ev_kind, ev_value, dropped,
+                as_of, plain_split,
+                rates, basis_first_row[b], basis_end_row[b], basis_capped[b],
+                lim, calendar,
+                t_amount, t_barred, window_pieces,
+                no_pieces, no_trace, no_tranches,
+            )  # fmt: skip
+            o = i - out_first
+            money[0, o] = r[0]
+            money[1, o] = r[1]
+            money[2, o] = r[2]
+            money[3, o] = r[0] + r[1] + r[2]
+            money[4, o] = r[3]
+            money[5, o] = r[4]
+            money[6, o] = r[5]
+            money[7, o] = r[6]
+            money[8, o] = r[7]
+            money[9, o] = r[8]
+            limitation_day = r[10]
+            days[0, o] = r[9]
+            days[1, o] = limitation_day
+            days[2, o] = as_of - due_day[i]
+            flags[0, o] = limitation_day != NULL_DAY and as_of > limitation_day

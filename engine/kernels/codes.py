@@ -21,19 +21,18 @@ INTEREST = 1
 PRINCIPAL = 2
 
 # LimitationKind (claim kinds 0..4, then the run kind of a title)
+LIMITATION_PERIODIC = 1  # also the run of each day's interest (art. 118 KC, III CZP 42/04)
 LIMITATION_TITLE = 5
-
-# What a claim's row reports back besides its balances
-ERR_NONE = 0
-ERR_OUTSIDE_CALENDAR = 1  # a limitation end falls outside the holiday calendar's years
 
 # Limitation trace: what each step did (for `cession limitation`)
 STEP_START = 0
-STEP_NEW_RUN = 1  # acknowledgment, proceedings_end, enforcement_end: a new run from the event day
+STEP_NEW_RUN = 1  # acknowledgment, or the last pending proceeding ended: a new run from the event day
 STEP_SUSPEND = 2
 STEP_TITLE = 3
 STEP_BARRED = 4  # the event came after the end: no effect (a barred claim is not revived)
 STEP_NO_EFFECT = 5  # e.g. an acknowledgment while suspended, an end with no matching filing
+STEP_STILL_SUSPENDED = 6  # one proceeding ended, another is still pending
+STEP_ABSORBED = 7  # dated before the claim's title_date: absorbed by the title (art. 124 § 2, 125 § 1 KC)
 
 # How a run's end was found (art. 118 KC and art. 5 of the 2018 amending act)
 END_NEW_LAW = 0  # the run started on or after the reform day

@@ -42,6 +42,33 @@ def record_piece(pieces, n_pieces, first, last, days, bp, interest):
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
+def split_piece(q, r, bp, first, last, interest, c1, c2):
+    """What of a piece's ``interest`` (days first..last at ``bp``) goes to the days before ``c1``
+    and to the days c1..c2-1 (the rest: to the days from ``c2``), the piece cut into runs at the
+    cuts (docs/engine.md §3a): every run but the last gets min(what is left, its own rounded
+    interest), the last run the rest, so the runs add up to the piece exactly."""
+    if last < c1:
+        return interest, 0
+    if first >= c2:
+        return 0, 0
+    if first >= c1 and last < c2:
+        return 0, interest
+    left = interest
+    before = 0
+    day = first
+    if day < c1:  # a run before c1, and the piece goes on past it
+        before = min(left, piece_interest(q, r, bp, c1 - day))
+        left -= before
+        day = c1
+    if day >= c2:
+        return before, 0
+    if last < c2:
+        return before, left
+    middle = min(left, piece_interest(q, r, bp, c2 - day))
+    return before, middle
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def accrue(principal, first, last, row, rates, first_row, end_row, capped, contract_bp, pieces, n_pieces):
     """Interest on ``principal`` for days first..last inclusive.
 
@@ -96,3 +123,19 @@ def accrue(principal, first, last, row, rates, first_row, end_row, capped, contr
             return total, n_pieces, nxt - 1
         day = end + 1
         row = nxt
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def bands(principal, pieces, n_pieces, c1, c2):
+    """The interest of ``pieces`` (rows as ``accrue`` writes them) on the days before ``c1`` and
+    on days c1..c2-1 (``split_piece``)."""
+    q = principal // DENOMINATOR
+    r = principal - q * DENOMINATOR
+    band0 = 0
+    band1 = 0
+    for k in range(n_pieces):
+        x0, x1 = split_piece(q, r, pieces[k, 3], pieces[k, 0], pieces[k, 1], pieces[k, 4], c1, c2)
+        band0 += x0
+        band1 += x1
+    return band0, band1
+

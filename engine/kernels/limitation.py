@@ -1,18 +1,23 @@
-"""The limitation clock (przedawnienie, ENGINE.md §3): the end of a run, with the 2018 transitional
-rule and the art. 115 KC move past Saturdays, Sundays and holidays."""
+"""The limitation clock (przedawnienie, docs/engine.md §3 and §3a): the end of a run with the 2018
+transitional rule, one event's effect on a run, and the 3-year runs of each day's interest.
+
+Ends are never moved off Saturdays, Sundays or holidays: art. 115 KC does not apply to the end of a
+limitation period (SN, 7 judges, III CZP 21/23 of 22 May 2024).
+"""
 
 from numba import njit
 
 from engine.kernels import codes
-from engine.kernels.calendar import NULL_DAY, civil_of, day_of, is_leap
+from engine.kernels.calendar import civil_of, day_of, is_leap
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
 def law_end(start, years, year_end_min_years, calendar):
     """End of a run of ``years`` from ``start`` under one version of the Code: same day and month,
     moved to 31 December when the version has a year-end rule (``year_end_min_years > 0``) and the
-    run is at least that long; 29 February lands on 28 February in a common year."""
-    base, _, civil, first_year, month_start = calendar
+    run is at least that long; 29 February lands on 28 February in a common year. ``calendar`` is
+    (first day, civil, first year, month_start) as ``calendar.calendar_tables`` builds them."""
+    base, civil, first_year, month_start = calendar
     y, m, d = civil_of(start, base, civil)
     y += years
     if year_end_min_years > 0 and years >= year_end_min_years:
@@ -24,11 +29,10 @@ def law_end(start, years, year_end_min_years, calendar):
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
 def run_end(start, kind, custom_years, lim, calendar):
-    """End of a run of ``kind`` starting on ``start`` (before the art. 115 move), and how it was found.
+    """End of a run of ``kind`` starting on ``start``, and how it was found (``codes.END_*``).
 
     ``lim`` packs the rules: [reform day, old years by kind (6), old year-end minimum, new years by
-    kind (6), new year-end minimum]; 0 years means the claim's own ``custom_years``. ``calendar``:
-    see ``next_open_day``."""
+    kind (6), new year-end minimum]; 0 years means the claim's own ``custom_years``."""
     reform_day = lim[0]
     old_year_end_min = lim[7]
     new_year_end_min = lim[14]
@@ -47,26 +51,180 @@ def run_end(start, kind, custom_years, lim, calendar):
     return law_end(start, new_n, new_year_end_min, calendar), codes.END_NEW_FROM_START
 
 
-@njit(cache=True, nogil=True, fastmath=False, inline="always")
-def next_open_day(day, calendar):
-    """The first day on or after ``day`` that is no Saturday, Sunday or holiday; NULL_DAY when
-    ``day`` is outside the calendar. ``calendar`` is (first day, next open day of each day from the
-    first, civil dates and month starts as ``calendar.calendar_tables`` builds them: first day,
-    civil, first year, month_start) — one argument for all, see ``claim_one``."""
-    base, next_open, _, _, _ = calendar
-    i = day - base
-    if i < 0 or i >= next_open.shape[0]:
-        return NULL_DAY
-    return next_open[i]
+@njit(cache=True, nogil=True, fastmath=False)
+def new_run_end(start, kind, custom_years, lim, calendar):
+    """``run_end`` as a call, not inlined where it is used: each inlined copy costs numba seconds
+    of compiling, and these paths are not the hot ones."""
+    return run_end(start, kind, custom_years, lim, calendar)
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
-def record_step(trace, n_trace, step, day, kind, raw_end, how, end):
+def limitation_event(kind, day, end, court, enforcement, run_kind, custom_years, lim, calendar):
+    """One counted event's effect on a run (§3): the run's end, the court and enforcement
+    proceedings pending, the kind of its next runs, the step (``codes.STEP_*``) and how a new end
+    was found (``codes.END_*``, or -1). ``kind`` must be a limitation event (>= ACKNOWLEDGMENT).
+
+    A title acts even on a time-barred claim and ends the court proceedings pending; any other
+    event acts only when the claim is not time-barred on its day (``day <= end``) or a proceeding
+    is pending. The run is suspended while any proceeding is pending, and starts anew on the day
+    the last one ends."""
+    if kind == codes.TITLE:
+        run_kind = codes.LIMITATION_TITLE
+        end, how = new_run_end(day, run_kind, custom_years, lim, calendar)
+        return end, 0, enforcement, run_kind, codes.STEP_TITLE, how
+    if court + enforcement == 0 and day > end:
+        return end, court, enforcement, run_kind, codes.STEP_BARRED, -1
+    if kind == codes.COURT_FILING:
+        return end, court + 1, enforcement, run_kind, codes.STEP_SUSPEND, -1
+    if kind == codes.ENFORCEMENT_FILING:
+        return end, court, enforcement + 1, run_kind, codes.STEP_SUSPEND, -1
+    if kind == codes.ACKNOWLEDGMENT:
+        if court + enforcement > 0:
+            return end, court, enforcement, run_kind, codes.STEP_NO_EFFECT, -1
+        end, how = new_run_end(day, run_kind, custom_years, lim, calendar)
+        return end, court, enforcement, run_kind, codes.STEP_NEW_RUN, how
+    if kind == codes.PROCEEDINGS_END:
+        if court == 0:
+            return end, court, enforcement, run_kind, codes.STEP_NO_EFFECT, -1
+        court -= 1
+    elif kind == codes.ENFORCEMENT_END:
+        if enforcement == 0:
+            return end, court, enforcement, run_kind, codes.STEP_NO_EFFECT, -1
+        enforcement -= 1
+    else:
+        return end, court, enforcement, run_kind, codes.STEP_NO_EFFECT, -1
+    if court + enforcement > 0:
+        return end, court, enforcement, run_kind, codes.STEP_STILL_SUSPENDED, -1
+    end, how = new_run_end(day, run_kind, custom_years, lim, calendar)
+    return end, court, enforcement, run_kind, codes.STEP_NEW_RUN, how
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def record_step(trace, n_trace, step, day, what, end, how, pending):
+    """A row of the limitation trace: step, day, event kind (or the first run's kind), the end
+    after it (NULL_DAY while suspended), how that end was found, proceedings pending."""
     if n_trace < trace.shape[0]:
         trace[n_trace, 0] = step
         trace[n_trace, 1] = day
-        trace[n_trace, 2] = kind
-        trace[n_trace, 3] = raw_end
+        trace[n_trace, 2] = what
+        trace[n_trace, 3] = end
         trace[n_trace, 4] = how
-        trace[n_trace, 5] = end
+        trace[n_trace, 5] = pending
     return n_trace + 1
+
+
+# ----------------------------------------------------------------------------- interest (§3a)
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def periodic_end(day, lim, calendar):
+    """End of a periodic run from ``day``: where the interest of ``day`` stops, absent events."""
+    return new_run_end(day, codes.LIMITATION_PERIODIC, 0, lim, calendar)[0]
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def first_day_ending_by(x, a, b, lim, calendar):
+    """The first day d of a..b whose periodic run from d ends on or after ``x`` (b + 1: none).
+    A periodic run's end never decreases with its start (same day and month or 31 December, years
+    fixed per version, art. 5 taking the later of two rules only when the new one is not shorter)."""
+    if periodic_end(a, lim, calendar) >= x:
+        return a
+    if periodic_end(b, lim, calendar) < x:
+        return b + 1
+    lo, hi = a, b  # periodic_end(lo) < x <= periodic_end(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if periodic_end(mid, lim, calendar) >= x:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def first_day_reaching(x, lim, calendar):
+    """The first day whose periodic run reaches ``x`` (ends on or after it). A periodic run is at
+    least its years long and ends at the latest on 31 December a year after that, so the day lies
+    in the span searched."""
+    reform_day = lim[0]
+    years = lim[8 + codes.LIMITATION_PERIODIC]
+    year_end_min = lim[14]
+    if year_end_min > 0 and years >= year_end_min:
+        # under the year-end rule a run from d ends on 31 December of d's year + years: it reaches x
+        # from 1 January of x's year - years on, when that day and the one before are new-law days
+        base, civil, first_year, month_start = calendar
+        y, _, _ = civil_of(x, base, civil)
+        day = day_of(y - years, 1, 1, first_year, month_start)
+        if day > reform_day:
+            return day
+    years = max(lim[1 + codes.LIMITATION_PERIODIC], years)
+    return first_day_ending_by(x, x - 366 * (years + 2), x, lim, calendar)
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def interest_run_barred(j, hi, ev_day, ev_kind, dropped, as_of, end, court, enforcement, lim, calendar):
+    """Whether a periodic run of interest in the state (end, proceedings pending) before event
+    ``j`` is time-barred on ``as_of`` once events j..hi-1 that count have acted on it (§3a)."""
+    run_kind = codes.LIMITATION_PERIODIC
+    for k in range(j, hi):
+        day = ev_day[k]
+        if day > as_of:
+            break
+        kind = ev_kind[k]
+        if kind < codes.ACKNOWLEDGMENT or dropped[k]:
+            continue
+        end, court, enforcement, run_kind, _, _ = limitation_event(
+            kind, day, end, court, enforcement, run_kind, 0, lim, calendar
+        )
+    return court + enforcement == 0 and as_of > end
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def acts_on_interest(kind):
+    """An event that can start, stop or suspend an interest run that is running."""
+    return (
+        kind == codes.ACKNOWLEDGMENT
+        or kind == codes.COURT_FILING
+        or kind == codes.ENFORCEMENT_FILING
+        or kind == codes.TITLE
+    )
+
+
+#: A day before any day: ``interest_rule``'s "every day is after".
+NO_DAY_BEFORE = -(2**31) + 1
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def interest_rule(g, f, hi, ev_day, ev_kind, dropped, as_of, court, enforcement, plain_split, lim, calendar):
+    """Which interest of the days before event ``g`` and after the one before it (and after any
+    title_date) is time-barred on ``as_of`` by the days' own runs (§3a): (from_day, before,
+    after) — a day before ``from_day`` is barred when ``before``, a later one when ``after``.
+
+    ``g`` is the first limitation event that counts after the days, ``f`` the first from there
+    that ``acts_on_interest`` (``hi``: none); ``court``/``enforcement`` are the claim's
+    proceedings pending after the events before the days; ``plain_split`` is
+    ``first_day_reaching(as_of)``.
+
+    Each day's run starts suspended when proceedings are pending (the same for every day); else it
+    ends at ``periodic_end(d)``, which grows with d. Until ``f`` nothing acts on it (an end with
+    nothing pending changes nothing). ``f`` acts on the days whose run reaches it, and from then on
+    they share one state; the others ended before ``f``, so before ``as_of``, unless a later title
+    confirms them (a title acts on a barred run)."""
+    if court + enforcement > 0:
+        barred = interest_run_barred(g, hi, ev_day, ev_kind, dropped, as_of, 0, court, enforcement, lim, calendar)
+        return NO_DAY_BEFORE, barred, barred
+    if f >= hi:
+        return plain_split, True, False
+    x = ev_day[f]
+    if ev_kind[f] == codes.TITLE:
+        barred = interest_run_barred(f, hi, ev_day, ev_kind, dropped, as_of, x, 0, 0, lim, calendar)
+        return NO_DAY_BEFORE, barred, barred
+    after = interest_run_barred(f, hi, ev_day, ev_kind, dropped, as_of, x, 0, 0, lim, calendar)
+    before = True
+    for k in range(f + 1, hi):
+        if ev_day[k] > as_of:
+            break
+        if ev_kind[k] == codes.TITLE and not dropped[k]:
+            before = interest_run_barred(k, hi, ev_day, ev_kind, dropped, as_of, ev_day[k], 0, 0, lim, calendar)
+            break
+    return first_day_reaching(x, lim, calendar), before, after

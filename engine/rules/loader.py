@@ -9,6 +9,7 @@ unchanged. A user may put updated copies of any table in a folder named by ``CES
 from __future__ import annotations
 
 import csv
+from bisect import bisect_right
 import hashlib
 import io
 import os
@@ -28,6 +29,8 @@ EPOCH = date(1970, 1, 1)
 
 #: The interest tables the engine reads, by file stem.
 RATE_TABLES = ("statutory_late", "commercial_late", "maximum_late")
+#: Interest tables derived from another one: name -> (base table, file of dated offsets in bp).
+DERIVED_RATE_TABLES = {"commercial_late_medical": ("commercial_late", "commercial_late_medical_offset")}
 #: Also shipped and validated (not read by the engine yet).
 OTHER_RATE_TABLES = ("statutory_capital", "reference_rate")
 
@@ -176,6 +179,46 @@ def _rate_table(name: str, rules_dir: Path | None) -> RateTable:
     if f.last_valid < days[-1]:
         raise RuleTableError(f"{f.path}: last_value_still_valid_on {f.last_valid} is before its last row {days[-1]}")
     return RateTable(name, f.path, tuple(days), tuple(bps), tuple(sources), f.last_valid, f.sha256)
+
+
+def _derived_rate_table(name: str, base: RateTable, offsets_name: str, rules_dir: Path | None) -> RateTable:
+    """``base`` plus the offset in force on each day (0 before the first offset row): a row on every
+    day either table changes, each with both sources. Valid as long as both are."""
+    f = _read(offsets_name, rules_dir, ("effective_from", "offset_bp"))
+    offsets: list[tuple[date, int, str]] = []
+    for row in f.rows:
+        line = row["_line"]
+        day = _parse_date(row["effective_from"], f.path, line, "effective_from")
+        if offsets and day <= offsets[-1][0]:
+            raise RuleTableError(f"{f.path}:{line}: effective_from {day} after {offsets[-1][0]}: rows must be sorted")
+        try:
+            offset = int(row["offset_bp"])
+        except ValueError:
+            raise RuleTableError(f"{f.path}:{line}: offset_bp {row['offset_bp']!r} is not a whole number") from None
+        source = row.get("source", "").strip()
+        if not source:
+            raise RuleTableError(f"{f.path}:{line}: every offset needs a source")
+        offsets.append((day, offset, source))
+    if not offsets:
+        raise RuleTableError(f"{f.path}: no rows")
+    days = sorted(set(base.effective_from) | {d for d, _, _ in offsets})
+    rates, sources = [], []
+    for day in days:
+        base_bp = base.rate_on(day)
+        if base_bp is None:  # an offset before the base table starts: nothing to offset yet
+            continue
+        in_force = [(o, src) for d, o, src in offsets if d <= day]
+        offset, offset_source = in_force[-1] if in_force else (0, "")
+        if base_bp + offset < 0:
+            raise RuleTableError(f"{f.path}: {name} on {day} would be {base_bp + offset} bp, below 0")
+        base_source = base.sources[bisect_right(base.effective_from, day) - 1]
+        rates.append((day, base_bp + offset))
+        sources.append(f"{base.name}: {base_source}" + (f"; {offset:+d} bp: {offset_source}" if in_force else ""))
+    digest = hashlib.sha256(f"{base.sha256}:{f.sha256}".encode()).hexdigest()
+    return RateTable(
+        name, f.path, tuple(d for d, _ in rates), tuple(bp for _, bp in rates), tuple(sources),
+        min(base.last_valid, f.last_valid), digest,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -334,6 +377,36 @@ def _limitation_rules(rules_dir: Path | None) -> LimitationRules:
     return LimitationRules(versions[0], versions[1], f.path, f.sha256)
 
 
+#: The rule sets of limitation_rule_sets.csv this engine computes by.
+IMPLEMENTED_LIMITATION_RULE_SETS = ("2026-12",)
+
+
+@dataclass(frozen=True)
+class LimitationRuleSet:
+    """How the limitation rules are read: the rule set the engine computes by (the file's last row)."""
+
+    name: str
+    adopted_on: date
+    source: str
+    path: Path
+    sha256: str
+
+
+def _limitation_rule_set(rules_dir: Path | None) -> LimitationRuleSet:
+    f = _read("limitation_rule_sets", rules_dir, ("adopted_on", "rule_set"))
+    if not f.rows:
+        raise RuleTableError(f"{f.path}: no rows")
+    last = f.rows[-1]
+    name = last["rule_set"].strip()
+    if name not in IMPLEMENTED_LIMITATION_RULE_SETS:
+        raise RuleTableError(
+            f"{f.path}:{last['_line']}: rule set {name!r} is not one this engine computes by "
+            f"({', '.join(IMPLEMENTED_LIMITATION_RULE_SETS)}); the last row decides"
+        )
+    adopted = _parse_date(last["adopted_on"], f.path, last["_line"], "adopted_on")
+    return LimitationRuleSet(name, adopted, last.get("source", "").strip(), f.path, f.sha256)
+
+
 @dataclass(frozen=True)
 class RuleBook:
     """Every rule table the engine reads, validated, with where each came from."""
@@ -341,6 +414,7 @@ class RuleBook:
     rates: dict[str, RateTable]
     holidays: HolidayCalendar
     limitation: LimitationRules
+    limitation_rule_set: LimitationRuleSet
     other_rates: dict[str, RateTable] = field(default_factory=dict)
 
     def versions(self) -> dict[str, dict[str, str]]:
@@ -351,6 +425,8 @@ class RuleBook:
         }
         out["holidays"] = {"path": str(self.holidays.path), "sha256": self.holidays.sha256}
         out["limitation_periods"] = {"path": str(self.limitation.path), "sha256": self.limitation.sha256}
+        rule_set = self.limitation_rule_set
+        out["limitation_rule_set"] = {"path": str(rule_set.path), "sha256": rule_set.sha256, "rule_set": rule_set.name}
         return out
 
     def stale(self, names: list[str], as_of: date) -> list[RateTable]:
@@ -368,9 +444,13 @@ def load_rules(rules_dir: str | Path | None = None) -> RuleBook:
 def _load(rules_dir: Path | None) -> RuleBook:
     if rules_dir is not None and not rules_dir.is_dir():
         raise RuleTableError(f"{RULES_DIR_ENV}={rules_dir} is not a folder")
+    rates = {name: _rate_table(name, rules_dir) for name in RATE_TABLES}
+    for name, (base, offsets) in DERIVED_RATE_TABLES.items():
+        rates[name] = _derived_rate_table(name, rates[base], offsets, rules_dir)
     return RuleBook(
-        rates={name: _rate_table(name, rules_dir) for name in RATE_TABLES},
+        rates=rates,
         holidays=_holiday_calendar(rules_dir),
         limitation=_limitation_rules(rules_dir),
+        limitation_rule_set=_limitation_rule_set(rules_dir),
         other_rates={name: _rate_table(name, rules_dir) for name in OTHER_RATE_TABLES},
     )

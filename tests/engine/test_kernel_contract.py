@@ -48,6 +48,7 @@ def test_kernel_codes_follow_the_domain_enums():
     for bucket in Bucket:
         assert getattr(codes, bucket.name) == code_of(bucket)
     assert codes.LIMITATION_TITLE == code_of(LimitationKind.TITLE)
+    assert codes.LIMITATION_PERIODIC == code_of(LimitationKind.PERIODIC)
 
 
 def test_no_legal_dates_or_rates_in_engine_code():

@@ -1,8 +1,8 @@
 """Worked examples a lawyer can check, asserted against the reference oracle.
 
-Sources: /work/shared/domain/LAW.md section 3 (interest) and 4.4 (limitation), ENGINE.md's own
-examples, holidays.md. ENGINE.md is the binding definition: where it and LAW.md differ, ENGINE.md
-wins and the test says so in a comment ("LAW.md vs ENGINE.md").
+Sources: LAW.md section 3 (interest) and 4.4 (limitation), the engine specification's own
+examples (docs/engine.md), holidays.md. The specification is the binding definition: where it and
+LAW.md differ, it wins and the test says so in a comment ("LAW.md vs ENGINE.md").
 
 Money is in grosz (100 grosz = 1 zł); rates in basis points (1125 = 11.25 %).
 """
@@ -13,13 +13,18 @@ from datetime import date
 
 import pytest
 
+from engine.rules import load_rules
 from tests.reference.engine_reference import (
-    easter_sunday,
-    polish_holidays,
     reference_claim_state,
     reference_interest_pieces,
     reference_limitation_date,
 )
+
+
+def polish_holidays(year: int) -> set[date]:
+    """The engine's holiday calendar (still read for payment deadlines, letters and business days;
+    no longer by limitation)."""
+    return {d for d, _ in load_rules().holidays.holidays(year)}
 
 D = date.fromisoformat
 
@@ -193,10 +198,10 @@ def test_contractual_rate_is_capped_at_maximum_interest_each_day():
             "2025-01-01", D("2025-12-31"), id="4.4#8 B2B sale invoice, 2 y to year end",
         ),
         pytest.param(
-            # ENGINE.md's own example: 3 y from 2019-05-10 ends 2022-12-31, a Saturday; 2023-01-01
-            # is a Sunday and New Year; the claim can be pursued until Monday 2023-01-02.
+            # ENGINE.md's own example: 3 y from 2019-05-10 ends 2022-12-31, a Saturday, and is not
+            # moved (art. 115 KC does not apply to limitation, SN III CZP 21/23 of 2024-05-22).
             dict(due_date="2019-05-10", limitation_kind="periodic"), [], "2023-01-02",
-            D("2023-01-02"), id="ENGINE.md 3 y from 2019-05-10, Saturday year end moves",
+            D("2022-12-31"), id="ENGINE.md 3 y from 2019-05-10, Saturday year end not moved",
         ),
     ],
 )
@@ -208,13 +213,12 @@ def test_limitation_worked_examples(facts, events, as_of, expected):
     assert row["time_barred"] is (D(as_of) > expected)
 
 
-def test_law_4_4_6_without_the_acknowledgment_the_year_end_moves_past_new_year():
-    # LAW.md vs ENGINE.md: LAW.md says the card debt "would end 2023-12-31". That day is a Sunday
-    # and 2024-01-01 is New Year, so under ENGINE.md (art. 115 KC move) it ends on 2024-01-02.
+def test_law_4_4_6_without_the_acknowledgment_the_run_ends_on_sunday_31_december():
+    # LAW.md: the card debt "would end 2023-12-31", a Sunday: not moved (III CZP 21/23).
     c = claim(due_date="2020-02-10", limitation_kind="business")
-    assert reference_limitation_date(c, [], D("2023-05-31")) == D("2024-01-02")
-    assert state(c, [], "2024-01-02")["time_barred"] is False
-    assert state(c, [], "2024-01-03")["time_barred"] is True
+    assert reference_limitation_date(c, [], D("2023-05-31")) == D("2023-12-31")
+    assert state(c, [], "2023-12-31")["time_barred"] is False
+    assert state(c, [], "2024-01-01")["time_barred"] is True
 
 
 def test_law_4_4_7_no_limitation_date_while_enforcement_is_pending():
@@ -235,10 +239,10 @@ def test_law_4_4_3_is_time_barred_the_day_after():
 
 def test_acknowledgment_after_the_end_does_not_revive_a_time_barred_claim():
     c = claim(due_date="2019-05-10", limitation_kind="periodic")
-    late = [event(1, "2023-01-03", "acknowledgment")]
-    assert reference_limitation_date(c, late, D("2024-01-01")) == D("2023-01-02")
-    on_last_day = [event(1, "2023-01-02", "acknowledgment")]  # still in time: runs anew
-    assert reference_limitation_date(c, on_last_day, D("2024-01-01")) == D("2026-12-31")
+    late = [event(1, "2023-01-01", "acknowledgment")]
+    assert reference_limitation_date(c, late, D("2024-01-01")) == D("2022-12-31")
+    on_last_day = [event(1, "2022-12-31", "acknowledgment")]  # still in time: runs anew
+    assert reference_limitation_date(c, on_last_day, D("2024-01-01")) == D("2025-12-31")
 
 
 def test_old_law_run_that_ended_before_the_reform_stays_ended():
@@ -286,17 +290,15 @@ def test_epiphany_only_from_2011_and_12_november_only_in_2018():
     (2000, "2000-04-23"), (2008, "2008-03-23"), (2011, "2011-04-24"), (2019, "2019-04-21"),
     (2038, "2038-04-25"),
 ])
-def test_easter_sunday(year, easter):
-    assert easter_sunday(year) == D(easter)
+def test_easter_sunday_and_monday_are_holidays(year, easter):
+    assert {D(easter), date.fromordinal(D(easter).toordinal() + 1)} <= polish_holidays(year)
 
 
-def test_limitation_end_on_christmas_eve_moves_only_from_2025():
-    # A 1-year custom run (no year-end rule) ending on 24 December.
-    c2024 = claim(due_date="2023-12-24", limitation_kind="custom", limitation_years=1)
-    assert reference_limitation_date(c2024, [], D("2024-01-01")) == D("2024-12-24")  # Tuesday
+def test_a_limitation_end_on_christmas_eve_2025_is_not_moved():
+    # A 1-year custom run (no year-end rule) ending on 24 December 2025, Wigilia, a holiday since
+    # 2025, before Christmas and a weekend: it ends that day all the same (III CZP 21/23).
     c2025 = claim(due_date="2024-12-24", limitation_kind="custom", limitation_years=1)
-    # 2025-12-24 (Wednesday) is Wigilia, 25 and 26 are Christmas -> Saturday, Sunday -> 29th.
-    assert reference_limitation_date(c2025, [], D("2025-01-01")) == D("2025-12-29")
+    assert reference_limitation_date(c2025, [], D("2025-01-01")) == D("2025-12-24")
 
 
 # =============================================================================================

@@ -120,7 +120,7 @@ def test_result_records_stale_rates_and_rules(compute_state):
     meta = provenance(state)
     assert meta["allow_stale_rates"] is True
     assert meta["stale_rate_tables"] == {"statutory_late": "2026-03-05"}
-    assert set(meta["rules"]) >= {"statutory_late", "holidays", "limitation_periods"}
+    assert set(meta["rules"]) >= {"statutory_late", "holidays", "limitation_periods", "limitation_rule_set"}
 
 
 # --- limitation (LAW.md section 4.4 and ENGINE.md section 3) ----------------------------------------------
@@ -138,7 +138,10 @@ AS_OF = D(2026, 11, 22)
         ("6 instalment request interrupts", D(2020, 2, 10), "business", None, [("acknowledgment", D(2023, 6, 1))],
          D(2026, 12, 31)),
         ("8 B2B sale, 2 y, year end", D(2023, 6, 11), "sales", None, [], D(2025, 12, 31)),
-        ("ENGINE.md: 2022-12-31 is a Saturday", D(2019, 5, 10), "business", None, [], D(2023, 1, 2)),
+        ("ENGINE.md: 2022-12-31 is a Saturday, not moved", D(2019, 5, 10), "business", None, [], D(2022, 12, 31)),
+        ("10 acknowledgment before the title absorbed", D(2016, 3, 15), "business", D(2021, 5, 1),
+         [("acknowledgment", D(2019, 1, 10))], D(2027, 12, 31)),
+        ("12 3 y from 2019-05-10, Saturday", D(2019, 5, 10), "periodic", None, [], D(2022, 12, 31)),
     ],
 )  # fmt: skip
 def test_limitation_worked_examples(case, due, kind, title, events, expected):

@@ -47,20 +47,34 @@ def test_totals_without_a_file_are_the_same(portfolio, monkeypatch):
     assert state_totals(prepared) == StateTotals.of_table(compute_state(claims, events, AS_OF, allow_stale_rates=True))
 
 
-def test_a_claim_outside_the_calendar_fails_the_run_and_keeps_the_previous_file(tmp_path, monkeypatch):
+def test_a_run_that_fails_midway_keeps_the_previous_file(tmp_path, monkeypatch):
     monkeypatch.setattr(state_module, "CHUNK", 2)
-    rows = [claim(i, due=date(2020, 1, 1)) for i in range(1, 6)]
-    rows += [claim(i, due=date(2250, 1, 1), limitation_kind="custom", limitation_years=100) for i in (6, 9)]
-    claims, events = frames(rows)
+    claims, events = frames([claim(i, due=date(2020, 1, 1)) for i in range(1, 8)])
     out = tmp_path / "state.parquet"
     out.write_bytes(b"the previous state")
     prepared = prepare(claims, events, AS_OF, allow_stale_rates=True)
-    with pytest.raises(EngineInputError, match=r"claims.due_date: a limitation end falls outside the holiday calendar.*2 rows; first claim_id: 6, 9"):
+    tables = state_module._claim_state_table
+    calls = []
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return tables(*args)
+
+    monkeypatch.setattr(state_module, "_claim_state_table", failing)
+    with pytest.raises(OSError, match="disk full"):
         state_totals(prepared, write_to=out)
     assert out.read_bytes() == b"the previous state"
     assert list(tmp_path.iterdir()) == [out]
-    with pytest.raises(EngineInputError, match="2 rows; first claim_id: 6, 9"):
-        compute_state(claims, events, AS_OF, allow_stale_rates=True)
+
+
+def test_limitation_ends_past_the_calendar_tables_are_computed_not_refused():
+    """Ends are no longer moved to a working day, so no holiday calendar bounds them: a run past
+    the calendar's years is computed by date arithmetic."""
+    rows = [claim(6, due=date(2250, 1, 1), limitation_kind="custom", limitation_years=100, interest_basis="none")]
+    [row] = compute_state(*frames(rows), AS_OF, allow_stale_rates=True).to_pylist()
+    assert row["limitation_date"] == date(2350, 12, 31)
 
 
 def test_exact_sum_goes_past_int64():

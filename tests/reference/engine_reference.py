@@ -1,8 +1,9 @@
 """Slow, obviously-correct reference ("oracle") for ``claim_state``.
 
-Written from /work/shared/spec/ENGINE.md (and SCHEMA.md) only, in plain Python: no numpy, numba or
-polars, nothing from ``engine/``. Every number is a Python int (exact); every day a ``datetime.date``.
-The fast engine is compared to this file by hypothesis tests, so clarity beats speed here.
+Written from the engine's specification (docs/engine.md, amended 2026-12, and docs/data-contract.md)
+only, in plain Python: no numpy, numba or polars, nothing from ``engine/`` but the rate tables' CSV
+files. Every number is a Python int (exact); every day a ``datetime.date``. The fast engine is
+compared to this file by hypothesis tests, so clarity beats speed here.
 
 Rules ENGINE.md leaves open are filled in exactly as agreed for the engine (see the module
 docstrings of the sections below); they are marked "AGREED" in comments.
@@ -16,7 +17,14 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-RATES_DIR = Path(os.environ.get("CESSION_REFERENCE_RATES_DIR", "/work/shared/domain/rates"))
+#: The rate tables as the repository ships them (the same CSV files the engine reads).
+RATES_DIR = Path(
+    os.environ.get("CESSION_REFERENCE_RATES_DIR", Path(__file__).resolve().parents[2] / "engine" / "rules" / "data")
+)
+
+#: commercial_late_medical: the commercial rate less 2 pp from this day (reference + 8 pp instead of + 10 pp).
+MEDICAL_FROM = date(2020, 1, 1)
+MEDICAL_LESS_BP = 200
 
 DEFAULT_WATERFALL: tuple[str, str, str] = ("costs", "interest", "principal")
 
@@ -69,6 +77,8 @@ def rate_of_day(d: date, basis: str, contractual_rate_bp: int | None = None) -> 
         return 0
     if basis in ("statutory_late", "commercial_late"):
         return rate_in_table(basis, d)
+    if basis == "commercial_late_medical":
+        return rate_in_table("commercial_late", d) - (MEDICAL_LESS_BP if d >= MEDICAL_FROM else 0)
     if basis == "contractual":
         cap_start = load_rate_table("maximum_late")[0][0]
         if d < cap_start:
@@ -85,6 +95,8 @@ def change_days(basis: str) -> list[date]:
         return []
     if basis in ("statutory_late", "commercial_late"):
         return [d for d, _ in load_rate_table(basis)]
+    if basis == "commercial_late_medical":
+        return [d for d, _ in load_rate_table("commercial_late")] + [MEDICAL_FROM]
     if basis == "contractual":
         return [d for d, _ in load_rate_table("maximum_late")]
     raise ValueError(f"unknown interest_basis {basis!r}")
@@ -127,68 +139,6 @@ def reference_interest_pieces(
 
 
 # ---------------------------------------------------------------------------------------------
-# Calendar: public holidays of Poland (holidays.md) and art. 115 KC
-# ---------------------------------------------------------------------------------------------
-
-
-def easter_sunday(year: int) -> date:
-    """Gregorian Easter Sunday (anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741 (the algorithm's own name)
-    m = (a + 11 * h + 22 * l) // 451
-    month, day = divmod(h + l - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
-@lru_cache(maxsize=None)
-def polish_holidays(year: int) -> frozenset[date]:
-    """Public holidays (days free from work) of Poland in ``year`` per holidays.md."""
-    easter = easter_sunday(year)
-    days = {
-        date(year, 1, 1),  # Nowy Rok
-        easter,  # Wielkanoc
-        easter + timedelta(days=1),  # Poniedziałek Wielkanocny
-        date(year, 5, 1),  # Święto Pracy
-        date(year, 5, 3),  # Święto Konstytucji 3 Maja
-        easter + timedelta(days=49),  # Zielone Świątki (a Sunday)
-        easter + timedelta(days=60),  # Boże Ciało
-        date(year, 8, 15),  # Wniebowzięcie NMP
-        date(year, 11, 1),  # Wszystkich Świętych
-        date(year, 11, 11),  # Narodowe Święto Niepodległości
-        date(year, 12, 25),  # Boże Narodzenie
-        date(year, 12, 26),
-    }
-    if year >= 2011:
-        days.add(date(year, 1, 6))  # Trzech Króli, from 2011
-    if year >= 2025:
-        days.add(date(year, 12, 24))  # Wigilia, from 2025
-    if year == 2018:
-        days.add(date(2018, 11, 12))  # one-off holiday
-    return frozenset(days)
-
-
-def is_holiday(d: date) -> bool:
-    return d in polish_holidays(d.year)
-
-
-def is_deadline_moving_day(d: date) -> bool:
-    """Saturday, Sunday or public holiday (art. 115 KC)."""
-    return d.weekday() >= 5 or is_holiday(d)
-
-
-def move_past_free_days(d: date) -> date:
-    while is_deadline_moving_day(d):
-        d += ONE_DAY
-    return d
-
-
-# ---------------------------------------------------------------------------------------------
 # Limitation (ENGINE.md section 3)
 # ---------------------------------------------------------------------------------------------
 
@@ -216,7 +166,8 @@ def new_law_end(start: date, years: int) -> date:
 
 
 def run_end(start: date, kind: str, limitation_years: int | None = None) -> date:
-    """Last day of a run of ``kind`` starting on ``start``, after the art. 115 move."""
+    """Last day of a run of ``kind`` starting on ``start``. Not moved off a Saturday, Sunday or
+    holiday: art. 115 KC does not apply to the end of a limitation period (III CZP 21/23)."""
     new_n = run_years(kind, limitation_years, old_law=False)
     if start < REFORM_DAY:  # transitional rule, art. 5 of the 2018 act
         old_n = run_years(kind, limitation_years, old_law=True)
@@ -229,7 +180,7 @@ def run_end(start: date, kind: str, limitation_years: int | None = None) -> date
             end = new_law_end(start, new_n)
     else:
         end = new_law_end(start, new_n)
-    return move_past_free_days(end)
+    return end
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,50 +206,90 @@ def counted_events(events: list[dict], as_of: date) -> list[dict]:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Limitation:
-    """The limitation state machine of one claim (ENGINE.md section 3 + AGREED details)."""
+class _Run:
+    """A limitation run and the events that act on it (section 3): its end, the court and
+    enforcement proceedings pending, and the years of its next runs ("title" after a title)."""
 
-    def __init__(self, claim: dict):
-        self.kind = claim["limitation_kind"]
-        self.years = claim["limitation_years"]
-        self.titled = claim["title_date"] is not None
-        self.suspended: str | None = None  # None, "court" or "enforcement"
-        first_start = claim["title_date"] if self.titled else claim["due_date"]
-        self.end = self._end_of_run_from(first_start)
+    def __init__(self, end: date | None, kind: str, years: int | None, court: int = 0, enforcement: int = 0):
+        self.end = end
+        self.kind = kind
+        self.years = years
+        self.court = court
+        self.enforcement = enforcement
 
-    def _end_of_run_from(self, start: date) -> date:
-        if self.titled:  # AGREED: every run of a titled claim is a title run
-            return run_end(start, "title")
-        return run_end(start, self.kind, self.years)
+    @property
+    def pending(self) -> bool:
+        return self.court + self.enforcement > 0
 
     def apply(self, event: dict) -> None:
         day, kind = event["event_date"], event["kind"]
-        # Not time-barred on the event day: never while suspended, else day <= current end.
-        if self.suspended is None and day > self.end:
+        if kind == "title":  # acts even on a barred claim; the court proceedings end with it
+            self.kind = "title"
+            self.court = 0
+            self.end = run_end(day, "title")
             return
-        if kind == "acknowledgment":
-            if self.suspended is None:
-                self.end = self._end_of_run_from(day)
-        elif kind == "court_filing":
-            self.suspended = "court"
-        elif kind == "enforcement_filing":
-            self.suspended = "enforcement"
-        elif kind == "proceedings_end":
-            if self.suspended == "court":
-                self.suspended = None
-                self.end = self._end_of_run_from(day)
-        elif kind == "enforcement_end":
-            if self.suspended == "enforcement":
-                self.suspended = None
-                self.end = self._end_of_run_from(day)
-        elif kind == "title":
-            self.titled = True
-            self.suspended = None
-            self.end = self._end_of_run_from(day)
+        barred_on_the_day = not self.pending and day > self.end
+        if kind == "court_filing" and not barred_on_the_day:
+            self.court += 1
+        elif kind == "enforcement_filing" and not barred_on_the_day:
+            self.enforcement += 1
+        elif kind == "acknowledgment" and not barred_on_the_day and not self.pending:
+            self.end = run_end(day, self.kind, self.years)
+        elif kind == "proceedings_end" and self.court > 0:
+            self.court -= 1
+            if not self.pending:
+                self.end = run_end(day, self.kind, self.years)
+        elif kind == "enforcement_end" and self.enforcement > 0:
+            self.enforcement -= 1
+            if not self.pending:
+                self.end = run_end(day, self.kind, self.years)
 
     @property
     def limitation_date(self) -> date | None:
-        return None if self.suspended is not None else self.end
+        return None if self.pending else self.end
+
+
+LIMITATION_KINDS = ("acknowledgment", "court_filing", "proceedings_end", "title", "enforcement_filing", "enforcement_end")
+
+
+def limitation_events(claim: dict, counted: list[dict]) -> list[dict]:
+    """The counted events that act on limitation: a claim with title_date ignores those before it."""
+    title = claim["title_date"]
+    return [e for e in counted if e["kind"] in LIMITATION_KINDS and (title is None or e["event_date"] >= title)]
+
+
+def claim_run(claim: dict, events: list[dict]) -> _Run:
+    """The claim's run after ``events`` (limitation events, in order)."""
+    if claim["title_date"] is not None:
+        run = _Run(run_end(claim["title_date"], "title"), "title", None)
+    else:
+        run = _Run(run_end(claim["due_date"], claim["limitation_kind"], claim["limitation_years"]),
+                   claim["limitation_kind"], claim["limitation_years"])  # fmt: skip
+    for e in events:
+        run.apply(e)
+    return run
+
+
+def interest_end(claim: dict, lim_events: list[dict], limitation_date: date | None, d: date) -> date | None:
+    """iend(d) of section 3a: the last day the interest of day ``d`` can be pursued (None: suspended)."""
+    title = claim["title_date"]
+    if title is not None and d <= title:
+        return limitation_date
+    before = [e for e in lim_events if e["event_date"] < d]
+    after = [e for e in lim_events if e["event_date"] >= d]
+    claims_own = claim_run(claim, before)
+    if claims_own.pending:  # starts suspended: the same proceedings claim it
+        run = _Run(None, "periodic", None, claims_own.court, claims_own.enforcement)
+    else:
+        run = _Run(run_end(d, "periodic"), "periodic", None)
+    for e in after:
+        run.apply(e)
+    own = run.limitation_date
+    if own is None:
+        return limitation_date
+    if limitation_date is None:
+        return own
+    return min(own, limitation_date)
 
 
 def _waterfall_for(claim: dict, waterfall) -> tuple[str, str, str]:
@@ -307,36 +298,85 @@ def _waterfall_for(claim: dict, waterfall) -> tuple[str, str, str]:
     return tuple(waterfall)
 
 
+def _take_oldest(tranches: list[list], amount: int) -> None:
+    """``amount`` off the oldest tranches first (section 3a, art. 451 § 3 KC)."""
+    while amount > 0 and tranches:
+        taken = min(tranches[0][0], amount)
+        tranches[0][0] -= taken
+        amount -= taken
+        if tranches[0][0] == 0:
+            tranches.pop(0)
+
+
 def _claim_state(claim: dict, events: list[dict], as_of: date, order: tuple[str, str, str]) -> dict:
     assert sorted(order) == ["costs", "interest", "principal"], order
     basis, rate = claim["interest_basis"], claim["contractual_rate_bp"]
+    counted = counted_events(events, as_of)
+    lim_events = limitation_events(claim, counted)
+    limitation_date = claim_run(claim, lim_events).limitation_date
+
+    flags: dict[tuple, bool] = {}
+
+    def barred(d: date) -> bool:
+        """Whether the interest of day d is time-barred on as_of (section 3a). iend(d) depends on d
+        only through the events before it, its periodic run's end and whether d <= title_date:
+        remembered by those."""
+        key = (sum(e["event_date"] < d for e in lim_events), run_end(d, "periodic"),
+               claim["title_date"] is not None and d <= claim["title_date"])  # fmt: skip
+        if key not in flags:
+            end = interest_end(claim, lim_events, limitation_date, d)
+            flags[key] = end is not None and as_of > end
+        return flags[key]
+
     balance = {
         "principal": claim["principal"],
         "interest": claim["interest_at_cutoff"],
         "costs": claim["costs_at_cutoff"],
     }
+    # the interest balance as tranches [amount, barred], oldest first
+    tranches: list[list] = []
+    if claim["interest_at_cutoff"] > 0:
+        tranches.append([claim["interest_at_cutoff"], barred(claim["due_date"] + ONE_DAY)])
     paid = {"principal": 0, "interest": 0, "costs": 0}
     overpaid = 0
     interest_accrued = 0
     last_payment_date = None
     written_off = False
     accrued_through = max(claim["due_date"], claim["cutoff_date"])
-    limitation = _Limitation(claim)
 
     def accrue_through(day: date) -> None:
         nonlocal accrued_through, interest_accrued
         if day <= accrued_through:
             return
         if not written_off:
-            pieces = reference_interest_pieces(
-                balance["principal"], accrued_through + ONE_DAY, day, basis, rate
-            )
-            added = sum(p[4] for p in pieces)
-            balance["interest"] += added
-            interest_accrued += added
+            principal = balance["principal"]
+            pieces = reference_interest_pieces(principal, accrued_through + ONE_DAY, day, basis, rate)
+            for first, last, _, bp, amount in pieces:
+                # the piece cut into maximal runs of days with one flag
+                runs: list[list] = []  # [first day, days, barred]
+                d = first
+                while d <= last:
+                    flag = barred(d)
+                    if runs and runs[-1][2] == flag:
+                        runs[-1][1] += 1
+                    else:
+                        runs.append([d, 1, flag])
+                    d += ONE_DAY
+                left = amount
+                for k, (_, n, flag) in enumerate(runs):
+                    share = left if k == len(runs) - 1 else min(left, round_half_up_interest(principal, bp, n))
+                    left -= share
+                    if share == 0:
+                        continue
+                    if tranches and tranches[-1][1] == flag:
+                        tranches[-1][0] += share
+                    else:
+                        tranches.append([share, flag])
+                balance["interest"] += amount
+                interest_accrued += amount
         accrued_through = day
 
-    for event in counted_events(events, as_of):
+    for event in counted:
         accrue_through(event["event_date"])
         kind, amount = event["kind"], event["amount"]
         if kind == "payment":
@@ -346,22 +386,27 @@ def _claim_state(claim: dict, events: list[dict], as_of: date, order: tuple[str,
                 balance[bucket] -= taken
                 paid[bucket] += taken
                 remaining -= taken
+                if bucket == "interest":
+                    _take_oldest(tranches, taken)
             overpaid += remaining
             last_payment_date = event["event_date"]  # counted order: the latest payment wins
         elif kind == "cost":
             balance["costs"] += amount
         elif kind == "interest_waiver":
-            balance["interest"] -= min(balance["interest"], amount)
+            taken = min(balance["interest"], amount)
+            balance["interest"] -= taken
+            _take_oldest(tranches, taken)
         elif kind == "capitalization":
             balance["principal"] += balance["interest"]
             balance["interest"] = 0
+            tranches = []
         elif kind == "write_off":
             balance = {"principal": 0, "interest": 0, "costs": 0}
+            tranches = []
             written_off = True
-        limitation.apply(event)
     accrue_through(as_of)
 
-    limitation_date = limitation.limitation_date
+    assert sum(t[0] for t in tranches) == balance["interest"]
     return {
         "claim_id": claim["claim_id"],
         "as_of": as_of,
@@ -370,6 +415,7 @@ def _claim_state(claim: dict, events: list[dict], as_of: date, order: tuple[str,
         "costs_due": balance["costs"],
         "total_due": balance["principal"] + balance["interest"] + balance["costs"],
         "interest_accrued": interest_accrued,
+        "interest_time_barred": sum(amount for amount, flag in tranches if flag),
         "paid_costs": paid["costs"],
         "paid_interest": paid["interest"],
         "paid_principal": paid["principal"],
@@ -409,8 +455,5 @@ def reference_claim_state(
 
 def reference_limitation_date(claim: dict, events: list[dict], as_of: date) -> date | None:
     """limitation_date of one claim as of ``as_of`` (events of other claims are ignored)."""
-    limitation = _Limitation(claim)
     mine = [e for e in events if e.get("claim_id", claim["claim_id"]) == claim["claim_id"]]
-    for event in counted_events(mine, as_of):
-        limitation.apply(event)
-    return limitation.limitation_date
+    return claim_run(claim, limitation_events(claim, counted_events(mine, as_of))).limitation_date
