@@ -11,14 +11,7 @@ from numba import njit, prange
 from engine.kernels import codes
 from engine.kernels.calendar import NULL_DAY
 from engine.kernels.interest import accrue, bands, record_piece
-from engine.kernels.limitation import (
-    acts_on_interest,
-    first_day_reaching,
-    interest_rule,
-    limitation_event,
-    record_step,
-    run_end,
-)
+from engine.kernels.limitation import claim_limitation, first_day_reaching, record_step, run_end
 
 N_OUTPUTS = 11  # what claim_one returns: principal, interest, costs, accrued, interest time-barred, paid
 # costs/interest/principal, overpaid, last payment day, limitation day (then the counts of pieces,
@@ -99,7 +92,7 @@ def claim_one(
     as_of, plain_split,
     rates, first_row, end_row, capped,
     lim, calendar,
-    t_amount, t_barred, window_pieces,
+    scratch,
     pieces, trace, tranches,
 ):  # fmt: skip
     """The state of one claim as of ``as_of``.
@@ -109,9 +102,10 @@ def claim_one(
     ``lim`` packs the limitation rules: [reform day, old years by kind (6), old year-end minimum,
     new years by kind (6), new year-end minimum]. ``rates`` and ``calendar`` are tuples of the rule
     tables (see ``accrue`` and ``limitation.law_end``). ``plain_split`` is
-    ``first_day_reaching(as_of)``. ``t_amount``/``t_barred`` are scratch for the interest tranches
+    ``first_day_reaching(as_of)``. ``scratch`` is (t_amount, t_barred, window_pieces, rules): ``t_amount``/``t_barred`` for the interest tranches
     (``tranche_capacity`` of the claim's events at least), ``window_pieces`` for the pieces of a
-    window whose days have more than one flag (``window_piece_capacity`` rows). ``pieces``, ``trace`` and ``tranches``
+    window whose days have more than one flag (``window_piece_capacity`` rows), ``rules`` for the
+    interest rules of ``claim_limitation`` (events + 1 rows). ``pieces``, ``trace`` and ``tranches``
     receive the interest pieces, limitation steps and interest tranches as accrued (first day, last
     day, amount, barred by its own run) while they have rows (zero rows in a portfolio run). An
     event's ``ev_value`` is its amount, or for a reversal the index of the event it cancels.
@@ -122,6 +116,7 @@ def claim_one(
     first. A claim that is itself time-barred has all of its interest barred (no day's interest
     outlives the claim), so the flags here are those of the days' own runs, and of a titled
     claim's days up to its title_date (which share the claim's end) not barred."""
+    t_amount, t_barred, window_pieces, rules = scratch
     _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped)
 
     accrued = 0
@@ -140,10 +135,21 @@ def claim_one(
     titled = title_day != NULL_DAY
     run_kind = codes.LIMITATION_TITLE if titled else limitation_kind
     start = title_day if titled else due_day
-    end, how = run_end(start, run_kind, custom_years, lim, calendar)
-    n_trace = record_step(trace, n_trace, codes.STEP_START, start, run_kind, end, how, 0)
-    court = 0  # proceedings pending
-    enforcement = 0
+    # the limitation clock first (its own pass, only for a claim with limitation events): the
+    # claim's end, and the interest rule of the days before each limitation event (rules[k])
+    plain = True
+    for j in range(lo, hi):
+        if ev_kind[j] >= codes.ACKNOWLEDGMENT:
+            plain = False
+            break
+    if plain:
+        limitation_day, how = run_end(start, run_kind, custom_years, lim, calendar)
+        n_trace = record_step(trace, n_trace, codes.STEP_START, start, run_kind, limitation_day, how, 0)
+    else:
+        limitation_day, n_trace = claim_limitation(
+            lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, custom_years, title_day, plain_split, lim,
+            calendar, rules, trace,
+        )  # fmt: skip
     # the days whose interest shares the claim's end: up to its title_date (none without one)
     confirmed_through = title_day if titled else due_day
 
@@ -155,17 +161,9 @@ def claim_one(
         t_amount[0] = at_cutoff
         t_barred[0] = False
         tail = 1
-    # From each event j on: g, the first limitation event that counts, and f, the first that acts on
-    # a running interest run (hi: none). The interest rule of the days before j depends only on the
-    # claim's state and the events from g, so it is computed once per g (``interest_rule``).
-    g = lo - 1
-    f = lo - 1
-    rule_at = -1
-    rule_from = 0
-    rule_before = False
-    rule_after = False
-    from_day = plain_split  # the rule of the days being accrued: days before from_day barred when
-    before = True  # ``before``, the others when ``after``
+    k = 0  # the limitation events passed: rules[k] is the rule of the days being accrued
+    from_day = plain_split  # days before from_day barred when ``before``, the others when ``after``
+    before = True
     after = False
 
     for j in range(lo, hi + 1):
@@ -174,30 +172,12 @@ def claim_one(
             day = as_of + 1
         elif dropped[j]:
             continue  # a reversed event never happened: it does not even cut the accrual
-        if g < j:
-            g = j
-            while g < hi and ev_day[g] <= as_of and (dropped[g] or ev_kind[g] < codes.ACKNOWLEDGMENT):
-                g += 1
-            if g < hi and ev_day[g] > as_of:
-                g = hi
-        if f < g:
-            f = g
-            while f < hi and ev_day[f] <= as_of and (dropped[f] or not acts_on_interest(ev_kind[f])):
-                f += 1
-            if f < hi and ev_day[f] > as_of:
-                f = hi
         last = min(day, as_of)
         settle_cutoff = cutoff_tranche and day > due_day
-        if settle_cutoff or (accruing and last > accrued_through):
-            if court + enforcement == 0 and f >= hi:  # nothing will act on these days' runs
-                from_day, before, after = plain_split, True, False
-            else:
-                if rule_at != g:
-                    rule_from, rule_before, rule_after = interest_rule(
-                        g, f, hi, ev_day, ev_kind, dropped, as_of, court, enforcement, plain_split, lim, calendar
-                    )  # fmt: skip
-                    rule_at = g
-                from_day, before, after = rule_from, rule_before, rule_after
+        if not plain and (settle_cutoff or (accruing and last > accrued_through)):
+            from_day = rules[k, 0]
+            before = rules[k, 1] != 0
+            after = rules[k, 2] != 0
         if settle_cutoff:
             cutoff_tranche = False
             barred = False
@@ -232,9 +212,9 @@ def claim_one(
                     principal, a, last, rate_row, rates, first_row, end_row, capped, contract_bp, window_pieces, 0
                 )  # fmt: skip
                 band0, band1 = bands(principal, window_pieces, n_window, c1, c2)
-                for k in range(n_window):
-                    n_pieces = record_piece(pieces, n_pieces, window_pieces[k, 0], window_pieces[k, 1],
-                                            window_pieces[k, 2], window_pieces[k, 3], window_pieces[k, 4])  # fmt: skip
+                for q in range(n_window):
+                    n_pieces = record_piece(pieces, n_pieces, window_pieces[q, 0], window_pieces[q, 1],
+                                            window_pieces[q, 2], window_pieces[q, 3], window_pieces[q, 4])  # fmt: skip
             band2 = gained - band0 - band1
             tail = _push(band0, barred0, t_amount, t_barred, head, tail)
             tail = _push(band1, barred1, t_amount, t_barred, head, tail)
@@ -289,18 +269,9 @@ def claim_one(
             head = 0
             tail = 0
 
-        # limitation
-        elif kind >= codes.ACKNOWLEDGMENT:
-            if day < title_day:  # only a claim with a title_date has days before it (NULL_DAY is int32 min)
-                n_trace = record_step(trace, n_trace, codes.STEP_ABSORBED, day, kind, end, -1, court + enforcement)
-                continue
-            end, court, enforcement, run_kind, step, how = limitation_event(
-                kind, day, end, court, enforcement, run_kind, custom_years, lim, calendar
-            )
-            pending = court + enforcement
-            n_trace = record_step(trace, n_trace, step, day, kind, NULL_DAY if pending else end, how, pending)
+        elif kind >= codes.ACKNOWLEDGMENT:  # the clock ran in claim_limitation
+            k += 1
 
-    limitation_day = NULL_DAY if court + enforcement > 0 else end
     interest_barred = 0
     if limitation_day != NULL_DAY and as_of > limitation_day:
         interest_barred = interest
@@ -358,6 +329,8 @@ def claim_states(
         t_amount = np.empty(tranche_capacity(most), dtype=np.int64)
         t_barred = np.empty(tranche_capacity(most), dtype=np.bool_)
         window_pieces = np.empty((window_piece_capacity(rates), 5), dtype=np.int64)
+        rules = np.empty((most + 1, 3), dtype=np.int64)
+        scratch = (t_amount, t_barred, window_pieces, rules)
         for i in range(lo, hi):
             b = basis[i]
             w = waterfall[i]
@@ -369,7 +342,7 @@ def claim_states(
                 as_of, plain_split,
                 rates, basis_first_row[b], basis_end_row[b], basis_capped[b],
                 lim, calendar,
-                t_amount, t_barred, window_pieces,
+                scratch,
                 no_pieces, no_trace, no_tranches,
             )  # fmt: skip
             o = i - out_first

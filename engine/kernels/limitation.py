@@ -8,7 +8,7 @@ limitation period (SN, 7 judges, III CZP 21/23 of 22 May 2024).
 from numba import njit
 
 from engine.kernels import codes
-from engine.kernels.calendar import civil_of, day_of, is_leap
+from engine.kernels.calendar import NULL_DAY, civil_of, day_of, is_leap
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
@@ -51,7 +51,7 @@ def run_end(start, kind, custom_years, lim, calendar):
     return law_end(start, new_n, new_year_end_min, calendar), codes.END_NEW_FROM_START
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
 def new_run_end(start, kind, custom_years, lim, calendar):
     """``run_end`` as a call, not inlined where it is used: each inlined copy costs numba seconds
     of compiling, and these paths are not the hot ones."""
@@ -122,7 +122,7 @@ def periodic_end(day, lim, calendar):
     return new_run_end(day, codes.LIMITATION_PERIODIC, 0, lim, calendar)[0]
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
 def first_day_ending_by(x, a, b, lim, calendar):
     """The first day d of a..b whose periodic run from d ends on or after ``x`` (b + 1: none).
     A periodic run's end never decreases with its start (same day and month or 31 December, years
@@ -141,7 +141,7 @@ def first_day_ending_by(x, a, b, lim, calendar):
     return hi
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
 def first_day_reaching(x, lim, calendar):
     """The first day whose periodic run reaches ``x`` (ends on or after it). A periodic run is at
     least its years long and ends at the latest on 31 December a year after that, so the day lies
@@ -161,7 +161,7 @@ def first_day_reaching(x, lim, calendar):
     return first_day_ending_by(x, x - 366 * (years + 2), x, lim, calendar)
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
 def interest_run_barred(j, hi, ev_day, ev_kind, dropped, as_of, end, court, enforcement, lim, calendar):
     """Whether a periodic run of interest in the state (end, proceedings pending) before event
     ``j`` is time-barred on ``as_of`` once events j..hi-1 that count have acted on it (§3a)."""
@@ -194,7 +194,7 @@ def acts_on_interest(kind):
 NO_DAY_BEFORE = -(2**31) + 1
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
 def interest_rule(g, f, hi, ev_day, ev_kind, dropped, as_of, court, enforcement, plain_split, lim, calendar):
     """Which interest of the days before event ``g`` and after the one before it (and after any
     title_date) is time-barred on ``as_of`` by the days' own runs (§3a): (from_day, before,
@@ -228,3 +228,53 @@ def interest_rule(g, f, hi, ev_day, ev_kind, dropped, as_of, court, enforcement,
             before = interest_run_barred(k, hi, ev_day, ev_kind, dropped, as_of, ev_day[k], 0, 0, lim, calendar)
             break
     return first_day_reaching(x, lim, calendar), before, after
+
+
+@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
+def claim_limitation(lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, custom_years, title_day, plain_split,
+                     lim, calendar, rules, trace):  # fmt: skip
+    """The claim's limitation clock (§3) through its events lo..hi-1 that count (``dropped`` marked),
+    from a first run of ``run_kind`` on ``start``; events before ``title_day`` are absorbed. Also the
+    interest rule (§3a, ``interest_rule``) of the days before each limitation event that counts:
+    ``rules[k]`` = (from_day, before, after) for the days after the k-th such event (k = 0: from
+    the start) up to the next. Steps go to ``trace`` while it has rows. Returns the limitation
+    day (NULL_DAY while suspended) and the count of steps."""
+    end, how = new_run_end(start, run_kind, custom_years, lim, calendar)
+    n_trace = record_step(trace, 0, codes.STEP_START, start, run_kind, end, how, 0)
+    court = 0
+    enforcement = 0
+    k = 0
+    g = lo  # the next limitation event that counts (hi: none)
+    f = lo  # the next from g on that acts on a running interest run (hi: none)
+    while True:
+        while g < hi and ev_day[g] <= as_of and (dropped[g] or ev_kind[g] < codes.ACKNOWLEDGMENT):
+            g += 1
+        if g < hi and ev_day[g] > as_of:
+            g = hi
+        f = max(f, g)
+        while f < hi and ev_day[f] <= as_of and (dropped[f] or not acts_on_interest(ev_kind[f])):
+            f += 1
+        if f < hi and ev_day[f] > as_of:
+            f = hi
+        if court + enforcement == 0 and f >= hi:  # nothing will act on these days' runs
+            rules[k, 0], rules[k, 1], rules[k, 2] = plain_split, 1, 0
+        else:
+            from_day, before, after = interest_rule(
+                g, f, hi, ev_day, ev_kind, dropped, as_of, court, enforcement, plain_split, lim, calendar
+            )
+            rules[k, 0], rules[k, 1], rules[k, 2] = from_day, before, after
+        k += 1
+        if g >= hi:
+            break
+        day = ev_day[g]
+        kind = ev_kind[g]
+        if day < title_day:  # only a claim with a title_date has days before it (NULL_DAY is int32 min)
+            n_trace = record_step(trace, n_trace, codes.STEP_ABSORBED, day, kind, end, -1, court + enforcement)
+        else:
+            end, court, enforcement, run_kind, step, how = limitation_event(
+                kind, day, end, court, enforcement, run_kind, custom_years, lim, calendar
+            )
+            pending = court + enforcement
+            n_trace = record_step(trace, n_trace, step, day, kind, NULL_DAY if pending else end, how, pending)
+        g += 1
+    return (NULL_DAY if court + enforcement > 0 else end), n_trace
