@@ -147,7 +147,7 @@ def _print_summary(summary: dict, out: Path | None) -> None:
     console.print(
         f"claims {claims:,}   events {summary['events']:,}   time-barred {barred:,}{share}   "
         f"suspended (proceedings pending) {summary['suspended']:,}   waterfall {summary['waterfall']}   "
-        f"limitation rule set {summary['limitation_rule_set']}"
+        f"limitation rule set {summary.get('limitation_rule_set') or 'before 2026-12'}"
     )
     if summary["stale_rate_tables"]:
         console.print(_stale_note(summary["stale_rate_tables"], date.fromisoformat(summary["as_of"])))
@@ -571,6 +571,7 @@ def _print_run(record) -> None:
         "suspended": (record.provenance or {}).get("suspended", 0),
         "stale_rate_tables": (record.provenance or {}).get("stale_rate_tables", {}),
         "waterfall": (record.provenance or {}).get("waterfall"), "seconds": record.seconds,
+        "limitation_rule_set": (record.provenance or {}).get("rules", {}).get("limitation_rule_set", {}).get("rule_set"),
     }  # fmt: skip
     _print_summary(summary, None)
     console.print(f"run {record.run_id} {record.status}; state sha256 {record.state_sha256[:16]}…")

@@ -61,6 +61,20 @@ def test_a_messy_seller_file_is_ingested_and_every_bad_row_is_found_for_its_reas
     assert debtors["national_id"].drop_nulls().is_unique().all()  # one debtor per PESEL/NIP
 
 
+def test_a_product_of_the_profile_maps_to_the_public_medical_commercial_rate(store, tmp_path):
+    """The shipped profile maps `Faktura SP ZOZ` (invoices of public hospitals) to
+    commercial_late_medical; the store keeps the value (migration 0004 widened the column)."""
+    frame, _ = seller_file(1200, seed=5, bad_share=0.0)
+    assert (frame["Produkt"] == "Faktura SP ZOZ").any()
+    path = write_seller_csv(frame, tmp_path / "eksport.csv")
+    report = ingest_file(store, path, "SPZOZ-2024", profile=PROFILE, price=1_000_000, purchase_date=PURCHASE_DATE, today=TODAY)
+    with store.connect() as conn:
+        claims = records.read_claims(conn, "SPZOZ-2024")
+    medical = claims.filter(pl.col("interest_basis") == "commercial_late_medical")
+    assert report.accepted == claims.height and medical.height == (frame["Produkt"] == "Faktura SP ZOZ").sum() > 0
+    assert set(medical["limitation_kind"]) == {"business"}
+
+
 def test_rows_with_one_fault_each_are_rejected_for_exactly_that_fault(store, tmp_path):
     faults = [
         ({"national_id": "44051401358"}, "national_id", "PESEL check digit"),
