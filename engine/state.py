@@ -679,7 +679,7 @@ def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> Claim
         k.rates, k.basis_first_row[b], k.basis_end_row[b], k.basis_capped[b],
         k.limitation, k.calendar,
         (t_amount, t_barred, np.empty((window_piece_capacity(k.rates), 5), dtype=np.int64),
-         np.empty((hi - lo + 1, 3), dtype=np.int64)),
+         np.empty((hi - lo + 1, 4), dtype=np.int64)),
         pieces, trace, tranches,
     )  # fmt: skip
     n_pieces, n_steps, n_tranches = r[N_OUTPUTS], r[N_OUTPUTS + 1], r[N_OUTPUTS + 2]

@@ -329,7 +329,7 @@ def claim_states(
         t_amount = np.empty(tranche_capacity(most), dtype=np.int64)
         t_barred = np.empty(tranche_capacity(most), dtype=np.bool_)
         window_pieces = np.empty((window_piece_capacity(rates), 5), dtype=np.int64)
-        rules = np.empty((most + 1, 3), dtype=np.int64)
+        rules = np.empty((most + 1, 4), dtype=np.int64)
         scratch = (t_amount, t_barred, window_pieces, rules)
         for i in range(lo, hi):
             b = basis[i]

@@ -162,19 +162,15 @@ def first_day_reaching(x, lim, calendar):
 
 
 @njit(cache=True, nogil=True, fastmath=False, _nrt=False)
-def interest_run_barred(j, hi, ev_day, ev_kind, dropped, as_of, end, court, enforcement, lim, calendar):
-    """Whether a periodic run of interest in the state (end, proceedings pending) before event
-    ``j`` is time-barred on ``as_of`` once events j..hi-1 that count have acted on it (§3a)."""
+def interest_run_barred(k, m, events, ev_day, ev_kind, as_of, end, court, enforcement, lim, calendar):
+    """Whether a periodic run of interest in the state (end, proceedings pending) before the k-th
+    limitation event that counts is time-barred on ``as_of`` once the k-th to the (m-1)-th have acted
+    on it (§3a); ``events[n, 3]`` is the index of the n-th."""
     run_kind = codes.LIMITATION_PERIODIC
-    for k in range(j, hi):
-        day = ev_day[k]
-        if day > as_of:
-            break
-        kind = ev_kind[k]
-        if kind < codes.ACKNOWLEDGMENT or dropped[k]:
-            continue
+    for n in range(k, m):
+        j = events[n, 3]
         end, court, enforcement, run_kind, _, _ = limitation_event(
-            kind, day, end, court, enforcement, run_kind, 0, lim, calendar
+            ev_kind[j], ev_day[j], end, court, enforcement, run_kind, 0, lim, calendar
         )
     return court + enforcement == 0 and as_of > end
 
@@ -195,14 +191,15 @@ NO_DAY_BEFORE = -(2**31) + 1
 
 
 @njit(cache=True, nogil=True, fastmath=False, _nrt=False)
-def interest_rule(g, f, hi, ev_day, ev_kind, dropped, as_of, court, enforcement, plain_split, lim, calendar):
-    """Which interest of the days before event ``g`` and after the one before it (and after any
-    title_date) is time-barred on ``as_of`` by the days' own runs (§3a): (from_day, before,
-    after) — a day before ``from_day`` is barred when ``before``, a later one when ``after``.
+def interest_rule(k, f, m, events, ev_day, ev_kind, as_of, court, enforcement, plain_split, lim, calendar):
+    """Which interest of the days before the k-th limitation event that counts and after the one
+    before it (and after any title_date) is time-barred on ``as_of`` by the days' own runs (§3a):
+    (from_day, before, after) — a day before ``from_day`` is barred when ``before``, a later one
+    when ``after``.
 
-    ``g`` is the first limitation event that counts after the days, ``f`` the first from there
-    that ``acts_on_interest`` (``hi``: none); ``court``/``enforcement`` are the claim's
-    proceedings pending after the events before the days; ``plain_split`` is
+    ``events[n, 3]`` is the event index of the n-th of the ``m`` limitation events that count; ``f``
+    is the first from the k-th on that ``acts_on_interest`` (``m``: none); ``court``/``enforcement``
+    are the claim's proceedings pending after the events before the days; ``plain_split`` is
     ``first_day_reaching(as_of)``.
 
     Each day's run starts suspended when proceedings are pending (the same for every day); else it
@@ -211,21 +208,19 @@ def interest_rule(g, f, hi, ev_day, ev_kind, dropped, as_of, court, enforcement,
     they share one state; the others ended before ``f``, so before ``as_of``, unless a later title
     confirms them (a title acts on a barred run)."""
     if court + enforcement > 0:
-        barred = interest_run_barred(g, hi, ev_day, ev_kind, dropped, as_of, 0, court, enforcement, lim, calendar)
+        barred = interest_run_barred(k, m, events, ev_day, ev_kind, as_of, 0, court, enforcement, lim, calendar)
         return NO_DAY_BEFORE, barred, barred
-    if f >= hi:
+    if f >= m:
         return plain_split, True, False
-    x = ev_day[f]
-    if ev_kind[f] == codes.TITLE:
-        barred = interest_run_barred(f, hi, ev_day, ev_kind, dropped, as_of, x, 0, 0, lim, calendar)
+    x = ev_day[events[f, 3]]
+    if ev_kind[events[f, 3]] == codes.TITLE:
+        barred = interest_run_barred(f, m, events, ev_day, ev_kind, as_of, x, 0, 0, lim, calendar)
         return NO_DAY_BEFORE, barred, barred
-    after = interest_run_barred(f, hi, ev_day, ev_kind, dropped, as_of, x, 0, 0, lim, calendar)
+    after = interest_run_barred(f, m, events, ev_day, ev_kind, as_of, x, 0, 0, lim, calendar)
     before = True
-    for k in range(f + 1, hi):
-        if ev_day[k] > as_of:
-            break
-        if ev_kind[k] == codes.TITLE and not dropped[k]:
-            before = interest_run_barred(k, hi, ev_day, ev_kind, dropped, as_of, ev_day[k], 0, 0, lim, calendar)
+    for n in range(f + 1, m):
+        if ev_kind[events[n, 3]] == codes.TITLE:
+            before = interest_run_barred(n, m, events, ev_day, ev_kind, as_of, 0, 0, 0, lim, calendar)
             break
     return first_day_reaching(x, lim, calendar), before, after
 
@@ -236,38 +231,38 @@ def claim_limitation(lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, c
     """The claim's limitation clock (§3) through its events lo..hi-1 that count (``dropped`` marked),
     from a first run of ``run_kind`` on ``start``; events before ``title_day`` are absorbed. Also the
     interest rule (§3a, ``interest_rule``) of the days before each limitation event that counts:
-    ``rules[k]`` = (from_day, before, after) for the days after the k-th such event (k = 0: from
-    the start) up to the next. Steps go to ``trace`` while it has rows. Returns the limitation
-    day (NULL_DAY while suspended) and the count of steps."""
+    ``rules[k, :3]`` = (from_day, before, after) for the days after the k-th such event (k = 0:
+    from the start) up to the next; ``rules[k, 3]`` is kept for the k-th event's index. Steps go
+    to ``trace`` while it has rows. Returns the limitation day (NULL_DAY while suspended) and the
+    count of steps."""
+    m = 0  # the limitation events that count, their indices in rules[:, 3]
+    for j in range(lo, hi):
+        if ev_day[j] > as_of:
+            break
+        if ev_kind[j] >= codes.ACKNOWLEDGMENT and not dropped[j]:
+            rules[m, 3] = j
+            m += 1
     end, how = new_run_end(start, run_kind, custom_years, lim, calendar)
     n_trace = record_step(trace, 0, codes.STEP_START, start, run_kind, end, how, 0)
     court = 0
     enforcement = 0
-    k = 0
-    g = lo  # the next limitation event that counts (hi: none)
-    f = lo  # the next from g on that acts on a running interest run (hi: none)
-    while True:
-        while g < hi and ev_day[g] <= as_of and (dropped[g] or ev_kind[g] < codes.ACKNOWLEDGMENT):
-            g += 1
-        if g < hi and ev_day[g] > as_of:
-            g = hi
-        f = max(f, g)
-        while f < hi and ev_day[f] <= as_of and (dropped[f] or not acts_on_interest(ev_kind[f])):
+    f = 0  # the first from k on that acts on a running interest run (m: none)
+    for k in range(m + 1):
+        f = max(f, k)
+        while f < m and not acts_on_interest(ev_kind[rules[f, 3]]):
             f += 1
-        if f < hi and ev_day[f] > as_of:
-            f = hi
-        if court + enforcement == 0 and f >= hi:  # nothing will act on these days' runs
+        if court + enforcement == 0 and f >= m:  # nothing will act on these days' runs
             rules[k, 0], rules[k, 1], rules[k, 2] = plain_split, 1, 0
         else:
             from_day, before, after = interest_rule(
-                g, f, hi, ev_day, ev_kind, dropped, as_of, court, enforcement, plain_split, lim, calendar
+                k, f, m, rules, ev_day, ev_kind, as_of, court, enforcement, plain_split, lim, calendar
             )
             rules[k, 0], rules[k, 1], rules[k, 2] = from_day, before, after
-        k += 1
-        if g >= hi:
+        if k == m:
             break
-        day = ev_day[g]
-        kind = ev_kind[g]
+        j = rules[k, 3]
+        day = ev_day[j]
+        kind = ev_kind[j]
         if day < title_day:  # only a claim with a title_date has days before it (NULL_DAY is int32 min)
             n_trace = record_step(trace, n_trace, codes.STEP_ABSORBED, day, kind, end, -1, court + enforcement)
         else:
@@ -276,5 +271,4 @@ def claim_limitation(lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, c
             )
             pending = court + enforcement
             n_trace = record_step(trace, n_trace, step, day, kind, NULL_DAY if pending else end, how, pending)
-        g += 1
     return (NULL_DAY if court + enforcement > 0 else end), n_trace
