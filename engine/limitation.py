@@ -30,7 +30,7 @@ STEP = {
     codes.STEP_ABSORBED: "before the title became final: absorbed by the proceedings that ended in it (art. 124 § 2, 125 § 1 KC)",
 }
 #: Said of every end that falls on a Saturday, Sunday or public holiday.
-NOT_MOVED = "falls on a {weekday}; not moved to the next working day: art. 115 KC does not apply to limitation (SN III CZP 21/23 of 2024-05-22)"
+NOT_MOVED = "falls on a {weekday}, not moved: III CZP 21/23 (SN, 7 judges, 2024-05-22: art. 115 KC does not apply to the end of a limitation period)"
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def test_limitation_with_events():
                              "acknowledgment:2019-01-10", "--as-of", "2026-11-22", "--json").stdout)  # fmt: skip
     assert out["limitation_date"] == "2022-12-31" and out["time_barred"] is True and out["rule_set"] == "2026-12"
     assert out["steps"][1]["end"] == "2022-12-31"
-    assert "not moved" in out["steps"][1]["rule"] and "III CZP 21/23" in out["steps"][1]["rule"]
+    assert "not moved: III CZP 21/23" in out["steps"][1]["rule"] and "Saturday" in out["steps"][1]["rule"]
 
 
 def test_limitation_with_a_title_absorbs_earlier_events_and_says_why():
