@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from engine.domain import EventKind, InterestBasis, LimitationKind
-from engine.kernels.calendar import NULL_DAY
 from engine.rules import RuleBook, from_day_number, load_rules
 from engine.single import day_before, events_of, one_claim
 from engine.state import explain_claim, prepare
@@ -85,8 +84,7 @@ def calculate_interest(
     )  # fmt: skip
     p = prepare(claim, events_of(facts), last, allow_stale_rates=allow_stale_rates, rules=rules)
     explained = explain_claim(p)
-    limitation_day = explained.outputs[10]
-    limitation = None if limitation_day == NULL_DAY else from_day_number(limitation_day)
+    limitation = explained.limitation_date
     claim_barred = limitation is not None and last > limitation
     tranches = []
     for a, b, amount, barred in explained.tranches.tolist():

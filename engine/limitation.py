@@ -90,8 +90,7 @@ def explain_limitation(
         if how >= 0 and ending is not None and (closed := closed_day(ending, rules)):
             rule += "; the end " + NOT_MOVED.format(weekday=closed)
         steps.append(LimitationStep(from_day_number(day), label, STEP[step], rule, ending, pending))
-    limitation_day = explained.outputs[10]
-    limitation = None if limitation_day == NULL_DAY else from_day_number(limitation_day)
+    limitation = explained.limitation_date
     return LimitationResult(
         as_of, limitation, limitation is not None and as_of > limitation, tuple(steps), rules.limitation_rule_set.name
     )

@@ -31,9 +31,8 @@ from engine.kernels.claim_state import (
     MONEY_COLUMNS,
     N_OUTPUTS,
     claim_one,
+    claim_scratch,
     claim_states,
-    tranche_capacity,
-    window_piece_capacity,
 )
 from engine.kernels.limitation import first_day_reaching
 from engine.kernels.grouping import (
@@ -657,6 +656,12 @@ class ClaimExplained:
     steps: np.ndarray
     tranches: np.ndarray
 
+    @property
+    def limitation_date(self) -> date | None:
+        """The claim's limitation date (None while proceedings are pending)."""
+        day = int(self.outputs[10])
+        return None if day == NULL_DAY else from_day_number(day)
+
 
 def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> ClaimExplained:
     """One claim through the same kernel, keeping its interest pieces, limitation steps and
@@ -667,8 +672,6 @@ def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> Claim
     tranches = np.zeros((max_rows, 4), dtype=np.int64)
     dropped = np.zeros(len(p.ev_day), dtype=np.bool_)
     lo, hi = int(p.offsets[index]), int(p.offsets[index + 1])
-    t_amount = np.empty(tranche_capacity(hi - lo), dtype=np.int64)
-    t_barred = np.empty(tranche_capacity(hi - lo), dtype=np.bool_)
     b = p.basis[index]
     w = ORDER_CODES[p.order[index]].astype(np.int64)
     r = claim_one(
@@ -678,8 +681,7 @@ def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> Claim
         p.as_of_day, first_day_reaching(p.as_of_day, k.limitation, k.calendar),
         k.rates, k.basis_first_row[b], k.basis_end_row[b], k.basis_capped[b],
         k.limitation, k.calendar,
-        (t_amount, t_barred, np.empty((window_piece_capacity(k.rates), 5), dtype=np.int64),
-         np.empty((hi - lo + 1, 4), dtype=np.int64)),
+        claim_scratch(hi - lo, k.rates),
         pieces, trace, tranches,
     )  # fmt: skip
     n_pieces, n_steps, n_tranches = r[N_OUTPUTS], r[N_OUTPUTS + 1], r[N_OUTPUTS + 2]

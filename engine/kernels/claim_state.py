@@ -33,17 +33,20 @@ def _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped):
             dropped[ev_value[j]] = True
 
 
-@njit(cache=True, nogil=True, fastmath=False, inline="always")
-def tranche_capacity(events):
-    """Tranches a claim with ``events`` events may hold at once: the interest at cut-off, then at
-    most three per accrual window (one window before each event and one to as_of)."""
-    return 3 * (events + 1) + 1
-
-
-@njit(cache=True, nogil=True, fastmath=False, inline="always")
-def window_piece_capacity(rates):
-    """Pieces one accrual window may have: one per row of the rate tables, and one before them."""
-    return rates[0].shape[0] + 1
+@njit(cache=True, nogil=True, fastmath=False)
+def claim_scratch(events, rates):
+    """claim_one's scratch for claims of at most ``events`` events: (t_amount, t_barred) for the
+    interest tranches (the interest at cut-off, then at most three per accrual window: one window
+    before each event and one to as_of), window_pieces for the pieces of one window (one per row of
+    the rate tables, and one before them), rules for ``claim_limitation`` (one per event, and one
+    after the last)."""
+    tranches = 3 * (events + 1) + 1
+    return (
+        np.empty(tranches, dtype=np.int64),
+        np.empty(tranches, dtype=np.bool_),
+        np.empty((rates[0].shape[0] + 1, 5), dtype=np.int64),
+        np.empty((events + 1, 4), dtype=np.int64),
+    )
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
@@ -102,10 +105,9 @@ def claim_one(
     ``lim`` packs the limitation rules: [reform day, old years by kind (6), old year-end minimum,
     new years by kind (6), new year-end minimum]. ``rates`` and ``calendar`` are tuples of the rule
     tables (see ``accrue`` and ``limitation.law_end``). ``plain_split`` is
-    ``first_day_reaching(as_of)``. ``scratch`` is (t_amount, t_barred, window_pieces, rules): ``t_amount``/``t_barred`` for the interest tranches
-    (``tranche_capacity`` of the claim's events at least), ``window_pieces`` for the pieces of a
-    window whose days have more than one flag (``window_piece_capacity`` rows), ``rules`` for the
-    interest rules of ``claim_limitation`` (events + 1 rows). ``pieces``, ``trace`` and ``tranches``
+    ``first_day_reaching(as_of)``. ``scratch`` is ``claim_scratch`` of at least the claim's events:
+    the interest tranches, the pieces of a window whose days have more than one flag and the
+    interest rules of ``claim_limitation``. ``pieces``, ``trace`` and ``tranches``
     receive the interest pieces, limitation steps and interest tranches as accrued (first day, last
     day, amount, barred by its own run) while they have rows (zero rows in a portfolio run). An
     event's ``ev_value`` is its amount, or for a reversal the index of the event it cancels.
@@ -276,9 +278,9 @@ def claim_one(
     if limitation_day != NULL_DAY and as_of > limitation_day:
         interest_barred = interest
     else:
-        for k in range(head, tail):
-            if t_barred[k]:
-                interest_barred += t_amount[k]
+        for t in range(head, tail):
+            if t_barred[t]:
+                interest_barred += t_amount[t]
     return (
         principal, interest, costs, accrued, interest_barred, paid_costs, paid_interest, paid_principal, overpaid,
         last_payment, limitation_day, n_pieces, n_trace, n_tranches,
@@ -326,11 +328,7 @@ def claim_states(
         most = 0
         for i in range(lo, hi):
             most = max(most, offsets[i + 1] - offsets[i])
-        t_amount = np.empty(tranche_capacity(most), dtype=np.int64)
-        t_barred = np.empty(tranche_capacity(most), dtype=np.bool_)
-        window_pieces = np.empty((window_piece_capacity(rates), 5), dtype=np.int64)
-        rules = np.empty((most + 1, 4), dtype=np.int64)
-        scratch = (t_amount, t_barred, window_pieces, rules)
+        scratch = claim_scratch(most, rates)
         for i in range(lo, hi):
             b = basis[i]
             w = waterfall[i]
