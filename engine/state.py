@@ -681,7 +681,7 @@ def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> Claim
         p.as_of_day, first_day_reaching(p.as_of_day, k.limitation, k.calendar),
         k.rates, k.basis_first_row[b], k.basis_end_row[b], k.basis_capped[b],
         k.limitation, k.calendar,
-        claim_scratch(hi - lo, k.rates),
+        claim_scratch(hi - lo),
         pieces, trace, tranches,
     )  # fmt: skip
     n_pieces, n_steps, n_tranches = r[N_OUTPUTS], r[N_OUTPUTS + 1], r[N_OUTPUTS + 2]

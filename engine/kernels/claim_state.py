@@ -10,7 +10,7 @@ from numba import njit, prange
 
 from engine.kernels import codes
 from engine.kernels.calendar import NULL_DAY
-from engine.kernels.interest import accrue, bands, record_piece
+from engine.kernels.interest import accrue
 from engine.kernels.limitation import claim_limitation, first_day_reaching, record_step, run_end
 
 N_OUTPUTS = 11  # what claim_one returns: principal, interest, costs, accrued, interest time-barred, paid
@@ -34,17 +34,15 @@ def _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped):
 
 
 @njit(cache=True, nogil=True, fastmath=False)
-def claim_scratch(events, rates):
+def claim_scratch(events):
     """claim_one's scratch for claims of at most ``events`` events: (t_amount, t_barred) for the
     interest tranches (the interest at cut-off, then at most three per accrual window: one window
-    before each event and one to as_of), window_pieces for the pieces of one window (one per row of
-    the rate tables, and one before them), rules for ``claim_limitation`` (one per event, and one
+    before each event and one to as_of) and rules for ``claim_limitation`` (one per event, and one
     after the last)."""
     tranches = 3 * (events + 1) + 1
     return (
         np.empty(tranches, dtype=np.int64),
         np.empty(tranches, dtype=np.bool_),
-        np.empty((rates[0].shape[0] + 1, 5), dtype=np.int64),
         np.empty((events + 1, 4), dtype=np.int64),
     )
 
@@ -106,8 +104,7 @@ def claim_one(
     new years by kind (6), new year-end minimum]. ``rates`` and ``calendar`` are tuples of the rule
     tables (see ``accrue`` and ``limitation.law_end``). ``plain_split`` is
     ``first_day_reaching(as_of)``. ``scratch`` is ``claim_scratch`` of at least the claim's events:
-    the interest tranches, the pieces of a window whose days have more than one flag and the
-    interest rules of ``claim_limitation``. ``pieces``, ``trace`` and ``tranches``
+    the interest tranches and the interest rules of ``claim_limitation``. ``pieces``, ``trace`` and ``tranches``
     receive the interest pieces, limitation steps and interest tranches as accrued (first day, last
     day, amount, barred by its own run) while they have rows (zero rows in a portfolio run). An
     event's ``ev_value`` is its amount, or for a reversal the index of the event it cancels.
@@ -118,7 +115,7 @@ def claim_one(
     first. A claim that is itself time-barred has all of its interest barred (no day's interest
     outlives the claim), so the flags here are those of the days' own runs, and of a titled
     claim's days up to its title_date (which share the claim's end) not barred."""
-    t_amount, t_barred, window_pieces, rules = scratch
+    t_amount, t_barred, rules = scratch
     _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped)
 
     accrued = 0
@@ -204,19 +201,9 @@ def claim_one(
                 c1 = a
             if barred1 == barred2:
                 c2 = last + 1
-            if c1 == a and c2 == last + 1:  # one flag for the whole window
-                gained, n_pieces, rate_row = accrue(
-                    principal, a, last, rate_row, rates, first_row, end_row, capped, contract_bp, pieces, n_pieces
-                )  # fmt: skip
-                band0, band1 = 0, gained
-            else:  # the window's pieces kept aside, then cut at c1 and c2
-                gained, n_window, rate_row = accrue(
-                    principal, a, last, rate_row, rates, first_row, end_row, capped, contract_bp, window_pieces, 0
-                )  # fmt: skip
-                band0, band1 = bands(principal, window_pieces, n_window, c1, c2)
-                for q in range(n_window):
-                    n_pieces = record_piece(pieces, n_pieces, window_pieces[q, 0], window_pieces[q, 1],
-                                            window_pieces[q, 2], window_pieces[q, 3], window_pieces[q, 4])  # fmt: skip
+            gained, band0, band1, n_pieces, rate_row = accrue(
+                principal, a, last, rate_row, rates, first_row, end_row, capped, contract_bp, pieces, n_pieces, c1, c2
+            )  # fmt: skip
             band2 = gained - band0 - band1
             tail = _push(band0, barred0, t_amount, t_barred, head, tail)
             tail = _push(band1, barred1, t_amount, t_barred, head, tail)
@@ -328,7 +315,7 @@ def claim_states(
         most = 0
         for i in range(lo, hi):
             most = max(most, offsets[i + 1] - offsets[i])
-        scratch = claim_scratch(most, rates)
+        scratch = claim_scratch(most)
         for i in range(lo, hi):
             b = basis[i]
             w = waterfall[i]

@@ -69,7 +69,7 @@ def split_piece(q, r, bp, first, last, interest, c1, c2):
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
-def accrue(principal, first, last, row, rates, first_row, end_row, capped, contract_bp, pieces, n_pieces):
+def accrue(principal, first, last, row, rates, first_row, end_row, capped, contract_bp, pieces, n_pieces, c1, c2):
     """Interest on ``principal`` for days first..last inclusive.
 
     ``rates`` is (rate_day, rate_bp, rate_last): a row's first day, its rate and its last day (the
@@ -79,7 +79,9 @@ def accrue(principal, first, last, row, rates, first_row, end_row, capped, contr
     follow one another, so passing back the row this returns makes the look-up a step or two
     instead of a search. Each stretch at one rate is a piece, rounded on its own. Pieces are written
     to ``pieces`` (rows of first day, last day, days, bp, interest) from row ``n_pieces`` while
-    there is room. Returns the total, the new piece count and the row in force on ``last``.
+    there is room. Each piece is also cut at days ``c1`` <= ``c2`` (``split_piece``; c1 = first and
+    c2 = last + 1 cut nothing). Returns the total, its parts on the days before ``c1`` and on days
+    c1..c2-1, the new piece count and the row in force on ``last``.
 
     An uncapped basis' rows each change the rate (``KernelRules`` drops a row that repeats the
     rate before it), so each row in the window is one piece; a capped basis may pay the same
@@ -88,10 +90,12 @@ def accrue(principal, first, last, row, rates, first_row, end_row, capped, contr
     while row + 1 < end_row and rate_day[row + 1] <= first:
         row += 1
     if last < first:
-        return 0, n_pieces, row
+        return 0, 0, 0, n_pieces, row
     q = principal // DENOMINATOR  # once per window: the principal is the same in every piece
     r = principal - q * DENOMINATOR
     total = 0
+    band0 = 0
+    band1 = 0
     day = first
     if not capped and row >= first_row:
         while True:
@@ -100,9 +104,13 @@ def accrue(principal, first, last, row, rates, first_row, end_row, capped, contr
             if end >= last:
                 interest = piece_interest(q, r, bp, last - day + 1)
                 n_pieces = record_piece(pieces, n_pieces, day, last, last - day + 1, bp, interest)
-                return total + interest, n_pieces, row
+                x0, x1 = split_piece(q, r, bp, day, last, interest, c1, c2)
+                return total + interest, band0 + x0, band1 + x1, n_pieces, row
             interest = piece_interest(q, r, bp, end - day + 1)
             n_pieces = record_piece(pieces, n_pieces, day, end, end - day + 1, bp, interest)
+            x0, x1 = split_piece(q, r, bp, day, end, interest, c1, c2)
+            band0 += x0
+            band1 += x1
             total += interest
             day = end + 1
             row += 1
@@ -119,23 +127,10 @@ def accrue(principal, first, last, row, rates, first_row, end_row, capped, contr
         interest = piece_interest(q, r, bp, days)
         total += interest
         n_pieces = record_piece(pieces, n_pieces, day, end, days, bp, interest)
-        if end == last:
-            return total, n_pieces, nxt - 1
-        day = end + 1
-        row = nxt
-
-
-@njit(cache=True, nogil=True, fastmath=False, inline="always")
-def bands(principal, pieces, n_pieces, c1, c2):
-    """The interest of ``pieces`` (rows as ``accrue`` writes them) on the days before ``c1`` and
-    on days c1..c2-1 (``split_piece``)."""
-    q = principal // DENOMINATOR
-    r = principal - q * DENOMINATOR
-    band0 = 0
-    band1 = 0
-    for k in range(n_pieces):
-        x0, x1 = split_piece(q, r, pieces[k, 3], pieces[k, 0], pieces[k, 1], pieces[k, 4], c1, c2)
+        x0, x1 = split_piece(q, r, bp, day, end, interest, c1, c2)
         band0 += x0
         band1 += x1
-    return band0, band1
-
+        if end == last:
+            return total, band0, band1, n_pieces, nxt - 1
+        day = end + 1
+        row = nxt
