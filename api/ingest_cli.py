@@ -77,6 +77,8 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
     table.add_row("accepted + rejected = rows read", "[green]yes[/]" if ok else "[bold red]NO[/]")
     if report.blank_lines:
         table.add_row("blank lines skipped", f"{report.blank_lines:,}")
+    if report.padded_rows:
+        table.add_row("short rows padded with empty fields (profile: pad_short_rows)", f"[yellow]{report.padded_rows:,}[/]")
     table.add_row("principal accepted (PLN)", pln_readable(report.principal))
     table.add_row("purchase price allocated (PLN)", pln_readable(report.purchase_price))
     table.add_row("debtors new / already stored", f"{report.new_debtors:,} / {report.known_debtors:,}")

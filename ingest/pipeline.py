@@ -31,7 +31,7 @@ from ingest import debtors as debtor_rules
 from ingest import rows as row_rules
 from ingest.parsing import blank_to_null, detached
 from ingest.profiles import Profile, load_profile
-from ingest.sources import BATCH_ROWS, ROW, Scanned, SourceError, estimated_rows, read_batches, scan
+from ingest.sources import BATCH_ROWS, META, ROW, Scanned, SourceError, estimated_rows, read_batches, scan
 
 OnProgress = Callable[[str, int, int | None], None]  # (stage, done, total)
 
@@ -85,6 +85,7 @@ class IngestReport:
     ingest_id: int | None = None
     seconds: float = 0.0
     encoding: str | None = None
+    padded_rows: int = 0  # short rows read with their missing trailing fields empty (a profile's pad_short_rows)
     already: dict = field(default_factory=dict)  # for a recognised file: when and where it went
     #: rows whose name is not the name their debtor (same PESEL/NIP) keeps: accepted, reported
     conflicts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=debtor_rules.CONFLICT_SCHEMA))
@@ -109,6 +110,7 @@ class IngestReport:
             "status": self.status, "file": str(self.file), "sha256": self.sha256, "portfolio": self.portfolio_id,
             "version": self.version, "rows_read": self.rows_read, "accepted": self.accepted, "rejected": self.rejected,
             "accounted": self.accepted + self.rejected == self.rows_read, "blank_lines": self.blank_lines,
+            "padded_rows": self.padded_rows,
             "rejects_by_rule": self.rejects_by_rule(), "principal": pln(self.principal),
             "purchase_price": pln(self.purchase_price), "new_debtors": self.new_debtors,
             "known_debtors": self.known_debtors, "debtor_candidates": self.candidates.height,
@@ -170,7 +172,10 @@ def ingest_file(
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
     progress = on_progress or (lambda *_: None)
     progress("hashing", 0, None)
-    scanned = scan(path)
+    try:
+        scanned = scan(path)
+    except SourceError as e:
+        raise IngestError(str(e)) from None
     with engine.connect() as conn:
         earlier = ingests.ingests_of(conn, scanned.sha256)
     if earlier and not new_version:
@@ -200,6 +205,9 @@ def ingest_file(
             raise IngestError(f"{path.name}: {e}") from None
         except pl.exceptions.ComputeError as e:
             raise IngestError(f"{path.name}: cannot read it: {e}") from None
+        if read.rows_read == 0:
+            blank = f" ({read.blank_lines:,} blank lines)" if read.blank_lines else ""
+            raise IngestError(f"{path.name}: no rows after the header{blank}: nothing to ingest, no portfolio made")
         if control_count is None and profile.control_totals is not None:
             control_count = profile.control_totals.count
         if control_principal is None and profile.control_totals is not None and profile.control_totals.principal:
@@ -210,12 +218,14 @@ def ingest_file(
         version = latest + 1 if new_version and latest else max(latest, 1)
         portfolio_id = portfolio if version == 1 else f"{portfolio}@v{version}"
         report = IngestReport(path, scanned.sha256, portfolio_id, version, "ingested", read.rows_read, read.blank_lines,
-                              0, 0, read.failures, pl.DataFrame(), control, encoding=scanned.encoding)  # fmt: skip
+                              0, 0, read.failures, pl.DataFrame(), control, encoding=scanned.encoding,
+                              padded_rows=read.padded_rows)  # fmt: skip
         _store(conn, read, report, profile, price, progress, book, first_claim, bare)
         details = {"rejects_by_rule": report.rejects_by_rule(), "new_debtors": report.new_debtors,
                    "known_debtors": report.known_debtors, "debtor_candidates": report.candidates.height,
                    "name_conflicts": report.conflicts.height,
-                   "blank_lines": report.blank_lines, "encoding": scanned.encoding}  # fmt: skip
+                   "blank_lines": report.blank_lines, "encoding": scanned.encoding,
+                   "padded_rows": report.padded_rows}  # fmt: skip
         report.ingest_id = ingests.record(
             conn, content_sha256=scanned.sha256, portfolio_id=portfolio_id, base_portfolio=portfolio, version=version,
             file_name=path.name, profile=profile.name, actor=who or actor(), rows_read=report.rows_read,
@@ -333,6 +343,7 @@ class _Read:
     blank_lines: int
     principal_read: int
     unparsed_principal: int
+    padded_rows: int = 0
 
 
 def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows: int | None, progress, spill: Path,
@@ -345,7 +356,7 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
     time, on threads (polars works off the GIL), while this thread assigns debtors and spills the
     batch before."""
     failures = []
-    rows_read = blank = principal_read = unparsed = 0
+    rows_read = blank = principal_read = unparsed = padded = 0
     total = estimated_rows(scanned)
     batch_rows = batch_rows or BATCH_ROWS
     accepted, refs = _Spill(spill / "accepted.arrow"), _Spill(spill / "refs.arrow")
@@ -359,6 +370,7 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
             unparsed += checked.principal_unread
             rows_read += checked.rows
             blank += checked.blank
+            padded += checked.padded
             progress("reading", rows_read + blank, total)
     finally:
         accepted.close()
@@ -369,7 +381,7 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
     return _Read(
         accepted, batch_rows, pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures])
         if failures else pl.DataFrame(schema=failure_schema),
-        rows_read, blank, principal_read, unparsed,
+        rows_read, blank, principal_read, unparsed, padded,
     )  # fmt: skip
 
 
@@ -384,6 +396,7 @@ class _Checked:
     refs: pl.DataFrame  # row, seller_ref of every row that has one (for the duplicate rule)
     principal_sum: int
     principal_unread: int
+    padded: int = 0  # short rows padded (a profile's pad_short_rows)
 
 
 class _RowRules:
@@ -393,18 +406,22 @@ class _RowRules:
         self.profile, self.terms, self.prepare_good, self.found = profile, terms, prepare_good, None
 
     def first(self, batch: pl.DataFrame) -> None:
-        self.found = row_rules.header_map([c for c in batch.columns if c != ROW], self.profile, self.terms)
+        self.found = row_rules.header_map([c for c in batch.columns if c not in META], self.profile, self.terms)
 
     def __call__(self, batch: pl.DataFrame) -> _Checked:
-        data_columns = [c for c in batch.columns if c != ROW]
+        data_columns = [c for c in batch.columns if c not in META]
         empty = pl.all_horizontal(blank_to_null(pl.col(c)).is_null() for c in data_columns) if data_columns else pl.lit(True)
         blank = batch.filter(empty).height
         batch = batch.filter(~empty)
+        rows = batch.height
+        batch, miscounted, padded = row_rules.field_count(batch, self.found.get("seller_ref"), self.profile.pad_short_rows)
         frame = row_rules.canonical(batch, self.found, self.profile)
         good, bad, (principal_sum, principal_unread) = row_rules.check(frame, self.terms, self.profile)
         refs = frame.select(ROW, "seller_ref").filter(pl.col("seller_ref").is_not_null())
         good = self.prepare_good(good) if self.prepare_good is not None else good
-        return _Checked(batch.height, blank, good, detached(bad), refs, principal_sum, principal_unread)
+        if miscounted.height:
+            bad = pl.concat([bad.select(list(row_rules.FAILURE_SCHEMA)).cast(row_rules.FAILURE_SCHEMA), miscounted])
+        return _Checked(rows, blank, good, detached(bad), refs, principal_sum, principal_unread + miscounted.height, padded)
 
 
 def _in_order(rules: _RowRules, batches, workers: int = 2):

@@ -97,6 +97,9 @@ class Profile(BaseModel):
     #: SCHEMA.md's column -> the text used where the file has no such column or an empty cell
     defaults: dict[str, str] = {}
     control_totals: ControlTotals | None = None
+    #: CSV: a row with fewer fields than the header (a seller's export that drops a row's trailing
+    #: empty fields) is read with the missing fields empty, and counted, instead of rejected
+    pad_short_rows: bool = False
 
     @field_validator("columns", "defaults")
     @classmethod

@@ -17,13 +17,15 @@ from engine.validation import MAX_CONTRACTUAL_RATE_BP
 from ingest.identifiers import compact, iban_problem, nip_problem, pesel_problem, regon_valid
 from ingest.parsing import amount, blank_to_null, calendar_date, percent_as_bp, whole_number
 from ingest.profiles import ENUMS, INPUT_COLUMNS, REQUIRED_COLUMNS, Profile
-from ingest.sources import ROW, SourceError
+from ingest.sources import CUT, FIELDS, META, NAMES, NO_LINE_END, ROW, SourceError, header_fields
 
 PRODUCT = "product"
 FAILURE_SCHEMA = {"row": pl.Int64(), "seller_ref": pl.String(), "column": pl.String(), "rule": pl.String(),
                   "value": pl.String()}  # fmt: skip
 MONEY = ("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price")
 DATES = ("due_date", "cutoff_date", "title_date", "purchase_date", "birth_date")
+#: columns stored as the seller wrote them (not parsed, not matched against a pattern)
+FREE_TEXT = ("seller_ref", "name", "street", "city", "phone", "email")
 MAX_LENGTH = {"seller_ref": 100, "name": 300, "street": 300, "city": 100, "phone": 32, "email": 254}
 
 
@@ -40,10 +42,50 @@ def _key(text: str) -> str:
     return " ".join(str(text).split()).casefold()
 
 
+def field_count(batch: pl.DataFrame, seller_ref: str | None, pad: bool) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """(the rows of ``batch`` whose number of fields is the header's, failures of the others, how
+    many short rows were padded). A row of fewer or more fields than the header has its values
+    under the wrong columns or missing: it is rejected whole (rule under ``field_count``), its
+    values not checked. With ``pad`` (a profile's ``pad_short_rows``: a seller's export that drops a
+    row's trailing empty fields) a short row is kept, its missing fields empty, and counted; never
+    the file's last row when it ends without a line end (a file cut short), which is rejected
+    either way. ``seller_ref``: the file's column for it (named in the report). A batch without
+    ``FIELDS`` (XLSX, Parquet: cells, not separators) passes whole."""
+    if FIELDS not in batch.columns:
+        return batch, pl.DataFrame(schema=FAILURE_SCHEMA), 0
+    fewest, most = header_fields(batch.columns)
+    data = [c for c in batch.columns if c not in META]
+    fields, cut = pl.col(FIELDS), pl.col(CUT)
+    short = (fields < fewest) & cut.is_null()
+    wrong = cut.is_not_null() | (fields > most) | (short if not pad else pl.lit(False))
+    marked = batch.with_columns(wrong.alias("_wrong"))
+    padded = batch.filter(short).height if pad else 0
+    bad = marked.filter(pl.col("_wrong"))
+    if bad.height == 0:
+        return batch, pl.DataFrame(schema=FAILURE_SCHEMA), padded
+    header = f"{fewest}" if fewest == most else f"{fewest} to {most}"
+    rule = (
+        pl.when(cut == NO_LINE_END)
+        .then(pl.format("the file ends inside this row: {} of {} fields and no line end (a file cut short?)", fields, pl.lit(fewest)))
+        .when(cut.is_not_null())
+        .then(pl.lit("the file ends inside this row: a quote opened in it is never closed (a file cut short?)"))
+        .when(fields > most)
+        .then(pl.format("{} fields where the header has {} (a separator inside an unquoted value?)", fields, pl.lit(header)))
+        .otherwise(pl.format("{} fields where the header has {} (a row cut short, or a separator missing?)", fields, pl.lit(header)))
+    )  # fmt: skip
+    value = pl.concat_str([pl.col(c).fill_null("") for c in data], separator=" | ").str.strip_chars_end(" |")
+    failures = bad.select(
+        pl.col(ROW).alias("row"),
+        (pl.col(seller_ref).str.strip_chars() if seller_ref else pl.lit(None, pl.String)).alias("seller_ref"),
+        pl.lit("field_count").alias("column"), rule.alias("rule"), value.str.slice(0, 200).alias("value"),
+    ).cast(FAILURE_SCHEMA)  # fmt: skip
+    return marked.filter(~pl.col("_wrong")).drop("_wrong"), failures, padded
+
+
 def header_map(columns: list[str], profile: Profile, terms: Terms) -> dict[str, str]:
     """SCHEMA.md's column -> the file's column (the profile's name for it, else SCHEMA.md's own,
     ignoring case and spacing). Missing required columns are an error about the whole file."""
-    in_file = {_key(c): c for c in columns if c != ROW}
+    in_file = {_key(c): c for c in columns if c not in META}
     found = {}
     for column in INPUT_COLUMNS:
         for name in (profile.columns.get(column), column):
@@ -52,7 +94,8 @@ def header_map(columns: list[str], profile: Profile, terms: Terms) -> dict[str, 
                 break
     if profile.products is not None:
         if _key(profile.products.column) not in in_file:
-            raise SourceError(f"the profile's product column {profile.products.column!r} is not in the file")
+            raise SourceError(f"the profile's product column {profile.products.column!r} is not in the file; the file has: "
+                              f"{', '.join(in_file.values())}{_garbled_hint(in_file.values())}")  # fmt: skip
         found[PRODUCT] = in_file[_key(profile.products.column)]
     derived = {c for assigned in (profile.products.map.values() if profile.products else ()) for c in assigned}
     needed = list(REQUIRED_COLUMNS)
@@ -62,8 +105,24 @@ def header_map(columns: list[str], profile: Profile, terms: Terms) -> dict[str, 
     if missing:
         hint = {"purchase_date": " (or --purchase-date)", "purchase_price": " (or --price)"}
         wanted = ", ".join((f"{c} ({profile.columns[c]!r})" if c in profile.columns else c) + hint.get(c, "") for c in missing)
-        raise SourceError(f"missing column(s): {wanted}; the file has: {', '.join(in_file.values())}")
+        raise SourceError(f"missing column(s): {wanted}; the file has: {', '.join(in_file.values())}{_garbled_hint(in_file.values())}")
     return found
+
+
+def _garbled_hint(columns) -> str:
+    """A hint for a header whose names are UTF-8 read as a code page ('DĹ‚uĹĽnik' for 'Dłużnik'),
+    or nothing: such a name is a code page's text whose bytes are valid UTF-8 with letters beyond
+    ASCII, which Polish text in a code page never is."""
+    for name in columns:
+        for code_page in ("cp1250", "iso-8859-2"):
+            try:
+                meant = name.encode(code_page).decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
+            if meant != name:
+                return (f" (the header reads as UTF-8 read as {NAMES[code_page]}: {name!r} is {meant!r}; "
+                        f"set `encoding: utf-8` in the profile)")  # fmt: skip
+    return ""
 
 
 def canonical(batch: pl.DataFrame, found: dict[str, str], profile: Profile) -> pl.DataFrame:
@@ -151,6 +210,9 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
     for column in (*INPUT_COLUMNS, PRODUCT):
         problems[column].insert(0, pl.when(col(column).str.contains("\ufffd", literal=True))
                                 .then(pl.lit("bytes that are no character in the file's encoding")))  # fmt: skip
+    for column in FREE_TEXT:  # the other columns' values are parsed or matched whole, which a control character fails
+        problems[column].insert(0, pl.when(col(column).str.contains(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))
+                                .then(pl.lit("a control character (binary data?)")))  # fmt: skip
     for column, length in MAX_LENGTH.items():
         problems[column].append(pl.when(col(column).str.len_chars() > length).then(pl.lit(f"longer than {length} characters")))
     if PRODUCT in frame.columns and "_product_known" in frame.columns:

@@ -5,9 +5,19 @@ the file as a spreadsheet shows it (CSV and XLSX: the header is row 1, so the fi
 row 2; Parquet: the first record is row 1). A CSV record with a newline inside quotes counts as
 one row. Blank lines are read as empty rows and dropped by the caller, counted apart.
 
-Encoding: valid UTF-8 (with or without BOM) is UTF-8; anything else is Windows-1250 unless it
+A CSV batch also carries, per row, ``FIELDS``: how many fields the record has (a shorter record's
+missing fields and a longer one's extra fields are not in its columns: the caller compares this
+with the header's, see ``header_fields``), and ``CUT``: null, or why the file ends inside this
+record (``NO_LINE_END``: the last record has no line end and fewer fields than the header names;
+``OPEN_QUOTE``: a quote opened in it is never closed, the rest of the file is inside it).
+
+Encoding: UTF-16 and UTF-32 (by their BOM, or without one by where their zero bytes stand) are
+read as such; valid UTF-8 (with or without BOM) is UTF-8; anything else is Windows-1250 unless it
 holds none of Windows-1250's own bytes (0x80-0x9F, control characters in ISO-8859-2) and some of
-ISO-8859-2's Polish letters (ą ś ź Ą Ś Ź at 0xB1 0xB6 0xBC 0xA1 0xA6 0xAC).
+ISO-8859-2's Polish letters (ą ś ź Ą Ś Ź at 0xB1 0xB6 0xBC 0xA1 0xA6 0xAC). A profile's encoding
+that the bytes contradict (a UTF-8 file under a Windows-1250 profile, or the other way round) is
+an error naming both, never a file read into garbled text. Bytes that are no text (NUL bytes,
+control characters, a ZIP or Parquet file named .csv) are refused before anything is parsed.
 """
 
 from __future__ import annotations
@@ -15,10 +25,12 @@ from __future__ import annotations
 import codecs
 import hashlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal, TextIO
 
+import numpy as np
 import polars as pl
 
 from engine.prefetch import ahead
@@ -26,9 +38,28 @@ from engine.prefetch import ahead
 CHUNK = 8 << 20
 BATCH_ROWS = 100_000
 ROW = "row"
+FIELDS = "_fields"
+CUT = "_cut"
+#: the columns a batch carries besides the file's own
+META = (ROW, FIELDS, CUT)
+NO_LINE_END = "no line end"
+OPEN_QUOTE = "a quote never closed"
 
-Encoding = Literal["utf-8", "cp1250", "iso-8859-2"]
+Encoding = Literal["utf-8", "cp1250", "iso-8859-2", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"]
 Kind = Literal["csv", "xlsx", "parquet"]
+#: encodings of two or four bytes a character: their bytes are read through a decoder, not split at b"\n"
+WIDE = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be"))  # fmt: skip
+#: how the code pages are named in messages
+NAMES = {"utf-8": "UTF-8", "cp1250": "Windows-1250", "iso-8859-2": "ISO-8859-2", "utf-16-le": "UTF-16 LE",
+         "utf-16-be": "UTF-16 BE", "utf-32-le": "UTF-32 LE", "utf-32-be": "UTF-32 BE"}  # fmt: skip
+#: bytes of no text file: C0 control characters but TAB, LF, CR (and FF, SUB, which old exports hold)
+_CONTROL = bytes(set(range(0x20)) - {0x09, 0x0A, 0x0D, 0x0C, 0x1A})
+#: what a file that is not text starts with, and what it then is
+_MAGIC = ((b"PK\x03\x04", "it is a ZIP archive: an XLSX file named .csv? Give it its .xlsx name"),
+          (b"PAR1", "it is a Parquet file: give it its .parquet name"), (b"\x1f\x8b", "it is gzip-compressed: unpack it"),
+          (b"%PDF", "it is a PDF document"), (b"\xd0\xcf\x11\xe0", "it is an old Excel (.xls) or Word file: save it as CSV or XLSX"))  # fmt: skip
 
 _CP1250_ONLY = bytes(range(0x80, 0xA0))
 _ISO_POLISH = b"\xb1\xb6\xbc\xa1\xa6\xac"
@@ -49,6 +80,7 @@ class Scanned:
     size: int
     encoding: Encoding | None  # CSV only
     lines: int
+    ascii: bool = True  # CSV: every byte is ASCII (then UTF-8 and the code pages read it alike)
 
 
 def kind_of(path: Path) -> Kind:
@@ -67,15 +99,21 @@ def scan(path: Path) -> Scanned:
     kind = kind_of(path)
     digest = hashlib.sha256()
     utf8 = codecs.getincrementaldecoder("utf-8")()
-    is_utf8, size, lines = True, 0, 0
+    is_utf8, is_ascii, size, lines, wide = True, True, 0, 0, None
     counts = dict.fromkeys(("cp1250_only", "iso_polish", "cp1250_polish"), 0)
     with path.open("rb") as f:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
+            if kind == "csv" and size == 0:
+                wide = wide_encoding(chunk)
+                if wide is None:
+                    refuse_binary(path, chunk)
             size += len(chunk)
-            if kind != "csv":
+            if kind != "csv" or wide is not None:
+                lines += chunk.count(b"\n") if kind == "csv" else 0
                 continue
             lines += chunk.count(b"\n")
+            is_ascii = is_ascii and chunk.isascii()
             if is_utf8:
                 try:
                     utf8.decode(chunk)
@@ -93,8 +131,98 @@ def scan(path: Path) -> Scanned:
     encoding: Encoding | None = None
     if kind == "csv":
         iso = not is_utf8 and counts["cp1250_only"] == 0 and counts["iso_polish"] > 0
-        encoding = "utf-8" if is_utf8 else "iso-8859-2" if iso else "cp1250"
-    return Scanned(path, kind, digest.hexdigest(), size, encoding, lines)
+        encoding = wide or ("utf-8" if is_utf8 else "iso-8859-2" if iso else "cp1250")
+    return Scanned(path, kind, digest.hexdigest(), size, encoding, lines, is_ascii and wide is None)
+
+
+def wide_encoding(head: bytes) -> Encoding | None:
+    """UTF-16 or UTF-32 (LE or BE) by the BOM ``head`` starts with, or without one by where the
+    zero bytes of its first 4 KB stand: the high bytes of the characters a CSV is made of (digits,
+    Latin letters, Polish ones up to U+017F) are zero or one, their low bytes are not zero. None:
+    a text of single bytes (UTF-8, a code page) or no text at all."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name  # type: ignore[return-value]
+    sample = head[: min(len(head), 4096) // 4 * 4]
+    if len(sample) < 8 or b"\x00" not in sample:
+        return None
+    zero = [sample[i::4].count(0) * 4 / len(sample) for i in range(4)]
+    candidates: list[tuple[Encoding, bool]] = [
+        ("utf-32-le", zero[2] == zero[3] == 1 and zero[0] < 0.1),
+        ("utf-32-be", zero[0] == zero[1] == 1 and zero[3] < 0.1),
+        ("utf-16-le", (zero[1] + zero[3]) / 2 > 0.5 and (zero[0] + zero[2]) / 2 < 0.05),
+        ("utf-16-be", (zero[0] + zero[2]) / 2 > 0.5 and (zero[1] + zero[3]) / 2 < 0.05),
+    ]  # fmt: skip
+    for name, fits in candidates:
+        if fits:
+            try:
+                sample.decode(name)
+            except UnicodeDecodeError:  # a surrogate cut at the sample's end, or no such text
+                if name.startswith("utf-32"):
+                    continue
+            return name
+    return None
+
+
+def refuse_binary(path: Path, head: bytes) -> None:
+    """A ``SourceError`` for a file named .csv whose first bytes (``head``, 64 KB of them looked at)
+    are no text: a known binary format, or more than one byte in a hundred a NUL or another control
+    character (text has none but TAB, CR and LF; a stray one is a reject of its row, not of the file)."""
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise SourceError(f"{path.name} is not a CSV text file ({what})")
+    sample = head[: 64 << 10]
+    controls = len(sample) - len(sample.translate(None, _CONTROL))
+    if controls > max(len(sample) // 100, 1):
+        at = len(sample) - len(sample.lstrip(bytes(range(0x20, 0x100)) + b"\t\n\r\x0c\x1a"))
+        nul = sample.count(0)
+        why = f"{controls:,} control characters" + (f", {nul:,} of them NUL bytes," if nul else "")
+        raise SourceError(f"{path.name} is not a CSV text file ({why} in its first {len(sample):,} bytes, the first at byte "
+                          f"{at:,}: binary data, or a text in an encoding ingest does not read)")  # fmt: skip
+
+
+def reading_encoding(scanned: Scanned, wanted: Encoding | None) -> Encoding:
+    """The encoding the CSV is read in: the profile's (``wanted``) or the detected one. The bytes
+    decide against a profile only where they cannot be wrong: UTF-16/UTF-32 is read as such; a
+    file of valid UTF-8 with letters beyond ASCII under a code-page profile, or a file that is no
+    UTF-8 under a UTF-8 profile, is an error naming both (read the other way every Polish letter
+    would be stored garbled)."""
+    detected = scanned.encoding or "utf-8"
+    if wanted is None or detected in WIDE or wanted == detected:
+        return detected
+    if detected == "utf-8" and not scanned.ascii:
+        word = _first_word_beyond_ascii(scanned.path)
+        seen = f": its {word!r} would read {word.encode('utf-8').decode(wanted, errors='replace')!r}" if word else ""
+        raise SourceError(f"the file is UTF-8 but the profile says {NAMES[wanted]}{seen}; set `encoding: utf-8` in the "
+                          f"profile, or save the file as {NAMES[wanted]}")  # fmt: skip
+    if wanted == "utf-8" and detected != "utf-8":
+        where = _first_byte_beyond_utf8(scanned.path)
+        raise SourceError(f"the file is not UTF-8 (byte 0x{where[0]:02X} at line {where[1]:,} is none), but the profile "
+                          f"says UTF-8; it reads as {NAMES[detected]}: set `encoding: {detected}` in the profile")  # fmt: skip
+    return wanted
+
+
+def _first_word_beyond_ascii(path: Path) -> str | None:
+    """The first word of the file's first 64 KB with a letter beyond ASCII (for a message)."""
+    import re
+
+    with path.open("rb") as f:
+        text = f.read(64 << 10).decode("utf-8", errors="ignore")
+    found = re.search(r"[^\s;,|\t\"]*[^\x00-\x7f][^\s;,|\t\"]*", text)
+    return found.group(0)[:40] if found else None
+
+
+def _first_byte_beyond_utf8(path: Path) -> tuple[int, int]:
+    """(the first byte that is no UTF-8, its line number from 1)."""
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                return chunk[e.start], line + chunk.count(b"\n", 0, e.start)
+            line += chunk.count(b"\n")
+    return 0, line
 
 
 def detect_delimiter(header: str) -> str:
@@ -117,11 +245,12 @@ def utf8_transcoder(scanned: Scanned, encoding: Encoding | None) -> Callable[[by
     """(bytes, first) -> the same text as UTF-8 without BOM, for pieces of the CSV that start where
     a line starts (``first``: the file's first piece). A byte the code page lacks, or a byte that
     is no UTF-8 in a file read as UTF-8 with BOM, becomes U+FFFD, which validation rejects in any
-    cell: nothing is dropped. UTF-8 without BOM passes as it is."""
+    cell: nothing is dropped. UTF-8 without BOM passes as it is, and so do the pieces of a UTF-16
+    or UTF-32 file (``_pieces`` reads those through their decoder)."""
     encoding = encoding or scanned.encoding or "utf-8"
     with scanned.path.open("rb") as f:
         has_bom = f.read(3) == codecs.BOM_UTF8
-    if encoding == "utf-8" and not has_bom:
+    if encoding in WIDE or (encoding == "utf-8" and not has_bom):
         return lambda data, first: data
     if encoding == "utf-8":
 
@@ -134,6 +263,24 @@ def utf8_transcoder(scanned: Scanned, encoding: Encoding | None) -> Callable[[by
     return lambda data, first: data.decode(encoding, errors="replace").encode("utf-8")
 
 
+def header_fields(columns: list[str]) -> tuple[int, int]:
+    """(fewest, most) fields a record may have under a header of ``columns`` (a batch's): the
+    header's count, less its trailing unnamed fields for the fewest (a header that ends in a
+    separator, as some exports write it, does not ask the same of every row)."""
+    data = [c for c in columns if c not in META]
+    named = len(data)
+    while named and _unnamed(data[named - 1]):
+        named -= 1
+    return named, len(data)
+
+
+def _unnamed(column: str) -> bool:
+    """A header field left empty (polars names the first '' and the others '_duplicated_<n>')."""
+    import re
+
+    return not column.strip() or re.fullmatch(r"_duplicated_\d+", column) is not None
+
+
 def read_batches(
     scanned: Scanned,
     *,
@@ -144,7 +291,7 @@ def read_batches(
 ) -> Iterator[pl.DataFrame]:
     """The file's rows in batches of text (see the module's docstring), in file order."""
     if scanned.kind == "csv":
-        batches = _csv_batches(scanned, encoding, delimiter, batch_rows)
+        batches = _csv_batches(scanned, reading_encoding(scanned, encoding), delimiter, batch_rows)
     elif scanned.kind == "xlsx":
         batches = _xlsx_batches(scanned.path, sheet, batch_rows)
     else:
@@ -187,32 +334,89 @@ def _csv_batches(scanned: Scanned, encoding: Encoding | None, delimiter: str | N
         yield pl.concat(pending, rechunk=False)
 
 
-def _parsed_pieces(scanned: Scanned, encoding: Encoding | None, delimiter: str | None) -> Iterator[tuple[pl.DataFrame, bool]]:
-    """(each piece's rows, numbered, False); or, for a file of a header only or whose records the
-    parser could not split (a quote opened in the header swallows them), one empty frame with the
-    header's columns and True, so the header is still checked."""
+def _parsed_pieces(scanned: Scanned, encoding: Encoding, delimiter: str | None) -> Iterator[tuple[pl.DataFrame, bool]]:
+    """(each piece's rows, numbered, with ``FIELDS`` and ``CUT``, False); or, for a file of a
+    header only, one empty frame with the header's columns and True, so the header is still
+    checked. A record in which a quote is never closed is not parsed (the parser would refuse the
+    piece): it comes as a row of no values, ``CUT`` saying why."""
     transcoded = utf8_transcoder(scanned, encoding)
     header = separator = None
     row = 2
-    for head, records in _pieces(scanned.path):
+    for head, records in _pieces(scanned.path, encoding=encoding):
         head = transcoded(head, True)
         if header is None:
             header = head.decode("utf-8", errors="replace").rstrip("\r\n")
             if not header.strip():
-                raise SourceError(f"{scanned.path}: the first line is empty; a header row is required")
+                raise SourceError(f"{scanned.path.name}: the first line is empty; a header row is required")
+            if header.count('"') % 2:
+                raise SourceError(f"{scanned.path.name}: a quote in the header row is never closed: {header[:120]!r}")
             separator = delimiter or detect_delimiter(header)
-        frame = pl.read_csv(
-            head + transcoded(records, False), separator=separator, infer_schema=False, truncate_ragged_lines=True,
-            raise_if_empty=False,
-        )  # fmt: skip
-        frame = frame.with_row_index(ROW, offset=row).with_columns(pl.col(ROW).cast(pl.Int64))
+        records = transcoded(records, False)
+        fields, open_from = field_counts(records, separator)
+        parsed, left_open = (records, None) if open_from is None else (records[:open_from], records[open_from:])
+        if left_open is not None and b"\n" in left_open.rstrip(b"\r\n"):
+            lines = left_open.rstrip(b"\r\n").count(b"\n") + 1
+            raise SourceError(f"{scanned.path.name}: a quote opened in row {row + len(fields) - 1:,} is never closed: the "
+                              f"{lines:,} lines from there to the end would be one value (a quote missing or one too many?)")  # fmt: skip
+        try:
+            frame = pl.read_csv(head + parsed, separator=separator, infer_schema=False, truncate_ragged_lines=True,
+                                raise_if_empty=False)  # fmt: skip
+        except pl.exceptions.ComputeError:
+            raise SourceError(
+                f"{scanned.path.name}: {_rows(row, row + len(fields) - 1)}: quotes that do not pair up (a quote inside "
+                'an unquoted value, or text after a closing one; a value with quotes is quoted whole, its quotes doubled: "a ""b"" c")'
+            ) from None  # fmt: skip
+        if frame.height != len(fields) - (left_open is not None):
+            raise SourceError(f"{scanned.path.name}: {_rows(row, row + len(fields) - 1)}: the records cannot be told "
+                              f"apart ({frame.height:,} parsed, {len(fields):,} counted): quotes that do not pair up?")  # fmt: skip
+        frame = _with_fields(frame, fields, row, left_open is not None, records)
         row += frame.height
-        if not records or (frame.height == 0 and row == 2):
+        if not records:
             yield frame, True
-            if not records:
-                return
-            continue
+            return
         yield frame, False
+
+
+def _rows(first: int, last: int) -> str:
+    return f"row {first:,}" if first == last else f"rows {first:,}..{last:,}"
+
+
+def _with_fields(frame: pl.DataFrame, fields: np.ndarray, row: int, left_open: bool, records: bytes) -> pl.DataFrame:
+    """``frame`` (a piece's records, parsed) with ``ROW`` from ``row``, ``FIELDS`` and ``CUT``, and a
+    row of no values for the record left open at its end."""
+    fewest, _ = header_fields(frame.columns)
+    if left_open:
+        frame = pl.concat([frame, pl.DataFrame({c: [None] for c in frame.columns}, schema=frame.schema)])
+    cut = [None] * frame.height
+    if left_open:
+        cut[-1] = OPEN_QUOTE
+    elif records and not records.endswith(b"\n") and fields[-1] < fewest:  # the file's last record: no line end
+        cut[-1] = NO_LINE_END
+    return frame.select(
+        pl.int_range(row, row + frame.height, dtype=pl.Int64).alias(ROW), pl.all(),
+        pl.Series(FIELDS, fields, dtype=pl.Int32), pl.Series(CUT, cut, dtype=pl.String),
+    )  # fmt: skip
+
+
+def field_counts(records: bytes, separator: str) -> tuple[np.ndarray, int | None]:
+    """(the number of fields of each record in ``records``, whole records of UTF-8 text, the first
+    starting where ``records`` does; where the last record starts if a quote opened in it is never
+    closed, else None). A record ends at a line end outside quotes and its fields at separators
+    outside quotes: inside a quoted field every quote is doubled, so a byte stands outside quotes
+    exactly when an even number of quotes stand before it (as the parser finds them: a file in
+    which they do not pair up so is refused by it). Counted over the bytes with numpy, a few passes
+    over each piece, not a loop over rows."""
+    data = np.frombuffer(records, np.uint8)
+    quotes = np.flatnonzero(data == ord('"'))
+    separators = np.flatnonzero(data == ord(separator))
+    ends = np.flatnonzero(data == ord("\n"))
+    if quotes.size:
+        separators = separators[np.searchsorted(quotes, separators) % 2 == 0]
+        ends = ends[np.searchsorted(quotes, ends) % 2 == 0]
+    open_from = (int(ends[-1]) + 1 if ends.size else 0) if quotes.size % 2 else None
+    if data.size and (ends.size == 0 or ends[-1] != data.size - 1):
+        ends = np.append(ends, data.size)  # the last record has no line end
+    return (np.diff(np.searchsorted(separators, ends), prepend=0) + 1).astype(np.int32), open_from
 
 
 #: Bytes read at a time. Under glibc's largest mmap threshold (32 MB): a piece's buffers then come
@@ -221,12 +425,13 @@ def _parsed_pieces(scanned: Scanned, encoding: Encoding | None, delimiter: str |
 PIECE = 8 << 20
 
 
-def _pieces(path: Path, piece: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+def _pieces(path: Path, piece: int | None = None, encoding: Encoding | None = None) -> Iterator[tuple[bytes, bytes]]:
     """(the header line, the next records): pieces of the file after its header that end where a
     record ends, at a newline outside quotes (a quoted field may hold newlines: an even number of
-    quote characters stands before a record's end, since each piece starts outside quotes)."""
+    quote characters stands before a record's end, since each piece starts outside quotes). A
+    UTF-16 or UTF-32 file comes as UTF-8 (its bytes cannot be split at b"\\n")."""
     piece = piece or PIECE
-    with path.open("rb") as f:
+    with _opened(path, encoding) as f:
         head = f.readline()
         if head and not head.endswith(b"\n"):
             head += b"\n"
@@ -247,6 +452,34 @@ def _pieces(path: Path, piece: int | None = None) -> Iterator[tuple[bytes, bytes
             carry = data[end + 1 :]
         if carry or not any_records:
             yield head, carry
+
+
+@contextmanager
+def _opened(path: Path, encoding: Encoding | None) -> Iterator[BinaryIO]:
+    """The file's bytes; a UTF-16 or UTF-32 file's text as UTF-8 (its BOM dropped; a code unit that
+    is no character becomes U+FFFD, which validation rejects in any cell)."""
+    if encoding not in WIDE:
+        with path.open("rb") as f:
+            yield f
+        return
+    with path.open("rb") as f:
+        bom = dict((name, b) for b, name in _BOMS)[encoding]
+        has_bom = f.read(len(bom)) == bom
+    with path.open(encoding=encoding[:6] if has_bom else encoding, errors="replace", newline="") as text:
+        yield _Utf8Of(text)  # type: ignore[misc]
+
+
+class _Utf8Of:
+    """A text file read as UTF-8 bytes: what ``_pieces`` asks of a binary file."""
+
+    def __init__(self, text: TextIO) -> None:
+        self.text = text
+
+    def readline(self) -> bytes:
+        return self.text.readline().encode("utf-8")
+
+    def read(self, size: int) -> bytes:
+        return self.text.read(size).encode("utf-8")
 
 
 def _xlsx_batches(path: Path, sheet: str | int, batch_rows: int) -> Iterator[pl.DataFrame]:

@@ -4,7 +4,9 @@ them, blank lines, trailing separators, CRLF, XLSX cells and Parquet."""
 from __future__ import annotations
 
 import codecs
+import csv
 import datetime
+import io
 
 import polars as pl
 import pytest
@@ -12,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest import sources
-from ingest.sources import SourceError, detect_delimiter, kind_of, read_batches, scan
+from ingest.sources import (CUT, FIELDS, NO_LINE_END, OPEN_QUOTE, SourceError, detect_delimiter, kind_of, read_batches,
+                            scan)  # fmt: skip
 
 POLISH = "Zażółć gęślą jaźń ŻÓŁW Świętokrzyska Źródło"
 
@@ -32,7 +35,7 @@ def test_the_encoding_is_detected_and_polish_letters_survive(tmp_path, encoding,
     scanned = scan(path)
     assert scanned.encoding == expected
     frame = read(path)
-    assert frame.columns == ["row", "nazwa", "kwota"]  # no BOM glued to the first header
+    assert frame.columns == ["row", "nazwa", "kwota", FIELDS, CUT]  # no BOM glued to the first header
     assert frame["nazwa"].to_list() == [POLISH, "Śląsk"]
 
 
@@ -51,7 +54,7 @@ def test_the_delimiter_is_detected(tmp_path, separator):
     path = tmp_path / "f.csv"
     path.write_text(separator.join(["a", "b", "c"]) + "\n" + separator.join(["1", '"x, y; z"', "3"]) + "\n")
     frame = read(path)
-    assert frame.columns == ["row", "a", "b", "c"] and frame["b"].to_list() == ["x, y; z"]
+    assert frame.columns == ["row", "a", "b", "c", FIELDS, CUT] and frame["b"].to_list() == ["x, y; z"]
 
 
 def test_separators_inside_quotes_do_not_count():
@@ -115,3 +118,99 @@ def test_a_csv_read_in_pieces_of_any_size_is_the_csv_read_whole(tmp_path, lines,
         patch.setattr(sources, "PIECE", piece)
         pieces = read(path, encoding=encoding.removesuffix("-sig"), batch_rows=3)
     assert pieces.equals(whole), (pieces, whole)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(LINE, min_size=1, max_size=12), st.sampled_from(["\n", "\r\n"]), st.booleans(), st.sampled_from([";", ","]))
+def test_each_row_carries_its_number_of_fields_as_a_csv_reader_counts_them(tmp_path, lines, newline, last_newline, separator):
+    """FIELDS is counted over the bytes (numpy, not a loop over rows): it is what Python's csv
+    module finds in each record, quoted separators and newlines not counted (a blank line is one
+    empty field)."""
+    lines = [line.replace(";", separator) for line in lines]
+    text = newline.join(["h1;h2;h3".replace(";", separator), *lines]) + (newline if last_newline else "")
+    path = tmp_path / "f.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    frame = read(path, delimiter=separator)
+    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator))[1:]
+    assert frame[FIELDS].to_list() == [max(len(r), 1) for r in records]
+    # only the last row can be cut: no line end and fewer fields than the header
+    cut = [None] * len(records)
+    if not last_newline and text.rstrip("\r\n") == text and max(len(records[-1]), 1) < 3:
+        cut[-1] = NO_LINE_END
+    assert frame[CUT].to_list() == cut
+
+
+def test_a_short_row_a_long_row_and_a_file_cut_in_its_last_row_are_counted_not_shifted(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b'ref;name;rate;city\nA1;x;17,04;Kielce\nA2;x;5\nA3;"Kowalski; Jan";1;2;3\nA4;x;17,0')
+    frame = read(path)
+    assert frame.select("row", "ref", "rate", FIELDS, CUT).rows() == [
+        (2, "A1", "17,04", 4, None), (3, "A2", "5", 3, None), (4, "A3", "1", 5, None), (5, "A4", "17,0", 3, NO_LINE_END),
+    ]  # fmt: skip
+    path.write_bytes(b'ref;name;rate;city\nA1;x;17,04;Kielce\nA4;x;17,04;Kiel')  # cut in the last field: it has them all
+    assert read(path)[CUT].to_list() == [None, None]
+
+
+def test_a_header_ending_in_a_separator_asks_no_row_to_end_in_one(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"ref;name;\nA1;x\nA2;x;\nA3")
+    frame = read(path)
+    assert frame.select(FIELDS, CUT).rows() == [(2, None), (3, None), (1, NO_LINE_END)]
+    assert sources.header_fields(frame.columns) == (2, 3)
+
+
+def test_a_quote_never_closed_in_the_last_row_is_that_row_and_anywhere_else_refuses_the_file(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b'ref;name;city\nA1;x;y\nA2;"Kowal')
+    assert read(path).select("row", "ref", FIELDS, CUT).rows() == [(2, "A1", 3, None), (3, None, 2, OPEN_QUOTE)]
+    path.write_bytes(b'ref;name;city\nA1;"x;y\nA2;z;w\nA3;z;w\n')
+    with pytest.raises(SourceError, match=r"a quote opened in row 2 is never closed: the 3 lines from there"):
+        read(path)
+    path.write_bytes(b'"ref;name;city\nA1;x;y\n')
+    with pytest.raises(SourceError, match="a quote in the header row is never closed"):
+        read(path)
+    path.write_bytes(b'ref;name;city\nA0;x;y\nA1;x"y;z\nA2;"w\n')  # pairs up by count, not as the parser reads it
+    with pytest.raises(SourceError, match=r"rows 2\.\.3: quotes that do not pair up"):
+        read(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_with_or_without_bom_are_read(tmp_path, encoding):
+    path = tmp_path / "f.csv"
+    path.write_bytes(f"nazwa;kwota\r\n{POLISH};1 234,56\r\nĄ;5\r\n".encode(encoding))
+    scanned = scan(path)
+    expected = encoding if encoding[-2:] in ("le", "be") else encoding + "-le"  # Python writes a BOM and little-endian
+    assert scanned.encoding == expected
+    frame = read(path)
+    assert frame.columns[:3] == ["row", "nazwa", "kwota"]
+    assert frame.select("nazwa", "kwota").rows() == [(POLISH, "1 234,56"), ("Ą", "5")]
+    assert read(path, encoding="cp1250").equals(frame)  # the bytes decide: a profile's code page cannot garble it
+
+
+def test_a_profile_encoding_the_bytes_contradict_is_named_never_read_garbled(tmp_path):
+    utf8, cp1250 = tmp_path / "utf8.csv", tmp_path / "cp1250.csv"
+    utf8.write_bytes("Dłużnik;Kwota\nŁukasz;5\n".encode("utf-8"))
+    cp1250.write_bytes("Dłużnik;Kwota\nŁukasz;5\n".encode("cp1250"))
+    with pytest.raises(SourceError, match=r"the file is UTF-8 but the profile says Windows-1250: its 'Dłużnik' would read "
+                                          r"'DĹ‚uĹĽnik'; set `encoding: utf-8` in the profile"):  # fmt: skip
+        read(utf8, encoding="cp1250")
+    with pytest.raises(SourceError, match=r"the file is not UTF-8 \(byte 0xB3 at line 1 is none\), but the profile says "
+                                          r"UTF-8; it reads as Windows-1250: set `encoding: cp1250`"):  # fmt: skip
+        read(cp1250, encoding="utf-8")
+    ascii_only = tmp_path / "ascii.csv"
+    ascii_only.write_bytes(b"a;b\n1;2\n")  # the same text in either: no contradiction
+    assert read(ascii_only, encoding="cp1250").select("a", "b").rows() == [("1", "2")]
+
+
+def test_random_bytes_and_binary_formats_named_csv_are_refused_by_what_they_are(tmp_path):
+    import random
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(random.Random(7).randbytes(5000))
+    with pytest.raises(SourceError, match=r"^f\.csv is not a CSV text file \(\d+ control characters, \d+ of them NUL bytes"):
+        scan(path)
+    path.write_bytes(b"PK\x03\x04" + bytes(100))
+    with pytest.raises(SourceError, match=r"not a CSV text file \(it is a ZIP archive: an XLSX file named \.csv\?"):
+        scan(path)
+    path.write_bytes(b"a;b\n1;2\x00\n" + b"3;4\n" * 100)  # one stray NUL: text still, the cell's row is rejected
+    assert read(path)["b"].to_list()[0] == "2\x00"
