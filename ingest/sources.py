@@ -411,8 +411,11 @@ def field_counts(records: bytes, separator: str) -> tuple[np.ndarray, int | None
     separators = np.flatnonzero(data == ord(separator))
     ends = np.flatnonzero(data == ord("\n"))
     if quotes.size:
-        separators = separators[np.searchsorted(quotes, separators) % 2 == 0]
-        ends = ends[np.searchsorted(quotes, ends) % 2 == 0]
+        ends = ends[np.searchsorted(quotes, ends) % 2 == 0]  # few: one a record
+        # many: a separator is inside quotes when it stands between a quote and the next one
+        bounds = np.searchsorted(separators, np.append(quotes, data.size) if quotes.size % 2 else quotes)
+        inside = np.bincount(bounds[0::2], minlength=separators.size + 1) - np.bincount(bounds[1::2], minlength=separators.size + 1)
+        separators = separators[np.cumsum(inside[:-1]) == 0]
     open_from = (int(ends[-1]) + 1 if ends.size else 0) if quotes.size % 2 else None
     if data.size and (ends.size == 0 or ends[-1] != data.size - 1):
         ends = np.append(ends, data.size)  # the last record has no line end
