@@ -17,7 +17,7 @@ from engine.validation import MAX_CONTRACTUAL_RATE_BP
 from ingest.identifiers import compact, iban_problem, nip_problem, pesel_problem, regon_valid
 from ingest.parsing import amount, blank_to_null, calendar_date, percent_as_bp, whole_number
 from ingest.profiles import ENUMS, INPUT_COLUMNS, REQUIRED_COLUMNS, Profile
-from ingest.sources import CUT, FIELDS, META, NAMES, NO_LINE_END, ROW, SourceError, header_fields
+from ingest.sources import BROKEN, FIELDS, META, NAMES, NO_LINE_END, ROW, SourceError, header_fields
 
 PRODUCT = "product"
 FAILURE_SCHEMA = {"row": pl.Int64(), "seller_ref": pl.String(), "column": pl.String(), "rule": pl.String(),
@@ -55,7 +55,7 @@ def field_count(batch: pl.DataFrame, seller_ref: str | None, pad: bool) -> tuple
         return batch, pl.DataFrame(schema=FAILURE_SCHEMA), 0
     fewest, most = header_fields(batch.columns)
     data = [c for c in batch.columns if c not in META]
-    fields, cut = pl.col(FIELDS), pl.col(CUT)
+    fields, cut = pl.col(FIELDS), pl.col(BROKEN)
     short = (fields < fewest) & cut.is_null()
     wrong = cut.is_not_null() | (fields > most) | (short if not pad else pl.lit(False))
     marked = batch.with_columns(wrong.alias("_wrong"))

@@ -7,9 +7,10 @@ one row. Blank lines are read as empty rows and dropped by the caller, counted a
 
 A CSV batch also carries, per row, ``FIELDS``: how many fields the record has (a shorter record's
 missing fields and a longer one's extra fields are not in its columns: the caller compares this
-with the header's, see ``header_fields``), and ``CUT``: null, or why the file ends inside this
-record (``NO_LINE_END``: the last record has no line end and fewer fields than the header names;
-``OPEN_QUOTE``: a quote opened in it is never closed, the rest of the file is inside it).
+with the header's, see ``header_fields``), and ``BROKEN``: null, or why the record cannot be read
+as it stands (``NO_LINE_END``: the file's last record has no line end and fewer fields than the
+header names; ``OPEN_QUOTE``: a quote opened in it is never closed, the rest of the file is inside
+it).
 
 Encoding: UTF-16 and UTF-32 (by their BOM, or without one by where their zero bytes stand) are
 read as such; valid UTF-8 (with or without BOM) is UTF-8; anything else is Windows-1250 unless it
@@ -32,6 +33,7 @@ from typing import BinaryIO, Literal, TextIO
 
 import numpy as np
 import polars as pl
+from numba import njit
 
 from engine.prefetch import ahead
 
@@ -39,9 +41,9 @@ CHUNK = 8 << 20
 BATCH_ROWS = 100_000
 ROW = "row"
 FIELDS = "_fields"
-CUT = "_cut"
+BROKEN = "_broken"
 #: the columns a batch carries besides the file's own
-META = (ROW, FIELDS, CUT)
+META = (ROW, FIELDS, BROKEN)
 NO_LINE_END = "no line end"
 OPEN_QUOTE = "a quote never closed"
 
@@ -335,10 +337,10 @@ def _csv_batches(scanned: Scanned, encoding: Encoding | None, delimiter: str | N
 
 
 def _parsed_pieces(scanned: Scanned, encoding: Encoding, delimiter: str | None) -> Iterator[tuple[pl.DataFrame, bool]]:
-    """(each piece's rows, numbered, with ``FIELDS`` and ``CUT``, False); or, for a file of a
+    """(each piece's rows, numbered, with ``FIELDS`` and ``BROKEN``, False); or, for a file of a
     header only, one empty frame with the header's columns and True, so the header is still
     checked. A record in which a quote is never closed is not parsed (the parser would refuse the
-    piece): it comes as a row of no values, ``CUT`` saying why."""
+    piece): it comes as a row of no values, ``BROKEN`` saying why."""
     transcoded = utf8_transcoder(scanned, encoding)
     header = separator = None
     row = 2
@@ -352,7 +354,13 @@ def _parsed_pieces(scanned: Scanned, encoding: Encoding, delimiter: str | None) 
                 raise SourceError(f"{scanned.path.name}: a quote in the header row is never closed: {header[:120]!r}")
             separator = delimiter or detect_delimiter(header)
         records = transcoded(records, False)
-        fields, open_from = field_counts(records, separator)
+        fields, open_from, ambiguous = field_counts(records, separator)
+        if ambiguous is not None:
+            raise SourceError(
+                f"{scanned.path.name}: row {row + ambiguous:,}: quotes inside an unquoted value with a separator or a line "
+                'end between them (like Firma "A;B" x): its fields cannot be told apart. Quote such a value whole, its '
+                'quotes doubled: "Firma ""A;B"" x"'
+            )  # fmt: skip
         parsed, left_open = (records, None) if open_from is None else (records[:open_from], records[open_from:])
         if left_open is not None and b"\n" in left_open.rstrip(b"\r\n"):
             lines = left_open.rstrip(b"\r\n").count(b"\n") + 1
@@ -382,7 +390,7 @@ def _rows(first: int, last: int) -> str:
 
 
 def _with_fields(frame: pl.DataFrame, fields: np.ndarray, row: int, left_open: bool, records: bytes) -> pl.DataFrame:
-    """``frame`` (a piece's records, parsed) with ``ROW`` from ``row``, ``FIELDS`` and ``CUT``, and a
+    """``frame`` (a piece's records, parsed) with ``ROW`` from ``row``, ``FIELDS`` and ``BROKEN``, and a
     row of no values for the record left open at its end."""
     fewest, _ = header_fields(frame.columns)
     if left_open:
@@ -394,20 +402,44 @@ def _with_fields(frame: pl.DataFrame, fields: np.ndarray, row: int, left_open: b
         cut[-1] = NO_LINE_END
     return frame.select(
         pl.int_range(row, row + frame.height, dtype=pl.Int64).alias(ROW), pl.all(),
-        pl.Series(FIELDS, fields, dtype=pl.Int32), pl.Series(CUT, cut, dtype=pl.String),
+        pl.Series(FIELDS, fields, dtype=pl.Int32), pl.Series(BROKEN, cut, dtype=pl.String),
     )  # fmt: skip
 
 
-def field_counts(records: bytes, separator: str) -> tuple[np.ndarray, int | None]:
+def field_counts(records: bytes, separator: str) -> tuple[np.ndarray, int | None, int | None]:
     """(the number of fields of each record in ``records``, whole records of UTF-8 text, the first
     starting where ``records`` does; where the last record starts if a quote opened in it is never
-    closed, else None). A record ends at a line end outside quotes and its fields at separators
-    outside quotes: inside a quoted field every quote is doubled, so a byte stands outside quotes
-    exactly when an even number of quotes stand before it (as the parser finds them: a file in
-    which they do not pair up so is refused by it). Counted over the bytes with numpy, a few passes
-    over each piece, not a loop over rows."""
+    closed, else None; the first ambiguous record, or None).
+
+    A quote that opens a field, or doubles one, makes what follows up to the next one a quoted
+    part, in which separators and line ends do not count: over the bytes with numpy, a byte is
+    inside quotes exactly when an odd number of quotes stand before it. A quote inside an unquoted
+    value (``Firma "A;B" x``) is another matter: polars reads one such as a character and another
+    as opening a quoted part, and the rows after it may then be read out of step (or the file
+    refused). A piece with one is also read through a CSV reader's states (numba), where such a
+    quote is a character: a record the two count apart is ambiguous, and so is every record after
+    it in the piece (its values cannot be trusted either way); where they find records apart, the
+    first whose count differs (or the first one more)."""
     data = np.frombuffer(records, np.uint8)
     quotes = np.flatnonzero(data == ord('"'))
+    counts, open_from = _parity_counts(data, quotes, separator)
+    if quotes.size == 0:
+        return counts, open_from, None
+    openers = quotes[0::2]
+    before = data[openers[openers > 0] - 1]
+    if np.isin(before, np.array([ord(separator), ord("\n"), ord('"')], np.uint8)).all():
+        return counts, open_from, None
+    as_characters = np.empty(records.count(b"\n") + 1, np.int32)
+    n, _ = _count_fields(data, ord(separator), as_characters)
+    both = min(n, counts.size)
+    ambiguous = np.flatnonzero(as_characters[:both] != counts[:both])
+    if ambiguous.size:
+        return counts, open_from, int(ambiguous[0])
+    return counts, open_from, (None if n == counts.size else both)
+
+
+def _parity_counts(data: np.ndarray, quotes: np.ndarray, separator: str) -> tuple[np.ndarray, int | None]:
+    """``field_counts`` where every quote opens a quoted part or closes one."""
     separators = np.flatnonzero(data == ord(separator))
     ends = np.flatnonzero(data == ord("\n"))
     if quotes.size:
@@ -420,6 +452,37 @@ def field_counts(records: bytes, separator: str) -> tuple[np.ndarray, int | None
     if data.size and (ends.size == 0 or ends[-1] != data.size - 1):
         ends = np.append(ends, data.size)  # the last record has no line end
     return (np.diff(np.searchsorted(separators, ends), prepend=0) + 1).astype(np.int32), open_from
+
+
+@njit(cache=True, nogil=True)
+def _count_fields(data, separator, counts):  # pragma: no cover - numba
+    """(records counted into ``counts``, where the last one starts if it ends inside quotes or -1).
+    States: 0 a field's start, 1 in an unquoted field, 2 in a quoted one, 3 after a quote in it."""
+    quote, line_end = 34, 10
+    n, fields, state, start = 0, 1, 0, 0
+    for i in range(data.size):
+        c = data[i]
+        if state == 2:
+            if c == quote:
+                state = 3
+        elif c == separator:
+            fields += 1
+            state = 0
+        elif c == line_end:
+            counts[n] = fields
+            n += 1
+            fields, state, start = 1, 0, i + 1
+        elif c == quote:
+            state = 2 if state != 1 else 1  # opens a field, or doubled after a closing one; else a character
+        else:
+            state = 1
+    open_from = -1
+    if start < data.size:  # the last record has no line end
+        counts[n] = fields
+        n += 1
+        if state == 2:
+            open_from = start
+    return n, open_from
 
 
 #: Bytes read at a time. Under glibc's largest mmap threshold (32 MB): a piece's buffers then come
