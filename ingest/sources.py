@@ -82,7 +82,7 @@ class Scanned:
     size: int
     encoding: Encoding | None  # CSV only
     lines: int
-    ascii: bool = True  # CSV: every byte is ASCII (then UTF-8 and the code pages read it alike)
+    ascii: bool = True  # CSV: every byte is ASCII, a UTF-8 BOM aside (then UTF-8 and the code pages read it alike)
 
 
 def kind_of(path: Path) -> Kind:
@@ -110,12 +110,14 @@ def scan(path: Path) -> Scanned:
                 wide = wide_encoding(chunk)
                 if wide is None:
                     refuse_binary(path, chunk)
+            elif size == 0:
+                refuse_unlike(path, kind, chunk)
             size += len(chunk)
             if kind != "csv" or wide is not None:
                 lines += chunk.count(b"\n") if kind == "csv" else 0
                 continue
             lines += chunk.count(b"\n")
-            is_ascii = is_ascii and chunk.isascii()
+            is_ascii = is_ascii and (chunk.removeprefix(codecs.BOM_UTF8) if size == len(chunk) else chunk).isascii()
             if is_utf8:
                 try:
                     utf8.decode(chunk)
@@ -183,6 +185,18 @@ def refuse_binary(path: Path, head: bytes) -> None:
                           f"{at:,}: binary data, or a text in an encoding ingest does not read)")  # fmt: skip
 
 
+#: how the files of each kind start (XLSX: a ZIP archive; .xls: an OLE2 compound file)
+_STARTS = {"parquet": (b"PAR1",), "xlsx": (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")}
+
+
+def refuse_unlike(path: Path, kind: Kind, head: bytes) -> None:
+    """A ``SourceError`` for an XLSX or Parquet file whose first bytes are not what such a file starts with."""
+    if not head.startswith(_STARTS[kind]):
+        what = "an Excel workbook" if kind == "xlsx" else "a Parquet file"
+        text = " (it looks like text: a CSV file named so?)" if head[:4096].isascii() and b"\n" in head[:4096] else ""
+        raise SourceError(f"{path.name} is not {what}: it does not start as one does{text}")
+
+
 def reading_encoding(scanned: Scanned, wanted: Encoding | None) -> Encoding:
     """The encoding the CSV is read in: the profile's (``wanted``) or the detected one. The bytes
     decide against a profile only where they cannot be wrong: UTF-16/UTF-32 is read as such; a
@@ -192,7 +206,9 @@ def reading_encoding(scanned: Scanned, wanted: Encoding | None) -> Encoding:
     detected = scanned.encoding or "utf-8"
     if wanted is None or detected in WIDE or wanted == detected:
         return detected
-    if detected == "utf-8" and not scanned.ascii:
+    if detected == "utf-8" and scanned.ascii:
+        return detected  # ASCII (a BOM aside) reads alike in all three
+    if detected == "utf-8":
         word = _first_word_beyond_ascii(scanned.path)
         seen = f": its {word!r} would read {word.encode('utf-8').decode(wanted, errors='replace')!r}" if word else ""
         raise SourceError(f"the file is UTF-8 but the profile says {NAMES[wanted]}{seen}; set `encoding: utf-8` in the "
@@ -556,7 +572,7 @@ def _xlsx_batches(path: Path, sheet: str | int, batch_rows: int) -> Iterator[pl.
     try:
         frame = pl.from_arrow(fastexcel.read_excel(path).load_sheet(sheet, dtypes="string").to_arrow())
     except Exception as e:  # fastexcel raises its own hierarchy for a broken or missing sheet
-        raise SourceError(f"{path}: cannot read sheet {sheet!r}: {e}") from None
+        raise SourceError(f"{path.name}: cannot read sheet {sheet!r}: {str(e).strip().splitlines()[0]}") from None
     frame = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
     yield from frame.iter_slices(batch_rows)
 

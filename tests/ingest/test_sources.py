@@ -233,3 +233,17 @@ def test_random_bytes_and_binary_formats_named_csv_are_refused_by_what_they_are(
         scan(path)
     path.write_bytes(b"a;b\n1;2\x00\n" + b"3;4\n" * 100)  # one stray NUL: text still, the cell's row is rejected
     assert read(path)["b"].to_list()[0] == "2\x00"
+
+
+def test_an_xlsx_or_parquet_file_that_is_none_is_refused_by_what_it_is(tmp_path):
+    for name, what in (("f.xlsx", "an Excel workbook"), ("f.parquet", "a Parquet file")):
+        (tmp_path / name).write_bytes(b"ref;name\nA1;x\n")
+        with pytest.raises(SourceError, match=rf"^{name} is not {what}: it does not start as one does \(it looks like text: "
+                                              r"a CSV file named so\?\)$"):  # fmt: skip
+            scan(tmp_path / name)
+
+
+def test_an_ascii_file_with_a_utf8_bom_is_read_under_a_code_page_profile(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(codecs.BOM_UTF8 + b"ref;name\nA1;x\n")
+    assert read(path, encoding="cp1250").columns[:3] == ["row", "ref", "name"]  # no BOM read as 'ď»ż' into the header
