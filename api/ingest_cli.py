@@ -78,7 +78,7 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
     if report.blank_lines:
         table.add_row("blank lines skipped", f"{report.blank_lines:,}")
     if report.padded_rows:
-        table.add_row("short rows padded with empty fields (profile: pad_short_rows)", f"[yellow]{report.padded_rows:,}[/]")
+        table.add_row("short rows padded (pad_short_rows)", f"[yellow]{report.padded_rows:,}[/]")
     table.add_row("principal accepted (PLN)", pln_readable(report.principal))
     table.add_row("purchase price allocated (PLN)", pln_readable(report.purchase_price))
     table.add_row("debtors new / already stored", f"{report.new_debtors:,} / {report.known_debtors:,}")

@@ -209,7 +209,7 @@ def reading_encoding(scanned: Scanned, wanted: Encoding | None) -> Encoding:
     if detected == "utf-8" and scanned.ascii:
         return detected  # ASCII (a BOM aside) reads alike in all three
     if detected == "utf-8":
-        word = _first_word_beyond_ascii(scanned.path)
+        word = _first_word_beyond_ascii(scanned.path, wanted)
         seen = f": its {word!r} would read {word.encode('utf-8').decode(wanted, errors='replace')!r}" if word else ""
         raise SourceError(f"the file is UTF-8 but the profile says {NAMES[wanted]}{seen}; set `encoding: utf-8` in the "
                           f"profile, or save the file as {NAMES[wanted]}")  # fmt: skip
@@ -220,14 +220,16 @@ def reading_encoding(scanned: Scanned, wanted: Encoding | None) -> Encoding:
     return wanted
 
 
-def _first_word_beyond_ascii(path: Path) -> str | None:
-    """The first word of the file's first 64 KB with a letter beyond ASCII (for a message)."""
+def _first_word_beyond_ascii(path: Path, garbled_in: str) -> str | None:
+    """The first word of the file's first 64 KB with a letter beyond ASCII (for a message), one
+    whose bytes are all characters in ``garbled_in`` if there is such a word."""
     import re
 
     with path.open("rb") as f:
         text = f.read(64 << 10).decode("utf-8", errors="ignore")
-    found = re.search(r"[^\s;,|\t\"]*[^\x00-\x7f][^\s;,|\t\"]*", text)
-    return found.group(0)[:40] if found else None
+    words = [w[:40] for w in re.findall(r"[^\s;,|\t\"]*[^\x00-\x7f][^\s;,|\t\"]*", text)]
+    readable = [w for w in words if "\ufffd" not in w.encode("utf-8").decode(garbled_in, errors="replace")]
+    return (readable or words or [None])[0]
 
 
 def _first_byte_beyond_utf8(path: Path) -> tuple[int, int]:
