@@ -413,14 +413,13 @@ def _with_fields(frame: pl.DataFrame, fields: np.ndarray, row: int, left_open: b
     fewest, _ = header_fields(frame.columns)
     if left_open:
         frame = pl.concat([frame, pl.DataFrame({c: [None] for c in frame.columns}, schema=frame.schema)])
-    cut = [None] * frame.height
-    if left_open:
-        cut[-1] = OPEN_QUOTE
-    elif records and not records.endswith(b"\n") and fields[-1] < fewest:  # the file's last record: no line end
-        cut[-1] = NO_LINE_END
+    last = OPEN_QUOTE if left_open else None
+    if not left_open and records and not records.endswith(b"\n") and fields[-1] < fewest:  # the file's last record
+        last = NO_LINE_END
+    broken = pl.lit(None, pl.String) if last is None else pl.when(pl.int_range(pl.len()) == frame.height - 1).then(pl.lit(last))
     return frame.select(
         pl.int_range(row, row + frame.height, dtype=pl.Int64).alias(ROW), pl.all(),
-        pl.Series(FIELDS, fields, dtype=pl.Int32), pl.Series(BROKEN, cut, dtype=pl.String),
+        pl.Series(FIELDS, fields, dtype=pl.Int32), broken.cast(pl.String).alias(BROKEN),
     )  # fmt: skip
 
 
