@@ -43,7 +43,7 @@ def claim_scratch(events):
     return (
         np.empty(tranches, dtype=np.int64),
         np.empty(tranches, dtype=np.bool_),
-        np.empty((events + 1, 4), dtype=np.int64),
+        np.empty((events + 1, 6), dtype=np.int64),
     )
 
 

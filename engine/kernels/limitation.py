@@ -59,44 +59,42 @@ def new_run_end(start, kind, custom_years, lim, calendar):
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
-def limitation_event(kind, day, end, court, enforcement, run_kind, custom_years, lim, calendar):
-    """One counted event's effect on a run (§3): the run's end, the court and enforcement
-    proceedings pending, the kind of its next runs, the step (``codes.STEP_*``) and how a new end
-    was found (``codes.END_*``, or -1). ``kind`` must be a limitation event (>= ACKNOWLEDGMENT).
+def limitation_event(kind, day, end, court, enforcement, run_kind):
+    """One counted event's effect on a run (§3): the court and enforcement proceedings pending, the
+    kind of the run's next runs and the step (``codes.STEP_*``). ``kind`` must be a limitation event
+    (>= ACKNOWLEDGMENT). After STEP_NEW_RUN or STEP_TITLE a new run of the returned kind starts on
+    ``day``: the caller finds its end (the claim's own clock with its years, an interest run from
+    ends found once per event); after any other step the end is unchanged.
 
     A title acts even on a time-barred claim and ends the court proceedings pending; any other
     event acts only when the claim is not time-barred on its day (``day <= end``) or a proceeding
     is pending. The run is suspended while any proceeding is pending, and starts anew on the day
     the last one ends."""
     if kind == codes.TITLE:
-        run_kind = codes.LIMITATION_TITLE
-        end, how = new_run_end(day, run_kind, custom_years, lim, calendar)
-        return end, 0, enforcement, run_kind, codes.STEP_TITLE, how
+        return 0, enforcement, codes.LIMITATION_TITLE, codes.STEP_TITLE
     if court + enforcement == 0 and day > end:
-        return end, court, enforcement, run_kind, codes.STEP_BARRED, -1
+        return court, enforcement, run_kind, codes.STEP_BARRED
     if kind == codes.COURT_FILING:
-        return end, court + 1, enforcement, run_kind, codes.STEP_SUSPEND, -1
+        return court + 1, enforcement, run_kind, codes.STEP_SUSPEND
     if kind == codes.ENFORCEMENT_FILING:
-        return end, court, enforcement + 1, run_kind, codes.STEP_SUSPEND, -1
+        return court, enforcement + 1, run_kind, codes.STEP_SUSPEND
     if kind == codes.ACKNOWLEDGMENT:
         if court + enforcement > 0:
-            return end, court, enforcement, run_kind, codes.STEP_NO_EFFECT, -1
-        end, how = new_run_end(day, run_kind, custom_years, lim, calendar)
-        return end, court, enforcement, run_kind, codes.STEP_NEW_RUN, how
+            return court, enforcement, run_kind, codes.STEP_NO_EFFECT
+        return court, enforcement, run_kind, codes.STEP_NEW_RUN
     if kind == codes.PROCEEDINGS_END:
         if court == 0:
-            return end, court, enforcement, run_kind, codes.STEP_NO_EFFECT, -1
+            return court, enforcement, run_kind, codes.STEP_NO_EFFECT
         court -= 1
     elif kind == codes.ENFORCEMENT_END:
         if enforcement == 0:
-            return end, court, enforcement, run_kind, codes.STEP_NO_EFFECT, -1
+            return court, enforcement, run_kind, codes.STEP_NO_EFFECT
         enforcement -= 1
     else:
-        return end, court, enforcement, run_kind, codes.STEP_NO_EFFECT, -1
+        return court, enforcement, run_kind, codes.STEP_NO_EFFECT
     if court + enforcement > 0:
-        return end, court, enforcement, run_kind, codes.STEP_STILL_SUSPENDED, -1
-    end, how = new_run_end(day, run_kind, custom_years, lim, calendar)
-    return end, court, enforcement, run_kind, codes.STEP_NEW_RUN, how
+        return court, enforcement, run_kind, codes.STEP_STILL_SUSPENDED
+    return court, enforcement, run_kind, codes.STEP_NEW_RUN
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
@@ -162,16 +160,17 @@ def first_day_reaching(x, lim, calendar):
 
 
 @njit(cache=True, nogil=True, fastmath=False, _nrt=False)
-def interest_run_barred(k, m, events, ev_day, ev_kind, as_of, end, court, enforcement, lim, calendar):
+def interest_run_barred(k, m, events, ev_day, ev_kind, as_of, end, court, enforcement):
     """Whether a periodic run of interest in the state (end, proceedings pending) before the k-th
     limitation event that counts is time-barred on ``as_of`` once the k-th to the (m-1)-th have acted
-    on it (§3a); ``events[n, 3]`` is the index of the n-th."""
+    on it (§3a). ``events[n]`` holds the n-th's event index (column 3) and the ends of a periodic and
+    of a title run starting on its day (columns 4 and 5)."""
     run_kind = codes.LIMITATION_PERIODIC
     for n in range(k, m):
         j = events[n, 3]
-        end, court, enforcement, run_kind, _, _ = limitation_event(
-            ev_kind[j], ev_day[j], end, court, enforcement, run_kind, 0, lim, calendar
-        )
+        court, enforcement, run_kind, step = limitation_event(ev_kind[j], ev_day[j], end, court, enforcement, run_kind)
+        if step == codes.STEP_NEW_RUN or step == codes.STEP_TITLE:
+            end = events[n, 5] if run_kind == codes.LIMITATION_TITLE else events[n, 4]
     return court + enforcement == 0 and as_of > end
 
 
@@ -197,7 +196,7 @@ def interest_rule(k, f, m, events, ev_day, ev_kind, as_of, court, enforcement, p
     (from_day, before, after) — a day before ``from_day`` is barred when ``before``, a later one
     when ``after``.
 
-    ``events[n, 3]`` is the event index of the n-th of the ``m`` limitation events that count; ``f``
+    ``events[n]`` is the n-th of the ``m`` limitation events that count (``interest_run_barred``); ``f``
     is the first from the k-th on that ``acts_on_interest`` (``m``: none); ``court``/``enforcement``
     are the claim's proceedings pending after the events before the days; ``plain_split`` is
     ``first_day_reaching(as_of)``.
@@ -208,19 +207,19 @@ def interest_rule(k, f, m, events, ev_day, ev_kind, as_of, court, enforcement, p
     they share one state; the others ended before ``f``, so before ``as_of``, unless a later title
     confirms them (a title acts on a barred run)."""
     if court + enforcement > 0:
-        barred = interest_run_barred(k, m, events, ev_day, ev_kind, as_of, 0, court, enforcement, lim, calendar)
+        barred = interest_run_barred(k, m, events, ev_day, ev_kind, as_of, 0, court, enforcement)
         return NO_DAY_BEFORE, barred, barred
     if f >= m:
         return plain_split, True, False
     x = ev_day[events[f, 3]]
     if ev_kind[events[f, 3]] == codes.TITLE:
-        barred = interest_run_barred(f, m, events, ev_day, ev_kind, as_of, x, 0, 0, lim, calendar)
+        barred = interest_run_barred(f, m, events, ev_day, ev_kind, as_of, x, 0, 0)
         return NO_DAY_BEFORE, barred, barred
-    after = interest_run_barred(f, m, events, ev_day, ev_kind, as_of, x, 0, 0, lim, calendar)
+    after = interest_run_barred(f, m, events, ev_day, ev_kind, as_of, x, 0, 0)
     before = True
     for n in range(f + 1, m):
         if ev_kind[events[n, 3]] == codes.TITLE:
-            before = interest_run_barred(n, m, events, ev_day, ev_kind, as_of, 0, 0, 0, lim, calendar)
+            before = interest_run_barred(n, m, events, ev_day, ev_kind, as_of, 0, 0, 0)
             break
     return first_day_reaching(x, lim, calendar), before, after
 
@@ -232,7 +231,8 @@ def claim_limitation(lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, c
     from a first run of ``run_kind`` on ``start``; events before ``title_day`` are absorbed. Also the
     interest rule (§3a, ``interest_rule``) of the days before each limitation event that counts:
     ``rules[k, :3]`` = (from_day, before, after) for the days after the k-th such event (k = 0:
-    from the start) up to the next; ``rules[k, 3]`` is kept for the k-th event's index. Steps go
+    from the start) up to the next; ``rules[k, 3:6]`` are kept for the k-th event's index and the
+    ends of a periodic and of a title run from its day (``interest_run_barred``). Steps go
     to ``trace`` while it has rows. Returns the limitation day (NULL_DAY while suspended) and the
     count of steps."""
     m = 0  # the limitation events that count, their indices in rules[:, 3]
@@ -241,6 +241,8 @@ def claim_limitation(lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, c
             break
         if ev_kind[j] >= codes.ACKNOWLEDGMENT and not dropped[j]:
             rules[m, 3] = j
+            rules[m, 4] = new_run_end(ev_day[j], codes.LIMITATION_PERIODIC, 0, lim, calendar)[0]
+            rules[m, 5] = new_run_end(ev_day[j], codes.LIMITATION_TITLE, 0, lim, calendar)[0]
             m += 1
     end, how = new_run_end(start, run_kind, custom_years, lim, calendar)
     n_trace = record_step(trace, 0, codes.STEP_START, start, run_kind, end, how, 0)
@@ -266,9 +268,10 @@ def claim_limitation(lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, c
         if day < title_day:  # only a claim with a title_date has days before it (NULL_DAY is int32 min)
             n_trace = record_step(trace, n_trace, codes.STEP_ABSORBED, day, kind, end, -1, court + enforcement)
         else:
-            end, court, enforcement, run_kind, step, how = limitation_event(
-                kind, day, end, court, enforcement, run_kind, custom_years, lim, calendar
-            )
+            court, enforcement, run_kind, step = limitation_event(kind, day, end, court, enforcement, run_kind)
+            how = -1
+            if step == codes.STEP_NEW_RUN or step == codes.STEP_TITLE:
+                end, how = new_run_end(day, run_kind, custom_years, lim, calendar)
             pending = court + enforcement
             n_trace = record_step(trace, n_trace, step, day, kind, NULL_DAY if pending else end, how, pending)
     return (NULL_DAY if court + enforcement > 0 else end), n_trace
