@@ -2,8 +2,9 @@
 `claims` and `debtors`, validated row by row, deduplicated, stored in one transaction, with a
 reject report of every row not taken and why."""
 
-from ingest.pipeline import IngestError, IngestReport, allocate_price, ingest_file, write_reports
+from ingest.pipeline import (DuplicateError, IngestError, IngestReport, ReportPathError, allocate_price, finish_reports,
+                             ingest_file, rewrite_reports, write_reports)  # fmt: skip
 from ingest.profiles import Profile, ProfileError, load_profile, shipped_profiles
 
-__all__ = ["IngestError", "IngestReport", "Profile", "ProfileError", "allocate_price", "ingest_file", "load_profile",
-           "shipped_profiles", "write_reports"]  # fmt: skip
+__all__ = ["DuplicateError", "IngestError", "IngestReport", "Profile", "ProfileError", "ReportPathError", "allocate_price",
+           "finish_reports", "ingest_file", "load_profile", "rewrite_reports", "shipped_profiles", "write_reports"]  # fmt: skip

@@ -6,11 +6,22 @@ transaction, with every row read either accepted or in the reject report with it
 
 A file whose content (sha256) is already ingested is recognised and nothing is stored again;
 ``new_version=True`` ingests it (or a corrected file) on purpose as the next version of the
-portfolio, a portfolio of its own named ``<portfolio>@v<n>``.
+portfolio, a portfolio of its own named ``<portfolio>@v<n>``. A file with other bytes but the same
+claims (``ingest.duplicates``: re-saved, reordered), or with rows that are claims another portfolio
+of the same seller holds, is refused (``DuplicateError``) unless ``new_version`` or
+``allow_duplicates``; allowed, those rows are listed in the overlaps report.
+
+The reports (``REPORT_FILES``) go to their final place with the commit: written under staged names
+beside their final ones before it (a report that cannot be written fails the ingest, nothing is
+stored), renamed just after it. Their lines are kept in the store too (`cession ingest report`
+writes them again); an ingest committed with its reports still staged (a kill in between) is
+recorded so, and the next ingest (or `cession ingest report`) puts them in place.
 """
 
 from __future__ import annotations
 
+import glob
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +39,7 @@ from engine.store.bulk import is_postgres, write_frames
 from engine.store.records import actor, audit
 from engine.validation import check_claims, conform
 from ingest import debtors as debtor_rules
+from ingest import duplicates
 from ingest import rows as row_rules
 from ingest.parsing import blank_to_null, detached
 from ingest.profiles import Profile, load_profile
@@ -39,6 +51,28 @@ OnProgress = Callable[[str, int, int | None], None]  # (stage, done, total)
 class IngestError(ValueError):
     """An ingest that cannot go on at all (the file unreadable, a required column missing,
     no price): nothing is stored."""
+
+
+class ReportPathError(IngestError):
+    """The reports cannot be written where they were asked for: nothing is stored."""
+
+
+class DuplicateError(IngestError):
+    """The file's claims (all or some) are already stored in another portfolio of the seller:
+    nothing is stored. ``overlaps``: the rows (duplicates.OVERLAP_SCHEMA), empty when the whole
+    file was recognised by its fingerprint."""
+
+    def __init__(self, message: str, overlaps: pl.DataFrame | None = None) -> None:
+        super().__init__(message)
+        self.overlaps = overlaps if overlaps is not None else pl.DataFrame(schema=duplicates.OVERLAP_SCHEMA)
+
+
+#: the report files of an ingest (STEM.<name>) -> the report they hold
+REPORT_FILES = {"rejects.csv": "rejects", "rejects.parquet": "rejects", "candidates.csv": "candidates",
+                "name_conflicts.csv": "name_conflicts", "overlaps.csv": "overlaps"}  # fmt: skip
+#: each report's columns (as kept in the store and written)
+REPORT_SCHEMAS = {"rejects": row_rules.FAILURE_SCHEMA, "candidates": debtor_rules.CANDIDATE_SCHEMA,
+                  "name_conflicts": debtor_rules.CONFLICT_SCHEMA, "overlaps": duplicates.OVERLAP_SCHEMA}  # fmt: skip
 
 
 @dataclass
@@ -89,6 +123,17 @@ class IngestReport:
     already: dict = field(default_factory=dict)  # for a recognised file: when and where it went
     #: rows whose name is not the name their debtor (same PESEL/NIP) keeps: accepted, reported
     conflicts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=debtor_rules.CONFLICT_SCHEMA))
+    #: rows stored although another portfolio of the seller holds their claim (--allow-duplicates)
+    overlaps: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=duplicates.OVERLAP_SCHEMA))
+    fingerprint: str | None = None  # of the accepted rows' claims (ingest.duplicates)
+    reports: dict[str, Path] = field(default_factory=dict)  # the report files written, by name
+    #: earlier ingests whose reports were still staged (a command stopped after its commit), now in place
+    finished: list[str] = field(default_factory=list)
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """The reports' lines, by report (REPORT_SCHEMAS)."""
+        return {"rejects": self.failures, "candidates": self.candidates, "name_conflicts": self.conflicts,
+                "overlaps": self.overlaps}  # fmt: skip
 
     def rejects_by_rule(self) -> dict[str, int]:
         """Rejected rows per (column: rule), most frequent first."""
@@ -114,7 +159,8 @@ class IngestReport:
             "rejects_by_rule": self.rejects_by_rule(), "principal": pln(self.principal),
             "purchase_price": pln(self.purchase_price), "new_debtors": self.new_debtors,
             "known_debtors": self.known_debtors, "debtor_candidates": self.candidates.height,
-            "name_conflicts": self.conflicts.height, "control": control,
+            "name_conflicts": self.conflicts.height, "overlaps": self.overlaps.get_column("row").n_unique(),
+            "fingerprint": self.fingerprint, "control": control,
             "ingest_id": self.ingest_id, "encoding": self.encoding, "seconds": round(self.seconds, 3),
         } | ({"already": self.already} if self.already else {})  # fmt: skip
 
@@ -160,15 +206,21 @@ def ingest_file(
     batch_rows: int | None = None,
     on_progress: OnProgress | None = None,
     who: str | None = None,
+    reports: Path | str | None = None,
+    allow_duplicates: bool = False,
 ) -> IngestReport:
     """Ingest one seller file into ``portfolio`` (see the module's docstring). ``price`` and the
-    control principal are grosz."""
+    control principal are grosz. ``reports``: the stem of the report files (REPORT_FILES; None:
+    none written, their lines are kept in the store all the same)."""
     started = time.perf_counter()
     path = Path(path)
     if not path.exists():
         raise IngestError(f"{path}: no such file")
     if not portfolio or len(portfolio) > 56 or "@" in portfolio:
         raise IngestError(f"--portfolio {portfolio!r}: 1..56 characters, no '@' (used for versions)")
+    stem = Path(reports).absolute() if reports is not None else None
+    if stem is not None:
+        _check_writable(stem)
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
     progress = on_progress or (lambda *_: None)
     progress("hashing", 0, None)
@@ -181,12 +233,28 @@ def ingest_file(
     if earlier and not new_version:
         return _recognised(scanned, earlier, started)
     terms = row_rules.Terms(purchase_date, price is not None, today or date.today())
+    staged: dict[str, tuple[Path, Path]] = {}  # the reports under their staged names until the commit
+    try:
+        return _ingest(engine, path, portfolio, scanned, profile, terms, staged, stem, price=price,
+                       new_version=new_version, allow_duplicates=allow_duplicates, control_count=control_count,
+                       control_principal=control_principal, batch_rows=batch_rows, progress=progress, who=who,
+                       started=started)  # fmt: skip
+    except BaseException:
+        _discard(staged)  # the commit did not happen: no report of an ingest that is not stored
+        raise
+
+
+def _ingest(engine: sa.Engine, path: Path, portfolio: str, scanned: Scanned, profile: Profile, terms: row_rules.Terms,
+            staged: dict[str, tuple[Path, Path]], stem: Path | None, *, price, new_version, allow_duplicates,
+            control_count, control_principal, batch_rows, progress, who, started) -> IngestReport:
+    """ingest_file's transaction (``staged``: filled with the reports written before its commit), then the reports in place."""
     # one transaction from the first row read: debtors are written while the file is read
     with tempfile.TemporaryDirectory(prefix="cession-ingest-") as spill, engine.begin() as conn:
         ingests.lock(conn)
+        finished = finish_reports(conn)
         earlier = ingests.ingests_of(conn, scanned.sha256)
         if earlier and not new_version:
-            return _recognised(scanned, earlier, started)
+            return _recognised(scanned, earlier, started, finished)
         first_claim, first_debtor = ingests.next_ids(conn)
         # the first ingest into an empty store: keys and indexes are built once at the end
         bare = ingests.unindexed_if_empty(conn, estimated_rows(scanned))
@@ -219,28 +287,109 @@ def ingest_file(
         portfolio_id = portfolio if version == 1 else f"{portfolio}@v{version}"
         report = IngestReport(path, scanned.sha256, portfolio_id, version, "ingested", read.rows_read, read.blank_lines,
                               0, 0, read.failures, pl.DataFrame(), control, encoding=scanned.encoding,
-                              padded_rows=read.padded_rows)  # fmt: skip
-        _store(conn, read, report, profile, price, progress, book, first_claim, bare)
+                              padded_rows=read.padded_rows, fingerprint=read.fingerprint.of(profile.seller),
+                              finished=finished)  # fmt: skip
+        guard = _Guard(profile.seller, portfolio, not (new_version or allow_duplicates), stem)
+        if not new_version and read.fingerprint.rows:
+            guard.same_claims(conn, report)
+        _store(conn, read, report, profile, price, progress, book, first_claim, bare,
+               guard=None if new_version else guard)  # fmt: skip
         details = {"rejects_by_rule": report.rejects_by_rule(), "new_debtors": report.new_debtors,
                    "known_debtors": report.known_debtors, "debtor_candidates": report.candidates.height,
-                   "name_conflicts": report.conflicts.height,
-                   "blank_lines": report.blank_lines, "encoding": scanned.encoding,
-                   "padded_rows": report.padded_rows}  # fmt: skip
+                   "name_conflicts": report.conflicts.height, "overlaps": report.overlaps.get_column("row").n_unique(),
+                   "blank_lines": report.blank_lines, "encoding": scanned.encoding, "padded_rows": report.padded_rows,
+                   "report_lines": {name: frame.height for name, frame in report.frames().items()}}  # fmt: skip
         report.ingest_id = ingests.record(
             conn, content_sha256=scanned.sha256, portfolio_id=portfolio_id, base_portfolio=portfolio, version=version,
             file_name=path.name, profile=profile.name, actor=who or actor(), rows_read=report.rows_read,
             accepted=report.accepted, rejected=report.rejected, principal=report.principal,
             purchase_price=report.purchase_price, control_count=control.count, control_principal=control.principal,
-            control_ok=control.ok, details=details,
+            control_ok=control.ok, details=details, content_fingerprint=report.fingerprint,
+            reports_stem=str(stem) if stem is not None else None, reports_pending=stem is not None,
         )  # fmt: skip
         audit(conn, "ingest", portfolio_id, {"file": path.name, "sha256": scanned.sha256, "ingest_id": report.ingest_id,
                                              "accepted": report.accepted, "rejected": report.rejected}, who)  # fmt: skip
+        progress("writing reports", 0, None)
+        ingests.keep_reports(conn, report.ingest_id, report.frames())
+        if stem is not None:
+            _stale_staged(conn, stem)
+            staged.update(_staged_reports(report.frames(), stem, f"ingest-{report.ingest_id}"))
+        _after_reports_staged(report)
+    # committed: the reports go in place (a kill before this leaves them staged, the ingest marked
+    # reports_pending: the next ingest or `cession ingest report` renames them)
+    committed = dict(staged)
+    staged.clear()
+    report.reports = _put_in_place(committed)
     report.seconds = time.perf_counter() - started
     return report
 
 
+def _after_reports_staged(report: IngestReport) -> None:
+    """The last step before the commit (a place for tests to fail or stop the ingest)."""
+
+
+def _check_writable(stem: Path) -> None:
+    """The reports' folder exists (made if need be) and takes a file: checked before the file is
+    read, so a mistyped --reports fails in a moment, not after the whole file."""
+    probe = stem.with_name(f"{stem.name}.probe-{os.getpid()}.staged")
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ReportPathError(f"--reports {stem}: cannot write the reports there ({e.strerror or e}); nothing stored") from None
+
+
+@dataclass
+class _Guard:
+    """What keeps one debt from being stored twice: the claims of the seller's other portfolios
+    (versions of this portfolio apart: a new version holds them on purpose). ``refuse``: a file of
+    the same claims, or rows of claims already stored, stop the ingest (DuplicateError); otherwise
+    the rows are stored and listed in the overlaps report."""
+
+    seller: str | None
+    base_portfolio: str
+    refuse: bool
+    stem: Path | None  # where a refusal's overlaps report goes
+
+    def same_claims(self, conn: sa.Connection, report: IngestReport) -> None:
+        """A file whose accepted rows have the fingerprint of an earlier ingest's: refused."""
+        same = ingests.ingests_with_fingerprint(conn, report.fingerprint)
+        if same and self.refuse:
+            first = same[0]
+            raise DuplicateError(
+                f"{report.file.name}: the same claims (seller_ref, national id, principal and due date of every row) "
+                f"are already stored in portfolio {first.portfolio_id} by ingest {first.ingest_id} ({first.file_name}, "
+                f"{first.ingested_at:%Y-%m-%d}); nothing stored. To store them again on purpose: --allow-duplicates "
+                f"(or --new-version for the next version of {first.base_portfolio})")  # fmt: skip
+
+    def overlaps(self, conn: sa.Connection, rows: Callable[[pl.Series], pl.DataFrame], refs: pl.Series,
+                 accepted: int, file: Path) -> pl.DataFrame:
+        """OVERLAP_SCHEMA lines of the accepted rows (``refs``: their seller_refs; ``rows``: those
+        rows of them, with KEY_COLUMNS) whose claim another portfolio of the seller holds."""
+        found = [pl.DataFrame(schema=duplicates.OVERLAP_SCHEMA)]
+        for portfolio_id in ingests.portfolios_of_seller(conn, self.seller):
+            if portfolio_id == self.base_portfolio or portfolio_id.startswith(f"{self.base_portfolio}@v"):
+                continue
+            stored = ingests.claims_with_seller_refs(conn, portfolio_id, refs)
+            if stored.height:
+                ids = ingests.national_ids(conn, stored.get_column("debtor_id"))
+                stored = stored.join(ids, on="debtor_id", how="left")
+                found.append(duplicates.overlaps(rows(stored.get_column("seller_ref")), stored, portfolio_id))
+        found = pl.concat(found).sort("row", "portfolio_id")
+        if found.height and self.refuse:
+            listed = ""
+            if self.stem is not None:
+                written = _put_in_place(_staged_reports({"overlaps": found}, self.stem, f"refused-{os.getpid()}"))
+                listed = f"; the rows are listed in {written['overlaps.csv']}"
+            raise DuplicateError(
+                f"{file.name}: {duplicates.described(found, accepted)}; nothing stored{listed}. To store them again on "
+                "purpose: --allow-duplicates", found)  # fmt: skip
+        return found
+
+
 def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Profile, price: int | None, progress,
-           book: debtor_rules.DebtorBook, first_claim: int, bare: list | None = None) -> None:
+           book: debtor_rules.DebtorBook, first_claim: int, bare: list | None = None, guard: _Guard | None = None) -> None:
     """The accepted rows into the store, batch by batch from the spill file, in ``conn``'s
     transaction: the rules that need the store first (seller_refs it holds), then the price and
     the claims; ``bare`` tables get their keys and indexes back; the debtors (written as the file
@@ -256,6 +405,14 @@ def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Prof
 
     def kept(batch: pl.DataFrame) -> pl.DataFrame:
         return batch.filter(~pl.col("row").is_in(rejected.implode()))
+
+    if guard is not None:
+        def with_refs(refs: pl.Series) -> pl.DataFrame:
+            return spill.collect(["row", *duplicates.KEY_COLUMNS],
+                                 lambda b: kept(b).filter(pl.col("seller_ref").is_in(refs.implode())))  # fmt: skip
+
+        refs = spill.collect(["row", "seller_ref"], kept).get_column("seller_ref")
+        report.overlaps = guard.overlaps(conn, with_refs, refs, read.rows_read - rejected.len(), report.file)
 
     allocated = None
     if price is not None:
@@ -343,6 +500,7 @@ class _Read:
     blank_lines: int
     principal_read: int
     unparsed_principal: int
+    fingerprint: duplicates.Fingerprint  # of the rows that passed the row rules
     padded_rows: int = 0
 
 
@@ -357,6 +515,7 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
     batch before."""
     failures = []
     rows_read = blank = principal_read = unparsed = padded = 0
+    fingerprint = duplicates.Fingerprint()
     total = estimated_rows(scanned)
     batch_rows = batch_rows or BATCH_ROWS
     accepted, refs = _Spill(spill / "accepted.arrow"), _Spill(spill / "refs.arrow")
@@ -368,6 +527,7 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
             refs.append(checked.refs)
             principal_read += checked.principal_sum
             unparsed += checked.principal_unread
+            fingerprint.add(checked.fingerprint)
             rows_read += checked.rows
             blank += checked.blank
             padded += checked.padded
@@ -381,7 +541,7 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
     return _Read(
         accepted, batch_rows, pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures])
         if failures else pl.DataFrame(schema=failure_schema),
-        rows_read, blank, principal_read, unparsed, padded,
+        rows_read, blank, principal_read, unparsed, fingerprint, padded,
     )  # fmt: skip
 
 
@@ -396,6 +556,7 @@ class _Checked:
     refs: pl.DataFrame  # row, seller_ref of every row that has one (for the duplicate rule)
     principal_sum: int
     principal_unread: int
+    fingerprint: duplicates.Fingerprint  # of ``good``
     padded: int = 0  # short rows padded (a profile's pad_short_rows)
 
 
@@ -418,10 +579,12 @@ class _RowRules:
         frame = row_rules.canonical(batch, self.found, self.profile)
         good, bad, (principal_sum, principal_unread) = row_rules.check(frame, self.terms, self.profile)
         refs = frame.select(ROW, "seller_ref").filter(pl.col("seller_ref").is_not_null())
+        fingerprint = duplicates.fingerprint_of(good)
         good = self.prepare_good(good) if self.prepare_good is not None else good
         if miscounted.height:
             bad = pl.concat([bad.select(list(row_rules.FAILURE_SCHEMA)).cast(row_rules.FAILURE_SCHEMA), miscounted])
-        return _Checked(rows, blank, good, detached(bad), refs, principal_sum, principal_unread + miscounted.height, padded)
+        return _Checked(rows, blank, good, detached(bad), refs, principal_sum, principal_unread + miscounted.height,
+                        fingerprint, padded)  # fmt: skip
 
 
 def _in_order(rules: _RowRules, batches, workers: int = 2):
@@ -529,7 +692,7 @@ def _claims(rows: pl.DataFrame, portfolio_id: str, first_claim: int) -> pl.DataF
     return claims
 
 
-def _recognised(scanned: Scanned, earlier: list, started: float) -> IngestReport:
+def _recognised(scanned: Scanned, earlier: list, started: float, finished: list[str] | None = None) -> IngestReport:
     first = earlier[0]
     report = IngestReport(
         scanned.path, scanned.sha256, first.portfolio_id, first.version, "already ingested", first.rows_read, 0,
@@ -540,24 +703,116 @@ def _recognised(scanned: Scanned, earlier: list, started: float) -> IngestReport
     report.already = {"ingest_id": first.ingest_id, "portfolio": first.portfolio_id, "version": first.version,
                       "at": first.ingested_at.isoformat(), "by": first.actor,
                       "versions": [e.portfolio_id for e in earlier]}  # fmt: skip
+    report.finished = finished or []
     report.seconds = time.perf_counter() - started
     return report
 
 
 def write_reports(report: IngestReport, stem: Path) -> dict[str, Path]:
-    """The reject report (CSV and Parquet: row, seller_ref, column, rule, value), the debtor
-    candidates and the name conflicts (CSV) beside ``stem``; what was written."""
-    written = {}
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".rejects.csv", ".rejects.parquet"):
-        target = stem.with_name(stem.name + suffix)
-        if suffix.endswith("csv"):
-            report.failures.write_csv(target)
-        else:
-            report.failures.write_parquet(target)
-        written[suffix[1:]] = target
-    for suffix, frame in ((".candidates.csv", report.candidates), (".name_conflicts.csv", report.conflicts)):
-        target = stem.with_name(stem.name + suffix)
-        frame.write_csv(target)
-        written[suffix[1:]] = target
-    return written
+    """The reports of ``report`` (REPORT_FILES: the rejects as CSV and Parquet, the debtor
+    candidates, the name conflicts, the overlaps) beside ``stem``, each file replaced whole; what was written."""
+    return _put_in_place(_staged_reports(report.frames(), Path(stem), f"written-{os.getpid()}"))
+
+
+def _staged_reports(frames: dict[str, pl.DataFrame], stem: Path, tag: str,
+                    only: list[str] | None = None) -> dict[str, tuple[Path, Path]]:
+    """REPORT_FILES (``only`` these) of ``frames`` written under staged names (``tag`` in them) beside their final
+    ones, on disk (fsync) before this returns: name -> (staged, final). Nothing is left behind
+    if one cannot be written (ReportPathError)."""
+    staged = {}
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for name, report in REPORT_FILES.items():
+            if report not in frames or (only is not None and name not in only):
+                continue
+            final = stem.with_name(f"{stem.name}.{name}")
+            staged[name] = (_staged_name(final, tag), final)
+            with open(staged[name][0], "wb") as out:
+                if name.endswith(".parquet"):
+                    frames[report].write_parquet(out)
+                else:
+                    frames[report].write_csv(out)
+                out.flush()
+                os.fsync(out.fileno())
+    except OSError as e:
+        _discard(staged)
+        raise ReportPathError(f"--reports {stem}: cannot write the reports there ({e.strerror or e}); nothing stored") from None
+    return staged
+
+
+def _staged_name(final: Path, tag: str) -> Path:
+    return final.with_name(f"{final.name}.{tag}.staged")
+
+
+def _put_in_place(staged: dict[str, tuple[Path, Path]]) -> dict[str, Path]:
+    """Staged report files renamed to their final names (each replaced whole); name -> final."""
+    for temporary, final in staged.values():
+        os.replace(temporary, final)
+    return {name: final for name, (_, final) in staged.items()}
+
+
+def _discard(staged: dict[str, tuple[Path, Path]]) -> None:
+    for temporary, _ in staged.values():
+        temporary.unlink(missing_ok=True)
+
+
+def _stale_staged(conn: sa.Connection, stem: Path) -> None:
+    """Staged reports beside ``stem`` of ingests that never committed (a kill before the commit):
+    removed. Called under the ingest lock, so no other ingest is between its staging and its commit."""
+    pending = {i.ingest_id for i in ingests.with_reports_pending(conn)}
+    for name in REPORT_FILES:
+        for found in stem.parent.glob(f"{glob.escape(stem.name)}.{name}.ingest-*.staged"):
+            tag = found.name[len(f"{stem.name}.{name}.ingest-") : -len(".staged")]
+            if not (tag.isdigit() and int(tag) in pending):
+                found.unlink(missing_ok=True)
+
+
+def finish_reports(conn: sa.Connection) -> list[str]:
+    """The reports of committed ingests that were still staged (the command stopped between the
+    commit and the renames) put in place: renamed if the staged files are there, else written
+    again from the store if the final ones are missing. In the caller's transaction, under the
+    ingest lock. One line per ingest, saying so."""
+    said = []
+    for record in ingests.with_reports_pending(conn):
+        stem = Path(record.reports_stem)
+        try:
+            missing = []
+            for name in REPORT_FILES:
+                final = stem.with_name(f"{stem.name}.{name}")
+                staged = _staged_name(final, f"ingest-{record.ingest_id}")
+                if staged.exists():
+                    os.replace(staged, final)
+                elif not final.exists():
+                    missing.append(name)
+            if missing:
+                frames = ingests.kept_reports(conn, record.ingest_id, REPORT_SCHEMAS)
+                _put_in_place(_staged_reports(frames, stem, f"recovered-{os.getpid()}", only=missing))
+        except (OSError, ReportPathError) as e:
+            said.append(f"ingest {record.ingest_id}: its reports are still staged beside {stem} and cannot be put in "
+                        f"place ({e}); `cession ingest report {record.ingest_id}` writes them again")  # fmt: skip
+            continue
+        ingests.reports_in_place(conn, record.ingest_id)
+        said.append(f"ingest {record.ingest_id} ({record.file_name}) was stopped after its commit, before its reports "
+                    f"were in place: now they are ({stem}.*)")  # fmt: skip
+    return said
+
+
+def rewrite_reports(engine: sa.Engine, ingest_id: int, stem: Path | str | None = None) -> tuple[object, dict[str, Path], list[str]]:
+    """The reports of a stored ingest written again from the store, to ``stem`` (default: where
+    they went first, else ./<file name>): (its ingest_files row, the files written, the lines of
+    finish_reports, which runs first)."""
+    with engine.begin() as conn:
+        ingests.lock(conn)
+        finished = finish_reports(conn)
+        record = ingests.ingest_of(conn, ingest_id)
+        if record is None:
+            raise IngestError(f"ingest {ingest_id}: no such ingest in the store")
+        if "report_lines" not in (record.details or {}):
+            raise IngestError(f"ingest {ingest_id} ({record.file_name}) was stored before its report lines were kept "
+                              "in the store (Cession before migration 0005): its reports cannot be written again")  # fmt: skip
+        frames = ingests.kept_reports(conn, ingest_id, REPORT_SCHEMAS)
+    lines = {name: frame.height for name, frame in frames.items()}
+    if lines != record.details["report_lines"]:
+        raise RuntimeError(f"ingest {ingest_id}: the store keeps {lines} report lines, the ingest wrote {record.details['report_lines']}")
+    stem = Path(stem if stem is not None else record.reports_stem or record.file_name).absolute()
+    return record, _put_in_place(_staged_reports(frames, stem, f"rewrite-{os.getpid()}")), finished

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 import polars as pl
 import sqlalchemy as sa
 
-from engine.store.bulk import OnBatch, Schema, is_postgres, read_frame, write_frame
-from engine.store.models import DebtorKey, IngestFile, Portfolio
+from engine.store.bulk import OnBatch, Schema, _quote, is_postgres, read_frame, write_frame
+from engine.store.models import (DebtorKey, IngestCandidate, IngestFile, IngestNameConflict, IngestOverlap, IngestReject,
+                                 Portfolio)  # fmt: skip
 
 DEBTOR_SCHEMA: Schema = {
     "debtor_id": pl.Int64(), "debtor_kind": pl.String(), "national_id": pl.String(), "name": pl.String(),
@@ -23,6 +24,9 @@ DEBTOR_SCHEMA: Schema = {
 }  # fmt: skip
 DEBTOR_KEY_SCHEMA: Schema = {"debtor_id": pl.Int64(), "name_key": pl.String(), "birth_date": pl.Date(),
                              "postal_code": pl.String()}  # fmt: skip
+#: an ingest's reports kept in the store, by the report's name (STEM.<name>.csv)
+REPORT_TABLES = {"rejects": IngestReject.__tablename__, "candidates": IngestCandidate.__tablename__,
+                 "name_conflicts": IngestNameConflict.__tablename__, "overlaps": IngestOverlap.__tablename__}  # fmt: skip
 #: values per statement when looking keys up (SQLite allows 999 parameters a statement)
 _STEP = {"postgresql": 50_000, "sqlite": 900}
 
@@ -167,3 +171,76 @@ def record(conn: sa.Connection, **values) -> int:
     """The ingest_files row of this ingest; its id."""
     values.setdefault("ingested_at", datetime.now(UTC))
     return conn.execute(sa.insert(IngestFile.__table__).values(**values).returning(IngestFile.ingest_id)).scalar_one()
+
+
+def ingest_of(conn: sa.Connection, ingest_id: int) -> IngestFile | None:
+    """The ingest_files row of ``ingest_id`` (None: no such ingest)."""
+    with sa.orm.Session(bind=conn) as session:
+        found = session.get(IngestFile, ingest_id)
+        session.expunge_all()
+        return found
+
+
+def ingests_with_fingerprint(conn: sa.Connection, fingerprint: str) -> list[IngestFile]:
+    """The ingests whose accepted rows had this content fingerprint, oldest first."""
+    query = sa.select(IngestFile).where(IngestFile.content_fingerprint == fingerprint).order_by(IngestFile.ingest_id)
+    with sa.orm.Session(bind=conn) as session:
+        found = list(session.scalars(query))
+        session.expunge_all()
+        return found
+
+
+def with_reports_pending(conn: sa.Connection) -> list[IngestFile]:
+    """The committed ingests whose report files were still under their staged names at the commit
+    and have not been put in place since, oldest first."""
+    query = sa.select(IngestFile).where(IngestFile.reports_pending).order_by(IngestFile.ingest_id)
+    with sa.orm.Session(bind=conn) as session:
+        found = list(session.scalars(query))
+        session.expunge_all()
+        return found
+
+
+def reports_in_place(conn: sa.Connection, ingest_id: int) -> None:
+    table = IngestFile.__table__
+    conn.execute(sa.update(table).where(table.c.ingest_id == ingest_id).values(reports_pending=False))
+
+
+def keep_reports(conn: sa.Connection, ingest_id: int, reports: dict[str, pl.DataFrame]) -> None:
+    """An ingest's reports (REPORT_TABLES' names -> their lines), each line numbered in its order."""
+    for name, frame in reports.items():
+        lines = frame.with_row_index("line").select(
+            pl.lit(ingest_id, pl.Int64).alias("ingest_id"), pl.col("line").cast(pl.Int64), *frame.columns)
+        write_frame(conn, REPORT_TABLES[name], lines)
+
+
+def kept_reports(conn: sa.Connection, ingest_id: int, schemas: dict[str, Schema]) -> dict[str, pl.DataFrame]:
+    """The reports kept for ``ingest_id`` (``schemas``: each report's name -> its columns), lines in order."""
+    kept = {}
+    for name, schema in schemas.items():
+        columns = ", ".join(_quote(c) for c in schema)
+        query = f"SELECT {columns} FROM {REPORT_TABLES[name]} WHERE ingest_id = :ingest ORDER BY line"
+        kept[name] = read_frame(conn, query, schema, {"ingest": ingest_id})
+    return kept
+
+
+def portfolios_of_seller(conn: sa.Connection, seller: str | None) -> list[str]:
+    """The portfolios bought from ``seller`` (None: those stored without a seller's name)."""
+    table = Portfolio.__table__
+    where = table.c.seller.is_(None) if seller is None else table.c.seller == seller
+    return list(conn.execute(sa.select(table.c.portfolio_id).where(where).order_by(table.c.portfolio_id)).scalars())
+
+
+CLAIM_KEY_SCHEMA: Schema = {"seller_ref": pl.String(), "claim_id": pl.Int64(), "debtor_id": pl.Int64(),
+                            "principal": pl.Int64(), "due_date": pl.Date()}  # fmt: skip
+
+
+def claims_with_seller_refs(conn: sa.Connection, portfolio_id: str, seller_refs: pl.Series) -> pl.DataFrame:
+    """The portfolio's claims with one of ``seller_refs`` (CLAIM_KEY_SCHEMA), found by its unique
+    (portfolio_id, seller_ref) index."""
+    where = " AND portfolio_id = :portfolio"
+    return _lookup_with(conn, "claims", "seller_ref", seller_refs, CLAIM_KEY_SCHEMA, where, {"portfolio": portfolio_id})
+
+
+def national_ids(conn: sa.Connection, debtor_ids: pl.Series) -> pl.DataFrame:
+    """(debtor_id, national_id) of these stored debtors (a claim stored by `cession load` has no debtor row)."""
+    return _lookup_with(conn, "debtors", "debtor_id", debtor_ids, {"debtor_id": pl.Int64(), "national_id": pl.String()}, "", {})

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 import sqlalchemy.dialects.postgresql  # noqa: F401  (sa.dialects.postgresql below, whoever imports models first)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, EventKind, InterestBasis
 
@@ -259,6 +259,82 @@ class IngestFile(Base):
     control_principal: Mapped[int | None] = mapped_column(sa.BigInteger)
     control_ok: Mapped[bool | None] = mapped_column(sa.Boolean)
     details: Mapped[dict | None] = mapped_column(Json)  # rejects by rule, debtors, candidates, report paths
+    #: what the rows say, not how the file spells them: the seller and each accepted row's
+    #: seller_ref, national id, principal and due date, in any order (`ingest.duplicates`);
+    #: NULL for ingests before migration 0005
+    content_fingerprint: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    #: where the report files went (STEM.rejects.csv, ...): an absolute stem; NULL: none asked
+    reports_stem: Mapped[str | None] = mapped_column(sa.String(1000))
+    #: committed with the report files still under their staged names (renamed just after the
+    #: commit): the next `cession ingest` or `cession ingest report` puts them in place
+    reports_pending: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+
+
+class _IngestReportLine:
+    """One line of one of an ingest's reports, kept in the store so that a lost report file can
+    be written again (`cession ingest report`): ``line`` is its place in the report."""
+
+    @declared_attr
+    def ingest_id(cls) -> Mapped[int]:
+        return mapped_column(sa.BigInteger, sa.ForeignKey("ingest_files.ingest_id", ondelete="CASCADE"), primary_key=True,
+                             autoincrement=False, sort_order=-2)  # fmt: skip
+
+    line: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False, sort_order=-1)
+
+
+class IngestReject(_IngestReportLine, Base):
+    """A rule a row of the file broke (STEM.rejects.csv): the row (1 = the header), its seller_ref,
+    the column, the rule and the value as the file had it."""
+
+    __tablename__ = "ingest_rejects"
+
+    row: Mapped[int] = mapped_column(sa.BigInteger)
+    seller_ref: Mapped[str | None] = mapped_column(sa.Text)
+    column: Mapped[str] = mapped_column(sa.String(100))
+    rule: Mapped[str] = mapped_column(sa.Text)
+    value: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class IngestCandidate(_IngestReportLine, Base):
+    """A probable duplicate debtor (STEM.candidates.csv): reported, never merged."""
+
+    __tablename__ = "ingest_candidates"
+
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger)
+    row: Mapped[int] = mapped_column(sa.BigInteger)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    other_debtor_id: Mapped[int] = mapped_column(sa.BigInteger)
+    other_in: Mapped[str] = mapped_column(sa.String(20))
+    match: Mapped[str] = mapped_column(sa.String(100))
+
+
+class IngestNameConflict(_IngestReportLine, Base):
+    """A row whose name is not the name its debtor (same PESEL/NIP) keeps (STEM.name_conflicts.csv)."""
+
+    __tablename__ = "ingest_name_conflicts"
+
+    national_id: Mapped[str | None] = mapped_column(sa.String(16))
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger)
+    row: Mapped[int] = mapped_column(sa.BigInteger)
+    seller_ref: Mapped[str | None] = mapped_column(sa.Text)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    kept_name: Mapped[str | None] = mapped_column(sa.Text)
+    kept_row: Mapped[int | None] = mapped_column(sa.BigInteger)
+    kept_in: Mapped[str] = mapped_column(sa.String(20))
+
+
+class IngestOverlap(_IngestReportLine, Base):
+    """A row stored although the same seller's claim (its seller_ref) is already held by another
+    portfolio (STEM.overlaps.csv; only with --allow-duplicates): ``differs`` names which of
+    national_id, principal, due_date are not the stored claim's (empty: the same claim)."""
+
+    __tablename__ = "ingest_overlaps"
+
+    row: Mapped[int] = mapped_column(sa.BigInteger)
+    seller_ref: Mapped[str] = mapped_column(sa.Text)
+    portfolio_id: Mapped[str] = mapped_column(key(64))
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger)
+    differs: Mapped[str | None] = mapped_column(sa.String(100))
 
 
 class DebtorKey(Base):

@@ -192,7 +192,7 @@ def test_control_totals_are_reconciled(store, tmp_path):
     path = canonical_csv(tmp_path / "f.csv", [{"seller_ref": "A"}, {"seller_ref": "B", "principal": "-5"}])
     ok = ingest_file(store, path, "P1", control_count=2, control_principal=100_000, today=TODAY)
     assert ok.control.ok is False and ok.control.unparsed_principal == 1  # the seller counted a row ingest cannot read
-    good = canonical_csv(tmp_path / "g.csv", [{"seller_ref": "A"}, {"seller_ref": "B", "principal": "5"}])
+    good = canonical_csv(tmp_path / "g.csv", [{"seller_ref": "C"}, {"seller_ref": "D", "principal": "5"}])
     matching = ingest_file(store, good, "P2", control_count=2, control_principal=100_500, today=TODAY)
     assert matching.control.ok is True
     wrong = ingest_file(store, good, "P3", new_version=True, control_count=3, control_principal=100_500, today=TODAY)
