@@ -642,9 +642,9 @@ def runs_command(
     console.print(table)
 
 
-from api.ingest_cli import ingest_command  # noqa: E402
+from api.ingest_cli import ingest_app  # noqa: E402
 
-app.command("ingest")(ingest_command)
+app.add_typer(ingest_app, name="ingest")
 
 
 # ------------------------------------------------------------------------------------------------- demo

@@ -1,4 +1,5 @@
-"""`cession ingest`: a seller file into a portfolio, with a progress bar, a summary and a reject report."""
+"""`cession ingest`: a seller file into a portfolio, with a progress bar, a summary and a reject report;
+`cession ingest report`: an ingest's reports written again from the store."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -18,6 +20,26 @@ err = Console(stderr=True)
 
 class IngestUsageError(ValueError):
     """A mistake in the command line (printed as one line, exit code 2)."""
+
+
+class _FileOrCommand(TyperGroup):
+    """`cession ingest FILE --portfolio P ...` and `cession ingest report INGEST_ID`: a first
+    argument that is not one of the group's commands (nor --help alone) is the file of the
+    default command, `file` (a file named like a command: ./report)."""
+
+    default = "file"
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args not in (["--help"], ["-h"]):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+ingest_app = typer.Typer(
+    cls=_FileOrCommand, no_args_is_help=True,
+    help="Ingest a seller's file: `cession ingest FILE --portfolio P [OPTIONS]` (see `cession ingest file --help`); "
+         "write an ingest's reports again: `cession ingest report INGEST_ID`.",
+)  # fmt: skip
 
 
 def _grosz(text: str | None, name: str) -> int | None:
@@ -53,7 +75,11 @@ def run_ingest(engine, file: Path, portfolio: str, *, quiet: bool = False, **opt
         def on_progress(stage: str, done: int, total: int | None) -> None:
             progress.update(task, description=stage, completed=done, total=total)
 
-        return ingest_file(engine, file, portfolio, on_progress=on_progress, **options)
+        report = ingest_file(engine, file, portfolio, on_progress=on_progress, **options)
+    if not quiet:
+        for line in report.finished:
+            err.print(line, highlight=False)
+    return report
 
 
 def print_report(report, reports: dict | None, shown: int = 10) -> None:
@@ -85,6 +111,9 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
     table.add_row("probable duplicate debtors (not merged)", f"{report.candidates.height:,}")
     conflicts = report.conflicts.height
     table.add_row("same PESEL/NIP, another name (accepted)", f"[{'yellow' if conflicts else 'green'}]{conflicts:,}[/]")
+    overlaps = report.overlaps.get_column("row").n_unique()
+    if overlaps:
+        table.add_row("claims another portfolio holds (--allow-duplicates)", f"[yellow]{overlaps:,}[/]")
     table.add_row("encoding", str(report.encoding or "-"))
     table.add_row("version", str(report.version))
     console.print(table)
@@ -115,49 +144,81 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
 
 
 def ingest_command(
-    file: Annotated[Path, typer.Argument(help="The seller's file: CSV (UTF-8/Windows-1250/ISO-8859-2), XLSX or Parquet.")],
+    file: Annotated[Path, typer.Argument(help="The seller's file: CSV (UTF-8/Windows-1250/ISO-8859-2), XLSX or Parquet.", metavar="FILE")],
     portfolio: Annotated[str, typer.Option("--portfolio", help="The portfolio (purchase) the claims go into.")],
     profile: Annotated[str | None, typer.Option("--profile", help="Seller profile: a shipped name or a YAML file (default: SCHEMA.md's column names).")] = None,
     price: Annotated[str | None, typer.Option("--price", help="The portfolio's price in PLN, allocated to claims pro rata to face value.")] = None,
     purchase_date: Annotated[str | None, typer.Option("--purchase-date", help="YYYY-MM-DD, when the file has no purchase_date column.")] = None,
     new_version: Annotated[bool, typer.Option("--new-version", help="Ingest as the portfolio's next version (<portfolio>@v<n>), even a file already ingested.")] = False,
+    allow_duplicates: Annotated[bool, typer.Option("--allow-duplicates", help="Store rows whose claim (the seller's seller_ref) another portfolio of the same seller holds; they are listed in STEM.overlaps.csv. Without it such a file is refused.")] = False,
     control_count: Annotated[int | None, typer.Option("--control-count", help="The seller's number of claims (overrides the profile's).")] = None,
     control_principal: Annotated[str | None, typer.Option("--control-principal", help="The seller's sum of principal in PLN (overrides the profile's).")] = None,
-    reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports: STEM.rejects.csv/.parquet, STEM.candidates.csv, STEM.name_conflicts.csv (default: ./<file name>).")] = None,
+    reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports: STEM.rejects.csv/.parquet, STEM.candidates.csv, STEM.name_conflicts.csv, STEM.overlaps.csv (default: ./<file name>); written with the commit.")] = None,
     database_url: Annotated[str | None, typer.Option("--database-url", help="Store URL (default: env CESSION_DATABASE_URL, else embedded SQLite).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary: amounts as strings '123.45'.")] = False,
 ) -> None:  # fmt: skip
-    """Ingest a seller's file: every row validated, debtors deduplicated, stored in one transaction;
-    rejected rows go to the reject report with row, column, rule and value. The same file twice is
-    recognised and stores nothing."""
+    """Ingest a seller's file: every row validated, debtors deduplicated, stored in one transaction
+    with its reports; rejected rows go to the reject report with row, column, rule and value. The
+    same file twice is recognised and stores nothing; the same claims in another file, or rows whose
+    claims another portfolio of the seller holds, are refused (exit 2) unless --allow-duplicates."""
     import json
     import sys
 
     from api.cli import _open
-    from ingest import write_reports
 
     started = time.perf_counter()
     report = run_ingest(
         _open(database_url), file, portfolio, quiet=as_json, profile=profile, price=_grosz(price, "--price"),
         purchase_date=_date(purchase_date, "--purchase-date"), new_version=new_version, control_count=control_count,
-        control_principal=_grosz(control_principal, "--control-principal"),
+        control_principal=_grosz(control_principal, "--control-principal"), reports=reports or Path(file.name),
+        allow_duplicates=allow_duplicates,
     )  # fmt: skip
-    written = None
-    if report.status == "ingested":
-        written = write_reports(report, reports or Path(file.name))
     if as_json:
-        summary = report.summary() | {"reports": {k: str(v) for k, v in (written or {}).items()},
+        summary = report.summary() | {"reports": {k: str(v) for k, v in report.reports.items()},
                                       "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     else:
-        print_report(report, written)
+        print_report(report, report.reports)
+
+
+ingest_app.command("file")(ingest_command)
+
+
+@ingest_app.command("report")
+def report_command(
+    ingest_id: Annotated[int, typer.Argument(help="The ingest's number (its summary's last line: 'ingest N stored ...'; --json: ingest_id).", metavar="INGEST_ID")],
+    reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports (default: where the ingest wrote them, else ./<file name>).")] = None,
+    database_url: Annotated[str | None, typer.Option("--database-url", help="Store URL (default: env CESSION_DATABASE_URL, else embedded SQLite).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable: the ingest's counts and the files written.")] = False,
+) -> None:  # fmt: skip
+    """An ingest's reports (rejects, debtor candidates, name conflicts, overlaps) written again from
+    the store, identical to the first ones: for a report file lost or never put in place."""
+    import json
+    import sys
+
+    from api.cli import _open
+    from ingest import rewrite_reports
+
+    record, written, finished = rewrite_reports(_open(database_url), ingest_id, reports)
+    summary = {"ingest_id": record.ingest_id, "file": record.file_name, "portfolio": record.portfolio_id,
+               "ingested_at": record.ingested_at.isoformat(), "rows_read": record.rows_read, "accepted": record.accepted,
+               "rejected": record.rejected, "accounted": record.accepted + record.rejected == record.rows_read,
+               "reports": {k: str(v) for k, v in written.items()}, "finished": finished}  # fmt: skip
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        return
+    for line in finished:
+        err.print(line, highlight=False)
+    console.print(f"ingest {record.ingest_id}: {record.file_name} into {record.portfolio_id} on {record.ingested_at:%Y-%m-%d %H:%M} "
+                  f"by {record.actor}: {record.rows_read:,} rows read, {record.accepted:,} accepted, {record.rejected:,} rejected",
+                  highlight=False)  # fmt: skip
+    console.print("Reports written again: " + ", ".join(str(p) for p in written.values()), highlight=False)
 
 
 def demo_ingest(engine, out: Path, rows: int = 20_000) -> None:
     """The demo's ingest step: a seeded messy seller export (Windows-1250, ';', decimal commas,
     Polish headers, ~2 % bad rows) through the shipped profile into the demo store."""
     from benchmarks.seller_files import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
-    from ingest import write_reports
 
     with console.status(f"6. writing a messy seller file of {rows:,} rows"):
         frame, expected = seller_file(rows, seed=42)
@@ -165,9 +226,8 @@ def demo_ingest(engine, out: Path, rows: int = 20_000) -> None:
     console.print(f"6. a seller's export: {path} ({rows:,} rows, Windows-1250, ';', decimal commas, "
                   f"{expected['row'].n_unique():,} bad rows planted); ingesting with profile {PROFILE}:")  # fmt: skip
     report = run_ingest(engine, path, "BANK-2024-06", profile=PROFILE, price=_grosz("2500000.00", "price"),
-                        purchase_date=PURCHASE_DATE)  # fmt: skip
-    written = write_reports(report, out / path.stem) if report.status == "ingested" else None
-    print_report(report, written, shown=5)
+                        purchase_date=PURCHASE_DATE, reports=out / path.stem)  # fmt: skip
+    print_report(report, report.reports, shown=5)
     if report.status == "ingested":
         found = set(report.failures["row"]) == set(expected["row"])
         console.print(f"   rejected {report.rejected:,} rows: {'exactly the planted ones' if found else '[red]not the planted ones[/]'}")

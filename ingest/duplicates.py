@@ -98,7 +98,7 @@ def overlaps(rows: pl.DataFrame, stored: pl.DataFrame, portfolio_id: str) -> pl.
         separator=", ", ignore_nulls=True,
     )  # fmt: skip
     return both.select("row", "seller_ref", pl.lit(portfolio_id).alias("portfolio_id"), "claim_id",
-                       differs.alias("differs")).cast(OVERLAP_SCHEMA)  # fmt: skip
+                       pl.when(differs != "").then(differs).alias("differs")).cast(OVERLAP_SCHEMA)  # fmt: skip
 
 
 def described(found: pl.DataFrame, accepted: int, shown: int = 5) -> str:

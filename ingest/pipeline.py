@@ -336,6 +336,9 @@ def _check_writable(stem: Path) -> None:
         stem.parent.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"")
         probe.unlink()
+    except (FileExistsError, NotADirectoryError):
+        raise ReportPathError(f"--reports {stem}: cannot write the reports there (a part of the path is a file, not a "
+                              "folder); nothing stored") from None  # fmt: skip
     except OSError as e:
         raise ReportPathError(f"--reports {stem}: cannot write the reports there ({e.strerror or e}); nothing stored") from None
 
@@ -745,9 +748,15 @@ def _staged_name(final: Path, tag: str) -> Path:
 
 
 def _put_in_place(staged: dict[str, tuple[Path, Path]]) -> dict[str, Path]:
-    """Staged report files renamed to their final names (each replaced whole); name -> final."""
+    """Staged report files renamed to their final names (each replaced whole); name -> final. A
+    staged file already gone to its final name is in place (the next ingest may finish an ingest's
+    reports the moment it commits)."""
     for temporary, final in staged.values():
-        os.replace(temporary, final)
+        try:
+            os.replace(temporary, final)
+        except FileNotFoundError:
+            if not final.exists():
+                raise
     return {name: final for name, (_, final) in staged.items()}
 
 
@@ -771,17 +780,22 @@ def finish_reports(conn: sa.Connection) -> list[str]:
     """The reports of committed ingests that were still staged (the command stopped between the
     commit and the renames) put in place: renamed if the staged files are there, else written
     again from the store if the final ones are missing. In the caller's transaction, under the
-    ingest lock. One line per ingest, saying so."""
+    ingest lock. One line per ingest whose reports needed it, saying so.
+
+    An ingest's own command renames its reports just after the commit but leaves the record's
+    ``reports_pending`` to this (the next ingest, which holds the lock anyway): writing it then
+    would wait for whatever ingest holds the store's lock by then."""
     said = []
     for record in ingests.with_reports_pending(conn):
         stem = Path(record.reports_stem)
         try:
-            missing = []
+            missing, renamed = [], 0
             for name in REPORT_FILES:
                 final = stem.with_name(f"{stem.name}.{name}")
                 staged = _staged_name(final, f"ingest-{record.ingest_id}")
                 if staged.exists():
                     os.replace(staged, final)
+                    renamed += 1
                 elif not final.exists():
                     missing.append(name)
             if missing:
@@ -792,8 +806,9 @@ def finish_reports(conn: sa.Connection) -> list[str]:
                         f"place ({e}); `cession ingest report {record.ingest_id}` writes them again")  # fmt: skip
             continue
         ingests.reports_in_place(conn, record.ingest_id)
-        said.append(f"ingest {record.ingest_id} ({record.file_name}) was stopped after its commit, before its reports "
-                    f"were in place: now they are ({stem}.*)")  # fmt: skip
+        if renamed or missing:  # else the ingest's own command put them in place, as it should
+            said.append(f"ingest {record.ingest_id} ({record.file_name}): its reports were not in place (its command "
+                        f"stopped after the commit): now they are ({stem}.*)")  # fmt: skip
     return said
 
 
