@@ -2,10 +2,11 @@
 endings, rows reordered, other number formats) or partly in one.
 
 A file's **content fingerprint** is what its rows say, not how the file spells them: the seller,
-and each row's seller_ref, national id, principal (grosz) and due date, in any order. Each row's
-key is hashed (a polynomial over its bytes, then mixed: pure arithmetic, the same on every machine
-and polars version) and the hashes are summed (mod 2^64, twice with other multipliers): a sum
-does not depend on the order of the rows and is made batch by batch in constant memory.
+and each row's seller_ref, national id, principal (grosz) and due date, in any order. Each row is
+hashed (its texts by a polynomial over their bytes, the numbers as they are, each mixed and
+combined: pure arithmetic, the same on every machine and polars version) and the row hashes are
+summed (mod 2^64, twice with other constants): a sum does not depend on the order of the rows
+and is made batch by batch in constant memory.
 
 A row **overlaps** a claim of another portfolio of the same seller when it has that claim's
 seller_ref: the seller's own number of the debt, whatever the principal says today. The report
@@ -20,12 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-#: (multiplier, mixing constant) of each of the two sums
-_HASHES = ((0x100000001B3, 0x9E3779B97F4A7C15), (0xC6A4A7935BD1E995, 0xD6E8FEB86659FD93))
-_SLICE = 20_000  # rows hashed at a time (their bytes as uint64 stay a few MB)
+#: each of the two sums: the multiplier of the text hash, the seeds of the key columns
+_HASHES = ((0x100000001B3, (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)),
+           (0xC6A4A7935BD1E995, (0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x85EBCA77C2B2AE63)))
+KEY_COLUMNS = ("seller_ref", "national_id", "principal", "due_date")
+_SLICE = 25_000  # rows hashed at a time
 OVERLAP_SCHEMA = {"row": pl.Int64(), "seller_ref": pl.String(), "portfolio_id": pl.String(), "claim_id": pl.Int64(),
                   "differs": pl.String()}  # fmt: skip
-KEY_COLUMNS = ("seller_ref", "national_id", "principal", "due_date")
 
 
 @dataclass
@@ -45,48 +47,67 @@ class Fingerprint:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def row_keys(rows: pl.DataFrame) -> pl.Series:
-    """Each typed row's key: seller_ref, national id, principal in grosz and due date (ISO), joined by U+001F."""
-    return rows.select(
-        pl.concat_str([pl.col("seller_ref").fill_null(""), pl.col("national_id").fill_null(""),
-                       pl.col("principal").cast(pl.String).fill_null(""), pl.col("due_date").dt.to_string("%Y-%m-%d").fill_null("")],
-                      separator="\x1f")  # fmt: skip
-    ).to_series()
-
-
 def fingerprint_of(rows: pl.DataFrame) -> Fingerprint:
-    """The running sums of ``rows`` (typed: KEY_COLUMNS)."""
-    sums = [0, 0]
-    for part in row_keys(rows).cast(pl.Binary).to_frame().iter_slices(_SLICE):
-        for i, hashed in enumerate(_row_hashes(part.to_series())):
-            sums[i] = (sums[i] + int(hashed.sum(dtype=np.uint64))) % 2**64
+    """The running sums of ``rows`` (typed: KEY_COLUMNS; principal in grosz, due_date a date)."""
+    if rows.height > _SLICE:  # the padded texts of a slice stay a few MB
+        parts = Fingerprint()
+        for part in rows.iter_slices(_SLICE):
+            parts.add(fingerprint_of(part))
+        return parts
+    multipliers = [m for m, _ in _HASHES]
+    texts = [_polynomial(*_text(rows.get_column(c)), multipliers) for c in ("seller_ref", "national_id")]
+    numbers = [rows.get_column("principal").cast(pl.Int64).fill_null(-1).to_numpy().view(np.uint64),
+               rows.get_column("due_date").cast(pl.Int32).cast(pl.Int64).fill_null(-(2**40)).to_numpy().view(np.uint64)]  # fmt: skip
+    sums = []
+    with np.errstate(over="ignore"):
+        for i, (_, seeds) in enumerate(_HASHES):
+            row = np.zeros(rows.height, np.uint64)
+            for hashed, seed in zip([texts[0][i], texts[1][i], *numbers], seeds):
+                row += _mixed(hashed ^ np.uint64(seed)) * np.uint64(seed | 1)
+            sums.append(int(_mixed(row).sum(dtype=np.uint64)))
     return Fingerprint(rows.height, (sums[0], sums[1]))
 
 
-def _row_hashes(keys: pl.Series) -> list[np.ndarray]:
-    """Two 64-bit hashes of each (non-empty) byte string of ``keys``: sum of byte x multiplier^(bytes
-    after it), mod 2^64, then mixed (splitmix64's finaliser with the length folded in)."""
+def _text(values: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bytes, where each value starts, its length; a null's length is -1) of a text column."""
     import pyarrow as pa
 
-    array = pa.concat_arrays(keys.to_arrow().chunks) if isinstance(keys.to_arrow(), pa.ChunkedArray) else keys.to_arrow()
-    array = array.cast(pa.large_binary())
+    array = values.cast(pl.Binary).to_arrow()
+    array = (array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array).cast(pa.large_binary())
     if len(array) == 0:
-        return [np.zeros(0, np.uint64), np.zeros(0, np.uint64)]
+        return np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64)
     offsets = np.frombuffer(array.buffers()[1], np.int64)[array.offset : array.offset + len(array) + 1]
-    data = np.frombuffer(array.buffers()[2], np.uint8)[offsets[0] : offsets[-1]].astype(np.uint64)
-    starts, ends = offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
-    lengths = ends - starts
-    after = np.repeat(ends, lengths) - 1 - np.arange(len(data))  # bytes after each byte in its row
+    data = np.frombuffer(array.buffers()[2], np.uint8) if array.buffers()[2] is not None else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    if array.null_count:
+        lengths = np.where(values.is_null().to_numpy(), -1, lengths)
+    return data, offsets[:-1], lengths
+
+
+def _polynomial(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, multipliers: list[int]) -> list[np.ndarray]:
+    """For each multiplier m, each value's bytes, zero-padded to whole 8-byte words w0 w1 ... (read
+    little-endian), as ((w0 * m + w1) * m + ...) mod 2^64, then its length added (a null: length -1)."""
+    width = -(-max(int(lengths.max(initial=0)), 1) // 8) * 8
+    ahead = np.concatenate([data, np.zeros(width, np.uint8)])  # every value's window fits
+    padded = np.lib.stride_tricks.sliding_window_view(ahead, width)[starts]  # each value's bytes and what follows
+    padded *= np.arange(width, dtype=np.int64) < lengths[:, None]  # ... what follows zeroed
+    words = padded.view("<u8").astype(np.uint64)
     hashes = []
     with np.errstate(over="ignore"):
-        for multiplier, mix in _HASHES:
-            powers = np.cumprod(np.full(int(lengths.max()), multiplier, np.uint64))
-            powers = np.concatenate([np.ones(1, np.uint64), powers[:-1]])
-            h = np.add.reduceat(data * powers[after], starts) + lengths.astype(np.uint64) * np.uint64(mix)
-            h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-            h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-            hashes.append(h ^ (h >> np.uint64(31)))
+        for m in multipliers:
+            h = np.zeros(len(starts), np.uint64)
+            for k in range(words.shape[1]):
+                h *= np.uint64(m)
+                h += words[:, k]
+            hashes.append(h + lengths.view(np.uint64))
     return hashes
+
+
+def _mixed(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every bit of the input moves about half the output's bits."""
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
 
 
 def overlaps(rows: pl.DataFrame, stored: pl.DataFrame, portfolio_id: str) -> pl.DataFrame:
