@@ -125,7 +125,7 @@ class IngestReport:
     conflicts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=debtor_rules.CONFLICT_SCHEMA))
     #: rows stored although another portfolio of the seller holds their claim (--allow-duplicates)
     overlaps: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=duplicates.OVERLAP_SCHEMA))
-    fingerprint: str | None = None  # of the accepted rows' claims (ingest.duplicates)
+    fingerprint: str | None = None  # of the claims of the rows that pass the row rules (ingest.duplicates)
     reports: dict[str, Path] = field(default_factory=dict)  # the report files written, by name
     #: earlier ingests whose reports were still staged (a command stopped after its commit), now in place
     finished: list[str] = field(default_factory=list)
@@ -233,23 +233,8 @@ def ingest_file(
     if earlier and not new_version:
         return _recognised(scanned, earlier, started)
     terms = row_rules.Terms(purchase_date, price is not None, today or date.today())
-    staged: dict[str, tuple[Path, Path]] = {}  # the reports under their staged names until the commit
-    try:
-        return _ingest(engine, path, portfolio, scanned, profile, terms, staged, stem, price=price,
-                       new_version=new_version, allow_duplicates=allow_duplicates, control_count=control_count,
-                       control_principal=control_principal, batch_rows=batch_rows, progress=progress, who=who,
-                       started=started)  # fmt: skip
-    except BaseException:
-        _discard(staged)  # the commit did not happen: no report of an ingest that is not stored
-        raise
-
-
-def _ingest(engine: sa.Engine, path: Path, portfolio: str, scanned: Scanned, profile: Profile, terms: row_rules.Terms,
-            staged: dict[str, tuple[Path, Path]], stem: Path | None, *, price, new_version, allow_duplicates,
-            control_count, control_principal, batch_rows, progress, who, started) -> IngestReport:
-    """ingest_file's transaction (``staged``: filled with the reports written before its commit), then the reports in place."""
     # one transaction from the first row read: debtors are written while the file is read
-    with tempfile.TemporaryDirectory(prefix="cession-ingest-") as spill, engine.begin() as conn:
+    with tempfile.TemporaryDirectory(prefix="cession-ingest-") as spill, _Staged() as staged, engine.begin() as conn:
         ingests.lock(conn)
         finished = finish_reports(conn)
         earlier = ingests.ingests_of(conn, scanned.sha256)
@@ -317,11 +302,21 @@ def _ingest(engine: sa.Engine, path: Path, portfolio: str, scanned: Scanned, pro
         _after_reports_staged(report)
     # committed: the reports go in place (a kill before this leaves them staged, the ingest marked
     # reports_pending: the next ingest or `cession ingest report` renames them)
-    committed = dict(staged)
-    staged.clear()
-    report.reports = _put_in_place(committed)
+    report.reports = _put_in_place(staged)
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _Staged(dict):
+    """The reports under their staged names (name -> (staged, final)) until the commit: removed if
+    the block fails (before or at the commit: no report of an ingest that is not stored)."""
+
+    def __enter__(self) -> _Staged:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is not None:
+            _discard(self)
 
 
 def _after_reports_staged(report: IngestReport) -> None:
@@ -356,7 +351,7 @@ class _Guard:
     stem: Path | None  # where a refusal's overlaps report goes
 
     def same_claims(self, conn: sa.Connection, report: IngestReport) -> None:
-        """A file whose accepted rows have the fingerprint of an earlier ingest's: refused."""
+        """A file whose rows (those that pass the row rules) have the fingerprint of an earlier ingest's: refused."""
         same = ingests.ingests_with_fingerprint(conn, report.fingerprint)
         if same and self.refuse:
             first = same[0]

@@ -259,8 +259,8 @@ class IngestFile(Base):
     control_principal: Mapped[int | None] = mapped_column(sa.BigInteger)
     control_ok: Mapped[bool | None] = mapped_column(sa.Boolean)
     details: Mapped[dict | None] = mapped_column(Json)  # rejects by rule, debtors, candidates, report paths
-    #: what the rows say, not how the file spells them: the seller and each accepted row's
-    #: seller_ref, national id, principal and due date, in any order (`ingest.duplicates`);
+    #: what the rows say, not how the file spells them: the seller and, of each row that passes
+    #: the row rules, seller_ref, national id, principal and due date, in any order (`ingest.duplicates`);
     #: NULL for ingests before migration 0005
     content_fingerprint: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     #: where the report files went (STEM.rejects.csv, ...): an absolute stem; NULL: none asked
