@@ -807,13 +807,25 @@ def finish_reports(conn: sa.Connection) -> list[str]:
     return said
 
 
+def _unfinished(record) -> bool:
+    """Whether an ingest's report files are not (all) in place: one still staged, or one missing."""
+    stem = Path(record.reports_stem)
+    finals = [stem.with_name(f"{stem.name}.{name}") for name in REPORT_FILES]
+    return any(_staged_name(f, f"ingest-{record.ingest_id}").exists() or not f.exists() for f in finals)
+
+
 def rewrite_reports(engine: sa.Engine, ingest_id: int, stem: Path | str | None = None) -> tuple[object, dict[str, Path], list[str]]:
     """The reports of a stored ingest written again from the store, to ``stem`` (default: where
     they went first, else ./<file name>): (its ingest_files row, the files written, the lines of
     finish_reports, which runs first)."""
-    with engine.begin() as conn:
-        ingests.lock(conn)
-        finished = finish_reports(conn)
+    finished = []
+    with engine.connect() as conn:
+        pending = ingests.with_reports_pending(conn)
+    if any(_unfinished(r) for r in pending):  # the store's ingest lock only then
+        with engine.begin() as conn:
+            ingests.lock(conn)
+            finished = finish_reports(conn)
+    with engine.connect() as conn:
         record = ingests.ingest_of(conn, ingest_id)
         if record is None:
             raise IngestError(f"ingest {ingest_id}: no such ingest in the store")

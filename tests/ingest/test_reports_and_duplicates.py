@@ -277,3 +277,23 @@ def test_ingest_file_and_ingest_report_both_parse(store_url, tmp_path):
     helped = cession(store_url, "ingest", "--help", cwd=tmp_path)
     assert helped.returncode == 0 and "report" in helped.stdout and "FILE --portfolio" in helped.stdout
     assert os.path.exists(tmp_path / "f.csv.overlaps.csv")
+
+
+def test_reports_another_command_already_put_in_place_are_in_place(tmp_path):
+    """The next ingest may rename an ingest's staged reports the moment it commits, before its own
+    command does: that command finds them in place; a staged file gone with no final one is an error."""
+    staged, final = tmp_path / "f.rejects.csv.ingest-1.staged", tmp_path / "f.rejects.csv"
+    final.write_text("row\n")
+    assert pipeline._put_in_place({"rejects.csv": (staged, final)}) == {"rejects.csv": final}
+    final.unlink()
+    with pytest.raises(FileNotFoundError):
+        pipeline._put_in_place({"rejects.csv": (staged, final)})
+
+
+def test_an_ingest_stored_before_its_report_lines_were_kept_says_so(store, tmp_path):
+    report = ingest_file(store, canonical_csv(tmp_path / "f.csv", ROWS), "P1", today=TODAY)
+    with store.begin() as conn:  # as an ingest of a Cession before migration 0005 left it
+        conn.execute(sa.text("UPDATE ingest_files SET details = :d"), {"d": '{"rejects_by_rule": {}}'})
+    with pytest.raises(pipeline.IngestError, match=r"ingest 1 \(f.csv\) was stored before its report lines were kept"):
+        rewrite_reports(store, report.ingest_id, tmp_path / "g")
+    assert not list(tmp_path.glob("g*"))
