@@ -162,7 +162,7 @@ class IngestReport:
             "name_conflicts": self.conflicts.height, "overlaps": self.overlaps.get_column("row").n_unique(),
             "fingerprint": self.fingerprint, "control": control,
             "ingest_id": self.ingest_id, "encoding": self.encoding, "seconds": round(self.seconds, 3),
-        } | ({"already": self.already} if self.already else {})  # fmt: skip
+        } | ({"already": self.already} if self.already else {}) | ({"finished": self.finished} if self.finished else {})  # fmt: skip
 
 
 def allocate_price(face: pl.Series, price: int) -> pl.Series:

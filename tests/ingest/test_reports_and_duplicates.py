@@ -123,6 +123,7 @@ def test_a_stop_between_the_commit_and_the_reports_loses_nothing(store, tmp_path
     # the next ingest puts them in place and says so
     later = ingest_file(store, canonical_csv(tmp_path / "g.csv", [{"seller_ref": "X"}]), "P2", today=TODAY, reports=tmp_path / "g")
     assert len(later.finished) == 1 and "ingest 1 (f.csv): its reports were not in place" in later.finished[0]
+    assert later.summary()["finished"] == later.finished  # --json says it too
     assert files(stem.parent) == sorted(f"f.{n}" for n in REPORT_FILES)
     assert {n: (stem.parent / f"f.{n}").read_bytes() for n in REPORT_FILES} == staged
     with store.connect() as conn:
