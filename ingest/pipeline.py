@@ -298,7 +298,10 @@ def ingest_file(
         ingests.keep_reports(conn, report.ingest_id, report.frames())
         if stem is not None:
             _stale_staged(conn, stem)
-            staged.update(_staged_reports(report.frames(), stem, f"ingest-{report.ingest_id}"))
+            try:
+                staged.update(_staged_reports(report.frames(), stem, f"ingest-{report.ingest_id}"))
+            except ReportPathError as e:
+                raise ReportPathError(f"{e}; nothing stored") from None
         _after_reports_staged(report)
     # committed: the reports go in place (a kill before this leaves them staged, the ingest marked
     # reports_pending: the next ingest or `cession ingest report` renames them)
@@ -378,8 +381,11 @@ class _Guard:
         if found.height and self.refuse:
             listed = ""
             if self.stem is not None:
-                written = _put_in_place(_staged_reports({"overlaps": found}, self.stem, f"refused-{os.getpid()}"))
-                listed = f"; the rows are listed in {written['overlaps.csv']}"
+                try:
+                    written = _put_in_place(_staged_reports({"overlaps": found}, self.stem, f"refused-{os.getpid()}"))
+                    listed = f"; the rows are listed in {written['overlaps.csv']}"
+                except ReportPathError as e:
+                    listed = f"; the rows could not be listed: {e}"
             raise DuplicateError(
                 f"{file.name}: {duplicates.described(found, accepted)}; nothing stored{listed}. To store them again on "
                 "purpose: --allow-duplicates", found)  # fmt: skip
@@ -734,7 +740,7 @@ def _staged_reports(frames: dict[str, pl.DataFrame], stem: Path, tag: str,
                 os.fsync(out.fileno())
     except OSError as e:
         _discard(staged)
-        raise ReportPathError(f"--reports {stem}: cannot write the reports there ({e.strerror or e}); nothing stored") from None
+        raise ReportPathError(f"--reports {stem}: cannot write the reports there ({e.strerror or e})") from None
     return staged
 
 

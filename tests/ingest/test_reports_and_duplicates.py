@@ -85,7 +85,7 @@ def test_reports_that_cannot_be_written_store_nothing(store, tmp_path, monkeypat
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
-    with pytest.raises(ReportPathError, match="No space left on device"):
+    with pytest.raises(ReportPathError, match=r"out/f: cannot write the reports there \(No space left on device\); nothing stored"):
         ingest_file(store, path, "P1", today=TODAY, reports=tmp_path / "out" / "f")
     assert state(store) == before and files(tmp_path / "out") == []  # no staged file left either
 
