@@ -110,15 +110,15 @@ def _mixed(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
-def overlaps(rows: pl.DataFrame, stored: pl.DataFrame, portfolio_id: str) -> pl.DataFrame:
+def overlaps(rows: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
     """OVERLAP_SCHEMA lines of ``rows`` (row + KEY_COLUMNS) whose seller_ref is a claim of
-    ``stored`` (CLAIM_KEY_SCHEMA + national_id), held by ``portfolio_id``."""
+    ``stored`` (CLAIM_KEY_SCHEMA + national_id): one line per row and portfolio holding it."""
     both = rows.join(stored, on="seller_ref", suffix="_stored")
     differs = pl.concat_str(
         [pl.when(~pl.col(c).eq_missing(pl.col(f"{c}_stored"))).then(pl.lit(c)) for c in KEY_COLUMNS[1:]],
         separator=", ", ignore_nulls=True,
     )  # fmt: skip
-    return both.select("row", "seller_ref", pl.lit(portfolio_id).alias("portfolio_id"), "claim_id",
+    return both.select("row", "seller_ref", "portfolio_id", "claim_id",
                        pl.when(differs != "").then(differs).alias("differs")).cast(OVERLAP_SCHEMA)  # fmt: skip
 
 

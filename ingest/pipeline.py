@@ -364,19 +364,20 @@ class _Guard:
                 f"{first.ingested_at:%Y-%m-%d}); nothing stored. To store them again on purpose: --allow-duplicates "
                 f"(or --new-version for the next version of {first.base_portfolio})")  # fmt: skip
 
-    def overlaps(self, conn: sa.Connection, rows: Callable[[pl.Series], pl.DataFrame], refs: pl.Series,
+    def overlaps(self, conn: sa.Connection, rows: Callable[[pl.Series], pl.DataFrame], accepted_refs: Callable[[], pl.Series],
                  accepted: int, file: Path) -> pl.DataFrame:
-        """OVERLAP_SCHEMA lines of the accepted rows (``refs``: their seller_refs; ``rows``: those
-        rows of them, with KEY_COLUMNS) whose claim another portfolio of the seller holds."""
+        """OVERLAP_SCHEMA lines of the accepted rows (``accepted_refs``: their seller_refs, asked
+        for only if the seller has other portfolios; ``rows``: those rows of them, with
+        KEY_COLUMNS) whose claim another portfolio of the seller holds."""
         found = [pl.DataFrame(schema=duplicates.OVERLAP_SCHEMA)]
-        for portfolio_id in ingests.portfolios_of_seller(conn, self.seller):
-            if portfolio_id == self.base_portfolio or portfolio_id.startswith(f"{self.base_portfolio}@v"):
-                continue
-            stored = ingests.claims_with_seller_refs(conn, portfolio_id, refs)
-            if stored.height:
-                ids = ingests.national_ids(conn, stored.get_column("debtor_id"))
-                stored = stored.join(ids, on="debtor_id", how="left")
-                found.append(duplicates.overlaps(rows(stored.get_column("seller_ref")), stored, portfolio_id))
+        others = [p for p in ingests.portfolios_of_seller(conn, self.seller)
+                  if p != self.base_portfolio and not p.startswith(f"{self.base_portfolio}@v")]  # fmt: skip
+        refs = accepted_refs() if others else None
+        stored = pl.concat([ingests.claims_with_seller_refs(conn, others[i : i + 200], refs) for i in range(0, len(others), 200)]
+                           or [pl.DataFrame(schema=ingests.CLAIM_KEY_SCHEMA)])  # fmt: skip
+        if stored.height:
+            stored = stored.join(ingests.national_ids(conn, stored.get_column("debtor_id")), on="debtor_id", how="left")
+            found.append(duplicates.overlaps(rows(stored.get_column("seller_ref").unique()), stored))
         found = pl.concat(found).sort("row", "portfolio_id")
         if found.height and self.refuse:
             listed = ""
@@ -415,8 +416,10 @@ def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Prof
             return spill.collect(["row", *duplicates.KEY_COLUMNS],
                                  lambda b: kept(b).filter(pl.col("seller_ref").is_in(refs.implode())))  # fmt: skip
 
-        refs = spill.collect(["row", "seller_ref"], kept).get_column("seller_ref")
-        report.overlaps = guard.overlaps(conn, with_refs, refs, read.rows_read - rejected.len(), report.file)
+        def accepted_refs() -> pl.Series:
+            return spill.collect(["row", "seller_ref"], kept).get_column("seller_ref")
+
+        report.overlaps = guard.overlaps(conn, with_refs, accepted_refs, read.rows_read - rejected.len(), report.file)
 
     allocated = None
     if price is not None:

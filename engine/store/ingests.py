@@ -230,15 +230,16 @@ def portfolios_of_seller(conn: sa.Connection, seller: str | None) -> list[str]:
     return list(conn.execute(sa.select(table.c.portfolio_id).where(where).order_by(table.c.portfolio_id)).scalars())
 
 
-CLAIM_KEY_SCHEMA: Schema = {"seller_ref": pl.String(), "claim_id": pl.Int64(), "debtor_id": pl.Int64(),
-                            "principal": pl.Int64(), "due_date": pl.Date()}  # fmt: skip
+CLAIM_KEY_SCHEMA: Schema = {"portfolio_id": pl.String(), "seller_ref": pl.String(), "claim_id": pl.Int64(),
+                            "debtor_id": pl.Int64(), "principal": pl.Int64(), "due_date": pl.Date()}  # fmt: skip
 
 
-def claims_with_seller_refs(conn: sa.Connection, portfolio_id: str, seller_refs: pl.Series) -> pl.DataFrame:
-    """The portfolio's claims with one of ``seller_refs`` (CLAIM_KEY_SCHEMA), found by its unique
-    (portfolio_id, seller_ref) index."""
-    where = " AND portfolio_id = :portfolio"
-    return _lookup_with(conn, "claims", "seller_ref", seller_refs, CLAIM_KEY_SCHEMA, where, {"portfolio": portfolio_id})
+def claims_with_seller_refs(conn: sa.Connection, portfolio_ids: list[str], seller_refs: pl.Series) -> pl.DataFrame:
+    """The claims of these portfolios with one of ``seller_refs`` (CLAIM_KEY_SCHEMA), found by the
+    unique (portfolio_id, seller_ref) index: one pass over the refs for all the portfolios."""
+    params = {f"p{i}": p for i, p in enumerate(portfolio_ids)}
+    where = f" AND portfolio_id IN ({', '.join(f':{k}' for k in params)})"
+    return _lookup_with(conn, "claims", "seller_ref", seller_refs, CLAIM_KEY_SCHEMA, where, params)
 
 
 def national_ids(conn: sa.Connection, debtor_ids: pl.Series) -> pl.DataFrame:
