@@ -278,6 +278,13 @@ def test_ingest_file_and_ingest_report_both_parse(store_url, tmp_path):
     helped = cession(store_url, "ingest", "--help", cwd=tmp_path)
     assert helped.returncode == 0 and "report" in helped.stdout and "FILE --portfolio" in helped.stdout
     assert os.path.exists(tmp_path / "f.csv.overlaps.csv")
+    overlapping = canonical_csv(tmp_path / "g.csv", [{"seller_ref": "A"}, {"seller_ref": "NEW"}])
+    refused = cession(store_url, "ingest", overlapping, "--portfolio", "P2", cwd=tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "g.csv: 1 of its 2 rows is a claim already stored in portfolio P1 (1 row): row 2 (A); nothing stored" in refused.stderr
+    allowed = cession(store_url, "ingest", overlapping, "--portfolio", "P2", "--allow-duplicates", cwd=tmp_path)
+    assert allowed.returncode == 0 and "claims another portfolio holds (--allow-duplicates)" in allowed.stdout
+    assert pl.read_csv(tmp_path / "g.csv.overlaps.csv")["seller_ref"].to_list() == ["A"]
 
 
 def test_reports_another_command_already_put_in_place_are_in_place(tmp_path):
