@@ -131,9 +131,12 @@ class IngestReport:
     finished: list[str] = field(default_factory=list)
 
     def frames(self) -> dict[str, pl.DataFrame]:
-        """The reports' lines, by report (REPORT_SCHEMAS)."""
-        return {"rejects": self.failures, "candidates": self.candidates, "name_conflicts": self.conflicts,
-                "overlaps": self.overlaps}  # fmt: skip
+        """The reports' lines, by report (REPORT_SCHEMAS), as files and the store keep them: a NUL
+        in a text written ``\\x00`` (PostgreSQL's text holds none; CSV tools stop at it)."""
+        frames = {"rejects": self.failures, "candidates": self.candidates, "name_conflicts": self.conflicts,
+                  "overlaps": self.overlaps}  # fmt: skip
+        return {name: frame.with_columns(pl.col(pl.String).str.replace_all("\x00", "\\x00", literal=True))
+                for name, frame in frames.items()}  # fmt: skip
 
     def rejects_by_rule(self) -> dict[str, int]:
         """Rejected rows per (column: rule), most frequent first."""

@@ -305,3 +305,14 @@ def test_an_ingest_stored_before_its_report_lines_were_kept_says_so(store, tmp_p
     with pytest.raises(pipeline.IngestError, match=r"ingest 1 \(f.csv\) was stored before its report lines were kept"):
         rewrite_reports(store, report.ingest_id, tmp_path / "g")
     assert not list(tmp_path.glob("g*"))
+
+
+def test_a_nul_in_a_rejected_value_is_written_and_kept_visibly(store, tmp_path):
+    """PostgreSQL's text holds no NUL (and CSV tools stop at one): reports write it as \\x00, the store keeps that."""
+    path = canonical_csv(tmp_path / "f.csv", [{"seller_ref": "A"}, {"seller_ref": "B", "name": "Jan\x00Kowalski"}])
+    report = ingest_file(store, path, "P1", today=TODAY, reports=tmp_path / "f")
+    assert report.rejected == 1 and report.failures["value"].to_list() == ["Jan\x00Kowalski"]  # as read, in memory
+    first = (tmp_path / "f.rejects.csv").read_bytes()
+    assert b"Jan\\x00Kowalski" in first and b"\x00" not in first
+    _, written, _ = rewrite_reports(store, report.ingest_id, tmp_path / "again")
+    assert written["rejects.csv"].read_bytes() == first
