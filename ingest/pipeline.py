@@ -36,6 +36,7 @@ from engine.money import to_grosz
 from engine.schema import CLAIMS
 from engine.store import ingests
 from engine.store.bulk import is_postgres, write_frames
+from engine.store.lock_holders import lock_holder
 from engine.store.records import actor, audit
 from engine.validation import check_claims, conform
 from ingest import debtors as debtor_rules
@@ -231,6 +232,9 @@ def ingest_file(
         scanned = scan(path)
     except SourceError as e:
         raise IngestError(str(e)) from None
+    holder = lock_holder(engine)  # the wait that follows (SQLite: for any transaction) says what it waits for
+    if holder is not None:
+        progress(f"waiting for the store's lock held by {holder}", 0, None)
     with engine.connect() as conn:
         earlier = ingests.ingests_of(conn, scanned.sha256)
     if earlier and not new_version:

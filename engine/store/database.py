@@ -58,7 +58,10 @@ def _create(url: str) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlocks
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    from engine.store.lock_holders import application_name
+
+    # the server's view of each connection names the command (a waiting command says who holds a lock)
+    return sa.create_engine(url, pool_pre_ping=True, connect_args={"application_name": application_name()})
 
 
 def alembic_config(engine: sa.Engine) -> Config:
