@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api import exits, formats
 from api.executor_options import (
     AsOfSeries,
     ExecutorOption,
@@ -26,6 +27,28 @@ from api.executor_options import (
     state_series,
     store_series,
 )
+from api.exits import Json, UserError
+from api.outputs import output_file, output_folder
+
+
+def _flags_take_no_value() -> None:
+    """A flag takes no value, so its help shows none. typer 0.29's rich help asks every option
+    for its type, flags included (``--json <bool>``, even ``--help <bool>``), where its plain help
+    skips flags (``TyperOption.get_help_record`` checks ``is_flag``): the same check here."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "cession", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich.cession = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
 
 app = typer.Typer(
     name="cession",
@@ -38,7 +61,6 @@ console = Console()
 err = Console(stderr=True)
 
 AsOf = Annotated[str | None, typer.Option("--as-of", help="Day of the state, YYYY-MM-DD (default: today).")]
-Json = Annotated[bool, typer.Option("--json", help="Machine-readable output: amounts as strings '123.45'.")]
 AllowStale = Annotated[
     bool,
     typer.Option(
@@ -46,10 +68,6 @@ AllowStale = Annotated[
         help="Go on past a rate table's last_value_still_valid_on with its last known rate; the result records it.",
     ),
 ]
-
-
-class UserError(Exception):
-    """A mistake in what the user asked for: printed as one line, exit code 2."""
 
 
 def _day(text: str | None, name: str) -> date:
@@ -85,8 +103,9 @@ def generate(
     """Write a seeded synthetic portfolio (claims.parquet, events.parquet) in SCHEMA.md's shape."""
     from benchmarks.generator import generate_portfolio, write_portfolio
 
+    output_folder(out, "--out")
     started = time.perf_counter()
-    with console.status(f"generating {claims:,} claims"):
+    with console.status(f"generating {formats.count(claims)} claims"):
         claims_df, events_df = generate_portfolio(claims, seed, events_per_claim=events_per_claim)
         claims_path, events_path = write_portfolio(out, claims_df, events_df)
     seconds = time.perf_counter() - started
@@ -97,8 +116,9 @@ def generate(
         )
     else:
         console.print(
-            f"{claims_df.height:,} claims -> {claims_path}\n{events_df.height:,} events -> {events_path}\n"
-            f"({seconds:.1f} s, seed {seed})"
+            f"{formats.count(claims_df.height)} claims -> {claims_path}\n"
+            f"{formats.count(events_df.height)} events -> {events_path}\n({formats.seconds(seconds)}, seed {seed})",
+            highlight=False,
         )
 
 
@@ -126,11 +146,9 @@ def _summary(state, seconds: float, meta: dict | None = None) -> dict:
 
 
 def _print_summary(summary: dict, out: Path | None) -> None:
-    from engine.money import pln_readable
-
     table = Table(title=f"Portfolio state as of {summary['as_of']}", show_header=True, header_style="bold")
     table.add_column("")
-    table.add_column("PLN", justify="right")
+    table.add_column("zł", justify="right", no_wrap=True)
     labels = {
         "principal_due": "principal due", "interest_due": "interest due",
         "interest_time_barred": "  of it time-barred (own 3-year runs)", "costs_due": "costs due",
@@ -139,20 +157,21 @@ def _print_summary(summary: dict, out: Path | None) -> None:
         "overpaid": "overpaid (owed back)",
     }  # fmt: skip
     for key, label in labels.items():
-        table.add_row(label, pln_readable(summary["totals"][key]), end_section=key in ("total_due", "interest_accrued"))
+        table.add_row(label, formats.amount(summary["totals"][key]), end_section=key in ("total_due", "interest_accrued"))
     console.print(table)
     claims = summary["claims"]
     barred = summary["time_barred"]
-    share = f" ({barred / claims:.1%})" if claims else ""
-    console.print(
-        f"claims {claims:,}   events {summary['events']:,}   time-barred {barred:,}{share}   "
-        f"suspended (proceedings pending) {summary['suspended']:,}   waterfall {summary['waterfall']}   "
-        f"limitation rule set {summary.get('limitation_rule_set') or 'before 2026-12'}"
-    )
+    share = f" ({formats.share(barred, claims)})" if claims else ""
+    formats.facts(console, [
+        f"claims {formats.count(claims)}", f"events {formats.count(summary['events'])}",
+        f"time-barred {formats.count(barred)}{share}",
+        f"suspended (proceedings pending) {formats.count(summary['suspended'])}", f"waterfall {summary['waterfall']}",
+        f"limitation rule set {summary.get('limitation_rule_set') or 'before 2026-12'}",
+    ])  # fmt: skip
     if summary["stale_rate_tables"]:
         console.print(_stale_note(summary["stale_rate_tables"], date.fromisoformat(summary["as_of"])))
     where = f" -> {out}" if out else ""
-    console.print(f"computed in {summary['seconds']:.2f} s{where}")
+    console.print(f"computed in {formats.seconds(summary['seconds'])}{where}", highlight=False)
 
 
 def _readable_parquet(path: Path) -> None:
@@ -212,6 +231,10 @@ def state(
 ) -> None:
     """Compute claim_state for every claim as of a day (or several), Parquet to Parquet, with a summary."""
     days = parse_as_of(as_of)
+    if len(days) == 1:
+        output_file(out, "--out", example="state.parquet")
+    else:
+        output_folder(out, "--out")
     summaries = state_series(claims, events, days, out, waterfall, allow_stale, executor, partitions, quiet=as_json)
     print_series(summaries, out, as_json)
 
@@ -278,7 +301,7 @@ def interest(
     which of it is time-barred on the last day (each day's interest runs 3 years on its own)."""
     from engine.domain import InterestBasis
     from engine.interest import calculate_interest
-    from engine.money import pln, pln_readable, to_grosz
+    from engine.money import pln, to_grosz
 
     try:
         amount = to_grosz(principal)
@@ -330,25 +353,27 @@ def interest(
             }
         )  # fmt: skip
         return
-    table = Table(title=f"{basis_kind.value} interest on {pln_readable(amount)} PLN", header_style="bold")
-    for name, justify in (("period", "left"), ("days", "right"), ("rate %", "right"), ("interest PLN", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = Table(title=f"{basis_kind.value} interest on {formats.amount(amount)}", header_style="bold")
+    for name, justify in (("period", "left"), ("days", "right"), ("rate %", "right"), ("interest", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for p in calc.pieces:
-        table.add_row(f"{p.first} – {p.last}", str(p.days), f"{p.rate_bp / 100:.2f}", pln_readable(p.interest))
+        table.add_row(f"{p.first} – {p.last}", formats.count(p.days), formats.decimal(p.rate_bp / 100, 2),
+                      formats.amount(p.interest))  # fmt: skip
     table.add_section()
-    table.add_row("total", str(calc.days), "", pln_readable(calc.total), style="bold")
+    table.add_row("total", formats.count(calc.days), "", formats.amount(calc.total), style="bold")
     console.print(table)
     console.print("actual/365; each period rounded half up to the grosz (docs/engine.md §2)")
     tranches = Table(title=f"Limitation of the interest as of {last}", header_style="bold", show_lines=True)
     tranches.add_column("days", no_wrap=True)
-    tranches.add_column("interest PLN", justify="right", no_wrap=True)
+    tranches.add_column("interest", justify="right", no_wrap=True)
     tranches.add_column("time-barred? (rule of law)", ratio=1)
     for t in calc.tranches:
         verdict = "[bold red]time-barred[/]" if t.time_barred else "[bold green]not time-barred[/]"
-        tranches.add_row(f"{t.first} – {t.last}", pln_readable(t.amount), f"{verdict}\n[dim]{escape(t.why)}[/]")
+        tranches.add_row(f"{t.first} – {t.last}", formats.amount(t.amount), f"{verdict}\n[dim]{escape(t.why)}[/]")
     console.print(tranches)
     claim_end = f"the claim's own limitation ends {calc.limitation_date}" if calc.limitation_date else "the claim's limitation is suspended"
-    console.print(f"time-barred interest: [bold]{pln_readable(calc.time_barred)} PLN[/] of {pln_readable(calc.total)}; {claim_end}")
+    console.print(f"time-barred interest: [bold]{formats.amount(calc.time_barred)}[/] of {formats.amount(calc.total)}; {claim_end}",
+                  highlight=False)  # fmt: skip
     if calc.stale_rate_tables:
         console.print(_stale_note(calc.stale_rate_tables, last))
 
@@ -469,7 +494,7 @@ def db_status(database_url: DatabaseUrl = None, as_json: Json = False) -> None:
     behind = "" if current == head_revision() else "  (run `cession db upgrade`)"
     console.print(f"store {status['database']}\nschema {current or 'empty'}, this Cession needs {status['head']}{behind}")
     for table, n in counts.items():
-        console.print(f"  {table:12s} {n:>14,}")
+        console.print(f"  {table:12s} {formats.count(n):>14}", highlight=False)
 
 
 def _load_files(engine, claims_path: Path, events_path: Path | None, quiet: bool) -> dict:
@@ -497,19 +522,19 @@ class _nothing:
 def _print_written(written: dict, rejects_out: Path | None) -> None:
     import polars as pl
 
-    table = Table(title="Stored", header_style="bold")
-    for column in ("table", "rows", "inserted", "already stored", "rejected"):
-        table.add_column(column, justify="left" if column == "table" else "right")
-    for name, w in written.items():
-        table.add_row(name, f"{w.rows:,}", f"{w.inserted:,}", f"{w.already_stored:,}", f"{w.rejects.height:,}")
-    console.print(table)
+    columns = [formats.Column("table")] + [formats.Column(c, "right") for c in ("rows", "inserted", "already stored", "rejected")]
+    formats.records(console, "Stored", columns, [
+        [name, formats.count(w.rows), formats.count(w.inserted), formats.count(w.already_stored),
+         formats.count(w.rejects.height)]
+        for name, w in written.items()
+    ])  # fmt: skip
     rejects = pl.concat([w.rejects for w in written.values()])
     if rejects.height:
         if rejects_out is not None:
             rejects.write_parquet(rejects_out)
-            console.print(f"[yellow]{rejects.height:,} rows rejected[/] -> {rejects_out}")
+            console.print(f"[yellow]{formats.count(rejects.height)} rows rejected[/] -> {rejects_out}")
         else:
-            console.print(f"[yellow]{rejects.height:,} rows rejected[/] (the first 10; --rejects FILE keeps them all):")
+            console.print(f"[yellow]{formats.count(rejects.height)} rows rejected[/] (the first 10; --rejects FILE keeps them all):")
             for row in rejects.head(10).iter_rows(named=True):
                 console.print(f"  {row['table']} {row['key']}: {row['reason']}")
 
@@ -523,6 +548,7 @@ def load(
     as_json: Json = False,
 ) -> None:
     """Store claims and their events. Loading a file again stores nothing twice."""
+    output_file(rejects, "--rejects", example="rejects.parquet")
     started = time.perf_counter()
     written = _load_files(_open(database_url), claims, events, as_json)
     if rejects is not None:
@@ -533,7 +559,7 @@ def load(
         _print_json({t: w.summary() for t, w in written.items()} | {"seconds": round(time.perf_counter() - started, 3)})
     else:
         _print_written(written, rejects)
-        console.print(f"({time.perf_counter() - started:.1f} s)")
+        console.print(f"({formats.seconds(time.perf_counter() - started)})", highlight=False)
 
 
 def _run_summary(record) -> dict:
@@ -574,7 +600,7 @@ def _print_run(record) -> None:
         "limitation_rule_set": (record.provenance or {}).get("rules", {}).get("limitation_rule_set", {}).get("rule_set"),
     }  # fmt: skip
     _print_summary(summary, None)
-    console.print(f"run {record.run_id} {record.status}; state sha256 {record.state_sha256[:16]}…")
+    console.print(f"run {record.run_id} {record.status}; state sha256 {record.state_sha256[:16]}…", highlight=False)
 
 
 @app.command()
@@ -599,6 +625,7 @@ def run(
     written to --out as Parquet, while the store keeps its current state."""
     days = parse_as_of(as_of)
     if len(days) > 1:
+        output_folder(out, "--out")
         summaries = store_series(_open(database_url), days, portfolio, out, waterfall, allow_stale, executor, partitions,
                                  quiet=as_json)  # fmt: skip
         print_series(summaries, out, as_json)
@@ -633,13 +660,19 @@ def runs_command(
     if as_json:
         _print_json([_run_summary(r) for r in records])
         return
-    table = Table(title="Engine runs", header_style="bold")
-    for column in ("run", "status", "as of", "portfolio", "claims", "barred", "s", "error"):
-        table.add_column(column, no_wrap=column != "error", justify="right" if column in ("claims", "barred", "s") else "left")
-    for r in records:
-        table.add_row(str(r.run_id), r.status, str(r.as_of), r.portfolio_id or "all", f"{r.claims or 0:,}",
-                      f"{r.time_barred or 0:,}", f"{r.seconds or 0:.2f}", (r.error or "")[:60])  # fmt: skip
-    console.print(table)
+    print_runs(console, records)
+
+
+def print_runs(to: Console, records) -> None:
+    """The runs as a table, or one block per run where the terminal is too narrow for one."""
+    columns = [formats.Column("run", "right"), formats.Column("status"), formats.Column("as of"),
+               formats.Column("portfolio"), formats.Column("claims", "right", optional=True),
+               formats.Column("barred", "right", optional=True), formats.Column("time", "right", optional=True),
+               formats.Column("error", wraps=True)]  # fmt: skip
+    rows = [[str(r.run_id), r.status, str(r.as_of), escape(r.portfolio_id or "all"), formats.count(r.claims),
+             formats.count(r.time_barred), formats.seconds(r.seconds), escape(formats.clipped(r.error or ""))]
+            for r in records]  # fmt: skip
+    formats.records(to, "Engine runs", columns, rows)
 
 
 from api.ingest_cli import ingest_app  # noqa: E402
@@ -665,18 +698,21 @@ def demo(
     from engine import load_rules
 
     day = _day(as_of, "--as-of")
+    output_folder(out, "--out")
     console.rule("[bold]Cession demo")
     rules = load_rules()
     console.print(f"1. rule tables loaded and validated: {', '.join(rules.versions())}")
-    with console.status(f"2. generating {claims:,} claims (seed 42)"):
+    with console.status(f"2. generating {formats.count(claims)} claims (seed 42)"):
         claims_df, events_df = generate_portfolio(claims, 42)
         claims_path, events_path = write_portfolio(out, claims_df, events_df)
-    console.print(f"2. generated {claims_df.height:,} claims and {events_df.height:,} events -> {out}/")
+    console.print(f"2. generated {formats.count(claims_df.height)} claims and {formats.count(events_df.height)} events -> {out}/",
+                  highlight=False)  # fmt: skip
     url = database_url or f"sqlite:///{(out / 'cession.db').resolve()}"
     engine = _open(url)
     started = time.perf_counter()
     written = _load_files(engine, claims_path, events_path, quiet=False)
-    console.print(f"3. stored in {_shown(url)} ({time.perf_counter() - started:.1f} s); a second demo finds them already stored:")
+    console.print(f"3. stored in {_shown(url)} ({formats.seconds(time.perf_counter() - started)}); a second demo finds them "
+                  "already stored:", highlight=False)  # fmt: skip
     _print_written(written, None)
     stale = rules.stale(list(rules.rates), day)
     if stale:
@@ -697,22 +733,8 @@ def demo(
 
 
 def main() -> None:
-    from engine.rules import RuleTableError, StaleRulesError
-    from engine.store.database import StoreError
-    from engine.executors import PartitionsFailed
-    from engine.validation import EngineInputError
-
-    try:
-        app()
-    except UserError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise SystemExit(2) from None
-    except (EngineInputError, StaleRulesError, RuleTableError, StoreError, ValueError) as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False)
-        raise SystemExit(2) from None
-    except PartitionsFailed as e:  # the previous outputs and stored state are left as they were
-        err.print(f"[bold red]error:[/] {e}", highlight=False)
-        raise SystemExit(1) from None
+    """`cession`: the command asked for, ended with an exit code of the table in ``api.exits``."""
+    raise SystemExit(exits.run(app))
 
 
 if __name__ == "__main__":

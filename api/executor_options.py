@@ -44,7 +44,7 @@ AsOfSeries = Annotated[
 
 
 def _day(text: str, name: str) -> date:
-    from api.cli import UserError
+    from api.exits import UserError
 
     try:
         return date.fromisoformat(text.strip())
@@ -66,7 +66,7 @@ def month_ends(first: date, last: date) -> list[date]:
 
 def parse_as_of(text: str | None) -> list[date]:
     """``--as-of`` as days in the order given, each once (see the module docstring)."""
-    from api.cli import UserError
+    from api.exits import UserError
 
     if text is None:
         return [date.today()]
@@ -90,7 +90,7 @@ def parse_as_of(text: str | None) -> list[date]:
 def chosen_executor(name: str | None, partitions: int | None) -> Iterator[tuple[object, int | None]]:
     """The executor named by --executor (else CESSION_EXECUTOR) and the partitions (else
     CESSION_PARTITIONS), closed (a Ray started here is stopped) when the command ends."""
-    from api.cli import UserError
+    from api.exits import UserError
     from engine.executors import ExecutorSettings, make_executor
 
     settings = ExecutorSettings()
@@ -201,7 +201,8 @@ def write_states(parts, days: list[date], out: Path | None, executor, quiet: boo
 def state_series(claims: Path, events: Path, days: list[date], out: Path | None, waterfall: str, allow_stale: bool,
                  executor_name: str | None, partitions: int | None, quiet: bool) -> list[dict]:  # fmt: skip
     """`cession state` on an executor: each worker reads its claim range of the Parquet files."""
-    from api.cli import UserError, run_state
+    from api.cli import run_state
+    from api.exits import UserError
     from engine.executors import ParquetSource, partition_states
 
     for path in (claims, events):
@@ -237,11 +238,11 @@ def store_series(engine, days: list[date], portfolio: str | None, out: Path | No
 
 
 def print_series(summaries: list[dict], out: Path | None, as_json: bool) -> None:
-    """One row per day (a single day prints the full summary)."""
-    from rich.table import Table
-
+    """One row per day (a single day prints the full summary); one block per day where the
+    terminal is too narrow for the table."""
+    from api import formats
     from api.cli import _print_json, _print_summary, console
-    from engine.money import pln, pln_readable
+    from engine.money import pln
 
     if as_json:
         for s in summaries:
@@ -258,16 +259,18 @@ def print_series(summaries: list[dict], out: Path | None, as_json: bool) -> None
             console.print(f"executor {s['executor']}, {s['partitions']} partitions")
         return
     first = summaries[0]
-    table = Table(title=f"Portfolio states, {len(summaries)} days ({first['executor']}, {first['partitions']} partitions)",
-                  header_style="bold")  # fmt: skip
-    for column in ("as of", "claims", "total due PLN", "interest due PLN", "paid PLN", "time-barred", "suspended", "s"):
-        table.add_column(column, justify="left" if column == "as of" else "right")
+    title = f"Portfolio states, {len(summaries)} days ({first['executor']}, {first['partitions']} partitions)"
+    columns = [formats.Column("as of"), formats.Column("claims", "right", optional=True)]
+    columns += [formats.Column(name, "right") for name in ("total due", "interest due", "paid")]
+    columns += [formats.Column(name, "right", optional=True) for name in ("time-barred", "suspended", "time")]
+    rows = []
     for s in summaries:
         t = s["totals"]
         paid = t["paid_costs"] + t["paid_interest"] + t["paid_principal"]
-        table.add_row(s["as_of"], f"{s['claims']:,}", pln_readable(t["total_due"]), pln_readable(t["interest_due"]),
-                      pln_readable(paid), f"{s['time_barred']:,}", f"{s['suspended']:,}", f"{s['seconds']:.2f}")  # fmt: skip
-    console.print(table)
+        rows.append([s["as_of"], formats.count(s["claims"]), formats.amount(t["total_due"]),
+                     formats.amount(t["interest_due"]), formats.amount(paid), formats.count(s["time_barred"]),
+                     formats.count(s["suspended"]), formats.seconds(s["seconds"])])  # fmt: skip
+    formats.records(console, title, columns, rows)
     stale = {name: day for s in summaries for name, day in s["stale_rate_tables"].items()}
     if stale:
         from api.cli import _stale_note

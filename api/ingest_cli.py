@@ -14,6 +14,9 @@ from typer.core import TyperGroup
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api import formats
+from api.exits import Json
+
 console = Console()
 err = Console(stderr=True)
 
@@ -84,36 +87,36 @@ def run_ingest(engine, file: Path, portfolio: str, *, quiet: bool = False, **opt
 
 def print_report(report, reports: dict | None, shown: int = 10) -> None:
     """The summary a purchaser reads: what came in, what did not and why, and where the details are."""
-    from engine.money import pln_readable
-
+    count, amount = formats.count, formats.amount
     if report.status == "already ingested":
         a = report.already
         console.print(f"[bold]{report.file.name}[/] (sha256 {report.sha256[:12]}…) was already ingested into "
                       f"portfolio [bold]{a['portfolio']}[/] (version {a['version']}) on {a['at'][:19]} by {a['by']}: "
                       "nothing stored again. To ingest it on purpose as a new version: --new-version.")  # fmt: skip
-        console.print(f"  then: {report.rows_read:,} rows read, {report.accepted:,} accepted, {report.rejected:,} rejected")
+        console.print(f"  then: {count(report.rows_read)} rows read, {count(report.accepted)} accepted, "
+                      f"{count(report.rejected)} rejected", highlight=False)  # fmt: skip
         return
     table = Table(title=f"Ingest of {report.file.name} into {report.portfolio_id}", header_style="bold", show_header=False)
     table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_row("rows read", f"{report.rows_read:,}")
-    table.add_row("accepted", f"[green]{report.accepted:,}[/]")
-    table.add_row("rejected", f"[{'yellow' if report.rejected else 'green'}]{report.rejected:,}[/]")
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_row("rows read", count(report.rows_read))
+    table.add_row("accepted", f"[green]{count(report.accepted)}[/]")
+    table.add_row("rejected", f"[{'yellow' if report.rejected else 'green'}]{count(report.rejected)}[/]")
     ok = report.accepted + report.rejected == report.rows_read
     table.add_row("accepted + rejected = rows read", "[green]yes[/]" if ok else "[bold red]NO[/]")
     if report.blank_lines:
-        table.add_row("blank lines skipped", f"{report.blank_lines:,}")
+        table.add_row("blank lines skipped", count(report.blank_lines))
     if report.padded_rows:
-        table.add_row("short rows padded (pad_short_rows)", f"[yellow]{report.padded_rows:,}[/]")
-    table.add_row("principal accepted (PLN)", pln_readable(report.principal))
-    table.add_row("purchase price allocated (PLN)", pln_readable(report.purchase_price))
-    table.add_row("debtors new / already stored", f"{report.new_debtors:,} / {report.known_debtors:,}")
-    table.add_row("probable duplicate debtors (not merged)", f"{report.candidates.height:,}")
+        table.add_row("short rows padded (pad_short_rows)", f"[yellow]{count(report.padded_rows)}[/]")
+    table.add_row("principal accepted", amount(report.principal))
+    table.add_row("purchase price allocated", amount(report.purchase_price))
+    table.add_row("debtors new / already stored", f"{count(report.new_debtors)} / {count(report.known_debtors)}")
+    table.add_row("probable duplicate debtors (not merged)", count(report.candidates.height))
     conflicts = report.conflicts.height
-    table.add_row("same PESEL/NIP, another name (accepted)", f"[{'yellow' if conflicts else 'green'}]{conflicts:,}[/]")
+    table.add_row("same PESEL/NIP, another name (accepted)", f"[{'yellow' if conflicts else 'green'}]{count(conflicts)}[/]")
     overlaps = report.overlaps.get_column("row").n_unique()
     if overlaps:
-        table.add_row("claims another portfolio holds (--allow-duplicates)", f"[yellow]{overlaps:,}[/]")
+        table.add_row("claims another portfolio holds (--allow-duplicates)", f"[yellow]{count(overlaps)}[/]")
     table.add_row("encoding", str(report.encoding or "-"))
     table.add_row("version", str(report.version))
     console.print(table)
@@ -121,10 +124,10 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
     if control is not None and control.given:
         parts = []
         if control.count is not None:
-            parts.append(f"count {control.count:,} vs {control.rows_read:,} rows read")
+            parts.append(f"count {count(control.count)} vs {count(control.rows_read)} rows read")
         if control.principal is not None:
-            parts.append(f"principal {pln_readable(control.principal)} vs {pln_readable(control.principal_read)}"
-                         + (f" ({control.unparsed_principal:,} rows without a readable principal)" if control.unparsed_principal else ""))  # fmt: skip
+            parts.append(f"principal {amount(control.principal)} vs {amount(control.principal_read)}"
+                         + (f" ({count(control.unparsed_principal)} rows without a readable principal)" if control.unparsed_principal else ""))  # fmt: skip
         verdict = "[green]control totals match[/]" if control.ok else "[bold red]CONTROL TOTALS DO NOT MATCH[/]"
         console.print(f"{verdict}: {'; '.join(parts)}")
     by_rule = report.rejects_by_rule()
@@ -133,14 +136,14 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
         rules.add_column("column: rule")
         rules.add_column("rows", justify="right")
         for rule, n in list(by_rule.items())[:15]:
-            rules.add_row(rule, f"{n:,}")
+            rules.add_row(rule, count(n))
         console.print(rules)
         console.print(f"First {min(shown, report.failures.height)} failures (row, column, rule, value):")
         for r in report.failures.head(shown).iter_rows(named=True):
             console.print(f"  row {r['row']}: {r['column']}: {r['rule']} [dim]({r['value']!r})[/]", highlight=False)
     if reports:
         console.print("Reports: " + ", ".join(str(p) for p in reports.values()))
-    console.print(f"ingest {report.ingest_id} stored in one transaction ({report.seconds:.1f} s)")
+    console.print(f"ingest {report.ingest_id} stored in one transaction ({formats.seconds(report.seconds)})", highlight=False)
 
 
 def ingest_command(
@@ -155,7 +158,7 @@ def ingest_command(
     control_principal: Annotated[str | None, typer.Option("--control-principal", help="The seller's sum of principal in PLN (overrides the profile's).")] = None,
     reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports: STEM.rejects.csv/.parquet, STEM.candidates.csv, STEM.name_conflicts.csv, STEM.overlaps.csv (default: ./<file name>); written with the commit.")] = None,
     database_url: Annotated[str | None, typer.Option("--database-url", help="Store URL (default: env CESSION_DATABASE_URL, else embedded SQLite).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary: amounts as strings '123.45'.")] = False,
+    as_json: Json = False,
 ) -> None:  # fmt: skip
     """Ingest a seller's file: every row validated, debtors deduplicated, stored in one transaction
     with its reports; rejected rows go to the reject report with row, column, rule and value. The
@@ -165,7 +168,9 @@ def ingest_command(
     import sys
 
     from api.cli import _open
+    from api.outputs import output_stem
 
+    output_stem(reports or Path(file.name), "--reports")
     started = time.perf_counter()
     report = run_ingest(
         _open(database_url), file, portfolio, quiet=as_json, profile=profile, price=_grosz(price, "--price"),
@@ -189,7 +194,7 @@ def report_command(
     ingest_id: Annotated[int, typer.Argument(help="The ingest's number (its summary's last line: 'ingest N stored ...'; --json: ingest_id).", metavar="INGEST_ID")],
     reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports (default: where the ingest wrote them, else ./<file name>).")] = None,
     database_url: Annotated[str | None, typer.Option("--database-url", help="Store URL (default: env CESSION_DATABASE_URL, else embedded SQLite).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable: the ingest's counts and the files written.")] = False,
+    as_json: Json = False,
 ) -> None:  # fmt: skip
     """An ingest's reports (rejects, debtor candidates, name conflicts, overlaps) written again from
     the store, identical to the first ones: for a report file lost or never put in place."""
@@ -197,8 +202,11 @@ def report_command(
     import sys
 
     from api.cli import _open
+    from api.outputs import output_stem
     from ingest import rewrite_reports
 
+    if reports is not None:
+        output_stem(reports, "--reports")
     record, written, finished = rewrite_reports(_open(database_url), ingest_id, reports)
     summary = {"ingest_id": record.ingest_id, "file": record.file_name, "portfolio": record.portfolio_id,
                "ingested_at": record.ingested_at.isoformat(), "rows_read": record.rows_read, "accepted": record.accepted,
@@ -210,7 +218,8 @@ def report_command(
     for line in finished:
         err.print(line, highlight=False)
     console.print(f"ingest {record.ingest_id}: {record.file_name} into {record.portfolio_id} on {record.ingested_at:%Y-%m-%d %H:%M} "
-                  f"by {record.actor}: {record.rows_read:,} rows read, {record.accepted:,} accepted, {record.rejected:,} rejected",
+                  f"by {record.actor}: {formats.count(record.rows_read)} rows read, {formats.count(record.accepted)} accepted, "
+                  f"{formats.count(record.rejected)} rejected",
                   highlight=False)  # fmt: skip
     console.print("Reports written again: " + ", ".join(str(p) for p in written.values()), highlight=False)
 
@@ -220,14 +229,15 @@ def demo_ingest(engine, out: Path, rows: int = 20_000) -> None:
     Polish headers, ~2 % bad rows) through the shipped profile into the demo store."""
     from benchmarks.seller_files import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 
-    with console.status(f"6. writing a messy seller file of {rows:,} rows"):
+    with console.status(f"6. writing a messy seller file of {formats.count(rows)} rows"):
         frame, expected = seller_file(rows, seed=42)
         path = write_seller_csv(frame, out / "bank-przykladowy-2024-06.csv")
-    console.print(f"6. a seller's export: {path} ({rows:,} rows, Windows-1250, ';', decimal commas, "
-                  f"{expected['row'].n_unique():,} bad rows planted); ingesting with profile {PROFILE}:")  # fmt: skip
+    console.print(f"6. a seller's export: {path} ({formats.count(rows)} rows, Windows-1250, ';', decimal commas, "
+                  f"{formats.count(expected['row'].n_unique())} bad rows planted); ingesting with profile {PROFILE}:",
+                  highlight=False)  # fmt: skip
     report = run_ingest(engine, path, "BANK-2024-06", profile=PROFILE, price=_grosz("2500000.00", "price"),
                         purchase_date=PURCHASE_DATE, reports=out / path.stem)  # fmt: skip
     print_report(report, report.reports, shown=5)
     if report.status == "ingested":
         found = set(report.failures["row"]) == set(expected["row"])
-        console.print(f"   rejected {report.rejected:,} rows: {'exactly the planted ones' if found else '[red]not the planted ones[/]'}")
+        console.print(f"   rejected {formats.count(report.rejected)} rows: {'exactly the planted ones' if found else '[red]not the planted ones[/]'}")

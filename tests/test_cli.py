@@ -62,7 +62,7 @@ def test_interest_shows_which_tranches_are_time_barred():
                                  "--basis", "commercial_late_medical", "--json").stdout)  # fmt: skip
     assert medical["total"] == "393.01"
     text = cession("interest", "--principal", "10000", "--from", "2016-02-01", "--to", "2020-03-01").stdout
-    assert "time-barred interest" in text and "642.47" in text
+    assert "time-barred interest: 642,47\u00a0zł of 2\u00a0859,45\u00a0zł" in text
 
 
 def test_bad_arguments_exit_2_with_one_line():
@@ -101,3 +101,271 @@ def test_load_run_and_runs_through_the_store(tmp_path):
     assert status["schema"] == status["head"] and status["counts"]["claim_state"] == 1500
     missing = cession("run", "--portfolio", "NOPE", "--as-of", "2026-01-31", "--database-url", url, check=False)
     assert missing.returncode == 2 and "not in the store" in missing.stderr and "Traceback" not in missing.stderr
+
+
+# ------------------------------------------------------------------------ exits, errors, tables, help
+def run_here(capsys, *args: str) -> tuple[int, str, str]:
+    """A `cession` command in this process: (exit code, stdout, stderr)."""
+    from api import exits
+    from api.cli import app
+
+    code = exits.run(app, list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_error_line(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_bad_input_is_one_line_and_exit_2_or_json_on_stdout_with_the_same_code(capsys):
+    args = ("interest", "--principal", "12.345", "--from", "2025-01-01", "--to", "2025-02-01")
+    code, out, err = run_here(capsys, *args)
+    assert code == 2 and out == ""
+    assert one_error_line(err) == "error: --principal: '12.345': at most two decimals (grosz)"
+    code, out, err = run_here(capsys, *args, "--json")
+    assert code == 2 and err == ""
+    assert json.loads(out) == {"error": "--principal: '12.345': at most two decimals (grosz)", "code": 2}
+
+
+def test_a_command_line_the_parser_refuses_is_one_line_naming_the_help(capsys):
+    code, out, err = run_here(capsys, "interest", "--principal", "10")
+    assert code == 2 and one_error_line(err) == "error: Missing option '--from'. (see: cession interest --help)"
+    code, out, err = run_here(capsys, "limitation", "--due", "2016-03-15", "--kind", "business", "--as-off", "x", "--json")
+    assert code == 2 and err == ""  # an unknown option: --json was never read, it is found among the arguments
+    assert json.loads(out) == {"error": "No such option: --as-off (Possible options: --as-of) "
+                                        "(see: cession limitation --help)", "code": 2}  # fmt: skip
+    code, out, err = run_here(capsys, "nope")
+    assert code == 2 and one_error_line(err) == "error: No such command 'nope'. (see: cession --help)"
+
+
+def test_a_bug_exits_1_with_its_traceback_and_json_still_gets_its_error(capsys, monkeypatch):
+    import api.cli
+
+    def broken(kind, years):
+        return {}["no such key"]
+
+    monkeypatch.setattr(api.cli, "_limitation_kind", broken)
+    args = ("limitation", "--due", "2016-03-15", "--kind", "business")
+    code, out, err = run_here(capsys, *args)
+    assert code == 1 and out == ""
+    assert "Traceback (most recent call last)" in err and 'return {}["no such key"]' in err
+    assert err.splitlines()[-1] == "error: a bug in Cession: KeyError: 'no such key' (the traceback is above; please report it)"
+    code, out, err = run_here(capsys, *args, "--json")
+    assert code == 1 and "Traceback" in err
+    assert json.loads(out) == {"error": "a bug in Cession: KeyError: 'no such key' (the traceback is above; please report it)",
+                               "code": 1}  # fmt: skip
+
+
+def test_ctrl_c_and_sigterm_exit_130(capsys, monkeypatch):
+    import os
+    import signal
+    import time
+
+    import api.cli
+
+    def ctrl_c(kind, years):
+        raise KeyboardInterrupt
+
+    def sigterm(kind, years):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises at once
+        raise AssertionError("SIGTERM did not interrupt")
+
+    args = ("limitation", "--due", "2016-03-15", "--kind", "business")
+    monkeypatch.setattr(api.cli, "_limitation_kind", ctrl_c)
+    code, out, err = run_here(capsys, *args)
+    assert code == 130 and one_error_line(err) == "error: interrupted (SIGINT); nothing half-written was kept"
+    monkeypatch.setattr(api.cli, "_limitation_kind", sigterm)
+    code, out, err = run_here(capsys, *args, "--json")
+    assert code == 130 and json.loads(out) == {"error": "interrupted (SIGTERM); nothing half-written was kept", "code": 130}
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler was the command's only
+
+
+def test_sigterm_during_a_series_exits_130_and_leaves_no_files(tmp_path):
+    import os
+    import signal
+    import time
+
+    cession("generate", "--claims", "20000", "--seed", "9", "--out", str(tmp_path))
+    out = tmp_path / "series"
+    running = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "state", "--claims", str(tmp_path / "claims.parquet"), "--events",
+         str(tmp_path / "events.parquet"), "--as-of", "2020-01-31..2025-12-31", "--allow-stale-rates", "--out", str(out)],
+        cwd=Path(__file__).parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".series.staging-*")) and running.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert running.poll() is None, "the series ended before it could be interrupted"
+    os.kill(running.pid, signal.SIGTERM)
+    stdout, stderr = running.communicate(timeout=60)
+    assert running.returncode == 130, stderr
+    assert stderr.splitlines()[-1] == "error: interrupted (SIGTERM); nothing half-written was kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.parquet", "events.parquet"]
+
+
+def test_output_paths_are_refused_before_any_work(tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    store = tmp_path / "store.db"
+    cases = {
+        ("state", "--claims", "nowhere.parquet", "--events", "nowhere.parquet", "--as-of", "2026-01-31", "--out", str(tmp_path)):
+            f"error: --out {tmp_path}: is a folder; give a file path, e.g. {tmp_path / 'state.parquet'}",
+        ("state", "--claims", "nowhere.parquet", "--events", "nowhere.parquet", "--as-of", "2026-01-31,2026-02-28",
+         "--out", str(a_file)):
+            f"error: --out {a_file}: is a file; give a folder (it is made if missing)",
+        ("run", "--as-of", "2026-01-31,2026-02-28", "--out", str(a_file), "--database-url", f"sqlite:///{store}"):
+            f"error: --out {a_file}: is a file; give a folder (it is made if missing)",
+        ("load", "--claims", "nowhere.parquet", "--rejects", str(a_file / "rejects.parquet"), "--database-url",
+         f"sqlite:///{store}"):
+            f"error: --rejects {a_file / 'rejects.parquet'}: {a_file} is a file, not a folder",
+        ("generate", "--claims", "10", "--out", "/proc/cession-out"):
+            "error: --out /proc/cession-out: cannot write in /proc (No such file or directory)",
+        ("ingest", "nowhere.csv", "--portfolio", "P", "--reports", str(tmp_path), "--database-url", f"sqlite:///{store}"):
+            f"error: --reports {tmp_path}: is a folder; give a stem of file names, e.g. {tmp_path / 'reports'} "
+            f"(writes {tmp_path / 'reports'}.rejects.csv, ...)",
+    }  # fmt: skip
+    for args, message in cases.items():
+        code, out, err = run_here(capsys, *args)
+        assert code == 2 and one_error_line(err) == message, args
+    assert not store.exists()  # the store was never opened
+
+
+def test_help_shows_flags_as_flags(capsys):
+    """typer 0.29's rich help printed `--json <bool>` (even `--help <bool>`): a flag takes no value."""
+    from typer.main import get_command
+
+    from api.cli import app
+
+    def paths(command, path=()):
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from paths(sub, (*path, name))
+
+    seen = 0
+    for path in paths(get_command(app)):
+        code, out, err = run_here(capsys, *path, "--help")
+        assert code == 0 and "--help" in out, path
+        assert "<bool>" not in out and "BOOLEAN" not in out, (path, out)
+        seen += 1
+    assert seen >= 12
+    code, out, _ = run_here(capsys, "runs", "--help")
+    assert "--json" in out and "<str>" in out  # options that take a value still say what value
+
+
+def test_amounts_and_counts_are_written_as_polish_readers_write_them():
+    from api import formats
+    from engine.money import pln, to_grosz
+
+    assert formats.amount(138690184582) == "1\u00a0386\u00a0901\u00a0845,82\u00a0zł"
+    assert formats.amount(5) == "0,05\u00a0zł" and formats.amount(-123456) == "-1\u00a0234,56\u00a0zł"
+    assert formats.count(1_500_000) == "1\u00a0500\u00a0000" and formats.count(999) == "999"
+    assert formats.seconds(1.234) == "1,23\u00a0s" and formats.decimal(11.25, 2) == "11,25"
+    for grosz in (0, 7, 99, 100, 123456, 138690184582, 10**17 + 1):
+        assert to_grosz(formats.amount(grosz, currency=False)) == grosz  # read back as typed
+        assert pln(grosz) == f"{grosz // 100}.{grosz % 100:02d}"  # --json and files keep '123.45'
+
+
+def rendered(width: int, show) -> list[str]:
+    """What ``show(console)`` prints on a terminal ``width`` columns wide, line by line."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=width, color_system=None, legacy_windows=False)
+    show(console)
+    return console.file.getvalue().splitlines()
+
+
+def assert_whole(lines: list[str], width: int, values: list[str]) -> None:
+    from rich.cells import cell_len
+
+    assert all(cell_len(line) <= width for line in lines), "\n".join(lines)
+    assert not any("…" in line for line in lines), "\n".join(lines)  # nothing cut
+    for value in values:
+        assert any(value in line for line in lines), (value, "\n".join(lines))
+
+
+def series(days: int) -> list[dict]:
+    from datetime import date, timedelta
+
+    money = {"total_due": 138690184582, "interest_due": 38690184582, "paid_costs": 1, "paid_interest": 2_000_000_00,
+             "paid_principal": 7_999_999_97}  # fmt: skip
+    return [{"as_of": (date(2025, 1, 31) + timedelta(days=31 * i)).isoformat(), "claims": 1_500_000,
+             "totals": {k: v + i for k, v in money.items()}, "time_barred": 123_456 + i, "suspended": 7_890,
+             "seconds": 12.345, "stale_rate_tables": {}, "executor": "local", "partitions": 4}
+            for i in range(days)]  # fmt: skip
+
+
+def test_the_multi_day_state_table_fits_80_and_120_columns_with_every_date_and_amount_whole(monkeypatch):
+    import api.cli
+    from api import formats
+    from api.executor_options import print_series
+
+    for width in (80, 120, 160, 60):
+        summaries = series(4)
+        shown = [s["as_of"] for s in summaries]
+        shown += [formats.amount(s["totals"][k]) for s in summaries for k in ("total_due", "interest_due")]
+        shown += [formats.amount(s["totals"]["paid_costs"] + s["totals"]["paid_interest"] + s["totals"]["paid_principal"])
+                  for s in summaries]  # fmt: skip
+
+        def show(console):
+            monkeypatch.setattr(api.cli, "console", console)
+            print_series(summaries, None, as_json=False)
+
+        lines = rendered(width, show)
+        assert_whole(lines, width, shown)
+        if width >= 120:
+            assert_whole(lines, width, [formats.count(1_500_000), formats.count(123_456)])
+        if width == 160:  # everything in one table
+            assert_whole(lines, width, [formats.seconds(12.345)])
+            assert "not shown" not in "\n".join(lines)
+        if width == 80:  # fewer columns, and a line says which
+            assert any(line.startswith("not shown at this width: claims, time-barred, suspended, time") for line in lines)
+        if width == 60:  # one block per day: every value, each on its own line
+            assert_whole(lines, width, [formats.count(1_500_000), formats.count(123_456)])
+            assert sum(line.startswith("as of 20") for line in lines) == 4
+
+
+def test_the_runs_table_fits_80_columns_with_dates_whole_and_the_error_readable():
+    from datetime import date
+    from types import SimpleNamespace
+
+    from api import formats
+    from api.cli import print_runs
+
+    error = ("PartitionsFailed: partition 3 (claim_id 750001..1000000, 250 000 claims) failed twice: "
+             "the worker died (OOM); the stored state is as it was")  # fmt: skip
+    runs = [SimpleNamespace(run_id=10 + i, status="failed" if i else "succeeded", as_of=date(2025, 12, 31),
+                            portfolio_id="BANK-2024-06@v2", claims=1_500_000, time_barred=123_456, seconds=73.5,
+                            error=error if i else None) for i in range(3)]  # fmt: skip
+    for width in (80, 120):
+        lines = rendered(width, lambda console: print_runs(console, runs))
+        assert_whole(lines, width, ["2025-12-31", "BANK-2024-06@v2", "succeeded", "failed"])
+        words = " ".join(" ".join(line.replace("│", " ").split()) for line in lines)
+        assert "the worker died (OOM)" in words  # the error is there, wrapped at spaces, never one word a line
+        assert max(len(line.replace("│", " ").split()) for line in lines if "worker" in line) >= 3
+    lines = rendered(120, lambda console: print_runs(console, runs))
+    assert_whole(lines, 120, [formats.count(1_500_000), formats.count(123_456), formats.seconds(73.5)])
+
+
+def test_the_summary_of_a_state_fits_80_columns(monkeypatch):
+    import api.cli
+    from api import formats
+
+    summary = dict(series(1)[0], events=12_345_678, waterfall="costs,interest,principal", limitation_rule_set="2026-12")
+    summary["totals"] |= {k: 99_999_999_999_99 for k in ("costs_due", "interest_time_barred", "interest_accrued", "overpaid",
+                                                          "principal_due")}  # fmt: skip
+
+    def show(console):
+        monkeypatch.setattr(api.cli, "console", console)
+        api.cli._print_summary(summary, None)
+
+    lines = rendered(80, show)
+    assert_whole(lines, 80, [formats.amount(99_999_999_999_99), formats.amount(138690184582), "claims 1\u00a0500\u00a0000",
+                             "events 12\u00a0345\u00a0678", "time-barred 123\u00a0456 (8,2%)",
+                             "limitation rule set 2026-12"])  # fmt: skip

@@ -35,7 +35,7 @@ def command_of(argv: list[str]) -> str:
     """'cession ingest' from a command line running Cession (``.../cession ingest FILE ...`` or
     ``python -m api.cli ingest ...``); the program's name otherwise."""
     for i, arg in enumerate(argv):
-        if Path(arg).name == "cession" or arg == "api.cli":
+        if Path(arg).name == "cession" or arg == "api.cli" or arg.endswith(("api/cli.py", "api\\cli.py")):
             sub = next((a for a in argv[i + 1 :] if not a.startswith("-")), None)
             return f"cession {sub}" if sub else "cession"
     return Path(argv[0]).name if argv else "?"
