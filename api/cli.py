@@ -459,7 +459,18 @@ def _shown(url: str) -> str:
 def _open(url: str | None, upgrade: bool = True):
     from engine.store.database import open_store
 
+    _say_lock_waits()
     return open_store(_store_url(url), upgrade=upgrade)
+
+
+def _say_lock_waits() -> None:
+    """A command about to wait for another's hold on the store says so, and for whom, on stderr."""
+    from engine.store import lock_holders
+
+    def waiting(holder: str) -> None:
+        err.print(f"waiting for the store's lock held by {holder}…", highlight=False, soft_wrap=True)
+
+    lock_holders.on_wait = waiting
 
 
 @db_app.command("upgrade")
@@ -468,6 +479,7 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
     from engine.store.database import _create, head_revision, revision, upgrade_schema
 
     url = _store_url(database_url)
+    _say_lock_waits()
     engine = _create(url)
     before = revision(engine)
     upgrade_schema(engine)
@@ -480,6 +492,7 @@ def db_status(database_url: DatabaseUrl = None, as_json: Json = False) -> None:
     from engine.store.database import _create, head_revision, revision
 
     url = _store_url(database_url)
+    _say_lock_waits()
     engine = _create(url)
     current = revision(engine)
     counts = {}
@@ -659,6 +672,9 @@ def runs_command(
     records = runs.runs_list(engine, limit)
     if as_json:
         _print_json([_run_summary(r) for r in records])
+        return
+    if not records:
+        console.print("no engine runs in this store yet (`cession run` makes one)")
         return
     print_runs(console, records)
 

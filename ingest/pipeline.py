@@ -232,8 +232,8 @@ def ingest_file(
         scanned = scan(path)
     except SourceError as e:
         raise IngestError(str(e)) from None
-    holder = lock_holder(engine)  # the wait that follows (SQLite: for any transaction) says what it waits for
-    if holder is not None:
+    holder = lock_holder(engine) if is_postgres(engine) else None  # the wait at ingests.lock says what it waits for
+    if holder is not None:  # (SQLite waits at any transaction's begin: lock_holders.on_wait hears it there)
         progress(f"waiting for the store's lock held by {holder}", 0, None)
     with engine.connect() as conn:
         earlier = ingests.ingests_of(conn, scanned.sha256)

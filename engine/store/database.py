@@ -12,6 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: how long a SQLite transaction waits for another process's write lock before it gives up
+SQLITE_BUSY_SECONDS = 60
 
 
 class StoreError(Exception):
@@ -40,7 +42,7 @@ def _create(url: str) -> sa.Engine:
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:
@@ -55,7 +57,10 @@ def _create(url: str) -> sa.Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlocks
+            from engine.store.lock_holders import begin_immediate
+
+            # take the write lock up front (no upgrade deadlocks), saying whom it waits for
+            begin_immediate(conn, engine, busy_ms=SQLITE_BUSY_SECONDS * 1000)
 
         return engine
     from engine.store.lock_holders import application_name

@@ -3,7 +3,10 @@ shows "waiting for the store's lock held by cession ingest (pid 3456, started 22
 a progress bar that does not move.
 
 SQLite (in WAL mode, as the store opens it) writes under one lock, a POSIX record lock on a
-byte of the ``-shm`` file; ``fcntl(F_GETLK)`` names the process that holds it. PostgreSQL: the
+byte of the ``-shm`` file; the kernel's table of locks (Linux: /proc/locks) names the process
+that holds it. The file itself is never opened here: closing any descriptor of a file drops all
+of the process's POSIX locks on it, SQLite's own included (the next opener then takes the
+shared memory for unused and truncates it under the others' feet: SIGBUS). PostgreSQL: the
 ingest lock is a lock on ``ingest_files`` (``ingests.lock``); ``pg_locks`` names the holding
 backend, and every Cession connection tells the server what it is (``application_name``, see
 ``application_name``). A holder is described by its command line and its start time.
@@ -11,10 +14,9 @@ backend, and every Cession connection tells the server what it is (``application
 
 from __future__ import annotations
 
-import fcntl
 import os
-import struct
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -22,8 +24,30 @@ import sqlalchemy as sa
 
 #: the WAL write lock: the first lock byte of the wal-index (sqlite3.c: WALINDEX_LOCK_OFFSET, WAL_WRITE_LOCK)
 _WAL_WRITE_LOCK_BYTE = 120
-#: struct flock on Linux and the BSDs: short type, short whence, off_t start, off_t len, pid_t pid (+ padding)
-_FLOCK = "hhqqi"
+_LOCKS = Path("/proc/locks")
+
+#: told who holds the store's lock when this process is about to wait for it (the command line
+#: shows it on stderr); None: nobody listens, and nothing is asked
+on_wait: Callable[[str], None] | None = None
+
+
+def begin_immediate(conn: sa.Connection, engine: sa.Engine, busy_ms: int) -> None:
+    """SQLite's ``BEGIN IMMEDIATE`` (the write lock up front); when another process holds the
+    lock, ``on_wait`` hears who before this one waits for it (up to ``busy_ms``)."""
+    if on_wait is None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    except sa.exc.OperationalError as e:
+        if "locked" not in str(e) and "busy" not in str(e):
+            raise
+    finally:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+    on_wait(lock_holder(engine) or "another connection")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def application_name(argv: list[str] | None = None) -> str:
@@ -58,15 +82,28 @@ def _sqlite_holder(engine: sa.Engine) -> str | None:
     if not database or database == ":memory:":
         return None
     shm = Path(f"{database}-shm")
-    if not shm.exists():
+    if not shm.exists() or not _LOCKS.exists():
         return None
-    with open(shm, "rb") as file:
-        probe = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, _WAL_WRITE_LOCK_BYTE, 1, 0) + bytes(8)
-        answer = fcntl.fcntl(file.fileno(), fcntl.F_GETLK, probe)
-    kind, _, _, _, pid = struct.unpack_from(_FLOCK, answer)
-    if kind == fcntl.F_UNLCK:
-        return None
-    return describe(pid)
+    pid = posix_lock_holder(shm, _WAL_WRITE_LOCK_BYTE)
+    return describe(pid) if pid is not None and pid != os.getpid() else None
+
+
+def posix_lock_holder(path: Path, byte: int) -> int | None:
+    """The pid holding a POSIX write lock over ``byte`` of ``path``, from /proc/locks (lines
+    like ``3: POSIX  ADVISORY  WRITE 3456 fe:00:2146508 120 120``: device major:minor in hex,
+    inode, first and last byte or EOF)."""
+    stat = path.stat()
+    device = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    for line in _LOCKS.read_text().splitlines():
+        fields = line.split()
+        if "->" in fields:  # a waiter's line: '1: -> POSIX ...'
+            continue
+        if len(fields) < 8 or fields[1] != "POSIX" or fields[3] != "WRITE" or fields[5] != device:
+            continue
+        first, last = int(fields[6]), fields[7]
+        if first <= byte and (last == "EOF" or byte <= int(last)):
+            return int(fields[4])
+    return None
 
 
 def _postgres_holder(engine: sa.Engine) -> str | None:
