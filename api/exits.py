@@ -7,8 +7,9 @@ code   name         when
 1      FAILED       a bug in Cession (printed with its traceback), or a computation that
                     failed on its workers (one line; the previous outputs and stored state
                     are left as they were)
-2      BAD_INPUT    bad input: a wrong option, file, day, amount or store state (one line
-                    ``error: ...`` naming what and why; nothing was changed)
+2      BAD_INPUT    bad input: a wrong option, file, day, amount or store state, or a file
+                    the system refuses (no permission, disk full) (one line ``error: ...``
+                    naming what and why; nothing was changed)
 130    INTERRUPTED  interrupted by Ctrl-C (SIGINT) or SIGTERM; what was being written is
                     rolled back or removed
 =====  ===========  ====================================================================
@@ -88,6 +89,14 @@ def is_bad_input(e: BaseException) -> bool:
     return isinstance(e, ValueError) or _raised(e, "engine.store.database", "StoreError")
 
 
+def _file_refused(e: BaseException) -> str | None:
+    """A file or folder the system refused (no such file, no permission, disk full, ...), as
+    'PATH: reason'; None for other errors."""
+    if isinstance(e, OSError) and e.filename is not None:
+        return f"{e.filename}: {e.strerror or e}"
+    return None
+
+
 def _store_busy(e: BaseException) -> bool:
     """SQLite gave up waiting for another command's write lock (after the store's 60 s)."""
     return _raised(e, "sqlalchemy.exc", "OperationalError") and "database is locked" in str(e)
@@ -155,6 +164,10 @@ def run(app: Callable[..., object], args: Sequence[str] | None = None) -> int:
     except Exception as e:
         if is_bad_input(e):
             report(one_line(e), ExitCode.BAD_INPUT, wants_json(args))
+            return ExitCode.BAD_INPUT
+        refused = _file_refused(e)
+        if refused is not None:
+            report(refused, ExitCode.BAD_INPUT, wants_json(args))
             return ExitCode.BAD_INPUT
         if _store_busy(e):
             report("the store is locked by another command that is still writing (waited 60 s); "

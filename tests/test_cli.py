@@ -159,6 +159,17 @@ def test_a_bug_exits_1_with_its_traceback_and_json_still_gets_its_error(capsys, 
                                "code": 1}  # fmt: skip
 
 
+def test_a_file_the_system_refuses_is_one_line_naming_it(capsys, monkeypatch):
+    import api.cli
+
+    def full(kind, years):
+        raise OSError(28, "No space left on device", "/data/state.parquet")
+
+    monkeypatch.setattr(api.cli, "_limitation_kind", full)
+    code, out, err = run_here(capsys, "limitation", "--due", "2016-03-15", "--kind", "business")
+    assert code == 2 and one_error_line(err) == "error: /data/state.parquet: No space left on device"
+
+
 def test_ctrl_c_and_sigterm_exit_130(capsys, monkeypatch):
     import os
     import signal
