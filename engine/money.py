@@ -1,4 +1,5 @@
-"""Money at the edges: PLN text in and out, int64 grosz inside. Never a float."""
+"""Money at the edges: PLN text in and out, int64 grosz inside. Never a float. (For people, in
+tables: api.formats.amount, "1 234,56 zł".)"""
 
 from __future__ import annotations
 
@@ -27,10 +28,3 @@ def pln(grosz: int) -> str:
     sign = "-" if grosz < 0 else ""
     whole, cents = divmod(abs(int(grosz)), 100)
     return f"{sign}{whole}.{cents:02d}"
-
-
-def pln_readable(grosz: int) -> str:
-    """123456 -> '1 234.56' (thin grouping for people)."""
-    sign = "-" if grosz < 0 else ""
-    whole, cents = divmod(abs(int(grosz)), 100)
-    return f"{sign}{whole:,}.{cents:02d}".replace(",", " ")
