@@ -122,14 +122,16 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
     console.print(table)
     control = report.control
     if control is not None and control.given:
-        parts = []
-        if control.count is not None:
-            parts.append(f"count {count(control.count)} vs {count(control.rows_read)} rows read")
-        if control.principal is not None:
-            parts.append(f"principal {amount(control.principal)} vs {amount(control.principal_read)}"
-                         + (f" ({count(control.unparsed_principal)} rows without a readable principal)" if control.unparsed_principal else ""))  # fmt: skip
         verdict = "[green]control totals match[/]" if control.ok else "[bold red]CONTROL TOTALS DO NOT MATCH[/]"
-        console.print(f"{verdict}: {'; '.join(parts)}")
+        parts = [f"{verdict}:"]  # each a whole: a line breaks between them, never inside an amount
+        if control.count is not None:
+            parts += [f"count {count(control.count)}", f"vs {count(control.rows_read)} rows read"]
+        if control.principal is not None:
+            parts[-1] += ";" if len(parts) > 1 else ""
+            parts += [f"principal {amount(control.principal)}", f"vs {amount(control.principal_read)}"]
+            if control.unparsed_principal:
+                parts.append(f"({count(control.unparsed_principal)} rows without a readable principal)")
+        formats.facts(console, parts, separator=" ")
     by_rule = report.rejects_by_rule()
     if by_rule:
         rules = Table(title="Rejected rows by rule (a row may break several)", header_style="bold")
