@@ -392,7 +392,8 @@ def test_the_ingest_summary_fits_80_columns_with_every_count_and_amount_whole(mo
     failures = pl.DataFrame({"row": [7], "column": ["principal"], "rule": ["must be >= 0"], "value": ["-1,00"]})
     report = SimpleNamespace(
         status="ingested", file=Path("eksport-2024-06.csv"), portfolio_id="BANK-2024-06", rows_read=1_500_000,
-        accepted=1_499_999, rejected=1, blank_lines=0, principal=138690184582, purchase_price=25_000_000_00,
+        accepted=1_499_999, rejected=1, blank_lines=0, padded_rows=12_345, principal=138690184582,
+        purchase_price=25_000_000_00,
         new_debtors=1_200_000, known_debtors=34_567, candidates=pl.DataFrame({"x": [1, 2]}), conflicts=pl.DataFrame(),
         encoding="cp1250", version=1, control=Control(1_500_000, 138690184583, 1_500_000, 138690184582, 1),
         rejects_by_rule=lambda: {"principal: must be >= 0": 1}, failures=failures, ingest_id=12, seconds=61.5,
@@ -407,4 +408,4 @@ def test_the_ingest_summary_fits_80_columns_with_every_count_and_amount_whole(mo
                              formats.amount(25_000_000_00), f"{formats.count(1_200_000)} / {formats.count(34_567)}",
                              "CONTROL TOTALS DO NOT MATCH: count 1\u00a0500\u00a0000 vs 1\u00a0500\u00a0000 rows read;",
                              "principal 1\u00a0386\u00a0901\u00a0845,83\u00a0zł", "vs 1\u00a0386\u00a0901\u00a0845,82\u00a0zł",
-                             "ingest 12 stored in one transaction (61,50\u00a0s)"])  # fmt: skip
+                             "ingest 12 stored in one transaction (61,50\u00a0s)", "12\u00a0345"])  # fmt: skip
