@@ -198,7 +198,7 @@ def run_state(
             raise UserError(f"{path}: no such file")
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, disable=quiet, transient=True,
+        console=err, disable=quiet or not err.is_terminal, transient=True,
     ) as progress:  # fmt: skip
         for path in (claims_path, events_path):
             _readable_parquet(path)
@@ -591,7 +591,7 @@ def store_run(engine, as_of: date, portfolio: str | None, waterfall: str, allow_
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, disable=quiet, transient=True,
+        console=err, disable=quiet or not err.is_terminal, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("starting", total=None)
         with chosen_executor(executor, partitions) as (chosen, parts):

@@ -158,7 +158,7 @@ def _progress(quiet: bool):
     from api.cli import err
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, disable=quiet, transient=True)  # fmt: skip
+                    console=err, disable=quiet or not err.is_terminal, transient=True)  # fmt: skip
 
 
 def write_states(parts, days: list[date], out: Path | None, executor, quiet: bool) -> list[dict]:

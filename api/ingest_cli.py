@@ -71,7 +71,7 @@ def run_ingest(engine, file: Path, portfolio: str, *, quiet: bool = False, **opt
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, disable=quiet, transient=True,
+        console=err, disable=quiet or not err.is_terminal, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("hashing", total=None)
 

@@ -409,3 +409,13 @@ def test_the_ingest_summary_fits_80_columns_with_every_count_and_amount_whole(mo
                              "CONTROL TOTALS DO NOT MATCH: count 1\u00a0500\u00a0000 vs 1\u00a0500\u00a0000 rows read;",
                              "principal 1\u00a0386\u00a0901\u00a0845,83\u00a0zł", "vs 1\u00a0386\u00a0901\u00a0845,82\u00a0zł",
                              "ingest 12 stored in one transaction (61,50\u00a0s)", "12\u00a0345"])  # fmt: skip
+
+
+def test_an_error_after_a_progress_bar_began_is_still_one_line(tmp_path):
+    """A progress bar is drawn only on a terminal: its end left an empty line before the error."""
+    binary = tmp_path / "export.csv"
+    binary.write_bytes(bytes(range(256)) * 12)
+    result = cession("ingest", str(binary), "--portfolio", "P", "--database-url", f"sqlite:///{tmp_path / 'store.db'}",
+                     "--reports", str(tmp_path / "export"), check=False)  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    assert one_error_line(result.stderr).startswith("error: export.csv is not a CSV text file (")
