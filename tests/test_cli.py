@@ -398,6 +398,7 @@ def test_the_ingest_summary_fits_80_columns_with_every_count_and_amount_whole(mo
         new_debtors=1_200_000, known_debtors=34_567, candidates=pl.DataFrame({"x": [1, 2]}), conflicts=pl.DataFrame(),
         encoding="cp1250", version=1, control=Control(1_500_000, 138690184583, 1_500_000, 138690184582, 1),
         rejects_by_rule=lambda: {"principal: must be >= 0": 1}, failures=failures, ingest_id=12, seconds=61.5,
+        overlaps=pl.DataFrame({"row": [3, 3, 9]}),
     )  # fmt: skip
 
     def show(console):
@@ -410,6 +411,7 @@ def test_the_ingest_summary_fits_80_columns_with_every_count_and_amount_whole(mo
                              "CONTROL TOTALS DO NOT MATCH: count 1\u00a0500\u00a0000 vs 1\u00a0500\u00a0000 rows read;",
                              "principal 1\u00a0386\u00a0901\u00a0845,83\u00a0zł", "vs 1\u00a0386\u00a0901\u00a0845,82\u00a0zł",
                              "ingest 12 stored in one transaction (61,50\u00a0s)", "12\u00a0345"])  # fmt: skip
+    assert any("claims another portfolio holds" in line and line.rstrip(" │").endswith(" 2") for line in lines)
 
 
 def test_an_error_after_a_progress_bar_began_is_still_one_line(tmp_path):
