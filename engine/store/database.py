@@ -14,6 +14,8 @@ from alembic.script import ScriptDirectory
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: how long a SQLite transaction waits for another process's write lock before it gives up
 SQLITE_BUSY_SECONDS = 60
+#: pg_advisory_xact_lock key of schema migrations ("cess_db" as a number): one upgrade at a time.
+MIGRATION_LOCK_KEY = 0x636573735F6462
 
 
 class StoreError(Exception):
@@ -87,4 +89,7 @@ def revision(engine: sa.Engine) -> str | None:
 
 
 def upgrade_schema(engine: sa.Engine, target: str = "head") -> None:
+    """Migrate the schema to ``target`` in one transaction that first takes the database's lock
+    (PostgreSQL: an advisory lock; SQLite: its write lock, by BEGIN IMMEDIATE), so commands
+    started at once on a fresh database migrate it once: the others wait, then find it current."""
     command.upgrade(alembic_config(engine), target)
