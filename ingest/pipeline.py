@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import glob
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from engine.store import ingests
 from engine.store.bulk import is_postgres, write_frames
 from engine.store.lock_holders import lock_holder
 from engine.store.records import actor, audit
+from engine.store.scratch import private_folder
 from engine.validation import check_claims, conform
 from ingest import debtors as debtor_rules
 from ingest import duplicates
@@ -240,8 +240,9 @@ def ingest_file(
     if earlier and not new_version:
         return _recognised(scanned, earlier, started)
     terms = row_rules.Terms(purchase_date, price is not None, today or date.today())
-    # one transaction from the first row read: debtors are written while the file is read
-    with tempfile.TemporaryDirectory(prefix="cession-ingest-") as spill, _Staged() as staged, engine.begin() as conn:
+    # one transaction from the first row read: debtors are written while the file is read; the
+    # accepted rows' spill (personal data) in this run's private folder, never in /tmp
+    with private_folder(engine.url) as spill, _Staged() as staged, engine.begin() as conn:
         ingests.lock(conn)
         finished = finish_reports(conn)
         earlier = ingests.ingests_of(conn, scanned.sha256)

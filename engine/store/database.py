@@ -24,12 +24,16 @@ class StoreError(Exception):
 
 def open_store(url: str | None = None, *, upgrade: bool = True) -> sa.Engine:
     """An engine for ``url`` (default: settings). An empty database is migrated on first use; one
-    with an older schema is refused unless ``upgrade`` (the caller then runs `cession db upgrade`)."""
+    with an older schema is refused unless ``upgrade`` (the caller then runs `cession db upgrade`).
+    Temporary folders that killed runs on this store left are removed (``scratch``)."""
     if url is None:
         from engine.store.settings import StoreSettings
 
         url = StoreSettings().database_url
     engine = _create(url)
+    from engine.store.scratch import sweep_scratch
+
+    sweep_scratch(engine.url)  # the temporary files of runs on this store that were killed
     current, head = revision(engine), head_revision()
     if current != head:
         if current is None or upgrade:
