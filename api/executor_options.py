@@ -142,6 +142,9 @@ class Staged:
         return ClaimStateWriter(staged)
 
     def commit(self) -> None:
+        if self.folder and not self.out.exists():  # a new folder appears whole, in one rename
+            os.replace(self.dir, self.out)
+            return
         if self.folder:
             self.out.mkdir(parents=True, exist_ok=True)
         for staged, final in self.files:
