@@ -142,7 +142,7 @@ class Staged:
         return ClaimStateWriter(staged)
 
     def commit(self) -> None:
-        if self.folder and not self.out.exists():  # a new folder appears whole, in one rename
+        if self.folder and not self.out.exists() and self.dir.exists():  # a new folder appears whole, in one rename
             os.replace(self.dir, self.out)
             return
         if self.folder:
