@@ -38,8 +38,10 @@ from engine.waterfall import WaterfallSetting
 if TYPE_CHECKING:
     from engine.executors import Executor
 
-#: pg_advisory_lock key of the run lock ("cession runs" as a number).
+#: pg_advisory_lock key of the run lock ("cession runs" as a number), mixed with the store's schema
+#: (``RUN_LOCK``): stores in schemas of one database run independently.
 RUN_LOCK_KEY = 0x63657373696F6E
+RUN_LOCK = f"{RUN_LOCK_KEY}::bigint # hashtext(current_schema())::bigint"
 STATE_SCHEMA = {f.name: pl.from_arrow(pa.table({f.name: pa.array([], f.type)})).dtypes[0] for f in CLAIM_STATE}
 INTERRUPTED = "interrupted: its process ended before the run finished (killed or crashed)"
 
@@ -71,13 +73,13 @@ def run_lock(engine: sa.Engine) -> Iterator[None]:
     connection ends, also by SIGKILL); SQLite: an OS file lock beside the database file."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            if not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({RUN_LOCK_KEY})").scalar():
+            if not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({RUN_LOCK})").scalar():
                 raise StoreError("another run is in progress on this store; wait for it or check `cession runs`")
             conn.commit()
             try:
                 yield
             finally:
-                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({RUN_LOCK_KEY})")
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({RUN_LOCK})")
                 conn.commit()
         return
     from filelock import FileLock, Timeout

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from benchmarks.generator import generate_portfolio, write_portfolio
 from benchmarks.seller_files import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from engine.store import records, runs
-from engine.store.database import open_store
+from engine.store.database import StoreError, open_store
 from engine.store.scratch import STAGED_OUTPUT, scratch_root, sweep_outputs
 from tests.store.conftest import POSTGRES_URL, _postgres_schema_url
 
@@ -226,8 +226,14 @@ def next_command(url: str) -> sa.Engine:
     """What the next command does first: open the store (removing a killed run's private folder)
     and recover (runs marked running by a dead process marked failed, their rows dropped)."""
     engine = open_store(url)
-    runs.recover(engine)
-    return engine
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            runs.recover(engine)
+            return engine
+        except StoreError:  # the run lock is the database's: a run of another test (schema) holds it
+            assert time.monotonic() < deadline, "the run lock was never free"
+            time.sleep(0.2)
 
 
 # ---------------------------------------------------------------------------------------------- kills

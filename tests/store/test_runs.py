@@ -135,6 +135,36 @@ def test_one_run_at_a_time(loaded):
     assert runs.runs_list(loaded) == []
 
 
+@pytest.mark.postgres
+def test_stores_in_two_schemas_of_one_database_run_independently(store, store_url):
+    """The run lock is the store's (its schema's), not the whole database's."""
+    if store.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: stores in schemas of one database")
+    import uuid
+
+    import sqlalchemy as sa
+
+    from engine.store.database import open_store
+    from tests.store.conftest import POSTGRES_URL, _postgres_schema_url
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    other = open_store(_postgres_schema_url(POSTGRES_URL, schema))
+    try:
+        with runs.run_lock(store):
+            with runs.run_lock(other):  # another store: free
+                pass
+            with pytest.raises(StoreError, match="another run is in progress"), runs.run_lock(store):
+                pass
+    finally:
+        other.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
 def test_the_state_digest_is_of_values_not_of_their_layout(tmp_path, portfolio):
     """A claim_state read back from Parquet, or cut into chunks, digests as the one computed."""
     import pyarrow as pa
