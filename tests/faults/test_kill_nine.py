@@ -350,7 +350,7 @@ def test_ingest_killed(inputs, stores, env, tmp_path):
     TALLY.check(whole(), "ingest: a rerun did not store the file whole")
     check_store(engine, reference, TALLY, reports)
     check_no_files(url, env, None, TALLY)
-    staged = [p.name for p in reports.parent.iterdir() if p.name.startswith(".")]
+    staged = [p.name for p in reports.parent.iterdir() if p.name.startswith(".") or p.name.endswith(".staged")]
     TALLY.check(not staged, f"staged reports left after a rerun: {staged}")
     engine.dispose()
 
