@@ -201,26 +201,13 @@ def write_states(parts, days: list[date], out: Path | None, executor, quiet: boo
     return summaries
 
 
-def output_place(out: Path | None, days: list[date]) -> None:
-    """Check before computing that ``out`` can take the output (one day: a file, several: a
-    folder) and make its folder; remove what killed commands left staged there (``scratch``)."""
-    from api.cli import UserError
+def output_place(out: Path | None) -> None:
+    """Remove what commands killed while writing left staged beside ``out`` (``scratch``); the
+    path itself is checked by the command before any work (``api.outputs``)."""
     from engine.store.scratch import sweep_outputs
 
-    if out is None:
-        return
-    if len(days) == 1 and out.is_dir():
-        raise UserError(f"--out {out}: is a folder; one day's claim_state is one Parquet file: give a file name, "
-                        f"e.g. {out / f'state-{days[0].isoformat()}.parquet'}")  # fmt: skip
-    if len(days) > 1 and out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: is a file; several days are written as a folder of state-DAY.parquet: give a folder")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"--out {out}: cannot make its folder {out.parent}: {e.strerror}") from None
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise UserError(f"--out {out}: its folder {out.parent} is not writable")
-    sweep_outputs(out.parent)
+    if out is not None:
+        sweep_outputs(out.parent)
 
 
 def state_series(claims: Path, events: Path, days: list[date], out: Path | None, waterfall: str, allow_stale: bool,
@@ -233,7 +220,7 @@ def state_series(claims: Path, events: Path, days: list[date], out: Path | None,
     for path in (claims, events):
         if not path.exists():
             raise UserError(f"{path}: no such file")
-    output_place(out, days)
+    output_place(out)
     with chosen_executor(executor_name, partitions) as (executor, parts):
         if executor.name == "local" and len(days) == 1 and parts in (None, 1):  # the plain path, chunk progress
             return [dict(run_state(claims, events, days[0], out, waterfall, allow_stale, quiet), executor="local",
@@ -254,7 +241,7 @@ def store_series(engine, days: list[date], portfolio: str | None, out: Path | No
     the store's current state is left as it is (it keeps one state per portfolio)."""
     from engine.executors import store_partition_states
 
-    output_place(out, days)
+    output_place(out)
     with chosen_executor(executor_name, partitions) as (executor, parts), _progress(quiet) as progress:
         task = progress.add_task(f"computing on {executor.name} (tasks)", total=None)
         results = store_partition_states(
