@@ -37,13 +37,18 @@ def lock(conn: sa.Connection) -> None:
         conn.exec_driver_sql("LOCK TABLE ingest_files IN SHARE ROW EXCLUSIVE MODE")
 
 
-def ingests_of(conn: sa.Connection, content_sha256: str) -> list[IngestFile]:
-    """The ingests of a file with this content, oldest first."""
-    query = sa.select(IngestFile).where(IngestFile.content_sha256 == content_sha256).order_by(IngestFile.ingest_id)
+def _ingests_where(conn: sa.Connection, condition) -> list[IngestFile]:
+    """The ingests meeting ``condition``, oldest first, detached from their session."""
+    query = sa.select(IngestFile).where(condition).order_by(IngestFile.ingest_id)
     with sa.orm.Session(bind=conn) as session:
         found = list(session.scalars(query))
         session.expunge_all()
         return found
+
+
+def ingests_of(conn: sa.Connection, content_sha256: str) -> list[IngestFile]:
+    """The ingests of a file with this content, oldest first."""
+    return _ingests_where(conn, IngestFile.content_sha256 == content_sha256)
 
 
 def latest_version(conn: sa.Connection, base_portfolio: str) -> int:
@@ -183,11 +188,7 @@ def ingest_of(conn: sa.Connection, ingest_id: int) -> IngestFile | None:
 
 def ingests_with_fingerprint(conn: sa.Connection, fingerprint: str) -> list[IngestFile]:
     """The ingests whose accepted rows had this content fingerprint, oldest first."""
-    query = sa.select(IngestFile).where(IngestFile.content_fingerprint == fingerprint).order_by(IngestFile.ingest_id)
-    with sa.orm.Session(bind=conn) as session:
-        found = list(session.scalars(query))
-        session.expunge_all()
-        return found
+    return _ingests_where(conn, IngestFile.content_fingerprint == fingerprint)
 
 
 def with_reports_pending(conn: sa.Connection) -> list[IngestFile]:
