@@ -490,10 +490,12 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 def db_status(database_url: DatabaseUrl = None, as_json: Json = False) -> None:
     """Where the store is, its schema version, and what it holds."""
     from engine.store.database import _create, head_revision, revision
+    from engine.store.scratch import sweep_scratch
 
     url = _store_url(database_url)
     _say_lock_waits()
-    engine = _create(url)
+    engine = _create(url)  # not open_store: it would migrate an empty store, and status only looks
+    sweep_scratch(engine.url)  # but killed runs' temporary files go as with every command on the store
     current = revision(engine)
     counts = {}
     if current is not None:

@@ -262,8 +262,9 @@ def ingest_file(
 
                 read = _read(scanned, profile, terms, batch_rows, progress, Path(spill), on_good=with_debtors,
                              prepare_good=debtor_rules.with_match_keys)
-        except SourceError as e:
-            raise IngestError(f"{path.name}: {e}") from None
+        except SourceError as e:  # named once: most of the reader's errors name the file already
+            said = str(e)
+            raise IngestError(said if said.startswith(f"{path.name}: ") else f"{path.name}: {said}") from None
         except pl.exceptions.ComputeError as e:
             raise IngestError(f"{path.name}: cannot read it: {e}") from None
         if read.rows_read == 0:

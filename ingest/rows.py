@@ -213,6 +213,10 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
     for column in FREE_TEXT:  # the other columns' values are parsed or matched whole, which a control character fails
         problems[column].insert(0, pl.when(col(column).str.contains(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))
                                 .then(pl.lit("a control character (binary data?)")))  # fmt: skip
+        # a quoted value may hold line breaks and tabs: in a name or an address they would break
+        # every letter and export made from it, so the row waits for a corrected value
+        problems[column].insert(0, pl.when(col(column).str.contains(r"[\t\n\r]"))
+                                .then(pl.lit("a line break or tab inside the value (one line expected)")))  # fmt: skip
     for column, length in MAX_LENGTH.items():
         problems[column].append(pl.when(col(column).str.len_chars() > length).then(pl.lit(f"longer than {length} characters")))
     if PRODUCT in frame.columns and "_product_known" in frame.columns:

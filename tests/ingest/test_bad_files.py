@@ -157,6 +157,30 @@ def test_a_stray_control_character_rejects_its_row_not_the_file(store, tmp_path)
     assert report.failures.select("row", "column", "rule").rows() == [(3, "name", "a control character (binary data?)")]
 
 
+def test_a_line_break_or_tab_in_a_name_or_address_rejects_its_row(store, tmp_path):
+    """A quoted value may hold line breaks: in a name or a street they would break every letter."""
+    header = [*RATE_HEADER, "street"]
+    path = rows_file(tmp_path / "f.csv", [
+        line({"seller_ref": "R1", "street": "ul. Polna 7"}, header),
+        line({"seller_ref": "R2", "name": '"Anna\nNowak"'}, header),
+        line({"seller_ref": "R3", "street": '"ul. Długa\r\n5"'}, header),
+        line({"seller_ref": "R4", "street": "ul. Polna\t7"}, header),
+    ], header=header)  # fmt: skip
+    report = ingest_file(store, path, "P1", today=TODAY)
+    assert (report.accepted, report.rejected) == (1, 3)
+    rule = "a line break or tab inside the value (one line expected)"
+    assert report.failures.select("row", "column", "rule").rows() == [(3, "name", rule), (4, "street", rule), (5, "street", rule)]
+    assert stored(store, "P1")["seller_ref"].to_list() == ["R1"]
+
+
+def test_a_reader_error_names_the_file_once(store, tmp_path):
+    path = rows_file(tmp_path / "f.csv", [line({"seller_ref": "R1"}), line({"seller_ref": "R2", "name": '"Anna'}),
+                                          line({"seller_ref": "R3"})])  # fmt: skip
+    with pytest.raises(IngestError, match=r"^f\.csv: a quote opened in row 3 is never closed") as refused:
+        ingest_file(store, path, "P1", today=TODAY)
+    assert "f.csv: f.csv" not in str(refused.value)
+
+
 def cession(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True,
                           cwd=Path(__file__).parents[2], env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})  # fmt: skip

@@ -73,7 +73,8 @@ def test_an_ingest_spills_its_rows_in_its_private_folder_not_in_tmp(store, store
     assert not seen["folder"].exists()
 
 
-def test_the_next_command_removes_what_a_killed_run_left_and_says_so(tmp_path):
+@pytest.mark.parametrize("command", [("runs",), ("db", "status")])
+def test_the_next_command_removes_what_a_killed_run_left_and_says_so(tmp_path, command):
     url = f"sqlite:///{tmp_path / 'cession.db'}"
     root = scratch.scratch_root(url)
     left = root / f"{socket.gethostname()}-{dead_pid()}-0123abcd"
@@ -82,11 +83,11 @@ def test_the_next_command_removes_what_a_killed_run_left_and_says_so(tmp_path):
     (left / "refs.arrow").write_bytes(b"R1")
     other_host = root / f"elsewhere-{dead_pid()}-0123abcd"  # another machine's, on a shared disk: not ours to judge
     other_host.mkdir()
-    done = cession("runs", "--json", "--database-url", url, home=tmp_path)
+    done = cession(*command, "--json", "--database-url", url, home=tmp_path)
     assert done.returncode == 0, done.stderr
     assert f"removed leftovers of a killed run: {left} (2 files)" in done.stderr
     assert not left.exists() and other_host.exists()
-    again = cession("runs", "--json", "--database-url", url, home=tmp_path)
+    again = cession(*command, "--json", "--database-url", url, home=tmp_path)
     assert "removed leftovers" not in again.stderr  # said once
 
 
