@@ -164,8 +164,9 @@ def ingest_command(
 ) -> None:  # fmt: skip
     """Ingest a seller's file: every row validated, debtors deduplicated, stored in one transaction
     with its reports; rejected rows go to the reject report with row, column, rule and value. The
-    same file twice is recognised and stores nothing; the same claims in another file, or rows whose
-    claims another portfolio of the seller holds, are refused (exit 2) unless --allow-duplicates."""
+    same file twice into a portfolio is recognised and stores nothing (into another portfolio name it
+    is refused); the same claims in another file, or rows whose claims another portfolio of the
+    seller holds, are refused (exit 2) unless --allow-duplicates."""
     import json
     import sys
 

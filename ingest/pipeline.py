@@ -4,7 +4,8 @@ transaction, with every row read either accepted or in the reject report with it
 
     accepted + rejected = rows read            (blank lines are not rows; they are counted apart)
 
-A file whose content (sha256) is already ingested is recognised and nothing is stored again;
+A file whose content (sha256) is already ingested into the portfolio is recognised and nothing is
+stored again (into another portfolio it is refused, ``DuplicateError``, unless ``allow_duplicates``);
 ``new_version=True`` ingests it (or a corrected file) on purpose as the next version of the
 portfolio, a portfolio of its own named ``<portfolio>@v<n>``. A file with other bytes but the same
 claims (``ingest.duplicates``: re-saved, reordered), or with rows that are claims another portfolio
@@ -238,7 +239,15 @@ def ingest_file(
     with engine.connect() as conn:
         earlier = ingests.ingests_of(conn, scanned.sha256)
     if earlier and not new_version:
-        return _recognised(scanned, earlier, started)
+        if any(e.portfolio_id == portfolio or e.portfolio_id.startswith(f"{portfolio}@v") for e in earlier):
+            return _recognised(scanned, earlier, started)  # a rerun: nothing to do, not an error
+        if not allow_duplicates:  # the same bytes under another portfolio name: a mistyped name, most likely
+            first = earlier[0]
+            raise DuplicateError(
+                f"{path.name}: this very file (sha256 {scanned.sha256[:12]}…) is already stored in portfolio "
+                f"{first.portfolio_id} by ingest {first.ingest_id} ({first.ingested_at:%Y-%m-%d}); nothing stored in "
+                f"{portfolio}. To store its claims again on purpose: --allow-duplicates"
+            )
     terms = row_rules.Terms(purchase_date, price is not None, today or date.today())
     # one transaction from the first row read: debtors are written while the file is read; the
     # accepted rows' spill (personal data) in this run's private folder, never in /tmp
