@@ -238,25 +238,19 @@ def ingest_file(
         progress(f"waiting for the store's lock held by {holder}", 0, None)
     with engine.connect() as conn:
         earlier = ingests.ingests_of(conn, scanned.sha256)
-    if earlier and not new_version:
-        if any(e.portfolio_id == portfolio or e.portfolio_id.startswith(f"{portfolio}@v") for e in earlier):
-            return _recognised(scanned, earlier, started)  # a rerun: nothing to do, not an error
-        if not allow_duplicates:  # the same bytes under another portfolio name: a mistyped name, most likely
-            first = earlier[0]
-            raise DuplicateError(
-                f"{path.name}: this very file (sha256 {scanned.sha256[:12]}…) is already stored in portfolio "
-                f"{first.portfolio_id} by ingest {first.ingest_id} ({first.ingested_at:%Y-%m-%d}); nothing stored in "
-                f"{portfolio}. To store its claims again on purpose: --allow-duplicates"
-            )
+    if earlier and not new_version and (seen := _seen_before(scanned, earlier, portfolio, allow_duplicates, started)):
+        return seen
     terms = row_rules.Terms(purchase_date, price is not None, today or date.today())
     # one transaction from the first row read: debtors are written while the file is read; the
     # accepted rows' spill (personal data) in this run's private folder, never in /tmp
     with private_folder(engine.url) as spill, _Staged() as staged, engine.begin() as conn:
         ingests.lock(conn)
         finished = finish_reports(conn)
-        earlier = ingests.ingests_of(conn, scanned.sha256)
-        if earlier and not new_version:
-            return _recognised(scanned, earlier, started, finished)
+        earlier = ingests.ingests_of(conn, scanned.sha256)  # again, under the lock: another ingest may have stored it
+        if earlier and not new_version and (
+            seen := _seen_before(scanned, earlier, portfolio, allow_duplicates, started, finished)
+        ):
+            return seen
         first_claim, first_debtor = ingests.next_ids(conn)
         # the first ingest into an empty store: keys and indexes are built once at the end
         bare = ingests.unindexed_if_empty(conn, estimated_rows(scanned))
@@ -715,6 +709,24 @@ def _claims(rows: pl.DataFrame, portfolio_id: str, first_claim: int) -> pl.DataF
     claims = conform(rows, "claims", CLAIMS)
     check_claims(claims)
     return claims
+
+
+def _seen_before(scanned: Scanned, earlier: list, portfolio: str, allow_duplicates: bool, started: float,
+                 finished: list[str] | None = None) -> IngestReport | None:  # fmt: skip
+    """What to do with a file whose bytes ``earlier`` ingests stored: into the same portfolio (or one
+    of its versions) a rerun, recognised (the report); into another name refused, a mistyped name
+    most likely (``DuplicateError``), unless ``allow_duplicates`` (None: ingest it)."""
+    here = [e for e in earlier if e.portfolio_id == portfolio or e.portfolio_id.startswith(f"{portfolio}@v")]
+    if here:
+        return _recognised(scanned, here, started, finished)
+    if allow_duplicates:
+        return None
+    first = earlier[0]
+    raise DuplicateError(
+        f"{scanned.path.name}: this very file (sha256 {scanned.sha256[:12]}…) is already stored in portfolio "
+        f"{first.portfolio_id} by ingest {first.ingest_id} ({first.ingested_at:%Y-%m-%d}); nothing stored in "
+        f"{portfolio}. To store its claims again on purpose: --allow-duplicates"
+    )
 
 
 def _recognised(scanned: Scanned, earlier: list, started: float, finished: list[str] | None = None) -> IngestReport:

@@ -127,6 +127,11 @@ def test_the_same_file_twice_stores_nothing_and_a_new_version_is_a_portfolio_of_
     assert count(store, "debtors") == 1 + 3
     assert second.known_debtors == 1
     assert second.candidates.select("other_in", "match").rows() == [("store", "name + postal code")] * 2
+    on_purpose = ingest_file(store, path, "P2", allow_duplicates=True, today=TODAY)
+    assert (on_purpose.status, on_purpose.portfolio_id, on_purpose.accepted) == ("ingested", "P2", 2)
+    rerun = ingest_file(store, path, "P2", today=TODAY)
+    assert rerun.status == "already ingested" and rerun.already["portfolio"] == "P2"
+    assert count(store, "claims") == 8 and count(store, "ingest_files") == 4
 
 
 def test_another_file_into_the_same_portfolio_adds_only_claims_it_does_not_hold(store, tmp_path):
