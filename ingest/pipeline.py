@@ -383,7 +383,7 @@ class _Guard:
         KEY_COLUMNS) whose claim another portfolio of the seller holds."""
         found = [pl.DataFrame(schema=duplicates.OVERLAP_SCHEMA)]
         others = [p for p in ingests.portfolios_of_seller(conn, self.seller)
-                  if p != self.base_portfolio and not p.startswith(f"{self.base_portfolio}@v")]  # fmt: skip
+                  if not _version_of(p, self.base_portfolio)]  # fmt: skip
         refs = accepted_refs() if others else None
         stored = pl.concat([ingests.claims_with_seller_refs(conn, others[i : i + 200], refs) for i in range(0, len(others), 200)]
                            or [pl.DataFrame(schema=ingests.CLAIM_KEY_SCHEMA)])  # fmt: skip
@@ -711,12 +711,17 @@ def _claims(rows: pl.DataFrame, portfolio_id: str, first_claim: int) -> pl.DataF
     return claims
 
 
+def _version_of(portfolio_id: str, portfolio: str) -> bool:
+    """Whether ``portfolio_id`` is ``portfolio`` or one of its versions (``<portfolio>@v<n>``)."""
+    return portfolio_id == portfolio or portfolio_id.startswith(f"{portfolio}@v")
+
+
 def _seen_before(scanned: Scanned, earlier: list, portfolio: str, allow_duplicates: bool, started: float,
                  finished: list[str] | None = None) -> IngestReport | None:  # fmt: skip
     """What to do with a file whose bytes ``earlier`` ingests stored: into the same portfolio (or one
     of its versions) a rerun, recognised (the report); into another name refused, a mistyped name
     most likely (``DuplicateError``), unless ``allow_duplicates`` (None: ingest it)."""
-    here = [e for e in earlier if e.portfolio_id == portfolio or e.portfolio_id.startswith(f"{portfolio}@v")]
+    here = [e for e in earlier if _version_of(e.portfolio_id, portfolio)]
     if here:
         return _recognised(scanned, here, started, finished)
     if allow_duplicates:
