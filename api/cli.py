@@ -100,7 +100,7 @@ def generate(
     events_per_claim: Annotated[float, typer.Option("--events-per-claim", min=0.0)] = 3.0,
     as_json: Json = False,
 ) -> None:
-    """Write a seeded synthetic portfolio (claims.parquet, events.parquet) in SCHEMA.md's shape."""
+    """Write a seeded synthetic portfolio (claims.parquet, events.parquet) in docs/data-contract.md's shape."""
     from benchmarks.generator import generate_portfolio, write_portfolio
 
     output_folder(out, "--out")
@@ -215,8 +215,8 @@ def run_state(
 
 @app.command()
 def state(
-    claims: Annotated[Path, typer.Option("--claims", help="claims.parquet (SCHEMA.md)")],
-    events: Annotated[Path, typer.Option("--events", help="events.parquet (SCHEMA.md)")],
+    claims: Annotated[Path, typer.Option("--claims", help="claims.parquet (docs/data-contract.md)")],
+    events: Annotated[Path, typer.Option("--events", help="events.parquet (docs/data-contract.md)")],
     out: Annotated[
         Path | None, typer.Option("--out", help="Write claim_state here (Parquet); several days: a folder.")
     ] = None,
@@ -556,8 +556,8 @@ def _print_written(written: dict, rejects_out: Path | None) -> None:
 
 @app.command()
 def load(
-    claims: Annotated[Path, typer.Option("--claims", help="claims.parquet (SCHEMA.md)")],
-    events: Annotated[Path | None, typer.Option("--events", help="events.parquet (SCHEMA.md)")] = None,
+    claims: Annotated[Path, typer.Option("--claims", help="claims.parquet (docs/data-contract.md)")],
+    events: Annotated[Path | None, typer.Option("--events", help="events.parquet (docs/data-contract.md)")] = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", help="Write rejected rows here (Parquet).")] = None,
     database_url: DatabaseUrl = None,
     as_json: Json = False,

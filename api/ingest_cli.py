@@ -151,7 +151,7 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
 def ingest_command(
     file: Annotated[Path, typer.Argument(help="The seller's file: CSV (UTF-8/Windows-1250/ISO-8859-2), XLSX or Parquet.", metavar="FILE")],
     portfolio: Annotated[str, typer.Option("--portfolio", help="The portfolio (purchase) the claims go into.")],
-    profile: Annotated[str | None, typer.Option("--profile", help="Seller profile: a shipped name or a YAML file (default: SCHEMA.md's column names).")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="Seller profile: a shipped name or a YAML file (default: docs/data-contract.md's column names).")] = None,
     price: Annotated[str | None, typer.Option("--price", help="The portfolio's price in PLN, allocated to claims pro rata to face value.")] = None,
     purchase_date: Annotated[str | None, typer.Option("--purchase-date", help="YYYY-MM-DD, when the file has no purchase_date column.")] = None,
     new_version: Annotated[bool, typer.Option("--new-version", help="Ingest as the portfolio's next version (<portfolio>@v<n>), even a file already ingested.")] = False,

@@ -1,4 +1,4 @@
-"""A seeded synthetic portfolio in SCHEMA.md's shape (tables ``claims`` and ``events``).
+"""A seeded synthetic portfolio in docs/data-contract.md's shape (tables ``claims`` and ``events``).
 
 It stands in for a debt purchaser's book of bank, telco and utility claims: used by the demo, the
 tests and the benchmarks (up to 10 million claims and ~30 million events), so everything is
@@ -579,7 +579,7 @@ def generate_portfolio(
     first_event_id: int = 1,
     latest_day: date = date(2026, 10, 31),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(claims, events)`` in SCHEMA.md's dtypes, the same for the same arguments.
+    """``(claims, events)`` in docs/data-contract.md's dtypes, the same for the same arguments.
 
     Claims are sorted by claim_id (``first_claim_id`` ..), events by (claim_id, event_date,
     event_id) with event_id ``first_event_id`` .. increasing along that order. Every date is on

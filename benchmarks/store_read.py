@@ -1,4 +1,4 @@
-"""Read throughput of the store: every claim and event (all SCHEMA.md columns) in one snapshot, as
+"""Read throughput of the store: every claim and event (all docs/data-contract.md columns) in one snapshot, as
 `cession run` reads them (two connections, Arrow over binary COPY), then in id order.
 
     uv run python -m benchmarks.store_read postgresql+psycopg://postgres@127.0.0.1:5432/cession_bench 3

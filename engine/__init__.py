@@ -1,4 +1,4 @@
-"""Cession's columnar engine: claims and events in, claim_state out (ENGINE.md)."""
+"""Cession's columnar engine: claims and events in, claim_state out (docs/engine.md)."""
 
 from engine.kernel_cache import use_versioned_cache
 

@@ -1,6 +1,6 @@
-"""The closed vocabularies of SCHEMA.md and the integer codes the kernels use for them.
+"""The closed vocabularies of docs/data-contract.md and the integer codes the kernels use for them.
 
-Every enum's string value is its public spelling (SCHEMA.md); its position in ``CODES`` is the
+Every enum's string value is its public spelling (docs/data-contract.md); its position in ``CODES`` is the
 int8 code a kernel sees. Codes are internal: never store them, store the strings.
 """
 
@@ -55,7 +55,7 @@ class EventKind(StrEnum):
     ENFORCEMENT_END = "enforcement_end"
 
 
-#: Event kinds whose ``amount`` must be present and > 0 (SCHEMA.md); all others carry none.
+#: Event kinds whose ``amount`` must be present and > 0 (docs/data-contract.md); all others carry none.
 AMOUNT_EVENT_KINDS: frozenset[EventKind] = frozenset(
     {EventKind.PAYMENT, EventKind.COST, EventKind.INTEREST_WAIVER}
 )

@@ -229,7 +229,7 @@ class ParquetSource:
     def _column(path: str, table: str, column: str) -> pl.Series:
         scan = pl.scan_parquet(path)
         if column not in scan.collect_schema().names():
-            raise EngineInputError(table, column, "missing column (SCHEMA.md)")
+            raise EngineInputError(table, column, "missing column (docs/data-contract.md)")
         return scan.select(column).collect().get_column(column)
 
     def read(self, part: Partition) -> Batch:

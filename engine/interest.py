@@ -1,4 +1,4 @@
-"""Interest over a period, piece by piece as a Polish interest calculator prints it (ENGINE.md §2)."""
+"""Interest over a period, piece by piece as a Polish interest calculator prints it (docs/engine.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The limitation clock of one claim, step by step with the article that moved it (ENGINE.md §3)."""
+"""The limitation clock of one claim, step by step with the article that moved it (docs/engine.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SCHEMA.md's tables as column specs: the public data contract the engine checks its inputs against."""
+"""docs/data-contract.md's tables as column specs: the public data contract the engine checks its inputs against."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``compute_state``: claims and events (SCHEMA.md) in, claim_state out, exactly as ENGINE.md defines.
+"""``compute_state``: claims and events (docs/data-contract.md) in, claim_state out, exactly as docs/engine.md defines.
 
 The typed wrapper around the kernels: it checks the inputs, the rule tables' validity and the
 int64 overflow budget, packs frames into arrays, runs the kernel and rebuilds an Arrow table whose
@@ -303,7 +303,7 @@ NOT_AS_OF = NULL_DAY
 
 
 #: The inputs as whole arrays (the names of CLAIM_ARRAYS and EVENT_ARRAYS), claims by claim_id and
-#: events by (claim, day, id), checked row by row (SCHEMA.md's types, enums and row rules) but
+#: events by (claim, day, id), checked row by row (docs/data-contract.md's types, enums and row rules) but
 #: not yet as a whole.
 Columns = dict[str, np.ndarray]
 
@@ -381,7 +381,7 @@ def prepare(
     allow_stale_rates: bool = False,
     rules: RuleBook | None = None,
 ) -> Prepared:
-    """Check the inputs (SCHEMA.md, rule validity, overflow budget) and pack them for the kernel."""
+    """Check the inputs (docs/data-contract.md, rule validity, overflow budget) and pack them for the kernel."""
     rules = rules or load_rules()
     inputs = prepare_inputs(claims, events, waterfall=waterfall, rules=rules)
     return inputs.at(as_of, allow_stale_rates=allow_stale_rates, rules=rules)
@@ -390,7 +390,7 @@ def prepare(
 def prepare_inputs(
     claims: Frame, events: Frame, *, waterfall: WaterfallSetting = "costs,interest,principal", rules: RuleBook | None = None
 ) -> Prepared:
-    """``prepare`` without a day: the inputs checked (SCHEMA.md, reversals) and packed for the
+    """``prepare`` without a day: the inputs checked (docs/data-contract.md, reversals) and packed for the
     kernel, each day's own checks left to ``Prepared.at`` (a series prepares once)."""
     rules = rules or load_rules()
     claims_df = _checked_claims(_to_polars(claims, "claims"))
@@ -441,7 +441,7 @@ def prepare_files(
     allow_stale_rates: bool = False,
     rules: RuleBook | None = None,
 ) -> Prepared:
-    """``prepare`` for SCHEMA.md Parquet files, read a batch at a time straight into the kernel's
+    """``prepare`` for docs/data-contract.md Parquet files, read a batch at a time straight into the kernel's
     arrays: the files are never whole frames in memory (at 10M claims, ~2.7 GB less memory to
     touch, and fresh memory is what this costs most; BENCHMARKS.md). Every batch goes through
     ``prepare``'s checks. Where anything is off (a check fails, ids out of order or repeated, an
@@ -458,7 +458,7 @@ def prepare_files(
 
 
 def read_engine_columns(path: str | Path, table: str) -> pl.DataFrame:
-    """The columns of a SCHEMA.md Parquet file that the engine reads."""
+    """The columns of a docs/data-contract.md Parquet file that the engine reads."""
     return pl.read_parquet(path, columns=_engine_columns_in(path, table))
 
 
@@ -702,12 +702,12 @@ def compute_state(
     rules: RuleBook | None = None,
     on_progress: Progress | None = None,
 ) -> pa.Table:
-    """The state of every claim as of ``as_of`` (SCHEMA.md claim_state, one row per claim, by claim_id).
+    """The state of every claim as of ``as_of`` (docs/data-contract.md claim_state, one row per claim, by claim_id).
 
     ``waterfall``: one order for all claims ("costs,interest,principal") or a mapping
     portfolio_id -> order (key "*" for the rest). ``allow_stale_rates``: go on past a rate table's
     ``last_value_still_valid_on`` with its last rate; the result records it. Raises
-    ``EngineInputError`` (table, column, rule, first ids) for input that breaks SCHEMA.md and
+    ``EngineInputError`` (table, column, rule, first ids) for input that breaks docs/data-contract.md and
     ``StaleRulesError`` for an as_of past the rules' validity."""
     started = time.perf_counter()
     rules = rules or load_rules()
@@ -843,7 +843,7 @@ def stream_state(
     rules: RuleBook | None = None,
     on_progress: Progress | None = None,
 ) -> tuple[StateTotals, dict]:
-    """claim_state of SCHEMA.md Parquet files, a slice at a time from the files to ``write_to``
+    """claim_state of docs/data-contract.md Parquet files, a slice at a time from the files to ``write_to``
     (Parquet, as ``write_state_parquet`` writes it): its totals and provenance. The inputs are
     never whole in memory either: each slice of claims (FILE_BATCH_ROWS) is read with the events
     of those claims, checked and packed (``prepare``), run through the kernel into a reused

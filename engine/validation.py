@@ -1,4 +1,4 @@
-"""Checks of the engine's inputs against SCHEMA.md, each failure naming the table, column, rule and
+"""Checks of the engine's inputs against docs/data-contract.md, each failure naming the table, column, rule and
 the first offending ids. The engine refuses bad input whole: ingest (ingest/) is where rows are
 sorted into accepted and rejected; by the time tables reach the engine they must be clean."""
 
@@ -48,7 +48,7 @@ def conform(frame: pl.DataFrame, table: str, spec: tuple[Column, ...], optional:
     named in ``optional`` may be missing (the result then lacks them too)."""
     missing = [c.name for c in spec if c.name not in frame.columns and c.name not in optional]
     if missing:
-        raise EngineInputError(table, missing[0], f"missing column(s) {', '.join(missing)} (SCHEMA.md)")
+        raise EngineInputError(table, missing[0], f"missing column(s) {', '.join(missing)} (docs/data-contract.md)")
     spec = tuple(c for c in spec if c.name in frame.columns)
     out = []
     for c in spec:

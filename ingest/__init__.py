@@ -1,4 +1,4 @@
-"""Seller files in: CSV (UTF-8, Windows-1250, ISO-8859-2), XLSX and Parquet -> SCHEMA.md's
+"""Seller files in: CSV (UTF-8, Windows-1250, ISO-8859-2), XLSX and Parquet -> docs/data-contract.md's
 `claims` and `debtors`, validated row by row, deduplicated, stored in one transaction, with a
 reject report of every row not taken and why."""
 

@@ -164,7 +164,7 @@ class DebtorBook:
 
     def assign(self, rows: pl.DataFrame, before_lookup: Callable[[], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """The next batch of rows (``with_match_keys`` of them, or they get them here) -> (the rows
-        with debtor_id, the new debtors they bring as SCHEMA.md `debtors`, their match keys). ``before_lookup`` is called before the store is
+        with debtor_id, the new debtors they bring as docs/data-contract.md `debtors`, their match keys). ``before_lookup`` is called before the store is
         asked about national ids (the caller's writes must be done by then)."""
         col = pl.col
         if "_national_key" not in rows.columns:

@@ -701,7 +701,7 @@ def _stored_refs(accepted: pl.DataFrame, stored: pl.Series, portfolio_id: str) -
 
 
 def _claims(rows: pl.DataFrame, portfolio_id: str, first_claim: int) -> pl.DataFrame:
-    """SCHEMA.md `claims` of the accepted rows, new claim_ids in file order, checked against the
+    """docs/data-contract.md `claims` of the accepted rows, new claim_ids in file order, checked against the
     engine's contract (a failure here is a bug in ingest's rules, and stores nothing)."""
     rows = rows.with_row_index("claim_id", offset=first_claim).with_columns(
         pl.col("claim_id").cast(pl.Int64), pl.lit(portfolio_id).alias("portfolio_id")

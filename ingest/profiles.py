@@ -1,7 +1,7 @@
-"""Seller profiles: how one seller's export maps onto SCHEMA.md (YAML, validated when loaded).
+"""Seller profiles: how one seller's export maps onto docs/data-contract.md (YAML, validated when loaded).
 
-A file whose columns already carry SCHEMA.md's names needs no profile. A profile names the
-seller's columns, maps the seller's spellings of values onto SCHEMA.md's, derives several columns
+A file whose columns already carry docs/data-contract.md's names needs no profile. A profile names the
+seller's columns, maps the seller's spellings of values onto docs/data-contract.md's, derives several columns
 from one (a product type decides interest_basis and limitation_kind), fills defaults and carries
 the seller's control totals. Shipped profiles live in ingest/profiles/*.yaml; ``--profile`` takes
 the name of one of them or a path to a YAML file of your own.
@@ -20,7 +20,7 @@ from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, InterestBasis
 
 SHIPPED = Path(__file__).with_name("profiles")
 
-#: The columns ingest reads (SCHEMA.md's names; PLN amounts, dates as text), and what they are.
+#: The columns ingest reads (docs/data-contract.md's names; PLN amounts, dates as text), and what they are.
 CLAIM_COLUMNS = (
     "seller_ref", "debtor_kind", "principal", "interest_at_cutoff", "costs_at_cutoff", "due_date", "cutoff_date",
     "interest_basis", "contractual_rate_bp", "contractual_rate_percent", "limitation_kind", "limitation_years",
@@ -59,7 +59,7 @@ def _known_values(assigned: dict[str, str]) -> dict[str, str]:
 
 
 class Products(BaseModel):
-    """One seller column (e.g. 'Rodzaj produktu') whose value decides several SCHEMA.md columns."""
+    """One seller column (e.g. 'Rodzaj produktu') whose value decides several docs/data-contract.md columns."""
 
     model_config = ConfigDict(extra="forbid")
     column: str
@@ -89,12 +89,12 @@ class Profile(BaseModel):
     encoding: Literal["utf-8", "cp1250", "iso-8859-2"] | None = None  # detected when absent
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)  # detected when absent
     sheet: str | int = 0  # XLSX: the sheet's name or position
-    #: SCHEMA.md's column -> the seller's header (matched ignoring case and spacing)
+    #: docs/data-contract.md's column -> the seller's header (matched ignoring case and spacing)
     columns: dict[str, str] = {}
-    #: SCHEMA.md's column -> {seller's spelling: SCHEMA.md's value} (matched ignoring case and spacing)
+    #: docs/data-contract.md's column -> {seller's spelling: docs/data-contract.md's value} (matched ignoring case and spacing)
     values: dict[str, dict[str, str]] = {}
     products: Products | None = None
-    #: SCHEMA.md's column -> the text used where the file has no such column or an empty cell
+    #: docs/data-contract.md's column -> the text used where the file has no such column or an empty cell
     defaults: dict[str, str] = {}
     control_totals: ControlTotals | None = None
     #: CSV: a row with fewer fields than the header (a seller's export that drops a row's trailing
@@ -122,12 +122,12 @@ class Profile(BaseModel):
         return self
 
 
-#: A file in SCHEMA.md's shape needs nothing more.
+#: A file in docs/data-contract.md's shape needs nothing more.
 CANONICAL = Profile(name="canonical")
 
 
 def load_profile(name_or_path: str | Path | None) -> Profile:
-    """A shipped profile by name (ingest/profiles/<name>.yaml) or a YAML file; None: SCHEMA.md's names."""
+    """A shipped profile by name (ingest/profiles/<name>.yaml) or a YAML file; None: docs/data-contract.md's names."""
     if name_or_path is None:
         return CANONICAL
     path = Path(name_or_path)

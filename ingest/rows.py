@@ -1,4 +1,4 @@
-"""One batch of a seller's rows: mapped onto SCHEMA.md's columns, parsed, and checked row by row.
+"""One batch of a seller's rows: mapped onto docs/data-contract.md's columns, parsed, and checked row by row.
 
 Each row either comes out typed (accepted so far; the whole-file rules, duplicates and what is
 already stored, come after all batches) or with every rule it breaks, as failures of the form
@@ -83,7 +83,7 @@ def field_count(batch: pl.DataFrame, seller_ref: str | None, pad: bool) -> tuple
 
 
 def header_map(columns: list[str], profile: Profile, terms: Terms) -> dict[str, str]:
-    """SCHEMA.md's column -> the file's column (the profile's name for it, else SCHEMA.md's own,
+    """docs/data-contract.md's column -> the file's column (the profile's name for it, else docs/data-contract.md's own,
     ignoring case and spacing). Missing required columns are an error about the whole file."""
     in_file = {_key(c): c for c in columns if c not in META}
     found = {}
@@ -126,7 +126,7 @@ def _garbled_hint(columns) -> str:
 
 
 def canonical(batch: pl.DataFrame, found: dict[str, str], profile: Profile) -> pl.DataFrame:
-    """The batch under SCHEMA.md's names, as stripped text (empty -> null), the profile's value
+    """The batch under docs/data-contract.md's names, as stripped text (empty -> null), the profile's value
     maps, product map and defaults applied."""
     columns = [pl.col(ROW)]
     for column in (*INPUT_COLUMNS, PRODUCT):

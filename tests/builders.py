@@ -1,4 +1,4 @@
-"""Small builders of SCHEMA.md frames for readable tests."""
+"""Small builders of docs/data-contract.md frames for readable tests."""
 
 from __future__ import annotations
 

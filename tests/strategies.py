@@ -1,7 +1,7 @@
-"""Hypothesis strategies for portfolios (claims + events + as_of) in SCHEMA.md shape.
+"""Hypothesis strategies for portfolios (claims + events + as_of) in docs/data-contract.md shape.
 
 Values are plain Python (dates as ``datetime.date``, money as int grosz, null as None);
-``to_frames`` turns them into polars DataFrames with exactly SCHEMA.md's dtypes.
+``to_frames`` turns them into polars DataFrames with exactly docs/data-contract.md's dtypes.
 
 ``portfolios()`` draws everything through hypothesis (small portfolios that shrink well);
 ``large_portfolios()`` / ``random_portfolio(seed)`` run the same generator on a seeded
@@ -56,7 +56,7 @@ BUCKETS = ("costs", "interest", "principal")
 SOURCES = (None, "bailiff", "direct", "seller", "AG-01", "AG-02")
 
 def to_frames(claims: list[dict], events: list[dict]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(claims, events) as polars DataFrames with exactly SCHEMA.md's columns and dtypes."""
+    """(claims, events) as polars DataFrames with exactly docs/data-contract.md's columns and dtypes."""
     return frames(claims, events)
 
 
@@ -320,7 +320,7 @@ def _portfolio(pick, min_claims: int, max_claims: int, min_events: int, max_even
 
 def portfolios(min_claims: int = 1, max_claims: int = 8, max_events_per_claim: int = 10,
                max_money: int = 10**9, min_events_per_claim: int = 0):
-    """Strategy for ``(claims, events, as_of)`` in SCHEMA.md shape (shrinks well).
+    """Strategy for ``(claims, events, as_of)`` in docs/data-contract.md shape (shrinks well).
 
     Keep claims x events small (hypothesis has a per-example choice budget); for large portfolios
     use ``large_portfolios``. ``max_money`` bounds principal (interest_at_cutoff <= max_money/10,

@@ -1,4 +1,4 @@
-"""The synthetic portfolio generator (benchmarks/generator.py): determinism, SCHEMA.md dtypes and
+"""The synthetic portfolio generator (benchmarks/generator.py): determinism, docs/data-contract.md dtypes and
 every invariant the engine and the tests downstream rely on."""
 
 from __future__ import annotations

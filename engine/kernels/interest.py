@@ -1,4 +1,4 @@
-"""Interest accrual over a window of days, split where the claim's rate changes (ENGINE.md §2)."""
+"""Interest accrual over a window of days, split where the claim's rate changes (docs/engine.md §2)."""
 
 from numba import int64, njit, uint64
 

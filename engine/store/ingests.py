@@ -152,7 +152,7 @@ def unindexed_if_empty(conn: sa.Connection, rows: int | None):
 
 
 def write_debtors(conn: sa.Connection, debtors: pl.DataFrame, keys: pl.DataFrame, on_batch: OnBatch | None = None) -> None:
-    """New debtors (SCHEMA.md `debtors`, ids already assigned) and their match keys. Debtors go in
+    """New debtors (docs/data-contract.md `debtors`, ids already assigned) and their match keys. Debtors go in
     national_id order: the server then updates that index (random ids: every leaf page) in one
     sweep, and the primary key's new ids are one contiguous range either way."""
     flags = pl.format("[{}]", pl.col("flags").list.eval(pl.format('"{}"', pl.element())).list.join(","))

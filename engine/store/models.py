@@ -1,7 +1,7 @@
-"""The system of record as SQLAlchemy 2 models: SCHEMA.md's tables plus runs, agencies, placements
+"""The system of record as SQLAlchemy 2 models: docs/data-contract.md's tables plus runs, agencies, placements
 and the audit log.
 
-Column names and enum spellings are SCHEMA.md's. Money is BIGINT grosz, dates are DATE, rates are
+Column names and enum spellings are docs/data-contract.md's. Money is BIGINT grosz, dates are DATE, rates are
 INTEGER basis points. Events are append-only (a trigger refuses UPDATE and DELETE, see the first
 migration): a correction is a ``reversal`` event. ``claim_state`` keeps the rows of the runs that
 are current for their portfolio (``portfolios.current_run_id``); a run writes its rows beside the
@@ -159,7 +159,7 @@ class EngineRun(Base):
 
 
 class ClaimState(Base):
-    """claim_state (SCHEMA.md) of the current runs; rows of a run in progress wait beside them.
+    """claim_state (docs/data-contract.md) of the current runs; rows of a run in progress wait beside them.
 
     On PostgreSQL each run's rows are a partition of their own (LIST on run_id), written without
     indexes and attached when the run succeeds; a superseded run's partition is dropped whole."""

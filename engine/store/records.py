@@ -78,7 +78,7 @@ def load(
     on_batch: OnBatch | None = None,
 ) -> dict[str, Written]:
     """Store a seller's claims (their portfolios created as needed) and their event history, in
-    one transaction. Input that breaks SCHEMA.md is refused whole (``EngineInputError``)."""
+    one transaction. Input that breaks docs/data-contract.md is refused whole (``EngineInputError``)."""
     claims = conform(claims, "claims", CLAIMS)
     check_claims(claims)
     if events is not None:
@@ -365,7 +365,7 @@ def claims_query(portfolio: str | None = None, columns: list[str] | None = None)
 
 
 def events_query(portfolio: str | None = None, columns: list[str] | None = None) -> tuple[str, Schema, dict | None]:
-    """(query, schema, params) of the stored events (``columns``, default SCHEMA.md's), of one portfolio or all."""
+    """(query, schema, params) of the stored events (``columns``, default docs/data-contract.md's), of one portfolio or all."""
     schema = {c.name: c.dtype for c in EVENTS if columns is None or c.name in columns}
     columns = ", ".join(f"e.{c}" for c in schema)
     if portfolio:

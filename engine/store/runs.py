@@ -336,7 +336,7 @@ def runs_list(engine: sa.Engine, limit: int = 20) -> list[RunRecord]:
 
 
 def read_state(engine_or_conn: sa.Engine | sa.Connection, portfolio: str | None = None) -> pl.DataFrame:
-    """The current claim_state (SCHEMA.md columns, by claim_id) of one portfolio or all."""
+    """The current claim_state (docs/data-contract.md columns, by claim_id) of one portfolio or all."""
     columns = ", ".join(f"s.{c}" for c in STATE_SCHEMA)
     query = (
         f"SELECT {columns} FROM claim_state s JOIN portfolios p "

@@ -42,7 +42,7 @@ def test_statutory_late_rate_on_a_day(day, rate):
 
 
 def test_commercial_2022_h2_is_16_percent():
-    # LAW.md's correction: the reference rate in force on 1 July 2022 was 6.00 %
+    # docs/law.md's correction: the reference rate in force on 1 July 2022 was 6.00 %
     assert load_rules().rates["commercial_late"].rate_on(date(2022, 9, 1)) == 1600
 
 

@@ -5,7 +5,7 @@ only, in plain Python: no numpy, numba or polars, nothing from ``engine/`` but t
 files. Every number is a Python int (exact); every day a ``datetime.date``. The fast engine is
 compared to this file by hypothesis tests, so clarity beats speed here.
 
-Rules ENGINE.md leaves open are filled in exactly as agreed for the engine (see the module
+Rules docs/engine.md leaves open are filled in exactly as agreed for the engine (see the module
 docstrings of the sections below); they are marked "AGREED" in comments.
 """
 
@@ -72,7 +72,7 @@ def rate_in_table(name: str, d: date) -> int:
 
 
 def rate_of_day(d: date, basis: str, contractual_rate_bp: int | None = None) -> int:
-    """Yearly rate in basis points on day d (ENGINE.md section 2 table)."""
+    """Yearly rate in basis points on day d (docs/engine.md §2 table)."""
     if basis == "none":
         return 0
     if basis in ("statutory_late", "commercial_late"):
@@ -121,7 +121,7 @@ def reference_interest_pieces(
     """
     if first_day > last_day:
         return []
-    # ENGINE.md: "split each window at rate changes" -- changes of the claim's rate of the day. A
+    # docs/engine.md: "split each window at rate changes" -- changes of the claim's rate of the day. A
     # table row that leaves it unchanged (a cap moving above a lower contractual rate) is no split.
     starts = [first_day] + [
         d
@@ -139,7 +139,7 @@ def reference_interest_pieces(
 
 
 # ---------------------------------------------------------------------------------------------
-# Limitation (ENGINE.md section 3)
+# Limitation (docs/engine.md §3)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -184,7 +184,7 @@ def run_end(start: date, kind: str, limitation_years: int | None = None) -> date
 
 
 # ---------------------------------------------------------------------------------------------
-# Events that count (ENGINE.md section 1)
+# Events that count (docs/engine.md §1)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -441,7 +441,7 @@ def reference_claim_state(
     *,
     waterfall: tuple[str, str, str] | dict[str, tuple[str, str, str]] = DEFAULT_WATERFALL,
 ) -> list[dict]:
-    """claim_state (SCHEMA.md) of every claim as of ``as_of``, in the input order of ``claims``.
+    """claim_state (docs/data-contract.md) of every claim as of ``as_of``, in the input order of ``claims``.
 
     ``waterfall`` is one order for all claims, or portfolio_id -> order (missing portfolios use
     costs, interest, principal).

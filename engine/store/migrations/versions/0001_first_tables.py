@@ -1,4 +1,4 @@
-"""The first tables: SCHEMA.md's, runs, agencies, placements, audit log
+"""The first tables: docs/data-contract.md's, runs, agencies, placements, audit log
 
 Revision ID: 0001
 Revises: 
