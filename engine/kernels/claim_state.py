@@ -11,7 +11,7 @@ from numba import njit, prange
 from engine.kernels import codes
 from engine.kernels.calendar import NULL_DAY
 from engine.kernels.interest import accrue
-from engine.kernels.limitation import claim_limitation, first_day_reaching, record_step, run_end
+from engine.kernels.limitation import claim_limitation, first_day_reaching, interest_rules, record_step, run_end
 
 N_OUTPUTS = 11  # what claim_one returns: principal, interest, costs, accrued, interest time-barred, paid
 # costs/interest/principal, overpaid, last payment day, limitation day (then the counts of pieces,
@@ -141,21 +141,29 @@ def claim_one(
         if ev_kind[j] >= codes.ACKNOWLEDGMENT:
             plain = False
             break
+    m = 0  # the limitation events that count (claim_limitation)
     if plain:
         limitation_day, how = run_end(start, run_kind, custom_years, lim, calendar)
         n_trace = record_step(trace, n_trace, codes.STEP_START, start, run_kind, limitation_day, how, 0)
     else:
-        limitation_day, n_trace = claim_limitation(
-            lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, custom_years, title_day, plain_split, lim,
-            calendar, rules, trace,
+        limitation_day, n_trace, m = claim_limitation(
+            lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, custom_years, title_day, lim, calendar, rules,
+            trace,
         )  # fmt: skip
+    claim_barred = limitation_day != NULL_DAY and as_of > limitation_day
+    # the tranches are kept only where they decide something: a time-barred claim's interest is all
+    # barred, and a claim with no limitation event whose first day of interest reaches as_of
+    # (plain_split) has none barred; an explanation (``tranches`` with rows) keeps them all
+    track = tranches.shape[0] > 0 or not (claim_barred or (plain and due_day + 1 >= plain_split))
+    if track and not plain:
+        interest_rules(m, rules, ev_day, ev_kind, as_of, plain_split, lim, calendar)
     # the days whose interest shares the claim's end: up to its title_date (none without one)
     confirmed_through = title_day if titled else due_day
 
     head = 0
     tail = 0
     at_cutoff = interest
-    cutoff_tranche = at_cutoff > 0  # its flag is that of day due + 1, set once the events before it acted
+    cutoff_tranche = track and at_cutoff > 0  # its flag is that of day due + 1, set once the events before it acted
     if cutoff_tranche:
         t_amount[0] = at_cutoff
         t_barred[0] = False
@@ -173,7 +181,7 @@ def claim_one(
             continue  # a reversed event never happened: it does not even cut the accrual
         last = min(day, as_of)
         settle_cutoff = cutoff_tranche and day > due_day
-        if not plain and (settle_cutoff or (accruing and last > accrued_through)):
+        if track and not plain and (settle_cutoff or (accruing and last > accrued_through)):
             from_day = rules[k, 0]
             before = rules[k, 1] != 0
             after = rules[k, 2] != 0
@@ -189,28 +197,31 @@ def claim_one(
             a = accrued_through + 1
             # bands a..c1-1 (confirmed by the title), c1..c2-1 and c2..last, each with one flag
             c1 = a
+            c2 = last + 1
             barred0 = False
-            if a <= confirmed_through:
-                c1 = min(confirmed_through, last) + 1
-            c2 = min(max(from_day, c1), last + 1)
             barred1 = before
             barred2 = after
-            if c1 >= c2:  # an empty middle band joins its neighbours
-                barred1 = barred0
-            if barred0 == barred1:
-                c1 = a
-            if barred1 == barred2:
-                c2 = last + 1
+            if track:
+                if a <= confirmed_through:
+                    c1 = min(confirmed_through, last) + 1
+                c2 = min(max(from_day, c1), last + 1)
+                if c1 >= c2:  # an empty middle band joins its neighbours
+                    barred1 = barred0
+                if barred0 == barred1:
+                    c1 = a
+                if barred1 == barred2:
+                    c2 = last + 1
             gained, band0, band1, n_pieces, rate_row = accrue(
                 principal, a, last, rate_row, rates, first_row, end_row, capped, contract_bp, pieces, n_pieces, c1, c2
             )  # fmt: skip
-            band2 = gained - band0 - band1
-            tail = _push(band0, barred0, t_amount, t_barred, head, tail)
-            tail = _push(band1, barred1, t_amount, t_barred, head, tail)
-            tail = _push(band2, barred2, t_amount, t_barred, head, tail)
-            n_tranches = _record_tranche(tranches, n_tranches, a, c1 - 1, band0, barred0)
-            n_tranches = _record_tranche(tranches, n_tranches, c1, c2 - 1, band1, barred1)
-            n_tranches = _record_tranche(tranches, n_tranches, c2, last, band2, barred2)
+            if track:
+                band2 = gained - band0 - band1
+                tail = _push(band0, barred0, t_amount, t_barred, head, tail)
+                tail = _push(band1, barred1, t_amount, t_barred, head, tail)
+                tail = _push(band2, barred2, t_amount, t_barred, head, tail)
+                n_tranches = _record_tranche(tranches, n_tranches, a, c1 - 1, band0, barred0)
+                n_tranches = _record_tranche(tranches, n_tranches, c1, c2 - 1, band1, barred1)
+                n_tranches = _record_tranche(tranches, n_tranches, c2, last, band2, barred2)
             interest += gained
             accrued += gained
             accrued_through = last
@@ -262,9 +273,9 @@ def claim_one(
             k += 1
 
     interest_barred = 0
-    if limitation_day != NULL_DAY and as_of > limitation_day:
+    if claim_barred:
         interest_barred = interest
-    else:
+    elif track:
         for t in range(head, tail):
             if t_barred[t]:
                 interest_barred += t_amount[t]

@@ -225,43 +225,28 @@ def interest_rule(k, f, m, events, ev_day, ev_kind, as_of, court, enforcement, p
 
 
 @njit(cache=True, nogil=True, fastmath=False, _nrt=False)
-def claim_limitation(lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, custom_years, title_day, plain_split,
-                     lim, calendar, rules, trace):  # fmt: skip
+def claim_limitation(lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, custom_years, title_day, lim, calendar,
+                     rules, trace):  # fmt: skip
     """The claim's limitation clock (§3) through its events lo..hi-1 that count (``dropped`` marked),
-    from a first run of ``run_kind`` on ``start``; events before ``title_day`` are absorbed. Also the
-    interest rule (§3a, ``interest_rule``) of the days before each limitation event that counts:
-    ``rules[k, :3]`` = (from_day, before, after) for the days after the k-th such event (k = 0:
-    from the start) up to the next; ``rules[k, 3:6]`` are kept for the k-th event's index and the
-    ends of a periodic and of a title run from its day (``interest_run_barred``). Steps go
-    to ``trace`` while it has rows. Returns the limitation day (NULL_DAY while suspended) and the
-    count of steps."""
-    m = 0  # the limitation events that count, their indices in rules[:, 3]
+    from a first run of ``run_kind`` on ``start``; events before ``title_day`` are absorbed. Steps go
+    to ``trace`` while it has rows. Returns the limitation day (NULL_DAY while suspended), the count
+    of steps and the count m of limitation events that count, leaving in ``rules[k]`` for each of
+    them (k < m) and after the last (k = m) what ``interest_rules`` reads: the court and enforcement
+    proceedings pending before the k-th (columns 0 and 1) and its event index (column 3)."""
+    m = 0
     for j in range(lo, hi):
         if ev_day[j] > as_of:
             break
         if ev_kind[j] >= codes.ACKNOWLEDGMENT and not dropped[j]:
             rules[m, 3] = j
-            rules[m, 4] = new_run_end(ev_day[j], codes.LIMITATION_PERIODIC, 0, lim, calendar)[0]
-            rules[m, 5] = new_run_end(ev_day[j], codes.LIMITATION_TITLE, 0, lim, calendar)[0]
             m += 1
     end, how = new_run_end(start, run_kind, custom_years, lim, calendar)
     n_trace = record_step(trace, 0, codes.STEP_START, start, run_kind, end, how, 0)
     court = 0
     enforcement = 0
-    f = 0  # the first from k on that acts on a running interest run (m: none)
-    for k in range(m + 1):
-        f = max(f, k)
-        while f < m and not acts_on_interest(ev_kind[rules[f, 3]]):
-            f += 1
-        if court + enforcement == 0 and f >= m:  # nothing will act on these days' runs
-            rules[k, 0], rules[k, 1], rules[k, 2] = plain_split, 1, 0
-        else:
-            from_day, before, after = interest_rule(
-                k, f, m, rules, ev_day, ev_kind, as_of, court, enforcement, plain_split, lim, calendar
-            )
-            rules[k, 0], rules[k, 1], rules[k, 2] = from_day, before, after
-        if k == m:
-            break
+    for k in range(m):
+        rules[k, 0] = court
+        rules[k, 1] = enforcement
         j = rules[k, 3]
         day = ev_day[j]
         kind = ev_kind[j]
@@ -274,4 +259,34 @@ def claim_limitation(lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, c
                 end, how = new_run_end(day, run_kind, custom_years, lim, calendar)
             pending = court + enforcement
             n_trace = record_step(trace, n_trace, step, day, kind, NULL_DAY if pending else end, how, pending)
-    return (NULL_DAY if court + enforcement > 0 else end), n_trace
+    rules[m, 0] = court
+    rules[m, 1] = enforcement
+    return (NULL_DAY if court + enforcement > 0 else end), n_trace, m
+
+
+@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
+def interest_rules(m, rules, ev_day, ev_kind, as_of, plain_split, lim, calendar):
+    """The interest rule (§3a, ``interest_rule``) of the days before each of the m limitation events
+    that count (``claim_limitation`` left them in ``rules``): ``rules[k, :3]`` becomes (from_day,
+    before, after) for the days after the k-th such event (k = 0: from the start) up to the next;
+    ``rules[k, 4:6]`` receive the ends of a periodic and of a title run from the k-th event's day
+    (``interest_run_barred``). Only a claim that is not time-barred needs these: all the interest
+    of a time-barred claim is."""
+    for n in range(m):
+        day = ev_day[rules[n, 3]]
+        rules[n, 4] = new_run_end(day, codes.LIMITATION_PERIODIC, 0, lim, calendar)[0]
+        rules[n, 5] = new_run_end(day, codes.LIMITATION_TITLE, 0, lim, calendar)[0]
+    f = 0  # the first from k on that acts on a running interest run (m: none)
+    for k in range(m + 1):
+        court = rules[k, 0]
+        enforcement = rules[k, 1]
+        f = max(f, k)
+        while f < m and not acts_on_interest(ev_kind[rules[f, 3]]):
+            f += 1
+        if court + enforcement == 0 and f >= m:  # nothing will act on these days' runs
+            rules[k, 0], rules[k, 1], rules[k, 2] = plain_split, 1, 0
+        else:
+            from_day, before, after = interest_rule(
+                k, f, m, rules, ev_day, ev_kind, as_of, court, enforcement, plain_split, lim, calendar
+            )
+            rules[k, 0], rules[k, 1], rules[k, 2] = from_day, before, after
