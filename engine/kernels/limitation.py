@@ -155,6 +155,10 @@ def first_day_reaching(x, lim, calendar):
         day = day_of(y - years, 1, 1, first_year, month_start)
         if day > reform_day:
             return day
+        # before the reform the transitional rule may still end such runs on 31 December: 1 January
+        # is the day when its run reaches x and the day before's does not (the ends never decrease)
+        if periodic_end(day, lim, calendar) >= x and periodic_end(day - 1, lim, calendar) < x:
+            return day
     years = max(lim[1 + codes.LIMITATION_PERIODIC], years)
     return first_day_ending_by(x, x - 366 * (years + 2), x, lim, calendar)
 
@@ -187,19 +191,23 @@ def acts_on_interest(kind):
 
 #: A day before any day: ``interest_rule``'s "every day is after".
 NO_DAY_BEFORE = -(2**31) + 1
+#: ``interest_rule``'s "the first day whose periodic run reaches the f-th event" (found by the caller, once per f).
+REACHING_F = -(2**31) + 2
 
 
 @njit(cache=True, nogil=True, fastmath=False, _nrt=False)
-def interest_rule(k, f, m, events, ev_day, ev_kind, as_of, court, enforcement, plain_split, lim, calendar):
+def interest_rule(k, f, m, events, ev_day, ev_kind, as_of, court, enforcement):
     """Which interest of the days before the k-th limitation event that counts and after the one
     before it (and after any title_date) is time-barred on ``as_of`` by the days' own runs (§3a):
     (from_day, before, after) — a day before ``from_day`` is barred when ``before``, a later one
     when ``after``.
 
     ``events[n]`` is the n-th of the ``m`` limitation events that count (``interest_run_barred``); ``f``
-    is the first from the k-th on that ``acts_on_interest`` (``m``: none); ``court``/``enforcement``
-    are the claim's proceedings pending after the events before the days; ``plain_split`` is
-    ``first_day_reaching(as_of)``.
+    is the first from the k-th on that ``acts_on_interest``; ``court``/``enforcement`` are the
+    claim's proceedings pending after the events before the days; ``f < m`` when none are (with
+    nothing pending and nothing acting the rule is the claim's plain one: ``interest_rules``).
+    ``from_day`` may be REACHING_F: the first day whose periodic run reaches the f-th event's day
+    (``first_day_reaching``), which the caller finds once for every k sharing that f.
 
     Each day's run starts suspended when proceedings are pending (the same for every day); else it
     ends at ``periodic_end(d)``, which grows with d. Until ``f`` nothing acts on it (an end with
@@ -209,8 +217,6 @@ def interest_rule(k, f, m, events, ev_day, ev_kind, as_of, court, enforcement, p
     if court + enforcement > 0:
         barred = interest_run_barred(k, m, events, ev_day, ev_kind, as_of, 0, court, enforcement)
         return NO_DAY_BEFORE, barred, barred
-    if f >= m:
-        return plain_split, True, False
     x = ev_day[events[f, 3]]
     if ev_kind[events[f, 3]] == codes.TITLE:
         barred = interest_run_barred(f, m, events, ev_day, ev_kind, as_of, x, 0, 0)
@@ -221,7 +227,7 @@ def interest_rule(k, f, m, events, ev_day, ev_kind, as_of, court, enforcement, p
         if ev_kind[events[n, 3]] == codes.TITLE:
             before = interest_run_barred(n, m, events, ev_day, ev_kind, as_of, 0, 0, 0)
             break
-    return first_day_reaching(x, lim, calendar), before, after
+    return REACHING_F, before, after
 
 
 @njit(cache=True, nogil=True, fastmath=False, _nrt=False)
@@ -272,11 +278,22 @@ def interest_rules(m, rules, ev_day, ev_kind, as_of, plain_split, lim, calendar)
     ``rules[k, 4:6]`` receive the ends of a periodic and of a title run from the k-th event's day
     (``interest_run_barred``). Only a claim that is not time-barred needs these: all the interest
     of a time-barred claim is."""
+    titled = False
     for n in range(m):
-        day = ev_day[rules[n, 3]]
-        rules[n, 4] = new_run_end(day, codes.LIMITATION_PERIODIC, 0, lim, calendar)[0]
-        rules[n, 5] = new_run_end(day, codes.LIMITATION_TITLE, 0, lim, calendar)[0]
+        j = rules[n, 3]
+        # the ends of the runs the event may start (a filing starts none): a title's; after an
+        # acknowledgment or the end of proceedings a periodic one, or a title's once a title acted
+        kind = ev_kind[j]
+        if kind == codes.TITLE:
+            titled = True
+            rules[n, 5] = new_run_end(ev_day[j], codes.LIMITATION_TITLE, 0, lim, calendar)[0]
+        elif kind != codes.COURT_FILING and kind != codes.ENFORCEMENT_FILING:
+            rules[n, 4] = new_run_end(ev_day[j], codes.LIMITATION_PERIODIC, 0, lim, calendar)[0]
+            if titled:
+                rules[n, 5] = new_run_end(ev_day[j], codes.LIMITATION_TITLE, 0, lim, calendar)[0]
     f = 0  # the first from k on that acts on a running interest run (m: none)
+    reaching = NO_DAY_BEFORE  # first_day_reaching of the f-th event's day, found once per f
+    reaching_f = -1
     for k in range(m + 1):
         court = rules[k, 0]
         enforcement = rules[k, 1]
@@ -286,7 +303,10 @@ def interest_rules(m, rules, ev_day, ev_kind, as_of, plain_split, lim, calendar)
         if court + enforcement == 0 and f >= m:  # nothing will act on these days' runs
             rules[k, 0], rules[k, 1], rules[k, 2] = plain_split, 1, 0
         else:
-            from_day, before, after = interest_rule(
-                k, f, m, rules, ev_day, ev_kind, as_of, court, enforcement, plain_split, lim, calendar
-            )
+            from_day, before, after = interest_rule(k, f, m, rules, ev_day, ev_kind, as_of, court, enforcement)
+            if from_day == REACHING_F:
+                if reaching_f != f:
+                    reaching = first_day_reaching(ev_day[rules[f, 3]], lim, calendar)
+                    reaching_f = f
+                from_day = reaching
             rules[k, 0], rules[k, 1], rules[k, 2] = from_day, before, after
