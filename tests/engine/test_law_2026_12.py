@@ -1,5 +1,5 @@
-"""The worked examples of the amended engine rules (docs/engine.md §2, §3, §3a; docs/law.md 4.1 and 4.4,
-amended 2026-12), each through the portfolio engine on both executors and through the reference.
+"""The worked examples of the amended engine rules (docs/engine.md §2, §3, §3a; docs/law.md §4.1
+and §4.4, amended 2026-12), each through the portfolio engine on both executors and through the reference.
 
 - limitation ends are not moved off weekends and holidays (SN III CZP 21/23 of 22 May 2024);
 - a claim with title_date ignores events dated before it; a title acts on a barred claim;
@@ -36,7 +36,7 @@ def both(compute_state, claims, events=(), as_of=D(2026, 3, 1)) -> list[dict]:
         (D(2019, 5, 10), "periodic", D(2022, 12, 31), "3 years to 31 December 2022, a Saturday"),
         (D(2015, 7, 7), "business", D(2018, 7, 7), "old law, a Saturday before the reform day: barred then"),
         (D(2016, 7, 8), "sales", D(2018, 7, 8), "old law, a Sunday before the reform day"),
-        (D(2020, 2, 10), "business", D(2023, 12, 31), "docs/law.md 4.4#6 without the acknowledgment: a Sunday"),
+        (D(2020, 2, 10), "business", D(2023, 12, 31), "docs/law.md §4.4 #6 without the acknowledgment: a Sunday"),
         (D(2022, 12, 24), "custom", D(2023, 12, 24), "a 1-year custom run (no year-end rule) ending on a Sunday"),
     ],
 )  # fmt: skip
@@ -57,7 +57,7 @@ def test_the_state_records_the_limitation_rule_set(compute_state):
 
 # --- §3: titles ---------------------------------------------------------------------------------------
 def test_events_before_title_date_are_absorbed_by_the_title(compute_state):
-    """docs/engine.md §3 / docs/law.md 4.4#10: due 2016-03-15, business, acknowledgment 2019-01-10, payment
+    """docs/engine.md §3, docs/law.md §4.4 #10: due 2016-03-15, business, acknowledgment 2019-01-10, payment
     order final 2021-05-01: 6 years from the title, to 31 December 2027 (not 2025-12-31)."""
     c = claim(due=D(2016, 3, 15), limitation_kind="business", title_date=D(2021, 5, 1), interest_basis="none")
     [row] = both(compute_state, [c], [event(1, "acknowledgment", D(2019, 1, 10))], as_of=D(2026, 11, 22))
@@ -136,7 +136,7 @@ def test_interest_up_to_the_title_shares_the_claims_end(compute_state):
 
 
 def test_all_interest_is_barred_with_the_claim(compute_state):
-    """docs/law.md 4.4#9: consumer loan instalment due 2021-03-15, business: barred after 2024-12-31 and
+    """docs/law.md §4.4 #9: consumer loan instalment due 2021-03-15, business: barred after 2024-12-31 and
     its interest with it, whatever each day's own run says."""
     c = claim(due=D(2021, 3, 15), limitation_kind="business")
     [row] = both(compute_state, [c], as_of=D(2025, 1, 1))

@@ -1,8 +1,8 @@
 """Worked examples a lawyer can check, asserted against the reference oracle.
 
-Sources: docs/law.md section 3 (interest) and 4.4 (limitation), the engine specification's own
-examples (docs/engine.md), holidays.md. The specification is the binding definition: where it and
-docs/law.md differ, it wins and the test says so in a comment ("docs/law.md vs docs/engine.md").
+Sources: docs/law.md §3 (interest), §4.4 (limitation) and §8 (holidays), and the examples of
+docs/engine.md. docs/engine.md is the binding definition: where the practitioners' sources quoted in
+docs/law.md count a day differently, the comment says how and why the result is the same.
 
 Money is in grosz (100 grosz = 1 zł); rates in basis points (1125 = 11.25 %).
 """
@@ -67,7 +67,7 @@ def state(c: dict, events: list[dict], as_of: str, **kw) -> dict:
 
 
 # =============================================================================================
-# docs/law.md section 3: statutory late interest, 1 000.00 zł, deadline 2025-04-30, paid 2026-03-31
+# docs/law.md §3: statutory late interest, 1 000.00 zł, deadline 2025-04-30, paid 2026-03-31
 # =============================================================================================
 
 LAW_3_SEGMENTS = [
@@ -92,7 +92,7 @@ def test_law_3_interest_segments_row_by_row():
 
 
 def test_law_3_total_rounding_would_give_one_grosz_more():
-    # docs/law.md: 92.28 zł if only the total were rounded; docs/engine.md rounds each segment (92.27 zł).
+    # docs/law.md §3: 92.28 zł if only the total were rounded; docs/engine.md §2 rounds each piece (92.27 zł).
     exact_times_365_0000 = sum(100_000 * bp * n for _, _, n, bp, _ in LAW_3_SEGMENTS)
     assert (2 * exact_times_365_0000 + 3_650_000) // 7_300_000 == 9228
 
@@ -140,7 +140,7 @@ def test_contractual_rate_is_capped_at_maximum_interest_each_day():
 
 
 # =============================================================================================
-# docs/law.md §4.4: limitation worked examples, decided by docs/engine.md §3
+# docs/law.md §4.4: the limitation worked examples, computed by docs/engine.md §3
 # =============================================================================================
 
 
@@ -148,15 +148,15 @@ def test_contractual_rate_is_capped_at_maximum_interest_each_day():
     ("facts", "events", "as_of", "expected"),
     [
         pytest.param(
-            # docs/law.md vs docs/engine.md: docs/law.md says "due 2021-03-16" (the day after the deadline);
-            # docs/engine.md starts the run on due_date as the seller states it (2021-03-15).
+            # The practitioners count from 2021-03-16, the day after the deadline (docs/law.md §4.4 notes);
+            # docs/engine.md §3 starts the run on due_date as the seller states it (2021-03-15).
             # 3 years -> 2024-03-15 -> end of year 2024-12-31 (Tuesday). Same result.
             dict(due_date="2021-03-15", limitation_kind="business"), [], "2024-06-01",
             D("2024-12-31"), id="4.4#1 consumer loan instalment, 3 y to year end",
         ),
         pytest.param(
-            # docs/law.md vs docs/engine.md: docs/law.md counts the old 3 years to 2018-08-21; docs/engine.md from
-            # due_date gives 2018-08-20. Either way not ended before 2018-07-09, same length under
+            # The practitioners count the old 3 years to 2018-08-21 (docs/law.md §4.4 notes); docs/engine.md §3
+            # from due_date gives 2018-08-20. Either way not ended before 2018-07-09, same length under
             # the new law -> new-law end from the start: 2018-12-31 (Monday).
             dict(due_date="2015-08-20", limitation_kind="business"), [], "2018-07-09",
             D("2018-12-31"), id="4.4#2 telecom invoice 2015, transitional, year end",
@@ -173,8 +173,8 @@ def test_contractual_rate_is_capped_at_maximum_interest_each_day():
         ),
         pytest.param(
             # Title (EPU order) final 2016-03-01: old 10 y 2026-03-01; new 6 y from 2018-07-09 ->
-            # 2024-07-09 -> year end 2024-12-31 (SN 2025-10-23 view; docs/engine.md applies the year end
-            # to title runs too, so docs/law.md's "conservative 2024-07-09" is not used).
+            # 2024-07-09 -> year end 2024-12-31 (SN 2025-10-23; docs/engine.md §3 applies the year end to
+            # title runs too, so the cautious answer from before that resolution, 2024-07-09, is not used).
             dict(due_date="2015-06-01", title_date="2016-03-01", limitation_kind="general"), [],
             "2020-01-01", D("2024-12-31"), id="4.4#5 EPU order final 2016, no enforcement",
         ),
@@ -198,10 +198,10 @@ def test_contractual_rate_is_capped_at_maximum_interest_each_day():
             "2025-01-01", D("2025-12-31"), id="4.4#8 B2B sale invoice, 2 y to year end",
         ),
         pytest.param(
-            # docs/engine.md's own example: 3 y from 2019-05-10 ends 2022-12-31, a Saturday, and is not
+            # docs/engine.md §3's example: 3 y from 2019-05-10 ends 2022-12-31, a Saturday, and is not
             # moved (art. 115 KC does not apply to limitation, SN III CZP 21/23 of 2024-05-22).
             dict(due_date="2019-05-10", limitation_kind="periodic"), [], "2023-01-02",
-            D("2022-12-31"), id="docs/engine.md 3 y from 2019-05-10, Saturday year end not moved",
+            D("2022-12-31"), id="engine.md 3 y from 2019-05-10, Saturday year end not moved",
         ),
     ],
 )
@@ -214,7 +214,7 @@ def test_limitation_worked_examples(facts, events, as_of, expected):
 
 
 def test_law_4_4_6_without_the_acknowledgment_the_run_ends_on_sunday_31_december():
-    # docs/law.md: the card debt "would end 2023-12-31", a Sunday: not moved (III CZP 21/23).
+    # docs/law.md §4.4 #6: the card debt "would end 2023-12-31", a Sunday: not moved (III CZP 21/23).
     c = claim(due_date="2020-02-10", limitation_kind="business")
     assert reference_limitation_date(c, [], D("2023-05-31")) == D("2023-12-31")
     assert state(c, [], "2023-12-31")["time_barred"] is False
@@ -252,7 +252,7 @@ def test_old_law_run_that_ended_before_the_reform_stays_ended():
 
 
 # =============================================================================================
-# holidays.md: public holidays of Poland
+# docs/law.md §8: public holidays of Poland
 # =============================================================================================
 
 
@@ -302,7 +302,7 @@ def test_a_limitation_end_on_christmas_eve_2025_is_not_moved():
 
 
 # =============================================================================================
-# Payment allocation (docs/law.md section 6; docs/engine.md §2)
+# Payment allocation (docs/law.md §6; docs/engine.md §2)
 # =============================================================================================
 
 

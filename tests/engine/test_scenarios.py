@@ -12,7 +12,7 @@ from tests.builders import claim, event, frames, state_of
 D = date
 
 
-# --- interest (docs/law.md section 3) ------------------------------------------------------------------------
+# --- interest (docs/law.md §3) --------------------------------------------------------------------------------
 def test_law_md_worked_example_interest_over_eight_rate_periods():
     """1 000.00 zł, deadline 2025-04-30, paid 2026-03-31: 92.27 zł, each period rounded on its own."""
     calc = calculate_interest(100_000, D(2025, 5, 1), D(2026, 3, 31), "statutory_late", allow_stale_rates=True)
@@ -138,7 +138,7 @@ AS_OF = D(2026, 11, 22)
         ("6 instalment request interrupts", D(2020, 2, 10), "business", None, [("acknowledgment", D(2023, 6, 1))],
          D(2026, 12, 31)),
         ("8 B2B sale, 2 y, year end", D(2023, 6, 11), "sales", None, [], D(2025, 12, 31)),
-        ("docs/engine.md: 2022-12-31 is a Saturday, not moved", D(2019, 5, 10), "business", None, [], D(2022, 12, 31)),
+        ("engine.md §3: 2022-12-31 is a Saturday, not moved", D(2019, 5, 10), "business", None, [], D(2022, 12, 31)),
         ("10 acknowledgment before the title absorbed", D(2016, 3, 15), "business", D(2021, 5, 1),
          [("acknowledgment", D(2019, 1, 10))], D(2027, 12, 31)),
         ("12 3 y from 2019-05-10, Saturday", D(2019, 5, 10), "periodic", None, [], D(2022, 12, 31)),
