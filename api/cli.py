@@ -101,7 +101,7 @@ def generate(
     as_json: Json = False,
 ) -> None:
     """Write a seeded synthetic portfolio (claims.parquet, events.parquet) in docs/data-contract.md's shape."""
-    from engine.synthetic import generate_portfolio, write_portfolio
+    from synthetic.book import generate_portfolio, write_portfolio
 
     output_folder(out, "--out")
     started = time.perf_counter()
@@ -711,7 +711,7 @@ def demo(
     ] = None,
 ) -> None:
     """The whole product so far on a demo portfolio: generate -> store -> run -> summary."""
-    from engine.synthetic import generate_portfolio, write_portfolio
+    from synthetic.book import generate_portfolio, write_portfolio
 
     from engine import load_rules
 

@@ -230,7 +230,7 @@ def report_command(
 def demo_ingest(engine, out: Path, rows: int = 20_000) -> None:
     """The demo's ingest step: a seeded messy seller export (Windows-1250, ';', decimal commas,
     Polish headers, ~2 % bad rows) through the shipped profile into the demo store."""
-    from ingest.synthetic import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
+    from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 
     with console.status(f"6. writing a messy seller file of {formats.count(rows)} rows"):
         frame, expected = seller_file(rows, seed=42)

@@ -2,6 +2,6 @@
 
 This file stays so that pytest imports the suites as ``benchmarks.*``, the names they import each
 other by (``benchmarks.conftest``, ``benchmarks.test_bench_store``), not a second time under bare names.
-The seeded data they run on lives in the package: ``engine.synthetic`` (a book) and
-``ingest.synthetic`` (a messy seller export).
+The seeded data they run on is the package's ``synthetic.book`` (a book) and
+``synthetic.seller_export`` (a messy seller export).
 """

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from engine.synthetic import generate_portfolio
+from synthetic.book import generate_portfolio
 
 BENCH_CLAIMS = int(os.environ.get("CESSION_BENCH_CLAIMS", "20000"))
 AS_OF = date(2026, 10, 31)

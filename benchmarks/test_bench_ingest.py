@@ -1,5 +1,5 @@
 """Ingest speed: a messy seller CSV (Windows-1250, ';', decimal commas, Polish headers, 2 % bad
-rows; ingest/synthetic.py) read and validated, and ingested whole into the store (debtors
+rows; synthetic/seller_export.py) read and validated, and ingested whole into the store (debtors
 deduplicated, claims and debtors written, one transaction).
 
 A small file by default; the real sizes by hand (figures: BENCHMARKS.md):
@@ -18,7 +18,7 @@ from datetime import date
 
 import pytest
 
-from ingest.synthetic import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
+from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from benchmarks.test_bench_store import empty_store  # noqa: F401  (fixture: SQLite, or PostgreSQL by env)
 from ingest import ingest_file
 from ingest.pipeline import _read

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from engine.synthetic import generate_portfolio
+from synthetic.book import generate_portfolio
 from engine import compute_state as engine_compute_state
 from engine.executors import LocalExecutor, RayExecutor, compute_state_on
 

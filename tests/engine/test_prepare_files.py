@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine.state as state_module
-from engine.synthetic import generate_portfolio
+from synthetic.book import generate_portfolio
 from engine import EngineInputError
 from engine.state import Prepared, prepare, prepare_files
 

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import engine.state as state_module
-from engine.synthetic import generate_portfolio
+from synthetic.book import generate_portfolio
 from engine import EngineInputError, compute_state, provenance
 from engine.state import StateTotals, exact_sum, prepare, state_totals
 from tests.builders import claim, frames

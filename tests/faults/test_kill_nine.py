@@ -34,8 +34,8 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from engine.synthetic import generate_portfolio, write_portfolio
-from ingest.synthetic import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
+from synthetic.book import generate_portfolio, write_portfolio
+from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from engine.store import records, runs
 from engine.store.database import StoreError, open_store
 from engine.store.scratch import STAGED_OUTPUT, scratch_root, sweep_outputs

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest.synthetic import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
+from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from engine.store import records
 from ingest import IngestError, ingest_file
 from ingest.profiles import SHIPPED

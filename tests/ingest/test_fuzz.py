@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from stdnum.pl import nip, pesel
 
-from ingest.synthetic import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
+from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from engine.store import records
 from engine.store.database import open_store
 from engine.validation import check_claims

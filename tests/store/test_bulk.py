@@ -11,7 +11,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from engine.synthetic import generate_portfolio
+from synthetic.book import generate_portfolio
 from engine.store import bulk, records, runs
 from engine.store.bulk import in_id_order, read_frame, write_frame, write_frames
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from engine.synthetic import generate_portfolio
+from synthetic.book import generate_portfolio
 from engine.store import records
 from engine.store.database import head_revision, open_store, revision
 from engine.store.models import Base

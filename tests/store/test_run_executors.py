@@ -9,7 +9,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from engine.synthetic import generate_portfolio
+from synthetic.book import generate_portfolio
 from engine import compute_state
 from engine.executors import LocalExecutor, PartitionsFailed, RayExecutor, StoreSource, store_states
 from engine.store import records, runs

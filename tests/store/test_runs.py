@@ -13,7 +13,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from engine.synthetic import generate_portfolio
+from synthetic.book import generate_portfolio
 from engine import compute_state
 from engine.rules import StaleRulesError
 from engine.store import bulk, records, runs

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.synthetic import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
+from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from engine.store import scratch
 from engine.store.database import open_store
 from ingest import ingest_file, pipeline
@@ -134,7 +134,7 @@ def test_state_refuses_a_folder_as_one_days_out_before_computing(tmp_path):
 
 
 def test_the_next_state_removes_partial_outputs_of_killed_ones(tmp_path):
-    from engine.synthetic import generate_portfolio, write_portfolio
+    from synthetic.book import generate_portfolio, write_portfolio
 
     claims, events = write_portfolio(tmp_path / "in", *generate_portfolio(200, 1))
     out = tmp_path / "out"

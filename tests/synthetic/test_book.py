@@ -1,4 +1,4 @@
-"""The synthetic portfolio generator (engine/synthetic.py): determinism, docs/data-contract.md dtypes and
+"""The synthetic portfolio generator (synthetic/book.py): determinism, docs/data-contract.md dtypes and
 every invariant the engine and the tests downstream rely on."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-import engine.synthetic as generator
-from engine.synthetic import generate_portfolio, write_portfolio
+import synthetic.book as generator
+from synthetic.book import generate_portfolio, write_portfolio
 from engine.domain import AMOUNT_EVENT_KINDS, CLAIM_LIMITATION_KINDS, DebtorKind, EventKind, InterestBasis
 from engine.schema import CLAIMS, EVENTS
 from engine.validation import check_claims, check_events, check_unknown_claims
