@@ -46,6 +46,7 @@ def test_compute_state(benchmark, portfolio):
     assert state.num_rows == claims.height
 
 
+@pytest.mark.slow
 @pytest.mark.benchmark(group="reference")
 def test_reference_on_a_slice(benchmark, portfolio):
     claims, events = portfolio

@@ -18,13 +18,13 @@ from datetime import date
 
 import pytest
 
-from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from benchmarks.test_bench_store import empty_store  # noqa: F401  (fixture: SQLite, or PostgreSQL by env)
 from ingest import ingest_file
 from ingest.pipeline import _read
 from ingest.profiles import load_profile
 from ingest.rows import Terms
 from ingest.sources import scan
+from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 
 INGEST_ROWS = int(os.environ.get("CESSION_BENCH_INGEST_ROWS", "20000"))
 TODAY = date(2026, 12, 1)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 
 def cession(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -51,6 +52,7 @@ def test_limitation_with_a_title_absorbs_earlier_events_and_says_why():
     assert "absorbed" in out["steps"][1]["effect"] and "125" in out["steps"][1]["effect"]
 
 
+@pytest.mark.slow
 def test_interest_shows_which_tranches_are_time_barred():
     out = json.loads(cession("interest", "--principal", "10000", "--from", "2016-02-01", "--to", "2020-03-01",
                              "--json").stdout)  # fmt: skip
@@ -65,6 +67,7 @@ def test_interest_shows_which_tranches_are_time_barred():
     assert "time-barred interest: 642,47\u00a0zł of 2\u00a0859,45\u00a0zł" in text
 
 
+@pytest.mark.slow
 def test_bad_arguments_exit_2_with_one_line():
     for args in (["interest", "--principal", "12.345", "--from", "2025-01-01", "--to", "2025-02-01"],
                  ["limitation", "--due", "2016-13-01", "--kind", "business"],
@@ -73,6 +76,7 @@ def test_bad_arguments_exit_2_with_one_line():
         assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr, args
 
 
+@pytest.mark.slow
 def test_generate_then_state_parquet_to_parquet(tmp_path):
     cession("generate", "--claims", "2000", "--seed", "7", "--out", str(tmp_path))
     out = tmp_path / "state.parquet"
@@ -85,6 +89,7 @@ def test_generate_then_state_parquet_to_parquet(tmp_path):
     assert summary["time_barred"] == state["time_barred"].sum()
 
 
+@pytest.mark.slow
 def test_load_run_and_runs_through_the_store(tmp_path):
     cession("generate", "--claims", "1500", "--seed", "8", "--out", str(tmp_path))
     url = f"sqlite:///{tmp_path / 'store.db'}"
@@ -196,6 +201,7 @@ def test_ctrl_c_and_sigterm_exit_130(capsys, monkeypatch):
     assert signal.getsignal(signal.SIGTERM) is before  # the command's handler is gone with it
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_series_exits_130_and_leaves_no_files(tmp_path):
     import os
     import signal

@@ -9,9 +9,9 @@ from datetime import date
 
 import pytest
 
-from synthetic.book import generate_portfolio
 from engine import compute_state as engine_compute_state
 from engine.executors import LocalExecutor, RayExecutor, compute_state_on
+from synthetic.book import generate_portfolio
 
 AS_OF = date(2026, 2, 28)
 

@@ -4,6 +4,7 @@ one target twice, zero principal, overpayment, limitation around the 2018 reform
 
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[Heal
 EXAMPLES = {"local": 400, "ray": 60}
 
 
+@pytest.mark.slow
 def test_compute_state_equals_reference_for_every_column(executor, compute_state):
     @settings(SETTINGS, max_examples=EXAMPLES[executor.name])
     @given(portfolios(), waterfalls())
@@ -37,6 +39,7 @@ def test_compute_state_equals_reference_for_every_column(executor, compute_state
     equals_reference()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(
     principal=st.integers(0, 10**12),

@@ -150,6 +150,7 @@ def cession(*args: str) -> subprocess.CompletedProcess:
                           env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_cli_state_on_ray_writes_what_the_local_executor_writes(generated_files, tmp_path):
     common = ["state", "--claims", str(generated_files[0]), "--events", str(generated_files[1]), "--as-of", "2026-01-31..2026-02-28",

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine.state as state_module
-from synthetic.book import generate_portfolio
 from engine import EngineInputError
 from engine.state import Prepared, prepare, prepare_files
+from synthetic.book import generate_portfolio
 
 AS_OF = date(2026, 10, 31)
 

@@ -15,7 +15,7 @@ from engine.executors import ParquetSource, PartitionsFailed, RayExecutor, _ray,
 from engine.store.runs import state_digest
 from tests.engine.conftest import AS_OF
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # a two-node cluster started per test
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import engine.state as state_module
-from synthetic.book import generate_portfolio
 from engine import EngineInputError, compute_state, provenance
 from engine.state import StateTotals, exact_sum, prepare, state_totals
+from synthetic.book import generate_portfolio
 from tests.builders import claim, frames
 
 AS_OF = date(2026, 10, 31)

@@ -34,15 +34,16 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from synthetic.book import generate_portfolio, write_portfolio
-from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from engine.store import records, runs
 from engine.store.database import StoreError, open_store
 from engine.store.scratch import STAGED_OUTPUT, scratch_root, sweep_outputs
+from synthetic.book import generate_portfolio, write_portfolio
+from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from tests.store.conftest import POSTGRES_URL, _postgres_schema_url
 
 pytestmark = [
     pytest.mark.faults,
+    pytest.mark.slow,
     pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="the kills are timed by /proc/PID/fd (Linux)"),
 ]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from engine.store import records
 from ingest import IngestError, ingest_file
 from ingest.profiles import SHIPPED
+from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from tests.ingest.test_ingest import GOOD, HEADER, TODAY, count
 
 #: the canonical header with the contractual rate in percent before the debtor's e-mail: a row cut
@@ -186,6 +186,7 @@ def cession(*args: str) -> subprocess.CompletedProcess:
                           cwd=Path(__file__).parents[2], env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_command_rejects_a_cut_row_and_refuses_a_header_only_file_with_exit_2(tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
     cut = rows_file(tmp_path / "cut.csv", [line({"seller_ref": "R1"}), line({"seller_ref": "R2"})[:-25]], end="")

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from stdnum.pl import nip, pesel
 
-from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from engine.store import records
 from engine.store.database import open_store
 from engine.validation import check_claims
 from ingest import IngestError, ingest_file
+from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 
 TODAY = date(2026, 12, 1)
 PORTFOLIOS = itertools.count()
@@ -69,6 +69,7 @@ def mutate(data: bytes, mutations) -> bytes:
     return data
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(mutation, min_size=1, max_size=6))
 @example(mutations=[("bytes", 0, b'"')])  # a quote opened in the header swallows every record (CI found it)

@@ -11,8 +11,8 @@ from stdnum import iban as stdnum_iban
 from stdnum.pl import nip as stdnum_nip
 from stdnum.pl import pesel as stdnum_pesel
 
-from synthetic.seller_export import ibans, nips, pesels
 from ingest.identifiers import compact, iban_problem, nip_problem, pesel_problem
+from synthetic.seller_export import ibans, nips, pesels
 
 
 def vectorised(check, values: list[str]) -> list[bool]:

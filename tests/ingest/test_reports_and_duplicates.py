@@ -162,6 +162,7 @@ def test_a_stop_before_the_commit_leaves_no_report_and_the_next_ingest_removes_i
     assert files(tmp_path / "out") == sorted(f"f.{n}" for n in REPORT_FILES) and report.finished == []
 
 
+@pytest.mark.slow
 def test_a_kill_after_the_commit_and_cession_ingest_report(store, store_url, tmp_path):
     """As a user meets it: kill -9 between the commit and the renames, then `cession ingest report`."""
     path = canonical_csv(tmp_path / "f.csv", ROWS)
@@ -179,6 +180,7 @@ def test_a_kill_after_the_commit_and_cession_ingest_report(store, store_url, tmp
     assert pl.read_csv(tmp_path / "f.csv.rejects.csv")["row"].n_unique() == 2
 
 
+@pytest.mark.slow
 def test_cession_ingest_report_writes_the_same_reports_again(store, store_url, tmp_path):
     profile = load_profile(None)
     ingest_file(store, canonical_csv(tmp_path / "a.csv", [{"seller_ref": "B", "principal": "99.00"}]), "OLD", today=TODAY)
@@ -201,6 +203,7 @@ def test_cession_ingest_report_writes_the_same_reports_again(store, store_url, t
     assert missing.returncode == 2 and "ingest 99: no such ingest in the store" in missing.stderr and "Traceback" not in missing.stderr
 
 
+@pytest.mark.slow
 def test_a_resaved_file_into_another_portfolio_is_refused_naming_the_first(store, store_url, tmp_path):
     first = Path(canonical_csv(tmp_path / "f.csv", ROWS))
     ingest_file(store, first, "BANK-2024-06", today=TODAY)
@@ -270,6 +273,7 @@ def test_the_fingerprint_is_of_the_claims_not_of_their_order_or_spelling(store, 
         assert [i.ingest_id for i in ingests.ingests_with_fingerprint(conn, a.fingerprint)] == [a.ingest_id]
 
 
+@pytest.mark.slow
 def test_ingest_file_and_ingest_report_both_parse(store_url, tmp_path):
     """`cession ingest FILE --portfolio P` as before (options before or after the file), and the new subcommand."""
     path = canonical_csv(tmp_path / "f.csv", ROWS)

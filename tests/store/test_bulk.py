@@ -11,9 +11,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from synthetic.book import generate_portfolio
 from engine.store import bulk, records, runs
 from engine.store.bulk import in_id_order, read_frame, write_frame, write_frames
+from synthetic.book import generate_portfolio
 
 AS_OF = date(2026, 10, 31)
 

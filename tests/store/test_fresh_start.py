@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from engine.store.database import head_revision, open_store, revision
 
 ROOT = Path(__file__).parents[2]
 COMMANDS = 6
 
 
+@pytest.mark.slow
 def test_commands_started_at_once_on_a_fresh_store_all_succeed(store_url, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"}
     started = [

@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from engine.store import lock_holders
 from engine.store.lock_holders import command_of, lock_holder
 from ingest import ingest_file
@@ -71,6 +73,7 @@ def test_an_ingest_waiting_for_the_lock_says_whom_it_waits_for(store, store_url,
     assert report.accepted == 1
 
 
+@pytest.mark.slow
 def test_a_command_waiting_for_the_lock_says_so_on_stderr_and_goes_on_when_it_is_free(tmp_path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
     subprocess.run([sys.executable, "-m", "api.cli", "db", "upgrade", "--database-url", url], cwd=ROOT, check=True,

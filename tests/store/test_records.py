@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from synthetic.book import generate_portfolio
 from engine.store import records
 from engine.store.database import head_revision, open_store, revision
 from engine.store.models import Base
+from synthetic.book import generate_portfolio
 from tests.builders import claim, event, frames
 
 D = date(2024, 1, 10)

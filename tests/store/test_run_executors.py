@@ -9,11 +9,11 @@ from datetime import date
 import polars as pl
 import pytest
 
-from synthetic.book import generate_portfolio
 from engine import compute_state
 from engine.executors import LocalExecutor, PartitionsFailed, RayExecutor, StoreSource, store_states
 from engine.store import records, runs
 from engine.store.runs import read_state
+from synthetic.book import generate_portfolio
 
 AS_OF = date(2026, 2, 28)
 
@@ -71,6 +71,7 @@ def test_a_failed_partition_leaves_the_stored_state(store, portfolio, monkeypatc
     assert read_state(store).equals(before) and runs.runs_list(store, 2)[1].run_id == first.run_id
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_cli_run_on_ray_and_a_valuation_series(tmp_path, portfolio):
     import json

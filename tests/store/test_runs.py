@@ -13,11 +13,11 @@ from datetime import date
 import polars as pl
 import pytest
 
-from synthetic.book import generate_portfolio
 from engine import compute_state
 from engine.rules import StaleRulesError
 from engine.store import bulk, records, runs
 from engine.store.database import StoreError
+from synthetic.book import generate_portfolio
 
 AS_OF = date(2026, 10, 31)
 LATER = date(2026, 11, 20)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from engine.store import scratch
 from engine.store.database import open_store
 from ingest import ingest_file, pipeline
+from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 
 ROOT = Path(__file__).parents[2]
 CESSION = [sys.executable, "-c", "from api.cli import main; main()"]  # as the installed `cession` runs
@@ -73,6 +73,7 @@ def test_an_ingest_spills_its_rows_in_its_private_folder_not_in_tmp(store, store
     assert not seen["folder"].exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [("runs",), ("db", "status")])
 def test_the_next_command_removes_what_a_killed_run_left_and_says_so(tmp_path, command):
     url = f"sqlite:///{tmp_path / 'cession.db'}"
@@ -91,6 +92,7 @@ def test_the_next_command_removes_what_a_killed_run_left_and_says_so(tmp_path, c
     assert "removed leftovers" not in again.stderr  # said once
 
 
+@pytest.mark.slow
 def test_a_terminated_ingest_rolls_back_and_removes_its_folder(tmp_path):
     url = f"sqlite:///{tmp_path / 'cession.db'}"
     open_store(url).dispose()
@@ -133,6 +135,7 @@ def test_state_refuses_a_folder_as_one_days_out_before_computing(tmp_path):
     assert done.returncode == 2 and "is a file; give a folder" in done.stderr
 
 
+@pytest.mark.slow
 def test_the_next_state_removes_partial_outputs_of_killed_ones(tmp_path):
     from synthetic.book import generate_portfolio, write_portfolio
 

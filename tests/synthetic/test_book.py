@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 
 import synthetic.book as generator
-from synthetic.book import generate_portfolio, write_portfolio
 from engine.domain import AMOUNT_EVENT_KINDS, CLAIM_LIMITATION_KINDS, DebtorKind, EventKind, InterestBasis
 from engine.schema import CLAIMS, EVENTS
 from engine.validation import check_claims, check_events, check_unknown_claims
+from synthetic.book import generate_portfolio, write_portfolio
 
 N = 5_000
 SEED = 20_240_601
