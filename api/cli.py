@@ -476,11 +476,11 @@ def _say_lock_waits() -> None:
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Bring the store's schema to this Cession's version (creates it in an empty database)."""
-    from engine.store.database import _create, head_revision, revision, upgrade_schema
+    from engine.store.database import engine_at, head_revision, revision, upgrade_schema
 
     url = _store_url(database_url)
     _say_lock_waits()
-    engine = _create(url)
+    engine = engine_at(url)
     before = revision(engine)
     upgrade_schema(engine)
     console.print(f"{_shown(url)}: schema {before or 'empty'} -> {revision(engine)} (head {head_revision()})")
@@ -489,12 +489,12 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 @db_app.command("status")
 def db_status(database_url: DatabaseUrl = None, as_json: Json = False) -> None:
     """Where the store is, its schema version, and what it holds."""
-    from engine.store.database import _create, head_revision, revision
+    from engine.store.database import engine_at, head_revision, revision
     from engine.store.scratch import sweep_scratch
 
     url = _store_url(database_url)
     _say_lock_waits()
-    engine = _create(url)  # not open_store: it would migrate an empty store, and status only looks
+    engine = engine_at(url)  # not open_store: it would migrate an empty store, and status only looks
     sweep_scratch(engine.url)  # but killed runs' temporary files go as with every command on the store
     current = revision(engine)
     counts = {}

@@ -108,9 +108,9 @@ def chosen_executor(name: str | None, partitions: int | None) -> Iterator[tuple[
 def _ray_messages_to_stderr() -> None:
     """Ray prints its nodes' messages (a worker killed and retried, ...) on stdout; stdout is ours
     (--json), so they go to stderr."""
-    from engine.executors import _ray
+    from engine.executors import import_ray
 
-    worker = _ray()._private.worker
+    worker = import_ray()._private.worker
     if getattr(worker.print_to_stdstream, "cession", False):
         return
     original = worker.print_to_stdstream

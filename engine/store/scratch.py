@@ -26,8 +26,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
+if TYPE_CHECKING:  # SQLAlchemy is imported where a URL is read: `cession state` sweeps its outputs without it
+    import sqlalchemy as sa
 
 #: A private folder's name: the host and pid of its process, and a random part.
 FOLDER = re.compile(r"^(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{8}$")
@@ -38,6 +40,8 @@ STAGED_OUTPUT = re.compile(r"^\..+\.(?P<pid>\d+)\.partial$|^\..+\.staging-(?P<st
 
 def scratch_root(url: str | sa.URL) -> Path:
     """Where the private folders of runs on the store at ``url`` are made."""
+    import sqlalchemy as sa
+
     url = sa.engine.make_url(url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).resolve().parent / ".cession-tmp"
