@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # SQLAlchemy is imported where a URL is read: `cession state`
 #: A private folder's name: the host and pid of its process, and a random part.
 FOLDER = re.compile(r"^(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{8}$")
 #: What a `cession state` killed while writing leaves beside its output (engine.state.ClaimStateWriter.beside,
-#: api.executor_options.Staged).
+#: api.states.files.Staged).
 STAGED_OUTPUT = re.compile(r"^\..+\.(?P<pid>\d+)\.partial$|^\..+\.staging-(?P<staging_pid>\d+)$")
 
 
