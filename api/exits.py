@@ -14,11 +14,16 @@ code   name         when
                     rolled back or removed
 =====  ===========  ====================================================================
 
+Which error ends with which code is one table, ``OUTCOMES``, by the exception's type: bad input
+is an ``engine.errors.InputError`` (the engine's, ingest's, the store's and the command line's
+refusals derive from it), never any ``ValueError``: a plain ``ValueError`` (or ``KeyError``, ...)
+raised by our own code is a bug and is reported as one, with its traceback.
+
 With ``--json`` an error is JSON on stdout, ``{"error": "<message>", "code": <exit code>}``,
 with the same exit code (a bug's traceback still goes to stderr). Commands say they want JSON
-through the ``--json`` option's callback (``Json`` below), which runs first (it is eager);
-an error found before any option was read (an unknown option) falls back to looking for
-``--json`` among the arguments.
+through the ``--json`` option's callback (``api.cli.options.Json`` calls ``json_requested``), which
+runs first (it is eager); an error found before any option was read (an unknown option) falls
+back to looking for ``--json`` among the arguments.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
-from typing import Annotated
 
 import typer
+
+from engine.errors import ComputationFailed, InputError
 
 
 class ExitCode(IntEnum):
@@ -43,10 +50,6 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
-class UserError(ValueError):
-    """A mistake in what the user asked for: printed as one line, exit code 2."""
-
-
 class Interrupted(KeyboardInterrupt):
     """SIGTERM, raised where the program is so that every ``finally`` runs (like Ctrl-C)."""
 
@@ -55,18 +58,11 @@ _wants_json = False
 _signal_name: str | None = None
 
 
-def _json_given(value: bool) -> bool:
+def json_requested(value: bool) -> bool:
     """The --json option's callback: from here on, errors are JSON on stdout."""
     global _wants_json
     _wants_json = _wants_json or bool(value)
     return value
-
-
-Json = Annotated[
-    bool,
-    typer.Option("--json", help="Machine-readable output: amounts as strings '123.45'; errors as JSON too.",
-                 callback=_json_given, is_eager=True),  # fmt: skip
-]
 
 
 def wants_json(args: Sequence[str]) -> bool:
@@ -76,35 +72,80 @@ def wants_json(args: Sequence[str]) -> bool:
     return _wants_json or "--json" in (options[: options.index("--")] if "--" in options else options)
 
 
-def _raised(e: BaseException, module: str, name: str) -> bool:
-    """Whether ``e`` is ``module.name``, without importing the module (the engine's imports take
-    seconds; an exception of a module never imported cannot have been raised)."""
-    kind = getattr(sys.modules.get(module), name, None)
-    return kind is not None and isinstance(e, kind)
+def one_line(text: object) -> str:
+    """``text`` on one line: its lines joined, runs of blanks as one."""
+    return " ".join(str(text).split())
 
 
-def is_bad_input(e: BaseException) -> bool:
-    """Whether ``e`` means bad input (exit 2, one line): the ValueError family (the engine's,
-    ingest's and the rules' input errors are ValueErrors) and the store's refusals."""
-    return isinstance(e, ValueError) or _raised(e, "engine.store.database", "StoreError")
+def _interrupted(_e: BaseException) -> str:
+    return f"interrupted ({_signal_name or 'SIGINT'}); nothing half-written was kept"
+
+
+def _usage(e: BaseException) -> str:
+    """A refusal of the command line parser (typer's click: a missing or unknown option, a bad
+    value) as one line, pointing at the command's --help; nothing when it printed the help."""
+    if type(e).__name__ == "NoArgsIsHelpError":  # the help was printed
+        return ""
+    ctx = getattr(e, "ctx", None)
+    where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+    return one_line(e.format_message()) + where  # type: ignore[attr-defined]
 
 
 def _file_refused(e: BaseException) -> str | None:
     """A file or folder the system refused (no such file, no permission, disk full, ...), as
-    'PATH: reason'; None for other errors."""
-    if isinstance(e, OSError) and e.filename is not None:
-        return f"{e.filename}: {e.strerror or e}"
-    return None
+    'PATH: reason'; None for an OSError about no file (a bug's, then)."""
+    filename = getattr(e, "filename", None)
+    return None if filename is None else f"{filename}: {e.strerror or e}"  # type: ignore[attr-defined]
 
 
-def _store_busy(e: BaseException) -> bool:
+def _store_busy(e: BaseException) -> str | None:
     """SQLite gave up waiting for another command's write lock (after the store's 60 s)."""
-    return _raised(e, "sqlalchemy.exc", "OperationalError") and "database is locked" in str(e)
+    if "database is locked" not in str(e):
+        return None
+    return "the store is locked by another command that is still writing (waited 60 s); run this again when it has ended"
 
 
-def one_line(text: object) -> str:
-    """``text`` on one line: its lines joined, runs of blanks as one."""
-    return " ".join(str(text).split())
+@dataclass(frozen=True)
+class Outcome:
+    """How errors of one type end a command: ``kind`` (a type, or ``"module.Name"`` of a module
+    that is only imported by the commands that need it: an error of a module never imported
+    cannot have been raised), its exit code, and the one line said (``None``: the row does not
+    apply to this error, the next one is tried)."""
+
+    kind: type[BaseException] | str
+    code: ExitCode
+    line: Callable[[BaseException], str | None] = one_line
+
+    def matches(self, e: BaseException) -> bool:
+        if isinstance(self.kind, str):
+            module, _, name = self.kind.rpartition(".")
+            kind = getattr(sys.modules.get(module), name, None)
+            return kind is not None and isinstance(e, kind)
+        return isinstance(e, self.kind)
+
+
+#: Every error a command can end with, by type; the first row that matches and applies decides.
+#: Any other exception is a bug in Cession: its traceback, then one line, exit code FAILED.
+OUTCOMES: tuple[Outcome, ...] = (
+    Outcome(KeyboardInterrupt, ExitCode.INTERRUPTED, _interrupted),  # Ctrl-C; SIGTERM as Interrupted
+    Outcome(typer.Abort, ExitCode.INTERRUPTED, _interrupted),  # a prompt's end of input
+    Outcome(typer.TyperException, ExitCode.BAD_INPUT, _usage),  # typer's click refusing the command line
+    Outcome(InputError, ExitCode.BAD_INPUT),  # bad input, from the command line, engine, ingest or store
+    Outcome(OSError, ExitCode.BAD_INPUT, _file_refused),  # a file the system refuses (permission, disk full)
+    Outcome("sqlalchemy.exc.OperationalError", ExitCode.BAD_INPUT, _store_busy),
+    Outcome(ComputationFailed, ExitCode.FAILED),  # workers lost: the previous outputs and state are kept
+)
+
+
+def outcome(e: BaseException) -> tuple[ExitCode, str | None]:
+    """The exit code of ``e`` and the line that says why; ``None`` for a bug (exit FAILED,
+    printed with its traceback)."""
+    for row in OUTCOMES:
+        if row.matches(e):
+            line = row.line(e)
+            if line is not None:
+                return row.code, line
+    return ExitCode.FAILED, None
 
 
 def report(message: str, code: ExitCode, as_json: bool) -> None:
@@ -125,19 +166,6 @@ def _on_sigterm(signum: int, _frame) -> None:
     raise Interrupted(_signal_name)
 
 
-def _interrupted_message() -> str:
-    by = _signal_name or "SIGINT"
-    return f"interrupted ({by}); nothing half-written was kept"
-
-
-def _usage_message(e: typer.TyperException) -> str:
-    """A refusal of the command line parser (typer's click: a missing or unknown option, a bad
-    value) as one line, pointing at the command's --help."""
-    ctx = getattr(e, "ctx", None)
-    where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
-    return one_line(e.format_message()) + where
-
-
 def run(app: Callable[..., object], args: Sequence[str] | None = None) -> int:
     """Run the command line ``app`` on ``args`` (default: sys.argv) and return its exit code
     (the table above); every error is reported here, once."""
@@ -148,37 +176,17 @@ def run(app: Callable[..., object], args: Sequence[str] | None = None) -> int:
     try:
         code = app(args=args, prog_name="cession", standalone_mode=False)
         if isinstance(code, int) and code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into Exit(130)
-            report(_interrupted_message(), ExitCode.INTERRUPTED, wants_json(args))
+            report(_interrupted(KeyboardInterrupt()), ExitCode.INTERRUPTED, wants_json(args))
         return code if isinstance(code, int) else ExitCode.OK
-    except KeyboardInterrupt:  # SIGTERM while typer was not listening (before or after the command)
-        report(_interrupted_message(), ExitCode.INTERRUPTED, wants_json(args))
-        return ExitCode.INTERRUPTED
-    except typer.Abort:  # a prompt's end of input
-        report(_interrupted_message(), ExitCode.INTERRUPTED, wants_json(args))
-        return ExitCode.INTERRUPTED
-    except typer.TyperException as e:  # typer's click (vendored since typer 0.29) refusing the command line
-        if type(e).__name__ == "NoArgsIsHelpError":  # the help was printed
-            return ExitCode.BAD_INPUT
-        report(_usage_message(e), ExitCode.BAD_INPUT, wants_json(args))
-        return ExitCode.BAD_INPUT
-    except Exception as e:
-        if is_bad_input(e):
-            report(one_line(e), ExitCode.BAD_INPUT, wants_json(args))
-            return ExitCode.BAD_INPUT
-        refused = _file_refused(e)
-        if refused is not None:
-            report(refused, ExitCode.BAD_INPUT, wants_json(args))
-            return ExitCode.BAD_INPUT
-        if _store_busy(e):
-            report("the store is locked by another command that is still writing (waited 60 s); "
-                   "run this again when it has ended", ExitCode.BAD_INPUT, wants_json(args))  # fmt: skip
-            return ExitCode.BAD_INPUT
-        if _raised(e, "engine.executors", "PartitionsFailed"):  # the previous outputs and state are left as they were
-            report(one_line(e), ExitCode.FAILED, wants_json(args))
-            return ExitCode.FAILED
-        traceback.print_exc()
-        report(f"a bug in Cession: {type(e).__name__}: {one_line(e)} (the traceback is above; please report it)",
-               ExitCode.FAILED, wants_json(args))  # fmt: skip
-        return ExitCode.FAILED
+    except BaseException as e:
+        if not isinstance(e, Exception | KeyboardInterrupt):  # SystemExit, GeneratorExit: not ours to report
+            raise
+        code, line = outcome(e)
+        if line is None:
+            traceback.print_exc()
+            line = f"a bug in Cession: {type(e).__name__}: {one_line(e)} (the traceback is above; please report it)"
+        if line:
+            report(line, code, wants_json(args))
+        return code
     finally:
         signal.signal(signal.SIGTERM, previous)

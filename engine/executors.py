@@ -36,6 +36,7 @@ import polars as pl
 import pyarrow as pa
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.errors import ComputationFailed, InputError
 from engine.rules import RuleBook, StaleRulesError, load_rules
 from engine.schema import CLAIMS, EVENTS, NOT_READ_BY_ENGINE, engine_columns
 from engine.state import METADATA_KEY, Prepared, combined_provenance, compute_state, prepare_inputs, provenance, state_table
@@ -118,7 +119,7 @@ def plan(claim_ids: np.ndarray, n: int) -> list[Partition]:
     return [Partition(i, bounds[i], bounds[i + 1], starts[i + 1] - starts[i]) for i in range(n)]
 
 
-class PartitionsFailed(RuntimeError):
+class PartitionsFailed(ComputationFailed):
     """Some partitions could not be computed (after Ray's retries); nothing was committed."""
 
     def __init__(self, failed: list[tuple[Partition, str]], what: str = "") -> None:
@@ -256,12 +257,12 @@ class StoreSource:
 
     def covered(self) -> pl.DataFrame:
         """claim_id and portfolio_id of every claim read (by claim_id), in the source's snapshot."""
-        from engine.store.database import _create
+        from engine.store.database import engine_at
         from engine.store.records import claims_query
 
         query, _schema, params = claims_query(self.portfolio)
         schema = {"claim_id": pl.Int64(), "portfolio_id": pl.String()}
-        return self._read(_create(self.url), f"SELECT claim_id, portfolio_id FROM ({query}) q", schema, params).sort("claim_id")
+        return self._read(engine_at(self.url), f"SELECT claim_id, portfolio_id FROM ({query}) q", schema, params).sort("claim_id")
 
     def claim_ids(self) -> np.ndarray:
         return self.covered().get_column("claim_id").to_numpy()
@@ -270,10 +271,10 @@ class StoreSource:
         """Event ids are the events table's primary key."""
 
     def read(self, part: Partition) -> Batch:
-        from engine.store.database import _create
+        from engine.store.database import engine_at
         from engine.store.records import claims_query, events_query
 
-        engine = _create(self.url)
+        engine = engine_at(self.url)
         try:
             out = []
             for query, schema, params in (claims_query(self.portfolio), events_query(self.portfolio)):
@@ -488,7 +489,7 @@ def _read_compute_task(source: Source, part: Partition, fn: BatchFn, rules: Rule
         raise _Carried.of(error) from None
 
 
-def _ray():
+def import_ray():
     """Ray, imported with our defaults: no usage stats, and the workers use this environment (under
     `uv run`, Ray would otherwise build a fresh one from the working folder for every job)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -516,7 +517,7 @@ class RayExecutor:
 
     def start(self) -> None:
         """Connect (or start a local Ray) unless this process is already connected."""
-        ray = _ray()
+        ray = import_ray()
         if ray.is_initialized():
             return
         options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False) | self.init_options
@@ -531,25 +532,25 @@ class RayExecutor:
 
     def close(self) -> None:
         if self._started:
-            _ray().shutdown()
+            import_ray().shutdown()
             self._started = False
 
     def cpus(self) -> int:
         self.start()
-        return max(1, int(_ray().cluster_resources().get("CPU", 1)))
+        return max(1, int(import_ray().cluster_resources().get("CPU", 1)))
 
     def default_partitions(self) -> int:
         return 2 * self.cpus()
 
     def _remote(self, function):
-        return _ray().remote(max_retries=self.max_retries, retry_exceptions=False)(function)
+        return import_ray().remote(max_retries=self.max_retries, retry_exceptions=False)(function)
 
     def map(self, source, partitions, fns, rules, on_done=None):
         """Tasks are submitted in order, a few more than the cluster has CPUs at a time, so they
         also finish about in order: the caller writes the first partitions while the next ones
         compute (all at once, Ray would run them in any order and the first might come last)."""
         self.start()
-        ray = _ray()
+        ray = import_ray()
         rules_ref = ray.put(rules)
         event_ids: list = [None] * len(partitions)  # EventIds of each partition (or a ref to them)
         if len(fns) == 1 and not source.in_driver:  # read and compute in one task per partition
@@ -642,7 +643,7 @@ def make_executor(name: ExecutorName | None = None, *, address: str | None = Non
         return LocalExecutor()
     if name == "ray":
         return RayExecutor(address or settings.ray_address, max_retries=settings.ray_max_retries)
-    raise ValueError(f"executor {name!r}: one of local, ray")
+    raise InputError(f"executor {name!r}: one of local, ray")
 
 
 # ----------------------------------------------------------------------------------------------- driver

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from engine.errors import InputError
 from engine.domain import EventKind, InterestBasis, LimitationKind
 from engine.rules import RuleBook, from_day_number, load_rules
 from engine.single import day_before, events_of, one_claim
@@ -75,7 +76,7 @@ def calculate_interest(
     its ``title`` and limitation ``events``)."""
     basis = InterestBasis(basis)
     if last < first:
-        raise ValueError(f"the period ends ({last}) before it starts ({first})")
+        raise InputError(f"the period ends ({last}) before it starts ({first})")
     rules = rules or load_rules()
     facts = sorted(((EventKind(k).value, d) for k, d in events), key=lambda f: f[1])
     claim = one_claim(

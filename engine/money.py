@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from engine.errors import InputError
+
 
 def to_grosz(text: str | int | Decimal) -> int:
     """'1234.56' / '1 234,56' -> 123456. Refuses more than two decimals and negatives."""
@@ -14,12 +16,12 @@ def to_grosz(text: str | int | Decimal) -> int:
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise ValueError(f"{text!r} is not an amount in PLN (e.g. 1234.56)") from None
+        raise InputError(f"{text!r} is not an amount in PLN (e.g. 1234.56)") from None
     if not value.is_finite() or value < 0:
-        raise ValueError(f"{text!r}: an amount must be a finite number >= 0")
+        raise InputError(f"{text!r}: an amount must be a finite number >= 0")
     grosz = value * 100
     if grosz != grosz.to_integral_value():
-        raise ValueError(f"{text!r}: at most two decimals (grosz)")
+        raise InputError(f"{text!r}: at most two decimals (grosz)")
     return int(grosz)
 
 

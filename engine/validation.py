@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from engine.errors import InputError
 from engine.domain import AMOUNT_EVENT_KINDS, EventKind, InterestBasis, LimitationKind
 from engine.schema import CLAIMS, EVENTS, Column
 
@@ -18,7 +19,7 @@ SHOW_IDS = 5
 
 
 @dataclass
-class EngineInputError(ValueError):
+class EngineInputError(InputError):
     """Input that breaks the data contract; ``ids`` are the first offending claim/event ids."""
 
     table: str

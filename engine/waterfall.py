@@ -9,6 +9,7 @@ from itertools import permutations
 import numpy as np
 
 from engine.domain import Bucket, code_of
+from engine.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Waterfall:
 
     def __post_init__(self) -> None:
         if sorted(self.order) != sorted(Bucket):
-            raise ValueError(f"a waterfall orders each of {', '.join(Bucket)} once; got {', '.join(self.order)}")
+            raise InputError(f"a waterfall orders each of {', '.join(Bucket)} once; got {', '.join(self.order)}")
 
     @classmethod
     def parse(cls, text: str | Sequence[str] | Waterfall) -> Waterfall:
@@ -31,9 +32,9 @@ class Waterfall:
         try:
             order = tuple(Bucket(name) for name in names)
         except ValueError:
-            raise ValueError(f"waterfall {text!r}: each part must be one of {', '.join(Bucket)}") from None
+            raise InputError(f"waterfall {text!r}: each part must be one of {', '.join(Bucket)}") from None
         if len(order) != 3:
-            raise ValueError(f"waterfall {text!r}: name all three of {', '.join(Bucket)}, in order")
+            raise InputError(f"waterfall {text!r}: name all three of {', '.join(Bucket)}, in order")
         return cls(order)  # type: ignore[arg-type]
 
     def __str__(self) -> str:

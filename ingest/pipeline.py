@@ -32,6 +32,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
+from engine.errors import InputError
 from engine.money import to_grosz
 from engine.schema import CLAIMS
 from engine.store import ingests
@@ -50,7 +51,7 @@ from ingest.sources import BATCH_ROWS, META, ROW, Scanned, SourceError, estimate
 OnProgress = Callable[[str, int, int | None], None]  # (stage, done, total)
 
 
-class IngestError(ValueError):
+class IngestError(InputError):
     """An ingest that cannot go on at all (the file unreadable, a required column missing,
     no price): nothing is stored."""
 

@@ -16,6 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from engine.errors import InputError
 from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, InterestBasis
 
 SHIPPED = Path(__file__).with_name("profiles")
@@ -40,7 +41,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
 }
 
 
-class ProfileError(ValueError):
+class ProfileError(InputError):
     """A profile that cannot be used: unknown column, unknown value, bad YAML."""
 
 

@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 from numba import njit
 
+from engine.errors import InputError
 from engine.prefetch import ahead
 
 CHUNK = 8 << 20
@@ -68,7 +69,7 @@ _ISO_POLISH = b"\xb1\xb6\xbc\xa1\xa6\xac"
 _CP1250_POLISH = b"\xb9\x9c\x9f\xa5\x8c\x8f"
 
 
-class SourceError(ValueError):
+class SourceError(InputError):
     """A file ingest cannot read at all (unknown type, no header, unreadable)."""
 
 

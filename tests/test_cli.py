@@ -98,10 +98,12 @@ def test_load_run_and_runs_through_the_store(tmp_path):
     assert first["claims"] == {"rows": 1500, "inserted": 1500, "already_stored": 0, "rejected": 0}
     again = json.loads(cession("load", *files, "--database-url", url, "--json").stdout)
     assert again["events"]["inserted"] == 0 and again["events"]["already_stored"] == first["events"]["rows"]
-    ran = json.loads(cession("run", "--as-of", "2026-01-31", "--database-url", url, "--json").stdout)
+    verbose = cession("-v", "run", "--as-of", "2026-01-31", "--database-url", url, "--json")
+    ran = json.loads(verbose.stdout)
     assert ran["status"] == "succeeded" and ran["claims"] == 1500 and ran["totals"]["total_due"].count(".") == 1
-    runs = json.loads(cession("runs", "--database-url", url, "--json").stdout)
-    assert [r["run_id"] for r in runs] == [ran["run_id"]]
+    assert f" INFO api.runs.service run={ran['run_id']}: run as of 2026-01-31 succeeded" in verbose.stderr  # -v: logged
+    listed = cession("runs", "--database-url", url, "--json")
+    assert [r["run_id"] for r in json.loads(listed.stdout)] == [ran["run_id"]] and listed.stderr == ""  # quiet by default
     status = json.loads(cession("db", "status", "--database-url", url, "--json").stdout)
     assert status["schema"] == status["head"] and status["counts"]["claim_state"] == 1500
     missing = cession("run", "--portfolio", "NOPE", "--as-of", "2026-01-31", "--database-url", url, check=False)
@@ -147,12 +149,12 @@ def test_a_command_line_the_parser_refuses_is_one_line_naming_the_help(capsys):
 
 
 def test_a_bug_exits_1_with_its_traceback_and_json_still_gets_its_error(capsys, monkeypatch):
-    import api.cli
+    import api.cli.calculators
 
     def broken(kind, years):
         return {}["no such key"]
 
-    monkeypatch.setattr(api.cli, "_limitation_kind", broken)
+    monkeypatch.setattr(api.cli.calculators, "limitation_kind", broken)
     args = ("limitation", "--due", "2016-03-15", "--kind", "business")
     code, out, err = run_here(capsys, *args)
     assert code == 1 and out == ""
@@ -165,12 +167,12 @@ def test_a_bug_exits_1_with_its_traceback_and_json_still_gets_its_error(capsys, 
 
 
 def test_a_file_the_system_refuses_is_one_line_naming_it(capsys, monkeypatch):
-    import api.cli
+    import api.cli.calculators
 
     def full(kind, years):
         raise OSError(28, "No space left on device", "/data/state.parquet")
 
-    monkeypatch.setattr(api.cli, "_limitation_kind", full)
+    monkeypatch.setattr(api.cli.calculators, "limitation_kind", full)
     code, out, err = run_here(capsys, "limitation", "--due", "2016-03-15", "--kind", "business")
     assert code == 2 and one_error_line(err) == "error: /data/state.parquet: No space left on device"
 
@@ -180,7 +182,7 @@ def test_ctrl_c_and_sigterm_exit_130(capsys, monkeypatch):
     import signal
     import time
 
-    import api.cli
+    import api.cli.calculators
 
     def ctrl_c(kind, years):
         raise KeyboardInterrupt
@@ -192,10 +194,10 @@ def test_ctrl_c_and_sigterm_exit_130(capsys, monkeypatch):
 
     before = signal.getsignal(signal.SIGTERM)
     args = ("limitation", "--due", "2016-03-15", "--kind", "business")
-    monkeypatch.setattr(api.cli, "_limitation_kind", ctrl_c)
+    monkeypatch.setattr(api.cli.calculators, "limitation_kind", ctrl_c)
     code, out, err = run_here(capsys, *args)
     assert code == 130 and one_error_line(err) == "error: interrupted (SIGINT); nothing half-written was kept"
-    monkeypatch.setattr(api.cli, "_limitation_kind", sigterm)
+    monkeypatch.setattr(api.cli.calculators, "limitation_kind", sigterm)
     code, out, err = run_here(capsys, *args, "--json")
     assert code == 130 and json.loads(out) == {"error": "interrupted (SIGTERM); nothing half-written was kept", "code": 130}
     assert signal.getsignal(signal.SIGTERM) is before  # the command's handler is gone with it
@@ -320,9 +322,9 @@ def series(days: int) -> list[dict]:
 
 
 def test_the_multi_day_state_table_fits_80_and_120_columns_with_every_date_and_amount_whole(monkeypatch):
-    import api.cli
+    import api.cli.console
     from api import formats
-    from api.executor_options import print_series
+    from api.cli.states import print_series
 
     for width in (80, 120, 160, 60):
         summaries = series(4)
@@ -332,7 +334,7 @@ def test_the_multi_day_state_table_fits_80_and_120_columns_with_every_date_and_a
                   for s in summaries]  # fmt: skip
 
         def show(console):
-            monkeypatch.setattr(api.cli, "console", console)
+            monkeypatch.setattr(api.cli.console, "out", console)
             print_series(summaries, None, as_json=False)
 
         lines = rendered(width, show)
@@ -354,7 +356,7 @@ def test_the_runs_table_fits_80_columns_with_dates_whole_and_the_error_readable(
     from types import SimpleNamespace
 
     from api import formats
-    from api.cli import print_runs
+    from api.cli.runs import print_runs
 
     error = ("PartitionsFailed: partition 3 (claim_id 750001..1000000, 250 000 claims) failed twice: "
              "the worker died (OOM); the stored state is as it was")  # fmt: skip
@@ -372,7 +374,8 @@ def test_the_runs_table_fits_80_columns_with_dates_whole_and_the_error_readable(
 
 
 def test_the_summary_of_a_state_fits_80_columns(monkeypatch):
-    import api.cli
+    import api.cli.console
+    import api.cli.states
     from api import formats
 
     summary = dict(series(1)[0], events=12_345_678, waterfall="costs,interest,principal", limitation_rule_set="2026-12")
@@ -380,8 +383,8 @@ def test_the_summary_of_a_state_fits_80_columns(monkeypatch):
                                                           "principal_due")}  # fmt: skip
 
     def show(console):
-        monkeypatch.setattr(api.cli, "console", console)
-        api.cli._print_summary(summary, None)
+        monkeypatch.setattr(api.cli.console, "out", console)
+        api.cli.states.print_summary(summary, None)
 
     lines = rendered(80, show)
     assert_whole(lines, 80, [formats.amount(99_999_999_999_99), formats.amount(138690184582), "claims 1\u00a0500\u00a0000",
@@ -392,7 +395,8 @@ def test_the_summary_of_a_state_fits_80_columns(monkeypatch):
 def test_the_ingest_summary_fits_80_columns_with_every_count_and_amount_whole(monkeypatch):
     from types import SimpleNamespace
 
-    import api.ingest_cli
+    import api.cli.console
+    import api.cli.ingest
     from api import formats
     from ingest.pipeline import Control
 
@@ -408,8 +412,8 @@ def test_the_ingest_summary_fits_80_columns_with_every_count_and_amount_whole(mo
     )  # fmt: skip
 
     def show(console):
-        monkeypatch.setattr(api.ingest_cli, "console", console)
-        api.ingest_cli.print_report(report, None)
+        monkeypatch.setattr(api.cli.console, "out", console)
+        api.cli.ingest.print_report(report, None)
 
     lines = rendered(80, show)
     assert_whole(lines, 80, [formats.count(1_500_000), formats.count(1_499_999), formats.amount(138690184582),

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from dateutil.easter import easter
 
+from engine.errors import InputError
 from engine.domain import LimitationKind
 
 SHIPPED_DIR = Path(__file__).parent / "data"
@@ -35,11 +36,11 @@ DERIVED_RATE_TABLES = {"commercial_late_medical": ("commercial_late", "commercia
 OTHER_RATE_TABLES = ("statutory_capital", "reference_rate")
 
 
-class RuleTableError(ValueError):
+class RuleTableError(InputError):
     """A rule table is malformed: names the file, the line and the rule it breaks."""
 
 
-class StaleRulesError(ValueError):
+class StaleRulesError(InputError):
     """``as_of`` lies past the day a rule table is known to be valid."""
 
     def __init__(self, stale: list[RateTable], as_of: date):

@@ -11,14 +11,18 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from engine.errors import InputError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: how long a SQLite transaction waits for another process's write lock before it gives up
 SQLITE_BUSY_SECONDS = 60
 #: pg_advisory_xact_lock key of schema migrations ("cess_db" as a number): one upgrade at a time.
 MIGRATION_LOCK_KEY = 0x636573735F6462
+#: the tables `cession db status` counts
+COUNTED = ("portfolios", "claims", "events", "claim_state", "engine_runs")
 
 
-class StoreError(Exception):
+class StoreError(InputError):
     """The store cannot be used as asked (schema behind, unknown portfolio, locked run, ...)."""
 
 
@@ -30,7 +34,7 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> sa.Engine:
         from engine.store.settings import StoreSettings
 
         url = StoreSettings().database_url
-    engine = _create(url)
+    engine = engine_at(url)
     from engine.store.scratch import sweep_scratch
 
     sweep_scratch(engine.url)  # the temporary files of runs on this store that were killed
@@ -43,7 +47,10 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> sa.Engine:
     return engine
 
 
-def _create(url: str) -> sa.Engine:
+def engine_at(url: str) -> sa.Engine:
+    """An engine on the store at ``url`` as it is: no migration, no sweep of killed runs' folders
+    (``open_store`` does both; this is for reading a store another process opened, or checking
+    its schema)."""
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
@@ -97,3 +104,9 @@ def upgrade_schema(engine: sa.Engine, target: str = "head") -> None:
     (PostgreSQL: an advisory lock; SQLite: its write lock, by BEGIN IMMEDIATE), so commands
     started at once on a fresh database migrate it once: the others wait, then find it current."""
     command.upgrade(alembic_config(engine), target)
+
+
+def table_counts(engine: sa.Engine, tables: tuple[str, ...] = COUNTED) -> dict[str, int]:
+    """How many rows each of ``tables`` holds (a store whose schema is current)."""
+    with engine.connect() as conn:
+        return {table: conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one() for table in tables}

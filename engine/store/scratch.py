@@ -26,18 +26,22 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
+if TYPE_CHECKING:  # SQLAlchemy is imported where a URL is read: `cession state` sweeps its outputs without it
+    import sqlalchemy as sa
 
 #: A private folder's name: the host and pid of its process, and a random part.
 FOLDER = re.compile(r"^(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{8}$")
 #: What a `cession state` killed while writing leaves beside its output (engine.state.ClaimStateWriter.beside,
-#: api.executor_options.Staged).
+#: api.states.files.Staged).
 STAGED_OUTPUT = re.compile(r"^\..+\.(?P<pid>\d+)\.partial$|^\..+\.staging-(?P<staging_pid>\d+)$")
 
 
 def scratch_root(url: str | sa.URL) -> Path:
     """Where the private folders of runs on the store at ``url`` are made."""
+    import sqlalchemy as sa
+
     url = sa.engine.make_url(url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).resolve().parent / ".cession-tmp"

@@ -15,7 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from api.executor_options import Staged, month_ends, parse_as_of, write_states
+from api.cli.parsing import days as parse_as_of
+from api.cli.parsing import month_ends
+from api.states.files import Staged, write_states
 from engine import EngineInputError, StaleRulesError, compute_state
 from engine.executors import (
     FramesSource,
@@ -119,14 +121,13 @@ def test_outputs_are_committed_only_when_every_day_succeeded(tmp_path, generated
         raise PartitionsFailed([])
 
     with pytest.raises(PartitionsFailed):
-        write_states(results(), [date(2026, 1, 31), AS_OF], out, LocalExecutor(), quiet=True)
+        write_states(results(), [date(2026, 1, 31), AS_OF], out, LocalExecutor())
     assert (out / "state-2026-01-31.parquet").read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["series"]  # no staging left behind
 
 
 def test_partitions_are_written_as_they_come_into_one_file_equal_to_the_whole(tmp_path, generated_state):
-    [summary] = write_states(iter(parts_of(generated_state, AS_OF, 4)), [AS_OF], tmp_path / "one.parquet", LocalExecutor(),
-                             quiet=True)  # fmt: skip
+    [summary] = write_states(iter(parts_of(generated_state, AS_OF, 4)), [AS_OF], tmp_path / "one.parquet", LocalExecutor())
     written = pq.read_table(tmp_path / "one.parquet")
     assert written.equals(generated_state) and state_digest(written) == state_digest(generated_state)
     meta = json.loads(written.schema.metadata[b"cession"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.executors import ParquetSource, PartitionsFailed, RayExecutor, _ray, states
+from engine.executors import ParquetSource, PartitionsFailed, RayExecutor, import_ray, states
 from engine.store.runs import state_digest
 from tests.engine.conftest import AS_OF
 
@@ -37,7 +37,7 @@ class KilledWorkers(ParquetSource):
 
 @pytest.fixture(scope="module")
 def two_nodes():
-    ray = _ray()
+    ray = import_ray()
     ray.shutdown()  # the session's local Ray, if any: the next test that needs it starts it again
     from ray.cluster_utils import Cluster
 
@@ -51,7 +51,7 @@ def two_nodes():
 
 
 def test_a_worker_killed_mid_run_is_retried_and_the_result_is_identical(two_nodes, generated_files, generated_state, tmp_path):
-    ray = _ray()
+    ray = import_ray()
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2
     source = KilledWorkers(str(generated_files[0]), str(generated_files[1]), marks=str(tmp_path))
     [(_, got)] = states(source, [AS_OF], executor=RayExecutor(two_nodes.address, max_retries=2), partitions=6)

@@ -97,7 +97,7 @@ def test_an_unwritable_report_path_is_one_line_and_exit_2(store_url, tmp_path):
     result = cession(store_url, "ingest", path, "--portfolio", "P1", "--reports", str(tmp_path / "a-file" / "f"), cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().count("\n") == 0
-    # refused before any work by the command line's check of output paths (api/outputs.py), else by the ingest's own
+    # refused before any work by the command line's check of output paths (api/cli/outputs.py), else by the ingest's own
     assert f"--reports {tmp_path}/a-file/f: " in result.stderr and "is a file" in result.stderr, result.stderr
     engine = open_store(store_url)  # (refused before the store was even opened: it may still be empty)
     with engine.connect() as conn:

@@ -20,8 +20,8 @@ ROOT = Path(__file__).parents[2]
 HOLDER = textwrap.dedent("""
     import sys
     from engine.store import ingests
-    from engine.store.database import _create
-    engine = _create(sys.argv[1])
+    from engine.store.database import engine_at
+    engine = engine_at(sys.argv[1])
     with engine.begin() as conn:
         ingests.lock(conn)
         print("held", flush=True)

@@ -12,7 +12,7 @@ target_metadata = Base.metadata
 
 def run_migrations_online() -> None:
     engine = config.attributes["engine"]
-    with engine.begin() as connection:  # SQLite: BEGIN IMMEDIATE, its write lock (database._create)
+    with engine.begin() as connection:  # SQLite: BEGIN IMMEDIATE, its write lock (database.engine_at)
         if connection.dialect.name == "postgresql":
             # held to the commit; the schema's revision is read after it, so a waiter finds it current
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")

@@ -1,28 +1,23 @@
-"""`cession ingest`: a seller file into a portfolio, with a progress bar, a summary and a reject report;
-`cession ingest report`: an ingest's reports written again from the store."""
+"""`cession ingest FILE --portfolio P ...`: a seller's file into a portfolio, with a progress bar, a
+summary and a reject report; `cession ingest report INGEST_ID`: an ingest's reports written again
+from the store."""
 
 from __future__ import annotations
 
 import time
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from typer.core import TyperGroup
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from api import formats
-from api.exits import Json
-
-console = Console()
-err = Console(stderr=True)
-
-
-class IngestUsageError(ValueError):
-    """A mistake in the command line (printed as one line, exit code 2)."""
+from api.cli import console
+from api.cli.options import DatabaseUrl, Json
+from api.cli.outputs import output_stem
+from api.cli.parsing import day_or_none, grosz_or_none
+from api.cli.store import opened
 
 
 class _FileOrCommand(TyperGroup):
@@ -45,55 +40,34 @@ ingest_app = typer.Typer(
 )  # fmt: skip
 
 
-def _grosz(text: str | None, name: str) -> int | None:
-    from engine.money import to_grosz
+def ingested(store, file: Path, portfolio: str, *, quiet: bool = False, **options):
+    """The ingests service with a progress bar on stderr (reading rows, then storing), and the
+    lines of earlier ingests' reports it finished."""
+    from api.ingests import service
 
-    if text is None:
-        return None
-    try:
-        return to_grosz(text)
-    except ValueError as e:
-        raise IngestUsageError(f"{name}: {e}") from None
-
-
-def _date(text: str | None, name: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise IngestUsageError(f"{name}: {text!r} is not a date YYYY-MM-DD") from None
-
-
-def run_ingest(engine, file: Path, portfolio: str, *, quiet: bool = False, **options):
-    """ingest_file with a progress bar on stderr (reading rows, then storing)."""
-    from ingest import ingest_file
-
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, disable=quiet or not err.is_terminal, transient=True,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("hashing", total=None)
+    with console.steps("hashing", quiet=quiet) as steps:
 
         def on_progress(stage: str, done: int, total: int | None) -> None:
-            progress.update(task, description=stage, completed=done, total=total)
+            steps.stage(stage)
+            steps.advance(done, total)
 
-        report = ingest_file(engine, file, portfolio, on_progress=on_progress, **options)
+        report = service.ingest(store=store, file=file, portfolio=portfolio, on_progress=on_progress, **options)
     if not quiet:
         for line in report.finished:
-            err.print(line, highlight=False)
+            console.err.print(line, highlight=False)
     return report
 
 
 def print_report(report, reports: dict | None, shown: int = 10) -> None:
     """The summary a purchaser reads: what came in, what did not and why, and where the details are."""
     count, amount = formats.count, formats.amount
+    screen = console.out
     if report.status == "already ingested":
         a = report.already
-        console.print(f"[bold]{report.file.name}[/] (sha256 {report.sha256[:12]}…) was already ingested into "
+        screen.print(f"[bold]{report.file.name}[/] (sha256 {report.sha256[:12]}…) was already ingested into "
                       f"portfolio [bold]{a['portfolio']}[/] (version {a['version']}) on {a['at'][:19]} by {a['by']}: "
                       "nothing stored again. To ingest it on purpose as a new version: --new-version.")  # fmt: skip
-        console.print(f"  then: {count(report.rows_read)} rows read, {count(report.accepted)} accepted, "
+        screen.print(f"  then: {count(report.rows_read)} rows read, {count(report.accepted)} accepted, "
                       f"{count(report.rejected)} rejected", highlight=False)  # fmt: skip
         return
     table = Table(title=f"Ingest of {report.file.name} into {report.portfolio_id}", header_style="bold", show_header=False)
@@ -119,7 +93,7 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
         table.add_row("claims another portfolio holds (--allow-duplicates)", f"[yellow]{count(overlaps)}[/]")
     table.add_row("encoding", str(report.encoding or "-"))
     table.add_row("version", str(report.version))
-    console.print(table)
+    screen.print(table)
     control = report.control
     if control is not None and control.given:
         verdict = "[green]control totals match[/]" if control.ok else "[bold red]CONTROL TOTALS DO NOT MATCH[/]"
@@ -131,7 +105,7 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
             parts += [f"principal {amount(control.principal)}", f"vs {amount(control.principal_read)}"]
             if control.unparsed_principal:
                 parts.append(f"({count(control.unparsed_principal)} rows without a readable principal)")
-        formats.facts(console, parts, separator=" ")
+        formats.facts(screen, parts, separator=" ")
     by_rule = report.rejects_by_rule()
     if by_rule:
         rules = Table(title="Rejected rows by rule (a row may break several)", header_style="bold")
@@ -139,15 +113,16 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
         rules.add_column("rows", justify="right")
         for rule, n in list(by_rule.items())[:15]:
             rules.add_row(rule, count(n))
-        console.print(rules)
-        console.print(f"First {min(shown, report.failures.height)} failures (row, column, rule, value):")
+        screen.print(rules)
+        screen.print(f"First {min(shown, report.failures.height)} failures (row, column, rule, value):")
         for r in report.failures.head(shown).iter_rows(named=True):
-            console.print(f"  row {r['row']}: {r['column']}: {r['rule']} [dim]({r['value']!r})[/]", highlight=False)
+            screen.print(f"  row {r['row']}: {r['column']}: {r['rule']} [dim]({r['value']!r})[/]", highlight=False)
     if reports:
-        console.print("Reports: " + ", ".join(str(p) for p in reports.values()))
-    console.print(f"ingest {report.ingest_id} stored in one transaction ({formats.seconds(report.seconds)})", highlight=False)
+        screen.print("Reports: " + ", ".join(str(p) for p in reports.values()))
+    screen.print(f"ingest {report.ingest_id} stored in one transaction ({formats.seconds(report.seconds)})", highlight=False)
 
 
+@ingest_app.command("file")
 def ingest_command(
     file: Annotated[Path, typer.Argument(help="The seller's file: CSV (UTF-8/Windows-1250/ISO-8859-2), XLSX or Parquet.", metavar="FILE")],
     portfolio: Annotated[str, typer.Option("--portfolio", help="The portfolio (purchase) the claims go into.")],
@@ -159,7 +134,7 @@ def ingest_command(
     control_count: Annotated[int | None, typer.Option("--control-count", help="The seller's number of claims (overrides the profile's).")] = None,
     control_principal: Annotated[str | None, typer.Option("--control-principal", help="The seller's sum of principal in PLN (overrides the profile's).")] = None,
     reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports: STEM.rejects.csv/.parquet, STEM.candidates.csv, STEM.name_conflicts.csv, STEM.overlaps.csv (default: ./<file name>); written with the commit.")] = None,
-    database_url: Annotated[str | None, typer.Option("--database-url", help="Store URL (default: env CESSION_DATABASE_URL, else embedded SQLite).")] = None,
+    database_url: DatabaseUrl = None,
     as_json: Json = False,
 ) -> None:  # fmt: skip
     """Ingest a seller's file: every row validated, debtors deduplicated, stored in one transaction
@@ -167,80 +142,46 @@ def ingest_command(
     same file twice into a portfolio is recognised and stores nothing (into another portfolio name it
     is refused); the same claims in another file, or rows whose claims another portfolio of the
     seller holds, are refused (exit 2) unless --allow-duplicates."""
-    import json
-    import sys
-
-    from api.cli import _open
-    from api.outputs import output_stem
-
     output_stem(reports or Path(file.name), "--reports")
     started = time.perf_counter()
-    report = run_ingest(
-        _open(database_url), file, portfolio, quiet=as_json, profile=profile, price=_grosz(price, "--price"),
-        purchase_date=_date(purchase_date, "--purchase-date"), new_version=new_version, control_count=control_count,
-        control_principal=_grosz(control_principal, "--control-principal"), reports=reports or Path(file.name),
-        allow_duplicates=allow_duplicates,
+    report = ingested(
+        opened(database_url), file, portfolio, quiet=as_json, profile=profile, price=grosz_or_none(price, "--price"),
+        purchase_date=day_or_none(purchase_date, "--purchase-date"), new_version=new_version,
+        control_count=control_count, control_principal=grosz_or_none(control_principal, "--control-principal"),
+        reports=reports, allow_duplicates=allow_duplicates,
     )  # fmt: skip
     if as_json:
-        summary = report.summary() | {"reports": {k: str(v) for k, v in report.reports.items()},
-                                      "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
-        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        console.print_json(report.summary() | {"reports": {k: str(v) for k, v in report.reports.items()},
+                                                "seconds": round(time.perf_counter() - started, 3)})  # fmt: skip
     else:
         print_report(report, report.reports)
-
-
-ingest_app.command("file")(ingest_command)
 
 
 @ingest_app.command("report")
 def report_command(
     ingest_id: Annotated[int, typer.Argument(help="The ingest's number (its summary's last line: 'ingest N stored ...'; --json: ingest_id).", metavar="INGEST_ID")],
     reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports (default: where the ingest wrote them, else ./<file name>).")] = None,
-    database_url: Annotated[str | None, typer.Option("--database-url", help="Store URL (default: env CESSION_DATABASE_URL, else embedded SQLite).")] = None,
+    database_url: DatabaseUrl = None,
     as_json: Json = False,
 ) -> None:  # fmt: skip
     """An ingest's reports (rejects, debtor candidates, name conflicts, overlaps) written again from
     the store, identical to the first ones: for a report file lost or never put in place."""
-    import json
-    import sys
-
-    from api.cli import _open
-    from api.outputs import output_stem
-    from ingest import rewrite_reports
+    from api.ingests import service
 
     if reports is not None:
         output_stem(reports, "--reports")
-    record, written, finished = rewrite_reports(_open(database_url), ingest_id, reports)
+    record, written, finished = service.rewrite_reports(store=opened(database_url), ingest_id=ingest_id, reports=reports)
     summary = {"ingest_id": record.ingest_id, "file": record.file_name, "portfolio": record.portfolio_id,
                "ingested_at": record.ingested_at.isoformat(), "rows_read": record.rows_read, "accepted": record.accepted,
                "rejected": record.rejected, "accounted": record.accepted + record.rejected == record.rows_read,
                "reports": {k: str(v) for k, v in written.items()}, "finished": finished}  # fmt: skip
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        console.print_json(summary)
         return
     for line in finished:
-        err.print(line, highlight=False)
-    console.print(f"ingest {record.ingest_id}: {record.file_name} into {record.portfolio_id} on {record.ingested_at:%Y-%m-%d %H:%M} "
-                  f"by {record.actor}: {formats.count(record.rows_read)} rows read, {formats.count(record.accepted)} accepted, "
-                  f"{formats.count(record.rejected)} rejected",
-                  highlight=False)  # fmt: skip
-    console.print("Reports written again: " + ", ".join(str(p) for p in written.values()), highlight=False)
-
-
-def demo_ingest(engine, out: Path, rows: int = 20_000) -> None:
-    """The demo's ingest step: a seeded messy seller export (Windows-1250, ';', decimal commas,
-    Polish headers, ~2 % bad rows) through the shipped profile into the demo store."""
-    from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
-
-    with console.status(f"6. writing a messy seller file of {formats.count(rows)} rows"):
-        frame, expected = seller_file(rows, seed=42)
-        path = write_seller_csv(frame, out / "bank-przykladowy-2024-06.csv")
-    console.print(f"6. a seller's export: {path} ({formats.count(rows)} rows, Windows-1250, ';', decimal commas, "
-                  f"{formats.count(expected['row'].n_unique())} bad rows planted); ingesting with profile {PROFILE}:",
-                  highlight=False)  # fmt: skip
-    report = run_ingest(engine, path, "BANK-2024-06", profile=PROFILE, price=_grosz("2500000.00", "price"),
-                        purchase_date=PURCHASE_DATE, reports=out / path.stem)  # fmt: skip
-    print_report(report, report.reports, shown=5)
-    if report.status == "ingested":
-        found = set(report.failures["row"]) == set(expected["row"])
-        console.print(f"   rejected {formats.count(report.rejected)} rows: {'exactly the planted ones' if found else '[red]not the planted ones[/]'}")
+        console.err.print(line, highlight=False)
+    console.out.print(f"ingest {record.ingest_id}: {record.file_name} into {record.portfolio_id} on {record.ingested_at:%Y-%m-%d %H:%M} "
+                      f"by {record.actor}: {formats.count(record.rows_read)} rows read, {formats.count(record.accepted)} accepted, "
+                      f"{formats.count(record.rejected)} rejected",
+                      highlight=False)  # fmt: skip
+    console.out.print("Reports written again: " + ", ".join(str(p) for p in written.values()), highlight=False)

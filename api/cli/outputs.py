@@ -13,15 +13,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from api.exits import UserError
+from engine.errors import InputError
 
 
 def output_file(path: Path | None, option: str, example: str = "out.parquet") -> Path | None:
-    """``path`` when a file can be written there, else a UserError naming ``option``."""
+    """``path`` when a file can be written there, else an InputError naming ``option``."""
     if path is None:
         return None
     if path.is_dir():
-        raise UserError(f"{option} {path}: is a folder; give a file path, e.g. {path / example}")
+        raise InputError(f"{option} {path}: is a folder; give a file path, e.g. {path / example}")
     _writable(path.parent, option, path)
     return path
 
@@ -29,7 +29,7 @@ def output_file(path: Path | None, option: str, example: str = "out.parquet") ->
 def output_stem(stem: Path, option: str) -> Path:
     """A stem of several files (``STEM.rejects.csv``, ...): a file path, see ``output_file``."""
     if stem.is_dir():
-        raise UserError(f"{option} {stem}: is a folder; give a stem of file names, e.g. {stem / 'reports'} "
+        raise InputError(f"{option} {stem}: is a folder; give a stem of file names, e.g. {stem / 'reports'} "
                         f"(writes {stem / 'reports'}.rejects.csv, ...)")  # fmt: skip
     _writable(stem.parent, option, stem)
     return stem
@@ -40,7 +40,7 @@ def output_folder(path: Path | None, option: str) -> Path | None:
     if path is None:
         return None
     if path.exists() and not path.is_dir():
-        raise UserError(f"{option} {path}: is a file; give a folder (it is made if missing)")
+        raise InputError(f"{option} {path}: is a file; give a folder (it is made if missing)")
     _writable(path, option, path)
     return path
 
@@ -52,9 +52,9 @@ def _writable(folder: Path, option: str, path: Path) -> None:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise UserError(f"{option} {path}: {existing} is a file, not a folder")
+        raise InputError(f"{option} {path}: {existing} is a file, not a folder")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as e:
-        raise UserError(f"{option} {path}: cannot write in {existing} ({e.strerror or e})") from None
+        raise InputError(f"{option} {path}: cannot write in {existing} ({e.strerror or e})") from None

@@ -1,0 +1,1 @@
+"""One claim's interest and limitation (`cession interest`, `cession limitation`)."""

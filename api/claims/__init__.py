@@ -1,0 +1,1 @@
+"""Claims and their events in the store (`cession load`)."""

@@ -1,0 +1,87 @@
+"""The `cession` command line: tables for people, ``--json`` for scripts, one exit-code table
+(``api.exits``).
+
+One module per group of commands, each a thin layer over its service (``api/<domain>/service.py``,
+which the HTTP API calls too): it parses options (``parsing``, the shared ``options``), calls the
+service, prints the result (``console``, ``api.formats``). Command modules import their service
+inside the command: ``cession --help``, and every command, load only what they use (numba,
+polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine).
+
+| module | commands |
+|---|---|
+| ``calculators`` | ``interest``, ``limitation`` |
+| ``states`` | ``state`` |
+| ``store`` | ``db upgrade``, ``db status``, ``load`` |
+| ``runs`` | ``run``, ``runs`` |
+| ``ingest`` | ``ingest FILE``, ``ingest report`` |
+| ``demo`` | ``generate``, ``demo`` |
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from api import exits, logs
+from api.cli import calculators, demo, ingest, runs, states, store
+
+
+def _flags_take_no_value() -> None:
+    """A flag takes no value, so its help shows none. typer 0.29's rich help asks every option
+    for its type, flags included (``--json <bool>``, even ``--help <bool>``), where its plain help
+    skips flags (``TyperOption.get_help_record`` checks ``is_flag``): the same check here, and
+    for a counted flag (``-vv``)."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "cession", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag or self.count else shown(self, ctx)
+
+    display_type_rich.cession = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
+
+app = typer.Typer(
+    name="cession",
+    help="Cession: a servicing engine for purchased debt (interest, limitation and payments under Polish law).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _logging(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, show_default=False, help="Log what is done to stderr: -v info, -vv debug.")
+    ] = 0,
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", envvar="CESSION_LOG_LEVEL", metavar="LEVEL",
+                     help="DEBUG, INFO, WARNING (the default), ERROR or CRITICAL; wins over -v."),  # fmt: skip
+    ] = None,
+) -> None:
+    logs.configure(logs.level_of(verbose, log_level))
+
+
+app.command()(demo.generate)
+app.command()(states.state)
+app.command()(calculators.interest)
+app.command()(calculators.limitation)
+app.command()(store.load)
+app.command()(runs.run)
+app.command("runs")(runs.runs)
+app.command()(demo.demo)
+app.add_typer(store.db_app, name="db")
+app.add_typer(ingest.ingest_app, name="ingest")
+
+
+def main() -> None:
+    """`cession`: the command asked for, ended with an exit code of the table in ``api.exits``."""
+    raise SystemExit(exits.run(app))

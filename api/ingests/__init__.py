@@ -1,0 +1,1 @@
+"""Sellers' files into the store (`cession ingest`)."""

@@ -1,0 +1,1 @@
+"""Engine runs from the store (`cession run`, `cession runs`)."""

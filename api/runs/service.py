@@ -1,0 +1,72 @@
+"""Engine runs from the store: compute claim_state and make it the stored state (a run, recorded
+with its totals and digest), a valuation series written to Parquet (the stored state is left as
+it is), and the list of runs. Each run owns its transactions (``engine.store.runs``): its state
+is switched in one commit or not at all."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from api.states.files import sweep_beside, write_states
+from api.states.service import OnProgress, OnStage, executor_for
+from engine.executors import store_partition_states
+from engine.store import runs
+from engine.store.database import StoreError
+from engine.store.runs import RunRecord
+
+log = logging.getLogger(__name__)
+
+
+def _nothing(*_args) -> None:
+    pass
+
+
+def run(
+    *, store: sa.Engine, as_of: date, portfolio: str | None = None, waterfall: str = "costs,interest,principal",
+    allow_stale_rates: bool = False, executor: str | None = None, partitions: int | None = None,
+    on_stage: OnStage = _nothing, on_progress: OnProgress = _nothing,
+) -> RunRecord:  # fmt: skip
+    """claim_state as of ``as_of`` of one portfolio (or all) from the store, made the stored state
+    (see ``engine.store.runs.run``); its record. On the local executor in one partition the run
+    reads the store here; otherwise each worker reads its claim range from the store."""
+    with executor_for(name=executor, partitions=partitions) as (chosen, parts):
+        record = runs.run(
+            store, as_of, portfolio=portfolio, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
+            on_stage=on_stage, on_progress=on_progress, partitions=parts,
+            executor=None if chosen.name == "local" and parts in (None, 1) else chosen,
+        )  # fmt: skip
+    log.info("run as of %s %s: %s claims in %s s", as_of, record.status, record.claims, record.seconds,
+             extra={"run_id": record.run_id})  # fmt: skip
+    return record
+
+
+def series(
+    *, store: sa.Engine, days: list[date], portfolio: str | None = None, out: Path | None = None,
+    waterfall: str = "costs,interest,principal", allow_stale_rates: bool = False, executor: str | None = None,
+    partitions: int | None = None, on_progress: OnProgress = _nothing, on_stage: OnStage = _nothing,
+) -> list[dict]:  # fmt: skip
+    """A valuation series from the store: claim_state as of each of ``days``, written to ``out``
+    (a folder of state-DAY.parquet; None: not written); the summary of each day. The stored state
+    is left as it is (the store keeps one state per portfolio)."""
+    sweep_beside(out)
+    with executor_for(name=executor, partitions=partitions) as (chosen, parts):
+        on_stage(f"computing on {chosen.name} (tasks)")
+        results = store_partition_states(
+            chosen, store, days, portfolio, partitions=parts, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
+            on_done=on_progress,
+        )  # fmt: skip
+        return write_states(results, days, out, chosen)
+
+
+def latest(*, store: sa.Engine, limit: int = 20) -> list[RunRecord]:
+    """The latest ``limit`` runs, newest first; a run still marked running whose process is gone is
+    first marked failed (unless a run is in progress: then none is touched)."""
+    try:
+        runs.recover(store)
+    except StoreError:
+        pass  # a run is in progress: leave it be
+    return runs.runs_list(store, limit)

@@ -1,0 +1,1 @@
+"""claim_state from Parquet files (`cession state`), and the summary of a claim_state."""
