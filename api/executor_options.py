@@ -91,11 +91,12 @@ def chosen_executor(name: str | None, partitions: int | None) -> Iterator[tuple[
     """The executor named by --executor (else CESSION_EXECUTOR) and the partitions (else
     CESSION_PARTITIONS), closed (a Ray started here is stopped) when the command ends."""
     from api.exits import UserError
+    from engine.domain import EXECUTOR_NAMES
     from engine.executors import ExecutorSettings, make_executor
 
     settings = ExecutorSettings()
-    if name is not None and name not in ("local", "ray"):
-        raise UserError(f"--executor {name!r}: one of local, ray")
+    if name is not None and name not in EXECUTOR_NAMES:
+        raise UserError(f"--executor {name!r}: one of {', '.join(EXECUTOR_NAMES)}")
     executor = make_executor(name, settings=settings)  # type: ignore[arg-type]
     if executor.name == "ray":
         _ray_messages_to_stderr()

@@ -21,16 +21,18 @@ from pathlib import Path
 import numpy as np
 from dateutil.easter import easter
 
-from engine.domain import LimitationKind
+from engine.domain import InterestBasis, LimitationKind
 
 SHIPPED_DIR = Path(__file__).parent / "data"
 RULES_DIR_ENV = "CESSION_RULES_DIR"
 EPOCH = date(1970, 1, 1)
 
-#: The interest tables the engine reads, by file stem.
-RATE_TABLES = ("statutory_late", "commercial_late", "maximum_late")
+#: The interest tables the engine reads, by file stem: those the interest bases read (engine/domain.py).
+RATE_TABLES = tuple(dict.fromkeys(b.rates.over or b.rates.table for b in InterestBasis if b.rates is not None))
 #: Interest tables derived from another one: name -> (base table, file of dated offsets in bp).
-DERIVED_RATE_TABLES = {"commercial_late_medical": ("commercial_late", "commercial_late_medical_offset")}
+DERIVED_RATE_TABLES = {
+    b.rates.table: b.rates.files for b in InterestBasis if b.rates is not None and b.rates.over is not None
+}
 #: Also shipped and validated (not read by the engine yet).
 OTHER_RATE_TABLES = ("statutory_capital", "reference_rate")
 
