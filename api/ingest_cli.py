@@ -87,8 +87,10 @@ def run_ingest(engine, file: Path, portfolio: str, *, quiet: bool = False, **opt
 
 def print_report(report, reports: dict | None, shown: int = 10) -> None:
     """The summary a purchaser reads: what came in, what did not and why, and where the details are."""
+    from ingest.pipeline import IngestStatus
+
     count, amount = formats.count, formats.amount
-    if report.status == "already ingested":
+    if report.status is IngestStatus.ALREADY_INGESTED:
         a = report.already
         console.print(f"[bold]{report.file.name}[/] (sha256 {report.sha256[:12]}…) was already ingested into "
                       f"portfolio [bold]{a['portfolio']}[/] (version {a['version']}) on {a['at'][:19]} by {a['by']}: "
@@ -231,6 +233,7 @@ def demo_ingest(engine, out: Path, rows: int = 20_000) -> None:
     """The demo's ingest step: a seeded messy seller export (Windows-1250, ';', decimal commas,
     Polish headers, ~2 % bad rows) through the shipped profile into the demo store."""
     from benchmarks.seller_files import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
+    from ingest.pipeline import IngestStatus
 
     with console.status(f"6. writing a messy seller file of {formats.count(rows)} rows"):
         frame, expected = seller_file(rows, seed=42)
@@ -241,6 +244,6 @@ def demo_ingest(engine, out: Path, rows: int = 20_000) -> None:
     report = run_ingest(engine, path, "BANK-2024-06", profile=PROFILE, price=_grosz("2500000.00", "price"),
                         purchase_date=PURCHASE_DATE, reports=out / path.stem)  # fmt: skip
     print_report(report, report.reports, shown=5)
-    if report.status == "ingested":
+    if report.status is IngestStatus.INGESTED:
         found = set(report.failures["row"]) == set(expected["row"])
         console.print(f"   rejected {formats.count(report.rejected)} rows: {'exactly the planted ones' if found else '[red]not the planted ones[/]'}")
