@@ -29,6 +29,7 @@ from api.executor_options import (
 )
 from api.exits import Json, UserError
 from api.outputs import output_file, output_folder
+from engine.domain import CLAIM_LIMITATION_KINDS, LIMITATION_EVENT_KINDS, InterestBasis, LimitationKind
 
 
 def _flags_take_no_value() -> None:
@@ -242,23 +243,24 @@ def state(
 # --------------------------------------------------------------------------------------------- interest
 LimitationEvents = Annotated[
     list[str] | None,
-    typer.Option("--event", help="KIND:YYYY-MM-DD, repeatable (acknowledgment, court_filing, proceedings_end, "
-                 "title, enforcement_filing, enforcement_end)."),  # fmt: skip
+    typer.Option("--event", help=f"KIND:YYYY-MM-DD, repeatable ({', '.join(LIMITATION_EVENT_KINDS)})."),
 ]
+ClaimKind = typer.Option("--kind", help=f"The claim's limitation kind: {LimitationKind.spelled(CLAIM_LIMITATION_KINDS)}.")
 
 
 def _limitation_kind(kind: str, years: int | None):
     """--kind (and --years) as the claim's LimitationKind, or a UserError naming the option."""
-    from engine.domain import LimitationKind
+    from engine.domain import CLAIM_LIMITATION_KINDS, OWN_YEARS_KINDS, LimitationKind
 
     try:
         limitation_kind = LimitationKind(kind)
     except ValueError:
-        raise UserError(f"--kind {kind!r}: one of general, periodic, business, sales, custom") from None
-    if limitation_kind is LimitationKind.TITLE:
-        raise UserError("--kind title: give the claim's own kind and --title DAY")
-    if (limitation_kind is LimitationKind.CUSTOM) != (years is not None):
-        raise UserError("--years goes with --kind custom, and custom needs --years")
+        raise UserError(f"--kind {kind!r}: one of {', '.join(CLAIM_LIMITATION_KINDS)}") from None
+    if not limitation_kind.claim:
+        raise UserError(f"--kind {kind}: give the claim's own kind and --title DAY")
+    if limitation_kind.own_years != (years is not None):
+        own = LimitationKind.spelled(OWN_YEARS_KINDS)
+        raise UserError(f"--years goes with --kind {own}, and {own} needs --years")
     return limitation_kind
 
 
@@ -283,14 +285,12 @@ def interest(
     end: Annotated[str, typer.Option("--to", help="Last day of interest, inclusive (e.g. the day of payment).")],
     basis: Annotated[
         str,
-        typer.Option("--basis", help="statutory_late, commercial_late, commercial_late_medical, contractual or none."),
-    ] = "statutory_late",
+        typer.Option("--basis", help="; ".join(f"{b}: {b.about}" for b in InterestBasis) + "."),
+    ] = InterestBasis.STATUTORY_LATE.value,
     rate: Annotated[
         str | None, typer.Option("--rate", help="Contractual yearly rate in %, capped daily at maximum interest.")
     ] = None,
-    kind: Annotated[
-        str, typer.Option("--kind", help="The claim's limitation kind: general, periodic, business, sales, custom.")
-    ] = "general",
+    kind: Annotated[str, ClaimKind] = LimitationKind.GENERAL.value,
     years: Annotated[int | None, typer.Option("--years", help="Years of a custom period.")] = None,
     title: Annotated[str | None, typer.Option("--title", help="Day an enforcement title became final.")] = None,
     event: LimitationEvents = None,
@@ -299,7 +299,7 @@ def interest(
 ) -> None:
     """Interest over a period, one line per rate period, each rounded to the grosz (actual/365), and
     which of it is time-barred on the last day (each day's interest runs 3 years on its own)."""
-    from engine.domain import InterestBasis
+    from engine.domain import CONTRACT_RATE_BASES, InterestBasis
     from engine.interest import calculate_interest
     from engine.money import pln, to_grosz
 
@@ -313,8 +313,8 @@ def interest(
         raise UserError(f"--basis {basis!r}: one of {', '.join(InterestBasis)}") from None
     rate_bp = None
     if rate is not None:
-        if basis_kind is not InterestBasis.CONTRACTUAL:
-            raise UserError("--rate is a contractual rate: use it with --basis contractual")
+        if not basis_kind.contract_rate:
+            raise UserError(f"--rate is a contractual rate: use it with --basis {InterestBasis.spelled(CONTRACT_RATE_BASES)}")
         try:
             scaled = Decimal(rate.replace(",", ".")) * 100
         except InvalidOperation:
@@ -322,8 +322,8 @@ def interest(
         if scaled != scaled.to_integral_value() or scaled < 0:
             raise UserError(f"--rate {rate!r}: a percentage >= 0 with at most two decimals")
         rate_bp = int(scaled)
-    elif basis_kind is InterestBasis.CONTRACTUAL:
-        raise UserError("--basis contractual needs --rate (yearly %, e.g. 12.5)")
+    elif basis_kind.contract_rate:
+        raise UserError(f"--basis {basis_kind} needs --rate (yearly %, e.g. 12.5)")
     first, last = _day(start, "--from"), _day(end, "--to")
     limitation_kind = _limitation_kind(kind, years)
     calc = calculate_interest(
@@ -382,7 +382,7 @@ def interest(
 @app.command()
 def limitation(
     due: Annotated[str, typer.Option("--due", help="Day the claim became due (wymagalność).")],
-    kind: Annotated[str, typer.Option("--kind", help="general, periodic, business, sales or custom.")],
+    kind: Annotated[str, ClaimKind],
     years: Annotated[int | None, typer.Option("--years", help="Years of a custom period.")] = None,
     title: Annotated[str | None, typer.Option("--title", help="Day an enforcement title became final.")] = None,
     event: LimitationEvents = None,
