@@ -39,7 +39,7 @@ from engine.schema import CLAIMS
 from engine.store import ingests
 from engine.store.bulk import is_postgres, write_frames
 from engine.store.lock_holders import lock_holder
-from engine.store.records import actor, audit
+from engine.store.records import AuditAction, actor, audit
 from engine.store.scratch import private_folder
 from engine.validation import check_claims, conform
 from ingest import debtors as debtor_rules
@@ -317,7 +317,7 @@ def ingest_file(
             control_ok=control.ok, details=details, content_fingerprint=report.fingerprint,
             reports_stem=str(stem) if stem is not None else None, reports_pending=stem is not None,
         )  # fmt: skip
-        audit(conn, "ingest", portfolio_id, {"file": path.name, "sha256": scanned.sha256, "ingest_id": report.ingest_id,
+        audit(conn, AuditAction.INGEST, portfolio_id, {"file": path.name, "sha256": scanned.sha256, "ingest_id": report.ingest_id,
                                              "accepted": report.accepted, "rejected": report.rejected}, who)  # fmt: skip
         log.info("ingest %d of %s into %s: %d rows read, %d accepted, %d rejected; committing", report.ingest_id,
                  path.name, portfolio_id, report.rows_read, report.accepted, report.rejected,

@@ -163,6 +163,9 @@ def test_the_models_check_each_registry_and_every_value_fits_its_column():
                 longest = max(len(v) for v in found[table.name, column])
                 assert longest <= table.c[column].type.length, (table.name, column)
     assert found == CHECKED
+    from engine.store.records import AuditAction
+
+    assert max(len(a) for a in AuditAction) <= Base.metadata.tables["audit_log"].c.action.type.length
 
 
 def test_the_migrated_store_allows_exactly_the_registries(store):  # noqa: F811

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import polars as pl
 import sqlalchemy as sa
@@ -44,7 +45,17 @@ def actor() -> str:
     return os.environ.get("USER") or os.environ.get("USERNAME") or "cession"
 
 
-def audit(conn: sa.Connection, action: str, subject: str | None, details: dict, who: str | None = None) -> None:
+class AuditAction(StrEnum):
+    """What an audit_log row records (``audit_log.action``)."""
+
+    LOAD = "load"
+    POST_EVENTS = "post_events"
+    RUN = "run"
+    RUN_FAILED = "run_failed"
+    INGEST = "ingest"
+
+
+def audit(conn: sa.Connection, action: AuditAction, subject: str | None, details: dict, who: str | None = None) -> None:
     from engine.store.models import AuditEntry
 
     conn.execute(
@@ -91,7 +102,7 @@ def load(
         written = {"claims": _write_claims(conn, claims, on_batch)}
         if events is not None:
             written["events"] = _write_events(conn, events, on_batch, claims)
-        audit(conn, "load", None, {t: w.summary() for t, w in written.items()}, who)
+        audit(conn, AuditAction.LOAD, None, {t: w.summary() for t, w in written.items()}, who)
     return written
 
 
@@ -104,7 +115,7 @@ def post_events(engine: sa.Engine, events: pl.DataFrame, *, who: str | None = No
     check_events(events)
     with engine.begin() as conn:
         written = _write_events(conn, events, None)
-        audit(conn, "post_events", None, written.summary(), who)
+        audit(conn, AuditAction.POST_EVENTS, None, written.summary(), who)
     return written
 
 

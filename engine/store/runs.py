@@ -34,7 +34,7 @@ from engine.state import Progress, StateTotals, compute_state, provenance
 from engine.store.bulk import OnBatch, in_id_order, is_postgres, read_frame, read_snapshot, write_frame
 from engine.store.database import StoreError
 from engine.store.models import EngineRun, Portfolio
-from engine.store.records import audit, claims_query, events_query
+from engine.store.records import AuditAction, audit, claims_query, events_query
 from engine.waterfall import WaterfallSetting
 
 if TYPE_CHECKING:
@@ -271,7 +271,7 @@ def run(
                     .values(status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}"[:4000],
                             finished_at=datetime.now(UTC), seconds=round(time.perf_counter() - started, 3))
                 )  # fmt: skip
-                audit(conn, "run_failed", str(run_id), {"error": str(error)[:1000]}, who)
+                audit(conn, AuditAction.RUN_FAILED, str(run_id), {"error": str(error)[:1000]}, who)
             log.warning("run %d failed: %s: %s", run_id, type(error).__name__, error, extra={"run_id": run_id})
             raise
         with engine.begin() as conn:
@@ -330,7 +330,7 @@ def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on
                 provenance=meta, state_sha256=digest,
             )
         )  # fmt: skip
-        audit(conn, "run", str(run_id), {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": covered.height}, who)
+        audit(conn, AuditAction.RUN, str(run_id), {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": covered.height}, who)
     log.info("run %d succeeded: %d claims, %d events in %.1f s, state sha256 %s", run_id, covered.height, n_events,
              seconds, digest[:16], extra={"run_id": run_id})  # fmt: skip
     with engine.connect() as conn:
