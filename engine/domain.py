@@ -27,9 +27,10 @@ Adding a value, e.g. an interest basis ``x``:
 
 tests/test_registries.py walks every place that must know the interest bases (the data contract, the
 rule tables, the kernel's rows, the store, the migrations, the profiles, the command line's help, the
-plain-Python reference in tests/reference/, the synthetic generator, docs/) and fails naming the one
-that does not. The reference and docs/ are written apart on purpose (an oracle that derives from the
-code checks nothing): a new basis gets its rate rule there too.
+plain-Python reference in tests/reference/, the test strategies, docs/) and fails naming the one that
+does not; tests/test_generator.py asks the synthetic generator to draw every basis. The reference and
+docs/ are written apart on purpose (an oracle that derives from the code checks nothing): a new basis
+gets its rate rule there too, and the generator a share of the claims.
 """
 
 from __future__ import annotations
