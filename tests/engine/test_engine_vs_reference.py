@@ -42,7 +42,7 @@ def test_compute_state_equals_reference_for_every_column(executor, compute_state
     principal=st.integers(0, 10**12),
     first=st.dates(date(1994, 1, 1), date(2026, 6, 30)),
     length=st.integers(0, 5000),
-    basis=st.sampled_from(INTEREST_BASES),  # every basis: tests/test_registries.py holds them to the registry
+    basis=st.sampled_from(INTEREST_BASES),  # every basis of the registry
     rate=st.integers(0, 40_000),
 )
 def test_interest_pieces_equal_reference(principal, first, length, basis, rate):
