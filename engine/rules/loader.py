@@ -12,6 +12,7 @@ import csv
 from bisect import bisect_right
 import hashlib
 import io
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,6 +23,8 @@ import numpy as np
 from dateutil.easter import easter
 
 from engine.domain import InterestBasis, LimitationKind
+
+log = logging.getLogger(__name__)
 
 SHIPPED_DIR = Path(__file__).parent / "data"
 RULES_DIR_ENV = "CESSION_RULES_DIR"
@@ -83,6 +86,7 @@ def _read(name: str, rules_dir: Path | None, header: tuple[str, ...]) -> _CsvFil
     path = SHIPPED_DIR / f"{name}.csv"
     if rules_dir is not None and (rules_dir / f"{name}.csv").exists():
         path = rules_dir / f"{name}.csv"
+        log.info("rule table %s read from %s instead of the shipped one", name, path)
     raw = path.read_bytes()
     text = raw.decode("utf-8")
     last_valid: date | None = None

@@ -9,6 +9,7 @@ its reason. One call is one transaction: an error stores nothing.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ import sqlalchemy as sa
 from engine.schema import CLAIMS, EVENTS
 from engine.store.bulk import OnBatch, Schema, _quote, is_postgres, read_frame, write_frame
 from engine.validation import check_claims, check_events, conform
+
+log = logging.getLogger(__name__)
 
 CLAIM_SCHEMA: Schema = {c.name: c.dtype for c in CLAIMS}
 EVENT_SCHEMA: Schema = {c.name: c.dtype for c in EVENTS} | {"idempotency_key": pl.String()}
@@ -103,6 +106,9 @@ def load(
         if events is not None:
             written["events"] = _write_events(conn, events, on_batch, claims)
         audit(conn, AuditAction.LOAD, None, {t: w.summary() for t, w in written.items()}, who)
+    for w in written.values():
+        log.info("loaded %s: %d rows, %d inserted, %d already stored, %d rejected", w.table, w.rows, w.inserted,
+                 w.already_stored, w.rejects.height)  # fmt: skip
     return written
 
 
@@ -116,6 +122,8 @@ def post_events(engine: sa.Engine, events: pl.DataFrame, *, who: str | None = No
     with engine.begin() as conn:
         written = _write_events(conn, events, None)
         audit(conn, AuditAction.POST_EVENTS, None, written.summary(), who)
+    log.info("posted events: %d rows, %d inserted, %d already stored, %d rejected", written.rows, written.inserted,
+             written.already_stored, written.rejects.height)  # fmt: skip
     return written
 
 
