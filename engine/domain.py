@@ -1,67 +1,184 @@
-"""The closed vocabularies of docs/data-contract.md and the integer codes the kernels use for them.
+"""The closed choices of Cession, each one registry that everything else derives from.
 
-Every enum's string value is its public spelling (docs/data-contract.md); its position in ``CODES`` is the
-int8 code a kernel sees. Codes are internal: never store them, store the strings.
+A closed choice is a ``Choice`` (a ``StrEnum``): a member's value is its public spelling
+(docs/data-contract.md's, stored as is), its position in the enum is its ``code`` (the int8 a kernel sees;
+codes are internal: never store them), and the values after the name are its properties, one column of
+the table each. What derives from each registry:
+
+- ``InterestBasis``: the data contract's check (engine/schema.py, so the engine's validation), the rule
+  tables the engine loads (engine/rules/loader.py), the kernel's rate rows per basis (``KernelRules``),
+  which bases need a contractual rate (engine/validation.py, ingest/rows.py, ``cession interest``), the
+  store's CHECK (engine/store/models.py), seller profiles' values (ingest/profiles.py), the command
+  line's help and messages, the test strategies.
+- ``LimitationKind``, ``EventKind``, ``DebtorKind``, ``Bucket``: likewise the contract's checks, the
+  models' CHECKs, profiles, help texts; ``engine/kernels/codes.py`` repeats the codes the kernels test
+  for (kernels import nothing of ours), and tests/engine/test_kernel_contract.py holds them equal.
+
+Adding a value, e.g. an interest basis ``x``:
+
+1. append a member here, after the others (a member's position is its code: codes never move);
+2. ship the data it names: ``engine/rules/data/x.csv`` (or, for a table read as another plus dated
+   offsets, ``x_offset.csv``), with sources and its ``# last_value_still_valid_on:`` line;
+3. add a migration allowing ``x`` in the store's CHECK: copy
+   ``engine/store/migrations/versions/0004_interest_time_barred.py``'s ``_bases`` and write the
+   registry's values of that day into it as a literal tuple (``tuple(InterestBasis)``), never read from
+   here: a migration must build the same schema whatever the registry holds later.
+   tests/test_registries.py fails until the latest migration allows exactly the registry's values.
+
+tests/test_registries.py walks every place that must know the interest bases (the data contract, the
+rule tables, the kernel's rows, the store, the migrations, the profiles, the command line's help, the
+plain-Python reference in tests/reference/, the test strategies, docs/) and fails naming the one that
+does not; tests/test_generator.py asks the synthetic generator to draw every basis. The reference and
+docs/ are written apart on purpose (an oracle that derives from the code checks nothing): a new basis
+gets its rate rule there too, and the generator a share of the claims.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal, get_args
 
 
-class DebtorKind(StrEnum):
-    CONSUMER = "consumer"
-    BUSINESS = "business"
+class Choice(StrEnum):
+    """A closed choice whose members carry their properties: ``NAME = "value", property, ...``; a
+    subclass's ``__init__`` takes the properties (after the value) and names them."""
+
+    def __new__(cls, value: str, *_properties: object) -> Choice:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        return member
+
+    @property
+    def code(self) -> int:
+        """The int8 code a kernel sees: the member's position."""
+        return type(self)._member_names_.index(self._name_)
+
+    @classmethod
+    def spelled(cls, members: tuple[Choice, ...] | None = None, last: str = "or") -> str:
+        """The values as a sentence: ``a, b or c`` (for help texts and messages)."""
+        values = [m.value for m in (cls if members is None else members)]
+        return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} {last} {values[-1]}"
 
 
-class InterestBasis(StrEnum):
-    NONE = "none"
-    STATUTORY_LATE = "statutory_late"
-    COMMERCIAL_LATE = "commercial_late"
-    CONTRACTUAL = "contractual"
-    #: commercial_late less 2 pp from 2020 for a public entity that is a medical entity (art. 4 pkt 3 of the
-    #: 2013 act); kept last so the other bases keep their codes
-    COMMERCIAL_LATE_MEDICAL = "commercial_late_medical"
+class DebtorKind(Choice):
+    CONSUMER = "consumer", "PESEL"
+    BUSINESS = "business", "NIP"
+
+    def __init__(self, _value: str, national_id: str) -> None:
+        #: the national id a debtor of this kind carries (checked by its rules in ingest/identifiers.py)
+        self.national_id = national_id
 
 
-class LimitationKind(StrEnum):
-    GENERAL = "general"
-    PERIODIC = "periodic"
-    BUSINESS = "business"
-    SALES = "sales"
-    CUSTOM = "custom"
-    # Not a value of claims.limitation_kind: the kind of a run that starts from an enforcement
-    # title (art. 125 KC). Kept last so the claim kinds keep their codes.
-    TITLE = "title"
+@dataclass(frozen=True)
+class Rates:
+    """Where an interest basis' rate of the day comes from: the rule table ``table``, the file
+    ``engine/rules/data/<table>.csv``; or, with ``over``, the table ``over`` plus the dated offsets (bp)
+    of ``<table>_offset.csv``."""
+
+    table: str
+    over: str | None = None
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files it is read from (without ``.csv``)."""
+        return (self.table,) if self.over is None else (self.over, f"{self.table}_offset")
 
 
-CLAIM_LIMITATION_KINDS: tuple[LimitationKind, ...] = tuple(
-    k for k in LimitationKind if k is not LimitationKind.TITLE
-)
+class InterestBasis(Choice):
+    """How a claim earns interest (docs/engine.md §2). Columns: the rates; whether the table caps
+    the claim's own contractual rate (rather than being the rate); whether the claim's
+    ``contractual_rate_bp`` is its rate (required then, ignored otherwise); one line for people."""
+
+    # value, rates, capped, contract rate, about
+    NONE = "none", None, False, False, "no interest"
+    STATUTORY_LATE = (
+        "statutory_late", Rates("statutory_late"), False, False,
+        "statutory late interest (odsetki ustawowe za opóźnienie, art. 481 § 2 KC)",
+    )  # fmt: skip
+    COMMERCIAL_LATE = (
+        "commercial_late", Rates("commercial_late"), False, False,
+        "late interest in commercial transactions (act of 8 March 2013)",
+    )  # fmt: skip
+    CONTRACTUAL = (
+        "contractual", Rates("maximum_late"), True, True,
+        "the contract's rate, capped each day at maximum late interest (art. 481 § 2¹ KC)",
+    )  # fmt: skip
+    COMMERCIAL_LATE_MEDICAL = (
+        "commercial_late_medical", Rates("commercial_late_medical", over="commercial_late"), False, False,
+        "commercial_late less 2 pp from 2020, for a public medical entity (art. 4 pkt 3 of the 2013 act)",
+    )  # fmt: skip
+
+    def __init__(self, _value: str, rates: Rates | None, capped: bool, contract_rate: bool, about: str) -> None:
+        #: the rate table deciding the rate; None: no interest
+        self.rates = rates
+        #: the table is a ceiling over the claim's contractual rate, not the rate itself
+        self.capped = capped
+        #: the claim's contractual_rate_bp is its rate: required for this basis, ignored for the others
+        self.contract_rate = contract_rate
+        self.about = about
 
 
-class EventKind(StrEnum):
-    PAYMENT = "payment"
-    REVERSAL = "reversal"
-    COST = "cost"
-    INTEREST_WAIVER = "interest_waiver"
-    CAPITALIZATION = "capitalization"
-    WRITE_OFF = "write_off"
-    ACKNOWLEDGMENT = "acknowledgment"
-    COURT_FILING = "court_filing"
-    PROCEEDINGS_END = "proceedings_end"
-    TITLE = "title"
-    ENFORCEMENT_FILING = "enforcement_filing"
-    ENFORCEMENT_END = "enforcement_end"
+#: The bases whose rate is the claim's own contractual rate (it must carry ``contractual_rate_bp``).
+CONTRACT_RATE_BASES: tuple[InterestBasis, ...] = tuple(b for b in InterestBasis if b.contract_rate)
+
+
+class LimitationKind(Choice):
+    """The limitation period a claim runs under (art. 118 KC; years in engine/rules/data/limitation_periods.csv).
+    Columns: whether it is a value of ``claims.limitation_kind``; whether the years are the claim's own
+    ``limitation_years``; one line for people."""
+
+    GENERAL = "general", True, False, "the general period (art. 118 KC)"
+    PERIODIC = "periodic", True, False, "periodic performances (art. 118 KC); also each day's interest"
+    BUSINESS = "business", True, False, "a claim connected with running a business (art. 118 KC)"
+    SALES = "sales", True, False, "the price of goods sold by a business (art. 554 KC)"
+    CUSTOM = "custom", True, True, "the claim's own limitation_years"
+    #: kept last so the claim kinds keep their codes
+    TITLE = "title", False, False, "the run that starts from an enforcement title (art. 125 KC), not a claim's kind"
+
+    def __init__(self, _value: str, claim: bool, own_years: bool, about: str) -> None:
+        #: a value of claims.limitation_kind (``title`` is only the kind of a run)
+        self.claim = claim
+        #: the period is the claim's own ``limitation_years`` (required then), not the law's
+        self.own_years = own_years
+        self.about = about
+
+
+CLAIM_LIMITATION_KINDS: tuple[LimitationKind, ...] = tuple(k for k in LimitationKind if k.claim)
+#: The claim kinds whose period is the claim's own ``limitation_years`` (it must carry them).
+OWN_YEARS_KINDS: tuple[LimitationKind, ...] = tuple(k for k in CLAIM_LIMITATION_KINDS if k.own_years)
+
+
+class EventKind(Choice):
+    """What happened to a claim (docs/data-contract.md ``events``). Columns: whether it carries an ``amount``
+    (> 0, grosz; the others carry none); whether it acts on the limitation clock (the kernel takes
+    every code from ``acknowledgment``'s on as such)."""
+
+    PAYMENT = "payment", True, False
+    REVERSAL = "reversal", False, False
+    COST = "cost", True, False
+    INTEREST_WAIVER = "interest_waiver", True, False
+    CAPITALIZATION = "capitalization", False, False
+    WRITE_OFF = "write_off", False, False
+    ACKNOWLEDGMENT = "acknowledgment", False, True
+    COURT_FILING = "court_filing", False, True
+    PROCEEDINGS_END = "proceedings_end", False, True
+    TITLE = "title", False, True
+    ENFORCEMENT_FILING = "enforcement_filing", False, True
+    ENFORCEMENT_END = "enforcement_end", False, True
+
+    def __init__(self, _value: str, amount: bool, limitation: bool) -> None:
+        self.amount = amount
+        self.limitation = limitation
 
 
 #: Event kinds whose ``amount`` must be present and > 0 (docs/data-contract.md); all others carry none.
-AMOUNT_EVENT_KINDS: frozenset[EventKind] = frozenset(
-    {EventKind.PAYMENT, EventKind.COST, EventKind.INTEREST_WAIVER}
-)
+AMOUNT_EVENT_KINDS: frozenset[EventKind] = frozenset(k for k in EventKind if k.amount)
+#: Event kinds that act on the limitation clock (`cession limitation --event`).
+LIMITATION_EVENT_KINDS: tuple[EventKind, ...] = tuple(k for k in EventKind if k.limitation)
 
 
-class Bucket(StrEnum):
+class Bucket(Choice):
     """A balance a payment can go to (art. 451 § 1 KC)."""
 
     COSTS = "costs"
@@ -69,7 +186,29 @@ class Bucket(StrEnum):
     PRINCIPAL = "principal"
 
 
-def code_of(member: StrEnum) -> int:
-    """The kernel code of an enum member: its position in its enum."""
-    return list(type(member)).index(member)
+#: Where the engine runs (engine/executors.py): explicitly chosen, never by what is installed.
+ExecutorName = Literal["local", "ray"]
+EXECUTOR_NAMES: tuple[ExecutorName, ...] = get_args(ExecutorName)
 
+
+class RunStatus(StrEnum):
+    """An engine run's status (``engine_runs.status``): ``running`` until it commits ``succeeded`` or
+    records ``failed`` (also when its process died: the next run finds it)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class PlacementQueue(StrEnum):
+    """Where a placed claim is worked (``placements.queue``)."""
+
+    AGENCY = "agency"
+    EPU = "epu"
+    COURT = "court"
+    BAILIFF = "bailiff"
+
+
+def code_of(member: Choice) -> int:
+    """The kernel code of an enum member: its position in its enum."""
+    return member.code

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -38,12 +38,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.errors import ComputationFailed, InputError
 from engine.rules import RuleBook, StaleRulesError, load_rules
+from engine.domain import EXECUTOR_NAMES, ExecutorName
 from engine.schema import CLAIMS, EVENTS, NOT_READ_BY_ENGINE, engine_columns
 from engine.state import METADATA_KEY, Prepared, combined_provenance, compute_state, prepare_inputs, provenance, state_table
 from engine.validation import SHOW_IDS, EngineInputError, check_unique, conform
 from engine.waterfall import WaterfallSetting
 
-ExecutorName = Literal["local", "ray"]
 Batch = tuple[pl.DataFrame, pl.DataFrame]  # claims, events of whole claims
 #: Data errors are the same on every attempt and every executor: they are raised as they are.
 DATA_ERRORS = (EngineInputError, StaleRulesError)
@@ -643,7 +643,7 @@ def make_executor(name: ExecutorName | None = None, *, address: str | None = Non
         return LocalExecutor()
     if name == "ray":
         return RayExecutor(address or settings.ray_address, max_retries=settings.ray_max_retries)
-    raise InputError(f"executor {name!r}: one of local, ray")
+    raise InputError(f"executor {name!r}: one of {', '.join(EXECUTOR_NAMES)}")
 
 
 # ----------------------------------------------------------------------------------------------- driver

@@ -69,13 +69,10 @@ CHUNK = 1_000_000
 #: Balances must stay below this; int64 holds 2**63 - 1, the margin covers the bound's looseness.
 BALANCE_LIMIT = float(2**62)
 
-#: Which rate table decides each interest basis, and whether it caps a contractual rate.
+#: Which rate table decides each interest basis (engine/domain.py), and whether it caps a contractual
+#: rate: a basis without a table pays its contract rate, which is 0 (zeroed but for contract-rate bases).
 BASIS_TABLE: dict[InterestBasis, tuple[str | None, bool]] = {
-    InterestBasis.NONE: (None, True),  # no table, capped at a contract rate of 0: rate 0
-    InterestBasis.STATUTORY_LATE: ("statutory_late", False),
-    InterestBasis.COMMERCIAL_LATE: ("commercial_late", False),
-    InterestBasis.CONTRACTUAL: ("maximum_late", True),
-    InterestBasis.COMMERCIAL_LATE_MEDICAL: ("commercial_late_medical", False),
+    b: (b.rates.table, b.capped) if b.rates is not None else (None, True) for b in InterestBasis
 }
 
 Frame = pl.DataFrame | pl.LazyFrame | pa.Table

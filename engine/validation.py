@@ -4,12 +4,14 @@ sorted into accepted and rejected; by the time tables reach the engine they must
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
 import polars as pl
 
 from engine.errors import InputError
-from engine.domain import AMOUNT_EVENT_KINDS, EventKind, InterestBasis, LimitationKind
+from engine.domain import AMOUNT_EVENT_KINDS, CONTRACT_RATE_BASES, OWN_YEARS_KINDS, EventKind, InterestBasis, LimitationKind
 from engine.schema import CLAIMS, EVENTS, Column
 
 #: A contractual rate above this (1000 % a year) is a data error, and the bound keeps the kernels'
@@ -121,17 +123,24 @@ def _null_and_enum_checks(spec: tuple[Column, ...], schema: pl.Schema) -> list[t
     return checks
 
 
+def is_one_of(column: str, values: tuple[str, ...]) -> pl.Expr:
+    """``column`` equals one of ``values`` (a few of a registry's members): equalities, which polars
+    evaluates several times faster than ``is_in`` over millions of rows."""
+    return reduce(operator.or_, (pl.col(column) == v for v in values))
+
+
 def check_claims(claims: pl.DataFrame) -> None:
     col = pl.col
     checks = _null_and_enum_checks(CLAIMS, claims.schema)
     for money in ("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price"):
         if money in claims.schema:  # purchase_price is optional for the engine
             checks.append((money, "must be >= 0 (grosz)", col(money) < 0))
-    contractual = col("interest_basis") == InterestBasis.CONTRACTUAL
+    contractual = is_one_of("interest_basis", CONTRACT_RATE_BASES)
+    own_years = is_one_of("limitation_kind", OWN_YEARS_KINDS)
     checks += [
         (
             "contractual_rate_bp",
-            f"required for interest_basis contractual, 0..{MAX_CONTRACTUAL_RATE_BP} bp",
+            f"required for interest_basis {InterestBasis.spelled(CONTRACT_RATE_BASES)}, 0..{MAX_CONTRACTUAL_RATE_BP} bp",
             contractual
             & (
                 col("contractual_rate_bp").is_null()
@@ -141,8 +150,8 @@ def check_claims(claims: pl.DataFrame) -> None:
         ),
         (
             "limitation_years",
-            "required for limitation_kind custom, 1..100 years",
-            (col("limitation_kind") == LimitationKind.CUSTOM)
+            f"required for limitation_kind {LimitationKind.spelled(OWN_YEARS_KINDS)}, 1..100 years",
+            own_years
             & (col("limitation_years").is_null() | (col("limitation_years") < 1) | (col("limitation_years") > 100)),
         ),
     ]

@@ -19,22 +19,33 @@ reject later, such as a duplicate seller_ref, may still be that row).
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 
 import numpy as np
 import polars as pl
 import sqlalchemy as sa
 from numba import njit
 
+from engine.domain import DebtorKind
 from engine.store import ingests
+from engine.validation import is_one_of
 from ingest.identifiers import pesel_birth_date
 from ingest.parsing import detached
+
+class Where(StrEnum):
+    """Where the other debtor of a candidate pair, or the name a debtor keeps, comes from (the
+    reports' ``other_in`` and ``kept_in``)."""
+
+    THIS_FILE = "this file"
+    STORE = "store"
+
 
 _DIACRITICS = {"Ą": "A", "Ć": "C", "Ę": "E", "Ł": "L", "Ń": "N", "Ó": "O", "Ś": "S", "Ź": "Z", "Ż": "Z",
                "Ä": "A", "Ö": "O", "Ü": "U", "É": "E", "Á": "A", "Í": "I", "Ú": "U", "Č": "C", "Š": "S", "Ž": "Z"}  # fmt: skip
 CANDIDATE_SCHEMA = {"debtor_id": pl.Int64(), "row": pl.Int64(), "name": pl.String(), "other_debtor_id": pl.Int64(),
                     "other_in": pl.String(), "match": pl.String()}  # fmt: skip
 #: a row whose name is not the name its debtor keeps: kept_row is the row the kept name comes from
-#: (null for a stored debtor), kept_in "this file" or "store"
+#: (null for a stored debtor), kept_in where the kept name is (``Where``)
 CONFLICT_SCHEMA = {"national_id": pl.String(), "debtor_id": pl.Int64(), "row": pl.Int64(), "seller_ref": pl.String(),
                    "name": pl.String(), "kept_name": pl.String(), "kept_row": pl.Int64(), "kept_in": pl.String()}  # fmt: skip
 #: a NIP's key is the NIP plus this (a PESEL, 11 digits, is below it): equal keys <=> equal ids
@@ -72,13 +83,17 @@ def _name_hash(name: pl.Expr) -> pl.Expr:
 _MATCH_KEYS = ("_national_key", "_name_hash", "_name_key", "_key_birth_date")
 
 
+#: the debtor kinds whose national id is a PESEL, which holds a birth date
+PESEL_KINDS = tuple(k for k in DebtorKind if k.national_id == "PESEL")
+
+
 def with_match_keys(rows: pl.DataFrame) -> pl.DataFrame:
     """``rows`` with what ``DebtorBook.assign`` matches them by: the national id as one int64, a
     hash of the name, the name key, the birth date for the match keys (given, or the PESEL's).
     Each comes from its row alone, so batches can get them on any thread, in any order."""
     col = pl.col
     birth = pl.coalesce(
-        col("birth_date"), pl.when(col("debtor_kind") == "consumer").then(pesel_birth_date(col("national_id")))
+        col("birth_date"), pl.when(is_one_of("debtor_kind", PESEL_KINDS)).then(pesel_birth_date(col("national_id")))
     )
     return rows.with_columns(
         national_key(col("national_id")).alias("_national_key"), _name_hash(col("name")).alias("_name_hash"),
@@ -256,7 +271,7 @@ class DebtorBook:
         found = found.with_columns(kept_name=pl.coalesce("file_name", "stored_name"))
         return found.filter(name_key(col("name")) != name_key(col("kept_name"))).select(
             national_id_of(col("key")).alias("national_id"), "debtor_id", "row", "seller_ref", "name", "kept_name",
-            "kept_row", pl.when(col("kept_row").is_null()).then(pl.lit("store")).otherwise(pl.lit("this file")).alias("kept_in"),
+            "kept_row", pl.when(col("kept_row").is_null()).then(pl.lit(Where.STORE)).otherwise(pl.lit(Where.THIS_FILE)).alias("kept_in"),
         ).sort("row")  # fmt: skip
 
     def candidates(self) -> pl.DataFrame:
@@ -267,7 +282,7 @@ class DebtorBook:
             return pl.DataFrame(schema=CANDIDATE_SCHEMA)
         others = ingests.debtor_keys_matching(self.conn, lonely.select("debtor_id", "name_key", "birth_date", "postal_code")).select(
             pl.col("debtor_id").alias("other_debtor_id"), "name_key", "birth_date", "postal_code",
-            other_in=pl.when(pl.col("debtor_id") >= self.first_id).then(pl.lit("this file")).otherwise(pl.lit("store")),
+            other_in=pl.when(pl.col("debtor_id") >= self.first_id).then(pl.lit(Where.THIS_FILE)).otherwise(pl.lit(Where.STORE)),
         )  # fmt: skip
         # two equi-joins, not one on the name alone: a common name would pair thousands with thousands
         by_birth = lonely.drop_nulls("birth_date").join(others.drop("postal_code"), on=["name_key", "birth_date"])

@@ -22,11 +22,13 @@ recorded so, and the next ingest (or `cession ingest report`) puts them in place
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 
 import polars as pl
@@ -38,7 +40,7 @@ from engine.schema import CLAIMS
 from engine.store import ingests
 from engine.store.bulk import is_postgres, write_frames
 from engine.store.lock_holders import lock_holder
-from engine.store.records import actor, audit
+from engine.store.records import AuditAction, actor, audit
 from engine.store.scratch import private_folder
 from engine.validation import check_claims, conform
 from ingest import debtors as debtor_rules
@@ -49,6 +51,16 @@ from ingest.profiles import Profile, load_profile
 from ingest.sources import BATCH_ROWS, META, ROW, Scanned, SourceError, estimated_rows, read_batches, scan
 
 OnProgress = Callable[[str, int, int | None], None]  # (stage, done, total)
+
+log = logging.getLogger(__name__)
+
+
+class IngestStatus(StrEnum):
+    """What became of a file: its rows stored (``ingested``), or found stored already, nothing done
+    (``already ingested``: the same bytes into the same portfolio, a rerun)."""
+
+    INGESTED = "ingested"
+    ALREADY_INGESTED = "already ingested"
 
 
 class IngestError(InputError):
@@ -107,7 +119,7 @@ class IngestReport:
     sha256: str
     portfolio_id: str
     version: int
-    status: str  # "ingested" | "already ingested"
+    status: IngestStatus
     rows_read: int
     blank_lines: int
     accepted: int
@@ -234,6 +246,7 @@ def ingest_file(
         scanned = scan(path)
     except SourceError as e:
         raise IngestError(str(e)) from None
+    log.info("ingest of %s (sha256 %s) into %s started", path.name, scanned.sha256[:12], portfolio)
     holder = lock_holder(engine) if is_postgres(engine) else None  # the wait at ingests.lock says what it waits for
     if holder is not None:  # (SQLite waits at any transaction's begin: lock_holders.on_wait hears it there)
         progress(f"waiting for the store's lock held by {holder}", 0, None)
@@ -283,7 +296,7 @@ def ingest_file(
         latest = ingests.latest_version(conn, portfolio)
         version = latest + 1 if new_version and latest else max(latest, 1)
         portfolio_id = portfolio if version == 1 else f"{portfolio}@v{version}"
-        report = IngestReport(path, scanned.sha256, portfolio_id, version, "ingested", read.rows_read, read.blank_lines,
+        report = IngestReport(path, scanned.sha256, portfolio_id, version, IngestStatus.INGESTED, read.rows_read, read.blank_lines,
                               0, 0, read.failures, pl.DataFrame(), control, encoding=scanned.encoding,
                               padded_rows=read.padded_rows, fingerprint=read.fingerprint.of(profile.seller),
                               finished=finished)  # fmt: skip
@@ -305,8 +318,11 @@ def ingest_file(
             control_ok=control.ok, details=details, content_fingerprint=report.fingerprint,
             reports_stem=str(stem) if stem is not None else None, reports_pending=stem is not None,
         )  # fmt: skip
-        audit(conn, "ingest", portfolio_id, {"file": path.name, "sha256": scanned.sha256, "ingest_id": report.ingest_id,
+        audit(conn, AuditAction.INGEST, portfolio_id, {"file": path.name, "sha256": scanned.sha256, "ingest_id": report.ingest_id,
                                              "accepted": report.accepted, "rejected": report.rejected}, who)  # fmt: skip
+        log.info("ingest %d of %s into %s: %d rows read, %d accepted, %d rejected; committing", report.ingest_id,
+                 path.name, portfolio_id, report.rows_read, report.accepted, report.rejected,
+                 extra={"ingest_id": report.ingest_id})  # fmt: skip
         progress("writing reports", 0, None)
         ingests.keep_reports(conn, report.ingest_id, report.frames())
         if stem is not None:
@@ -320,6 +336,7 @@ def ingest_file(
     # reports_pending: the next ingest or `cession ingest report` renames them)
     report.reports = _put_in_place(staged)
     report.seconds = time.perf_counter() - started
+    log.info("ingest %d committed in %.1f s", report.ingest_id, report.seconds, extra={"ingest_id": report.ingest_id})
     return report
 
 
@@ -738,7 +755,7 @@ def _seen_before(scanned: Scanned, earlier: list, portfolio: str, allow_duplicat
 def _recognised(scanned: Scanned, earlier: list, started: float, finished: list[str] | None = None) -> IngestReport:
     first = earlier[0]
     report = IngestReport(
-        scanned.path, scanned.sha256, first.portfolio_id, first.version, "already ingested", first.rows_read, 0,
+        scanned.path, scanned.sha256, first.portfolio_id, first.version, IngestStatus.ALREADY_INGESTED, first.rows_read, 0,
         first.accepted, first.rejected, pl.DataFrame(schema=row_rules.FAILURE_SCHEMA),
         pl.DataFrame(schema=debtor_rules.CANDIDATE_SCHEMA), None, principal=first.principal,
         purchase_price=first.purchase_price, ingest_id=first.ingest_id, encoding=scanned.encoding,
@@ -748,6 +765,8 @@ def _recognised(scanned: Scanned, earlier: list, started: float, finished: list[
                       "versions": [e.portfolio_id for e in earlier]}  # fmt: skip
     report.finished = finished or []
     report.seconds = time.perf_counter() - started
+    log.info("%s is already ingested into %s (ingest %d): nothing stored", scanned.path.name, first.portfolio_id,
+             first.ingest_id, extra={"ingest_id": first.ingest_id})  # fmt: skip
     return report
 
 

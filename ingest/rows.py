@@ -12,8 +12,8 @@ from datetime import date
 
 import polars as pl
 
-from engine.domain import InterestBasis, LimitationKind
-from engine.validation import MAX_CONTRACTUAL_RATE_BP
+from engine.domain import CONTRACT_RATE_BASES, OWN_YEARS_KINDS, DebtorKind, InterestBasis, LimitationKind
+from engine.validation import MAX_CONTRACTUAL_RATE_BP, is_one_of
 from ingest.identifiers import compact, iban_problem, nip_problem, pesel_problem, regon_valid
 from ingest.parsing import amount, blank_to_null, calendar_date, percent_as_bp, whole_number
 from ingest.profiles import ENUMS, INPUT_COLUMNS, REQUIRED_COLUMNS, Profile
@@ -27,6 +27,8 @@ DATES = ("due_date", "cutoff_date", "title_date", "purchase_date", "birth_date")
 #: columns stored as the seller wrote them (not parsed, not matched against a pattern)
 FREE_TEXT = ("seller_ref", "name", "street", "city", "phone", "email")
 MAX_LENGTH = {"seller_ref": 100, "name": 300, "street": 300, "city": 100, "phone": 32, "email": 254}
+#: the rules of each kind of national id a debtor kind carries (``DebtorKind.national_id``)
+NATIONAL_ID_RULES = {"PESEL": pesel_problem, "NIP": nip_problem}
 
 
 @dataclass(frozen=True)
@@ -223,12 +225,10 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
         problems[PRODUCT].append(
             pl.when(~col("_product_known")).then(pl.lit("product type not in the seller profile (products.map)"))
         )
-    kind = col("debtor_kind")
-    problems["national_id"].append(
-        pl.when(col("national").is_null()).then(None)
-        .when(kind == "consumer").then(pesel_problem(col("national")))
-        .when(kind == "business").then(nip_problem(col("national")))
-    )
+    national_id = pl.when(col("national").is_null()).then(None)
+    for kind in DebtorKind:  # each kind's national id by its own rules
+        national_id = national_id.when(col("debtor_kind") == kind).then(NATIONAL_ID_RULES[kind.national_id](col("national")))
+    problems["national_id"].append(national_id)
     problems["postal_code"].append(
         pl.when(col("postal").is_not_null() & ~col("postal").str.contains(r"^\d{2}-\d{3}$")).then(pl.lit("postal code must be NN-NNN"))
     )
@@ -248,14 +248,15 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
         .then(pl.lit("title_date must lie between due_date and purchase_date"))
     )  # fmt: skip
     problems["birth_date"].append(pl.when(t("birth_date") > terms.today).then(pl.lit("in the future")))
-    contractual = col("interest_basis") == InterestBasis.CONTRACTUAL
+    contractual = is_one_of("interest_basis", CONTRACT_RATE_BASES)
     problems["contractual_rate_percent"].append(
         pl.when(contractual & (rate.is_null() | (rate > MAX_CONTRACTUAL_RATE_BP)))
-        .then(pl.lit(f"a contractual rate of 0..{MAX_CONTRACTUAL_RATE_BP // 100} % is required for interest_basis contractual"))
+        .then(pl.lit(f"a contractual rate of 0..{MAX_CONTRACTUAL_RATE_BP // 100} % is required for interest_basis "
+                     f"{InterestBasis.spelled(CONTRACT_RATE_BASES)}"))
     )  # fmt: skip
     problems["limitation_years"].append(
-        pl.when((col("limitation_kind") == LimitationKind.CUSTOM) & (t("limitation_years").is_null() | ~t("limitation_years").is_between(1, 100)))
-        .then(pl.lit("1..100 years required for limitation_kind custom"))
+        pl.when(is_one_of("limitation_kind", OWN_YEARS_KINDS) & (t("limitation_years").is_null() | ~t("limitation_years").is_between(1, 100)))
+        .then(pl.lit(f"1..100 years required for limitation_kind {LimitationKind.spelled(OWN_YEARS_KINDS)}"))
     )  # fmt: skip
     checked = frame.with_columns(
         pl.coalesce(*exprs).alias(f"!{column}") for column, exprs in problems.items() if exprs

@@ -22,6 +22,15 @@ from datetime import date, timedelta
 import polars as pl
 from hypothesis import strategies as st
 
+from engine.domain import (
+    AMOUNT_EVENT_KINDS,
+    CLAIM_LIMITATION_KINDS,
+    Bucket,
+    DebtorKind,
+    EventKind,
+    InterestBasis,
+    LimitationKind,
+)
 from engine.rules import load_rules
 from tests.builders import frames
 from tests.reference.engine_reference import load_rate_table, reference_limitation_date
@@ -31,28 +40,16 @@ MAX_DAY = date(2031, 12, 31)
 MIN_AS_OF = date(1995, 1, 1)
 
 PORTFOLIOS = ("P1", "P2", "P3")
-DEBTOR_KINDS = ("consumer", "business")
-INTEREST_BASES = ("statutory_late", "commercial_late", "commercial_late_medical", "contractual", "none")
-LIMITATION_KINDS = ("general", "periodic", "business", "sales", "custom")
-EVENT_KINDS = (
-    "payment",
-    "reversal",
-    "cost",
-    "interest_waiver",
-    "capitalization",
-    "write_off",
-    "acknowledgment",
-    "court_filing",
-    "proceedings_end",
-    "title",
-    "enforcement_filing",
-    "enforcement_end",
-)
-NON_REVERSAL_KINDS = tuple(k for k in EVENT_KINDS if k != "reversal")
+#: docs/data-contract.md's closed choices, from their registries (engine/domain.py): a value added there is drawn here
+DEBTOR_KINDS = tuple(k.value for k in DebtorKind)
+INTEREST_BASES = tuple(b.value for b in InterestBasis)
+LIMITATION_KINDS = tuple(k.value for k in CLAIM_LIMITATION_KINDS)
+EVENT_KINDS = tuple(k.value for k in EventKind)
+NON_REVERSAL_KINDS = tuple(k for k in EVENT_KINDS if k != EventKind.REVERSAL)
 #: Kinds an event is drawn from (payments more often than the rest).
 EVENT_KIND_WEIGHTS = NON_REVERSAL_KINDS + ("payment", "payment", "cost")
-AMOUNT_KINDS = frozenset({"payment", "cost", "interest_waiver"})
-BUCKETS = ("costs", "interest", "principal")
+AMOUNT_KINDS = frozenset(k.value for k in AMOUNT_EVENT_KINDS)
+BUCKETS = tuple(b.value for b in Bucket)
 SOURCES = (None, "bailiff", "direct", "seller", "AG-01", "AG-02")
 
 def to_frames(claims: list[dict], events: list[dict]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -177,10 +174,10 @@ def _claim(pick, claim_id: int, portfolio_id: str, seller_ref: str, debtor_id: i
         cutoff = _day(pick, due, cutoff_hi, (due, as_of))
     basis = pick.choice(INTEREST_BASES)
     rate = None
-    if basis == "contractual":
+    if InterestBasis(basis).contract_rate:
         rate = pick.choice((0, 1, 1000, 2300, 2400, 40000)) if pick.int(0, 1) else pick.int(0, 40000)
     kind = pick.choice(LIMITATION_KINDS)
-    years = pick.int(1, 10) if kind == "custom" else None
+    years = pick.int(1, 10) if LimitationKind(kind).own_years else None
     title = None
     if pick.int(0, 4) == 0:
         title = _day(pick, due, MAX_DAY, (due, date(2018, 7, 9), as_of))

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from api import formats
 from api.cli import console
-from api.cli.options import AllowStale, AsOf, Json, LimitationEvents, Title, Years
+from engine.domain import InterestBasis, LimitationKind
+from api.cli.options import AllowStale, AsOf, ClaimKind, Json, LimitationEvents, Title, Years
 from api.cli.parsing import (day, day_or_none, day_or_today, grosz, interest_basis, limitation_events, limitation_kind,
                              rate_bp)  # fmt: skip
 
@@ -21,14 +22,12 @@ def interest(
     end: Annotated[str, typer.Option("--to", help="Last day of interest, inclusive (e.g. the day of payment).")],
     basis: Annotated[
         str,
-        typer.Option("--basis", help="statutory_late, commercial_late, commercial_late_medical, contractual or none."),
-    ] = "statutory_late",
+        typer.Option("--basis", help="; ".join(f"{b}: {b.about}" for b in InterestBasis) + "."),
+    ] = InterestBasis.STATUTORY_LATE.value,
     rate: Annotated[
         str | None, typer.Option("--rate", help="Contractual yearly rate in %, capped daily at maximum interest.")
     ] = None,
-    kind: Annotated[
-        str, typer.Option("--kind", help="The claim's limitation kind: general, periodic, business, sales, custom.")
-    ] = "general",
+    kind: Annotated[str, ClaimKind] = LimitationKind.GENERAL.value,
     years: Years = None,
     title: Title = None,
     event: LimitationEvents = None,
@@ -100,7 +99,7 @@ def interest(
 
 def limitation(
     due: Annotated[str, typer.Option("--due", help="Day the claim became due (wymagalność).")],
-    kind: Annotated[str, typer.Option("--kind", help="general, periodic, business, sales or custom.")],
+    kind: Annotated[str, ClaimKind],
     years: Years = None,
     title: Title = None,
     event: LimitationEvents = None,

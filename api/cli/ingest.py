@@ -60,6 +60,8 @@ def ingested(store, file: Path, portfolio: str, *, quiet: bool = False, **option
 
 def print_report(report, reports: dict | None, shown: int = 10) -> None:
     """The summary a purchaser reads: what came in, what did not and why, and where the details are."""
+    from ingest.pipeline import IngestStatus
+
     count, amount = formats.count, formats.amount
     screen = console.out
     if report.status == "already ingested":

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from api import exits
+from engine.domain import CLAIM_LIMITATION_KINDS, LIMITATION_EVENT_KINDS, LimitationKind
 
 Json = Annotated[
     bool,
@@ -55,8 +56,8 @@ ClaimsFile = Annotated[Path, typer.Option("--claims", help="claims.parquet (docs
 EventsFile = Annotated[Path, typer.Option("--events", help="events.parquet (docs/data-contract.md)")]
 LimitationEvents = Annotated[
     list[str] | None,
-    typer.Option("--event", help="KIND:YYYY-MM-DD, repeatable (acknowledgment, court_filing, proceedings_end, "
-                 "title, enforcement_filing, enforcement_end)."),  # fmt: skip
+    typer.Option("--event", help=f"KIND:YYYY-MM-DD, repeatable ({', '.join(LIMITATION_EVENT_KINDS)})."),
 ]
+ClaimKind = typer.Option("--kind", help=f"The claim's limitation kind: {LimitationKind.spelled(CLAIM_LIMITATION_KINDS)}.")
 Years = Annotated[int | None, typer.Option("--years", help="Years of a custom period.")]
 Title = Annotated[str | None, typer.Option("--title", help="Day an enforcement title became final.")]

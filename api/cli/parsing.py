@@ -11,11 +11,12 @@ import calendar
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from engine.domain import EventKind, InterestBasis, LimitationKind
+from engine.domain import (CLAIM_LIMITATION_KINDS, CONTRACT_RATE_BASES, EXECUTOR_NAMES, OWN_YEARS_KINDS, EventKind,
+                           InterestBasis, LimitationKind)  # fmt: skip
 from engine.errors import InputError
 from engine.money import to_grosz
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = EXECUTOR_NAMES
 
 
 def day(text: str, option: str) -> date:
@@ -88,11 +89,11 @@ def interest_basis(text: str) -> InterestBasis:
 def rate_bp(text: str | None, basis: InterestBasis) -> int | None:
     """``--rate`` (a yearly percentage, contractual interest only) in basis points."""
     if text is None:
-        if basis is InterestBasis.CONTRACTUAL:
-            raise InputError("--basis contractual needs --rate (yearly %, e.g. 12.5)")
+        if basis.contract_rate:
+            raise InputError(f"--basis {basis} needs --rate (yearly %, e.g. 12.5)")
         return None
-    if basis is not InterestBasis.CONTRACTUAL:
-        raise InputError("--rate is a contractual rate: use it with --basis contractual")
+    if not basis.contract_rate:
+        raise InputError(f"--rate is a contractual rate: use it with --basis {InterestBasis.spelled(CONTRACT_RATE_BASES)}")
     try:
         scaled = Decimal(text.replace(",", ".")) * 100
     except InvalidOperation:
@@ -107,11 +108,12 @@ def limitation_kind(kind: str, years: int | None) -> LimitationKind:
     try:
         found = LimitationKind(kind)
     except ValueError:
-        raise InputError(f"--kind {kind!r}: one of general, periodic, business, sales, custom") from None
-    if found is LimitationKind.TITLE:
-        raise InputError("--kind title: give the claim's own kind and --title DAY")
-    if (found is LimitationKind.CUSTOM) != (years is not None):
-        raise InputError("--years goes with --kind custom, and custom needs --years")
+        raise InputError(f"--kind {kind!r}: one of {', '.join(CLAIM_LIMITATION_KINDS)}") from None
+    if not found.claim:
+        raise InputError(f"--kind {kind}: give the claim's own kind and --title DAY")
+    if found.own_years != (years is not None):
+        own = LimitationKind.spelled(OWN_YEARS_KINDS)
+        raise InputError(f"--years goes with --kind {own}, and {own} needs --years")
     return found
 
 

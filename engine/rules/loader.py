@@ -12,6 +12,7 @@ import csv
 from bisect import bisect_right
 import hashlib
 import io
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,16 +23,20 @@ import numpy as np
 from dateutil.easter import easter
 
 from engine.errors import InputError
-from engine.domain import LimitationKind
+from engine.domain import InterestBasis, LimitationKind
+
+log = logging.getLogger(__name__)
 
 SHIPPED_DIR = Path(__file__).parent / "data"
 RULES_DIR_ENV = "CESSION_RULES_DIR"
 EPOCH = date(1970, 1, 1)
 
-#: The interest tables the engine reads, by file stem.
-RATE_TABLES = ("statutory_late", "commercial_late", "maximum_late")
+#: The interest tables the engine reads, by file stem: those the interest bases read (engine/domain.py).
+RATE_TABLES = tuple(dict.fromkeys(b.rates.over or b.rates.table for b in InterestBasis if b.rates is not None))
 #: Interest tables derived from another one: name -> (base table, file of dated offsets in bp).
-DERIVED_RATE_TABLES = {"commercial_late_medical": ("commercial_late", "commercial_late_medical_offset")}
+DERIVED_RATE_TABLES = {
+    b.rates.table: b.rates.files for b in InterestBasis if b.rates is not None and b.rates.over is not None
+}
 #: Also shipped and validated (not read by the engine yet).
 OTHER_RATE_TABLES = ("statutory_capital", "reference_rate")
 
@@ -82,6 +87,7 @@ def _read(name: str, rules_dir: Path | None, header: tuple[str, ...]) -> _CsvFil
     path = SHIPPED_DIR / f"{name}.csv"
     if rules_dir is not None and (rules_dir / f"{name}.csv").exists():
         path = rules_dir / f"{name}.csv"
+        log.info("rule table %s read from %s instead of the shipped one", name, path)
     raw = path.read_bytes()
     text = raw.decode("utf-8")
     last_valid: date | None = None

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import sqlalchemy.dialects.postgresql  # noqa: F401  (sa.dialects.postgresql below, whoever imports models first)
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, EventKind, InterestBasis
+from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, EventKind, InterestBasis, PlacementQueue, RunStatus
 
 def key(length: int) -> sa.types.TypeEngine:
     """An opaque identifier: compared byte by byte (collation "C" on PostgreSQL), with no locale
@@ -36,6 +36,8 @@ def utcnow() -> datetime:
 
 
 def _one_of(column: str, values) -> sa.CheckConstraint:
+    """The CHECK that keeps a column to its registry's values (engine/domain.py); a migration writes
+    the values of its day out (the registry's docstring says how to add one)."""
     spelled = ", ".join(f"'{v}'" for v in values)
     return sa.CheckConstraint(f"{column} IN ({spelled})", name=f"{column}_known")
 
@@ -137,12 +139,12 @@ class EngineRun(Base):
     """One `cession run`: what it computed, from what, with which rules, and how it ended."""
 
     __tablename__ = "engine_runs"
-    __table_args__ = (_one_of("status", ("running", "succeeded", "failed")),)
+    __table_args__ = (_one_of("status", RunStatus),)
 
     run_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
     portfolio_id: Mapped[str | None] = mapped_column(key(64))  # none: every portfolio
     as_of: Mapped[date] = mapped_column(sa.Date)
-    status: Mapped[str] = mapped_column(sa.String(16), default="running")
+    status: Mapped[str] = mapped_column(sa.String(16), default=RunStatus.RUNNING.value)  # RunStatus
     started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     seconds: Mapped[float | None] = mapped_column(sa.Float)
@@ -208,13 +210,13 @@ class Placement(Base):
     __table_args__ = (
         sa.Index("ix_placements_claim", "claim_id", "placed_on"),
         sa.Index("ix_placements_agency_open", "agency_id", "recalled_on"),
-        _one_of("queue", ("agency", "epu", "court", "bailiff")),
+        _one_of("queue", PlacementQueue),
     )
 
     placement_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
     claim_id: Mapped[int] = mapped_column(sa.ForeignKey("claims.claim_id"))
     agency_id: Mapped[str] = mapped_column(sa.ForeignKey("agencies.agency_id"))
-    queue: Mapped[str] = mapped_column(sa.String(16), default="agency")
+    queue: Mapped[str] = mapped_column(sa.String(16), default=PlacementQueue.AGENCY.value)  # PlacementQueue
     placed_on: Mapped[date] = mapped_column(sa.Date)
     recalled_on: Mapped[date | None] = mapped_column(sa.Date)
     reason: Mapped[str | None] = mapped_column(sa.String(200))

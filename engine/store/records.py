@@ -9,9 +9,11 @@ its reason. One call is one transaction: an error stores nothing.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import polars as pl
 import sqlalchemy as sa
@@ -19,6 +21,8 @@ import sqlalchemy as sa
 from engine.schema import CLAIMS, EVENTS
 from engine.store.bulk import OnBatch, Schema, _quote, is_postgres, read_frame, write_frame
 from engine.validation import check_claims, check_events, conform
+
+log = logging.getLogger(__name__)
 
 CLAIM_SCHEMA: Schema = {c.name: c.dtype for c in CLAIMS}
 EVENT_SCHEMA: Schema = {c.name: c.dtype for c in EVENTS} | {"idempotency_key": pl.String()}
@@ -44,7 +48,17 @@ def actor() -> str:
     return os.environ.get("USER") or os.environ.get("USERNAME") or "cession"
 
 
-def audit(conn: sa.Connection, action: str, subject: str | None, details: dict, who: str | None = None) -> None:
+class AuditAction(StrEnum):
+    """What an audit_log row records (``audit_log.action``)."""
+
+    LOAD = "load"
+    POST_EVENTS = "post_events"
+    RUN = "run"
+    RUN_FAILED = "run_failed"
+    INGEST = "ingest"
+
+
+def audit(conn: sa.Connection, action: AuditAction, subject: str | None, details: dict, who: str | None = None) -> None:
     from engine.store.models import AuditEntry
 
     conn.execute(
@@ -91,7 +105,10 @@ def load(
         written = {"claims": _write_claims(conn, claims, on_batch)}
         if events is not None:
             written["events"] = _write_events(conn, events, on_batch, claims)
-        audit(conn, "load", None, {t: w.summary() for t, w in written.items()}, who)
+        audit(conn, AuditAction.LOAD, None, {t: w.summary() for t, w in written.items()}, who)
+    for w in written.values():
+        log.info("loaded %s: %d rows, %d inserted, %d already stored, %d rejected", w.table, w.rows, w.inserted,
+                 w.already_stored, w.rejects.height)  # fmt: skip
     return written
 
 
@@ -104,7 +121,9 @@ def post_events(engine: sa.Engine, events: pl.DataFrame, *, who: str | None = No
     check_events(events)
     with engine.begin() as conn:
         written = _write_events(conn, events, None)
-        audit(conn, "post_events", None, written.summary(), who)
+        audit(conn, AuditAction.POST_EVENTS, None, written.summary(), who)
+    log.info("posted events: %d rows, %d inserted, %d already stored, %d rejected", written.rows, written.inserted,
+             written.already_stored, written.rejects.height)  # fmt: skip
     return written
 
 

@@ -11,6 +11,7 @@ what it left. Superseded rows are deleted after the switch.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import threading
@@ -27,16 +28,19 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
+from engine.domain import RunStatus
 from engine.schema import CLAIM_STATE, CLAIMS, EVENTS, engine_columns
 from engine.state import Progress, StateTotals, compute_state, provenance
 from engine.store.bulk import OnBatch, in_id_order, is_postgres, read_frame, read_snapshot, write_frame
 from engine.store.database import StoreError
 from engine.store.models import EngineRun, Portfolio
-from engine.store.records import audit, claims_query, events_query
+from engine.store.records import AuditAction, audit, claims_query, events_query
 from engine.waterfall import WaterfallSetting
 
 if TYPE_CHECKING:
     from engine.executors import Executor
+
+log = logging.getLogger(__name__)
 
 #: pg_advisory_lock key of the run lock ("cession runs" as a number), mixed with the store's schema
 #: (``RUN_LOCK``): stores in schemas of one database run independently.
@@ -49,7 +53,7 @@ INTERRUPTED = "interrupted: its process ended before the run finished (killed or
 @dataclass(frozen=True)
 class RunRecord:
     run_id: int
-    status: str
+    status: RunStatus
     as_of: date
     portfolio_id: str | None
     claims: int | None
@@ -63,7 +67,7 @@ class RunRecord:
 
 
 def _record(row) -> RunRecord:
-    return RunRecord(row.run_id, row.status, row.as_of, row.portfolio_id, row.claims, row.events, row.time_barred,
+    return RunRecord(row.run_id, RunStatus(row.status), row.as_of, row.portfolio_id, row.claims, row.events, row.time_barred,
                      row.totals, row.seconds, row.state_sha256, row.error, row.provenance)  # fmt: skip
 
 
@@ -106,12 +110,13 @@ def recover(engine: sa.Engine) -> list[int]:
 def _recover(engine: sa.Engine) -> list[int]:
     runs = EngineRun.__table__
     with engine.begin() as conn:
-        dead = list(conn.execute(sa.select(runs.c.run_id).where(runs.c.status == "running")).scalars())
+        dead = list(conn.execute(sa.select(runs.c.run_id).where(runs.c.status == RunStatus.RUNNING)).scalars())
         if dead:
             conn.execute(
                 runs.update().where(runs.c.run_id.in_(dead))
-                .values(status="failed", error=INTERRUPTED, finished_at=datetime.now(UTC))
+                .values(status=RunStatus.FAILED, error=INTERRUPTED, finished_at=datetime.now(UTC))
             )  # fmt: skip
+            log.warning("runs %s marked failed: %s", ", ".join(map(str, dead)), INTERRUPTED)
         _drop_superseded(conn)
     return dead
 
@@ -250,10 +255,11 @@ def run(
             if portfolio is not None and conn.execute(known).first() is None:
                 raise StoreError(f"portfolio {portfolio!r} is not in the store (`cession load` it first)")
             run_id = conn.execute(
-                runs.insert().values(portfolio_id=portfolio, as_of=as_of, status="running",
+                runs.insert().values(portfolio_id=portfolio, as_of=as_of, status=RunStatus.RUNNING,
                                      started_at=datetime.now(UTC), host=socket.gethostname(), pid=os.getpid())
                 .returning(runs.c.run_id)
             ).scalar_one()  # fmt: skip
+        log.info("run %d started as of %s for %s", run_id, as_of, portfolio or "every portfolio", extra={"run_id": run_id})
         started = time.perf_counter()
         try:
             record = _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on_progress, on_batch,
@@ -262,10 +268,11 @@ def run(
             with engine.begin() as conn:
                 conn.execute(
                     runs.update().where(runs.c.run_id == run_id)
-                    .values(status="failed", error=f"{type(error).__name__}: {error}"[:4000],
+                    .values(status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}"[:4000],
                             finished_at=datetime.now(UTC), seconds=round(time.perf_counter() - started, 3))
                 )  # fmt: skip
-                audit(conn, "run_failed", str(run_id), {"error": str(error)[:1000]}, who)
+                audit(conn, AuditAction.RUN_FAILED, str(run_id), {"error": str(error)[:1000]}, who)
+            log.warning("run %d failed: %s: %s", run_id, type(error).__name__, error, extra={"run_id": run_id})
             raise
         with engine.begin() as conn:
             _drop_superseded(conn)
@@ -318,12 +325,14 @@ def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on
         seconds = round(time.perf_counter() - started, 3)
         conn.execute(
             runs.update().where(runs.c.run_id == run_id).values(
-                status="succeeded", finished_at=datetime.now(UTC), seconds=seconds, claims=covered.height,
+                status=RunStatus.SUCCEEDED, finished_at=datetime.now(UTC), seconds=seconds, claims=covered.height,
                 events=n_events, time_barred=time_barred, totals=totals, rules=meta.get("rules"),
                 provenance=meta, state_sha256=digest,
             )
         )  # fmt: skip
-        audit(conn, "run", str(run_id), {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": covered.height}, who)
+        audit(conn, AuditAction.RUN, str(run_id), {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": covered.height}, who)
+    log.info("run %d succeeded: %d claims, %d events in %.1f s, state sha256 %s", run_id, covered.height, n_events,
+             seconds, digest[:16], extra={"run_id": run_id})  # fmt: skip
     with engine.connect() as conn:
         return _record(conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).one())
 

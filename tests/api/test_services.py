@@ -14,7 +14,7 @@ import pytest
 from api.claims import service as claims
 from api.runs import service as runs
 from api.store import service as store_service
-from benchmarks.generator import generate_portfolio, write_portfolio
+from synthetic.book import generate_portfolio, write_portfolio
 from engine.errors import InputError
 from engine.store.database import StoreError, head_revision
 from engine.store.runs import read_state

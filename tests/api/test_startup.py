@@ -66,7 +66,7 @@ def test_a_store_command_loads_no_engine(tmp_path):
 
 
 def test_state_from_files_loads_no_store_and_no_ray(tmp_path):
-    from benchmarks.generator import generate_portfolio, write_portfolio
+    from synthetic.book import generate_portfolio, write_portfolio
 
     claims, events = write_portfolio(tmp_path, *generate_portfolio(50, 3))
     code, modules = loaded("state", "--claims", str(claims), "--events", str(events), "--as-of", "2026-01-31",

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from engine import EngineInputError
 from engine.interest import calculate_interest
 from tests.reference.engine_reference import reference_claim_state, reference_interest_pieces
-from tests.strategies import portfolios, to_frames, waterfalls
+from tests.strategies import INTEREST_BASES, portfolios, to_frames, waterfalls
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 #: Examples per executor: Ray runs each one as tasks over partitions, so it gets fewer.
@@ -45,7 +45,7 @@ def test_compute_state_equals_reference_for_every_column(executor, compute_state
     principal=st.integers(0, 10**12),
     first=st.dates(date(1994, 1, 1), date(2026, 6, 30)),
     length=st.integers(0, 5000),
-    basis=st.sampled_from(["statutory_late", "commercial_late", "contractual", "none"]),
+    basis=st.sampled_from(INTEREST_BASES),  # every basis of the registry
     rate=st.integers(0, 40_000),
 )
 def test_interest_pieces_equal_reference(principal, first, length, basis, rate):

@@ -18,11 +18,15 @@ down_revision = '0003'
 branch_labels = None
 depends_on = None
 
-BASES_BEFORE = "interest_basis IN ('none', 'statutory_late', 'commercial_late', 'contractual')"
-BASES_AFTER = "interest_basis IN ('none', 'statutory_late', 'commercial_late', 'contractual', 'commercial_late_medical')"
+#: claims.interest_basis's values before and after, as engine/domain.py's InterestBasis held them that day:
+#: frozen here, never read from the registry, so this migration builds the same schema whatever it holds
+#: later (a new basis gets a migration of its own, written like this one).
+BASES_BEFORE = ('none', 'statutory_late', 'commercial_late', 'contractual')
+BASES_AFTER = BASES_BEFORE + ('commercial_late_medical',)
 
 
-def _bases(check: str, length: int, old_length: int) -> None:
+def _bases(values: tuple[str, ...], length: int, old_length: int) -> None:
+    check = "interest_basis IN (" + ", ".join(f"'{v}'" for v in values) + ")"
     with op.batch_alter_table('claims') as batch:  # SQLite: the table copied with the new definition
         batch.drop_constraint(op.f('ck_claims_interest_basis_known'), type_='check')
         batch.alter_column('interest_basis', type_=sa.String(length=length),
