@@ -16,7 +16,8 @@ from datetime import date
 
 import polars as pl
 
-from engine.state import prepare, run_kernel
+from engine.inputs import prepare
+from engine.kernel_run import run_kernel
 
 
 def main() -> None:

@@ -86,8 +86,8 @@ def test_every_basis_has_its_rate_tables_shipped_and_loaded():
 
 
 def test_the_kernel_has_the_rate_rows_of_every_basis():
+    from engine.kernel_rules import KernelRules
     from engine.rules import load_rules
-    from engine.state import KernelRules
 
     rules = load_rules()
     kernel = KernelRules.of(rules)

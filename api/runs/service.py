@@ -1,6 +1,7 @@
 """Engine runs from the store: compute claim_state and make it the stored state (a run, recorded
 with its totals and digest), a valuation series written to Parquet (the stored state is left as
-it is), and the list of runs. Each run owns its transactions (``engine.store.runs``): its state
+it is), and the list of runs, through the engine's entry points (``engine.store_run.run``,
+``engine.computation.compute``). Each run owns its transactions (``engine.store.runs``): its state
 is switched in one commit or not at all."""
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from api.states.files import sweep_beside, write_states
+from api.states.files import sweep_beside
 from api.states.service import OnProgress, OnStage, executor_for
-from engine.executors import store_partition_states
+from api.states.summary import day_summaries
+from engine import store_run
+from engine.computation import compute
+from engine.sources import StoreSource
 from engine.store import runs
 from engine.store.database import StoreError
 from engine.store.runs import RunRecord
@@ -31,13 +35,12 @@ def run(
     on_stage: OnStage = _nothing, on_progress: OnProgress = _nothing,
 ) -> RunRecord:  # fmt: skip
     """claim_state as of ``as_of`` of one portfolio (or all) from the store, made the stored state
-    (see ``engine.store.runs.run``); its record. On the local executor in one partition the run
+    (see ``engine.store_run.run``); its record. On the local executor in one partition the run
     reads the store here; otherwise each worker reads its claim range from the store."""
     with executor_for(name=executor, partitions=partitions) as (chosen, parts):
-        record = runs.run(
+        record = store_run.run(
             store, as_of, portfolio=portfolio, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
-            on_stage=on_stage, on_progress=on_progress, partitions=parts,
-            executor=None if chosen.name == "local" and parts in (None, 1) else chosen,
+            on_stage=on_stage, on_progress=on_progress, executor=chosen, partitions=parts,
         )  # fmt: skip
     log.info("run as of %s %s: %s claims in %s s", as_of, record.status, record.claims, record.seconds,
              extra={"run_id": record.run_id})  # fmt: skip
@@ -55,11 +58,11 @@ def series(
     sweep_beside(out)
     with executor_for(name=executor, partitions=partitions) as (chosen, parts):
         on_stage(f"computing on {chosen.name} (tasks)")
-        results = store_partition_states(
-            chosen, store, days, portfolio, partitions=parts, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
-            on_done=on_progress,
+        computed = compute(
+            StoreSource.of(store, portfolio), days, out=out, executor=chosen, partitions=parts, waterfall=waterfall,
+            allow_stale_rates=allow_stale_rates, on_progress=on_progress,
         )  # fmt: skip
-        return write_states(results, days, out, chosen)
+        return day_summaries(computed)
 
 
 def latest(*, store: sa.Engine, limit: int = 20) -> list[RunRecord]:

@@ -13,7 +13,6 @@ from bisect import bisect_right
 import hashlib
 import io
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
@@ -28,6 +27,7 @@ from engine.domain import InterestBasis, LimitationKind
 log = logging.getLogger(__name__)
 
 SHIPPED_DIR = Path(__file__).parent / "data"
+#: The setting (``engine.settings``) naming a folder of updated tables, as users set it.
 RULES_DIR_ENV = "CESSION_RULES_DIR"
 EPOCH = date(1970, 1, 1)
 
@@ -441,9 +441,12 @@ class RuleBook:
 
 
 def load_rules(rules_dir: str | Path | None = None) -> RuleBook:
-    """Read and validate every rule table (cached per folder); ``CESSION_RULES_DIR`` by default."""
+    """Read and validate every rule table (cached per folder); ``CESSION_RULES_DIR`` by default
+    (``engine.settings``)."""
     if rules_dir is None:
-        rules_dir = os.environ.get(RULES_DIR_ENV) or None
+        from engine.settings import RULES, read
+
+        rules_dir = read(RULES).rules_dir or None
     return _load(Path(rules_dir).resolve() if rules_dir else None)
 
 

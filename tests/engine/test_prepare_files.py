@@ -10,9 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.state as state_module
-from engine import EngineInputError
-from engine.state import Prepared, prepare, prepare_files
+import engine.file_inputs as file_inputs
+import engine.parquet_io as parquet_io
+from engine import EngineInputError, provenance
+from engine.file_inputs import prepare_files
+from engine.inputs import Prepared, prepare
 from synthetic.book import generate_portfolio
 
 AS_OF = date(2026, 10, 31)
@@ -40,14 +42,14 @@ def assert_same(a: Prepared, b: Prepared) -> None:
 
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch):
-    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 1_000)  # batches that cross row groups
+    monkeypatch.setattr(parquet_io, "FILE_BATCH_ROWS", 1_000)  # batches that cross row groups
 
 
 def test_clean_sorted_files_read_in_batches_equal_prepare(portfolio, tmp_path, monkeypatch):
     claims, events = portfolio
     paths = write(tmp_path, claims, events)
     whole_path = []
-    monkeypatch.setattr(state_module, "read_engine_columns", lambda *a: whole_path.append(a) or pytest.fail("read whole"))
+    monkeypatch.setattr(file_inputs, "read_engine_columns", lambda *a: whole_path.append(a) or pytest.fail("read whole"))
     assert_same(prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True))
     assert not whole_path
 
@@ -136,9 +138,9 @@ def test_counting_events_a_slice_at_a_time_is_the_whole_count(claims, events, so
 def test_inputs_prepared_once_serve_every_day_as_a_fresh_prepare_would(portfolio):
     """A series prepares once (``prepare_inputs``) and takes each day with ``Prepared.at``: nothing
     of one day leaks into the next, and each day's own checks still hold."""
-    from engine import StaleRulesError, compute_state
+    from engine import StaleRulesError, compute_state, prepare_inputs, state_table
+    from engine.kernel_run import run_kernel
     from engine.rules import load_rules
-    from engine.state import prepare_inputs, run_kernel, state_table
 
     claims, events = portfolio
     inputs = prepare_inputs(claims, events)
@@ -147,7 +149,7 @@ def test_inputs_prepared_once_serve_every_day_as_a_fresh_prepare_would(portfolio
     for day, table in zip(days, tables):
         fresh = compute_state(claims, events, day, allow_stale_rates=True)
         assert table.equals(fresh)
-        meta, expected = (state_module.provenance(t) for t in (table, fresh))
+        meta, expected = (provenance(t) for t in (table, fresh))
         assert {k: v for k, v in meta.items() if k != "seconds"} == {k: v for k, v in expected.items() if k != "seconds"}
     assert_same(inputs.at(AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True))
     with pytest.raises(StaleRulesError):

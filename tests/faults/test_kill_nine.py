@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from engine.store import records, runs
 from engine.store.database import StoreError, open_store
 from engine.store.scratch import STAGED_OUTPUT, scratch_root, sweep_outputs
+from engine.totals import state_digest
 from synthetic.book import generate_portfolio, write_portfolio
 from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from tests.store.conftest import POSTGRES_URL, _postgres_schema_url
@@ -401,7 +402,7 @@ def test_run_killed(inputs, stores, env):
         latest = next(r for r in runs.runs_list(engine, 100) if r.status == "succeeded")
         state = runs.read_state(engine)
         return (latest.as_of == as_of and state.height == inputs["claims_n"]
-                and runs.state_digest(state.to_arrow()) == latest.state_sha256)  # fmt: skip
+                and state_digest(state.to_arrow()) == latest.state_sha256)  # fmt: skip
 
     TALLY.check(whole(BEFORE), "run: the first run's state is not whole")
     for _ in range(KILLS):

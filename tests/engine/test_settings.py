@@ -1,0 +1,55 @@
+"""One ``Settings`` for every ``CESSION_*`` variable users set: the store, the executor, the
+partitions, Ray's address and retries, and the rules folder."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from engine.executors import LocalExecutor, RayExecutor, make_executor
+from engine.rules import load_rules
+from engine.rules.loader import RULES_DIR_ENV, SHIPPED_DIR
+from engine.settings import Settings, env_name
+
+
+def test_every_variable_users_set_is_read(monkeypatch, tmp_path):
+    env = {
+        "CESSION_DATABASE_URL": "postgresql+psycopg://u@h:5432/db",
+        "CESSION_EXECUTOR": "ray",
+        "CESSION_RAY_ADDRESS": "ray://head:10001",
+        "CESSION_PARTITIONS": "8",
+        "CESSION_RAY_MAX_RETRIES": "5",
+        "CESSION_RULES_DIR": str(tmp_path),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert (settings.database_url, settings.executor, settings.ray_address, settings.partitions) == (
+        "postgresql+psycopg://u@h:5432/db", "ray", "ray://head:10001", 8)  # fmt: skip
+    assert (settings.ray_max_retries, settings.rules_dir) == (5, str(tmp_path))
+    assert sorted(env_name(name) for name in Settings.model_fields) == sorted(env)
+    assert RULES_DIR_ENV == env_name("rules_dir")
+    executor = make_executor(settings=settings)
+    assert isinstance(executor, RayExecutor) and (executor.address, executor.max_retries) == ("ray://head:10001", 5)
+
+
+def test_defaults_and_an_explicit_choice_over_the_environment(monkeypatch):
+    for name in Settings.model_fields:
+        monkeypatch.delenv(env_name(name), raising=False)
+    settings = Settings()
+    assert settings.executor == "local" and settings.partitions is None and settings.rules_dir is None
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("cession.db")
+    monkeypatch.setenv("CESSION_EXECUTOR", "ray")
+    assert isinstance(make_executor("local"), LocalExecutor)
+
+
+def test_the_rules_folder_comes_from_the_settings(monkeypatch, tmp_path):
+    shutil.copy(SHIPPED_DIR / "holidays.csv", tmp_path / "holidays.csv")
+    monkeypatch.setenv("CESSION_RULES_DIR", str(tmp_path))
+    assert load_rules().holidays.path == tmp_path.resolve() / "holidays.csv"
+    monkeypatch.setenv("CESSION_RULES_DIR", "")  # empty: the shipped tables
+    assert load_rules().holidays.path == SHIPPED_DIR / "holidays.csv"
+    monkeypatch.setenv("CESSION_RULES_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="CESSION_RULES_DIR=.*is not a folder"):
+        load_rules()
