@@ -53,3 +53,17 @@ def test_the_rules_folder_comes_from_the_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("CESSION_RULES_DIR", str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="CESSION_RULES_DIR=.*is not a folder"):
         load_rules()
+
+
+def test_a_variable_that_cannot_be_used_is_bad_input_only_where_its_setting_is_used(monkeypatch):
+    from engine.errors import InputError
+    from engine.settings import EXECUTOR, STORE, read
+
+    monkeypatch.setenv("CESSION_PARTITIONS", "many")
+    monkeypatch.setenv("CESSION_DATABASE_URL", "sqlite:///x.db")
+    with pytest.raises(InputError, match="^CESSION_PARTITIONS: Input should be a valid integer"):
+        read(EXECUTOR)
+    with pytest.raises(InputError, match="CESSION_PARTITIONS"):
+        read()
+    settings = read(STORE)  # the store's command does not use the partitions: left at their default
+    assert settings.database_url == "sqlite:///x.db" and settings.partitions is None
