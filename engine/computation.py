@@ -97,13 +97,20 @@ def compute(
     try:
         if chosen.name == "local" and len(days) == 1 and partitions in (None, 1):
             return [_in_one_piece(source, days[0], out, keep, portfolios, on_progress, **options)]
-        log.info("claim_state of %d day(s) from %s: partitioned, on the %s executor", len(days), _name(source), chosen.name)
+        log.info(
+            "claim_state of %d day(s) from %s: partitioned, on the %s executor", len(days), _name(source), chosen.name
+        )
         with source.fixed() as fixed:  # the store: every partition read in one snapshot
             covered = fixed.portfolios() if portfolios else None
             parts = partition_states(
-                fixed, days, executor=chosen, partitions=partitions, on_done=on_progress,
-                claim_ids=None if covered is None else covered.get_column("claim_id").to_numpy(), **options,
-            )  # fmt: skip
+                fixed,
+                days,
+                executor=chosen,
+                partitions=partitions,
+                on_done=on_progress,
+                claim_ids=None if covered is None else covered.get_column("claim_id").to_numpy(),
+                **options,
+            )
             results = collect_days(parts, days, out=out, executor=chosen.name, keep=keep)
         if covered is not None:
             results = [_with_portfolios(r, covered) for r in results]
@@ -113,14 +120,22 @@ def compute(
             chosen.close()
 
 
-def _in_one_piece(source: Source, day: date, out: str | Path | None, keep: bool, portfolios: bool,
-                  on_progress: Progress | None, **options) -> DayState:  # fmt: skip
+def _in_one_piece(
+    source: Source,
+    day: date,
+    out: str | Path | None,
+    keep: bool,
+    portfolios: bool,
+    on_progress: Progress | None,
+    **options,
+) -> DayState:
     """One day in this process: streamed from Parquet files, else read whole."""
     started = time.perf_counter()
     if isinstance(source, ParquetSource) and not keep and not portfolios:
         log.info("claim_state as of %s from %s: streamed", day, _name(source))
-        totals, meta = stream_state(source.claims_path, source.events_path, day, write_to=out, on_progress=on_progress,
-                                    **options)  # fmt: skip
+        totals, meta = stream_state(
+            source.claims_path, source.events_path, day, write_to=out, on_progress=on_progress, **options
+        )
         return DayState(day, totals, meta, time.perf_counter() - started)
     log.info("claim_state as of %s from %s: read whole", day, _name(source))
     claims, events = source.whole()
@@ -128,21 +143,30 @@ def _in_one_piece(source: Source, day: date, out: str | Path | None, keep: bool,
     table = compute_state(claims, events, day, on_progress=on_progress, **options)
     if out is not None:
         write_state_parquet(table, out)
-    state = DayState(day, StateTotals.of_table(table), provenance(table), time.perf_counter() - started,
-                     table if keep else None)  # fmt: skip
+    state = DayState(
+        day, StateTotals.of_table(table), provenance(table), time.perf_counter() - started, table if keep else None
+    )
     return _with_portfolios(state, claims.select("claim_id", "portfolio_id").sort("claim_id")) if portfolios else state
 
 
 def _with_portfolios(state: DayState, covered: pl.DataFrame) -> DayState:
-    return DayState(state.day, state.totals, state.provenance, state.seconds, state.table, covered.get_column("portfolio_id"))
+    return DayState(
+        state.day, state.totals, state.provenance, state.seconds, state.table, covered.get_column("portfolio_id")
+    )
 
 
 def _name(source: Source) -> str:
     return type(source).__name__
 
 
-def collect_days(parts: Iterable[PartitionState], days: Sequence[date], *, out: str | Path | None = None,
-                 executor: str = "local", keep: bool = False) -> list[DayState]:  # fmt: skip
+def collect_days(
+    parts: Iterable[PartitionState],
+    days: Sequence[date],
+    *,
+    out: str | Path | None = None,
+    executor: str = "local",
+    keep: bool = False,
+) -> list[DayState]:
     """Each day's claim_state from ``parts`` (each day's partitions in claim_id order, as
     ``partition_states`` hands them back): its totals and provenance, and its table if ``keep``.
     With ``out``, each partition is written as it comes to the day's staged file (one file for
@@ -168,9 +192,13 @@ def collect_days(parts: Iterable[PartitionState], days: Sequence[date], *, out: 
                 if writer is not None:
                     writer.close(meta)
                     writer = None
-                table = with_provenance(pa.concat_tables(tables) if len(tables) > 1 else tables[0], meta) if keep else None
+                table = (
+                    with_provenance(pa.concat_tables(tables) if len(tables) > 1 else tables[0], meta) if keep else None
+                )
                 results.append(DayState(part.day, totals, meta, seconds, table))
-                log.debug("as of %s: %d claims in %d partitions, %.3f s", part.day, totals.claims, part.partitions, seconds)
+                log.debug(
+                    "as of %s: %d claims in %d partitions, %.3f s", part.day, totals.claims, part.partitions, seconds
+                )
                 totals, metas, tables, started = StateTotals(), [], [], time.perf_counter()
         if staged is not None:
             staged.commit()

@@ -105,7 +105,9 @@ class StateAt:
 
     def __call__(self, inputs: Prepared, rules: RuleBook) -> pa.Table:
         started = time.perf_counter()
-        return state_table(inputs.at(self.as_of, allow_stale_rates=self.allow_stale_rates, rules=rules), started=started)
+        return state_table(
+            inputs.at(self.as_of, allow_stale_rates=self.allow_stale_rates, rules=rules), started=started
+        )
 
 
 # -------------------------------------------------------------------------------------------- executors
@@ -120,7 +122,11 @@ class Executor(Protocol):
     def default_partitions(self) -> int: ...
 
     def map(
-        self, source: Source, partitions: Sequence[Partition], fns: Sequence[BatchFn], rules: RuleBook,
+        self,
+        source: Source,
+        partitions: Sequence[Partition],
+        fns: Sequence[BatchFn],
+        rules: RuleBook,
         on_done: OnDone | None = None,
     ) -> Iterator[tuple[int, int, pa.Table]]:
         """(function k, partition i, result) for each function in order and each of its partitions
@@ -268,8 +274,14 @@ class RayExecutor:
 
     name: ExecutorName = "ray"
 
-    def __init__(self, address: str | None = None, *, num_cpus: int | None = None, max_retries: int = 3,
-                 init_options: dict | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        num_cpus: int | None = None,
+        max_retries: int = 3,
+        init_options: dict | None = None,
+    ) -> None:
         self.address = address
         self.num_cpus = num_cpus
         self.max_retries = max_retries
@@ -362,7 +374,9 @@ class RayExecutor:
                     i = jobs[handed][1]
                     result = table(i, ray.get(ended.pop(handed)[0]))
                     if handed == len(jobs) - 1:  # before the caller has it all: ids unique across partitions
-                        check_event_ids(source.check, [ray.get(e) if isinstance(e, ray.ObjectRef) else e for e in event_ids])
+                        check_event_ids(
+                            source.check, [ray.get(e) if isinstance(e, ray.ObjectRef) else e for e in event_ids]
+                        )
                     yield k, i, result
                     del result  # the object store may free it
                     handed += 1
@@ -396,8 +410,9 @@ def _what(fn: BatchFn) -> str:
     return f" as of {fn.as_of}" if isinstance(fn, StateAt) else ""
 
 
-def make_executor(name: ExecutorName | None = None, *, address: str | None = None,
-                  settings: Settings | None = None) -> Executor:  # fmt: skip
+def make_executor(
+    name: ExecutorName | None = None, *, address: str | None = None, settings: Settings | None = None
+) -> Executor:
     """The executor named here, else by ``CESSION_EXECUTOR`` (default local)."""
     settings = settings or read_settings(EXECUTOR)
     name = name or settings.executor
@@ -440,11 +455,15 @@ def partition_states(
     ids = sorted_unique(np.asarray(source.claim_ids() if claim_ids is None else claim_ids, dtype=np.int64))
     parts = plan(ids, partitions or executor.default_partitions())
     fns = [StateAt(day, waterfall, allow_stale_rates) for day in as_of]
-    log.debug("%d day(s) x %d partition(s) of %d claims on the %s executor", len(fns), len(parts), len(ids), executor.name)
+    log.debug(
+        "%d day(s) x %d partition(s) of %d claims on the %s executor", len(fns), len(parts), len(ids), executor.name
+    )
     for k, i, table in executor.map(source, parts, fns, rules, on_done):
         if not np.array_equal(table.column("claim_id").to_numpy(), parts[i].of(ids)):
-            raise InputChanged(f"the claims of {parts[i]} changed while they were read (a load at the same time?); "
-                               "nothing was written: run again")  # fmt: skip
+            raise InputChanged(
+                f"the claims of {parts[i]} changed while they were read (a load at the same time?); "
+                "nothing was written: run again"
+            )
         yield PartitionState(as_of[k], parts[i], len(parts), table)
 
 
@@ -458,7 +477,9 @@ def whole_days(parts: Iterable[PartitionState], executor: str) -> Iterator[tuple
             started, tables = time.perf_counter(), []
 
 
-def states(source: Source, as_of: Sequence[date], *, executor: Executor | None = None, **options) -> Iterator[tuple[date, pa.Table]]:
+def states(
+    source: Source, as_of: Sequence[date], *, executor: Executor | None = None, **options
+) -> Iterator[tuple[date, pa.Table]]:
     """claim_state as of each day, one (day, table) at a time, every table equal bit for bit to
     ``compute_state`` over the whole input (``partition_states``' arguments). Nothing is handed
     back for a day until all of its partitions succeeded; a failure raises (``PartitionsFailed``

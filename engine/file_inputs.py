@@ -49,9 +49,12 @@ def prepare_files(
 
 
 def read_batches(
-    path: Path, table: str, arrays: dict[str, ArraySpec], checked: Callable[[pl.DataFrame], pl.DataFrame],
+    path: Path,
+    table: str,
+    arrays: dict[str, ArraySpec],
+    checked: Callable[[pl.DataFrame], pl.DataFrame],
     each: Callable[[pl.DataFrame, int, dict[str, np.ndarray]], bool] | None = None,
-) -> dict[str, np.ndarray]:  # fmt: skip
+) -> dict[str, np.ndarray]:
     """Each of ``arrays`` (name -> column, dtype, fill, values) filled from the file a slice at a
     time (``parquet_io.slices``), every slice checked by ``checked`` first; then ``each(slice, first row,
     the arrays)`` may look at the slice and refuse it (False)."""
@@ -72,8 +75,14 @@ def read_batches(
     return out
 
 
-def prepare_batches(claims_path: Path, events_path: Path, as_of: date, waterfall: WaterfallSetting,
-                     allow_stale_rates: bool, rules: RuleBook) -> Prepared:  # fmt: skip
+def prepare_batches(
+    claims_path: Path,
+    events_path: Path,
+    as_of: date,
+    waterfall: WaterfallSetting,
+    allow_stale_rates: bool,
+    rules: RuleBook,
+) -> Prepared:
     if resolve(waterfall)[1]:
         raise ReadWhole("a per-portfolio waterfall reads portfolio_id")
     claims = read_batches(claims_path, "claims", CLAIM_ARRAYS, checked_claims)

@@ -109,9 +109,16 @@ class Prepared:
         max_table_bp = max(max(t.rate_bp) for t in rules.rates.values())
         max_bp = np.where(is_contractual, self.contract_bp, np.int32(max_table_bp))
         bound = balance_bounds(
-            self.principal, self.interest, self.costs, accrual_start, max_bp, self.offsets, self.ev_kind, self.ev_value,
+            self.principal,
+            self.interest,
+            self.costs,
+            accrual_start,
+            max_bp,
+            self.offsets,
+            self.ev_kind,
+            self.ev_value,
             as_of_day,
-        )  # fmt: skip
+        )
         over = bound >= BALANCE_LIMIT
         if over.any():
             raise EngineInputError(
@@ -165,7 +172,11 @@ def prepare(
 
 
 def prepare_inputs(
-    claims: Frame, events: Frame, *, waterfall: WaterfallSetting = "costs,interest,principal", rules: RuleBook | None = None
+    claims: Frame,
+    events: Frame,
+    *,
+    waterfall: WaterfallSetting = "costs,interest,principal",
+    rules: RuleBook | None = None,
 ) -> Prepared:
     """``prepare`` without a day: the inputs checked (docs/data-contract.md, reversals) and packed for the
     kernel, each day's own checks left to ``Prepared.at`` (a series prepares once)."""
@@ -186,9 +197,15 @@ def prepare_inputs(
         in_order = event_order(events_df)
     columns = {
         "claim_id": claim_id,
-        **{name: array(claims_df.get_column(c), *how) for name, (c, *how) in CLAIM_ARRAYS.items() if name != "claim_id"},
+        **{
+            name: array(claims_df.get_column(c), *how) for name, (c, *how) in CLAIM_ARRAYS.items() if name != "claim_id"
+        },
         **in_order,
-        **{name: array(events_df.get_column(c), *how) for name, (c, *how) in EVENT_ARRAYS.items() if name not in in_order},
+        **{
+            name: array(events_df.get_column(c), *how)
+            for name, (c, *how) in EVENT_ARRAYS.items()
+            if name not in in_order
+        },
     }
 
     columns["ev_value"] = own(columns["ev_value"])
@@ -199,7 +216,9 @@ def prepare_inputs(
     return inputs_of(columns, offsets, waterfall, rules, claims_df.get_column("portfolio_id"))
 
 
-def inputs_of(c: Columns, offsets: np.ndarray, waterfall: WaterfallSetting, rules: RuleBook, portfolio: pl.Series | None) -> Prepared:
+def inputs_of(
+    c: Columns, offsets: np.ndarray, waterfall: WaterfallSetting, rules: RuleBook, portfolio: pl.Series | None
+) -> Prepared:
     """The checks over whole arrays that hold whatever the day (reversals) and the kernel's arrays,
     not yet as of a day (``Prepared.at``); ``offsets`` index each claim's events (every event's
     claim known). ``c["ev_value"]`` must be ours: ``reversal_targets`` rewrites it in place.
@@ -240,7 +259,9 @@ def inputs_of(c: Columns, offsets: np.ndarray, waterfall: WaterfallSetting, rule
     )
 
 
-def check_rates_cover(claim_id: np.ndarray, basis: np.ndarray, start: np.ndarray, as_of_day: int, rules: RuleBook) -> None:
+def check_rates_cover(
+    claim_id: np.ndarray, basis: np.ndarray, start: np.ndarray, as_of_day: int, rules: RuleBook
+) -> None:
     """Interest cannot be computed for a day before a table's first row (no rate is known)."""
     for code, b in enumerate(InterestBasis):
         table_name, capped = BASIS_TABLE[b]

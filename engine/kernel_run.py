@@ -81,14 +81,42 @@ def kernel_into(p: Prepared, dropped: np.ndarray, out: KernelOutput, first: int,
         raise ValueError("these inputs are not as of a day yet: Prepared.at(as_of)")  # a bug, not bad data
     k = p.rules
     claim_states(
-        p.principal, p.interest, p.costs, p.due, p.cutoff, p.contract_bp,
-        p.limitation_kind, p.custom_years, p.title_day, p.basis, p.order,
-        p.offsets, p.ev_day, p.ev_kind, p.ev_value,
+        p.principal,
+        p.interest,
+        p.costs,
+        p.due,
+        p.cutoff,
+        p.contract_bp,
+        p.limitation_kind,
+        p.custom_years,
+        p.title_day,
+        p.basis,
+        p.order,
+        p.offsets,
+        p.ev_day,
+        p.ev_kind,
+        p.ev_value,
         p.as_of_day,
-        k.rate_day, k.rate_bp, k.rate_last, k.basis_first_row, k.basis_end_row, k.basis_capped, ORDER_CODES,
-        k.limitation, k.calendar_base, k.civil, k.first_year, k.month_start,
-        dropped, out.money, out.days, out.flags, first, stop, out_first,
-    )  # fmt: skip
+        k.rate_day,
+        k.rate_bp,
+        k.rate_last,
+        k.basis_first_row,
+        k.basis_end_row,
+        k.basis_capped,
+        ORDER_CODES,
+        k.limitation,
+        k.calendar_base,
+        k.civil,
+        k.first_year,
+        k.month_start,
+        dropped,
+        out.money,
+        out.days,
+        out.flags,
+        first,
+        stop,
+        out_first,
+    )
 
 
 def run_kernel(p: Prepared, on_progress: Progress | None = None, out: KernelOutput | None = None) -> KernelOutput:
@@ -143,15 +171,35 @@ def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> Claim
     b = p.basis[index]
     w = ORDER_CODES[p.order[index]].astype(np.int64)
     r = claim_one(
-        p.principal[index], p.interest[index], p.costs[index], p.due[index], p.cutoff[index], p.contract_bp[index],
-        p.limitation_kind[index], p.custom_years[index], p.title_day[index], w[0] | (w[1] << 2) | (w[2] << 4),
-        lo, hi, p.ev_day, p.ev_kind, p.ev_value, dropped,
-        p.as_of_day, first_day_reaching(p.as_of_day, k.limitation, k.calendar),
-        k.rates, k.basis_first_row[b], k.basis_end_row[b], k.basis_capped[b],
-        k.limitation, k.calendar,
+        p.principal[index],
+        p.interest[index],
+        p.costs[index],
+        p.due[index],
+        p.cutoff[index],
+        p.contract_bp[index],
+        p.limitation_kind[index],
+        p.custom_years[index],
+        p.title_day[index],
+        w[0] | (w[1] << 2) | (w[2] << 4),
+        lo,
+        hi,
+        p.ev_day,
+        p.ev_kind,
+        p.ev_value,
+        dropped,
+        p.as_of_day,
+        first_day_reaching(p.as_of_day, k.limitation, k.calendar),
+        k.rates,
+        k.basis_first_row[b],
+        k.basis_end_row[b],
+        k.basis_capped[b],
+        k.limitation,
+        k.calendar,
         claim_scratch(hi - lo),
-        pieces, trace, tranches,
-    )  # fmt: skip
+        pieces,
+        trace,
+        tranches,
+    )
     n_pieces, n_steps, n_tranches = r[N_OUTPUTS], r[N_OUTPUTS + 1], r[N_OUTPUTS + 2]
     if max(n_pieces, n_steps, n_tranches) > max_rows:
         raise ValueError(f"more than {max_rows} interest pieces, limitation steps or tranches: pass a larger max_rows")
@@ -189,7 +237,9 @@ def state_table(p: Prepared, on_progress: Progress | None = None, started: float
     started = time.perf_counter() if started is None else started
     kernel_started = time.perf_counter()
     out = run_kernel(p, on_progress)
-    log.debug("kernel: %d claims, %d events in %.3f s", len(p.claim_id), len(p.ev_day), time.perf_counter() - kernel_started)
+    log.debug(
+        "kernel: %d claims, %d events in %.3f s", len(p.claim_id), len(p.ev_day), time.perf_counter() - kernel_started
+    )
     table = claim_state_table(p.claim_id, out, p.as_of_day)
     return with_provenance(table, dict(p.provenance, seconds=round(time.perf_counter() - started, 3)))
 

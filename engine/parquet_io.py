@@ -62,14 +62,20 @@ def slices(path: str | Path, table: str) -> Iterator[pl.DataFrame]:
     thread (polars, off the GIL) while this one is used."""
     n = rows_in(path)
     scan = pl.scan_parquet(path).select(engine_columns_in(path, table))
-    yield from ahead((scan.slice(start, FILE_BATCH_ROWS).collect() for start in range(0, n, FILE_BATCH_ROWS)), "parquet-slices")
+    yield from ahead(
+        (scan.slice(start, FILE_BATCH_ROWS).collect() for start in range(0, n, FILE_BATCH_ROWS)), "parquet-slices"
+    )
 
 
 def parquet_options(schema: pa.Schema) -> dict:
     """How claim_state is written to Parquet: see ``write_state_parquet``."""
     integers = [f.name for f in schema if pa.types.is_integer(f.type)]
-    return dict(compression="zstd", compression_level=1, use_dictionary=False,
-                column_encoding=dict.fromkeys(integers, "DELTA_BINARY_PACKED"))  # fmt: skip
+    return dict(
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=False,
+        column_encoding=dict.fromkeys(integers, "DELTA_BINARY_PACKED"),
+    )
 
 
 class ClaimStateWriter:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
@@ -170,5 +171,5 @@ def check_event_ids(check_all: Callable[[], None], parts: Sequence[EventIds]) ->
     """Event ids unique across partitions (each partition's own are checked by the engine);
     ``check_all`` (the source's ``check``) reads them all where the partitions cannot tell."""
     spans = sorted((p.first, p.last) for p in parts if p.first is not None)
-    if not (all(p.increasing for p in parts) and all(a[1] < b[0] for a, b in zip(spans, spans[1:]))):
+    if not (all(p.increasing for p in parts) and all(a[1] < b[0] for a, b in pairwise(spans))):
         check_all()

@@ -77,8 +77,10 @@ def read(used: tuple[str, ...] = ()) -> Settings:
         errors = e.errors()
     refused = [error for error in errors if not used or error["loc"][0] in used]
     if refused:
-        raise InputError("; ".join(
-            f"{ENV_PREFIX}{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}" for error in refused
-        )) from None  # fmt: skip
+        raise InputError(
+            "; ".join(
+                f"{ENV_PREFIX}{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}" for error in refused
+            )
+        ) from None
     unused = {str(error["loc"][0]) for error in errors}
     return Settings(**{name: Settings.model_fields[name].get_default(call_default_factory=True) for name in unused})

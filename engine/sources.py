@@ -67,8 +67,12 @@ class FramesSource:
 
     @classmethod
     def of(cls, claims: Frame, events: Frame) -> FramesSource:
-        return cls(*(conform(as_polars(frame, name), name, spec, NOT_READ_BY_ENGINE[name])
-                     for frame, name, spec in ((claims, "claims", CLAIMS), (events, "events", EVENTS))))  # fmt: skip
+        return cls(
+            *(
+                conform(as_polars(frame, name), name, spec, NOT_READ_BY_ENGINE[name])
+                for frame, name, spec in ((claims, "claims", CLAIMS), (events, "events", EVENTS))
+            )
+        )
 
     def fixed(self) -> AbstractContextManager[FramesSource]:
         return nullcontext(self)

@@ -60,24 +60,53 @@ def run(
         try:
             stage("computing claim_state")
             [state] = compute(
-                StoreSource.of(engine, portfolio), as_of, keep=True, portfolios=True, executor=executor,
-                partitions=partitions, waterfall=waterfall, allow_stale_rates=allow_stale_rates, on_progress=on_progress,
-            )  # fmt: skip
-            log.info("run %d computed %d claims in %.3f s", run_id, state.totals.claims, time.perf_counter() - started,
-                     extra=extra)  # fmt: skip
+                StoreSource.of(engine, portfolio),
+                as_of,
+                keep=True,
+                portfolios=True,
+                executor=executor,
+                partitions=partitions,
+                waterfall=waterfall,
+                allow_stale_rates=allow_stale_rates,
+                on_progress=on_progress,
+            )
+            log.info(
+                "run %d computed %d claims in %.3f s",
+                run_id,
+                state.totals.claims,
+                time.perf_counter() - started,
+                extra=extra,
+            )
             stage(f"storing claim_state ({state.totals.claims:,} rows)")
             meta = dict(state.provenance, suspended=state.totals.suspended)
             record = runs.store_state(
-                engine, run_id, state.table, state.portfolio_id, portfolio=portfolio, as_of=as_of, provenance=meta,
-                totals=state.totals.money, time_barred=state.totals.time_barred, digest=state_digest(state.table),
-                started=started, who=who, on_batch=on_batch,
-            )  # fmt: skip
+                engine,
+                run_id,
+                state.table,
+                state.portfolio_id,
+                portfolio=portfolio,
+                as_of=as_of,
+                provenance=meta,
+                totals=state.totals.money,
+                time_barred=state.totals.time_barred,
+                digest=state_digest(state.table),
+                started=started,
+                who=who,
+                on_batch=on_batch,
+            )
         except BaseException as error:
             runs.fail(engine, run_id, error, time.perf_counter() - started, who)
             log.warning("run %d failed: %s: %s", run_id, type(error).__name__, error, extra=extra)
             raise
         with engine.begin() as conn:
             runs.drop_superseded(conn)
-        log.info("run %d succeeded: %d claims, %d events in %.1f s, state sha256 %s", run_id, record.claims or 0,
-                 record.events or 0, record.seconds or 0.0, (record.state_sha256 or "")[:16], extra=extra)  # fmt: skip
+        log.info(
+            "run %d succeeded: %d claims, %d events in %.1f s, state sha256 %s",
+            run_id,
+            record.claims or 0,
+            record.events or 0,
+            record.seconds or 0.0,
+            (record.state_sha256 or "")[:16],
+            extra=extra,
+        )
         return record

@@ -50,8 +50,14 @@ def state_totals(
 Chunk = tuple[Prepared, np.ndarray, int, int]
 
 
-def computed_and_written(chunks: Iterable[Chunk], n: int, rows: int, write_to: str | Path | None,
-                          on_progress: Progress | None, provenance: Callable[[], dict]) -> StateTotals:  # fmt: skip
+def computed_and_written(
+    chunks: Iterable[Chunk],
+    n: int,
+    rows: int,
+    write_to: str | Path | None,
+    on_progress: Progress | None,
+    provenance: Callable[[], dict],
+) -> StateTotals:
     """The kernel over each chunk (at most ``rows`` claims; ``n`` in all) into one of two buffers,
     each reused: while it fills one, a thread writes the chunk before from the other to
     ``write_to`` (fresh memory is costly, and the writer then runs beside the kernel;
@@ -115,18 +121,27 @@ def stream_state(
     the whole input). The file appears whole or not at all."""
     rules = rules or load_rules()
     try:
-        return _stream_state(Path(claims_path), Path(events_path), as_of, write_to, waterfall, allow_stale_rates,
-                             rules, on_progress)  # fmt: skip
+        return _stream_state(
+            Path(claims_path), Path(events_path), as_of, write_to, waterfall, allow_stale_rates, rules, on_progress
+        )
     except (ReadWhole, EngineInputError, StaleRulesError) as why:
         log.debug("%s, %s: not streamed (%s)", claims_path, events_path, why)
-        p = prepare_files(claims_path, events_path, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
-                          rules=rules)  # fmt: skip
+        p = prepare_files(
+            claims_path, events_path, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, rules=rules
+        )
         return state_totals(p, write_to=write_to, on_progress=on_progress), p.provenance
 
 
-def _stream_state(claims_path: Path, events_path: Path, as_of: date, write_to: str | Path | None,
-                  waterfall: WaterfallSetting, allow_stale_rates: bool, rules: RuleBook,
-                  on_progress: Progress | None) -> tuple[StateTotals, dict]:  # fmt: skip
+def _stream_state(
+    claims_path: Path,
+    events_path: Path,
+    as_of: date,
+    write_to: str | Path | None,
+    waterfall: WaterfallSetting,
+    allow_stale_rates: bool,
+    rules: RuleBook,
+    on_progress: Progress | None,
+) -> tuple[StateTotals, dict]:
     n = rows_in(claims_path)
     if n == 0:
         raise ReadWhole("no claims: the whole path checks the columns")
@@ -145,14 +160,21 @@ def _stream_state(claims_path: Path, events_path: Path, as_of: date, write_to: s
             if ids[0] <= last_claim or not strictly_increasing(ids):
                 raise ReadWhole("claims not in claim_id order, or a claim_id repeated")
             last_claim = ids[-1]
-            p = prepare(claims, events.send(last_claim), as_of, waterfall=waterfall,
-                        allow_stale_rates=allow_stale_rates, rules=rules)  # fmt: skip
+            p = prepare(
+                claims,
+                events.send(last_claim),
+                as_of,
+                waterfall=waterfall,
+                allow_stale_rates=allow_stale_rates,
+                rules=rules,
+            )
             metas.append(p.provenance)
             yield p, np.zeros(len(p.ev_day), dtype=np.bool_), 0, len(p.claim_id)
         events.send(None)  # every event was taken by a claim of these slices
 
-    totals = computed_and_written(chunks(), n, parquet_io.FILE_BATCH_ROWS, write_to, on_progress,
-                                   lambda: combined_provenance(metas))  # fmt: skip
+    totals = computed_and_written(
+        chunks(), n, parquet_io.FILE_BATCH_ROWS, write_to, on_progress, lambda: combined_provenance(metas)
+    )
     return totals, combined_provenance(metas)
 
 
@@ -174,8 +196,12 @@ def claims_events(frames: Iterator[pl.DataFrame], no_events: pl.DataFrame):
                 reading = False
                 break
             claim_id, event_id = frame.get_column("claim_id"), frame.get_column("event_id")
-            if (claim_id.null_count() or event_id.null_count() or not claim_id.dtype.is_integer()
-                    or not event_id.dtype.is_integer()):  # fmt: skip
+            if (
+                claim_id.null_count()
+                or event_id.null_count()
+                or not claim_id.dtype.is_integer()
+                or not event_id.dtype.is_integer()
+            ):
                 raise ReadWhole("events: a null or non-integer id")
             if frame.height == 0:
                 continue

@@ -75,7 +75,9 @@ def state_digest(table: pa.Table) -> str:
     digest = hashlib.sha256()
     for spec in CLAIM_STATE:
         column = table.column(spec.name).combine_chunks()
-        physical = pa.int32() if pa.types.is_date32(spec.type) else pa.int8() if pa.types.is_boolean(spec.type) else spec.type
+        physical = (
+            pa.int32() if pa.types.is_date32(spec.type) else pa.int8() if pa.types.is_boolean(spec.type) else spec.type
+        )
         values = column.cast(physical)
         nulls = values.is_null()
         digest.update(spec.name.encode() + b"\0")

@@ -10,8 +10,15 @@ from functools import reduce
 
 import polars as pl
 
+from engine.domain import (
+    AMOUNT_EVENT_KINDS,
+    CONTRACT_RATE_BASES,
+    OWN_YEARS_KINDS,
+    EventKind,
+    InterestBasis,
+    LimitationKind,
+)
 from engine.errors import InputError
-from engine.domain import AMOUNT_EVENT_KINDS, CONTRACT_RATE_BASES, OWN_YEARS_KINDS, EventKind, InterestBasis, LimitationKind
 from engine.schema import CLAIMS, EVENTS, Column
 
 #: A contractual rate above this (1000 % a year) is a data error, and the bound keeps the kernels'
@@ -75,7 +82,9 @@ def conform(frame: pl.DataFrame, table: str, spec: tuple[Column, ...], optional:
         and conformed[c.name].null_count() != frame[c.name].null_count()
     ]
     if overflow:
-        raise EngineInputError(table, overflow[0], f"values do not fit {dict((c.name, c.dtype) for c in spec)[overflow[0]]}")
+        raise EngineInputError(
+            table, overflow[0], f"values do not fit {dict((c.name, c.dtype) for c in spec)[overflow[0]]}"
+        )
     return conformed
 
 
@@ -84,7 +93,7 @@ def _failures(frame: pl.DataFrame, table: str, id_column: str, checks: list[tupl
     if frame.height == 0 or not checks:
         return
     counts = frame.select([mask.sum().alias(str(i)) for i, (_, _, mask) in enumerate(checks)]).row(0)
-    for (column, rule, mask), count in zip(checks, counts):
+    for (column, rule, mask), count in zip(checks, counts, strict=True):
         if count:
             ids = frame.filter(mask).get_column(id_column).head(SHOW_IDS).to_list()
             raise EngineInputError(table, column, rule, ids, count)

@@ -6,6 +6,7 @@ is switched in one commit or not at all."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import date
 from pathlib import Path
@@ -30,28 +31,56 @@ def _nothing(*_args) -> None:
 
 
 def run(
-    *, store: sa.Engine, as_of: date, portfolio: str | None = None, waterfall: str = "costs,interest,principal",
-    allow_stale_rates: bool = False, executor: str | None = None, partitions: int | None = None,
-    on_stage: OnStage = _nothing, on_progress: OnProgress = _nothing,
-) -> RunRecord:  # fmt: skip
+    *,
+    store: sa.Engine,
+    as_of: date,
+    portfolio: str | None = None,
+    waterfall: str = "costs,interest,principal",
+    allow_stale_rates: bool = False,
+    executor: str | None = None,
+    partitions: int | None = None,
+    on_stage: OnStage = _nothing,
+    on_progress: OnProgress = _nothing,
+) -> RunRecord:
     """claim_state as of ``as_of`` of one portfolio (or all) from the store, made the stored state
     (see ``engine.store_run.run``); its record. On the local executor in one partition the run
     reads the store here; otherwise each worker reads its claim range from the store."""
     with executor_for(name=executor, partitions=partitions) as (chosen, parts):
         record = store_run.run(
-            store, as_of, portfolio=portfolio, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
-            on_stage=on_stage, on_progress=on_progress, executor=chosen, partitions=parts,
-        )  # fmt: skip
-    log.info("run as of %s %s: %s claims in %s s", as_of, record.status, record.claims, record.seconds,
-             extra={"run_id": record.run_id})  # fmt: skip
+            store,
+            as_of,
+            portfolio=portfolio,
+            waterfall=waterfall,
+            allow_stale_rates=allow_stale_rates,
+            on_stage=on_stage,
+            on_progress=on_progress,
+            executor=chosen,
+            partitions=parts,
+        )
+    log.info(
+        "run as of %s %s: %s claims in %s s",
+        as_of,
+        record.status,
+        record.claims,
+        record.seconds,
+        extra={"run_id": record.run_id},
+    )
     return record
 
 
 def series(
-    *, store: sa.Engine, days: list[date], portfolio: str | None = None, out: Path | None = None,
-    waterfall: str = "costs,interest,principal", allow_stale_rates: bool = False, executor: str | None = None,
-    partitions: int | None = None, on_progress: OnProgress = _nothing, on_stage: OnStage = _nothing,
-) -> list[dict]:  # fmt: skip
+    *,
+    store: sa.Engine,
+    days: list[date],
+    portfolio: str | None = None,
+    out: Path | None = None,
+    waterfall: str = "costs,interest,principal",
+    allow_stale_rates: bool = False,
+    executor: str | None = None,
+    partitions: int | None = None,
+    on_progress: OnProgress = _nothing,
+    on_stage: OnStage = _nothing,
+) -> list[dict]:
     """A valuation series from the store: claim_state as of each of ``days``, written to ``out``
     (a folder of state-DAY.parquet; None: not written); the summary of each day. The stored state
     is left as it is (the store keeps one state per portfolio)."""
@@ -59,17 +88,21 @@ def series(
     with executor_for(name=executor, partitions=partitions) as (chosen, parts):
         on_stage(f"computing on {chosen.name} (tasks)")
         computed = compute(
-            StoreSource.of(store, portfolio), days, out=out, executor=chosen, partitions=parts, waterfall=waterfall,
-            allow_stale_rates=allow_stale_rates, on_progress=on_progress,
-        )  # fmt: skip
+            StoreSource.of(store, portfolio),
+            days,
+            out=out,
+            executor=chosen,
+            partitions=parts,
+            waterfall=waterfall,
+            allow_stale_rates=allow_stale_rates,
+            on_progress=on_progress,
+        )
         return day_summaries(computed)
 
 
 def latest(*, store: sa.Engine, limit: int = 20) -> list[RunRecord]:
     """The latest ``limit`` runs, newest first; a run still marked running whose process is gone is
     first marked failed (unless a run is in progress: then none is touched)."""
-    try:
+    with contextlib.suppress(StoreError):  # a run is in progress: leave it be
         runs.recover(store)
-    except StoreError:
-        pass  # a run is in progress: leave it be
     return runs.runs_list(store, limit)

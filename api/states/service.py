@@ -63,10 +63,18 @@ def _ray_messages_to_stderr() -> None:
 
 
 def compute(
-    *, claims: Path, events: Path, days: list[date], out: Path | None, waterfall: str, allow_stale_rates: bool,
-    executor: str | None = None, partitions: int | None = None, on_stage: OnStage = _nothing,
+    *,
+    claims: Path,
+    events: Path,
+    days: list[date],
+    out: Path | None,
+    waterfall: str,
+    allow_stale_rates: bool,
+    executor: str | None = None,
+    partitions: int | None = None,
+    on_stage: OnStage = _nothing,
     on_progress: OnProgress = _nothing,
-) -> list[dict]:  # fmt: skip
+) -> list[dict]:
     """claim_state of the claims and events in Parquet files as of each of ``days``, written to
     ``out`` (a file for one day, a folder of state-DAY.parquet for several; None: not written):
     the summary of each day, with the executor and partitions it ran on."""
@@ -81,8 +89,13 @@ def compute(
             out.parent.mkdir(parents=True, exist_ok=True)
         on_stage(f"computing on {chosen.name}" + (f", writing {out}" if out is not None else ""))
         computed = computation.compute(
-            ParquetSource(str(claims.resolve()), str(events.resolve())), days, out=out, executor=chosen,
-            partitions=parts, waterfall=waterfall, allow_stale_rates=allow_stale_rates, on_progress=on_progress,
-        )  # fmt: skip
+            ParquetSource(str(claims.resolve()), str(events.resolve())),
+            days,
+            out=out,
+            executor=chosen,
+            partitions=parts,
+            waterfall=waterfall,
+            allow_stale_rates=allow_stale_rates,
+            on_progress=on_progress,
+        )
         return day_summaries(computed)
-

@@ -35,7 +35,10 @@ def day_summaries(days: list[DayState]) -> list[dict]:
     """The summary of each day's claim_state (``engine.computation.compute``'s), with the executor
     and the partitions it ran on."""
     return [
-        dict(summary(d.totals, d.seconds, d.provenance), executor=d.provenance.get("executor", "local"),
-             partitions=d.provenance.get("partitions", 1))
+        dict(
+            summary(d.totals, d.seconds, d.provenance),
+            executor=d.provenance.get("executor", "local"),
+            partitions=d.provenance.get("partitions", 1),
+        )
         for d in days
-    ]  # fmt: skip
+    ]

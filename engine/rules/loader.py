@@ -9,10 +9,10 @@ unchanged. A user may put updated copies of any table in a folder named by ``CES
 from __future__ import annotations
 
 import csv
-from bisect import bisect_right
 import hashlib
 import io
 import logging
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from dateutil.easter import easter
 
-from engine.errors import InputError
 from engine.domain import InterestBasis, LimitationKind
+from engine.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +106,16 @@ def _read(name: str, rules_dir: Path | None, header: tuple[str, ...]) -> _CsvFil
     reader = csv.reader(io.StringIO("\n".join(line for _, line in body)))
     got_header = tuple(next(reader))
     if got_header[: len(header)] != header:
-        raise RuleTableError(f"{path}:{body[0][0]}: header must start with {','.join(header)}, got {','.join(got_header)}")
+        raise RuleTableError(
+            f"{path}:{body[0][0]}: header must start with {','.join(header)}, got {','.join(got_header)}"
+        )
     rows = []
-    for (no, _), values in zip(body[1:], reader):
+    for (no, _), values in zip(body[1:], reader, strict=False):
         if len(values) < len(header):
             raise RuleTableError(f"{path}:{no}: expected {len(header)} fields, got {len(values)}")
         # a source may contain commas: everything past the header's last column belongs to it
         values = values[: len(got_header) - 1] + [",".join(values[len(got_header) - 1 :])]
-        row = dict(zip(got_header, values))
+        row = dict(zip(got_header, values, strict=False))
         row["_line"] = str(no)
         rows.append(row)
     return _CsvFile(path, last_valid, rows, hashlib.sha256(raw).hexdigest())
@@ -151,7 +153,7 @@ class RateTable:
     def rate_on(self, d: date) -> int | None:
         """The rate in force on ``d`` (None before the first row)."""
         rate = None
-        for day, bp in zip(self.effective_from, self.rate_bp):
+        for day, bp in zip(self.effective_from, self.rate_bp, strict=True):
             if day > d:
                 break
             rate = bp
@@ -223,9 +225,14 @@ def _derived_rate_table(name: str, base: RateTable, offsets_name: str, rules_dir
         sources.append(f"{base.name}: {base_source}" + (f"; {offset:+d} bp: {offset_source}" if in_force else ""))
     digest = hashlib.sha256(f"{base.sha256}:{f.sha256}".encode()).hexdigest()
     return RateTable(
-        name, f.path, tuple(d for d, _ in rates), tuple(bp for _, bp in rates), tuple(sources),
-        min(base.last_valid, f.last_valid), digest,
-    )  # fmt: skip
+        name,
+        f.path,
+        tuple(d for d, _ in rates),
+        tuple(bp for _, bp in rates),
+        tuple(sources),
+        min(base.last_valid, f.last_valid),
+        digest,
+    )
 
 
 @dataclass(frozen=True)

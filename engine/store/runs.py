@@ -60,8 +60,20 @@ class RunRecord:
 
 
 def _record(row) -> RunRecord:
-    return RunRecord(row.run_id, RunStatus(row.status), row.as_of, row.portfolio_id, row.claims, row.events, row.time_barred,
-                     row.totals, row.seconds, row.state_sha256, row.error, row.provenance)  # fmt: skip
+    return RunRecord(
+        row.run_id,
+        RunStatus(row.status),
+        row.as_of,
+        row.portfolio_id,
+        row.claims,
+        row.events,
+        row.time_barred,
+        row.totals,
+        row.seconds,
+        row.state_sha256,
+        row.error,
+        row.provenance,
+    )
 
 
 @contextmanager
@@ -107,9 +119,10 @@ def mark_dead(engine: sa.Engine) -> list[int]:
         dead = list(conn.execute(sa.select(runs.c.run_id).where(runs.c.status == RunStatus.RUNNING)).scalars())
         if dead:
             conn.execute(
-                runs.update().where(runs.c.run_id.in_(dead))
+                runs.update()
+                .where(runs.c.run_id.in_(dead))
                 .values(status=RunStatus.FAILED, error=INTERRUPTED, finished_at=datetime.now(UTC))
-            )  # fmt: skip
+            )
             log.warning("runs %s marked failed: %s", ", ".join(map(str, dead)), INTERRUPTED)
         drop_superseded(conn)
     return dead
@@ -138,10 +151,14 @@ def drop_superseded(conn: sa.Connection) -> None:
         "AND NOT relispartition AND relname ~ '^claim_state_run_[0-9]+$'"
     ).scalars():
         conn.exec_driver_sql(f"DROP TABLE {name}")
-    partitions = conn.exec_driver_sql(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = 'claim_state'::regclass"
-    ).scalars().all()
+    partitions = (
+        conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'claim_state'::regclass"
+        )
+        .scalars()
+        .all()
+    )
     current = set(conn.execute(sa.select(Portfolio.__table__.c.current_run_id).distinct()).scalars())
     for name in partitions:
         run_id = int(name.rsplit("_", 1)[1])
@@ -170,8 +187,10 @@ def _write_state(conn: sa.Connection, run_id: int, rows: pl.DataFrame, on_batch:
         return
     part, engine = _partition(run_id), conn.engine
     with engine.begin() as setup:
-        setup.exec_driver_sql(f"CREATE TABLE {part} (LIKE claim_state INCLUDING DEFAULTS, "
-                              f"CONSTRAINT {part}_run CHECK (run_id = {int(run_id)}))")  # fmt: skip
+        setup.exec_driver_sql(
+            f"CREATE TABLE {part} (LIKE claim_state INCLUDING DEFAULTS, "
+            f"CONSTRAINT {part}_run CHECK (run_id = {int(run_id)}))"
+        )
     writers = STATE_WRITERS if rows.height >= PARALLEL_MIN_ROWS else 1
     step = -(-rows.height // writers) or 1
     done, lock = [0], threading.Lock()
@@ -210,10 +229,17 @@ def start(engine: sa.Engine, as_of: date, portfolio: str | None) -> int:
         if portfolio is not None and conn.execute(known).first() is None:
             raise StoreError(f"portfolio {portfolio!r} is not in the store (`cession load` it first)")
         return conn.execute(
-            runs.insert().values(portfolio_id=portfolio, as_of=as_of, status=RunStatus.RUNNING,
-                                 started_at=datetime.now(UTC), host=socket.gethostname(), pid=os.getpid())
+            runs.insert()
+            .values(
+                portfolio_id=portfolio,
+                as_of=as_of,
+                status=RunStatus.RUNNING,
+                started_at=datetime.now(UTC),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+            )
             .returning(runs.c.run_id)
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
 
 
 def fail(engine: sa.Engine, run_id: int, error: BaseException, seconds: float, who: str | None = None) -> None:
@@ -221,10 +247,15 @@ def fail(engine: sa.Engine, run_id: int, error: BaseException, seconds: float, w
     runs = EngineRun.__table__
     with engine.begin() as conn:
         conn.execute(
-            runs.update().where(runs.c.run_id == run_id)
-            .values(status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}"[:4000],
-                    finished_at=datetime.now(UTC), seconds=round(seconds, 3))
-        )  # fmt: skip
+            runs.update()
+            .where(runs.c.run_id == run_id)
+            .values(
+                status=RunStatus.FAILED,
+                error=f"{type(error).__name__}: {error}"[:4000],
+                finished_at=datetime.now(UTC),
+                seconds=round(seconds, 3),
+            )
+        )
         audit(conn, AuditAction.RUN_FAILED, str(run_id), {"error": str(error)[:1000]}, who)
 
 
@@ -258,18 +289,34 @@ def store_state(
             conn.execute(sa.update(Portfolio.__table__).values(current_run_id=run_id))
         else:
             conn.execute(
-                sa.update(Portfolio.__table__).where(Portfolio.__table__.c.portfolio_id.in_(portfolios))
+                sa.update(Portfolio.__table__)
+                .where(Portfolio.__table__.c.portfolio_id.in_(portfolios))
                 .values(current_run_id=run_id)
-            )  # fmt: skip
+            )
         seconds = round(time.perf_counter() - started, 3)
         conn.execute(
-            runs.update().where(runs.c.run_id == run_id).values(
-                status=RunStatus.SUCCEEDED, finished_at=datetime.now(UTC), seconds=seconds, claims=frame.height,
-                events=provenance.get("events"), time_barred=time_barred, totals=totals, rules=provenance.get("rules"),
-                provenance=provenance, state_sha256=digest,
+            runs.update()
+            .where(runs.c.run_id == run_id)
+            .values(
+                status=RunStatus.SUCCEEDED,
+                finished_at=datetime.now(UTC),
+                seconds=seconds,
+                claims=frame.height,
+                events=provenance.get("events"),
+                time_barred=time_barred,
+                totals=totals,
+                rules=provenance.get("rules"),
+                provenance=provenance,
+                state_sha256=digest,
             )
-        )  # fmt: skip
-        audit(conn, AuditAction.RUN, str(run_id), {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": frame.height}, who)
+        )
+        audit(
+            conn,
+            AuditAction.RUN,
+            str(run_id),
+            {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": frame.height},
+            who,
+        )
     return run_record(engine, run_id)
 
 

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ def test_plan_covers_every_id_in_order_with_equal_shares():
     ids = np.arange(10, 110)
     parts = plan(ids, 7)
     assert parts[0].lo is None and parts[-1].hi is None
-    assert all(a.hi == b.lo for a, b in zip(parts, parts[1:]))
+    assert all(a.hi == b.lo for a, b in pairwise(parts))
     assert sum(p.claims for p in parts) == 100 and max(p.claims for p in parts) - min(p.claims for p in parts) <= 1
     assert [p.claims for p in plan(np.array([5, 6]), 4)] == [0, 1, 0, 1]  # more partitions than claims: some empty
     assert [p.claims for p in plan(np.array([], dtype=np.int64), 3)] == [0]
@@ -58,8 +59,10 @@ def test_workers_read_their_own_parquet_ranges_and_a_series_fans_out(executor, g
 
 
 def test_data_errors_are_the_engines_whatever_the_partitions(executor):
-    c, e = frames([claim(1, due=date(2024, 1, 1)), claim(9, due=date(2024, 1, 1))],
-                  [event(5, "cost", date(2024, 2, 1), 100, claim_id=1), event(5, "cost", date(2024, 2, 1), 100, claim_id=9)])  # fmt: skip
+    c, e = frames(
+        [claim(1, due=date(2024, 1, 1)), claim(9, due=date(2024, 1, 1))],
+        [event(5, "cost", date(2024, 2, 1), 100, claim_id=1), event(5, "cost", date(2024, 2, 1), 100, claim_id=9)],
+    )
     with pytest.raises(EngineInputError, match="event_id: must be unique"):  # the two 5s sit in two partitions
         compute_state_on(executor, c, e, AS_OF, partitions=2)
     stray = pl.DataFrame([event(6, "cost", date(2024, 2, 1), 1, claim_id=100)], schema=e.schema)
@@ -119,8 +122,9 @@ def test_outputs_are_committed_only_when_every_day_succeeded(tmp_path, generated
 
 
 def test_partitions_are_written_as_they_come_into_one_file_equal_to_the_whole(tmp_path, generated_state):
-    [day] = collect_days(iter(parts_of(generated_state, AS_OF, 4)), [AS_OF], out=tmp_path / "one.parquet",
-                         executor=LocalExecutor().name)  # fmt: skip
+    [day] = collect_days(
+        iter(parts_of(generated_state, AS_OF, 4)), [AS_OF], out=tmp_path / "one.parquet", executor=LocalExecutor().name
+    )
     written = pq.read_table(tmp_path / "one.parquet")
     assert written.equals(generated_state) and state_digest(written) == state_digest(generated_state)
     meta = json.loads(written.schema.metadata[b"cession"])
@@ -135,20 +139,37 @@ def test_as_of_lists_and_month_end_ranges():
     assert parse_as_of("2026-01-31, 2026-02-28") == [date(2026, 1, 31), date(2026, 2, 28)]
     year = parse_as_of("2026-01-31..2026-12-31")
     assert len(year) == 12 and year[1] == date(2026, 2, 28) and year[-1] == date(2026, 12, 31)
-    assert parse_as_of("2025-12-31,2026-01-01..2026-03-30") == [date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28)]
+    assert parse_as_of("2025-12-31,2026-01-01..2026-03-30") == [
+        date(2025, 12, 31),
+        date(2026, 1, 31),
+        date(2026, 2, 28),
+    ]
     assert month_ends(date(2024, 2, 1), date(2024, 2, 29)) == [date(2024, 2, 29)]
 
 
 def cession(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.ray
 def test_cli_state_on_ray_writes_what_the_local_executor_writes(generated_files, tmp_path):
-    common = ["state", "--claims", str(generated_files[0]), "--events", str(generated_files[1]), "--as-of", "2026-01-31..2026-02-28",
-              "--json"]  # fmt: skip
+    common = [
+        "state",
+        "--claims",
+        str(generated_files[0]),
+        "--events",
+        str(generated_files[1]),
+        "--as-of",
+        "2026-01-31..2026-02-28",
+        "--json",
+    ]
     local = cession(*common, "--out", str(tmp_path / "local"))
     ray = cession(*common, "--out", str(tmp_path / "ray"), "--executor", "ray", "--partitions", "3")
     assert local.returncode == 0 and ray.returncode == 0, ray.stderr

@@ -3,6 +3,7 @@
 
 from dataclasses import fields
 from datetime import date
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
@@ -49,8 +50,12 @@ def test_clean_sorted_files_read_in_batches_equal_prepare(portfolio, tmp_path, m
     claims, events = portfolio
     paths = write(tmp_path, claims, events)
     whole_path = []
-    monkeypatch.setattr(file_inputs, "read_engine_columns", lambda *a: whole_path.append(a) or pytest.fail("read whole"))
-    assert_same(prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True))
+    monkeypatch.setattr(
+        file_inputs, "read_engine_columns", lambda *a: whole_path.append(a) or pytest.fail("read whole")
+    )
+    assert_same(
+        prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True)
+    )
     assert not whole_path
 
 
@@ -66,7 +71,9 @@ def test_clean_sorted_files_read_in_batches_equal_prepare(portfolio, tmp_path, m
 def test_files_that_need_the_whole_path_still_equal_prepare(portfolio, tmp_path, change):
     claims, events = change(*portfolio)
     paths = write(tmp_path, claims, events)
-    assert_same(prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True))
+    assert_same(
+        prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True)
+    )
 
 
 def test_a_per_portfolio_waterfall_equals_prepare(portfolio, tmp_path):
@@ -89,10 +96,22 @@ def _message(call) -> str:
 @pytest.mark.parametrize(
     "change",
     [
-        pytest.param(lambda c, e: (c.with_columns(principal=pl.when(pl.col("claim_id") % 997 == 5).then(-1).otherwise("principal")), e), id="negative-principals"),
+        pytest.param(
+            lambda c, e: (
+                c.with_columns(principal=pl.when(pl.col("claim_id") % 997 == 5).then(-1).otherwise("principal")),
+                e,
+            ),
+            id="negative-principals",
+        ),
         pytest.param(lambda c, e: (c.filter(pl.col("claim_id") != 17), e), id="event-of-unknown-claim"),
         pytest.param(lambda c, e: (c.drop("due_date"), e), id="missing-column"),
-        pytest.param(lambda c, e: (c, e.with_columns(kind=pl.when(pl.col("event_id") == 2_500).then(pl.lit("gift")).otherwise("kind"))), id="unknown-kind"),
+        pytest.param(
+            lambda c, e: (
+                c,
+                e.with_columns(kind=pl.when(pl.col("event_id") == 2_500).then(pl.lit("gift")).otherwise("kind")),
+            ),
+            id="unknown-kind",
+        ),
         pytest.param(lambda c, e: (pl.concat([c, c.tail(3)]), e), id="repeated-claim-id"),
     ],
 )
@@ -106,7 +125,7 @@ def test_errors_are_prepares_with_every_row_counted(portfolio, tmp_path, change)
 def _offsets_reference(claim_ids: list[int], events: list[tuple[int, int, int]]) -> list[int] | None:
     """Plain Python: None when the events are out of (claim, day, id) order or name an unknown
     claim, else each claim's first event index and the total."""
-    if any(a >= b for a, b in zip(events, events[1:])) or any(c not in claim_ids for c, _, _ in events):
+    if any(a >= b for a, b in pairwise(events)) or any(c not in claim_ids for c, _, _ in events):
         return None
     return [sum(1 for c, _, _ in events if c < claim) for claim in claim_ids] + [len(events)]
 
@@ -115,7 +134,12 @@ event_triples = st.lists(st.tuples(st.integers(0, 12), st.integers(0, 3), st.int
 
 
 @settings(max_examples=300, deadline=None)
-@given(claims=st.sets(st.integers(0, 12), max_size=8), events=event_triples, sort=st.booleans(), cuts=st.lists(st.integers(0, 30), max_size=4))
+@given(
+    claims=st.sets(st.integers(0, 12), max_size=8),
+    events=event_triples,
+    sort=st.booleans(),
+    cuts=st.lists(st.integers(0, 30), max_size=4),
+)
 def test_counting_events_a_slice_at_a_time_is_the_whole_count(claims, events, sort, cuts):
     from engine.kernels.grouping import close_offsets, count_events
 
@@ -127,7 +151,7 @@ def test_counting_events_a_slice_at_a_time_is_the_whole_count(claims, events, so
     low = np.iinfo(np.int64).min
     carry = np.array([0, 0, low, low, low], dtype=np.int64)
     bounds = [0, *sorted(c % (len(events) + 1) for c in cuts), len(events)]
-    ok = all(count_events(ids, *(a[lo:hi] for a in arrays), offsets, carry) for lo, hi in zip(bounds, bounds[1:]))
+    ok = all(count_events(ids, *(a[lo:hi] for a in arrays), offsets, carry) for lo, hi in pairwise(bounds))
     expected = _offsets_reference(claim_ids, events)
     assert ok == (expected is not None)
     if ok:
@@ -140,17 +164,18 @@ def test_inputs_prepared_once_serve_every_day_as_a_fresh_prepare_would(portfolio
     of one day leaks into the next, and each day's own checks still hold."""
     from engine import StaleRulesError, compute_state, prepare_inputs, state_table
     from engine.kernel_run import run_kernel
-    from engine.rules import load_rules
 
     claims, events = portfolio
     inputs = prepare_inputs(claims, events)
     days = [AS_OF, date(2019, 12, 31), date(2024, 2, 29), AS_OF]
     tables = [state_table(inputs.at(day, allow_stale_rates=True)) for day in days]
-    for day, table in zip(days, tables):
+    for day, table in zip(days, tables, strict=True):
         fresh = compute_state(claims, events, day, allow_stale_rates=True)
         assert table.equals(fresh)
         meta, expected = (provenance(t) for t in (table, fresh))
-        assert {k: v for k, v in meta.items() if k != "seconds"} == {k: v for k, v in expected.items() if k != "seconds"}
+        assert {k: v for k, v in meta.items() if k != "seconds"} == {
+            k: v for k, v in expected.items() if k != "seconds"
+        }
     assert_same(inputs.at(AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True))
     with pytest.raises(StaleRulesError):
         inputs.at(AS_OF)  # the generated portfolio uses rate tables valid to 2026-03-05

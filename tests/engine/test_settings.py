@@ -26,10 +26,14 @@ def test_every_variable_users_set_is_read(monkeypatch, tmp_path):
         monkeypatch.setenv(name, value)
     settings = Settings()
     assert (settings.database_url, settings.executor, settings.ray_address, settings.partitions) == (
-        "postgresql+psycopg://u@h:5432/db", "ray", "ray://head:10001", 8)  # fmt: skip
+        "postgresql+psycopg://u@h:5432/db",
+        "ray",
+        "ray://head:10001",
+        8,
+    )
     assert (settings.ray_max_retries, settings.rules_dir) == (5, str(tmp_path))
     assert sorted(env_name(name) for name in Settings.model_fields) == sorted(env)
-    assert RULES_DIR_ENV == env_name("rules_dir")
+    assert env_name("rules_dir") == RULES_DIR_ENV
     executor = make_executor(settings=settings)
     assert isinstance(executor, RayExecutor) and (executor.address, executor.max_retries) == ("ray://head:10001", 5)
 

@@ -264,9 +264,11 @@ def test_follow_ups_come_after_their_filing(frames):
     assert (enf_end["event_date"] > enf_end["enforcement"]).all()
     # every filing has at most as many follow-ups of each kind as filings
     counts = events.group_by("claim_id").agg(
-        [(col("kind") == k).sum().alias(k) for k in ("court_filing", "proceedings_end", "title",
-                                                       "enforcement_filing", "enforcement_end")]
-    )  # fmt: skip
+        [
+            (col("kind") == k).sum().alias(k)
+            for k in ("court_filing", "proceedings_end", "title", "enforcement_filing", "enforcement_end")
+        ]
+    )
     assert (counts["proceedings_end"] <= counts["court_filing"]).all()
     assert (counts["title"] <= counts["court_filing"]).all()
     assert (counts["enforcement_end"] <= counts["enforcement_filing"]).all()
@@ -276,7 +278,7 @@ def test_event_mix(frames):
     claims, events, _ = frames
     assert 2.7 < events.height / claims.height < 3.3
     share = events["kind"].value_counts(normalize=True).to_dict(as_series=False)
-    share = dict(zip(share["kind"], share["proportion"]))
+    share = dict(zip(share["kind"], share["proportion"], strict=True))
     assert share["payment"] > 0.6
     assert 0.0005 < share["write_off"] < 0.02
     same_day = events.group_by("claim_id", "event_date").len().filter(col("len") > 1).height
