@@ -221,6 +221,18 @@ class PlacementQueue(StrEnum):
     BAILIFF = "bailiff"
 
 
+class KeyRole(StrEnum):
+    """What an API key may do (``api_keys.role``; the HTTP API's routes say which roles they admit):
+    ``admin`` everything, keys included; ``analyst`` the purchaser's reads and runs; ``agency`` an
+    agency's integration, confined to the claims placed with that agency; ``legal`` the legal queues
+    and the filings, titles and enforcement they produce."""
+
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    AGENCY = "agency"
+    LEGAL = "legal"
+
+
 def code_of(member: Choice) -> int:
     """The kernel code of an enum member: its position in its enum."""
     return member.code

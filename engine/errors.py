@@ -5,6 +5,8 @@
   ``RuleTableError`` and ``StaleRulesError``, ingest's ``IngestError``, ``SourceError`` and
   ``ProfileError`` and the store's ``StoreError`` derive from it. Its message names what and why;
   nothing was changed. The command line exits with code 2 and one line (``api.exits``).
+  ``NotFound``, ``Conflict`` and ``ItemsRefused`` are the HTTP API's kinds of bad input (404, 409,
+  422; api/http/problems.py).
 - ``ComputationFailed``: work that could not be done for a reason outside Cession's code (a
   computation whose workers died, after their retries); the previous outputs and stored state
   are kept. Exit code 1 with one line.
@@ -22,6 +24,25 @@ from __future__ import annotations
 
 class InputError(ValueError):
     """Bad input: the message names what cannot be used and why (exit code 2)."""
+
+
+class NotFound(InputError):
+    """What was asked for is not in the store, or not for this caller to see (the HTTP API answers
+    404 either way, so that ids cannot be probed)."""
+
+
+class Conflict(InputError):
+    """The request contradicts what the store holds: an Idempotency-Key used before with another
+    body (HTTP 409)."""
+
+
+class ItemsRefused(InputError):
+    """A batch refused whole because some of its items are bad: ``problems`` lists each bad item's
+    index, field and rule (HTTP 422)."""
+
+    def __init__(self, message: str, problems: list[dict]):
+        super().__init__(message)
+        self.problems = problems
 
 
 class ComputationFailed(RuntimeError):

@@ -25,6 +25,7 @@ from engine.domain import (
     DebtorKind,
     EventKind,
     InterestBasis,
+    KeyRole,
     LimitationKind,
     PlacementQueue,
     RunStatus,
@@ -151,6 +152,7 @@ CHECKED = {
     ("events", "kind"): tuple(EventKind),
     ("engine_runs", "status"): tuple(RunStatus),
     ("placements", "queue"): tuple(PlacementQueue),
+    ("api_keys", "role"): tuple(KeyRole),
 }
 
 

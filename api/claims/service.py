@@ -37,3 +37,58 @@ def load(*, store: sa.Engine, claims: Path, events: Path | None = None, who: str
     claims_frame = pl.read_parquet(claims)
     events_frame = pl.read_parquet(events) if events is not None else None
     return Loaded(records.load(store, claims_frame, events_frame, who=who))
+
+
+#: claim_state's money columns (grosz inside; decimal strings in PLN in the API's JSON)
+MONEY = (
+    "principal_due",
+    "interest_due",
+    "costs_due",
+    "total_due",
+    "interest_accrued",
+    "interest_time_barred",
+    "paid_costs",
+    "paid_interest",
+    "paid_principal",
+    "overpaid",
+)
+
+
+def computed_state(*, store: sa.Engine, claim_id: int, as_of, allow_stale_rates: bool = True) -> dict:
+    """One claim's claim_state row as of ``as_of``, computed now by the engine from the claim and
+    all its stored events (``NotFound`` for an unknown claim)."""
+    from engine.errors import NotFound
+    from engine.kernel_run import compute_state
+    from engine.store.claims import claim_frames
+
+    with store.connect() as conn:
+        frames = claim_frames(conn, claim_id)
+    if frames is None:
+        raise NotFound(f"claim {claim_id}: not found")
+    claims, events = frames
+    table = compute_state(claims, events, as_of, allow_stale_rates=allow_stale_rates)
+    row = table.to_pylist()[0]
+    row["portfolio_id"] = claims.item(0, "portfolio_id")
+    return row
+
+
+def detail(*, store: sa.Engine, claim_id: int, who: str) -> dict:
+    """A claim as the store holds it: its row, its debtor (personal data: the read is audited), its
+    events, the current stored state and its placements (``NotFound`` for an unknown claim)."""
+    from engine.errors import NotFound
+    from engine.store import claims as repository
+    from engine.store.records import AuditAction, audit
+
+    with store.begin() as conn:
+        claim = repository.claim_row(conn, claim_id)
+        if claim is None:
+            raise NotFound(f"claim {claim_id}: not found")
+        debtor = repository.debtor_row(conn, claim["debtor_id"])
+        audit(conn, AuditAction.READ_DEBTOR, f"claim:{claim_id}", {"debtor_id": claim["debtor_id"]}, who)
+        return {
+            "claim": claim,
+            "debtor": debtor,
+            "events": repository.event_rows(conn, claim_id),
+            "state": repository.current_state_row(conn, claim_id),
+            "placements": repository.placement_rows(conn, claim_id),
+        }

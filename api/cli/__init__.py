@@ -15,6 +15,7 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``runs`` | ``run``, ``runs`` |
 | ``ingest`` | ``ingest FILE``, ``ingest report`` |
 | ``demo`` | ``generate``, ``demo`` |
+| ``keys`` | ``keys create``, ``keys list``, ``keys revoke``, ``serve`` |
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Annotated
 import typer
 
 from api import exits, logs
-from api.cli import calculators, demo, ingest, runs, states, store
+from api.cli import calculators, demo, ingest, keys, runs, states, store
 
 app = typer.Typer(
     name="cession",
@@ -70,6 +71,8 @@ app.command("runs")(runs.runs)
 app.command()(demo.demo)
 app.add_typer(store.db_app, name="db")
 app.add_typer(ingest.ingest_app, name="ingest")
+app.add_typer(keys.keys_app, name="keys")
+app.command()(keys.serve)
 
 
 def main() -> None:

@@ -88,7 +88,7 @@ def run(
     if as_json:
         from engine.money import pln
 
-        summary = run_summary(record)
+        summary = service.summary(record)
         summary["totals"] = {k: pln(v) for k, v in (record.totals or {}).items()}
         console.print_json(summary)
     else:
@@ -103,31 +103,12 @@ def runs(
 
     records = service.latest(store=opened(database_url), limit=limit)
     if as_json:
-        console.print_json([run_summary(r) for r in records])
+        console.print_json([service.summary(r) for r in records])
         return
     if not records:
         console.out.print("no engine runs in this store yet (`cession run` makes one)")
         return
     print_runs(console.out, records)
-
-
-def run_summary(record) -> dict:
-    """A run as `--json` gives it."""
-    stale = (record.provenance or {}).get("stale_rate_tables", {})
-    return {
-        "run_id": record.run_id,
-        "status": record.status,
-        "as_of": record.as_of.isoformat(),
-        "portfolio": record.portfolio_id,
-        "claims": record.claims,
-        "events": record.events,
-        "time_barred": record.time_barred,
-        "totals": record.totals,
-        "seconds": record.seconds,
-        "state_sha256": record.state_sha256,
-        "stale_rate_tables": stale,
-        "error": record.error,
-    }
 
 
 def print_run(record) -> None:

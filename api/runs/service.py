@@ -106,3 +106,22 @@ def latest(*, store: sa.Engine, limit: int = 20) -> list[RunRecord]:
     with contextlib.suppress(StoreError):  # a run is in progress: leave it be
         runs.recover(store)
     return runs.runs_list(store, limit)
+
+
+def summary(record: RunRecord) -> dict:
+    """A run as `cession runs --json` and the HTTP API give it (totals in grosz, as stored)."""
+    stale = (record.provenance or {}).get("stale_rate_tables", {})
+    return {
+        "run_id": record.run_id,
+        "status": record.status,
+        "as_of": record.as_of.isoformat(),
+        "portfolio": record.portfolio_id,
+        "claims": record.claims,
+        "events": record.events,
+        "time_barred": record.time_barred,
+        "totals": record.totals,
+        "seconds": record.seconds,
+        "state_sha256": record.state_sha256,
+        "stale_rate_tables": stale,
+        "error": record.error,
+    }

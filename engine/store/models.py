@@ -16,7 +16,15 @@ import sqlalchemy as sa
 import sqlalchemy.dialects.postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, EventKind, InterestBasis, PlacementQueue, RunStatus
+from engine.domain import (
+    CLAIM_LIMITATION_KINDS,
+    DebtorKind,
+    EventKind,
+    InterestBasis,
+    KeyRole,
+    PlacementQueue,
+    RunStatus,
+)
 
 
 def key(length: int) -> sa.types.TypeEngine:
@@ -234,6 +242,43 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(sa.String(50))
     subject: Mapped[str | None] = mapped_column(sa.String(200))
     details: Mapped[dict | None] = mapped_column(Json)
+
+
+class ApiKey(Base):
+    """A key of the HTTP API: only its SHA-256 is kept (the key itself is shown once, when made).
+    An ``agency`` key belongs to one agency; the other roles to none. A revoked key stays, for the
+    audit log's sake, and is refused."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        _one_of("role", KeyRole),
+        sa.CheckConstraint("(role = 'agency') = (agency_id IS NOT NULL)", name="agency_keys_only"),
+    )
+
+    key_id: Mapped[str] = mapped_column(key(32), primary_key=True)
+    key_sha256: Mapped[str] = mapped_column(sa.String(64))
+    role: Mapped[str] = mapped_column(sa.String(16))  # KeyRole
+    agency_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agencies.agency_id"))
+    label: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(100))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class ApiRequest(Base):
+    """A write of the HTTP API sent with an ``Idempotency-Key``: the body's SHA-256 and the response
+    given, so a retry with the same key and body gets that response again and stores nothing new,
+    and the same key with another body is refused. Keys are per caller (an API key)."""
+
+    __tablename__ = "api_requests"
+
+    key_id: Mapped[str] = mapped_column(sa.ForeignKey("api_keys.key_id"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(key(200), primary_key=True)
+    operation: Mapped[str] = mapped_column(sa.String(100))
+    body_sha256: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[int] = mapped_column(sa.SmallInteger)
+    response: Mapped[dict] = mapped_column(Json)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
 class IngestFile(Base):

@@ -60,6 +60,12 @@ class AuditAction(StrEnum):
     RUN = "run"
     RUN_FAILED = "run_failed"
     INGEST = "ingest"
+    KEY_CREATED = "key_created"
+    KEY_REVOKED = "key_revoked"
+    #: a caller of the HTTP API read a debtor's personal data (name, PESEL/NIP, address)
+    READ_DEBTOR = "read_debtor"
+    #: a caller of the HTTP API wrote to the store (events posted, a case returned)
+    API_WRITE = "api_write"
 
 
 def audit(conn: sa.Connection, action: AuditAction, subject: str | None, details: dict, who: str | None = None) -> None:

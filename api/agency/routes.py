@@ -1,0 +1,57 @@
+"""The agency integration (``/v1/agency``): post payments and events, see a claim's balance."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from api.agency import service
+from api.agency.schemas import Balance, EventBatch, PostedBatch
+from api.claims.service import MONEY
+from api.http.auth import Agency, Store
+from api.http.problems import Problem
+from engine.money import pln
+
+router = APIRouter(prefix="/v1/agency", tags=["agency"])
+ERRORS = {code: {"model": Problem} for code in (400, 401, 403, 404, 409, 422)}
+
+
+@router.post("/events", status_code=201, response_model=PostedBatch, responses=ERRORS)
+def post_events(
+    batch: EventBatch,
+    caller: Agency,
+    store: Store,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            min_length=1,
+            max_length=200,
+            description="One key per batch: a retry with the same key and body gets the first response "
+            "again and stores nothing new; the same key with another body is refused (409).",
+        ),
+    ],
+):
+    """Post a batch of payments and acknowledgments (1 to 1000) of claims placed with your agency:
+    all are stored or none, with each bad item's index, field and rule."""
+    items = [e.model_dump() for e in batch.events]
+    digest = service.body_digest(batch.model_dump(mode="json"))
+    answer = service.post_events(
+        store=store, caller=caller, items=items, idempotency_key=idempotency_key, digest=digest, today=date.today()
+    )
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+
+@router.get("/claims/{claim_id}/balance", response_model=Balance, responses=ERRORS)
+def balance(
+    claim_id: int,
+    caller: Agency,
+    store: Store,
+    as_of: Annotated[date | None, Query(description="The day (default: today).")] = None,
+) -> Balance:
+    """A claim's balance and its split as of a day, computed now from every stored event."""
+    row = service.balance(store=store, caller=caller, claim_id=claim_id, as_of=as_of or date.today())
+    return Balance(**{k: (pln(v) if k in MONEY else v) for k, v in row.items() if k in Balance.model_fields})

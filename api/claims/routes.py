@@ -1,0 +1,51 @@
+"""The purchaser's view of a claim (``/v1/claims``): everything the store holds of it, and its
+balance computed as of any day. Money is a decimal string in PLN ("1234.56"), days are ISO dates."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.agency.schemas import Balance
+from api.claims import service
+from api.http.auth import PurchaserOrLegal, Store
+from api.http.problems import Problem
+from engine.money import pln
+
+router = APIRouter(prefix="/v1/claims", tags=["claims"])
+ERRORS = {code: {"model": Problem} for code in (400, 401, 403, 404)}
+CLAIM_MONEY = ("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price")
+
+
+def _money(row: dict | None, columns) -> dict | None:
+    if row is None:
+        return None
+    return {k: (pln(v) if k in columns and v is not None else v) for k, v in row.items()}
+
+
+@router.get("/{claim_id}", responses=ERRORS)
+def claim(claim_id: int, caller: PurchaserOrLegal, store: Store) -> dict[str, Any]:
+    """The claim, its debtor (the read is audited), its events, its current stored state and its
+    placements."""
+    found = service.detail(store=store, claim_id=claim_id, who=caller.name)
+    return {
+        "claim": _money(found["claim"], CLAIM_MONEY),
+        "debtor": found["debtor"],
+        "events": [_money(e, ("amount",)) for e in found["events"]],
+        "state": _money(found["state"], service.MONEY),
+        "placements": found["placements"],
+    }
+
+
+@router.get("/{claim_id}/balance", response_model=Balance, responses=ERRORS)
+def balance(
+    claim_id: int,
+    _caller: PurchaserOrLegal,
+    store: Store,
+    as_of: Annotated[date | None, Query(description="The day (default: today).")] = None,
+) -> Balance:
+    """The claim's balance as of a day, computed now from every stored event."""
+    row = service.computed_state(store=store, claim_id=claim_id, as_of=as_of or date.today())
+    return Balance(**{k: (pln(v) if k in service.MONEY else v) for k, v in row.items() if k in Balance.model_fields})

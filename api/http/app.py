@@ -1,0 +1,44 @@
+"""The FastAPI application over a store: ``create_app(store)`` for tests and embedding,
+``from_settings()`` for `cession serve` (uvicorn's factory: each worker opens the store itself)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from api.http import problems
+
+VERSION = "1"
+DESCRIPTION = """Cession's HTTP API: agencies pull the cases placed with them and post payments;
+the purchaser's team looks at any claim and follows the engine's runs.
+
+Every request carries an API key made by `cession keys create` as `Authorization: Bearer <key>`.
+Money is a decimal string in PLN (`"1234.56"`), days are ISO dates (`2026-12-07`). Errors are
+problem+json (RFC 9457) naming each bad field (and, in a batch, the item's index) and the rule it
+breaks. A write sent with an `Idempotency-Key` is done once: a retry gets the first response again."""
+
+
+def create_app(store: sa.Engine) -> FastAPI:
+    from api.agency.routes import router as agency
+    from api.claims.routes import router as claims
+    from api.runs.routes import router as runs
+
+    app = FastAPI(title="Cession", version=VERSION, description=DESCRIPTION)
+    app.state.store = store
+    problems.install(app)
+    for router in (agency, claims, runs):
+        app.include_router(router)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        """Whether the server answers (no key needed; reads nothing)."""
+        return {"status": "ok"}
+
+    return app
+
+
+def from_settings() -> FastAPI:
+    """The app on the configured store (``CESSION_DATABASE_URL``), its schema current."""
+    from api.store.service import database_url, opened
+
+    return create_app(opened(url=database_url()))

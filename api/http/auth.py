@@ -1,0 +1,51 @@
+"""Who is calling: ``Authorization: Bearer <key>`` checked against the store's keys on every request
+(api/keys/service.py), and which roles a route admits (``Allowed``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.http.problems import Forbidden, Unauthorized
+from api.keys.service import Caller, authenticate
+from engine.domain import KeyRole
+
+bearer = HTTPBearer(auto_error=False, description="An API key made by `cession keys create`.")
+
+
+def store_of(request: Request) -> sa.Engine:
+    return request.app.state.store
+
+
+Store = Annotated[sa.Engine, Depends(store_of)]
+
+
+def caller_of(store: Store, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    if credentials is None:
+        raise Unauthorized("no API key: send Authorization: Bearer <key>")
+    caller = authenticate(store=store, key=credentials.credentials)
+    if caller is None:
+        raise Unauthorized("the API key is unknown or revoked")
+    return caller
+
+
+def allowed(*roles: KeyRole, admin: bool = True):
+    """A dependency admitting callers of ``roles``, and an admin unless ``admin`` is false (an
+    agency's routes act for one agency: an admin's key has none)."""
+    admitted = ((KeyRole.ADMIN,) if admin else ()) + roles
+
+    def check(caller: Annotated[Caller, Depends(caller_of)]) -> Caller:
+        if caller.role not in admitted:
+            names = ", ".join(r.value for r in admitted)
+            raise Forbidden(f"a {caller.role.value} key may not use this route (it takes: {names})")
+        return caller
+
+    return check
+
+
+Purchaser = Annotated[Caller, Depends(allowed(KeyRole.ANALYST))]
+PurchaserOrLegal = Annotated[Caller, Depends(allowed(KeyRole.ANALYST, KeyRole.LEGAL))]
+Agency = Annotated[Caller, Depends(allowed(KeyRole.AGENCY, admin=False))]

@@ -1,0 +1,321 @@
+"""The HTTP API through HTTP, on SQLite and PostgreSQL: keys and roles, an agency confined to its own
+placements (404 for anything else), batches refused item by item, idempotent retries (also 20 at
+once, against a real server on loopback), a balance that includes an event posted a second ago,
+and problem+json errors."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from fastapi.testclient import TestClient
+
+from api.http.app import create_app
+from api.keys import service as keys
+from engine.store import records
+from engine.store.models import Agency, AuditEntry, Event, Placement
+from tests.builders import claim, event, frames
+
+TODAY = date.today()
+DUE = date(2025, 1, 15)
+
+
+@pytest.fixture
+def book(store):
+    """Four claims: 1 and 2 placed with agency A, 3 with B, 4 with none (2 was with B before);
+    one key of each kind."""
+    claims = [claim(i, due=DUE, principal=100_000 * i, debtor_id=i) for i in (1, 2, 3, 4)]
+    records.load(store, *frames(claims, [event(1, "payment", date(2025, 6, 1), 10_000, claim_id=1)]))
+    with store.begin() as conn:
+        conn.execute(sa.insert(Agency.__table__), [{"agency_id": a, "name": f"Agency {a}"} for a in ("A", "B")])
+        conn.execute(
+            sa.insert(Placement.__table__),
+            [
+                {"claim_id": 1, "agency_id": "A", "placed_on": date(2026, 1, 5), "recalled_on": None},
+                {"claim_id": 2, "agency_id": "B", "placed_on": date(2025, 9, 1), "recalled_on": date(2025, 12, 1)},
+                {"claim_id": 2, "agency_id": "A", "placed_on": date(2026, 1, 5), "recalled_on": None},
+                {"claim_id": 3, "agency_id": "B", "placed_on": date(2026, 1, 5), "recalled_on": None},
+            ],
+        )
+    made = {
+        "admin": keys.create(store=store, role="admin"),
+        "analyst": keys.create(store=store, role="analyst"),
+        "legal": keys.create(store=store, role="legal"),
+        "A": keys.create(store=store, role="agency", agency_id="A"),
+        "B": keys.create(store=store, role="agency", agency_id="B"),
+    }
+    return {name: {"Authorization": f"Bearer {k.key}"} for name, k in made.items()} | {"_keys": made}
+
+
+@pytest.fixture
+def client(store):
+    with TestClient(create_app(store), raise_server_exceptions=False) as c:
+        yield c
+
+
+def payment(external_id: str, claim_id: int = 1, amount: str = "10.00", day: date = TODAY) -> dict:
+    return {
+        "claim_id": claim_id,
+        "kind": "payment",
+        "event_date": day.isoformat(),
+        "amount": amount,
+        "external_id": external_id,
+    }
+
+
+def post(client, who, events, key="batch-1"):
+    return client.post("/v1/agency/events", json={"events": events}, headers=who | {"Idempotency-Key": key})
+
+
+def is_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["type"].startswith("https://") and body["title"]
+    return body
+
+
+# ---------------------------------------------------------------------------------------- keys
+
+
+def test_no_key_a_malformed_key_and_a_revoked_key_are_refused(client, book, store):
+    path = "/v1/agency/claims/1/balance"
+    assert client.get(path, headers=book["A"]).status_code == 200
+    body = is_problem(client.get(path), 401)
+    assert "Authorization: Bearer" in body["detail"]
+    assert client.get(path).headers["www-authenticate"].startswith("Bearer")
+    is_problem(client.get(path, headers={"Authorization": "Bearer nonsense"}), 401)
+    forged = book["_keys"]["A"].key[:-4] + "AAAA"
+    is_problem(client.get(path, headers={"Authorization": f"Bearer {forged}"}), 401)
+    keys.revoke(store=store, key_id=book["_keys"]["A"].key_id)
+    is_problem(client.get(path, headers=book["A"]), 401)
+
+
+def test_keys_are_stored_hashed_and_a_revoked_key_cannot_be_revoked_again(store, book):
+    with store.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT key_sha256 FROM api_keys").scalars().all()
+    assert len(stored) == 5 and all(len(h) == 64 for h in stored)
+    assert not any(k.key in stored or k.key.split("_")[-1] in stored for k in book["_keys"].values())
+    key_id = book["_keys"]["B"].key_id
+    assert keys.revoke(store=store, key_id=key_id).revoked
+    with pytest.raises(ValueError, match="already revoked"):
+        keys.revoke(store=store, key_id=key_id)
+    with pytest.raises(ValueError, match="no such key"):
+        keys.revoke(store=store, key_id="k0000000000000000")
+
+
+def test_roles_admit_their_routes_only(client, book):
+    assert client.get("/v1/claims/1", headers=book["analyst"]).status_code == 200
+    assert client.get("/v1/claims/1", headers=book["legal"]).status_code == 200
+    assert client.get("/v1/runs", headers=book["admin"]).status_code == 200
+    is_problem(client.get("/v1/claims/1", headers=book["A"]), 403)
+    is_problem(client.get("/v1/runs", headers=book["legal"]), 403)
+    # an agency's routes act for one agency: an admin's key has none
+    is_problem(post(client, book["admin"], [payment("x1")]), 403)
+    is_problem(client.get("/v1/agency/claims/1/balance", headers=book["analyst"]), 403)
+
+
+# ------------------------------------------------------------------------ an agency's own claims
+
+
+@pytest.mark.parametrize("claim_id", [3, 4, 999_999, -1])
+def test_an_agency_gets_404_for_every_claim_not_placed_with_it(client, book, claim_id):
+    body = is_problem(client.get(f"/v1/agency/claims/{claim_id}/balance", headers=book["A"]), 404)
+    assert body["detail"] == f"claim {claim_id}: not found"  # the same words whether it exists or not
+
+
+def test_the_other_agency_sees_its_own_and_not_the_first_ones(client, book):
+    assert client.get("/v1/agency/claims/3/balance", headers=book["B"]).status_code == 200
+    for claim_id in (1, 2):  # 2 was B's once: recalled, so not B's now
+        is_problem(client.get(f"/v1/agency/claims/{claim_id}/balance", headers=book["B"]), 404)
+
+
+def test_posting_for_a_claim_of_another_agency_is_refused_with_the_items_index(client, book, store):
+    body = is_problem(post(client, book["A"], [payment("x1"), payment("x2", claim_id=3)]), 422)
+    assert body["errors"] == [{"index": 1, "field": "claim_id", "rule": "claim 3 is not placed with agency A"}]
+    with store.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(Event.__table__)).scalar() == 1  # none stored
+
+
+# ------------------------------------------------------------------------------ bad items
+
+
+BAD = [
+    ({"amount": "12.345"}, "amount", "at most two decimals"),
+    ({"amount": "-5.00"}, "amount", "must not be negative"),
+    ({"amount": "0.00"}, "amount", "more than 0.00"),
+    ({"amount": "0"}, "amount", "more than 0.00"),
+    ({"amount": "1,50"}, "amount", "not an amount"),
+    ({"amount": "1e3"}, "amount", "not an amount"),
+    ({"amount": None}, "amount", "a payment has an amount"),
+    ({"amount": 12.5}, "amount", "string"),
+    ({"event_date": (TODAY + timedelta(days=1)).isoformat()}, "event_date", "in the future"),
+    ({"event_date": "2026-02-30"}, "event_date", "date"),
+    ({"kind": "title"}, "kind", "an agency posts one of payment, acknowledgment"),
+    ({"kind": "acknowledgment"}, "amount", "has no amount"),
+    ({"external_id": ""}, "external_id", "at least 1 character"),
+]
+
+
+@pytest.mark.parametrize(("change", "field", "rule"), BAD, ids=[f"{f}={c}" for c, f, _ in BAD])
+def test_every_bad_item_is_refused_with_its_index_field_and_rule(client, book, store, change, field, rule):
+    events = [payment("ok-1"), payment("bad") | change, payment("ok-2", claim_id=2)]
+    body = is_problem(post(client, book["A"], events), 422)
+    assert len(body["errors"]) == 1, body
+    (error,) = body["errors"]
+    assert error["index"] == 1 and error["field"].split(".")[-1] == field and rule in error["rule"], error
+    with store.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(Event.__table__)).scalar() == 1
+
+
+def test_a_batch_takes_one_to_a_thousand_events_and_an_idempotency_key(client, book):
+    is_problem(post(client, book["A"], []), 422)
+    is_problem(post(client, book["A"], [payment(f"e{i}") for i in range(1001)]), 422)
+    response = client.post("/v1/agency/events", json={"events": [payment("x")]}, headers=book["A"])
+    assert is_problem(response, 422)["errors"][0]["field"] == "idempotency-key"
+    two = post(client, book["A"], [payment("same"), payment("same", claim_id=2)])
+    assert is_problem(two, 422)["errors"] == [{"index": 1, "field": "external_id", "rule": "'same' is also item 0's"}]
+
+
+# --------------------------------------------------------------------------------- idempotency
+
+
+def test_a_retry_gets_the_first_response_and_stores_nothing_new(client, book, store):
+    events = [payment("p1", amount="100.00"), {**payment("a1", claim_id=2), "kind": "acknowledgment", "amount": None}]
+    first = post(client, book["A"], events)
+    assert first.status_code == 201, first.text
+    assert first.json()["accepted"] == 2 and all(e["stored"] for e in first.json()["events"])
+    again = post(client, book["A"], events)
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again.headers["idempotent-replayed"] == "true"
+    other = post(client, book["A"], [payment("p1", amount="100.01")])
+    assert "another request" in is_problem(other, 409)["detail"]
+    # the same events in a new batch: recognised by their external ids
+    resent = post(client, book["A"], events, key="batch-2")
+    assert resent.status_code == 201 and not any(e["stored"] for e in resent.json()["events"])
+    assert [e["event_id"] for e in resent.json()["events"]] == [e["event_id"] for e in first.json()["events"]]
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(Event.__table__).where(Event.source == "A")).mappings().all()
+    assert sorted((r["claim_id"], r["kind"], r["amount"], r["idempotency_key"]) for r in rows) == [
+        (1, "payment", 10_000, "agency:A:p1"),
+        (2, "acknowledgment", None, "agency:A:a1"),
+    ]
+
+
+def test_the_same_key_of_two_agencies_is_two_batches(client, book):
+    assert post(client, book["A"], [payment("p1")], key="k").status_code == 201
+    assert post(client, book["B"], [payment("p1", claim_id=3)], key="k").status_code == 201
+
+
+def test_a_balance_includes_the_payment_posted_a_second_ago(client, book):
+    path = f"/v1/agency/claims/1/balance?as_of={TODAY.isoformat()}"
+    before = client.get(path, headers=book["A"]).json()
+    assert post(client, book["A"], [payment("p1", amount="250.00")]).status_code == 201
+    after = client.get(path, headers=book["A"]).json()
+    paid = ("paid_costs", "paid_interest", "paid_principal", "overpaid")
+    assert sum(int(after[k].replace(".", "")) - int(before[k].replace(".", "")) for k in paid) == 25_000
+    assert after["as_of"] == TODAY.isoformat() and isinstance(after["total_due"], str)
+
+
+def test_a_write_and_a_read_of_personal_data_are_audited(client, book, store):
+    post(client, book["A"], [payment("p1")])
+    client.get("/v1/claims/1", headers=book["analyst"])
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(AuditEntry.__table__).order_by(AuditEntry.audit_id)).mappings().all()
+    actions = [(r["action"], r["actor"], r["subject"]) for r in rows]
+    assert ("api_write", f"key:{book['_keys']['A'].key_id}", "agency:A") in actions
+    assert ("read_debtor", f"key:{book['_keys']['analyst'].key_id}", "claim:1") in actions
+
+
+def test_the_claim_detail_shows_money_as_decimal_strings(client, book):
+    body = client.get("/v1/claims/1", headers=book["analyst"]).json()
+    assert body["claim"]["principal"] == "1000.00"
+    assert body["events"][0]["amount"] == "100.00"
+    assert [(p["agency_id"], p["recalled_on"]) for p in body["placements"]] == [("A", None)]
+    is_problem(client.get("/v1/claims/999", headers=book["analyst"]), 404)
+
+
+def test_openapi_describes_every_route(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/agency/events", "/v1/agency/claims/{claim_id}/balance", "/v1/claims/{claim_id}", "/v1/runs"} <= set(
+        spec["paths"]
+    )
+    assert client.get("/docs").status_code == 200
+
+
+# ------------------------------------------------------------- 20 retries at once, over loopback
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(store):
+    port = _free_port()
+    config = uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
+    served = uvicorn.Server(config)
+    thread = threading.Thread(target=served.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not served.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    served.should_exit = True
+    thread.join(timeout=30)
+
+
+def test_twenty_concurrent_retries_of_one_key_store_one_event_set(server, book, store):
+    events = [payment(f"c{i}", claim_id=1 + i % 2, amount=f"{i + 1}.00") for i in range(50)]
+    headers = book["A"] | {"Idempotency-Key": "concurrent"}
+
+    def send(_):
+        with httpx.Client(base_url=server, timeout=60) as http:
+            response = http.post("/v1/agency/events", json={"events": events}, headers=headers)
+            return response.status_code, response.json()
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(send, range(20)))
+    assert {status for status, _ in answers} == {201}, answers[:2]
+    assert all(body == answers[0][1] for _, body in answers)
+    with store.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(Event.__table__).where(Event.source == "A"))
+        assert count.scalar() == 50
+
+
+# ---------------------------------------------------------------------------- the command line
+
+
+def test_keys_from_the_command_line_create_list_and_revoke(store_url, client, store):
+    import json
+
+    from tests.test_cli import cession
+
+    url = ["--database-url", store_url]
+    with store.begin() as conn:
+        conn.execute(sa.insert(Agency.__table__).values(agency_id="A", name="Agency A"))
+    made = json.loads(cession("keys", "create", "--role", "agency", "--agency", "A", "--json", *url).stdout)
+    assert set(made) == {"key_id", "key", "role", "agency_id", "label"} and made["key"].startswith("cession_")
+    listed = json.loads(cession("keys", "list", "--json", *url).stdout)
+    assert [(k["key_id"], k["role"], k["agency_id"], k["revoked_at"]) for k in listed] == [
+        (made["key_id"], "agency", "A", None)
+    ]
+    assert made["key"] not in cession("keys", "list", *url).stdout
+    auth = {"Authorization": f"Bearer {made['key']}"}
+    assert client.get("/v1/agency/claims/1/balance", headers=auth).status_code == 404  # known key, no such claim
+    assert cession("keys", "revoke", made["key_id"], *url).returncode == 0
+    is_problem(client.get("/v1/agency/claims/1/balance", headers=auth), 401)
+    again = cession("keys", "revoke", made["key_id"], *url, check=False)
+    assert again.returncode == 2 and "already revoked" in again.stderr
+    bad = cession("keys", "create", "--role", "agency", *url, check=False)
+    assert bad.returncode == 2 and "--agency" in bad.stderr
