@@ -1,8 +1,8 @@
 """The HTTP API: its keys (only their SHA-256 kept; a role, an agency for an agency's key) and the
 writes sent with an Idempotency-Key (the body's SHA-256 and the response given, per key).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
