@@ -96,6 +96,10 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
     segment_of = segmented(strategy)
     frame = segment_of(claim_frame(book.inputs, day), day)
     learned, book_values = scores_as_of(book.inputs, segment_of, day)
+    if learned.height == 0 or learned["payers"].sum() == 0:  # no payment in the horizon: nothing to learn from
+        learned = learned.clear()
+        book_values = {"pay_share": strategy.settings.score_without_history,
+                       "recovery": strategy.settings.recovery_without_history}  # fmt: skip
     frame = frame.join(learned.select("segment", score="pay_share", recovery="recovery"), on="segment", how="left")
     settings = strategy.settings
     hold = pl.coalesce([pl.when(pl.col("flags").list.contains(f.value)).then(pl.lit(f.value)) for f in HOLDING_FLAGS])
@@ -144,7 +148,8 @@ def rule_index(strategy: Strategy, day: date) -> pl.Expr:
     """The index of the first rule of ``strategy`` each claim matches (null: none)."""
     expr = None
     for i, rule in enumerate(strategy.rules):
-        match = pl.all_horizontal(rule_conditions(rule, strategy, day).values()).fill_null(False)
+        conditions = rule_conditions(rule, strategy, day)
+        match = pl.all_horizontal(conditions.values()).fill_null(False) if conditions else pl.lit(True)
         expr = pl.when(match).then(pl.lit(i)) if expr is None else expr.when(match).then(pl.lit(i))
     return expr.otherwise(pl.lit(None)) if expr is not None else pl.lit(None)
 
@@ -337,13 +342,15 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
         )
         .sort(["expected", "claim_id"], descending=[True, False])
     )
+    if candidates.height == 0:
+        return decided.with_columns(pl.lit(None, dtype=pl.Int64).alias("_p")).drop("_p")
     chosen = pools.assign(
         candidates["pool_row"].to_numpy(), candidates["eligible"].to_numpy(), candidates["balance"].to_numpy(),
         np.array(rows), room_cases, room_balance,
     )  # fmt: skip
-    names = np.array(agencies["agency_id"].to_list() + [None], dtype=object)
+    names = dict(enumerate(agencies["agency_id"].to_list()))
     placed = candidates.select("claim_id", pl.arange(1, candidates.height + 1, dtype=pl.Int64).alias("_priority")).with_columns(
-        _agency=pl.Series(names[chosen], dtype=pl.String)
+        _agency=pl.Series(chosen).replace_strict(names, default=None, return_dtype=pl.String)
     )
     out = decided.join(placed, on="claim_id", how="left")
     full = placing & pl.col("_agency").is_null()

@@ -62,6 +62,10 @@ class Settings(BaseModel):
     no_replacement_days: int = Field(180, ge=0)
     #: by-performance pools weigh agencies by recovery per placed zloty over this many days
     performance_days: int = Field(180, gt=0)
+    #: the score (share paying within 90 days) and recovery per zloty of every segment while the
+    #: store holds no history to learn them from (a new book)
+    score_without_history: float = Field(0.05, ge=0, le=1)
+    recovery_without_history: float = Field(0.02, ge=0)
 
 
 class Pool(BaseModel):
