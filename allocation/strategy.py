@@ -208,7 +208,7 @@ def _warnings(model: StrategyFile, where: Path) -> list[str]:
 def load_strategy(path: Path, *, as_challenger: bool = False) -> Strategy:
     """The strategy file at ``path`` (its segments file and challenger beside it), validated."""
     path = Path(path)
-    model, text = yamlfile.load(StrategyFile, path)
+    model, text, lines = yamlfile.load_with_lines(StrategyFile, path)
     texts = {path.name: text}
     if isinstance(model.segments, str):
         segments_path = path.parent / model.segments
@@ -220,19 +220,22 @@ def load_strategy(path: Path, *, as_challenger: bool = False) -> Strategy:
     for i, rule in enumerate(model.rules):
         for name in rule.segment or ():
             if name not in known:
-                raise AllocationFileError(f"{path}:{_line(text, rule.name)}: rules[{i}].segment: {name!r} is not a segment "
+                line = yamlfile.line_of(("rules", i, "segment"), lines)
+                raise AllocationFileError(f"{path}:{line}: rules[{i}].segment: {name!r} is not a segment "
                                           f"({', '.join(sorted(known))})")  # fmt: skip
     challenger = None
     if model.challenger is not None:
         if as_challenger:
-            raise AllocationFileError(f"{path}: challenger: a challenger strategy has no challenger of its own")
+            raise AllocationFileError(f"{path}:{yamlfile.line_of(('challenger',), lines)}: challenger: a challenger "
+                                      "strategy has no challenger of its own")  # fmt: skip
         challenger = load_strategy(path.parent / model.challenger.strategy, as_challenger=True)
         if [s.name for s in challenger.segments] != [s.name for s in segments]:
-            raise AllocationFileError(f"{path}: challenger: {model.challenger.strategy} must use the same segments "
-                                      "(the split is by segment)")  # fmt: skip
+            raise AllocationFileError(f"{path}:{yamlfile.line_of(('challenger', 'strategy'), lines)}: challenger.strategy: "
+                                      f"{model.challenger.strategy} must use the same segments (the split is by segment)")  # fmt: skip
         for name in model.challenger.segments or ():
             if name not in known:
-                raise AllocationFileError(f"{path}: challenger.segments: {name!r} is not a segment")
+                raise AllocationFileError(f"{path}:{yamlfile.line_of(('challenger', 'segments'), lines)}: challenger.segments: "
+                                          f"{name!r} is not a segment")  # fmt: skip
         texts.update({f"challenger/{k}": v for k, v in challenger.texts.items()})
     digest = hashlib.sha256(json.dumps(texts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return Strategy(
@@ -242,10 +245,3 @@ def load_strategy(path: Path, *, as_challenger: bool = False) -> Strategy:
         challenger_seed=model.challenger.seed if model.challenger else 0,
         challenger_segments=tuple(model.challenger.segments) if model.challenger and model.challenger.segments else None,
     )  # fmt: skip
-
-
-def _line(text: str, needle: str) -> int:
-    for no, line in enumerate(text.splitlines(), start=1):
-        if needle in line:
-            return no
-    return 1

@@ -98,6 +98,12 @@ def validated(model: type[Model], data: Any, lines: dict[Path_, int], where: str
 
 def load(model: type[Model], path: Path, context: dict | None = None) -> tuple[Model, str]:
     """The file at ``path`` validated as ``model``, and its text (for its hash)."""
+    found, text, _ = load_with_lines(model, path, context)
+    return found, text
+
+
+def load_with_lines(model: type[Model], path: Path, context: dict | None = None) -> tuple[Model, str, dict[Path_, int]]:
+    """``load``, and the line of each value by path (for checks made after validation)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -105,4 +111,4 @@ def load(model: type[Model], path: Path, context: dict | None = None) -> tuple[M
     except UnicodeDecodeError as e:
         raise AllocationFileError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     data, lines = read(text, str(path))
-    return validated(model, data, lines, str(path), context), text
+    return validated(model, data, lines, str(path), context), text, lines
