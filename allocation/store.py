@@ -34,8 +34,9 @@ STATE_SCHEMA = {"claim_id": pl.Int64, "as_of": pl.Date, "total_due": pl.Int64, "
                 "days_past_due": pl.Int32, "limitation_date": pl.Date, "time_barred": pl.Boolean}  # fmt: skip
 CLAIM_SCHEMA = {"claim_id": pl.Int64, "portfolio_id": pl.String, "debtor_id": pl.Int64, "debtor_kind": pl.String,
                 "due_date": pl.Date, "title_date": pl.Date}  # fmt: skip
+#: flags are read as JSON text (ADBC hands PostgreSQL's jsonb over as an Arrow extension type) and decoded here
 DEBTOR_READ = {"debtor_id": pl.Int64, "debtor_kind": pl.String, "national_id": pl.String, "postal_code": pl.String,
-               "flags": pl.List(pl.String)}  # fmt: skip
+               "flags": pl.String}  # fmt: skip
 PLACEMENT_SCHEMA = {
     "placement_id": pl.Int64, "claim_id": pl.Int64, "agency_id": pl.String, "queue": pl.String, "placed_on": pl.Date,
     "recalled_on": pl.Date, "recall_reason": pl.String, "strategy_hash": pl.String, "strategy_version": pl.Int32,
@@ -61,7 +62,8 @@ def read_inputs(engine: sa.Engine, as_of: date, portfolio: str | None = None) ->
     where_c, _ = _where_portfolio(portfolio, "c")
     claims_sql = f"SELECT {', '.join(f'c.{c}' for c in CLAIM_SCHEMA)} FROM claims c WHERE 1 = 1" + where_c
     debtors_sql = (
-        f"SELECT {', '.join(f'd.{c}' for c in DEBTOR_READ)} FROM debtors d WHERE d.debtor_id IN "
+        "SELECT d.debtor_id, d.debtor_kind, d.national_id, d.postal_code, CAST(d.flags AS TEXT) AS flags FROM debtors d "
+        "WHERE d.debtor_id IN "
         "(SELECT c.debtor_id FROM claims c WHERE 1 = 1" + where_c + ")"
     )
     payments_sql = (
@@ -83,7 +85,9 @@ def read_inputs(engine: sa.Engine, as_of: date, portfolio: str | None = None) ->
     if days != [as_of]:
         raise StoreError(f"the stored claim_state is as of {', '.join(map(str, days))}, not {as_of}: run "
                          f"`cession run --as-of {as_of}` first (allocation decides on the state of its day)")  # fmt: skip
-    debtors = frames["debtors"].with_columns(pl.col("flags").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    debtors = frames["debtors"].with_columns(
+        pl.col("flags").str.json_decode(pl.List(pl.String)).fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )
     return Inputs(as_of, state.drop("as_of"), frames["claims"], debtors.select(list(DEBTOR_SCHEMA)), frames["payments"])
 
 

@@ -20,9 +20,8 @@ import sqlalchemy as sa
 
 from allocation import results
 from allocation import store as allocation_store
-from allocation.decide import Allocation, Book, decide, rule_conditions, scored_frame
+from allocation.decide import Allocation, Book, decide, rule_conditions
 from allocation.errors import PlacementError
-from allocation.features import Inputs
 from allocation.predicates import Predicates
 from allocation.scores import calibration, scores_as_of
 from allocation.strategy import Strategy, load_strategy
@@ -34,15 +33,15 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "allocation" / "examples"
 STRATEGY_ENV = "CESSION_STRATEGY"
 
 
-def strategy_file(given: Path | None) -> Path:
+def _strategy_file(given: Path | None) -> Path:
     if given is not None:
         return given
     return Path(os.environ.get(STRATEGY_ENV) or EXAMPLES / "strategy.yaml")
 
 
-def strategy(path: Path | None) -> Strategy:
+def _strategy(path: Path | None) -> Strategy:
     """The strategy at ``path`` (or the default), validated; its warnings are logged."""
-    loaded = load_strategy(strategy_file(path))
+    loaded = load_strategy(_strategy_file(path))
     for warning in loaded.warnings:
         log.warning("%s", warning)
     return loaded
@@ -73,7 +72,7 @@ def allocate(
     """Every claim's decision as of ``as_of``; unless ``dry_run``, the recalls, placements and
     the run written in one transaction."""
     started = time.perf_counter()
-    chosen = strategy(strategy_path)
+    chosen = _strategy(strategy_path)
     book, _ = _book(store, chosen, as_of, portfolio)
     allocation = decide(book, chosen, as_of)
     summary = allocation_store.summarise(allocation)
@@ -89,7 +88,7 @@ def allocate(
 def segments(*, store: sa.Engine, as_of: date, strategy_path: Path | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per segment as of ``as_of``: claims, balance, score (pay share), recovery per zloty; and the
     calibration table (last quarter's scores against this quarter's outcomes)."""
-    chosen = strategy(strategy_path)
+    chosen = _strategy(strategy_path)
     inputs = allocation_store.read_inputs(store, as_of)
     segment_of = _segment_of(chosen)
     learned, book = scores_as_of(inputs, segment_of, as_of)
@@ -150,7 +149,7 @@ def recall(*, store: sa.Engine, as_of: date, claims: list[int] | None = None, ag
 
 def champion_challenger(*, store: sa.Engine, as_of: date, strategy_path: Path | None = None) -> list[dict] | None:
     """The two sides of the strategy's split, side by side (None: it has no challenger)."""
-    chosen = strategy(strategy_path)
+    chosen = _strategy(strategy_path)
     if chosen.challenger is None:
         return None
     rows = allocation_store.placements(store)
@@ -171,7 +170,7 @@ class Explained:
 def explain(*, store: sa.Engine, claim_id: int, as_of: date, strategy_path: Path | None = None) -> Explained:
     """Why ``claim_id`` gets its decision as of ``as_of`` (a dry run of the whole allocation: the
     pools' capacity depends on every claim)."""
-    chosen = strategy(strategy_path)
+    chosen = _strategy(strategy_path)
     book, _ = _book(store, chosen, as_of)
     if book.inputs.state.filter(pl.col("claim_id") == claim_id).height == 0:
         raise PlacementError(f"claim {claim_id}: not in the stored claim_state")
@@ -210,10 +209,3 @@ def _tried(name, action, conditions: dict[str, pl.Expr], predicates: Predicates,
     held = row.select(**{k: v.fill_null(False) for k, v in conditions.items()}).row(0, named=True) if conditions else {}
     return {"name": name, "action": action, "matched": all(held.values()),
             "conditions": [(k, described.get(k, ""), bool(v)) for k, v in held.items()]}
-
-
-def inputs_of(store: sa.Engine, as_of: date) -> Inputs:
-    return allocation_store.read_inputs(store, as_of)
-
-
-__all__ = ["allocate", "segments", "open_placements", "recall", "explain", "champion_challenger", "scored_frame"]

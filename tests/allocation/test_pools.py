@@ -10,8 +10,8 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.allocation.helpers import AS_OF, agencies, book, decided, strategy
 from allocation.decide import decide
+from tests.allocation.helpers import AS_OF, agencies, book, decided, strategy
 
 POOL = """
 name: pool
@@ -47,7 +47,7 @@ def assert_within_capacity(allocation, agency_frame: pl.DataFrame, open_placemen
 )
 def test_capacity_in_cases_and_balance_is_never_exceeded(tmp_path_factory, balances, caps, kept):
     tmp = tmp_path_factory.mktemp("pool")
-    frame = agencies(*[{"agency_id": a, "capacity": c, "capacity_balance": b} for a, (c, b) in zip("ABC", caps)])
+    frame = agencies(*[{"agency_id": a, "capacity": c, "capacity_balance": b} for a, (c, b) in zip("ABC", caps, strict=True)])
     rows = [{"balance": b} for b in balances] + [{"balance": b} for _, b in kept]
     first_kept = len(balances) + 1
     open_ = [{"placement_id": i, "claim_id": first_kept + i, "agency_id": a, "queue": "agency", "placed_on": AS_OF,
