@@ -37,3 +37,8 @@ def load(*, store: sa.Engine, claims: Path, events: Path | None = None, who: str
     claims_frame = pl.read_parquet(claims)
     events_frame = pl.read_parquet(events) if events is not None else None
     return Loaded(records.load(store, claims_frame, events_frame, who=who))
+
+
+def load_debtors(*, store: sa.Engine, debtors: pl.DataFrame, who: str | None = None) -> Written:
+    """Store the debtors (docs/data-contract.md ``debtors``) whose ids are new; stored ones are kept."""
+    return records.load_debtors(store, debtors, who=who)
