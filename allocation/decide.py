@@ -181,9 +181,10 @@ def _recalls(frame: pl.DataFrame, book: Book, strategy: Strategy, day: date) -> 
     )  # fmt: skip
     return (
         book.open_placements.select("placement_id", "claim_id", "agency_id", "queue", "placed_on")
-        .join(frame.select("claim_id", "hold", "balance", "last_paid"), on="claim_id", how="left")
+        # only the claims decided on (a portfolio's allocation leaves the others' placements alone)
+        .join(frame.select("claim_id", "hold", "balance", "last_paid"), on="claim_id", how="inner")
         .join(agencies, on="agency_id", how="left")
-        .with_columns(pl.col("agency_active").fill_null(True), pl.col("balance").fill_null(0))
+        .with_columns(pl.col("agency_active").fill_null(True))
         .with_columns(recall_reason=reason)
         .filter(pl.col("recall_reason").is_not_null())
         .select("placement_id", "claim_id", "agency_id", "queue", "recall_reason")
@@ -284,22 +285,24 @@ def decide(book: Book, strategy: Strategy, day: date) -> Allocation:
 def _legal_order(decided: pl.DataFrame) -> pl.DataFrame:
     """Each legal queue in order (limitation-window claims first, by limitation date, then by
     balance); a rule's daily limit takes the first ones, the others are left (queue full)."""
-    legal = pl.col("action") == ActionKind.LEGAL.value
-    in_window = (pl.col("limitation") == "window").cast(pl.Int8)
-    ordered = decided.with_columns(_window=in_window).sort(
-        ["_window", "limitation_date", "balance", "claim_id"], descending=[True, False, True, False], nulls_last=True
-    )
-    ordered = ordered.with_columns(
-        priority=pl.when(legal).then(pl.int_range(1, pl.len() + 1).over(pl.when(legal).then(pl.col("queue")))),
-        _in_rule=pl.when(legal).then(pl.int_range(1, pl.len() + 1).over(pl.when(legal).then(pl.col("rule")))),
-    )
-    full = legal & pl.col("daily_limit").is_not_null() & (pl.col("_in_rule") > pl.col("daily_limit"))
-    return ordered.with_columns(
+    legal = decided.filter(pl.col("action") == ActionKind.LEGAL.value).select(
+        "claim_id", "queue", "rule", "daily_limit", "limitation_date", "balance",
+        _window=(pl.col("limitation") == "window").cast(pl.Int8),
+    )  # fmt: skip
+    ordered = legal.sort(["_window", "limitation_date", "balance", "claim_id"], descending=[True, False, True, False],
+                         nulls_last=True).with_columns(
+        _priority=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("queue"),
+        _in_rule=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("rule"),
+    )  # fmt: skip
+    ordered = ordered.select("claim_id", "_priority", _full=pl.col("daily_limit").is_not_null() & (pl.col("_in_rule") > pl.col("daily_limit")))
+    out = decided.join(ordered, on="claim_id", how="left")
+    full = pl.col("_full").fill_null(False)
+    return out.with_columns(
         action=pl.when(full).then(pl.lit(ActionKind.LEAVE.value)).otherwise(pl.col("action")),
         reason=pl.when(full).then(pl.lit("queue full")).otherwise(pl.col("reason")),
         queue=pl.when(full).then(pl.lit(None)).otherwise(pl.col("queue")),
-        priority=pl.when(full).then(pl.lit(None)).otherwise(pl.col("priority")),
-    ).drop("_window", "_in_rule")
+        priority=pl.when(full).then(pl.lit(None, dtype=pl.Int64)).otherwise(pl.col("_priority")),
+    ).drop("_full", "_priority")
 
 
 def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.DataFrame:

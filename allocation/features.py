@@ -10,7 +10,7 @@ payments are those made by then, and the limitation date is today's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -33,6 +33,24 @@ class Inputs:
     claims: pl.DataFrame  # CLAIM_COLUMNS
     debtors: pl.DataFrame  # DEBTOR_SCHEMA
     payments: pl.DataFrame  # PAYMENT_SCHEMA: payments not reversed
+    _joined: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def joined(self) -> pl.DataFrame:
+        """The state joined with its claims and debtors (the part of the claim frame that is the
+        same for every day), with ``national_id_ok``; made once."""
+        if "frame" not in self._joined:
+            self._joined["frame"] = (
+                self.state.lazy().select(STATE_COLUMNS)
+                .join(self.claims.lazy().select(CLAIM_COLUMNS), on="claim_id", how="left")
+                .join(self.debtors.lazy().select(list(DEBTOR_SCHEMA)), on="debtor_id", how="left")
+                .with_columns(
+                    flags=pl.col("flags").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+                    national_id_ok=national_id_ok(),
+                )
+                .drop("national_id")
+                .collect()
+            )  # fmt: skip
+        return self._joined["frame"]
 
 
 def national_id_ok() -> pl.Expr:
@@ -55,12 +73,7 @@ def claim_frame(inputs: Inputs, day: date | None = None) -> pl.DataFrame:
         .group_by("claim_id")
         .agg(payments=pl.len().cast(pl.Int32), last_paid=pl.col("event_date").max())
     )
-    frame = (
-        inputs.state.lazy().select(STATE_COLUMNS)
-        .join(inputs.claims.lazy().select(CLAIM_COLUMNS), on="claim_id", how="left")
-        .join(inputs.debtors.lazy().select(list(DEBTOR_SCHEMA)), on="debtor_id", how="left")
-        .join(before, on="claim_id", how="left")
-    )  # fmt: skip
+    frame = inputs.joined().lazy().join(before, on="claim_id", how="left")
     if shift:
         since = payments.filter(pl.col("event_date") > day).group_by("claim_id").agg(paid_since=pl.col("amount").sum())
         frame = frame.join(since, on="claim_id", how="left").with_columns(
@@ -73,8 +86,6 @@ def claim_frame(inputs: Inputs, day: date | None = None) -> pl.DataFrame:
             days_past_due=pl.col("days_past_due") - shift,
             payments=pl.col("payments").fill_null(0),
             title=pl.col("title_date").is_not_null() & (pl.col("title_date") <= day),
-            flags=pl.col("flags").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-            national_id_ok=national_id_ok(),
         )
         .drop("total_due", "principal_due")
         .collect()

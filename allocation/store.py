@@ -61,11 +61,9 @@ def read_inputs(engine: sa.Engine, as_of: date, portfolio: str | None = None) ->
     )
     where_c, _ = _where_portfolio(portfolio, "c")
     claims_sql = f"SELECT {', '.join(f'c.{c}' for c in CLAIM_SCHEMA)} FROM claims c WHERE 1 = 1" + where_c
-    debtors_sql = (
-        "SELECT d.debtor_id, d.debtor_kind, d.national_id, d.postal_code, CAST(d.flags AS TEXT) AS flags FROM debtors d "
-        "WHERE d.debtor_id IN "
-        "(SELECT c.debtor_id FROM claims c WHERE 1 = 1" + where_c + ")"
-    )
+    debtors_sql = "SELECT d.debtor_id, d.debtor_kind, d.national_id, d.postal_code, CAST(d.flags AS TEXT) AS flags FROM debtors d"
+    if portfolio:  # every debtor otherwise: a semi-join costs more than the rows it saves
+        debtors_sql += " WHERE d.debtor_id IN (SELECT c.debtor_id FROM claims c WHERE 1 = 1" + where_c + ")"
     payments_sql = (
         "SELECT e.claim_id, e.event_date, e.amount, e.source FROM events e "
         + ("JOIN claims c ON c.claim_id = e.claim_id " if portfolio else "")
@@ -242,12 +240,26 @@ def write_allocation(engine: sa.Engine, allocation: Allocation, seconds: float) 
             pl.lit(run_id, dtype=pl.Int64).alias("allocation_run_id"), "priority", "balance", "days_past_due",
         )  # fmt: skip
         if rows.height:
-            write_frame(conn, "placements", rows)
+            try:
+                with conn.begin_nested():
+                    write_frame(conn, "placements", rows)
+            except _integrity_errors():
+                raise StoreError("a claim got an open placement while this allocation ran (another allocate?): "
+                                 "nothing was written; run it again") from None
         conn.execute(sa.update(AllocationRun.__table__).where(AllocationRun.__table__.c.allocation_run_id == run_id)
                      .values(seconds=round(seconds + time.perf_counter() - started, 3)))  # fmt: skip
         audit(conn, AuditAction.ALLOCATE, str(run_id), {"as_of": allocation.day.isoformat(), "strategy": strategy.sha256,
                                                          "placed": rows.height, "recalled": recalled})  # fmt: skip
     return run_id
+
+
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    """What a broken unique index raises: SQLAlchemy's, or the driver's through a raw cursor (COPY)."""
+    import sqlite3
+
+    import psycopg
+
+    return (sa.exc.IntegrityError, psycopg.errors.IntegrityError, sqlite3.IntegrityError)
 
 
 def recall_on_demand(engine: sa.Engine, day: date, claims: list[int] | None, agency: str | None, reason: str) -> int:

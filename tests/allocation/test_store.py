@@ -205,3 +205,28 @@ def test_the_commands(book_store, files, store_url, capsys, tmp_path, monkeypatc
     assert code == 2 and "already stored" in err
     code, out, _ = run_here(capsys, "agencies", "update", "A", "--capacity", "3", "--json", *base)
     assert code == 0 and json.loads(out)["updated"] == ["capacity"]
+
+
+def test_a_placement_made_meanwhile_is_refused_whole(book_store, files, monkeypatch):
+    """Another allocate placed a claim between this one's read and its write: the unique index
+    refuses, nothing of this allocation is written, and it says so (exit code 2)."""
+    from allocation import decide as deciding
+
+    chosen_day = DAY
+    original = deciding.decide
+
+    def racing(book, strategy, day):
+        allocation = original(book, strategy, day)
+        claim_id = allocation.placements["claim_id"][0]
+        with book_store.begin() as conn:
+            conn.execute(sa.text("INSERT INTO placements (claim_id, agency_id, queue, placed_on) VALUES (:c, NULL, 'court', :d)"),
+                         {"c": claim_id, "d": chosen_day})  # fmt: skip
+        return allocation
+
+    monkeypatch.setattr(service, "decide", racing)
+    from engine.store.database import StoreError
+
+    with pytest.raises(StoreError, match="another allocate"):
+        service.allocate(store=book_store, as_of=DAY, strategy_path=files["strategy"])
+    assert allocation_store.placements(book_store).height == 1
+    assert allocation_store.latest_runs(book_store) == []
