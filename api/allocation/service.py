@@ -63,6 +63,9 @@ class Allocated:
     run_id: int | None  # None: a dry run
     seconds: float
     summary: dict
+    #: champion and challenger side by side over their placements so far (placed, paid, recovery
+    #: rate); None without a challenger
+    sides: list[dict] | None = None
 
 
 def allocate(
@@ -73,16 +76,19 @@ def allocate(
     the run written in one transaction."""
     started = time.perf_counter()
     chosen = _strategy(strategy_path)
-    book, _ = _book(store, chosen, as_of, portfolio)
+    book, recent = _book(store, chosen, as_of, portfolio)
     allocation = decide(book, chosen, as_of)
     summary = allocation_store.summarise(allocation)
+    sides = None
+    if chosen.challenger is not None:
+        sides = results.sides(recent, book.inputs.payments, chosen.sha256, chosen.challenger.sha256, as_of)
     run_id = None
     if not dry_run:
         run_id = allocation_store.write_allocation(store, allocation, time.perf_counter() - started)
     seconds = time.perf_counter() - started
     log.info("allocation as of %s: %d claims, %d placed, %d recalled in %.2f s%s", as_of, allocation.decisions.height,
              allocation.placements.height, allocation.recalls.height, seconds, " (dry run)" if dry_run else "")  # fmt: skip
-    return Allocated(allocation, run_id, seconds, summary)
+    return Allocated(allocation, run_id, seconds, summary, sides)
 
 
 def segments(*, store: sa.Engine, as_of: date, strategy_path: Path | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -145,15 +151,6 @@ def _payments(store: sa.Engine, placements: pl.DataFrame, as_of: date) -> pl.Dat
 def recall(*, store: sa.Engine, as_of: date, claims: list[int] | None = None, agency: str | None = None) -> int:
     """Recall on demand the open placements of ``claims`` and/or ``agency``; how many."""
     return allocation_store.recall_on_demand(store, as_of, claims, agency, RecallReason.ON_DEMAND.value)
-
-
-def champion_challenger(*, store: sa.Engine, as_of: date, strategy_path: Path | None = None) -> list[dict] | None:
-    """The two sides of the strategy's split, side by side (None: it has no challenger)."""
-    chosen = _strategy(strategy_path)
-    if chosen.challenger is None:
-        return None
-    rows = allocation_store.placements(store)
-    return results.sides(rows, _payments(store, rows, as_of), chosen.sha256, chosen.challenger.sha256, as_of)
 
 
 @dataclass(frozen=True)

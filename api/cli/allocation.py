@@ -234,6 +234,8 @@ def allocation_json(done) -> dict:
                                                                  "share": strategy.challenger_share},
         "claims": summary["claims"], "balance": pln(summary["balance"]), **groups,
         "placed": done.allocation.placements.height, "recalled": summary["recalled"],
+        "sides": None if done.sides is None else [r | {"balance": pln(r["balance"]), "paid": pln(r["paid"]),
+                                                       "recovery_rate": round(r["recovery_rate"], 6)} for r in done.sides],
         "warnings": list(done.allocation.warnings), "stale_fee_tables": list(done.allocation.stale_fee_tables),
         "seconds": round(done.seconds, 3),
     }  # fmt: skip
@@ -261,6 +263,13 @@ def print_allocation(done) -> None:
                                 f"{', '.join(strategy.challenger_segments or ['every segment'])})",
                         [formats.Column("side"), formats.Column("action"), formats.Column("claims", "right"),
                          formats.Column("balance", "right")], rows)  # fmt: skip
+    if done.sides is not None:
+        rows = [[r["side"], r["strategy"][:12], formats.count(r["placed"]), formats.amount(r["balance"]),
+                 formats.amount(r["paid"]), f"{formats.decimal(100 * r['recovery_rate'], 2)}%"] for r in done.sides]  # fmt: skip
+        formats.records(screen, "Champion/challenger: recent placements, paid while placed", [
+            formats.Column("side"), formats.Column("strategy"), formats.Column("placed", "right"),
+            formats.Column("balance", "right"), formats.Column("paid", "right"), formats.Column("recovery", "right")],
+            rows)  # fmt: skip
     for r in summary["recalled"]:
         screen.print(escape(f"recalled ({r['recall_reason']}): {formats.count(r['len'])}"), highlight=False)
     for warning in allocation.warnings:

@@ -71,3 +71,25 @@ def test_the_decisions_name_the_side_s_strategy(tmp_path):
     assert digests == {"champion": chosen.sha256, "challenger": chosen.challenger.sha256}
     share = (out["side"] == "challenger").mean()
     assert 0.2 < share < 0.4
+
+
+def test_the_sides_are_reported_by_what_their_placements_brought():
+    from datetime import date
+
+    from allocation.results import sides
+
+    placements = pl.DataFrame({
+        "placement_id": [1, 2, 3], "claim_id": [1, 2, 3], "agency_id": ["A", "A", "B"], "queue": ["agency"] * 3,
+        "placed_on": [date(2026, 1, 1)] * 3, "recalled_on": [None, date(2026, 2, 1), None],
+        "strategy_hash": ["c1", "c2", "c2"], "balance": [100_000, 50_000, 50_000],
+    })  # fmt: skip
+    payments = pl.DataFrame({
+        "claim_id": [1, 2, 2, 3, 3], "amount": [10_000, 5_000, 7_000, 4_000, 9_000],
+        "event_date": [date(2026, 1, 5), date(2026, 1, 10), date(2026, 2, 10), date(2026, 1, 3), date(2026, 1, 4)],
+        "source": ["A", "A", "A", "B", "direct"],
+    })  # fmt: skip
+    report = {r["side"]: r for r in sides(placements, payments, "c1", "c2", date(2026, 3, 1))}
+    assert (report["champion"]["placed"], report["champion"]["paid"]) == (1, 10_000)
+    # claim 2: the payment after the recall does not count; claim 3: only the agency's own payment
+    assert (report["challenger"]["placed"], report["challenger"]["paid"]) == (2, 9_000)
+    assert report["challenger"]["recovery_rate"] == pytest.approx(0.09)
