@@ -201,6 +201,11 @@ def test_the_commands(book_store, files, store_url, capsys, tmp_path, monkeypatc
     assert code == 2 and ":8: rules[1].action: Input should be" in err and "Traceback" not in err
     code, _, err = run_here(capsys, "allocate", "--as-of", str(LATER), "--strategy", str(files["strategy"]), *base)
     assert code == 2 and "cession run --as-of" in err
+    code, out, _ = run_here(capsys, "segments", "--as-of", str(DAY), "--strategy", str(files["strategy"]), "--json", *base)
+    segments = json.loads(out)
+    assert code == 0 and [s["segment"] for s in segments["segments"]] == ["all", "other"]
+    assert segments["segments"][0]["claims"] == 30 and segments["segments"][0]["balance"].count(".") == 1
+    assert set(segments["calibration"][0]) >= {"predicted_pay_share", "actual_pay_share"}
     code, _, err = run_here(capsys, "agencies", "add", "A", "--capacity", "3", *base)
     assert code == 2 and "already stored" in err
     code, out, _ = run_here(capsys, "agencies", "update", "A", "--capacity", "3", "--json", *base)
