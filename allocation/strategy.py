@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -159,7 +159,6 @@ class Strategy:
     challenger_share: float = 0.0
     challenger_seed: int = 0
     challenger_segments: tuple[str, ...] | None = None
-    version: int | None = field(default=None, compare=False)  # given by the store
 
     @property
     def short(self) -> str:

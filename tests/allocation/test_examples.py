@@ -13,7 +13,7 @@ from stdnum.pl import nip, pesel
 from allocation.agencies import load_agencies
 from allocation.decide import decide
 from allocation.strategy import load_strategy
-from engine.domain import ActionKind, DebtorFlag, LEGAL_QUEUES
+from engine.domain import LEGAL_QUEUES, ActionKind, DebtorFlag
 from synthetic.book import generate_debtors, generate_portfolio
 from tests.allocation.helpers import agencies, book, inputs
 
