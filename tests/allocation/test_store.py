@@ -235,3 +235,20 @@ def test_a_placement_made_meanwhile_is_refused_whole(book_store, files, monkeypa
         service.allocate(store=book_store, as_of=DAY, strategy_path=files["strategy"])
     assert allocation_store.placements(book_store).height == 1
     assert allocation_store.latest_runs(book_store) == []
+
+
+@pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.slow])])
+def test_the_decisions_are_the_same_whichever_executor_computed_the_state(store, files, executor):
+    """The engine run that allocation reads may be made on either executor (in 3 partitions): the
+    decisions are those of the state made in one piece in this process."""
+    from api.runs import service as runs_service
+
+    claims, events, debtors = _book()
+    records.load(store, claims, events)
+    records.load_debtors(store, debtors)
+    agencies_service.load(store=store, path=files["agencies"])
+    runs_service.run(store=store, as_of=DAY, allow_stale_rates=True)
+    whole = service.allocate(store=store, as_of=DAY, strategy_path=files["strategy"], dry_run=True)
+    runs_service.run(store=store, as_of=DAY, allow_stale_rates=True, executor=executor, partitions=3)
+    parted = service.allocate(store=store, as_of=DAY, strategy_path=files["strategy"], dry_run=True)
+    assert parted.allocation.decisions.equals(whole.allocation.decisions)
