@@ -252,3 +252,40 @@ def test_the_decisions_are_the_same_whichever_executor_computed_the_state(store,
     runs_service.run(store=store, as_of=DAY, allow_stale_rates=True, executor=executor, partitions=3)
     parted = service.allocate(store=store, as_of=DAY, strategy_path=files["strategy"], dry_run=True)
     assert parted.allocation.decisions.equals(whole.allocation.decisions)
+
+
+KILLER = """
+import os, signal, sys
+from datetime import date
+from pathlib import Path
+from allocation import store as allocation_store
+from api.allocation import service
+from engine.store.database import open_store
+
+original = allocation_store.write_frame
+def killed_midway(conn, table, frame, **kw):
+    written = original(conn, table, frame, **kw)
+    if table == "placements":  # the rows are in, the transaction not committed: die here
+        os.kill(os.getpid(), signal.SIGKILL)
+    return written
+allocation_store.write_frame = killed_midway
+service.allocate(store=open_store(sys.argv[1]), as_of=date.fromisoformat(sys.argv[2]), strategy_path=Path(sys.argv[3]))
+"""
+
+
+def test_an_allocation_killed_midway_leaves_the_previous_placements(book_store, files, store_url):
+    import signal
+    import subprocess
+    import sys
+
+    service.allocate(store=book_store, as_of=DAY, strategy_path=files["strategy"])
+    service.recall(store=book_store, as_of=DAY, agency="B")  # room for the next allocation to place more
+    before = allocation_store.placements(book_store)
+    killed = subprocess.run([sys.executable, "-c", KILLER, store_url, DAY.isoformat(), str(files["strategy"])],
+                            capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[2])  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert allocation_store.placements(book_store).equals(before)
+    assert len(allocation_store.latest_runs(book_store)) == 1
+    again = service.allocate(store=book_store, as_of=DAY, strategy_path=files["strategy"])
+    assert again.allocation.placements.height > 0
+    assert_capacity_kept(book_store)
