@@ -55,15 +55,18 @@ class AgencySpec(BaseModel):
     def row(self) -> dict:
         """The store's columns (agencies), amounts in grosz."""
         return {
-            "name": self.name, "capacity": self.capacity,
+            "name": self.name,
+            "capacity": self.capacity,
             "capacity_balance": None if self.capacity_balance is None else int(self.capacity_balance * 100),
-            "regions": list(self.regions), "debtor_kinds": [k.value for k in self.debtor_kinds],
+            "regions": list(self.regions),
+            "debtor_kinds": [k.value for k in self.debtor_kinds],
             "balance_min": None if self.balance is None or self.balance.min is None else int(self.balance.min * 100),
             "balance_max": None if self.balance is None or self.balance.max is None else int(self.balance.max * 100),
             "commission_bp": self.commission_bp,
             "commission_tiers": [list(t) for t in self.commission_tiers] if self.commission_tiers else None,
-            "term_days": self.term_days, "active": self.active,
-        }  # fmt: skip
+            "term_days": self.term_days,
+            "active": self.active,
+        }
 
 
 class AgenciesFile(BaseModel):

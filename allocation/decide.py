@@ -43,18 +43,41 @@ EPU_YEARS = 3
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 DECISION_SCHEMA = {
-    "claim_id": pl.Int64, "segment": pl.String, "score": pl.Float64, "recovery": pl.Float64, "side": pl.String,
-    "strategy": pl.String, "rule": pl.String, "action": pl.String, "agency_id": pl.String, "queue": pl.String,
-    "reason": pl.String, "priority": pl.Int64, "balance": pl.Int64, "days_past_due": pl.Int32,
-}  # fmt: skip
-OPEN_SCHEMA = {"placement_id": pl.Int64, "claim_id": pl.Int64, "agency_id": pl.String, "queue": pl.String,
-               "placed_on": pl.Date, "balance": pl.Int64}  # fmt: skip
+    "claim_id": pl.Int64,
+    "segment": pl.String,
+    "score": pl.Float64,
+    "recovery": pl.Float64,
+    "side": pl.String,
+    "strategy": pl.String,
+    "rule": pl.String,
+    "action": pl.String,
+    "agency_id": pl.String,
+    "queue": pl.String,
+    "reason": pl.String,
+    "priority": pl.Int64,
+    "balance": pl.Int64,
+    "days_past_due": pl.Int32,
+}
+OPEN_SCHEMA = {
+    "placement_id": pl.Int64,
+    "claim_id": pl.Int64,
+    "agency_id": pl.String,
+    "queue": pl.String,
+    "placed_on": pl.Date,
+    "balance": pl.Int64,
+}
 RECALLED_SCHEMA = {"claim_id": pl.Int64, "agency_id": pl.String, "recalled_on": pl.Date}
 AGENCY_SCHEMA = {
-    "agency_id": pl.String, "active": pl.Boolean, "capacity": pl.Int64, "capacity_balance": pl.Int64,
-    "regions": pl.List(pl.String), "debtor_kinds": pl.List(pl.String), "balance_min": pl.Int64,
-    "balance_max": pl.Int64, "term_days": pl.Int64,
-}  # fmt: skip
+    "agency_id": pl.String,
+    "active": pl.Boolean,
+    "capacity": pl.Int64,
+    "capacity_balance": pl.Int64,
+    "regions": pl.List(pl.String),
+    "debtor_kinds": pl.List(pl.String),
+    "balance_min": pl.Int64,
+    "balance_max": pl.Int64,
+    "term_days": pl.Int64,
+}
 
 
 @dataclass(frozen=True)
@@ -98,8 +121,10 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
     learned, book_values = scores_as_of(book.inputs, segment_of, day)
     if learned.height == 0 or learned["payers"].sum() == 0:  # no payment in the horizon: nothing to learn from
         learned = learned.clear()
-        book_values = {"pay_share": strategy.settings.score_without_history,
-                       "recovery": strategy.settings.recovery_without_history}  # fmt: skip
+        book_values = {
+            "pay_share": strategy.settings.score_without_history,
+            "recovery": strategy.settings.recovery_without_history,
+        }
     frame = frame.join(learned.select("segment", score="pay_share", recovery="recovery"), on="segment", how="left")
     settings = strategy.settings
     hold = pl.coalesce([pl.when(pl.col("flags").list.contains(f.value)).then(pl.lit(f.value)) for f in HOLDING_FLAGS])
@@ -121,7 +146,11 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
     side = pl.lit(CHAMPION)
     if strategy.challenger is not None:
         draw = pl.Series("draw", pools.split_hash(frame["claim_id"].to_numpy(), strategy.challenger_seed))
-        in_split = pl.lit(True) if strategy.challenger_segments is None else pl.col("segment").is_in(list(strategy.challenger_segments))
+        in_split = (
+            pl.lit(True)
+            if strategy.challenger_segments is None
+            else pl.col("segment").is_in(list(strategy.challenger_segments))
+        )
         side = pl.when(in_split & (draw < strategy.challenger_share)).then(pl.lit(CHALLENGER)).otherwise(side)
     return frame.with_columns(side=side), costs.stale
 
@@ -136,9 +165,9 @@ def rule_conditions(rule: Rule, strategy: Strategy, day: date) -> dict[str, pl.E
     if rule.action == ActionKind.LEGAL:
         found["not time-barred consumer (art. 117 § 2¹ KC)"] = ~pl.col("time_barred_consumer")
         costs = pl.col("costs_epu") if rule.queue == PlacementQueue.EPU else pl.col("costs_court")
-        found["balance × score > costs × (1 + margin)"] = (
-            pl.col("balance").cast(pl.Float64) * pl.col("score") > costs.cast(pl.Float64) * (1 + settings.legal_margin)
-        )
+        found["balance × score > costs × (1 + margin)"] = pl.col("balance").cast(pl.Float64) * pl.col(
+            "score"
+        ) > costs.cast(pl.Float64) * (1 + settings.legal_margin)
         if rule.queue == PlacementQueue.ENFORCEMENT:
             found["has a title"] = pl.col("title")
     return found
@@ -155,13 +184,32 @@ def rule_index(strategy: Strategy, day: date) -> pl.Expr:
 
 
 def _rule_table(strategy: Strategy, side: str) -> pl.DataFrame:
-    rows = [{"side": side, "rule_no": i, "rule": r.name, "action": r.action.value,
-             "pool": f"{side}:{r.pool}" if r.pool else None, "queue": r.queue.value if r.queue else None,
-             "reason": r.reason.value if r.reason else None, "daily_limit": r.daily_limit}
-            for i, r in enumerate(strategy.rules)]  # fmt: skip
-    return pl.DataFrame(rows, schema={"side": pl.String, "rule_no": pl.Int32, "rule": pl.String, "action": pl.String,
-                                      "pool": pl.String, "queue": pl.String, "reason": pl.String,
-                                      "daily_limit": pl.Int64})  # fmt: skip
+    rows = [
+        {
+            "side": side,
+            "rule_no": i,
+            "rule": r.name,
+            "action": r.action.value,
+            "pool": f"{side}:{r.pool}" if r.pool else None,
+            "queue": r.queue.value if r.queue else None,
+            "reason": r.reason.value if r.reason else None,
+            "daily_limit": r.daily_limit,
+        }
+        for i, r in enumerate(strategy.rules)
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "side": pl.String,
+            "rule_no": pl.Int32,
+            "rule": pl.String,
+            "action": pl.String,
+            "pool": pl.String,
+            "queue": pl.String,
+            "reason": pl.String,
+            "daily_limit": pl.Int64,
+        },
+    )
 
 
 def _recalls(frame: pl.DataFrame, book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
@@ -172,13 +220,17 @@ def _recalls(frame: pl.DataFrame, book: Book, strategy: Strategy, day: date) -> 
     worked = pl.col("queue").is_in([PlacementQueue.AGENCY.value, PlacementQueue.REMINDER.value])
     last_activity = pl.max_horizontal(pl.col("placed_on"), pl.col("last_paid").fill_null(pl.col("placed_on")))
     reason = (
-        pl.when(pl.col("hold").is_not_null()).then(pl.lit(f"{RecallReason.HOLD}:") + pl.col("hold"))
-        .when(pl.col("balance") <= 0).then(pl.lit(RecallReason.PAID.value))
-        .when(pl.col("agency_active").not_()).then(pl.lit(RecallReason.AGENCY_INACTIVE.value))
-        .when(worked & (last_activity <= quiet_since)).then(pl.lit(RecallReason.NO_PAYMENT.value))
+        pl.when(pl.col("hold").is_not_null())
+        .then(pl.lit(f"{RecallReason.HOLD}:") + pl.col("hold"))
+        .when(pl.col("balance") <= 0)
+        .then(pl.lit(RecallReason.PAID.value))
+        .when(pl.col("agency_active").not_())
+        .then(pl.lit(RecallReason.AGENCY_INACTIVE.value))
+        .when(worked & (last_activity <= quiet_since))
+        .then(pl.lit(RecallReason.NO_PAYMENT.value))
         .when(pl.col("term_days").is_not_null() & (pl.col("placed_on") + pl.duration(days=pl.col("term_days")) <= day))
         .then(pl.lit(RecallReason.END_OF_TERM.value))
-    )  # fmt: skip
+    )
     return (
         book.open_placements.select("placement_id", "claim_id", "agency_id", "queue", "placed_on")
         # only the claims decided on (a portfolio's allocation leaves the others' placements alone)
@@ -198,7 +250,9 @@ def _eligible_bits(frame: pl.DataFrame, agencies: pl.DataFrame) -> pl.Expr:
     for a, agency in enumerate(agencies.iter_rows(named=True)):
         ok = pl.lit(bool(agency["active"]))
         if agency["regions"]:
-            ok = ok & pl.any_horizontal(pl.col("postal_code").fill_null("").str.starts_with(p) for p in agency["regions"])
+            ok = ok & pl.any_horizontal(
+                pl.col("postal_code").fill_null("").str.starts_with(p) for p in agency["regions"]
+            )
         if agency["debtor_kinds"]:
             ok = ok & pl.col("debtor_kind").is_in(agency["debtor_kinds"])
         if agency["balance_min"] is not None:
@@ -217,8 +271,10 @@ def _pool_weights(strategy: Strategy, side: str, agencies: pl.DataFrame, perform
         row = np.zeros(len(index))
         for agency, weight in pool.agencies.items():
             if agency not in index:
-                raise AgencyError(f"{strategy.path}: pools.{name}: agency {agency!r} is not in the store "
-                                  "(`cession agencies add` or `cession agencies load`)")  # fmt: skip
+                raise AgencyError(
+                    f"{strategy.path}: pools.{name}: agency {agency!r} is not in the store "
+                    "(`cession agencies add` or `cession agencies load`)"
+                )
             if pool.by == "performance":
                 measured = [performance.get(a, 0.0) for a in pool.agencies]
                 known = [m for m in measured if m > 0]
@@ -246,38 +302,60 @@ def decide(book: Book, strategy: Strategy, day: date) -> Allocation:
         .join(kept.select("claim_id", kept_agency="agency_id", kept_queue="queue"), on="claim_id", how="left")
         .join(rules, on=["side", "rule_no"], how="left")
         .with_columns(
-            strategy=pl.when(pl.col("side") == CHALLENGER).then(pl.lit(strategy.challenger.sha256 if strategy.challenger else None))
+            strategy=pl.when(pl.col("side") == CHALLENGER)
+            .then(pl.lit(strategy.challenger.sha256 if strategy.challenger else None))
             .otherwise(pl.lit(strategy.sha256)),
         )
-    )  # fmt: skip
+    )
     is_kept = pl.col("kept_queue").is_not_null()
     is_held = pl.col("hold").is_not_null()
     decided = decided.with_columns(
-        action=pl.when(is_held).then(pl.lit(ActionKind.HOLD.value)).when(is_kept).then(pl.lit(ActionKind.KEEP.value))
+        action=pl.when(is_held)
+        .then(pl.lit(ActionKind.HOLD.value))
+        .when(is_kept)
+        .then(pl.lit(ActionKind.KEEP.value))
         .otherwise(pl.col("action").fill_null(ActionKind.LEAVE.value)),
-        rule=pl.when(is_held).then(pl.lit("(hold)")).when(is_kept).then(pl.lit("(open placement)"))
+        rule=pl.when(is_held)
+        .then(pl.lit("(hold)"))
+        .when(is_kept)
+        .then(pl.lit("(open placement)"))
         .otherwise(pl.col("rule").fill_null("(no rule)")),
         reason=pl.when(is_held).then(pl.col("hold")).when(is_kept).then(pl.lit(None)).otherwise(pl.col("reason")),
         agency_id=pl.when(is_kept & ~is_held).then(pl.col("kept_agency")),
-        queue=pl.when(is_held).then(pl.lit(None)).when(is_kept).then(pl.col("kept_queue"))
-        .when(pl.col("action") == ActionKind.REMINDER.value).then(pl.lit(PlacementQueue.REMINDER.value))
-        .when(pl.col("action") == ActionKind.PLACE.value).then(pl.lit(PlacementQueue.AGENCY.value))
+        queue=pl.when(is_held)
+        .then(pl.lit(None))
+        .when(is_kept)
+        .then(pl.col("kept_queue"))
+        .when(pl.col("action") == ActionKind.REMINDER.value)
+        .then(pl.lit(PlacementQueue.REMINDER.value))
+        .when(pl.col("action") == ActionKind.PLACE.value)
+        .then(pl.lit(PlacementQueue.AGENCY.value))
         .otherwise(pl.col("queue")),
-    )  # fmt: skip
+    )
     # epu -> court where EPU cannot take the claim
     decided = decided.with_columns(
-        queue=pl.when((pl.col("action") == ActionKind.LEGAL.value) & (pl.col("queue") == PlacementQueue.EPU.value)
-                      & ~pl.col("epu_allowed")).then(pl.lit(PlacementQueue.COURT.value)).otherwise(pl.col("queue")),
-    )  # fmt: skip
+        queue=pl.when(
+            (pl.col("action") == ActionKind.LEGAL.value)
+            & (pl.col("queue") == PlacementQueue.EPU.value)
+            & ~pl.col("epu_allowed")
+        )
+        .then(pl.lit(PlacementQueue.COURT.value))
+        .otherwise(pl.col("queue")),
+    )
     decided = _legal_order(decided)
     decided = _place_in_pools(decided, book, kept, recalls, sides, day)
-    decisions = decided.select(
-        *[pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items()]
-    ).sort("claim_id")
+    decisions = decided.select(*[pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items()]).sort("claim_id")
     opened = decisions.filter(pl.col("action").is_in([a.value for a in ActionKind if a.places])).select(
-        "claim_id", "agency_id", "queue", pl.lit(day).alias("placed_on"), "strategy", "rule", "priority", "balance",
+        "claim_id",
+        "agency_id",
+        "queue",
+        pl.lit(day).alias("placed_on"),
+        "strategy",
+        "rule",
+        "priority",
+        "balance",
         "days_past_due",
-    )  # fmt: skip
+    )
     warnings = strategy.warnings + (strategy.challenger.warnings if strategy.challenger else ())
     return Allocation(day, strategy, decisions, recalls, opened, decided, warnings, stale)
 
@@ -286,15 +364,25 @@ def _legal_order(decided: pl.DataFrame) -> pl.DataFrame:
     """Each legal queue in order (limitation-window claims first, by limitation date, then by
     balance); a rule's daily limit takes the first ones, the others are left (queue full)."""
     legal = decided.filter(pl.col("action") == ActionKind.LEGAL.value).select(
-        "claim_id", "queue", "rule", "daily_limit", "limitation_date", "balance",
+        "claim_id",
+        "queue",
+        "rule",
+        "daily_limit",
+        "limitation_date",
+        "balance",
         _window=(pl.col("limitation") == "window").cast(pl.Int8),
-    )  # fmt: skip
-    ordered = legal.sort(["_window", "limitation_date", "balance", "claim_id"], descending=[True, False, True, False],
-                         nulls_last=True).with_columns(
+    )
+    ordered = legal.sort(
+        ["_window", "limitation_date", "balance", "claim_id"], descending=[True, False, True, False], nulls_last=True
+    ).with_columns(
         _priority=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("queue"),
         _in_rule=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("rule"),
-    )  # fmt: skip
-    ordered = ordered.select("claim_id", "_priority", _full=pl.col("daily_limit").is_not_null() & (pl.col("_in_rule") > pl.col("daily_limit")))
+    )
+    ordered = ordered.select(
+        "claim_id",
+        "_priority",
+        _full=pl.col("daily_limit").is_not_null() & (pl.col("_in_rule") > pl.col("daily_limit")),
+    )
     out = decided.join(ordered, on="claim_id", how="left")
     full = pl.col("_full").fill_null(False)
     return out.with_columns(
@@ -329,12 +417,17 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
     # the agencies each claim may not go back to (recalled within the period, today's recalls included)
     excluded = (
         pl.concat([book.recalled.select("claim_id", "agency_id"), recalls.select("claim_id", "agency_id")])
-        .drop_nulls().unique()
-        .with_columns(bit=pl.col("agency_id").replace_strict({a: 1 << i for a, i in index.items()}, default=None,
-                                                             return_dtype=pl.Int64))
+        .drop_nulls()
+        .unique()
+        .with_columns(
+            bit=pl.col("agency_id").replace_strict(
+                {a: 1 << i for a, i in index.items()}, default=None, return_dtype=pl.Int64
+            )
+        )
         .drop_nulls("bit")
-        .group_by("claim_id").agg(excluded=pl.col("bit").sum())
-    )  # fmt: skip
+        .group_by("claim_id")
+        .agg(excluded=pl.col("bit").sum())
+    )
     candidates = (
         decided.filter(placing)
         .join(excluded, on="claim_id", how="left")
@@ -348,13 +441,17 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
     if candidates.height == 0:
         return decided.with_columns(pl.lit(None, dtype=pl.Int64).alias("_p")).drop("_p")
     chosen = pools.assign(
-        candidates["pool_row"].to_numpy(), candidates["eligible"].to_numpy(), candidates["balance"].to_numpy(),
-        np.array(rows), room_cases, room_balance,
-    )  # fmt: skip
-    names = dict(enumerate(agencies["agency_id"].to_list()))
-    placed = candidates.select("claim_id", pl.arange(1, candidates.height + 1, dtype=pl.Int64).alias("_priority")).with_columns(
-        _agency=pl.Series(chosen).replace_strict(names, default=None, return_dtype=pl.String)
+        candidates["pool_row"].to_numpy(),
+        candidates["eligible"].to_numpy(),
+        candidates["balance"].to_numpy(),
+        np.array(rows),
+        room_cases,
+        room_balance,
     )
+    names = dict(enumerate(agencies["agency_id"].to_list()))
+    placed = candidates.select(
+        "claim_id", pl.arange(1, candidates.height + 1, dtype=pl.Int64).alias("_priority")
+    ).with_columns(_agency=pl.Series(chosen).replace_strict(names, default=None, return_dtype=pl.String))
     out = decided.join(placed, on="claim_id", how="left")
     full = placing & pl.col("_agency").is_null()
     return out.with_columns(

@@ -40,7 +40,8 @@ class Inputs:
         same for every day), with ``national_id_ok``; made once."""
         if "frame" not in self._joined:
             self._joined["frame"] = (
-                self.state.lazy().select(STATE_COLUMNS)
+                self.state.lazy()
+                .select(STATE_COLUMNS)
                 .join(self.claims.lazy().select(CLAIM_COLUMNS), on="claim_id", how="left")
                 .join(self.debtors.lazy().select(list(DEBTOR_SCHEMA)), on="debtor_id", how="left")
                 .with_columns(
@@ -49,7 +50,7 @@ class Inputs:
                 )
                 .drop("national_id")
                 .collect()
-            )  # fmt: skip
+            )
         return self._joined["frame"]
 
 
@@ -58,8 +59,7 @@ def national_id_ok() -> pl.Expr:
     nid = pl.col("national_id")
     pesel = pl.col("debtor_kind") == DebtorKind.CONSUMER.value
     return (
-        nid.is_not_null()
-        & pl.when(pesel).then(pesel_problem(nid).is_null()).otherwise(nip_problem(nid).is_null())
+        nid.is_not_null() & pl.when(pesel).then(pesel_problem(nid).is_null()).otherwise(nip_problem(nid).is_null())
     ).fill_null(False)
 
 
@@ -76,9 +76,11 @@ def claim_frame(inputs: Inputs, day: date | None = None) -> pl.DataFrame:
     frame = inputs.joined().lazy().join(before, on="claim_id", how="left")
     if shift:
         since = payments.filter(pl.col("event_date") > day).group_by("claim_id").agg(paid_since=pl.col("amount").sum())
-        frame = frame.join(since, on="claim_id", how="left").with_columns(
-            total_due=pl.col("total_due") + pl.col("paid_since").fill_null(0)
-        ).drop("paid_since")
+        frame = (
+            frame.join(since, on="claim_id", how="left")
+            .with_columns(total_due=pl.col("total_due") + pl.col("paid_since").fill_null(0))
+            .drop("paid_since")
+        )
     return (
         frame.with_columns(
             balance=pl.col("total_due"),

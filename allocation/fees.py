@@ -92,5 +92,6 @@ def legal_costs(day: date, rules_dir=None) -> LegalCosts:
     duty = read_table("power_of_attorney_duty", ("effective_from", "duty"), rules_dir)
     stale = tuple(f.path.stem for f in (court, lawyer, duty) if day > f.last_valid)
     duty_row = _version(duty, day)[-1]
-    return LegalCosts(day, _version(court, day), _version(lawyer, day), _int(duty_row, "duty", duty) or 0, stale,
-                      court, lawyer)  # fmt: skip
+    return LegalCosts(
+        day, _version(court, day), _version(lawyer, day), _int(duty_row, "duty", duty) or 0, stale, court, lawyer
+    )

@@ -45,9 +45,13 @@ def _assign(pool, eligible, balance, weights, room_cases, room_balance):  # prag
 
 
 def assign(
-    pool: np.ndarray, eligible: np.ndarray, balance: np.ndarray, weights: np.ndarray, room_cases: np.ndarray,
+    pool: np.ndarray,
+    eligible: np.ndarray,
+    balance: np.ndarray,
+    weights: np.ndarray,
+    room_cases: np.ndarray,
     room_balance: np.ndarray,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """The agency (column of ``weights``) each claim goes to, -1 where none has room; claims in
     priority order. ``pool``: each claim's row of ``weights`` (pools x agencies, each row summing
     to 1); ``eligible``: a bit per agency; ``room_*``: what each agency can still take."""
@@ -55,9 +59,13 @@ def assign(
         raise ValueError("at most 63 agencies in one allocation")  # a bug: the service checks first
     shares = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
     return _assign(
-        pool.astype(np.int64), eligible.astype(np.int64), balance.astype(np.int64), shares.astype(np.float64),
-        room_cases.astype(np.int64).copy(), room_balance.astype(np.int64).copy(),
-    )  # fmt: skip
+        pool.astype(np.int64),
+        eligible.astype(np.int64),
+        balance.astype(np.int64),
+        shares.astype(np.float64),
+        room_cases.astype(np.int64).copy(),
+        room_balance.astype(np.int64).copy(),
+    )
 
 
 def split_hash(claim_id: np.ndarray, seed: int) -> np.ndarray:

@@ -153,8 +153,11 @@ def limitation_status(day: date, window_days: int) -> pl.Expr:
     ``window_days`` of ``day``) or ``open``."""
     limit = pl.col("limitation_date")
     return (
-        pl.when(limit.is_null()).then(pl.lit("suspended"))
-        .when(limit < day).then(pl.lit("time_barred"))
-        .when(limit <= day + timedelta(days=window_days)).then(pl.lit("window"))
+        pl.when(limit.is_null())
+        .then(pl.lit("suspended"))
+        .when(limit < day)
+        .then(pl.lit("time_barred"))
+        .when(limit <= day + timedelta(days=window_days))
+        .then(pl.lit("window"))
         .otherwise(pl.lit("open"))
-    )  # fmt: skip
+    )

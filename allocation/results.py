@@ -43,7 +43,9 @@ def commission_bp(agencies: pl.DataFrame) -> pl.Expr:
     return expr
 
 
-def with_commission(placements: pl.DataFrame, payments: pl.DataFrame, agencies: pl.DataFrame, day: date) -> pl.DataFrame:
+def with_commission(
+    placements: pl.DataFrame, payments: pl.DataFrame, agencies: pl.DataFrame, day: date
+) -> pl.DataFrame:
     """``placements`` with ``paid`` and ``commission`` (grosz, half up)."""
     rates = agencies.select("agency_id", "commission_bp")
     out = paid_during(placements, payments, day).join(rates, on="agency_id", how="left")
@@ -55,8 +57,11 @@ def performance(placements: pl.DataFrame, payments: pl.DataFrame, day: date, day
     """Per agency: recovery per placed zloty over the last ``days`` days (payments from the agency
     during its placements in the window / balance at placement of those placements)."""
     since = day - timedelta(days=days)
-    window = placements.filter(pl.col("agency_id").is_not_null() & (pl.col("placed_on") <= day)
-                               & (pl.col("recalled_on").is_null() | (pl.col("recalled_on") > since)))  # fmt: skip
+    window = placements.filter(
+        pl.col("agency_id").is_not_null()
+        & (pl.col("placed_on") <= day)
+        & (pl.col("recalled_on").is_null() | (pl.col("recalled_on") > since))
+    )
     if window.height == 0:
         return {}
     paid = paid_during(window, payments.filter(pl.col("event_date") > since), day)
@@ -72,6 +77,14 @@ def sides(placements: pl.DataFrame, payments: pl.DataFrame, champion: str, chall
         mine = paid.filter(pl.col("strategy_hash") == digest)
         placed = int(mine["balance"].fill_null(0).sum())
         got = int(mine["paid"].sum())
-        rows.append({"side": side, "strategy": digest, "placed": mine.height, "balance": placed, "paid": got,
-                     "recovery_rate": got / placed if placed else 0.0})  # fmt: skip
+        rows.append(
+            {
+                "side": side,
+                "strategy": digest,
+                "placed": mine.height,
+                "balance": placed,
+                "paid": got,
+                "recovery_rate": got / placed if placed else 0.0,
+            }
+        )
     return rows

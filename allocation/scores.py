@@ -38,13 +38,14 @@ def outcomes(inputs: Inputs, segmented_at: pl.DataFrame, day: date, horizon: int
         .agg(recovered=pl.col("amount").sum())
     )
     return (
-        segmented_at.lazy().select("claim_id", "segment", "balance")
+        segmented_at.lazy()
+        .select("claim_id", "segment", "balance")
         .join(paid, on="claim_id", how="left")
         .with_columns(recovered=pl.col("recovered").fill_null(0))
         .with_columns(paid=(pl.col("recovered") > 0).cast(pl.Float64))
         .filter(pl.col("balance") > 0)
         .collect()
-    )  # fmt: skip
+    )
 
 
 def credibility(frame: pl.DataFrame, x: str, w: str, prefix: str) -> pl.DataFrame:
@@ -55,9 +56,11 @@ def credibility(frame: pl.DataFrame, x: str, w: str, prefix: str) -> pl.DataFram
     )
     total_w = groups["W"].sum()
     book = float((frame[x] * frame[w]).sum() / total_w) if total_w else 0.0
-    within = frame.join(groups.select("segment", "X"), on="segment").select(
-        (pl.col(w) * (pl.col(x) - pl.col("X")) ** 2).sum()
-    ).item()
+    within = (
+        frame.join(groups.select("segment", "X"), on="segment")
+        .select((pl.col(w) * (pl.col(x) - pl.col("X")) ** 2).sum())
+        .item()
+    )
     dof = int((groups["n"] - 1).clip(lower_bound=0).sum())
     v = within / dof if dof else 0.0
     m = groups.height
@@ -81,12 +84,23 @@ def credibility(frame: pl.DataFrame, x: str, w: str, prefix: str) -> pl.DataFram
 def learn(observed: pl.DataFrame) -> pl.DataFrame:
     """Per segment: claims, balance, payers, recovered, and the smoothed pay_share and recovery."""
     if observed.height == 0:
-        return pl.DataFrame(schema={"segment": pl.String, "claims": pl.UInt32, "balance": pl.Int64, "payers": pl.Int64,
-                                    "recovered": pl.Int64, "pay_share": pl.Float64, "recovery": pl.Float64})  # fmt: skip
+        return pl.DataFrame(
+            schema={
+                "segment": pl.String,
+                "claims": pl.UInt32,
+                "balance": pl.Int64,
+                "payers": pl.Int64,
+                "recovered": pl.Int64,
+                "pay_share": pl.Float64,
+                "recovery": pl.Float64,
+            }
+        )
     sizes = observed.group_by("segment").agg(
-        claims=pl.len(), balance=pl.col("balance").sum(), payers=pl.col("paid").sum().cast(pl.Int64),
+        claims=pl.len(),
+        balance=pl.col("balance").sum(),
+        payers=pl.col("paid").sum().cast(pl.Int64),
         recovered=pl.col("recovered").sum(),
-    )  # fmt: skip
+    )
     ones = observed.with_columns(one=pl.lit(1.0), ratio=pl.col("recovered") / pl.col("balance"))
     share = credibility(ones, "paid", "one", "pay_share")
     recovery = credibility(ones, "ratio", "balance", "recovery")
@@ -114,9 +128,11 @@ def calibration(inputs: Inputs, segment_of, day: date) -> pl.DataFrame:
     at = segment_of(claim_frame(inputs, reference), reference)
     actual = outcomes(inputs, at, reference)
     per = actual.group_by("segment").agg(
-        claims=pl.len(), balance=pl.col("balance").sum(), actual_pay_share=pl.col("paid").mean(),
+        claims=pl.len(),
+        balance=pl.col("balance").sum(),
+        actual_pay_share=pl.col("paid").mean(),
         actual_recovery=pl.col("recovered").sum() / pl.col("balance").sum(),
-    )  # fmt: skip
+    )
     predicted = learned.select("segment", predicted_pay_share="pay_share", predicted_recovery="recovery")
     return (
         per.join(predicted, on="segment", how="left")

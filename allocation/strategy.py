@@ -137,7 +137,9 @@ class StrategyFile(BaseModel):
     def _references(self):
         for i, rule in enumerate(self.rules):
             if rule.pool is not None and rule.pool not in self.pools:
-                raise ValueError(f"rules[{i}] ({rule.name}): pool {rule.pool!r} is not among pools ({', '.join(self.pools) or 'none'})")
+                raise ValueError(
+                    f"rules[{i}] ({rule.name}): pool {rule.pool!r} is not among pools ({', '.join(self.pools) or 'none'})"
+                )
         yamlfile.distinct([r.name for r in self.rules], "rule")
         return self
 
@@ -192,15 +194,19 @@ def _warnings(model: StrategyFile, where: Path) -> list[str]:
             continue
         flags = set(rule.when.flags or ()) & set(HOLDING_FLAGS)
         if flags:
-            found.append(f"{where}: rules[{i}] ({rule.name}) would {rule.action} debtors flagged "
-                         f"{', '.join(sorted(flags))}: they are held whatever a rule says; the hold wins")  # fmt: skip
+            found.append(
+                f"{where}: rules[{i}] ({rule.name}) would {rule.action} debtors flagged "
+                f"{', '.join(sorted(flags))}: they are held whatever a rule says; the hold wins"
+            )
         if rule.action == ActionKind.LEGAL:
             kinds = rule.when.debtor_kind or list(DebtorKind)
             barred = rule.when.limitation is None or "time_barred" in rule.when.limitation
             if barred and DebtorKind.CONSUMER in kinds and rule.when.limitation is not None:
-                found.append(f"{where}: rules[{i}] ({rule.name}) sends time-barred consumer claims to the {rule.queue} "
-                             "queue: never (art. 117 § 2¹ KC); they are only placed for voluntary collection, the "
-                             "rule is skipped for them")  # fmt: skip
+                found.append(
+                    f"{where}: rules[{i}] ({rule.name}) sends time-barred consumer claims to the {rule.queue} "
+                    "queue: never (art. 117 § 2¹ KC); they are only placed for voluntary collection, the "
+                    "rule is skipped for them"
+                )
     return found
 
 
@@ -220,27 +226,44 @@ def load_strategy(path: Path, *, as_challenger: bool = False) -> Strategy:
         for name in rule.segment or ():
             if name not in known:
                 line = yamlfile.line_of(("rules", i, "segment"), lines)
-                raise AllocationFileError(f"{path}:{line}: rules[{i}].segment: {name!r} is not a segment "
-                                          f"({', '.join(sorted(known))})")  # fmt: skip
+                raise AllocationFileError(
+                    f"{path}:{line}: rules[{i}].segment: {name!r} is not a segment ({', '.join(sorted(known))})"
+                )
     challenger = None
     if model.challenger is not None:
         if as_challenger:
-            raise AllocationFileError(f"{path}:{yamlfile.line_of(('challenger',), lines)}: challenger: a challenger "
-                                      "strategy has no challenger of its own")  # fmt: skip
+            raise AllocationFileError(
+                f"{path}:{yamlfile.line_of(('challenger',), lines)}: challenger: a challenger "
+                "strategy has no challenger of its own"
+            )
         challenger = load_strategy(path.parent / model.challenger.strategy, as_challenger=True)
         if [s.name for s in challenger.segments] != [s.name for s in segments]:
-            raise AllocationFileError(f"{path}:{yamlfile.line_of(('challenger', 'strategy'), lines)}: challenger.strategy: "
-                                      f"{model.challenger.strategy} must use the same segments (the split is by segment)")  # fmt: skip
+            raise AllocationFileError(
+                f"{path}:{yamlfile.line_of(('challenger', 'strategy'), lines)}: challenger.strategy: "
+                f"{model.challenger.strategy} must use the same segments (the split is by segment)"
+            )
         for name in model.challenger.segments or ():
             if name not in known:
-                raise AllocationFileError(f"{path}:{yamlfile.line_of(('challenger', 'segments'), lines)}: challenger.segments: "
-                                          f"{name!r} is not a segment")  # fmt: skip
+                raise AllocationFileError(
+                    f"{path}:{yamlfile.line_of(('challenger', 'segments'), lines)}: challenger.segments: "
+                    f"{name!r} is not a segment"
+                )
         texts.update({f"challenger/{k}": v for k, v in challenger.texts.items()})
     digest = hashlib.sha256(json.dumps(texts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return Strategy(
-        name=model.name, path=path, sha256=digest, texts=texts, segments=segments, settings=model.settings,
-        pools=dict(model.pools), rules=tuple(model.rules), warnings=tuple(_warnings(model, path)),
-        challenger=challenger, challenger_share=model.challenger.share if model.challenger else 0.0,
+        name=model.name,
+        path=path,
+        sha256=digest,
+        texts=texts,
+        segments=segments,
+        settings=model.settings,
+        pools=dict(model.pools),
+        rules=tuple(model.rules),
+        warnings=tuple(_warnings(model, path)),
+        challenger=challenger,
+        challenger_share=model.challenger.share if model.challenger else 0.0,
         challenger_seed=model.challenger.seed if model.challenger else 0,
-        challenger_segments=tuple(model.challenger.segments) if model.challenger and model.challenger.segments else None,
-    )  # fmt: skip
+        challenger_segments=tuple(model.challenger.segments)
+        if model.challenger and model.challenger.segments
+        else None,
+    )

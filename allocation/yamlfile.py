@@ -44,8 +44,10 @@ def _lines(node: yaml.Node, path: Path_, found: dict[Path_, int], where: str) ->
         for key, value in node.value:
             name = key.value
             if name in seen:
-                raise AllocationFileError(f"{where}:{key.start_mark.line + 1}: {field_name((*path, name))}: given twice "
-                                          f"(first on line {seen[name]})")  # fmt: skip
+                raise AllocationFileError(
+                    f"{where}:{key.start_mark.line + 1}: {field_name((*path, name))}: given twice "
+                    f"(first on line {seen[name]})"
+                )
             seen[name] = key.start_mark.line + 1
             _lines(value, (*path, name), found, where)
             found[(*path, name)] = key.start_mark.line + 1

@@ -102,7 +102,9 @@ def _store_busy(e: BaseException) -> str | None:
     """SQLite gave up waiting for another command's write lock (after the store's 60 s)."""
     if "database is locked" not in str(e):
         return None
-    return "the store is locked by another command that is still writing (waited 60 s); run this again when it has ended"
+    return (
+        "the store is locked by another command that is still writing (waited 60 s); run this again when it has ended"
+    )
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,9 @@ def records(console: Console, title: str, columns: Sequence[Column], rows: Seque
             console.print(table)
             left_out = [c.name for i, c in enumerate(columns) if i not in shown]
             if left_out:
-                console.print(f"[dim]not shown at this width: {', '.join(left_out)} (a wider terminal or --json shows them)[/]")
+                console.print(
+                    f"[dim]not shown at this width: {', '.join(left_out)} (a wider terminal or --json shows them)[/]"
+                )
             return
         if not optional:
             break

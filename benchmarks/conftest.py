@@ -1,7 +1,7 @@
 """Seeded portfolios for the benchmarks. CI runs a small size; the real sizes run by hand:
 
-    CESSION_BENCH_CLAIMS=1000000 uv run pytest benchmarks/test_bench_engine.py
-    CESSION_BENCH_PORTFOLIO=/tmp/p10m uv run pytest benchmarks/test_bench_engine.py  # from `cession generate`
+CESSION_BENCH_CLAIMS=1000000 uv run pytest benchmarks/test_bench_engine.py
+CESSION_BENCH_PORTFOLIO=/tmp/p10m uv run pytest benchmarks/test_bench_engine.py  # from `cession generate`
 """
 
 import os

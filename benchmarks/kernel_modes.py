@@ -40,8 +40,10 @@ def main() -> None:
         run_kernel(prepared, out=out)
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
-    print(f"{mode}: wall median {statistics.median(walls):.4f} min {min(walls):.4f} s; "
-          f"CPU median {statistics.median(cpus):.4f} min {min(cpus):.4f} s")  # fmt: skip
+    print(
+        f"{mode}: wall median {statistics.median(walls):.4f} min {min(walls):.4f} s; "
+        f"CPU median {statistics.median(cpus):.4f} min {min(cpus):.4f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,11 @@ def main(url: str, rounds: int = 3) -> None:
         ordered = time.perf_counter()
         rows = claims.height + events.height
         times.append(done - started)
-        print(f"read {i + 1}: {done - started:.2f} s ({rows / (done - started):,.0f} rows/s; {claims.height:,} claims "
-              f"+ {events.height:,} events), id order {ordered - done:.2f} s, load average before {load:.2f}", flush=True)  # fmt: skip
+        print(
+            f"read {i + 1}: {done - started:.2f} s ({rows / (done - started):,.0f} rows/s; {claims.height:,} claims "
+            f"+ {events.height:,} events), id order {ordered - done:.2f} s, load average before {load:.2f}",
+            flush=True,
+        )
         del read, claims, events
     print(f"median {statistics.median(times):.2f} s")
 

@@ -84,8 +84,10 @@ def agencies_yaml(claims: int) -> str:
     each = max(claims // 30, 1)
     lines = ["agencies:"]
     for i in range(1, AGENCIES + 1):
-        lines.append(f"  - {{agency_id: AG{i:02d}, name: Agency {i}, capacity: {each}, "
-                     f"capacity_balance: {each * 15_000}.00, commission_bp: {1_000 + 100 * i}, term_days: 180}}")  # fmt: skip
+        lines.append(
+            f"  - {{agency_id: AG{i:02d}, name: Agency {i}, capacity: {each}, "
+            f"capacity_balance: {each * 15_000}.00, commission_bp: {1_000 + 100 * i}, term_days: 180}}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -115,10 +117,24 @@ def _allocate_process(url: str, strategy: Path) -> tuple[float, int, dict]:
     """`cession allocate` in a process of its own: (wall seconds, peak RSS bytes, its --json)."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "allocate", "--as-of", AS_OF.isoformat(), "--strategy", str(strategy),
-         "--database-url", url, "--json"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "allocate",
+            "--as-of",
+            AS_OF.isoformat(),
+            "--strategy",
+            str(strategy),
+            "--database-url",
+            url,
+            "--json",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _, status, usage = os.wait4(process.pid, 0)  # its own rusage: the peak RSS of that process alone
     wall = time.perf_counter() - started
     out, err = process.stdout.read(), process.stderr.read()  # a few kB: the pipes never filled
@@ -142,10 +158,18 @@ def test_allocate(benchmark, allocation_store):
     benchmark.pedantic(one_round, setup=lambda: _emptied(store), rounds=ROUNDS, iterations=1)
     result = results[-1]
     benchmark.extra_info.update(
-        claims=result["claims"], placed=result["placed"], backend=store.dialect.name, agencies=AGENCIES, rules=20,
-        wall_s=sorted(walls), peak_rss_mb=round(max(peaks) / 2**20), in_process_s=result["seconds"],
-    )  # fmt: skip
-    print(f"\ncession allocate: {result['claims']} claims, {result['placed']} placed on {store.dialect.name}; "
-          f"wall {sorted(walls)} s (median {sorted(walls)[len(walls) // 2]:.2f}), peak RSS {max(peaks) / 2**20:.0f} MB, "
-          f"in-process {result['seconds']} s")  # fmt: skip
+        claims=result["claims"],
+        placed=result["placed"],
+        backend=store.dialect.name,
+        agencies=AGENCIES,
+        rules=20,
+        wall_s=sorted(walls),
+        peak_rss_mb=round(max(peaks) / 2**20),
+        in_process_s=result["seconds"],
+    )
+    print(
+        f"\ncession allocate: {result['claims']} claims, {result['placed']} placed on {store.dialect.name}; "
+        f"wall {sorted(walls)} s (median {sorted(walls)[len(walls) // 2]:.2f}), peak RSS {max(peaks) / 2**20:.0f} MB, "
+        f"in-process {result['seconds']} s"
+    )
     assert result["placed"] > 0 and {r["action"] for r in result["by_action"]} >= {"place", "legal", "hold"}

@@ -56,10 +56,13 @@ def test_read_and_validate(benchmark, seller_csv, tmp_path):
 def test_ingest_into_the_store(benchmark, seller_csv, empty_store):  # noqa: F811
     path, expected = seller_csv
     report = benchmark.pedantic(
-        ingest_file, args=(empty_store, path, "BENCH"),
+        ingest_file,
+        args=(empty_store, path, "BENCH"),
         kwargs={"profile": PROFILE, "price": 10**10, "purchase_date": PURCHASE_DATE, "today": TODAY},
-        rounds=1, iterations=1,
-    )  # fmt: skip
-    benchmark.extra_info.update(rows=INGEST_ROWS, backend=empty_store.dialect.name,
-                                rows_per_s=round(INGEST_ROWS / benchmark.stats.stats.median))  # fmt: skip
+        rounds=1,
+        iterations=1,
+    )
+    benchmark.extra_info.update(
+        rows=INGEST_ROWS, backend=empty_store.dialect.name, rows_per_s=round(INGEST_ROWS / benchmark.stats.stats.median)
+    )
     assert report.accepted + report.rejected == INGEST_ROWS and report.rejected == expected["row"].n_unique()

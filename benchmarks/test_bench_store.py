@@ -49,8 +49,12 @@ def test_load(benchmark, portfolio, empty_store):
     claims, events = portfolio
     written = benchmark.pedantic(records.load, args=(empty_store, claims, events), rounds=1, iterations=1)
     rows = claims.height + events.height
-    benchmark.extra_info.update(claims=claims.height, events=events.height, backend=empty_store.dialect.name,
-                                rows_per_s=round(rows / benchmark.stats.stats.median))  # fmt: skip
+    benchmark.extra_info.update(
+        claims=claims.height,
+        events=events.height,
+        backend=empty_store.dialect.name,
+        rows_per_s=round(rows / benchmark.stats.stats.median),
+    )
     assert written["events"].inserted == events.height
 
 
@@ -61,8 +65,12 @@ def test_read_and_run(benchmark, portfolio, empty_store):
     queries = {"claims": records.claims_query(), "events": records.events_query()}
     read = benchmark.pedantic(read_snapshot, args=(empty_store, queries), rounds=3, iterations=1)
     rows = claims.height + events.height
-    benchmark.extra_info.update(claims=claims.height, events=events.height, backend=empty_store.dialect.name,
-                                read_rows_per_s=round(rows / benchmark.stats.stats.median))  # fmt: skip
+    benchmark.extra_info.update(
+        claims=claims.height,
+        events=events.height,
+        backend=empty_store.dialect.name,
+        read_rows_per_s=round(rows / benchmark.stats.stats.median),
+    )
     assert read["events"].height == events.height
     runs.run(empty_store, AS_OF, allow_stale_rates=True)  # JIT and first-partition warm-up
 
@@ -72,7 +80,8 @@ def test_full_run(benchmark, portfolio, empty_store):
     claims, events = portfolio
     records.load(empty_store, claims, events)
     runs.run(empty_store, AS_OF, allow_stale_rates=True)  # warm-up; each timed run then replaces a state
-    record = benchmark.pedantic(runs.run, args=(empty_store, AS_OF), kwargs={"allow_stale_rates": True},
-                                rounds=3, iterations=1)  # fmt: skip
+    record = benchmark.pedantic(
+        runs.run, args=(empty_store, AS_OF), kwargs={"allow_stale_rates": True}, rounds=3, iterations=1
+    )
     benchmark.extra_info.update(claims=claims.height, events=events.height, backend=empty_store.dialect.name)
     assert record.status == "succeeded" and record.claims == claims.height

@@ -52,7 +52,7 @@ class _KernelCacheFirst(MetaPathFinder):
     """Sets numba's cache folder (``kernel_cache.use_versioned_cache``) when ``engine.kernels`` is
     about to be imported, before any kernel is decorated; it finds nothing itself."""
 
-    def find_spec(self, name, path=None, target=None):  # noqa: ANN001 (the finder protocol)
+    def find_spec(self, name, path=None, target=None):
         if name == "engine.kernels":
             sys.meta_path.remove(self)
             from engine.kernel_cache import use_versioned_cache

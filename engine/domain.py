@@ -93,21 +93,33 @@ class InterestBasis(Choice):
     # value, rates, capped, contract rate, about
     NONE = "none", None, False, False, "no interest"
     STATUTORY_LATE = (
-        "statutory_late", Rates("statutory_late"), False, False,
+        "statutory_late",
+        Rates("statutory_late"),
+        False,
+        False,
         "statutory late interest (odsetki ustawowe za opóźnienie, art. 481 § 2 KC)",
-    )  # fmt: skip
+    )
     COMMERCIAL_LATE = (
-        "commercial_late", Rates("commercial_late"), False, False,
+        "commercial_late",
+        Rates("commercial_late"),
+        False,
+        False,
         "late interest in commercial transactions (act of 8 March 2013)",
-    )  # fmt: skip
+    )
     CONTRACTUAL = (
-        "contractual", Rates("maximum_late"), True, True,
+        "contractual",
+        Rates("maximum_late"),
+        True,
+        True,
         "the contract's rate, capped each day at maximum late interest (art. 481 § 2¹ KC)",
-    )  # fmt: skip
+    )
     COMMERCIAL_LATE_MEDICAL = (
-        "commercial_late_medical", Rates("commercial_late_medical", over="commercial_late"), False, False,
+        "commercial_late_medical",
+        Rates("commercial_late_medical", over="commercial_late"),
+        False,
+        False,
         "commercial_late less 2 pp from 2020, for a public medical entity (art. 4 pkt 3 of the 2013 act)",
-    )  # fmt: skip
+    )
 
     def __init__(self, _value: str, rates: Rates | None, capped: bool, contract_rate: bool, about: str) -> None:
         #: the rate table deciding the rate; None: no interest

@@ -36,11 +36,19 @@ import polars as pl
 import pyarrow as pa
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.domain import EXECUTOR_NAMES, ExecutorName
 from engine.errors import ComputationFailed, InputError
 from engine.rules import RuleBook, StaleRulesError, load_rules
-from engine.domain import EXECUTOR_NAMES, ExecutorName
 from engine.schema import CLAIMS, EVENTS, NOT_READ_BY_ENGINE, engine_columns
-from engine.state import METADATA_KEY, Prepared, combined_provenance, compute_state, prepare_inputs, provenance, state_table
+from engine.state import (
+    METADATA_KEY,
+    Prepared,
+    combined_provenance,
+    compute_state,
+    prepare_inputs,
+    provenance,
+    state_table,
+)
 from engine.validation import SHOW_IDS, EngineInputError, check_unique, conform
 from engine.waterfall import WaterfallSetting
 
@@ -198,8 +206,12 @@ class FramesSource:
     def of(cls, claims, events) -> FramesSource:
         from engine.state import _to_polars
 
-        return cls(*(conform(_to_polars(frame, name), name, spec, NOT_READ_BY_ENGINE[name])
-                     for frame, name, spec in ((claims, "claims", CLAIMS), (events, "events", EVENTS))))  # fmt: skip
+        return cls(
+            *(
+                conform(_to_polars(frame, name), name, spec, NOT_READ_BY_ENGINE[name])
+                for frame, name, spec in ((claims, "claims", CLAIMS), (events, "events", EVENTS))
+            )
+        )
 
     def claim_ids(self) -> np.ndarray:
         return self.claims.get_column("claim_id").drop_nulls().to_numpy()
@@ -262,7 +274,9 @@ class StoreSource:
 
         query, _schema, params = claims_query(self.portfolio)
         schema = {"claim_id": pl.Int64(), "portfolio_id": pl.String()}
-        return self._read(engine_at(self.url), f"SELECT claim_id, portfolio_id FROM ({query}) q", schema, params).sort("claim_id")
+        return self._read(engine_at(self.url), f"SELECT claim_id, portfolio_id FROM ({query}) q", schema, params).sort(
+            "claim_id"
+        )
 
     def claim_ids(self) -> np.ndarray:
         return self.covered().get_column("claim_id").to_numpy()
@@ -319,7 +333,9 @@ class StateAt:
 
     def __call__(self, inputs: Prepared, rules: RuleBook) -> pa.Table:
         started = time.perf_counter()
-        return state_table(inputs.at(self.as_of, allow_stale_rates=self.allow_stale_rates, rules=rules), started=started)
+        return state_table(
+            inputs.at(self.as_of, allow_stale_rates=self.allow_stale_rates, rules=rules), started=started
+        )
 
 
 # -------------------------------------------------------------------------------------------- executors
@@ -334,7 +350,11 @@ class Executor(Protocol):
     def default_partitions(self) -> int: ...
 
     def map(
-        self, source: Source, partitions: Sequence[Partition], fns: Sequence[BatchFn], rules: RuleBook,
+        self,
+        source: Source,
+        partitions: Sequence[Partition],
+        fns: Sequence[BatchFn],
+        rules: RuleBook,
         on_done: OnDone | None = None,
     ) -> Iterator[tuple[int, int, pa.Table]]:
         """(function k, partition i, result) for each function in order and each of its partitions
@@ -506,8 +526,14 @@ class RayExecutor:
 
     name: ExecutorName = "ray"
 
-    def __init__(self, address: str | None = None, *, num_cpus: int | None = None, max_retries: int = 3,
-                 init_options: dict | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        num_cpus: int | None = None,
+        max_retries: int = 3,
+        init_options: dict | None = None,
+    ) -> None:
         self.address = address
         self.num_cpus = num_cpus
         self.max_retries = max_retries
@@ -613,7 +639,10 @@ class RayExecutor:
                 except ray.exceptions.RayError as error:
                     cause = getattr(error, "cause", None)
                     part = partitions[jobs[job][1]]
-                    ended[job] = (None, _named(cause.restore(), part) if isinstance(cause, _Carried) else _reason(error))
+                    ended[job] = (
+                        None,
+                        _named(cause.restore(), part) if isinstance(cause, _Carried) else _reason(error),
+                    )
                 if on_done:
                     on_done(len(ended) + handed, len(jobs))
         finally:  # after a failure: the tasks still running need not finish (never force: a race in Ray)
@@ -634,8 +663,9 @@ def _what(fn: BatchFn) -> str:
     return f" as of {fn.as_of}" if isinstance(fn, StateAt) else ""
 
 
-def make_executor(name: ExecutorName | None = None, *, address: str | None = None,
-                  settings: ExecutorSettings | None = None) -> Executor:  # fmt: skip
+def make_executor(
+    name: ExecutorName | None = None, *, address: str | None = None, settings: ExecutorSettings | None = None
+) -> Executor:
     """The executor named here, else by ``CESSION_EXECUTOR`` (default local)."""
     settings = settings or ExecutorSettings()
     name = name or settings.executor
@@ -708,7 +738,9 @@ def whole_days(parts: Iterable[PartitionState], executor: str) -> Iterator[tuple
             started, tables = time.perf_counter(), []
 
 
-def states(source: Source, as_of: Sequence[date], *, executor: Executor | None = None, **options) -> Iterator[tuple[date, pa.Table]]:
+def states(
+    source: Source, as_of: Sequence[date], *, executor: Executor | None = None, **options
+) -> Iterator[tuple[date, pa.Table]]:
     """claim_state as of each day, one (day, table) at a time, every table equal bit for bit to
     ``compute_state`` over the whole input (``partition_states``' arguments). Nothing is handed
     back for a day until all of its partitions succeeded; a failure raises (``PartitionsFailed``
@@ -737,9 +769,14 @@ def exported_snapshot(engine) -> Iterator[str | None]:
 
 
 def store_partition_states(
-    executor: Executor, engine, as_of: Sequence[date], portfolio: str | None = None, *,
-    covered: Callable[[pl.DataFrame], None] | None = None, **options,
-) -> Iterator[PartitionState]:  # fmt: skip
+    executor: Executor,
+    engine,
+    as_of: Sequence[date],
+    portfolio: str | None = None,
+    *,
+    covered: Callable[[pl.DataFrame], None] | None = None,
+    **options,
+) -> Iterator[PartitionState]:
     """``partition_states`` from the store: each worker reads its claim_id range from the store
     itself, all in one snapshot on PostgreSQL. ``covered`` is first given the claim_id and
     portfolio_id of every claim the run covers; each partition is checked to hold exactly its
@@ -753,7 +790,9 @@ def store_partition_states(
             covered(claims)
         ids = claims.get_column("claim_id").to_numpy()
         for part in partition_states(source, as_of, executor=executor, claim_ids=ids, **options):
-            lo, hi = (None if b is None else int(np.searchsorted(ids, b)) for b in (part.partition.lo, part.partition.hi))
+            lo, hi = (
+                None if b is None else int(np.searchsorted(ids, b)) for b in (part.partition.lo, part.partition.hi)
+            )
             if not np.array_equal(part.table.column("claim_id").to_numpy(), ids[lo:hi]):
                 raise StoreError("claims changed in the store during the run (a load at the same time?); run again")
             yield part
@@ -769,7 +808,9 @@ def store_states(
         yield day, state, seen[0]
 
 
-def store_state(executor: Executor, engine, as_of: date, portfolio: str | None = None, **options) -> tuple[pa.Table, pl.DataFrame]:
+def store_state(
+    executor: Executor, engine, as_of: date, portfolio: str | None = None, **options
+) -> tuple[pa.Table, pl.DataFrame]:
     """claim_state from the store as of one day, and claim_id and portfolio_id of its rows."""
     [(_, state, covered)] = store_states(executor, engine, [as_of], portfolio, **options)
     return state, covered

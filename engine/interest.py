@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from engine.errors import InputError
 from engine.domain import EventKind, InterestBasis, LimitationKind
+from engine.errors import InputError
 from engine.rules import RuleBook, from_day_number, load_rules
 from engine.single import day_before, events_of, one_claim
 from engine.state import explain_claim, prepare
@@ -80,9 +80,14 @@ def calculate_interest(
     rules = rules or load_rules()
     facts = sorted(((EventKind(k).value, d) for k, d in events), key=lambda f: f[1])
     claim = one_claim(
-        due=day_before(first), principal=principal, basis=basis, contractual_rate_bp=contractual_rate_bp,
-        limitation_kind=LimitationKind(limitation_kind), limitation_years=limitation_years, title=title,
-    )  # fmt: skip
+        due=day_before(first),
+        principal=principal,
+        basis=basis,
+        contractual_rate_bp=contractual_rate_bp,
+        limitation_kind=LimitationKind(limitation_kind),
+        limitation_years=limitation_years,
+        title=title,
+    )
     p = prepare(claim, events_of(facts), last, allow_stale_rates=allow_stale_rates, rules=rules)
     explained = explain_claim(p)
     limitation = explained.limitation_date

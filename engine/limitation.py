@@ -53,7 +53,7 @@ class LimitationResult:
 
 
 def closed_day(d: date, rules: RuleBook) -> str | None:
-    """"Saturday", "Sunday" or the holiday's name when ``d`` is not a working day, else None."""
+    """ "Saturday", "Sunday" or the holiday's name when ``d`` is not a working day, else None."""
     if d.weekday() >= 5:
         return d.strftime("%A")
     names = [name for day, name in rules.holidays.holidays(d.year) if day == d]

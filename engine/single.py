@@ -45,7 +45,15 @@ def one_claim(
 def events_of(facts: list[tuple[str, date]]) -> pl.DataFrame:
     """Events of claim 1 from (kind, day) pairs, ids in the given order."""
     rows = [
-        {"event_id": i, "claim_id": 1, "event_date": day, "kind": kind, "amount": None, "reverses": None, "source": None}
+        {
+            "event_id": i,
+            "claim_id": 1,
+            "event_date": day,
+            "kind": kind,
+            "amount": None,
+            "reverses": None,
+            "source": None,
+        }
         for i, (kind, day) in enumerate(facts, start=1)
     ]
     return pl.DataFrame(rows, schema={c.name: c.dtype for c in EVENTS})

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,6 @@ from engine.kernels.claim_state import (
     claim_scratch,
     claim_states,
 )
-from engine.kernels.limitation import first_day_reaching
 from engine.kernels.grouping import (
     balance_bounds,
     close_offsets,
@@ -44,6 +43,7 @@ from engine.kernels.grouping import (
     reversal_targets,
     strictly_increasing,
 )
+from engine.kernels.limitation import first_day_reaching
 from engine.prefetch import ahead
 from engine.rules import RuleBook, StaleRulesError, day_number, from_day_number, load_rules
 from engine.schema import CLAIM_STATE, CLAIMS, EVENTS, NOT_READ_BY_ENGINE, STATE_MONEY, engine_columns
@@ -269,9 +269,16 @@ class Prepared:
         max_table_bp = max(max(t.rate_bp) for t in rules.rates.values())
         max_bp = np.where(is_contractual, self.contract_bp, np.int32(max_table_bp))
         bound = balance_bounds(
-            self.principal, self.interest, self.costs, accrual_start, max_bp, self.offsets, self.ev_kind, self.ev_value,
+            self.principal,
+            self.interest,
+            self.costs,
+            accrual_start,
+            max_bp,
+            self.offsets,
+            self.ev_kind,
+            self.ev_value,
             as_of_day,
-        )  # fmt: skip
+        )
         over = bound >= BALANCE_LIMIT
         if over.any():
             raise EngineInputError(
@@ -385,7 +392,11 @@ def prepare(
 
 
 def prepare_inputs(
-    claims: Frame, events: Frame, *, waterfall: WaterfallSetting = "costs,interest,principal", rules: RuleBook | None = None
+    claims: Frame,
+    events: Frame,
+    *,
+    waterfall: WaterfallSetting = "costs,interest,principal",
+    rules: RuleBook | None = None,
 ) -> Prepared:
     """``prepare`` without a day: the inputs checked (docs/data-contract.md, reversals) and packed for the
     kernel, each day's own checks left to ``Prepared.at`` (a series prepares once)."""
@@ -406,9 +417,17 @@ def prepare_inputs(
         in_order = _event_order(events_df)
     columns = {
         "claim_id": claim_id,
-        **{name: _array(claims_df.get_column(c), *how) for name, (c, *how) in CLAIM_ARRAYS.items() if name != "claim_id"},
+        **{
+            name: _array(claims_df.get_column(c), *how)
+            for name, (c, *how) in CLAIM_ARRAYS.items()
+            if name != "claim_id"
+        },
         **in_order,
-        **{name: _array(events_df.get_column(c), *how) for name, (c, *how) in EVENT_ARRAYS.items() if name not in in_order},
+        **{
+            name: _array(events_df.get_column(c), *how)
+            for name, (c, *how) in EVENT_ARRAYS.items()
+            if name not in in_order
+        },
     }
 
     columns["ev_value"] = _own(columns["ev_value"])
@@ -474,13 +493,18 @@ def _slices(path: str | Path, table: str) -> Iterator[pl.DataFrame]:
 
     n = pq.read_metadata(path).num_rows
     scan = pl.scan_parquet(path).select(_engine_columns_in(path, table))
-    yield from ahead((scan.slice(start, FILE_BATCH_ROWS).collect() for start in range(0, n, FILE_BATCH_ROWS)), "parquet-slices")
+    yield from ahead(
+        (scan.slice(start, FILE_BATCH_ROWS).collect() for start in range(0, n, FILE_BATCH_ROWS)), "parquet-slices"
+    )
 
 
 def _read_batches(
-    path: Path, table: str, arrays: dict, checked: Callable[[pl.DataFrame], pl.DataFrame],
+    path: Path,
+    table: str,
+    arrays: dict,
+    checked: Callable[[pl.DataFrame], pl.DataFrame],
     each: Callable[[pl.DataFrame, int, dict[str, np.ndarray]], bool] | None = None,
-) -> dict[str, np.ndarray]:  # fmt: skip
+) -> dict[str, np.ndarray]:
     """Each of ``arrays`` (name -> column, dtype, fill, values) filled from the file a slice at a
     time (``_slices``), every slice checked by ``checked`` first; then ``each(slice, first row,
     the arrays)`` may look at the slice and refuse it (False)."""
@@ -503,8 +527,14 @@ def _read_batches(
     return out
 
 
-def _prepare_batches(claims_path: Path, events_path: Path, as_of: date, waterfall: WaterfallSetting,
-                     allow_stale_rates: bool, rules: RuleBook) -> Prepared:  # fmt: skip
+def _prepare_batches(
+    claims_path: Path,
+    events_path: Path,
+    as_of: date,
+    waterfall: WaterfallSetting,
+    allow_stale_rates: bool,
+    rules: RuleBook,
+) -> Prepared:
     if resolve(waterfall)[1]:
         raise _ReadWhole("a per-portfolio waterfall reads portfolio_id")
     claims = _read_batches(claims_path, "claims", CLAIM_ARRAYS, _checked_claims)
@@ -534,7 +564,9 @@ def _prepare_batches(claims_path: Path, events_path: Path, as_of: date, waterfal
 SLICED_EVENT_ARRAYS = {name: how for name, how in EVENT_ARRAYS.items() if name != "ev_claim"}
 
 
-def _inputs(c: Columns, offsets: np.ndarray, waterfall: WaterfallSetting, rules: RuleBook, portfolio: pl.Series | None) -> Prepared:
+def _inputs(
+    c: Columns, offsets: np.ndarray, waterfall: WaterfallSetting, rules: RuleBook, portfolio: pl.Series | None
+) -> Prepared:
     """The checks over whole arrays that hold whatever the day (reversals) and the kernel's arrays,
     not yet as of a day (``Prepared.at``); ``offsets`` index each claim's events (every event's
     claim known). ``c["ev_value"]`` must be ours: ``reversal_targets`` rewrites it in place.
@@ -590,7 +622,6 @@ class KernelOutput:
     def claims(self) -> int:
         return self.money.shape[1]
 
-
     @classmethod
     def empty(cls, n: int) -> KernelOutput:
         return cls(
@@ -610,14 +641,42 @@ def _kernel(p: Prepared, dropped: np.ndarray, out: KernelOutput, first: int, sto
         raise ValueError("these inputs are not as of a day yet: Prepared.at(as_of)")  # a bug, not bad data
     k = p.rules
     claim_states(
-        p.principal, p.interest, p.costs, p.due, p.cutoff, p.contract_bp,
-        p.limitation_kind, p.custom_years, p.title_day, p.basis, p.order,
-        p.offsets, p.ev_day, p.ev_kind, p.ev_value,
+        p.principal,
+        p.interest,
+        p.costs,
+        p.due,
+        p.cutoff,
+        p.contract_bp,
+        p.limitation_kind,
+        p.custom_years,
+        p.title_day,
+        p.basis,
+        p.order,
+        p.offsets,
+        p.ev_day,
+        p.ev_kind,
+        p.ev_value,
         p.as_of_day,
-        k.rate_day, k.rate_bp, k.rate_last, k.basis_first_row, k.basis_end_row, k.basis_capped, ORDER_CODES,
-        k.limitation, k.calendar_base, k.civil, k.first_year, k.month_start,
-        dropped, out.money, out.days, out.flags, first, stop, out_first,
-    )  # fmt: skip
+        k.rate_day,
+        k.rate_bp,
+        k.rate_last,
+        k.basis_first_row,
+        k.basis_end_row,
+        k.basis_capped,
+        ORDER_CODES,
+        k.limitation,
+        k.calendar_base,
+        k.civil,
+        k.first_year,
+        k.month_start,
+        dropped,
+        out.money,
+        out.days,
+        out.flags,
+        first,
+        stop,
+        out_first,
+    )
 
 
 def run_kernel(p: Prepared, on_progress: Progress | None = None, out: KernelOutput | None = None) -> KernelOutput:
@@ -672,15 +731,35 @@ def explain_claim(p: Prepared, index: int = 0, *, max_rows: int = 4096) -> Claim
     b = p.basis[index]
     w = ORDER_CODES[p.order[index]].astype(np.int64)
     r = claim_one(
-        p.principal[index], p.interest[index], p.costs[index], p.due[index], p.cutoff[index], p.contract_bp[index],
-        p.limitation_kind[index], p.custom_years[index], p.title_day[index], w[0] | (w[1] << 2) | (w[2] << 4),
-        lo, hi, p.ev_day, p.ev_kind, p.ev_value, dropped,
-        p.as_of_day, first_day_reaching(p.as_of_day, k.limitation, k.calendar),
-        k.rates, k.basis_first_row[b], k.basis_end_row[b], k.basis_capped[b],
-        k.limitation, k.calendar,
+        p.principal[index],
+        p.interest[index],
+        p.costs[index],
+        p.due[index],
+        p.cutoff[index],
+        p.contract_bp[index],
+        p.limitation_kind[index],
+        p.custom_years[index],
+        p.title_day[index],
+        w[0] | (w[1] << 2) | (w[2] << 4),
+        lo,
+        hi,
+        p.ev_day,
+        p.ev_kind,
+        p.ev_value,
+        dropped,
+        p.as_of_day,
+        first_day_reaching(p.as_of_day, k.limitation, k.calendar),
+        k.rates,
+        k.basis_first_row[b],
+        k.basis_end_row[b],
+        k.basis_capped[b],
+        k.limitation,
+        k.calendar,
         claim_scratch(hi - lo),
-        pieces, trace, tranches,
-    )  # fmt: skip
+        pieces,
+        trace,
+        tranches,
+    )
     n_pieces, n_steps, n_tranches = r[N_OUTPUTS], r[N_OUTPUTS + 1], r[N_OUTPUTS + 2]
     if max(n_pieces, n_steps, n_tranches) > max_rows:
         raise ValueError(f"more than {max_rows} interest pieces, limitation steps or tranches: pass a larger max_rows")
@@ -788,8 +867,14 @@ def state_totals(
 Chunk = tuple[Prepared, np.ndarray, int, int]
 
 
-def _computed_and_written(chunks: Iterable[Chunk], n: int, rows: int, write_to: str | Path | None,
-                          on_progress: Progress | None, provenance: Callable[[], dict]) -> StateTotals:  # fmt: skip
+def _computed_and_written(
+    chunks: Iterable[Chunk],
+    n: int,
+    rows: int,
+    write_to: str | Path | None,
+    on_progress: Progress | None,
+    provenance: Callable[[], dict],
+) -> StateTotals:
     """The kernel over each chunk (at most ``rows`` claims; ``n`` in all) into one of two buffers,
     each reused: while it fills one, a thread writes the chunk before from the other to
     ``write_to`` (fresh memory is costly, and the writer then runs beside the kernel;
@@ -853,17 +938,26 @@ def stream_state(
     the whole input). The file appears whole or not at all."""
     rules = rules or load_rules()
     try:
-        return _stream_state(Path(claims_path), Path(events_path), as_of, write_to, waterfall, allow_stale_rates,
-                             rules, on_progress)  # fmt: skip
+        return _stream_state(
+            Path(claims_path), Path(events_path), as_of, write_to, waterfall, allow_stale_rates, rules, on_progress
+        )
     except (_ReadWhole, EngineInputError, StaleRulesError):
-        p = prepare_files(claims_path, events_path, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
-                          rules=rules)  # fmt: skip
+        p = prepare_files(
+            claims_path, events_path, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, rules=rules
+        )
         return state_totals(p, write_to=write_to, on_progress=on_progress), p.provenance
 
 
-def _stream_state(claims_path: Path, events_path: Path, as_of: date, write_to: str | Path | None,
-                  waterfall: WaterfallSetting, allow_stale_rates: bool, rules: RuleBook,
-                  on_progress: Progress | None) -> tuple[StateTotals, dict]:  # fmt: skip
+def _stream_state(
+    claims_path: Path,
+    events_path: Path,
+    as_of: date,
+    write_to: str | Path | None,
+    waterfall: WaterfallSetting,
+    allow_stale_rates: bool,
+    rules: RuleBook,
+    on_progress: Progress | None,
+) -> tuple[StateTotals, dict]:
     import pyarrow.parquet as pq
 
     n = pq.read_metadata(claims_path).num_rows
@@ -884,14 +978,21 @@ def _stream_state(claims_path: Path, events_path: Path, as_of: date, write_to: s
             if ids[0] <= last_claim or not strictly_increasing(ids):
                 raise _ReadWhole("claims not in claim_id order, or a claim_id repeated")
             last_claim = ids[-1]
-            p = prepare(claims, events.send(last_claim), as_of, waterfall=waterfall,
-                        allow_stale_rates=allow_stale_rates, rules=rules)  # fmt: skip
+            p = prepare(
+                claims,
+                events.send(last_claim),
+                as_of,
+                waterfall=waterfall,
+                allow_stale_rates=allow_stale_rates,
+                rules=rules,
+            )
             metas.append(p.provenance)
             yield p, np.zeros(len(p.ev_day), dtype=np.bool_), 0, len(p.claim_id)
         events.send(None)  # every event was taken by a claim of these slices
 
-    totals = _computed_and_written(chunks(), n, FILE_BATCH_ROWS, write_to, on_progress,
-                                   lambda: combined_provenance(metas))  # fmt: skip
+    totals = _computed_and_written(
+        chunks(), n, FILE_BATCH_ROWS, write_to, on_progress, lambda: combined_provenance(metas)
+    )
     return totals, combined_provenance(metas)
 
 
@@ -913,8 +1014,12 @@ def _claims_events(slices: Iterator[pl.DataFrame], no_events: pl.DataFrame):
                 reading = False
                 break
             claim_id, event_id = frame.get_column("claim_id"), frame.get_column("event_id")
-            if (claim_id.null_count() or event_id.null_count() or not claim_id.dtype.is_integer()
-                    or not event_id.dtype.is_integer()):  # fmt: skip
+            if (
+                claim_id.null_count()
+                or event_id.null_count()
+                or not claim_id.dtype.is_integer()
+                or not event_id.dtype.is_integer()
+            ):
                 raise _ReadWhole("events: a null or non-integer id")
             if frame.height == 0:
                 continue
@@ -938,8 +1043,12 @@ def _claims_events(slices: Iterator[pl.DataFrame], no_events: pl.DataFrame):
 def parquet_options(schema: pa.Schema) -> dict:
     """How claim_state is written to Parquet: see ``write_state_parquet``."""
     integers = [f.name for f in schema if pa.types.is_integer(f.type)]
-    return dict(compression="zstd", compression_level=1, use_dictionary=False,
-                column_encoding=dict.fromkeys(integers, "DELTA_BINARY_PACKED"))  # fmt: skip
+    return dict(
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=False,
+        column_encoding=dict.fromkeys(integers, "DELTA_BINARY_PACKED"),
+    )
 
 
 class ClaimStateWriter:
@@ -1012,7 +1121,9 @@ def provenance(table: pa.Table) -> dict:
     return json.loads(raw) if raw else {}
 
 
-def _check_rates_cover(claim_id: np.ndarray, basis: np.ndarray, start: np.ndarray, as_of_day: int, rules: RuleBook) -> None:
+def _check_rates_cover(
+    claim_id: np.ndarray, basis: np.ndarray, start: np.ndarray, as_of_day: int, rules: RuleBook
+) -> None:
     """Interest cannot be computed for a day before a table's first row (no rate is known)."""
     for code, b in enumerate(InterestBasis):
         table_name, capped = BASIS_TABLE[b]

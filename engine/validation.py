@@ -10,8 +10,15 @@ from functools import reduce
 
 import polars as pl
 
+from engine.domain import (
+    AMOUNT_EVENT_KINDS,
+    CONTRACT_RATE_BASES,
+    OWN_YEARS_KINDS,
+    EventKind,
+    InterestBasis,
+    LimitationKind,
+)
 from engine.errors import InputError
-from engine.domain import AMOUNT_EVENT_KINDS, CONTRACT_RATE_BASES, OWN_YEARS_KINDS, EventKind, InterestBasis, LimitationKind
 from engine.schema import CLAIMS, EVENTS, Column
 
 #: A contractual rate above this (1000 % a year) is a data error, and the bound keeps the kernels'
@@ -75,7 +82,9 @@ def conform(frame: pl.DataFrame, table: str, spec: tuple[Column, ...], optional:
         and conformed[c.name].null_count() != frame[c.name].null_count()
     ]
     if overflow:
-        raise EngineInputError(table, overflow[0], f"values do not fit {dict((c.name, c.dtype) for c in spec)[overflow[0]]}")
+        raise EngineInputError(
+            table, overflow[0], f"values do not fit {dict((c.name, c.dtype) for c in spec)[overflow[0]]}"
+        )
     return conformed
 
 

@@ -15,15 +15,37 @@ from typing import TYPE_CHECKING
 #: name -> the module that defines it
 _EXPORTS = {
     **dict.fromkeys(
-        ("DuplicateError", "IngestError", "IngestReport", "ReportPathError", "allocate_price", "finish_reports",
-         "ingest_file", "rewrite_reports", "write_reports"),
+        (
+            "DuplicateError",
+            "IngestError",
+            "IngestReport",
+            "ReportPathError",
+            "allocate_price",
+            "finish_reports",
+            "ingest_file",
+            "rewrite_reports",
+            "write_reports",
+        ),
         "ingest.pipeline",
     ),
     **dict.fromkeys(("Profile", "ProfileError", "load_profile", "shipped_profiles"), "ingest.profiles"),
-}  # fmt: skip
+}
 
-__all__ = ["DuplicateError", "IngestError", "IngestReport", "Profile", "ProfileError", "ReportPathError", "allocate_price",
-           "finish_reports", "ingest_file", "load_profile", "rewrite_reports", "shipped_profiles", "write_reports"]  # fmt: skip
+__all__ = [
+    "DuplicateError",
+    "IngestError",
+    "IngestReport",
+    "Profile",
+    "ProfileError",
+    "ReportPathError",
+    "allocate_price",
+    "finish_reports",
+    "ingest_file",
+    "load_profile",
+    "rewrite_reports",
+    "shipped_profiles",
+    "write_reports",
+]
 
 
 def __getattr__(name: str):
@@ -35,6 +57,15 @@ def __getattr__(name: str):
 
 
 if TYPE_CHECKING:
-    from ingest.pipeline import (DuplicateError, IngestError, IngestReport, ReportPathError, allocate_price,
-                                 finish_reports, ingest_file, rewrite_reports, write_reports)  # fmt: skip
+    from ingest.pipeline import (
+        DuplicateError,
+        IngestError,
+        IngestReport,
+        ReportPathError,
+        allocate_price,
+        finish_reports,
+        ingest_file,
+        rewrite_reports,
+        write_reports,
+    )
     from ingest.profiles import Profile, ProfileError, load_profile, shipped_profiles

@@ -32,6 +32,7 @@ from engine.validation import is_one_of
 from ingest.identifiers import pesel_birth_date
 from ingest.parsing import detached
 
+
 class Where(StrEnum):
     """Where the other debtor of a candidate pair, or the name a debtor keeps, comes from (the
     reports' ``other_in`` and ``kept_in``)."""
@@ -40,14 +41,47 @@ class Where(StrEnum):
     STORE = "store"
 
 
-_DIACRITICS = {"Ą": "A", "Ć": "C", "Ę": "E", "Ł": "L", "Ń": "N", "Ó": "O", "Ś": "S", "Ź": "Z", "Ż": "Z",
-               "Ä": "A", "Ö": "O", "Ü": "U", "É": "E", "Á": "A", "Í": "I", "Ú": "U", "Č": "C", "Š": "S", "Ž": "Z"}  # fmt: skip
-CANDIDATE_SCHEMA = {"debtor_id": pl.Int64(), "row": pl.Int64(), "name": pl.String(), "other_debtor_id": pl.Int64(),
-                    "other_in": pl.String(), "match": pl.String()}  # fmt: skip
+_DIACRITICS = {
+    "Ą": "A",
+    "Ć": "C",
+    "Ę": "E",
+    "Ł": "L",
+    "Ń": "N",
+    "Ó": "O",
+    "Ś": "S",
+    "Ź": "Z",
+    "Ż": "Z",
+    "Ä": "A",
+    "Ö": "O",
+    "Ü": "U",
+    "É": "E",
+    "Á": "A",
+    "Í": "I",
+    "Ú": "U",
+    "Č": "C",
+    "Š": "S",
+    "Ž": "Z",
+}
+CANDIDATE_SCHEMA = {
+    "debtor_id": pl.Int64(),
+    "row": pl.Int64(),
+    "name": pl.String(),
+    "other_debtor_id": pl.Int64(),
+    "other_in": pl.String(),
+    "match": pl.String(),
+}
 #: a row whose name is not the name its debtor keeps: kept_row is the row the kept name comes from
 #: (null for a stored debtor), kept_in where the kept name is (``Where``)
-CONFLICT_SCHEMA = {"national_id": pl.String(), "debtor_id": pl.Int64(), "row": pl.Int64(), "seller_ref": pl.String(),
-                   "name": pl.String(), "kept_name": pl.String(), "kept_row": pl.Int64(), "kept_in": pl.String()}  # fmt: skip
+CONFLICT_SCHEMA = {
+    "national_id": pl.String(),
+    "debtor_id": pl.Int64(),
+    "row": pl.Int64(),
+    "seller_ref": pl.String(),
+    "name": pl.String(),
+    "kept_name": pl.String(),
+    "kept_row": pl.Int64(),
+    "kept_in": pl.String(),
+}
 #: a NIP's key is the NIP plus this (a PESEL, 11 digits, is below it): equal keys <=> equal ids
 _NIP_OFFSET = 10**11
 _NAME_SEED = 11
@@ -70,7 +104,11 @@ def national_key(national_id: pl.Expr) -> pl.Expr:
 def national_id_of(key: pl.Expr) -> pl.Expr:
     """national_key's inverse: the id's text, leading zeros included."""
     nip = key >= _NIP_OFFSET
-    return pl.when(nip).then((key - _NIP_OFFSET).cast(pl.String).str.zfill(10)).otherwise(key.cast(pl.String).str.zfill(11))
+    return (
+        pl.when(nip)
+        .then((key - _NIP_OFFSET).cast(pl.String).str.zfill(10))
+        .otherwise(key.cast(pl.String).str.zfill(11))
+    )
 
 
 def _name_hash(name: pl.Expr) -> pl.Expr:
@@ -96,9 +134,11 @@ def with_match_keys(rows: pl.DataFrame) -> pl.DataFrame:
         col("birth_date"), pl.when(is_one_of("debtor_kind", PESEL_KINDS)).then(pesel_birth_date(col("national_id")))
     )
     return rows.with_columns(
-        national_key(col("national_id")).alias("_national_key"), _name_hash(col("name")).alias("_name_hash"),
-        name_key(col("name")).alias("_name_key"), birth.alias("_key_birth_date"),
-    )  # fmt: skip
+        national_key(col("national_id")).alias("_national_key"),
+        _name_hash(col("name")).alias("_name_hash"),
+        name_key(col("name")).alias("_name_key"),
+        birth.alias("_key_birth_date"),
+    )
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -177,15 +217,20 @@ class DebtorBook:
         self._clashes: list[pl.DataFrame] = []
         self._stored: list[pl.DataFrame] = []
 
-    def assign(self, rows: pl.DataFrame, before_lookup: Callable[[], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    def assign(
+        self, rows: pl.DataFrame, before_lookup: Callable[[], None] | None = None
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """The next batch of rows (``with_match_keys`` of them, or they get them here) -> (the rows
         with debtor_id, the new debtors they bring as docs/data-contract.md `debtors`, their match keys). ``before_lookup`` is called before the store is
         asked about national ids (the caller's writes must be done by then)."""
         col = pl.col
         if "_national_key" not in rows.columns:
             rows = with_match_keys(rows)
-        keyed = rows.select(key=col("_national_key"), h=col("_name_hash"),
-                            unkeyed=col("national_id").is_not_null() & col("_national_key").is_null())  # fmt: skip
+        keyed = rows.select(
+            key=col("_national_key"),
+            h=col("_name_hash"),
+            unkeyed=col("national_id").is_not_null() & col("_national_key").is_null(),
+        )
         if keyed.get_column("unkeyed").any():
             raise RuntimeError("a national id that is no validated PESEL or NIP reached debtor assignment")
         has_key = keyed.get_column("key").is_not_null().to_numpy()
@@ -229,14 +274,29 @@ class DebtorBook:
         clash = hashes[at] != met.kept_hash[ordinal]
         if clash.any():
             kept_row = met.kept_row[ordinal[clash]]
-            self._clashes.append(pl.DataFrame({
-                "row": row_numbers[at[clash]], "key": keys[clash], "debtor_id": debtor_id[at[clash]], "kept_row": kept_row,
-            }).with_columns(pl.when(col("kept_row") >= 0).then(col("kept_row")).alias("kept_row")))  # fmt: skip
+            self._clashes.append(
+                pl.DataFrame(
+                    {
+                        "row": row_numbers[at[clash]],
+                        "key": keys[clash],
+                        "debtor_id": debtor_id[at[clash]],
+                        "kept_row": kept_row,
+                    }
+                ).with_columns(pl.when(col("kept_row") >= 0).then(col("kept_row")).alias("kept_row"))
+            )
         rows = rows.with_columns(pl.Series("debtor_id", debtor_id, dtype=pl.Int64))
-        new = rows.filter(pl.Series(creates)).with_columns(col("_name_key").alias("name_key"), col("_key_birth_date").alias("birth_date"))
-        lonely = new.filter(col("national_id").is_null()).select("debtor_id", "row", "name", "name_key", "birth_date", "postal_code")
+        new = rows.filter(pl.Series(creates)).with_columns(
+            col("_name_key").alias("name_key"), col("_key_birth_date").alias("birth_date")
+        )
+        lonely = new.filter(col("national_id").is_null()).select(
+            "debtor_id", "row", "name", "name_key", "birth_date", "postal_code"
+        )
         self._lonely.append(detached(lonely))
-        return rows.drop(_MATCH_KEYS), new.drop(_MATCH_KEYS), new.select("debtor_id", "name_key", "birth_date", "postal_code")
+        return (
+            rows.drop(_MATCH_KEYS),
+            new.drop(_MATCH_KEYS),
+            new.select("debtor_id", "name_key", "birth_date", "postal_code"),
+        )
 
     def settle(self, kept_ids: pl.Series, kept_rows: pl.Series, rows: Callable[[pl.Series], pl.DataFrame]) -> pl.Series:
         """After the whole-file rules: ``kept_ids`` the debtor_id of every accepted row, ``kept_rows``
@@ -250,14 +310,20 @@ class DebtorBook:
         self.new = int(made.sum())
         self.known = int(pl.Series(ids[ids < self.first_id]).n_unique()) if (ids < self.first_id).any() else 0
         self._lonely = [f.filter(~pl.col("debtor_id").is_in(unused.implode())) for f in self._lonely]
-        clashes = pl.concat(self._clashes) if self._clashes else pl.DataFrame(schema={"row": pl.Int64, "key": pl.Int64, "debtor_id": pl.Int64, "kept_row": pl.Int64})
+        clashes = (
+            pl.concat(self._clashes)
+            if self._clashes
+            else pl.DataFrame(schema={"row": pl.Int64, "key": pl.Int64, "debtor_id": pl.Int64, "kept_row": pl.Int64})
+        )
         clashes = clashes.filter(pl.col("row").is_in(kept_rows.implode()))
         stored = pl.concat(self._stored) if self._stored else pl.DataFrame(schema={"key": pl.Int64, "name": pl.String})
         self.conflicts = self._conflicts(rows, clashes, stored)
         return unused
 
     @staticmethod
-    def _conflicts(rows: Callable[[pl.Series], pl.DataFrame], clashes: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
+    def _conflicts(
+        rows: Callable[[pl.Series], pl.DataFrame], clashes: pl.DataFrame, stored: pl.DataFrame
+    ) -> pl.DataFrame:
         if clashes.height == 0:
             return pl.DataFrame(schema=CONFLICT_SCHEMA)
         col = pl.col
@@ -267,12 +333,25 @@ class DebtorBook:
             clashes.join(named, on="row", how="left")
             .join(named.select(kept_row="row", file_name="name"), on="kept_row", how="left")
             .join(stored.select("key", stored_name="name"), on="key", how="left")
-        )  # fmt: skip
+        )
         found = found.with_columns(kept_name=pl.coalesce("file_name", "stored_name"))
-        return found.filter(name_key(col("name")) != name_key(col("kept_name"))).select(
-            national_id_of(col("key")).alias("national_id"), "debtor_id", "row", "seller_ref", "name", "kept_name",
-            "kept_row", pl.when(col("kept_row").is_null()).then(pl.lit(Where.STORE)).otherwise(pl.lit(Where.THIS_FILE)).alias("kept_in"),
-        ).sort("row")  # fmt: skip
+        return (
+            found.filter(name_key(col("name")) != name_key(col("kept_name")))
+            .select(
+                national_id_of(col("key")).alias("national_id"),
+                "debtor_id",
+                "row",
+                "seller_ref",
+                "name",
+                "kept_name",
+                "kept_row",
+                pl.when(col("kept_row").is_null())
+                .then(pl.lit(Where.STORE))
+                .otherwise(pl.lit(Where.THIS_FILE))
+                .alias("kept_in"),
+            )
+            .sort("row")
+        )
 
     def candidates(self) -> pl.DataFrame:
         """Pairs (new debtor without a national id, another debtor) with the same name key and birth
@@ -280,19 +359,31 @@ class DebtorBook:
         lonely = pl.concat(self._lonely) if self._lonely else pl.DataFrame()
         if lonely.height == 0:
             return pl.DataFrame(schema=CANDIDATE_SCHEMA)
-        others = ingests.debtor_keys_matching(self.conn, lonely.select("debtor_id", "name_key", "birth_date", "postal_code")).select(
-            pl.col("debtor_id").alias("other_debtor_id"), "name_key", "birth_date", "postal_code",
-            other_in=pl.when(pl.col("debtor_id") >= self.first_id).then(pl.lit(Where.THIS_FILE)).otherwise(pl.lit(Where.STORE)),
-        )  # fmt: skip
+        others = ingests.debtor_keys_matching(
+            self.conn, lonely.select("debtor_id", "name_key", "birth_date", "postal_code")
+        ).select(
+            pl.col("debtor_id").alias("other_debtor_id"),
+            "name_key",
+            "birth_date",
+            "postal_code",
+            other_in=pl.when(pl.col("debtor_id") >= self.first_id)
+            .then(pl.lit(Where.THIS_FILE))
+            .otherwise(pl.lit(Where.STORE)),
+        )
         # two equi-joins, not one on the name alone: a common name would pair thousands with thousands
         by_birth = lonely.drop_nulls("birth_date").join(others.drop("postal_code"), on=["name_key", "birth_date"])
         by_postal = lonely.drop_nulls("postal_code").join(others.drop("birth_date"), on=["name_key", "postal_code"])
-        pairs = pl.concat([
-            by_birth.select("debtor_id", "row", "name", "other_debtor_id", "other_in", match=pl.lit("birth date")),
-            by_postal.select("debtor_id", "row", "name", "other_debtor_id", "other_in", match=pl.lit("postal code")),
-        ]).filter(pl.col("debtor_id") != pl.col("other_debtor_id"))  # fmt: skip
+        pairs = pl.concat(
+            [
+                by_birth.select("debtor_id", "row", "name", "other_debtor_id", "other_in", match=pl.lit("birth date")),
+                by_postal.select(
+                    "debtor_id", "row", "name", "other_debtor_id", "other_in", match=pl.lit("postal code")
+                ),
+            ]
+        ).filter(pl.col("debtor_id") != pl.col("other_debtor_id"))
         pairs = pairs.group_by("debtor_id", "row", "name", "other_debtor_id", "other_in").agg(
-            pl.format("name + {}", pl.col("match").sort().str.join(" + ")).alias("match"))
+            pl.format("name + {}", pl.col("match").sort().str.join(" + ")).alias("match")
+        )
         # a pair of two lonely debtors of this file is one candidate, not two
         mirrored = pl.col("other_debtor_id").is_in(lonely.get_column("debtor_id").implode())
         pairs = pairs.filter(~mirrored | (pl.col("debtor_id") < pl.col("other_debtor_id")))

@@ -22,12 +22,19 @@ import numpy as np
 import polars as pl
 
 #: each of the two sums: the multiplier of the text hash, the seeds of the key columns
-_HASHES = ((0x100000001B3, (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)),
-           (0xC6A4A7935BD1E995, (0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x85EBCA77C2B2AE63)))
+_HASHES = (
+    (0x100000001B3, (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)),
+    (0xC6A4A7935BD1E995, (0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x85EBCA77C2B2AE63)),
+)
 KEY_COLUMNS = ("seller_ref", "national_id", "principal", "due_date")
 _SLICE = 25_000  # rows hashed at a time
-OVERLAP_SCHEMA = {"row": pl.Int64(), "seller_ref": pl.String(), "portfolio_id": pl.String(), "claim_id": pl.Int64(),
-                  "differs": pl.String()}  # fmt: skip
+OVERLAP_SCHEMA = {
+    "row": pl.Int64(),
+    "seller_ref": pl.String(),
+    "portfolio_id": pl.String(),
+    "claim_id": pl.Int64(),
+    "differs": pl.String(),
+}
 
 
 @dataclass
@@ -56,8 +63,10 @@ def fingerprint_of(rows: pl.DataFrame) -> Fingerprint:
         return parts
     multipliers = [m for m, _ in _HASHES]
     texts = [_polynomial(*_text(rows.get_column(c)), multipliers) for c in ("seller_ref", "national_id")]
-    numbers = [rows.get_column("principal").cast(pl.Int64).fill_null(-1).to_numpy().view(np.uint64),
-               rows.get_column("due_date").cast(pl.Int32).cast(pl.Int64).fill_null(-(2**40)).to_numpy().view(np.uint64)]  # fmt: skip
+    numbers = [
+        rows.get_column("principal").cast(pl.Int64).fill_null(-1).to_numpy().view(np.uint64),
+        rows.get_column("due_date").cast(pl.Int32).cast(pl.Int64).fill_null(-(2**40)).to_numpy().view(np.uint64),
+    ]
     sums = []
     with np.errstate(over="ignore"):
         for i, (_, seeds) in enumerate(_HASHES):
@@ -116,20 +125,28 @@ def overlaps(rows: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
     both = rows.join(stored, on="seller_ref", suffix="_stored")
     differs = pl.concat_str(
         [pl.when(~pl.col(c).eq_missing(pl.col(f"{c}_stored"))).then(pl.lit(c)) for c in KEY_COLUMNS[1:]],
-        separator=", ", ignore_nulls=True,
-    )  # fmt: skip
-    return both.select("row", "seller_ref", "portfolio_id", "claim_id",
-                       pl.when(differs != "").then(differs).alias("differs")).cast(OVERLAP_SCHEMA)  # fmt: skip
+        separator=", ",
+        ignore_nulls=True,
+    )
+    return both.select(
+        "row", "seller_ref", "portfolio_id", "claim_id", pl.when(differs != "").then(differs).alias("differs")
+    ).cast(OVERLAP_SCHEMA)
 
 
 def described(found: pl.DataFrame, accepted: int, shown: int = 5) -> str:
     """The overlapping rows in one line: how many, the portfolios holding them, the first few."""
     rows = found.unique("row", keep="first").sort("row")
-    held = found.group_by("portfolio_id").agg(pl.col("row").n_unique().alias("n")).sort("n", "portfolio_id", descending=[True, False])
+    held = (
+        found.group_by("portfolio_id")
+        .agg(pl.col("row").n_unique().alias("n"))
+        .sort("n", "portfolio_id", descending=[True, False])
+    )
     where = ", ".join(f"{p} ({n:,} row{'s' if n > 1 else ''})" for p, n in held.iter_rows())
     first = ", ".join(f"{r} ({ref})" for r, ref in rows.head(shown).select("row", "seller_ref").iter_rows())
     more = f" and {rows.height - shown:,} more" if rows.height > shown else ""
     if rows.height == accepted:
         return f"every one of its {accepted:,} rows is a claim already stored in portfolio {where}"
-    return (f"{rows.height:,} of its {accepted:,} rows {'are claims' if rows.height > 1 else 'is a claim'} already "
-            f"stored in portfolio {where}: row{'s' if rows.height > 1 else ''} {first}{more}")  # fmt: skip
+    return (
+        f"{rows.height:,} of its {accepted:,} rows {'are claims' if rows.height > 1 else 'is a claim'} already "
+        f"stored in portfolio {where}: row{'s' if rows.height > 1 else ''} {first}{more}"
+    )

@@ -73,8 +73,10 @@ def nip_problem(nip: pl.Expr) -> pl.Expr:
 def _by_stdnum(values: pl.Series, is_valid) -> pl.Series:
     """Whether each value is valid, stdnum called once per distinct value."""
     distinct = values.drop_nulls().unique()
-    verdict = pl.DataFrame({"v": distinct, "ok": [bool(is_valid(v)) for v in distinct.to_list()]},
-                           schema={"v": pl.String, "ok": pl.Boolean})  # fmt: skip
+    verdict = pl.DataFrame(
+        {"v": distinct, "ok": [bool(is_valid(v)) for v in distinct.to_list()]},
+        schema={"v": pl.String, "ok": pl.Boolean},
+    )
     return values.to_frame("v").join(verdict, on="v", how="left", maintain_order="left").get_column("ok")
 
 
@@ -93,18 +95,23 @@ def iban_problem(iban: pl.Series) -> pl.Series:
     col = pl.col
     f = iban.to_frame("iban").with_columns(
         moved=(col("iban").str.slice(4) + col("iban").str.slice(0, 4))
-        .str.replace_many(_LETTERS, [str(10 + i) for i in range(26)]).str.pad_start(_IBAN_DIGITS, "0")
-    )  # fmt: skip
+        .str.replace_many(_LETTERS, [str(10 + i) for i in range(26)])
+        .str.pad_start(_IBAN_DIGITS, "0")
+    )
     remainder = pl.lit(0, pl.Int64)
     for i in range(0, _IBAN_DIGITS, 9):
         remainder = (remainder * 1_000_000_000 + col("moved").str.slice(i, 9).cast(pl.Int64, strict=False)) % 97
     f = f.with_columns(remainder=remainder)
     return f.select(
-        pl.when(col("iban").is_null()).then(None)
+        pl.when(col("iban").is_null())
+        .then(None)
         .when(~col("iban").str.contains(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"))
         .then(pl.lit("IBAN: two letters, two check digits, then the account (or a 26-digit NRB)"))
-        .when(col("iban").str.starts_with("PL") & ((col("iban").str.len_chars() != 28) | ~col("iban").str.contains(r"^PL[0-9]+$")))
+        .when(
+            col("iban").str.starts_with("PL")
+            & ((col("iban").str.len_chars() != 28) | ~col("iban").str.contains(r"^PL[0-9]+$"))
+        )
         .then(pl.lit("IBAN: a Polish account is PL and 26 digits"))
         .when(col("remainder") != 1)
         .then(pl.lit("IBAN check digits do not match"))
-    ).to_series()  # fmt: skip
+    ).to_series()

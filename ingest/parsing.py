@@ -41,8 +41,9 @@ def _fast_or_full(text: pl.Series, fast: pl.Series, full: Callable[[pl.Series], 
     if len(rest) == 0:
         return pl.DataFrame([fast.alias("value"), problem])
     out = full(text.gather(rest))
-    return pl.DataFrame([fast.scatter(rest, out.get_column("value")).alias("value"),
-                         problem.scatter(rest, out.get_column("problem"))])  # fmt: skip
+    return pl.DataFrame(
+        [fast.scatter(rest, out.get_column("value")).alias("value"), problem.scatter(rest, out.get_column("problem"))]
+    )
 
 
 def decimal_fixed(text: pl.Series, decimals: int = 2, what: str = "an amount") -> pl.DataFrame:
@@ -59,50 +60,70 @@ def decimal_fixed(text: pl.Series, decimals: int = 2, what: str = "an amount") -
     fraction = rf"(?:[.,]\d{{1,{decimals}}})?" if decimals else ""
     simple = plain.str.contains(rf"^\d{{1,{MAX_WHOLE_DIGITS}}}{fraction}$")
     fixed = pl.Decimal(MAX_WHOLE_DIGITS + decimals, decimals)
-    fast = pl.select(
-        pl.when(pl.lit(simple)).then(pl.lit(plain).str.replace(",", ".", literal=True).cast(fixed, strict=False))
-    ).to_series().to_physical().cast(pl.Int64)  # fmt: skip
+    fast = (
+        pl.select(
+            pl.when(pl.lit(simple)).then(pl.lit(plain).str.replace(",", ".", literal=True).cast(fixed, strict=False))
+        )
+        .to_series()
+        .to_physical()
+        .cast(pl.Int64)
+    )
     return _fast_or_full(text, fast, lambda rest: _decimal_fixed_full(rest, decimals, what))
 
 
 def _decimal_fixed_full(text: pl.Series, decimals: int, what: str) -> pl.DataFrame:
-    f = text.to_frame("raw").with_columns(t=col("raw").str.replace_all(_SPACES, "").str.replace(r"(?i)(zł|zl|pln)$", ""))
+    f = text.to_frame("raw").with_columns(
+        t=col("raw").str.replace_all(_SPACES, "").str.replace(r"(?i)(zł|zl|pln)$", "")
+    )
     f = f.with_columns(
-        has_comma=col("t").str.contains(",", literal=True), has_dot=col("t").str.contains(".", literal=True),
+        has_comma=col("t").str.contains(",", literal=True),
+        has_dot=col("t").str.contains(".", literal=True),
         comma_thousands=col("t").str.contains(r"^[+-]?\d{1,3}(,\d{3}){2,}$"),
         dot_thousands=col("t").str.contains(r"^[+-]?\d{1,3}(\.\d{3}){2,}$"),
         dot_then_comma=col("t").str.contains(r"\.[^,]*,[^.]*$"),
         scientific=col("t").str.contains(r"^[+-]?\d+([.,]\d+)?[eE][+-]?\d+$"),
-    )  # fmt: skip
+    )
     comma_decimal = col("has_comma") & ~col("comma_thousands") & (~col("has_dot") | col("dot_then_comma"))
     t = col("t")
     f = f.with_columns(
-        plain=pl.when(col("comma_thousands")).then(t.str.replace_all(",", "", literal=True))
-        .when(col("dot_thousands")).then(t.str.replace_all(".", "", literal=True))
-        .when(comma_decimal).then(t.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+        plain=pl.when(col("comma_thousands"))
+        .then(t.str.replace_all(",", "", literal=True))
+        .when(col("dot_thousands"))
+        .then(t.str.replace_all(".", "", literal=True))
+        .when(comma_decimal)
+        .then(t.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
         .otherwise(t.str.replace_all(",", "", literal=True))
-    )  # fmt: skip
+    )
     f = f.with_columns(parts=col("plain").str.extract_groups(r"^([+-]?)(\d*)(?:\.(\d*))?$")).with_columns(
-        sign=col("parts").struct.field("1"), whole=col("parts").struct.field("2"), given=col("parts").struct.field("3"),
-    )  # fmt: skip
+        sign=col("parts").struct.field("1"),
+        whole=col("parts").struct.field("2"),
+        given=col("parts").struct.field("3"),
+    )
     f = f.with_columns(fraction=col("given").fill_null("").str.strip_chars_end("0"))
     f = f.with_columns(
         value=col("whole").cast(pl.Int64, strict=False).fill_null(0) * 10**decimals
         + col("fraction").str.pad_end(decimals, "0").str.slice(0, decimals).cast(pl.Int64, strict=False).fill_null(0),
         malformed=col("whole").is_null() | ((col("whole") == "") & (col("given").fill_null("") == "")),
         too_large=col("whole").str.strip_chars_start("0").str.len_chars() > MAX_WHOLE_DIGITS,
-    )  # fmt: skip
+    )
     problem = (
-        pl.when(col("raw").is_null()).then(None)
-        .when(col("scientific")).then(pl.lit(f"{what} in scientific notation (a number mangled by Excel?)"))
-        .when(col("malformed")).then(pl.lit(f"not {what} (e.g. 1 234,56 or 1234.56)"))
-        .when(col("too_large")).then(pl.lit(f"{what} too large"))
+        pl.when(col("raw").is_null())
+        .then(None)
+        .when(col("scientific"))
+        .then(pl.lit(f"{what} in scientific notation (a number mangled by Excel?)"))
+        .when(col("malformed"))
+        .then(pl.lit(f"not {what} (e.g. 1 234,56 or 1234.56)"))
+        .when(col("too_large"))
+        .then(pl.lit(f"{what} too large"))
         .when(col("fraction").str.len_chars() > decimals)
         .then(pl.lit(f"at most {decimals} decimals" + (" (grosz)" if what == "an amount" else "")))
-        .when((col("sign") == "-") & (col("value") > 0)).then(pl.lit("must be >= 0"))
-    )  # fmt: skip
+        .when((col("sign") == "-") & (col("value") > 0))
+        .then(pl.lit("must be >= 0"))
+    )
     f = f.with_columns(problem=problem)
-    return f.select(pl.when(col("problem").is_null() & col("raw").is_not_null()).then(col("value")).alias("value"), "problem")
+    return f.select(
+        pl.when(col("problem").is_null() & col("raw").is_not_null()).then(col("value")).alias("value"), "problem"
+    )
 
 
 def amount(text: pl.Series) -> pl.DataFrame:
@@ -120,7 +141,11 @@ def whole_number(text: pl.Series) -> pl.DataFrame:
     f = f.with_columns(ok=col("t").str.contains(r"^\d{1,9}$"))
     return f.select(
         pl.when(col("ok")).then(col("t").cast(pl.Int64, strict=False)).alias("value"),
-        pl.when(col("raw").is_null()).then(None).when(~col("ok")).then(pl.lit("not a whole number >= 0")).alias("problem"),
+        pl.when(col("raw").is_null())
+        .then(None)
+        .when(~col("ok"))
+        .then(pl.lit("not a whole number >= 0"))
+        .alias("problem"),
     )
 
 
@@ -132,9 +157,12 @@ def calendar_date(text: pl.Series, today: date | None = None) -> pl.DataFrame:
     exist goes the full way, to be named as such)."""
     both = r"^(?:\d{2}\.\d{2}\.\d{4}|\d{4}-\d{2}-\d{2})$"
     fast = pl.select(
-        pl.when(pl.lit(text).str.contains(both))
-        .then(pl.coalesce(pl.lit(text).str.to_date("%d.%m.%Y", strict=False), pl.lit(text).str.to_date("%Y-%m-%d", strict=False)))
-    ).to_series()  # fmt: skip
+        pl.when(pl.lit(text).str.contains(both)).then(
+            pl.coalesce(
+                pl.lit(text).str.to_date("%d.%m.%Y", strict=False), pl.lit(text).str.to_date("%Y-%m-%d", strict=False)
+            )
+        )
+    ).to_series()
     return _fast_or_full(text, fast, lambda rest: _calendar_date_full(rest, today or date.today()))
 
 
@@ -151,15 +179,24 @@ def _calendar_date_full(text: pl.Series, today: date) -> pl.DataFrame:
     )
     short = col("year").str.len_chars() == 2
     f = f.with_columns(
-        year=pl.when(short & (col("year").cast(pl.Int32, strict=False) <= today.year % 100)).then("20" + col("year"))
-        .when(short).then("19" + col("year")).otherwise(col("year"))
-    )  # fmt: skip
+        year=pl.when(short & (col("year").cast(pl.Int32, strict=False) <= today.year % 100))
+        .then("20" + col("year"))
+        .when(short)
+        .then("19" + col("year"))
+        .otherwise(col("year"))
+    )
     f = f.with_columns(
-        value=pl.format("{}-{}-{}", "year", col("month").str.zfill(2), col("day").str.zfill(2)).str.to_date("%Y-%m-%d", strict=False)
+        value=pl.format("{}-{}-{}", "year", col("month").str.zfill(2), col("day").str.zfill(2)).str.to_date(
+            "%Y-%m-%d", strict=False
+        )
     )
     return f.select(
         "value",
-        pl.when(col("raw").is_null()).then(None)
-        .when(col("year").is_null()).then(pl.lit("not a date (dd.mm.yyyy, yyyy-mm-dd or d.m.yy)"))
-        .when(col("value").is_null()).then(pl.lit("no such day in the calendar")).alias("problem"),
-    )  # fmt: skip
+        pl.when(col("raw").is_null())
+        .then(None)
+        .when(col("year").is_null())
+        .then(pl.lit("not a date (dd.mm.yyyy, yyyy-mm-dd or d.m.yy)"))
+        .when(col("value").is_null())
+        .then(pl.lit("no such day in the calendar"))
+        .alias("problem"),
+    )

@@ -83,11 +83,20 @@ class DuplicateError(IngestError):
 
 
 #: the report files of an ingest (STEM.<name>) -> the report they hold
-REPORT_FILES = {"rejects.csv": "rejects", "rejects.parquet": "rejects", "candidates.csv": "candidates",
-                "name_conflicts.csv": "name_conflicts", "overlaps.csv": "overlaps"}  # fmt: skip
+REPORT_FILES = {
+    "rejects.csv": "rejects",
+    "rejects.parquet": "rejects",
+    "candidates.csv": "candidates",
+    "name_conflicts.csv": "name_conflicts",
+    "overlaps.csv": "overlaps",
+}
 #: each report's columns (as kept in the store and written)
-REPORT_SCHEMAS = {"rejects": row_rules.FAILURE_SCHEMA, "candidates": debtor_rules.CANDIDATE_SCHEMA,
-                  "name_conflicts": debtor_rules.CONFLICT_SCHEMA, "overlaps": duplicates.OVERLAP_SCHEMA}  # fmt: skip
+REPORT_SCHEMAS = {
+    "rejects": row_rules.FAILURE_SCHEMA,
+    "candidates": debtor_rules.CANDIDATE_SCHEMA,
+    "name_conflicts": debtor_rules.CONFLICT_SCHEMA,
+    "overlaps": duplicates.OVERLAP_SCHEMA,
+}
 
 
 @dataclass
@@ -109,7 +118,9 @@ class Control:
         if not self.given:
             return None
         count_ok = self.count is None or self.count == self.rows_read
-        principal_ok = self.principal is None or (self.principal == self.principal_read and self.unparsed_principal == 0)
+        principal_ok = self.principal is None or (
+            self.principal == self.principal_read and self.unparsed_principal == 0
+        )
         return count_ok and principal_ok
 
 
@@ -148,16 +159,26 @@ class IngestReport:
     def frames(self) -> dict[str, pl.DataFrame]:
         """The reports' lines, by report (REPORT_SCHEMAS), as files and the store keep them: a NUL
         in a text written ``\\x00`` (PostgreSQL's text holds none; CSV tools stop at it)."""
-        frames = {"rejects": self.failures, "candidates": self.candidates, "name_conflicts": self.conflicts,
-                  "overlaps": self.overlaps}  # fmt: skip
-        return {name: frame.with_columns(pl.col(pl.String).str.replace_all("\x00", "\\x00", literal=True))
-                for name, frame in frames.items()}  # fmt: skip
+        frames = {
+            "rejects": self.failures,
+            "candidates": self.candidates,
+            "name_conflicts": self.conflicts,
+            "overlaps": self.overlaps,
+        }
+        return {
+            name: frame.with_columns(pl.col(pl.String).str.replace_all("\x00", "\\x00", literal=True))
+            for name, frame in frames.items()
+        }
 
     def rejects_by_rule(self) -> dict[str, int]:
         """Rejected rows per (column: rule), most frequent first."""
         if self.failures.height == 0:
             return {}
-        counted = self.failures.group_by("column", "rule").agg(pl.col("row").n_unique().alias("n")).sort("n", "column", descending=[True, False])
+        counted = (
+            self.failures.group_by("column", "rule")
+            .agg(pl.col("row").n_unique().alias("n"))
+            .sort("n", "column", descending=[True, False])
+        )
         return {f"{c}: {r}": n for c, r, n in counted.iter_rows()}
 
     def summary(self) -> dict:
@@ -166,21 +187,44 @@ class IngestReport:
         control = None
         if self.control is not None and self.control.given:
             c = self.control
-            control = {"count": c.count, "rows_read": c.rows_read,
-                       "principal": pln(c.principal) if c.principal is not None else None,
-                       "principal_read": pln(c.principal_read), "unparsed_principal": c.unparsed_principal, "ok": c.ok}  # fmt: skip
-        return {
-            "status": self.status, "file": str(self.file), "sha256": self.sha256, "portfolio": self.portfolio_id,
-            "version": self.version, "rows_read": self.rows_read, "accepted": self.accepted, "rejected": self.rejected,
-            "accounted": self.accepted + self.rejected == self.rows_read, "blank_lines": self.blank_lines,
-            "padded_rows": self.padded_rows,
-            "rejects_by_rule": self.rejects_by_rule(), "principal": pln(self.principal),
-            "purchase_price": pln(self.purchase_price), "new_debtors": self.new_debtors,
-            "known_debtors": self.known_debtors, "debtor_candidates": self.candidates.height,
-            "name_conflicts": self.conflicts.height, "overlaps": self.overlaps.get_column("row").n_unique(),
-            "fingerprint": self.fingerprint, "control": control,
-            "ingest_id": self.ingest_id, "encoding": self.encoding, "seconds": round(self.seconds, 3),
-        } | ({"already": self.already} if self.already else {}) | ({"finished": self.finished} if self.finished else {})  # fmt: skip
+            control = {
+                "count": c.count,
+                "rows_read": c.rows_read,
+                "principal": pln(c.principal) if c.principal is not None else None,
+                "principal_read": pln(c.principal_read),
+                "unparsed_principal": c.unparsed_principal,
+                "ok": c.ok,
+            }
+        return (
+            {
+                "status": self.status,
+                "file": str(self.file),
+                "sha256": self.sha256,
+                "portfolio": self.portfolio_id,
+                "version": self.version,
+                "rows_read": self.rows_read,
+                "accepted": self.accepted,
+                "rejected": self.rejected,
+                "accounted": self.accepted + self.rejected == self.rows_read,
+                "blank_lines": self.blank_lines,
+                "padded_rows": self.padded_rows,
+                "rejects_by_rule": self.rejects_by_rule(),
+                "principal": pln(self.principal),
+                "purchase_price": pln(self.purchase_price),
+                "new_debtors": self.new_debtors,
+                "known_debtors": self.known_debtors,
+                "debtor_candidates": self.candidates.height,
+                "name_conflicts": self.conflicts.height,
+                "overlaps": self.overlaps.get_column("row").n_unique(),
+                "fingerprint": self.fingerprint,
+                "control": control,
+                "ingest_id": self.ingest_id,
+                "encoding": self.encoding,
+                "seconds": round(self.seconds, 3),
+            }
+            | ({"already": self.already} if self.already else {})
+            | ({"finished": self.finished} if self.finished else {})
+        )
 
 
 def allocate_price(face: pl.Series, price: int) -> pl.Series:
@@ -197,10 +241,15 @@ def allocate_price(face: pl.Series, price: int) -> pl.Series:
     # most the price), the remainder too unless the total face does not (then it stays Int128)
     wide = pl.lit(total, pl.Int128)
     remainder_type = pl.Int64 if total < 2**63 else pl.Int128
-    shares = face.to_frame("w").lazy().select(
-        base=(pl.col("w").cast(pl.Int128) * pl.lit(price, pl.Int128) // wide).cast(pl.Int64),
-        left=(pl.col("w").cast(pl.Int128) * pl.lit(price, pl.Int128) % wide).cast(remainder_type),
-    ).collect()  # fmt: skip
+    shares = (
+        face.to_frame("w")
+        .lazy()
+        .select(
+            base=(pl.col("w").cast(pl.Int128) * pl.lit(price, pl.Int128) // wide).cast(pl.Int64),
+            left=(pl.col("w").cast(pl.Int128) * pl.lit(price, pl.Int128) % wide).cast(remainder_type),
+        )
+        .collect()
+    )
     spare = price - int(shares.get_column("base").sum())
     order = shares.with_row_index("i").select(pl.arg_sort_by("left", "i", descending=[True, False])).to_series()
     base = shares.get_column("base")
@@ -261,8 +310,10 @@ def ingest_file(
         ingests.lock(conn)
         finished = finish_reports(conn)
         earlier = ingests.ingests_of(conn, scanned.sha256)  # again, under the lock: another ingest may have stored it
-        if earlier and not new_version and (
-            seen := _seen_before(scanned, earlier, portfolio, allow_duplicates, started, finished)
+        if (
+            earlier
+            and not new_version
+            and (seen := _seen_before(scanned, earlier, portfolio, allow_duplicates, started, finished))
         ):
             return seen
         first_claim, first_debtor = ingests.next_ids(conn)
@@ -277,8 +328,16 @@ def ingest_file(
                     writes.submit(ingests.write_debtors, conn, debtors, keys)
                     return rows
 
-                read = _read(scanned, profile, terms, batch_rows, progress, Path(spill), on_good=with_debtors,
-                             prepare_good=debtor_rules.with_match_keys)
+                read = _read(
+                    scanned,
+                    profile,
+                    terms,
+                    batch_rows,
+                    progress,
+                    Path(spill),
+                    on_good=with_debtors,
+                    prepare_good=debtor_rules.with_match_keys,
+                )
         except SourceError as e:  # named once: most of the reader's errors name the file already
             said = str(e)
             raise IngestError(said if said.startswith(f"{path.name}: ") else f"{path.name}: {said}") from None
@@ -291,38 +350,94 @@ def ingest_file(
             control_count = profile.control_totals.count
         if control_principal is None and profile.control_totals is not None and profile.control_totals.principal:
             control_principal = to_grosz(profile.control_totals.principal)
-        control = Control(control_count, control_principal, read.rows_read, read.principal_read, read.unparsed_principal)
+        control = Control(
+            control_count, control_principal, read.rows_read, read.principal_read, read.unparsed_principal
+        )
         progress("storing", 0, None)
         latest = ingests.latest_version(conn, portfolio)
         version = latest + 1 if new_version and latest else max(latest, 1)
         portfolio_id = portfolio if version == 1 else f"{portfolio}@v{version}"
-        report = IngestReport(path, scanned.sha256, portfolio_id, version, IngestStatus.INGESTED, read.rows_read, read.blank_lines,
-                              0, 0, read.failures, pl.DataFrame(), control, encoding=scanned.encoding,
-                              padded_rows=read.padded_rows, fingerprint=read.fingerprint.of(profile.seller),
-                              finished=finished)  # fmt: skip
+        report = IngestReport(
+            path,
+            scanned.sha256,
+            portfolio_id,
+            version,
+            IngestStatus.INGESTED,
+            read.rows_read,
+            read.blank_lines,
+            0,
+            0,
+            read.failures,
+            pl.DataFrame(),
+            control,
+            encoding=scanned.encoding,
+            padded_rows=read.padded_rows,
+            fingerprint=read.fingerprint.of(profile.seller),
+            finished=finished,
+        )
         guard = _Guard(profile.seller, portfolio, not (new_version or allow_duplicates), stem)
         if not new_version and read.fingerprint.rows:
             guard.same_claims(conn, report)
-        _store(conn, read, report, profile, price, progress, book, first_claim, bare,
-               guard=None if new_version else guard)  # fmt: skip
-        details = {"rejects_by_rule": report.rejects_by_rule(), "new_debtors": report.new_debtors,
-                   "known_debtors": report.known_debtors, "debtor_candidates": report.candidates.height,
-                   "name_conflicts": report.conflicts.height, "overlaps": report.overlaps.get_column("row").n_unique(),
-                   "blank_lines": report.blank_lines, "encoding": scanned.encoding, "padded_rows": report.padded_rows,
-                   "report_lines": {name: frame.height for name, frame in report.frames().items()}}  # fmt: skip
+        _store(
+            conn, read, report, profile, price, progress, book, first_claim, bare, guard=None if new_version else guard
+        )
+        details = {
+            "rejects_by_rule": report.rejects_by_rule(),
+            "new_debtors": report.new_debtors,
+            "known_debtors": report.known_debtors,
+            "debtor_candidates": report.candidates.height,
+            "name_conflicts": report.conflicts.height,
+            "overlaps": report.overlaps.get_column("row").n_unique(),
+            "blank_lines": report.blank_lines,
+            "encoding": scanned.encoding,
+            "padded_rows": report.padded_rows,
+            "report_lines": {name: frame.height for name, frame in report.frames().items()},
+        }
         report.ingest_id = ingests.record(
-            conn, content_sha256=scanned.sha256, portfolio_id=portfolio_id, base_portfolio=portfolio, version=version,
-            file_name=path.name, profile=profile.name, actor=who or actor(), rows_read=report.rows_read,
-            accepted=report.accepted, rejected=report.rejected, principal=report.principal,
-            purchase_price=report.purchase_price, control_count=control.count, control_principal=control.principal,
-            control_ok=control.ok, details=details, content_fingerprint=report.fingerprint,
-            reports_stem=str(stem) if stem is not None else None, reports_pending=stem is not None,
-        )  # fmt: skip
-        audit(conn, AuditAction.INGEST, portfolio_id, {"file": path.name, "sha256": scanned.sha256, "ingest_id": report.ingest_id,
-                                             "accepted": report.accepted, "rejected": report.rejected}, who)  # fmt: skip
-        log.info("ingest %d of %s into %s: %d rows read, %d accepted, %d rejected; committing", report.ingest_id,
-                 path.name, portfolio_id, report.rows_read, report.accepted, report.rejected,
-                 extra={"ingest_id": report.ingest_id})  # fmt: skip
+            conn,
+            content_sha256=scanned.sha256,
+            portfolio_id=portfolio_id,
+            base_portfolio=portfolio,
+            version=version,
+            file_name=path.name,
+            profile=profile.name,
+            actor=who or actor(),
+            rows_read=report.rows_read,
+            accepted=report.accepted,
+            rejected=report.rejected,
+            principal=report.principal,
+            purchase_price=report.purchase_price,
+            control_count=control.count,
+            control_principal=control.principal,
+            control_ok=control.ok,
+            details=details,
+            content_fingerprint=report.fingerprint,
+            reports_stem=str(stem) if stem is not None else None,
+            reports_pending=stem is not None,
+        )
+        audit(
+            conn,
+            AuditAction.INGEST,
+            portfolio_id,
+            {
+                "file": path.name,
+                "sha256": scanned.sha256,
+                "ingest_id": report.ingest_id,
+                "accepted": report.accepted,
+                "rejected": report.rejected,
+            },
+            who,
+        )
+        log.info(
+            "ingest %d of %s into %s: %d rows read, %d accepted, %d rejected; committing",
+            report.ingest_id,
+            path.name,
+            portfolio_id,
+            report.rows_read,
+            report.accepted,
+            report.rejected,
+            extra={"ingest_id": report.ingest_id},
+        )
         progress("writing reports", 0, None)
         ingests.keep_reports(conn, report.ingest_id, report.frames())
         if stem is not None:
@@ -365,10 +480,14 @@ def _check_writable(stem: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except (FileExistsError, NotADirectoryError):
-        raise ReportPathError(f"--reports {stem}: cannot write the reports there (a part of the path is a file, not a "
-                              "folder); nothing stored") from None  # fmt: skip
+        raise ReportPathError(
+            f"--reports {stem}: cannot write the reports there (a part of the path is a file, not a "
+            "folder); nothing stored"
+        ) from None
     except OSError as e:
-        raise ReportPathError(f"--reports {stem}: cannot write the reports there ({e.strerror or e}); nothing stored") from None
+        raise ReportPathError(
+            f"--reports {stem}: cannot write the reports there ({e.strerror or e}); nothing stored"
+        ) from None
 
 
 @dataclass
@@ -392,19 +511,27 @@ class _Guard:
                 f"{report.file.name}: the same claims (seller_ref, national id, principal and due date of every row) "
                 f"are already stored in portfolio {first.portfolio_id} by ingest {first.ingest_id} ({first.file_name}, "
                 f"{first.ingested_at:%Y-%m-%d}); nothing stored. To store them again on purpose: --allow-duplicates "
-                f"(or --new-version for the next version of {first.base_portfolio})")  # fmt: skip
+                f"(or --new-version for the next version of {first.base_portfolio})"
+            )
 
-    def overlaps(self, conn: sa.Connection, rows: Callable[[pl.Series], pl.DataFrame], accepted_refs: Callable[[], pl.Series],
-                 accepted: int, file: Path) -> pl.DataFrame:
+    def overlaps(
+        self,
+        conn: sa.Connection,
+        rows: Callable[[pl.Series], pl.DataFrame],
+        accepted_refs: Callable[[], pl.Series],
+        accepted: int,
+        file: Path,
+    ) -> pl.DataFrame:
         """OVERLAP_SCHEMA lines of the accepted rows (``accepted_refs``: their seller_refs, asked
         for only if the seller has other portfolios; ``rows``: those rows of them, with
         KEY_COLUMNS) whose claim another portfolio of the seller holds."""
         found = [pl.DataFrame(schema=duplicates.OVERLAP_SCHEMA)]
-        others = [p for p in ingests.portfolios_of_seller(conn, self.seller)
-                  if not _version_of(p, self.base_portfolio)]  # fmt: skip
+        others = [p for p in ingests.portfolios_of_seller(conn, self.seller) if not _version_of(p, self.base_portfolio)]
         refs = accepted_refs() if others else None
-        stored = pl.concat([ingests.claims_with_seller_refs(conn, others[i : i + 200], refs) for i in range(0, len(others), 200)]
-                           or [pl.DataFrame(schema=ingests.CLAIM_KEY_SCHEMA)])  # fmt: skip
+        stored = pl.concat(
+            [ingests.claims_with_seller_refs(conn, others[i : i + 200], refs) for i in range(0, len(others), 200)]
+            or [pl.DataFrame(schema=ingests.CLAIM_KEY_SCHEMA)]
+        )
         if stored.height:
             stored = stored.join(ingests.national_ids(conn, stored.get_column("debtor_id")), on="debtor_id", how="left")
             found.append(duplicates.overlaps(rows(stored.get_column("seller_ref").unique()), stored))
@@ -419,12 +546,24 @@ class _Guard:
                     listed = f"; the rows could not be listed: {e}"
             raise DuplicateError(
                 f"{file.name}: {duplicates.described(found, accepted)}; nothing stored{listed}. To store them again on "
-                "purpose: --allow-duplicates", found)  # fmt: skip
+                "purpose: --allow-duplicates",
+                found,
+            )
         return found
 
 
-def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Profile, price: int | None, progress,
-           book: debtor_rules.DebtorBook, first_claim: int, bare: list | None = None, guard: _Guard | None = None) -> None:
+def _store(
+    conn: sa.Connection,
+    read: _Read,
+    report: IngestReport,
+    profile: Profile,
+    price: int | None,
+    progress,
+    book: debtor_rules.DebtorBook,
+    first_claim: int,
+    bare: list | None = None,
+    guard: _Guard | None = None,
+) -> None:
     """The accepted rows into the store, batch by batch from the spill file, in ``conn``'s
     transaction: the rules that need the store first (seller_refs it holds), then the price and
     the claims; ``bare`` tables get their keys and indexes back; the debtors (written as the file
@@ -442,9 +581,11 @@ def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Prof
         return batch.filter(~pl.col("row").is_in(rejected.implode()))
 
     if guard is not None:
+
         def with_refs(refs: pl.Series) -> pl.DataFrame:
-            return spill.collect(["row", *duplicates.KEY_COLUMNS],
-                                 lambda b: kept(b).filter(pl.col("seller_ref").is_in(refs.implode())))  # fmt: skip
+            return spill.collect(
+                ["row", *duplicates.KEY_COLUMNS], lambda b: kept(b).filter(pl.col("seller_ref").is_in(refs.implode()))
+            )
 
         def accepted_refs() -> pl.Series:
             return spill.collect(["row", "seller_ref"], kept).get_column("seller_ref")
@@ -453,8 +594,10 @@ def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Prof
 
     allocated = None
     if price is not None:
-        face = spill.collect(["row", "principal", "interest_at_cutoff", "costs_at_cutoff"],
-                             lambda b: kept(b).select(pl.col("principal") + pl.col("interest_at_cutoff") + pl.col("costs_at_cutoff")))  # fmt: skip
+        face = spill.collect(
+            ["row", "principal", "interest_at_cutoff", "costs_at_cutoff"],
+            lambda b: kept(b).select(pl.col("principal") + pl.col("interest_at_cutoff") + pl.col("costs_at_cutoff")),
+        )
         allocated = allocate_price(face.to_series(), price)
     ingests.ensure_portfolio(conn, portfolio_id, profile.name if profile.seller else portfolio_id, profile.seller)
     accepted = principal = purchase_price = 0
@@ -476,8 +619,15 @@ def _store(conn: sa.Connection, read: _Read, report: IngestReport, profile: Prof
         progress(f"indexing {table.table}", 0, None)
         table.restore()
     if accepted + rejected.len() != read.rows_read:
-        raise RuntimeError(f"ingest lost track of rows: {accepted} accepted + {rejected.len()} rejected != {read.rows_read} read")
-    report.accepted, report.rejected, report.principal, report.purchase_price = accepted, rejected.len(), principal, purchase_price
+        raise RuntimeError(
+            f"ingest lost track of rows: {accepted} accepted + {rejected.len()} rejected != {read.rows_read} read"
+        )
+    report.accepted, report.rejected, report.principal, report.purchase_price = (
+        accepted,
+        rejected.len(),
+        principal,
+        purchase_price,
+    )
     debtor_of = spill.collect(["debtor_id", "row"], kept)
 
     def named(rows: pl.Series) -> pl.DataFrame:
@@ -541,9 +691,16 @@ class _Read:
     padded_rows: int = 0
 
 
-def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows: int | None, progress, spill: Path,
-          on_good: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
-          prepare_good: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> _Read:
+def _read(
+    scanned: Scanned,
+    profile: Profile,
+    terms: row_rules.Terms,
+    batch_rows: int | None,
+    progress,
+    spill: Path,
+    on_good: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    prepare_good: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> _Read:
     """Every batch mapped and checked, the accepted rows (through ``on_good``, which may add
     columns, in file order) spilled to Arrow IPC in ``spill`` (memory stays bounded by a few
     batches); then the rule that needs the whole file (a seller_ref once). The row rules need
@@ -556,7 +713,9 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
     total = estimated_rows(scanned)
     batch_rows = batch_rows or BATCH_ROWS
     accepted, refs = _Spill(spill / "accepted.arrow"), _Spill(spill / "refs.arrow")
-    batches = read_batches(scanned, encoding=profile.encoding, delimiter=profile.delimiter, sheet=profile.sheet, batch_rows=batch_rows)
+    batches = read_batches(
+        scanned, encoding=profile.encoding, delimiter=profile.delimiter, sheet=profile.sheet, batch_rows=batch_rows
+    )
     try:
         for checked in _in_order(_RowRules(profile, terms, prepare_good), batches):
             failures.append(checked.failures)
@@ -576,10 +735,18 @@ def _read(scanned: Scanned, profile: Profile, terms: row_rules.Terms, batch_rows
         failures.append(_duplicate_refs(refs))
     failure_schema = row_rules.FAILURE_SCHEMA
     return _Read(
-        accepted, batch_rows, pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures])
-        if failures else pl.DataFrame(schema=failure_schema),
-        rows_read, blank, principal_read, unparsed, fingerprint, padded,
-    )  # fmt: skip
+        accepted,
+        batch_rows,
+        pl.concat([f.select(list(failure_schema)).cast(failure_schema) for f in failures])
+        if failures
+        else pl.DataFrame(schema=failure_schema),
+        rows_read,
+        blank,
+        principal_read,
+        unparsed,
+        fingerprint,
+        padded,
+    )
 
 
 @dataclass
@@ -600,7 +767,9 @@ class _Checked:
 class _RowRules:
     """A batch of text rows -> ``_Checked``; the file's columns are mapped from the first batch's header."""
 
-    def __init__(self, profile: Profile, terms: row_rules.Terms, prepare_good: Callable[[pl.DataFrame], pl.DataFrame] | None) -> None:
+    def __init__(
+        self, profile: Profile, terms: row_rules.Terms, prepare_good: Callable[[pl.DataFrame], pl.DataFrame] | None
+    ) -> None:
         self.profile, self.terms, self.prepare_good, self.found = profile, terms, prepare_good, None
 
     def first(self, batch: pl.DataFrame) -> None:
@@ -608,11 +777,17 @@ class _RowRules:
 
     def __call__(self, batch: pl.DataFrame) -> _Checked:
         data_columns = [c for c in batch.columns if c not in META]
-        empty = pl.all_horizontal(blank_to_null(pl.col(c)).is_null() for c in data_columns) if data_columns else pl.lit(True)
+        empty = (
+            pl.all_horizontal(blank_to_null(pl.col(c)).is_null() for c in data_columns)
+            if data_columns
+            else pl.lit(True)
+        )
         blank = batch.filter(empty).height
         batch = batch.filter(~empty)
         rows = batch.height
-        batch, miscounted, padded = row_rules.field_count(batch, self.found.get("seller_ref"), self.profile.pad_short_rows)
+        batch, miscounted, padded = row_rules.field_count(
+            batch, self.found.get("seller_ref"), self.profile.pad_short_rows
+        )
         frame = row_rules.canonical(batch, self.found, self.profile)
         good, bad, (principal_sum, principal_unread) = row_rules.check(frame, self.terms, self.profile)
         refs = frame.select(ROW, "seller_ref").filter(pl.col("seller_ref").is_not_null())
@@ -620,8 +795,17 @@ class _RowRules:
         good = self.prepare_good(good) if self.prepare_good is not None else good
         if miscounted.height:
             bad = pl.concat([bad.select(list(row_rules.FAILURE_SCHEMA)).cast(row_rules.FAILURE_SCHEMA), miscounted])
-        return _Checked(rows, blank, good, detached(bad), refs, principal_sum, principal_unread + miscounted.height,
-                        fingerprint, padded)  # fmt: skip
+        return _Checked(
+            rows,
+            blank,
+            good,
+            detached(bad),
+            refs,
+            principal_sum,
+            principal_unread + miscounted.height,
+            fingerprint,
+            padded,
+        )
 
 
 def _in_order(rules: _RowRules, batches, workers: int = 2):
@@ -680,12 +864,15 @@ class _Spill:
             for i in range(reader.num_record_batches):
                 batch = reader.get_batch(i)
                 if owned:  # concatenating always copies
-                    batch = pa.RecordBatch.from_arrays([pa.concat_arrays([c, c.slice(0, 0)]) for c in batch.columns],
-                                                       schema=batch.schema)  # fmt: skip
+                    batch = pa.RecordBatch.from_arrays(
+                        [pa.concat_arrays([c, c.slice(0, 0)]) for c in batch.columns], schema=batch.schema
+                    )
                 frame = pl.from_arrow(batch)
                 yield frame if columns is None else frame.select(columns)
 
-    def collect(self, columns: list[str] | None, each: Callable[[pl.DataFrame], pl.DataFrame] = lambda b: b) -> pl.DataFrame:
+    def collect(
+        self, columns: list[str] | None, each: Callable[[pl.DataFrame], pl.DataFrame] = lambda b: b
+    ) -> pl.DataFrame:
         """``each`` of the batches (``columns`` of them), in one frame (``each`` keeps it small).
         The batches are ``owned`` and each part ``detached`` (polars strings are views): the rows
         kept of a batch keep nothing else of it (10M rows: 1.1 GB less at the end)."""
@@ -705,17 +892,23 @@ def _duplicate_refs(refs: _Spill) -> pl.DataFrame:
     suspects = refs.collect(None, lambda b: b.filter(pl.col("seller_ref").hash(seed=7).is_in(twice)))
     dupes = suspects.filter(pl.col("seller_ref").is_duplicated())
     return dupes.select(
-        pl.col(ROW).alias("row"), "seller_ref", pl.lit("seller_ref").alias("column"),
-        pl.lit("seller_ref appears more than once in the file").alias("rule"), pl.col("seller_ref").alias("value"),
-    ).sort("row")  # fmt: skip
+        pl.col(ROW).alias("row"),
+        "seller_ref",
+        pl.lit("seller_ref").alias("column"),
+        pl.lit("seller_ref appears more than once in the file").alias("rule"),
+        pl.col("seller_ref").alias("value"),
+    ).sort("row")
 
 
 def _stored_refs(accepted: pl.DataFrame, stored: pl.Series, portfolio_id: str) -> pl.DataFrame:
     taken = accepted.filter(pl.col("seller_ref").is_in(stored.implode()))
     return taken.select(
-        "row", "seller_ref", pl.lit("seller_ref").alias("column"),
-        pl.lit(f"seller_ref already stored in portfolio {portfolio_id}").alias("rule"), pl.col("seller_ref").alias("value"),
-    ).cast(row_rules.FAILURE_SCHEMA)  # fmt: skip
+        "row",
+        "seller_ref",
+        pl.lit("seller_ref").alias("column"),
+        pl.lit(f"seller_ref already stored in portfolio {portfolio_id}").alias("rule"),
+        pl.col("seller_ref").alias("value"),
+    ).cast(row_rules.FAILURE_SCHEMA)
 
 
 def _claims(rows: pl.DataFrame, portfolio_id: str, first_claim: int) -> pl.DataFrame:
@@ -734,8 +927,14 @@ def _version_of(portfolio_id: str, portfolio: str) -> bool:
     return portfolio_id == portfolio or portfolio_id.startswith(f"{portfolio}@v")
 
 
-def _seen_before(scanned: Scanned, earlier: list, portfolio: str, allow_duplicates: bool, started: float,
-                 finished: list[str] | None = None) -> IngestReport | None:  # fmt: skip
+def _seen_before(
+    scanned: Scanned,
+    earlier: list,
+    portfolio: str,
+    allow_duplicates: bool,
+    started: float,
+    finished: list[str] | None = None,
+) -> IngestReport | None:
     """What to do with a file whose bytes ``earlier`` ingests stored: into the same portfolio (or one
     of its versions) a rerun, recognised (the report); into another name refused, a mistyped name
     most likely (``DuplicateError``), unless ``allow_duplicates`` (None: ingest it)."""
@@ -755,18 +954,40 @@ def _seen_before(scanned: Scanned, earlier: list, portfolio: str, allow_duplicat
 def _recognised(scanned: Scanned, earlier: list, started: float, finished: list[str] | None = None) -> IngestReport:
     first = earlier[0]
     report = IngestReport(
-        scanned.path, scanned.sha256, first.portfolio_id, first.version, IngestStatus.ALREADY_INGESTED, first.rows_read, 0,
-        first.accepted, first.rejected, pl.DataFrame(schema=row_rules.FAILURE_SCHEMA),
-        pl.DataFrame(schema=debtor_rules.CANDIDATE_SCHEMA), None, principal=first.principal,
-        purchase_price=first.purchase_price, ingest_id=first.ingest_id, encoding=scanned.encoding,
-    )  # fmt: skip
-    report.already = {"ingest_id": first.ingest_id, "portfolio": first.portfolio_id, "version": first.version,
-                      "at": first.ingested_at.isoformat(), "by": first.actor,
-                      "versions": [e.portfolio_id for e in earlier]}  # fmt: skip
+        scanned.path,
+        scanned.sha256,
+        first.portfolio_id,
+        first.version,
+        IngestStatus.ALREADY_INGESTED,
+        first.rows_read,
+        0,
+        first.accepted,
+        first.rejected,
+        pl.DataFrame(schema=row_rules.FAILURE_SCHEMA),
+        pl.DataFrame(schema=debtor_rules.CANDIDATE_SCHEMA),
+        None,
+        principal=first.principal,
+        purchase_price=first.purchase_price,
+        ingest_id=first.ingest_id,
+        encoding=scanned.encoding,
+    )
+    report.already = {
+        "ingest_id": first.ingest_id,
+        "portfolio": first.portfolio_id,
+        "version": first.version,
+        "at": first.ingested_at.isoformat(),
+        "by": first.actor,
+        "versions": [e.portfolio_id for e in earlier],
+    }
     report.finished = finished or []
     report.seconds = time.perf_counter() - started
-    log.info("%s is already ingested into %s (ingest %d): nothing stored", scanned.path.name, first.portfolio_id,
-             first.ingest_id, extra={"ingest_id": first.ingest_id})  # fmt: skip
+    log.info(
+        "%s is already ingested into %s (ingest %d): nothing stored",
+        scanned.path.name,
+        first.portfolio_id,
+        first.ingest_id,
+        extra={"ingest_id": first.ingest_id},
+    )
     return report
 
 
@@ -776,8 +997,9 @@ def write_reports(report: IngestReport, stem: Path) -> dict[str, Path]:
     return _put_in_place(_staged_reports(report.frames(), Path(stem), f"written-{os.getpid()}"))
 
 
-def _staged_reports(frames: dict[str, pl.DataFrame], stem: Path, tag: str,
-                    only: list[str] | None = None) -> dict[str, tuple[Path, Path]]:
+def _staged_reports(
+    frames: dict[str, pl.DataFrame], stem: Path, tag: str, only: list[str] | None = None
+) -> dict[str, tuple[Path, Path]]:
     """REPORT_FILES (``only`` these) of ``frames`` written under staged names (``tag`` in them) beside their final
     ones, on disk (fsync) before this returns: name -> (staged, final). Nothing is left behind
     if one cannot be written (ReportPathError)."""
@@ -861,13 +1083,17 @@ def finish_reports(conn: sa.Connection) -> list[str]:
                 frames = ingests.kept_reports(conn, record.ingest_id, REPORT_SCHEMAS)
                 _put_in_place(_staged_reports(frames, stem, f"recovered-{os.getpid()}", only=missing))
         except (OSError, ReportPathError) as e:
-            said.append(f"ingest {record.ingest_id}: its reports are still staged beside {stem} and cannot be put in "
-                        f"place ({e}); `cession ingest report {record.ingest_id}` writes them again")  # fmt: skip
+            said.append(
+                f"ingest {record.ingest_id}: its reports are still staged beside {stem} and cannot be put in "
+                f"place ({e}); `cession ingest report {record.ingest_id}` writes them again"
+            )
             continue
         ingests.reports_in_place(conn, record.ingest_id)
         if renamed or missing:  # else the ingest's own command put them in place, as it should
-            said.append(f"ingest {record.ingest_id} ({record.file_name}): its reports were not in place (its command "
-                        f"stopped after the commit): now they are ({stem}.*)")  # fmt: skip
+            said.append(
+                f"ingest {record.ingest_id} ({record.file_name}): its reports were not in place (its command "
+                f"stopped after the commit): now they are ({stem}.*)"
+            )
     return said
 
 
@@ -878,7 +1104,9 @@ def _unfinished(record) -> bool:
     return any(_staged_name(f, f"ingest-{record.ingest_id}").exists() or not f.exists() for f in finals)
 
 
-def rewrite_reports(engine: sa.Engine, ingest_id: int, stem: Path | str | None = None) -> tuple[object, dict[str, Path], list[str]]:
+def rewrite_reports(
+    engine: sa.Engine, ingest_id: int, stem: Path | str | None = None
+) -> tuple[object, dict[str, Path], list[str]]:
     """The reports of a stored ingest written again from the store, to ``stem`` (default: where
     they went first, else ./<file name>): (its ingest_files row, the files written, the lines of
     finish_reports, which runs first)."""
@@ -894,11 +1122,15 @@ def rewrite_reports(engine: sa.Engine, ingest_id: int, stem: Path | str | None =
         if record is None:
             raise IngestError(f"ingest {ingest_id}: no such ingest in the store")
         if "report_lines" not in (record.details or {}):
-            raise IngestError(f"ingest {ingest_id} ({record.file_name}) was stored before its report lines were kept "
-                              "in the store (Cession before migration 0005): its reports cannot be written again")  # fmt: skip
+            raise IngestError(
+                f"ingest {ingest_id} ({record.file_name}) was stored before its report lines were kept "
+                "in the store (Cession before migration 0005): its reports cannot be written again"
+            )
         frames = ingests.kept_reports(conn, ingest_id, REPORT_SCHEMAS)
     lines = {name: frame.height for name, frame in frames.items()}
     if lines != record.details["report_lines"]:
-        raise RuntimeError(f"ingest {ingest_id}: the store keeps {lines} report lines, the ingest wrote {record.details['report_lines']}")
+        raise RuntimeError(
+            f"ingest {ingest_id}: the store keeps {lines} report lines, the ingest wrote {record.details['report_lines']}"
+        )
     stem = Path(stem if stem is not None else record.reports_stem or record.file_name).absolute()
     return record, _put_in_place(_staged_reports(frames, stem, f"rewrite-{os.getpid()}")), finished

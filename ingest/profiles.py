@@ -16,24 +16,46 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.errors import InputError
 from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, InterestBasis
+from engine.errors import InputError
 
 SHIPPED = Path(__file__).with_name("profiles")
 
 #: The columns ingest reads (docs/data-contract.md's names; PLN amounts, dates as text), and what they are.
 CLAIM_COLUMNS = (
-    "seller_ref", "debtor_kind", "principal", "interest_at_cutoff", "costs_at_cutoff", "due_date", "cutoff_date",
-    "interest_basis", "contractual_rate_bp", "contractual_rate_percent", "limitation_kind", "limitation_years",
-    "title_date", "purchase_date", "purchase_price",
-)  # fmt: skip
+    "seller_ref",
+    "debtor_kind",
+    "principal",
+    "interest_at_cutoff",
+    "costs_at_cutoff",
+    "due_date",
+    "cutoff_date",
+    "interest_basis",
+    "contractual_rate_bp",
+    "contractual_rate_percent",
+    "limitation_kind",
+    "limitation_years",
+    "title_date",
+    "purchase_date",
+    "purchase_price",
+)
 DEBTOR_COLUMNS = ("national_id", "name", "street", "postal_code", "city", "phone", "email", "flags")
 #: checked but not stored: a birth date helps match debtors without a PESEL; REGON and IBAN are checksummed
 EXTRA_COLUMNS = ("birth_date", "regon", "iban")
 INPUT_COLUMNS = CLAIM_COLUMNS + DEBTOR_COLUMNS + EXTRA_COLUMNS
 #: a file must carry these (or the profile a default for them, or the command line a value)
-REQUIRED_COLUMNS = ("seller_ref", "debtor_kind", "name", "principal", "interest_at_cutoff", "costs_at_cutoff",
-                    "due_date", "cutoff_date", "interest_basis", "limitation_kind")  # fmt: skip
+REQUIRED_COLUMNS = (
+    "seller_ref",
+    "debtor_kind",
+    "name",
+    "principal",
+    "interest_at_cutoff",
+    "costs_at_cutoff",
+    "due_date",
+    "cutoff_date",
+    "interest_basis",
+    "limitation_kind",
+)
 ENUMS: dict[str, tuple[str, ...]] = {
     "debtor_kind": tuple(DebtorKind),
     "interest_basis": tuple(InterestBasis),
@@ -135,8 +157,10 @@ def load_profile(name_or_path: str | Path | None) -> Profile:
     if not path.exists():
         path = SHIPPED / f"{name_or_path}.yaml"
         if not path.exists():
-            raise ProfileError(f"profile {name_or_path!r}: no such file, and no shipped profile of that name "
-                               f"(shipped: {', '.join(shipped_profiles())})")  # fmt: skip
+            raise ProfileError(
+                f"profile {name_or_path!r}: no such file, and no shipped profile of that name "
+                f"(shipped: {', '.join(shipped_profiles())})"
+            )
     return _read(path)
 
 

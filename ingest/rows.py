@@ -20,8 +20,13 @@ from ingest.profiles import ENUMS, INPUT_COLUMNS, REQUIRED_COLUMNS, Profile
 from ingest.sources import BROKEN, FIELDS, META, NAMES, NO_LINE_END, ROW, SourceError, header_fields
 
 PRODUCT = "product"
-FAILURE_SCHEMA = {"row": pl.Int64(), "seller_ref": pl.String(), "column": pl.String(), "rule": pl.String(),
-                  "value": pl.String()}  # fmt: skip
+FAILURE_SCHEMA = {
+    "row": pl.Int64(),
+    "seller_ref": pl.String(),
+    "column": pl.String(),
+    "rule": pl.String(),
+    "value": pl.String(),
+}
 MONEY = ("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price")
 DATES = ("due_date", "cutoff_date", "title_date", "purchase_date", "birth_date")
 #: columns stored as the seller wrote them (not parsed, not matched against a pattern)
@@ -68,19 +73,35 @@ def field_count(batch: pl.DataFrame, seller_ref: str | None, pad: bool) -> tuple
     header = f"{fewest}" if fewest == most else f"{fewest} to {most}"
     rule = (
         pl.when(cut == NO_LINE_END)
-        .then(pl.format("the file ends inside this row: {} of {} fields and no line end (a file cut short?)", fields, pl.lit(fewest)))
+        .then(
+            pl.format(
+                "the file ends inside this row: {} of {} fields and no line end (a file cut short?)",
+                fields,
+                pl.lit(fewest),
+            )
+        )
         .when(cut.is_not_null())
         .then(pl.lit("the file ends inside this row: a quote opened in it is never closed (a file cut short?)"))
         .when(fields > most)
-        .then(pl.format("{} fields where the header has {} (a separator inside an unquoted value?)", fields, pl.lit(header)))
-        .otherwise(pl.format("{} fields where the header has {} (a row cut short, or a separator missing?)", fields, pl.lit(header)))
-    )  # fmt: skip
+        .then(
+            pl.format(
+                "{} fields where the header has {} (a separator inside an unquoted value?)", fields, pl.lit(header)
+            )
+        )
+        .otherwise(
+            pl.format(
+                "{} fields where the header has {} (a row cut short, or a separator missing?)", fields, pl.lit(header)
+            )
+        )
+    )
     value = pl.concat_str([pl.col(c).fill_null("") for c in data], separator=" | ").str.strip_chars_end(" |")
     failures = bad.select(
         pl.col(ROW).alias("row"),
         (pl.col(seller_ref).str.strip_chars() if seller_ref else pl.lit(None, pl.String)).alias("seller_ref"),
-        pl.lit("field_count").alias("column"), rule.alias("rule"), value.str.slice(0, 200).alias("value"),
-    ).cast(FAILURE_SCHEMA)  # fmt: skip
+        pl.lit("field_count").alias("column"),
+        rule.alias("rule"),
+        value.str.slice(0, 200).alias("value"),
+    ).cast(FAILURE_SCHEMA)
     return marked.filter(~pl.col("_wrong")).drop("_wrong"), failures, padded
 
 
@@ -96,8 +117,10 @@ def header_map(columns: list[str], profile: Profile, terms: Terms) -> dict[str, 
                 break
     if profile.products is not None:
         if _key(profile.products.column) not in in_file:
-            raise SourceError(f"the profile's product column {profile.products.column!r} is not in the file; the file has: "
-                              f"{', '.join(in_file.values())}{_garbled_hint(in_file.values())}")  # fmt: skip
+            raise SourceError(
+                f"the profile's product column {profile.products.column!r} is not in the file; the file has: "
+                f"{', '.join(in_file.values())}{_garbled_hint(in_file.values())}"
+            )
         found[PRODUCT] = in_file[_key(profile.products.column)]
     derived = {c for assigned in (profile.products.map.values() if profile.products else ()) for c in assigned}
     needed = list(REQUIRED_COLUMNS)
@@ -106,8 +129,12 @@ def header_map(columns: list[str], profile: Profile, terms: Terms) -> dict[str, 
     missing = [c for c in needed if c not in found and c not in profile.defaults and c not in derived]
     if missing:
         hint = {"purchase_date": " (or --purchase-date)", "purchase_price": " (or --price)"}
-        wanted = ", ".join((f"{c} ({profile.columns[c]!r})" if c in profile.columns else c) + hint.get(c, "") for c in missing)
-        raise SourceError(f"missing column(s): {wanted}; the file has: {', '.join(in_file.values())}{_garbled_hint(in_file.values())}")
+        wanted = ", ".join(
+            (f"{c} ({profile.columns[c]!r})" if c in profile.columns else c) + hint.get(c, "") for c in missing
+        )
+        raise SourceError(
+            f"missing column(s): {wanted}; the file has: {', '.join(in_file.values())}{_garbled_hint(in_file.values())}"
+        )
     return found
 
 
@@ -122,8 +149,10 @@ def _garbled_hint(columns) -> str:
             except (UnicodeEncodeError, UnicodeDecodeError):
                 continue
             if meant != name:
-                return (f" (the header reads as UTF-8 read as {NAMES[code_page]}: {name!r} is {meant!r}; "
-                        f"set `encoding: utf-8` in the profile)")  # fmt: skip
+                return (
+                    f" (the header reads as UTF-8 read as {NAMES[code_page]}: {name!r} is {meant!r}; "
+                    f"set `encoding: utf-8` in the profile)"
+                )
     return ""
 
 
@@ -142,18 +171,23 @@ def canonical(batch: pl.DataFrame, found: dict[str, str], profile: Profile) -> p
     if profile.products is not None:
         known = {_key(k): k for k in profile.products.map}
         frame = frame.with_columns(
-            pl.col(PRODUCT).str.replace_all(r"\s+", " ").str.to_lowercase().replace_strict(known, default=None).alias("_product")
+            pl.col(PRODUCT)
+            .str.replace_all(r"\s+", " ")
+            .str.to_lowercase()
+            .replace_strict(known, default=None)
+            .alias("_product")
         )
         product = pl.col("_product")
         derived = {c for assigned in profile.products.map.values() for c in assigned}
         frame = frame.with_columns(
             pl.coalesce(
-                product.replace_strict({k: v[c] for k, v in profile.products.map.items() if c in v}, default=None,
-                                       return_dtype=pl.String),
+                product.replace_strict(
+                    {k: v[c] for k, v in profile.products.map.items() if c in v}, default=None, return_dtype=pl.String
+                ),
                 pl.col(c),
             ).alias(c)
             for c in derived
-        )  # fmt: skip
+        )
         frame = frame.with_columns(product.is_not_null().alias("_product_known"))
     if profile.defaults:
         frame = frame.with_columns(pl.col(c).fill_null(pl.lit(v)) for c, v in profile.defaults.items())
@@ -162,7 +196,9 @@ def canonical(batch: pl.DataFrame, found: dict[str, str], profile: Profile) -> p
 
 def _iban_text(text: pl.Expr) -> pl.Expr:
     """A Polish account number (NRB, 26 digits) is an IBAN without its 'PL'."""
-    t = text.str.replace_all(" ", "", literal=True).str.replace_all(r"[\s\-]", "").str.to_uppercase()  # most are grouped by spaces
+    t = (
+        text.str.replace_all(" ", "", literal=True).str.replace_all(r"[\s\-]", "").str.to_uppercase()
+    )  # most are grouped by spaces
     return pl.when(t.str.contains(r"^\d{26}$")).then("PL" + t).otherwise(t)
 
 
@@ -172,18 +208,27 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
     col = pl.col
     problems: dict[str, list[pl.Expr]] = {c: [] for c in (*INPUT_COLUMNS, PRODUCT)}
     parsers = [(c, amount) for c in MONEY] + [(c, lambda s: calendar_date(s, terms.today)) for c in DATES]
-    parsers += [("contractual_rate_bp", whole_number), ("contractual_rate_percent", percent_as_bp),
-                ("limitation_years", whole_number)]  # fmt: skip
+    parsers += [
+        ("contractual_rate_bp", whole_number),
+        ("contractual_rate_percent", percent_as_bp),
+        ("limitation_years", whole_number),
+    ]
     parsed = []
     for column, parser in parsers:
         text = frame.get_column(column)
         if text.null_count() == len(text):  # not in the file (or empty throughout): nothing to parse
-            out = pl.DataFrame({"value": pl.Series(dtype=parser(text.head(0)).schema["value"]).extend_constant(None, len(text)),
-                                "problem": pl.Series(dtype=pl.String).extend_constant(None, len(text))})  # fmt: skip
+            out = pl.DataFrame(
+                {
+                    "value": pl.Series(dtype=parser(text.head(0)).schema["value"]).extend_constant(None, len(text)),
+                    "problem": pl.Series(dtype=pl.String).extend_constant(None, len(text)),
+                }
+            )
         else:
             out = parser(text)
         if column == "principal":  # for the control totals: every row's principal, accepted or not
-            principal = out.select(pl.col("value").sum().alias("sum"), pl.col("value").is_null().sum().alias("bad")).row(0)
+            principal = out.select(
+                pl.col("value").sum().alias("sum"), pl.col("value").is_null().sum().alias("bad")
+            ).row(0)
         parsed += [out.get_column("value").alias(f"_{column}"), out.get_column("problem").alias(f"?{column}")]
         problems[column].append(col(f"?{column}"))
     frame = frame.with_columns(parsed).with_columns(
@@ -206,73 +251,111 @@ def check(frame: pl.DataFrame, terms: Terms, profile: Profile) -> tuple[pl.DataF
         problems[column].insert(0, pl.when(col(column).is_null()).then(pl.lit("required")))
     for column, allowed in ENUMS.items():
         problems[column].append(
-            pl.when(col(column).is_not_null() & ~col(column).is_in(allowed))
-            .then(pl.lit(f"unknown value; allowed: {', '.join(allowed)}"))
-        )  # fmt: skip
+            pl.when(col(column).is_not_null() & ~col(column).is_in(allowed)).then(
+                pl.lit(f"unknown value; allowed: {', '.join(allowed)}")
+            )
+        )
     for column in (*INPUT_COLUMNS, PRODUCT):
-        problems[column].insert(0, pl.when(col(column).str.contains("\ufffd", literal=True))
-                                .then(pl.lit("bytes that are no character in the file's encoding")))  # fmt: skip
+        problems[column].insert(
+            0,
+            pl.when(col(column).str.contains("\ufffd", literal=True)).then(
+                pl.lit("bytes that are no character in the file's encoding")
+            ),
+        )
     for column in FREE_TEXT:  # the other columns' values are parsed or matched whole, which a control character fails
-        problems[column].insert(0, pl.when(col(column).str.contains(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))
-                                .then(pl.lit("a control character (binary data?)")))  # fmt: skip
+        problems[column].insert(
+            0,
+            pl.when(col(column).str.contains(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")).then(
+                pl.lit("a control character (binary data?)")
+            ),
+        )
         # a quoted value may hold line breaks and tabs: in a name or an address they would break
         # every letter and export made from it, so the row waits for a corrected value
-        problems[column].insert(0, pl.when(col(column).str.contains(r"[\t\n\r]"))
-                                .then(pl.lit("a line break or tab inside the value (one line expected)")))  # fmt: skip
+        problems[column].insert(
+            0,
+            pl.when(col(column).str.contains(r"[\t\n\r]")).then(
+                pl.lit("a line break or tab inside the value (one line expected)")
+            ),
+        )
     for column, length in MAX_LENGTH.items():
-        problems[column].append(pl.when(col(column).str.len_chars() > length).then(pl.lit(f"longer than {length} characters")))
+        problems[column].append(
+            pl.when(col(column).str.len_chars() > length).then(pl.lit(f"longer than {length} characters"))
+        )
     if PRODUCT in frame.columns and "_product_known" in frame.columns:
         problems[PRODUCT].append(
             pl.when(~col("_product_known")).then(pl.lit("product type not in the seller profile (products.map)"))
         )
     national_id = pl.when(col("national").is_null()).then(None)
     for kind in DebtorKind:  # each kind's national id by its own rules
-        national_id = national_id.when(col("debtor_kind") == kind).then(NATIONAL_ID_RULES[kind.national_id](col("national")))
+        national_id = national_id.when(col("debtor_kind") == kind).then(
+            NATIONAL_ID_RULES[kind.national_id](col("national"))
+        )
     problems["national_id"].append(national_id)
     problems["postal_code"].append(
-        pl.when(col("postal").is_not_null() & ~col("postal").str.contains(r"^\d{2}-\d{3}$")).then(pl.lit("postal code must be NN-NNN"))
+        pl.when(col("postal").is_not_null() & ~col("postal").str.contains(r"^\d{2}-\d{3}$")).then(
+            pl.lit("postal code must be NN-NNN")
+        )
     )
     problems["email"].append(
-        pl.when(col("email").is_not_null() & ~col("email").str.contains(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")).then(pl.lit("not an e-mail address"))
+        pl.when(col("email").is_not_null() & ~col("email").str.contains(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")).then(
+            pl.lit("not an e-mail address")
+        )
     )
     problems["flags"].append(
-        pl.when(col("flags").is_not_null() & ~col("flags").str.to_lowercase().str.contains(r"^[a-z_]+(\s*[,;|]\s*[a-z_]+)*$"))
-        .then(pl.lit("flags: words like deceased, bankrupt separated by commas"))
-    )  # fmt: skip
+        pl.when(
+            col("flags").is_not_null()
+            & ~col("flags").str.to_lowercase().str.contains(r"^[a-z_]+(\s*[,;|]\s*[a-z_]+)*$")
+        ).then(pl.lit("flags: words like deceased, bankrupt separated by commas"))
+    )
     future = "purchase_date" if terms.purchase_date is None else "cutoff_date"
-    problems[future].append(pl.when(pl.max_horizontal(purchase, t("cutoff_date")) > terms.today).then(pl.lit("in the future")))
+    problems[future].append(
+        pl.when(pl.max_horizontal(purchase, t("cutoff_date")) > terms.today).then(pl.lit("in the future"))
+    )
     problems["due_date"].append(pl.when(t("due_date") > t("cutoff_date")).then(pl.lit("due_date after cutoff_date")))
     problems["cutoff_date"].append(pl.when(t("cutoff_date") > purchase).then(pl.lit("cutoff_date after purchase_date")))
     problems["title_date"].append(
-        pl.when((t("title_date") < t("due_date")) | (t("title_date") > purchase))
-        .then(pl.lit("title_date must lie between due_date and purchase_date"))
-    )  # fmt: skip
+        pl.when((t("title_date") < t("due_date")) | (t("title_date") > purchase)).then(
+            pl.lit("title_date must lie between due_date and purchase_date")
+        )
+    )
     problems["birth_date"].append(pl.when(t("birth_date") > terms.today).then(pl.lit("in the future")))
     contractual = is_one_of("interest_basis", CONTRACT_RATE_BASES)
     problems["contractual_rate_percent"].append(
-        pl.when(contractual & (rate.is_null() | (rate > MAX_CONTRACTUAL_RATE_BP)))
-        .then(pl.lit(f"a contractual rate of 0..{MAX_CONTRACTUAL_RATE_BP // 100} % is required for interest_basis "
-                     f"{InterestBasis.spelled(CONTRACT_RATE_BASES)}"))
-    )  # fmt: skip
-    problems["limitation_years"].append(
-        pl.when(is_one_of("limitation_kind", OWN_YEARS_KINDS) & (t("limitation_years").is_null() | ~t("limitation_years").is_between(1, 100)))
-        .then(pl.lit(f"1..100 years required for limitation_kind {LimitationKind.spelled(OWN_YEARS_KINDS)}"))
-    )  # fmt: skip
-    checked = frame.with_columns(
-        pl.coalesce(*exprs).alias(f"!{column}") for column, exprs in problems.items() if exprs
+        pl.when(contractual & (rate.is_null() | (rate > MAX_CONTRACTUAL_RATE_BP))).then(
+            pl.lit(
+                f"a contractual rate of 0..{MAX_CONTRACTUAL_RATE_BP // 100} % is required for interest_basis "
+                f"{InterestBasis.spelled(CONTRACT_RATE_BASES)}"
+            )
+        )
     )
+    problems["limitation_years"].append(
+        pl.when(
+            is_one_of("limitation_kind", OWN_YEARS_KINDS)
+            & (t("limitation_years").is_null() | ~t("limitation_years").is_between(1, 100))
+        ).then(pl.lit(f"1..100 years required for limitation_kind {LimitationKind.spelled(OWN_YEARS_KINDS)}"))
+    )
+    checked = frame.with_columns(pl.coalesce(*exprs).alias(f"!{column}") for column, exprs in problems.items() if exprs)
     regon = checked.get_column("regon")
     if regon.null_count() < len(regon):
         verdict = regon_valid(regon)
-        checked = checked.with_columns(pl.when(verdict.not_()).then(pl.lit("REGON check digit does not match")).alias("!regon"))
+        checked = checked.with_columns(
+            pl.when(verdict.not_()).then(pl.lit("REGON check digit does not match")).alias("!regon")
+        )
     flagged = [c for c in checked.columns if c.startswith("!")]
     long = checked.select(ROW, "seller_ref", *flagged, *(col(c[1:]).alias(f"={c[1:]}") for c in flagged))
     failures = pl.concat(
-        [long.filter(col(f).is_not_null()).select(
-            col(ROW).alias("row"), "seller_ref", pl.lit(f[1:]).alias("column"), col(f).alias("rule"),
-            col(f"={f[1:]}").alias("value")) for f in flagged],
+        [
+            long.filter(col(f).is_not_null()).select(
+                col(ROW).alias("row"),
+                "seller_ref",
+                pl.lit(f[1:]).alias("column"),
+                col(f).alias("rule"),
+                col(f"={f[1:]}").alias("value"),
+            )
+            for f in flagged
+        ],
         how="vertical",
-    ).sort("row", maintain_order=True)  # fmt: skip
+    ).sort("row", maintain_order=True)
     good = checked.filter(~pl.any_horizontal(col(f).is_not_null() for f in flagged))
     return _typed(good, terms, rate), failures, (int(principal[0] or 0), int(principal[1]))
 
@@ -282,13 +365,27 @@ def _typed(good: pl.DataFrame, terms: Terms, rate: pl.Expr) -> pl.DataFrame:
     flags = col("flags").str.to_lowercase().str.replace_all(r"\s*[,;|]\s*", ",").str.split(",")
     return good.select(
         col(ROW).alias("row"),
-        "seller_ref", "debtor_kind",
-        *(col(f"_{m}").cast(pl.Int64).alias(m) for m in ("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price")),
-        col("_due_date").alias("due_date"), col("_cutoff_date").alias("cutoff_date"),
-        "interest_basis", rate.cast(pl.Int32).alias("contractual_rate_bp"),
-        "limitation_kind", col("_limitation_years").cast(pl.Int8).alias("limitation_years"),
+        "seller_ref",
+        "debtor_kind",
+        *(
+            col(f"_{m}").cast(pl.Int64).alias(m)
+            for m in ("principal", "interest_at_cutoff", "costs_at_cutoff", "purchase_price")
+        ),
+        col("_due_date").alias("due_date"),
+        col("_cutoff_date").alias("cutoff_date"),
+        "interest_basis",
+        rate.cast(pl.Int32).alias("contractual_rate_bp"),
+        "limitation_kind",
+        col("_limitation_years").cast(pl.Int8).alias("limitation_years"),
         col("_title_date").alias("title_date"),
         (pl.lit(terms.purchase_date) if terms.purchase_date else col("_purchase_date")).alias("purchase_date"),
-        col("national").alias("national_id"), "name", "street", col("postal").alias("postal_code"), "city", "phone",
-        "email", flags.fill_null([]).cast(pl.List(pl.String)).alias("flags"), col("_birth_date").alias("birth_date"),
-    )  # fmt: skip
+        col("national").alias("national_id"),
+        "name",
+        "street",
+        col("postal").alias("postal_code"),
+        "city",
+        "phone",
+        "email",
+        flags.fill_null([]).cast(pl.List(pl.String)).alias("flags"),
+        col("_birth_date").alias("birth_date"),
+    )

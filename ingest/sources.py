@@ -52,17 +52,32 @@ Encoding = Literal["utf-8", "cp1250", "iso-8859-2", "utf-16-le", "utf-16-be", "u
 Kind = Literal["csv", "xlsx", "parquet"]
 #: encodings of two or four bytes a character: their bytes are read through a decoder, not split at b"\n"
 WIDE = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))  # fmt: skip
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 #: how the code pages are named in messages
-NAMES = {"utf-8": "UTF-8", "cp1250": "Windows-1250", "iso-8859-2": "ISO-8859-2", "utf-16-le": "UTF-16 LE",
-         "utf-16-be": "UTF-16 BE", "utf-32-le": "UTF-32 LE", "utf-32-be": "UTF-32 BE"}  # fmt: skip
+NAMES = {
+    "utf-8": "UTF-8",
+    "cp1250": "Windows-1250",
+    "iso-8859-2": "ISO-8859-2",
+    "utf-16-le": "UTF-16 LE",
+    "utf-16-be": "UTF-16 BE",
+    "utf-32-le": "UTF-32 LE",
+    "utf-32-be": "UTF-32 BE",
+}
 #: bytes of no text file: C0 control characters but TAB, LF, CR (and FF, SUB, which old exports hold)
 _CONTROL = bytes(set(range(0x20)) - {0x09, 0x0A, 0x0D, 0x0C, 0x1A})
 #: what a file that is not text starts with, and what it then is
-_MAGIC = ((b"PK\x03\x04", "it is a ZIP archive: an XLSX file named .csv? Give it its .xlsx name"),
-          (b"PAR1", "it is a Parquet file: give it its .parquet name"), (b"\x1f\x8b", "it is gzip-compressed: unpack it"),
-          (b"%PDF", "it is a PDF document"), (b"\xd0\xcf\x11\xe0", "it is an old Excel (.xls) or Word file: save it as CSV or XLSX"))  # fmt: skip
+_MAGIC = (
+    (b"PK\x03\x04", "it is a ZIP archive: an XLSX file named .csv? Give it its .xlsx name"),
+    (b"PAR1", "it is a Parquet file: give it its .parquet name"),
+    (b"\x1f\x8b", "it is gzip-compressed: unpack it"),
+    (b"%PDF", "it is a PDF document"),
+    (b"\xd0\xcf\x11\xe0", "it is an old Excel (.xls) or Word file: save it as CSV or XLSX"),
+)
 
 _CP1250_ONLY = bytes(range(0x80, 0xA0))
 _ISO_POLISH = b"\xb1\xb6\xbc\xa1\xa6\xac"
@@ -125,8 +140,11 @@ def scan(path: Path) -> Scanned:
                 except UnicodeDecodeError:
                     is_utf8 = False
             if not is_utf8 and counts["cp1250_only"] == 0:  # one Windows-1250-only byte decides it
-                for name, alphabet in (("cp1250_only", _CP1250_ONLY), ("iso_polish", _ISO_POLISH),
-                                       ("cp1250_polish", _CP1250_POLISH)):  # fmt: skip
+                for name, alphabet in (
+                    ("cp1250_only", _CP1250_ONLY),
+                    ("iso_polish", _ISO_POLISH),
+                    ("cp1250_polish", _CP1250_POLISH),
+                ):
                     counts[name] += len(chunk) - len(chunk.translate(None, alphabet))
     if is_utf8:
         try:
@@ -157,7 +175,7 @@ def wide_encoding(head: bytes) -> Encoding | None:
         ("utf-32-be", zero[0] == zero[1] == 1 and zero[3] < 0.1),
         ("utf-16-le", (zero[1] + zero[3]) / 2 > 0.5 and (zero[0] + zero[2]) / 2 < 0.05),
         ("utf-16-be", (zero[0] + zero[2]) / 2 > 0.5 and (zero[1] + zero[3]) / 2 < 0.05),
-    ]  # fmt: skip
+    ]
     for name, fits in candidates:
         if fits:
             try:
@@ -182,8 +200,10 @@ def refuse_binary(path: Path, head: bytes) -> None:
         at = len(sample) - len(sample.lstrip(bytes(range(0x20, 0x100)) + b"\t\n\r\x0c\x1a"))
         nul = sample.count(0)
         why = f"{controls:,} control characters" + (f", {nul:,} of them NUL bytes," if nul else "")
-        raise SourceError(f"{path.name} is not a CSV text file ({why} in its first {len(sample):,} bytes, the first at byte "
-                          f"{at:,}: binary data, or a text in an encoding ingest does not read)")  # fmt: skip
+        raise SourceError(
+            f"{path.name} is not a CSV text file ({why} in its first {len(sample):,} bytes, the first at byte "
+            f"{at:,}: binary data, or a text in an encoding ingest does not read)"
+        )
 
 
 #: how the files of each kind start (XLSX: a ZIP archive; .xls: an OLE2 compound file)
@@ -212,12 +232,16 @@ def reading_encoding(scanned: Scanned, wanted: Encoding | None) -> Encoding:
     if detected == "utf-8":
         word = _first_word_beyond_ascii(scanned.path, wanted)
         seen = f": its {word!r} would read {word.encode('utf-8').decode(wanted, errors='replace')!r}" if word else ""
-        raise SourceError(f"the file is UTF-8 but the profile says {NAMES[wanted]}{seen}; set `encoding: utf-8` in the "
-                          f"profile, or save the file as {NAMES[wanted]}")  # fmt: skip
+        raise SourceError(
+            f"the file is UTF-8 but the profile says {NAMES[wanted]}{seen}; set `encoding: utf-8` in the "
+            f"profile, or save the file as {NAMES[wanted]}"
+        )
     if wanted == "utf-8" and detected != "utf-8":
         where = _first_byte_beyond_utf8(scanned.path)
-        raise SourceError(f"the file is not UTF-8 (byte 0x{where[0]:02X} at line {where[1]:,} is none), but the profile "
-                          f"says UTF-8; it reads as {NAMES[detected]}: set `encoding: {detected}` in the profile")  # fmt: skip
+        raise SourceError(
+            f"the file is not UTF-8 (byte 0x{where[0]:02X} at line {where[1]:,} is none), but the profile "
+            f"says UTF-8; it reads as {NAMES[detected]}: set `encoding: {detected}` in the profile"
+        )
     return wanted
 
 
@@ -379,23 +403,28 @@ def _parsed_pieces(scanned: Scanned, encoding: Encoding, delimiter: str | None) 
                 f"{scanned.path.name}: row {row + ambiguous:,}: quotes inside an unquoted value with a separator or a line "
                 'end between them (like Firma "A;B" x): its fields cannot be told apart. Quote such a value whole, its '
                 'quotes doubled: "Firma ""A;B"" x"'
-            )  # fmt: skip
+            )
         parsed, left_open = (records, None) if open_from is None else (records[:open_from], records[open_from:])
         if left_open is not None and b"\n" in left_open.rstrip(b"\r\n"):
             lines = left_open.rstrip(b"\r\n").count(b"\n") + 1
-            raise SourceError(f"{scanned.path.name}: a quote opened in row {row + len(fields) - 1:,} is never closed: the "
-                              f"{lines:,} lines from there to the end would be one value (a quote missing or one too many?)")  # fmt: skip
+            raise SourceError(
+                f"{scanned.path.name}: a quote opened in row {row + len(fields) - 1:,} is never closed: the "
+                f"{lines:,} lines from there to the end would be one value (a quote missing or one too many?)"
+            )
         try:
-            frame = pl.read_csv(head + parsed, separator=separator, infer_schema=False, truncate_ragged_lines=True,
-                                raise_if_empty=False)  # fmt: skip
+            frame = pl.read_csv(
+                head + parsed, separator=separator, infer_schema=False, truncate_ragged_lines=True, raise_if_empty=False
+            )
         except pl.exceptions.ComputeError:
             raise SourceError(
                 f"{scanned.path.name}: {_rows(row, row + len(fields) - 1)}: quotes that do not pair up (a quote inside "
                 'an unquoted value, or text after a closing one; a value with quotes is quoted whole, its quotes doubled: "a ""b"" c")'
-            ) from None  # fmt: skip
+            ) from None
         if frame.height != len(fields) - (left_open is not None):
-            raise SourceError(f"{scanned.path.name}: {_rows(row, row + len(fields) - 1)}: the records cannot be told "
-                              f"apart ({frame.height:,} parsed, {len(fields):,} counted): quotes that do not pair up?")  # fmt: skip
+            raise SourceError(
+                f"{scanned.path.name}: {_rows(row, row + len(fields) - 1)}: the records cannot be told "
+                f"apart ({frame.height:,} parsed, {len(fields):,} counted): quotes that do not pair up?"
+            )
         frame = _with_fields(frame, fields, row, left_open is not None, records)
         row += frame.height
         if not records:
@@ -417,11 +446,17 @@ def _with_fields(frame: pl.DataFrame, fields: np.ndarray, row: int, left_open: b
     last = OPEN_QUOTE if left_open else None
     if not left_open and records and not records.endswith(b"\n") and fields[-1] < fewest:  # the file's last record
         last = NO_LINE_END
-    broken = pl.lit(None, pl.String) if last is None else pl.when(pl.int_range(pl.len()) == frame.height - 1).then(pl.lit(last))
+    broken = (
+        pl.lit(None, pl.String)
+        if last is None
+        else pl.when(pl.int_range(pl.len()) == frame.height - 1).then(pl.lit(last))
+    )
     return frame.select(
-        pl.int_range(row, row + frame.height, dtype=pl.Int64).alias(ROW), pl.all(),
-        pl.Series(FIELDS, fields, dtype=pl.Int32), broken.cast(pl.String).alias(BROKEN),
-    )  # fmt: skip
+        pl.int_range(row, row + frame.height, dtype=pl.Int64).alias(ROW),
+        pl.all(),
+        pl.Series(FIELDS, fields, dtype=pl.Int32),
+        broken.cast(pl.String).alias(BROKEN),
+    )
 
 
 def field_counts(records: bytes, separator: str) -> tuple[np.ndarray, int | None, int | None]:
@@ -464,7 +499,9 @@ def _parity_counts(data: np.ndarray, quotes: np.ndarray, separator: str) -> tupl
         ends = ends[np.searchsorted(quotes, ends) % 2 == 0]  # few: one a record
         # many: a separator is inside quotes when it stands between a quote and the next one
         bounds = np.searchsorted(separators, np.append(quotes, data.size) if quotes.size % 2 else quotes)
-        inside = np.bincount(bounds[0::2], minlength=separators.size + 1) - np.bincount(bounds[1::2], minlength=separators.size + 1)
+        inside = np.bincount(bounds[0::2], minlength=separators.size + 1) - np.bincount(
+            bounds[1::2], minlength=separators.size + 1
+        )
         separators = separators[np.cumsum(inside[:-1]) == 0]
     open_from = (int(ends[-1]) + 1 if ends.size else 0) if quotes.size % 2 else None
     if data.size and (ends.size == 0 or ends[-1] != data.size - 1):

@@ -181,7 +181,9 @@ def _choice(rng: np.random.Generator, probs: dict[int, float], size: int) -> np.
     return codes[np.minimum(picks, len(codes) - 1)]
 
 
-def _lognormal(rng: np.random.Generator, median: np.ndarray | float, sigma: np.ndarray | float, size: int) -> np.ndarray:
+def _lognormal(
+    rng: np.random.Generator, median: np.ndarray | float, sigma: np.ndarray | float, size: int
+) -> np.ndarray:
     return median * np.exp(sigma * rng.standard_normal(size, dtype=np.float32))
 
 
@@ -638,8 +640,11 @@ def write_portfolio(out_dir: Path, claims: pl.DataFrame, events: pl.DataFrame) -
 # -------------------------------------------------------------------------------------------- debtors
 #: share of debtors carrying each flag (allocation holds them)
 DEBTOR_FLAG_SHARES = {
-    DebtorFlag.DECEASED: 0.006, DebtorFlag.BANKRUPT: 0.008, DebtorFlag.DISPUTED: 0.01, DebtorFlag.GDPR_RESTRICTED: 0.004,
-}  # fmt: skip
+    DebtorFlag.DECEASED: 0.006,
+    DebtorFlag.BANKRUPT: 0.008,
+    DebtorFlag.DISPUTED: 0.01,
+    DebtorFlag.GDPR_RESTRICTED: 0.004,
+}
 _NO_NATIONAL_ID = 0.06  # debtors the seller sent without a PESEL/NIP
 _BAD_NATIONAL_ID = 0.02  # ... with one whose check digit is wrong
 _NO_POSTAL_CODE = 0.02
@@ -659,8 +664,21 @@ def _pesels(rng: np.random.Generator, n: int) -> np.ndarray:
     year = rng.integers(40, 100, n)
     month, day = rng.integers(1, 13, n), rng.integers(1, 29, n)
     serial = rng.integers(0, 10_000, n)
-    d = np.stack([year // 10, year % 10, month // 10, month % 10, day // 10, day % 10, serial // 1000,
-                  serial // 100 % 10, serial // 10 % 10, serial % 10], axis=1)  # fmt: skip
+    d = np.stack(
+        [
+            year // 10,
+            year % 10,
+            month // 10,
+            month % 10,
+            day // 10,
+            day % 10,
+            serial // 1000,
+            serial // 100 % 10,
+            serial // 10 % 10,
+            serial % 10,
+        ],
+        axis=1,
+    )
     check = (10 - (d * _PESEL_WEIGHTS).sum(axis=1) % 10) % 10
     return np.concatenate([d, check[:, None]], axis=1)
 
@@ -690,17 +708,28 @@ def generate_debtors(claims: pl.DataFrame, seed: int) -> pl.DataFrame:
     wrong = (r >= _NO_NATIONAL_ID) & (r < _NO_NATIONAL_ID + _BAD_NATIONAL_ID)
     last = national.str.slice(-1).cast(pl.Int32)
     national = pl.select(
-        pl.when(pl.Series(r < _NO_NATIONAL_ID)).then(None)
-        .when(pl.Series(wrong)).then(national.str.slice(0, national.str.len_chars() - 1) + ((last + 1) % 10).cast(pl.String))
+        pl.when(pl.Series(r < _NO_NATIONAL_ID))
+        .then(None)
+        .when(pl.Series(wrong))
+        .then(national.str.slice(0, national.str.len_chars() - 1) + ((last + 1) % 10).cast(pl.String))
         .otherwise(national)
-    ).to_series()  # fmt: skip
+    ).to_series()
     postal = rng.integers(0, 100_000, n)
     postal_code = pl.Series([f"{p // 1000:02d}-{p % 1000:03d}" for p in postal.tolist()], dtype=pl.String)
-    postal_code = pl.select(pl.when(pl.Series(rng.random(n) < _NO_POSTAL_CODE)).then(None).otherwise(postal_code)).to_series()
-    flags = [pl.when(pl.Series(rng.random(n) < share)).then(pl.lit(flag.value)) for flag, share in DEBTOR_FLAG_SHARES.items()]
+    postal_code = pl.select(
+        pl.when(pl.Series(rng.random(n) < _NO_POSTAL_CODE)).then(None).otherwise(postal_code)
+    ).to_series()
+    flags = [
+        pl.when(pl.Series(rng.random(n) < share)).then(pl.lit(flag.value)) for flag, share in DEBTOR_FLAG_SHARES.items()
+    ]
     flag_lists = pl.select(pl.concat_list(flags).list.drop_nulls()).to_series()
     return people.with_columns(
-        national_id=national, name=pl.format("Dłużnik {}", pl.col("debtor_id")), street=pl.lit(None, pl.String),
-        postal_code=postal_code, city=pl.lit(None, pl.String), phone=pl.lit(None, pl.String),
-        email=pl.lit(None, pl.String), flags=flag_lists,
-    )  # fmt: skip
+        national_id=national,
+        name=pl.format("Dłużnik {}", pl.col("debtor_id")),
+        street=pl.lit(None, pl.String),
+        postal_code=postal_code,
+        city=pl.lit(None, pl.String),
+        phone=pl.lit(None, pl.String),
+        email=pl.lit(None, pl.String),
+        flags=flag_lists,
+    )

@@ -23,24 +23,112 @@ PROFILE = "bank_przykladowy"
 PURCHASE_DATE = date(2024, 6, 28)
 CUTOFF_DATE = date(2024, 5, 31)
 
-FIRST = ["Jan", "Anna", "Piotr", "Małgorzata", "Krzysztof", "Agnieszka", "Andrzej", "Krystyna", "Tomasz", "Barbara",
-         "Paweł", "Ewa", "Michał", "Elżbieta", "Łukasz", "Zofia", "Grzegorz", "Jadwiga", "Józef", "Teresa"]  # fmt: skip
-LAST = ["Nowak", "Kowalski", "Wiśniewski", "Wójcik", "Kowalczyk", "Kamiński", "Lewandowski", "Zieliński", "Szymański",
-        "Woźniak", "Dąbrowski", "Kozłowski", "Jankowski", "Mazur", "Kwiatkowski", "Krawczyk", "Piotrowski", "Grabowski",
-        "Nowakowski", "Pawłowski", "Michalski", "Król", "Wieczorek", "Jabłoński", "Wróbel", "Majewski", "Ożóg", "Żak"]  # fmt: skip
+FIRST = [
+    "Jan",
+    "Anna",
+    "Piotr",
+    "Małgorzata",
+    "Krzysztof",
+    "Agnieszka",
+    "Andrzej",
+    "Krystyna",
+    "Tomasz",
+    "Barbara",
+    "Paweł",
+    "Ewa",
+    "Michał",
+    "Elżbieta",
+    "Łukasz",
+    "Zofia",
+    "Grzegorz",
+    "Jadwiga",
+    "Józef",
+    "Teresa",
+]
+LAST = [
+    "Nowak",
+    "Kowalski",
+    "Wiśniewski",
+    "Wójcik",
+    "Kowalczyk",
+    "Kamiński",
+    "Lewandowski",
+    "Zieliński",
+    "Szymański",
+    "Woźniak",
+    "Dąbrowski",
+    "Kozłowski",
+    "Jankowski",
+    "Mazur",
+    "Kwiatkowski",
+    "Krawczyk",
+    "Piotrowski",
+    "Grabowski",
+    "Nowakowski",
+    "Pawłowski",
+    "Michalski",
+    "Król",
+    "Wieczorek",
+    "Jabłoński",
+    "Wróbel",
+    "Majewski",
+    "Ożóg",
+    "Żak",
+]
 FIRMS = ["Usługi Budowlane", "Handel Hurtowy", "Transport Ciężarowy", "Piekarnia", "Zakład Ślusarski", "Kwiaciarnia"]
-CITIES = [("Warszawa", "00"), ("Kraków", "30"), ("Łódź", "90"), ("Wrocław", "50"), ("Poznań", "60"), ("Gdańsk", "80"),
-          ("Szczecin", "70"), ("Bydgoszcz", "85"), ("Lublin", "20"), ("Białystok", "15"), ("Żyrardów", "96")]  # fmt: skip
-STREETS = ["Mickiewicza", "Słowackiego", "Kościuszki", "Piłsudskiego", "Długa", "Polna", "Leśna", "Źródlana", "Żeromskiego"]
-PRODUCTS = ["Kredyt gotówkowy", "Karta kredytowa", "Abonament GSM", "Faktura handlowa", "Pożyczka gotówkowa",
-            "Faktura SP ZOZ"]
+CITIES = [
+    ("Warszawa", "00"),
+    ("Kraków", "30"),
+    ("Łódź", "90"),
+    ("Wrocław", "50"),
+    ("Poznań", "60"),
+    ("Gdańsk", "80"),
+    ("Szczecin", "70"),
+    ("Bydgoszcz", "85"),
+    ("Lublin", "20"),
+    ("Białystok", "15"),
+    ("Żyrardów", "96"),
+]
+STREETS = [
+    "Mickiewicza",
+    "Słowackiego",
+    "Kościuszki",
+    "Piłsudskiego",
+    "Długa",
+    "Polna",
+    "Leśna",
+    "Źródlana",
+    "Żeromskiego",
+]
+PRODUCTS = [
+    "Kredyt gotówkowy",
+    "Karta kredytowa",
+    "Abonament GSM",
+    "Faktura handlowa",
+    "Pożyczka gotówkowa",
+    "Faktura SP ZOZ",
+]
 
 HEADERS = {
-    "ref": "Nr umowy", "kind": "Typ dłużnika", "name": "Dłużnik", "national_id": "PESEL/NIP", "street": "Ulica",
-    "postal_code": "Kod pocztowy", "city": "Miejscowość", "phone": "Telefon", "email": "E-mail", "product": "Produkt",
-    "principal": "Kapitał", "interest": "Odsetki", "costs": "Koszty", "due": "Data wymagalności",
-    "cutoff": "Data odcięcia", "rate": "Oprocentowanie %", "title": "Data tytułu", "iban": "Rachunek spłaty",
-}  # fmt: skip
+    "ref": "Nr umowy",
+    "kind": "Typ dłużnika",
+    "name": "Dłużnik",
+    "national_id": "PESEL/NIP",
+    "street": "Ulica",
+    "postal_code": "Kod pocztowy",
+    "city": "Miejscowość",
+    "phone": "Telefon",
+    "email": "E-mail",
+    "product": "Produkt",
+    "principal": "Kapitał",
+    "interest": "Odsetki",
+    "costs": "Koszty",
+    "due": "Data wymagalności",
+    "cutoff": "Data odcięcia",
+    "rate": "Oprocentowanie %",
+    "title": "Data tytułu",
+    "iban": "Rachunek spłaty",
+}
 
 #: the bad rows: (what is wrong, the profile's column name as ingest reports it, a fragment of the rule)
 DEFECTS = (
@@ -96,10 +184,16 @@ def ibans(rng: np.random.Generator, n: int) -> pl.Series:
     remainder = (bank % 97 * (10**16 % 97) + account % 97) % 97
     remainder = (remainder * (10**6 % 97) + 252100) % 97  # 'PL00' -> 25 21 00
     check = 98 - remainder
-    text = pl.format("{}{}{}", pl.lit(pl.Series(check)).cast(pl.String).str.zfill(2), pl.lit(pl.Series(bank)),
-                     pl.lit(pl.Series(account)))  # fmt: skip
+    text = pl.format(
+        "{}{}{}",
+        pl.lit(pl.Series(check)).cast(pl.String).str.zfill(2),
+        pl.lit(pl.Series(bank)),
+        pl.lit(pl.Series(account)),
+    )
     nrb = pl.select(text).to_series()
-    return pl.select(pl.concat_str([nrb.str.slice(i, 4 if i else 2) for i in (0, 2, 6, 10, 14, 18, 22)], separator=" ")).to_series()
+    return pl.select(
+        pl.concat_str([nrb.str.slice(i, 4 if i else 2) for i in (0, 2, 6, 10, 14, 18, 22)], separator=" ")
+    ).to_series()
 
 
 def _pln(grosz: pl.Expr) -> pl.Expr:
@@ -109,10 +203,12 @@ def _pln(grosz: pl.Expr) -> pl.Expr:
     thousands = (whole // 1000 % 1000).cast(pl.String)
     millions = (whole // 1_000_000).cast(pl.String)
     text = (
-        pl.when(whole >= 1_000_000).then(pl.format("{}\u00a0{}\u00a0{}", millions, thousands.str.zfill(3), units.str.zfill(3)))
-        .when(whole >= 1000).then(pl.format("{}\u00a0{}", thousands, units.str.zfill(3)))
+        pl.when(whole >= 1_000_000)
+        .then(pl.format("{}\u00a0{}\u00a0{}", millions, thousands.str.zfill(3), units.str.zfill(3)))
+        .when(whole >= 1000)
+        .then(pl.format("{}\u00a0{}", thousands, units.str.zfill(3)))
         .otherwise(units)
-    )  # fmt: skip
+    )
     return pl.format("{},{}", text, cents)
 
 
@@ -158,32 +254,70 @@ def seller_file(n: int, seed: int = 7, bad_share: float = 0.02, offset: int = 0)
     kinds = np.array(["Osoba fizyczna", "Firma"])[business.astype(np.int8)]
     cities = pl.Series([c for c, _ in CITIES])
     postal_head = pl.Series([p for _, p in CITIES])
-    frame = pl.DataFrame({
-        "i": np.arange(offset, offset + n), "business": business, "national": national, "no_id": no_id, "first": first, "last": last,
-        "firm": firm, "city": city, "street": street, "house": house, "postal_tail": postal_tail,
-        "principal": principal, "interest": interest, "costs": costs, "due": due, "product": product,
-        "contractual": contractual, "rate": rate, "title": title, "kind": kinds,
-    })  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            "i": np.arange(offset, offset + n),
+            "business": business,
+            "national": national,
+            "no_id": no_id,
+            "first": first,
+            "last": last,
+            "firm": firm,
+            "city": city,
+            "street": street,
+            "house": house,
+            "postal_tail": postal_tail,
+            "principal": principal,
+            "interest": interest,
+            "costs": costs,
+            "due": due,
+            "product": product,
+            "contractual": contractual,
+            "rate": rate,
+            "title": title,
+            "kind": kinds,
+        }
+    )
     col = pl.col
     out = frame.select(
         ref=pl.format("UM/{}/{}", col("product") + 1, (col("i") + 100_000_001).cast(pl.String)),
         kind=col("kind"),
-        name=pl.when(col("business")).then(pl.format("{} {} Sp. j.", pl.lit(pl.Series(FIRMS)).gather(col("firm")),
-                                                    pl.lit(pl.Series(LAST)).gather(col("last"))))
-        .otherwise(pl.format("{} {}", pl.lit(pl.Series(FIRST)).gather(col("first")), pl.lit(pl.Series(LAST)).gather(col("last")))),
-        national_id=pl.when(col("no_id")).then(None).when(col("business"))
-        .then(col("national").cast(pl.String)).otherwise(col("national").cast(pl.String).str.zfill(11)),
+        name=pl.when(col("business"))
+        .then(
+            pl.format(
+                "{} {} Sp. j.",
+                pl.lit(pl.Series(FIRMS)).gather(col("firm")),
+                pl.lit(pl.Series(LAST)).gather(col("last")),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "{} {}", pl.lit(pl.Series(FIRST)).gather(col("first")), pl.lit(pl.Series(LAST)).gather(col("last"))
+            )
+        ),
+        national_id=pl.when(col("no_id"))
+        .then(None)
+        .when(col("business"))
+        .then(col("national").cast(pl.String))
+        .otherwise(col("national").cast(pl.String).str.zfill(11)),
         street=pl.format("ul. {} {}", pl.lit(pl.Series(STREETS)).gather(col("street")), col("house")),
-        postal_code=pl.format("{}-{}", pl.lit(postal_head).gather(col("city")), col("postal_tail").cast(pl.String).str.zfill(3)),
+        postal_code=pl.format(
+            "{}-{}", pl.lit(postal_head).gather(col("city")), col("postal_tail").cast(pl.String).str.zfill(3)
+        ),
         city=pl.lit(cities).gather(col("city")),
         phone=pl.format("+48 {}", (col("i") * 7919 % 900_000_000 + 500_000_000).cast(pl.String)),
         email=pl.when(col("i") % 3 == 0).then(pl.format("klient{}@example.pl", col("i"))),
         product=pl.lit(pl.Series(PRODUCTS)).gather(col("product")),
-        principal=_pln(col("principal")), interest=_pln(col("interest")), costs=_pln(col("costs")),
-        due=_day(col("due")), cutoff=pl.lit(CUTOFF_DATE.strftime("%d.%m.%Y")),
-        rate=pl.when(col("contractual")).then(pl.format("{},{}", col("rate") // 100, (col("rate") % 100).cast(pl.String).str.zfill(2))),
+        principal=_pln(col("principal")),
+        interest=_pln(col("interest")),
+        costs=_pln(col("costs")),
+        due=_day(col("due")),
+        cutoff=pl.lit(CUTOFF_DATE.strftime("%d.%m.%Y")),
+        rate=pl.when(col("contractual")).then(
+            pl.format("{},{}", col("rate") // 100, (col("rate") % 100).cast(pl.String).str.zfill(2))
+        ),
         title=pl.when(col("title") >= 0).then(_day(col("title"))),
-    )  # fmt: skip
+    )
     out = out.with_columns(iban=ibans(rng, n))
     out, expected = _spoil(out, rng, bad_share)
     return out.rename(HEADERS), expected.with_columns(pl.col("row") + offset)
@@ -194,7 +328,7 @@ def _spoil(out: pl.DataFrame, rng: np.random.Generator, bad_share: float) -> tup
     n = out.height
     n_bad = int(n * bad_share) if n >= 2 * len(DEFECTS) else 0
     picked = rng.choice(n, size=min(n_bad, n), replace=False) if n_bad else np.array([], dtype=np.int64)
-    picked = picked[:(len(picked) // len(DEFECTS)) * len(DEFECTS)].reshape(len(DEFECTS), -1) if n_bad else []
+    picked = picked[: (len(picked) // len(DEFECTS)) * len(DEFECTS)].reshape(len(DEFECTS), -1) if n_bad else []
     consumer = out.get_column("kind") == "Osoba fizyczna"
     has_id = out.get_column("national_id").is_not_null()
     edits, expected = {}, []
@@ -245,8 +379,9 @@ def _spoil(out: pl.DataFrame, rng: np.random.Generator, bad_share: float) -> tup
             out.get_column(name).scatter(list(values), pl.Series(list(values.values()), dtype=pl.String))
             for name, values in edits.items()
         )
-    return out, pl.DataFrame(expected, schema={"row": pl.Int64, "column": pl.String, "rule": pl.String,
-                                               "defect": pl.String}, orient="row").sort("row")  # fmt: skip
+    return out, pl.DataFrame(
+        expected, schema={"row": pl.Int64, "column": pl.String, "rule": pl.String, "defect": pl.String}, orient="row"
+    ).sort("row")
 
 
 def write_large_seller_csv(n: int, path: Path, seed: int = 7, part: int = 1_000_000) -> pl.DataFrame:

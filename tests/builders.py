@@ -33,8 +33,15 @@ def claim(claim_id: int = 1, *, due: date, cutoff: date | None = None, **fields)
 
 
 def event(event_id: int, kind: str, day: date, amount: int | None = None, *, claim_id: int = 1, reverses=None) -> dict:
-    return {"event_id": event_id, "claim_id": claim_id, "event_date": day, "kind": kind, "amount": amount,
-            "reverses": reverses, "source": None}  # fmt: skip
+    return {
+        "event_id": event_id,
+        "claim_id": claim_id,
+        "event_date": day,
+        "kind": kind,
+        "amount": amount,
+        "reverses": reverses,
+        "source": None,
+    }
 
 
 def frames(claims: list[dict], events: list[dict] = ()) -> tuple[pl.DataFrame, pl.DataFrame]:  # type: ignore[assignment]
@@ -43,7 +50,9 @@ def frames(claims: list[dict], events: list[dict] = ()) -> tuple[pl.DataFrame, p
     return c, e
 
 
-def state_of(compute_state, claims: list[dict], events: list[dict] = (), as_of: date = date(2026, 3, 1), **options) -> list[dict]:  # type: ignore[assignment]
+def state_of(
+    compute_state, claims: list[dict], events: list[dict] = (), as_of: date = date(2026, 3, 1), **options
+) -> list[dict]:  # type: ignore[assignment]
     """Rows of claim_state by ``compute_state`` (the engine's, or the executor fixture's)."""
     options.setdefault("allow_stale_rates", True)
     return compute_state(*frames(claims, events), as_of, **options).to_pylist()

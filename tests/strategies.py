@@ -52,6 +52,7 @@ AMOUNT_KINDS = frozenset(k.value for k in AMOUNT_EVENT_KINDS)
 BUCKETS = tuple(b.value for b in Bucket)
 SOURCES = (None, "bailiff", "direct", "seller", "AG-01", "AG-02")
 
+
 def to_frames(claims: list[dict], events: list[dict]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(claims, events) as polars DataFrames with exactly docs/data-contract.md's columns and dtypes."""
     return frames(claims, events)
@@ -158,8 +159,16 @@ def _money(pick, max_value: int) -> int:
     return pick.int(0, hi) if hi else 0
 
 
-def _claim(pick, claim_id: int, portfolio_id: str, seller_ref: str, debtor_id: int,
-           debtor_kind: str, as_of: date, max_money: int) -> dict:
+def _claim(
+    pick,
+    claim_id: int,
+    portfolio_id: str,
+    seller_ref: str,
+    debtor_id: int,
+    debtor_kind: str,
+    as_of: date,
+    max_money: int,
+) -> dict:
     # Mostly due and cut off well before as_of (so that interest accrues), sometimes not.
     due_hi = as_of - timedelta(days=pick.choice((0, 30, 365, 3650))) if pick.int(0, 9) else MAX_DAY
     due = _day(pick, MIN_DUE, max(MIN_DUE, due_hi), (as_of, date(2018, 7, 9), date(max(as_of.year - 3, 1995), 1, 1)))
@@ -210,17 +219,23 @@ def _claim_events(pick, claim: dict, as_of: date, min_events: int, max_events: i
     start = max(claim["due_date"], claim["cutoff_date"])
     # the first day whose interest's own 3-year run reaches as_of (docs/engine.md §3a), and the day before
     interest_edge = date(max(as_of.year - 3, MIN_DUE.year), 1, 1)
-    base_anchors = (claim["due_date"], claim["cutoff_date"], start, as_of, as_of + timedelta(days=1),
-                    claim["purchase_date"], interest_edge, interest_edge - timedelta(days=1)) + (
-        (claim["title_date"], claim["title_date"] - timedelta(days=1)) if claim["title_date"] else ())
+    base_anchors = (
+        claim["due_date"],
+        claim["cutoff_date"],
+        start,
+        as_of,
+        as_of + timedelta(days=1),
+        claim["purchase_date"],
+        interest_edge,
+        interest_edge - timedelta(days=1),
+    ) + ((claim["title_date"], claim["title_date"] - timedelta(days=1)) if claim["title_date"] else ())
     lo = max(MIN_DUE, claim["due_date"] - timedelta(days=400))  # some before the accrual start
     total = claim["principal"] + claim["interest_at_cutoff"] + claim["costs_at_cutoff"]
     exact = tuple(a for a in (total, claim["principal"], claim["costs_at_cutoff"]) if a > 0)
     may_write_off = pick.int(0, 2) == 0  # else a long ledger would nearly always write off
     for _ in range(pick.int(min_events, max_events)):
         # the current limitation end (and the day after), as the events so far leave it
-        end = reference_limitation_date(claim, [dict(e, event_id=i) for i, e in enumerate(events)],
-                                        date(9999, 12, 31))
+        end = reference_limitation_date(claim, [dict(e, event_id=i) for i, e in enumerate(events)], date(9999, 12, 31))
         anchors = base_anchors + tuple(e["event_date"] for e in events)  # same-day events
         if end is not None and end < MAX_DAY:
             anchors += (end, end + timedelta(days=1))
@@ -236,15 +251,17 @@ def _claim_events(pick, claim: dict, as_of: date, min_events: int, max_events: i
                 amount = pick.choice(exact)  # brings a bucket or the total exactly to zero
             else:
                 amount = pick.int(1, {"small": 100, "medium": 1_000_000}.get(how, 10 * max(total, 1)))
-        events.append({
-            "event_id": len(events),
-            "claim_id": claim["claim_id"],
-            "event_date": _day(pick, lo_e, hi, anchors),
-            "kind": kind,
-            "amount": amount,
-            "reverses": None,
-            "source": pick.choice(SOURCES),
-        })
+        events.append(
+            {
+                "event_id": len(events),
+                "claim_id": claim["claim_id"],
+                "event_date": _day(pick, lo_e, hi, anchors),
+                "kind": kind,
+                "amount": amount,
+                "reverses": None,
+                "source": pick.choice(SOURCES),
+            }
+        )
     n_targets = len(events)
     if n_targets:
         for _ in range(pick.int(0, max(1, n_targets // 2))):
@@ -260,20 +277,23 @@ def _claim_events(pick, claim: dict, as_of: date, min_events: int, max_events: i
             else:
                 day = _day(pick, min(as_of + timedelta(days=1), MAX_DAY), MAX_DAY)
             for _ in range(pick.choice((1, 1, 1, 2))):  # sometimes two reversals of one target
-                events.append({
-                    "event_id": len(events),
-                    "claim_id": claim["claim_id"],
-                    "event_date": day,
-                    "kind": "reversal",
-                    "amount": None,
-                    "reverses": t,
-                    "source": pick.choice(SOURCES),
-                })
+                events.append(
+                    {
+                        "event_id": len(events),
+                        "claim_id": claim["claim_id"],
+                        "event_date": day,
+                        "kind": "reversal",
+                        "amount": None,
+                        "reverses": t,
+                        "source": pick.choice(SOURCES),
+                    }
+                )
     return events
 
 
-def _portfolio(pick, min_claims: int, max_claims: int, min_events: int, max_events: int,
-               max_money: int) -> tuple[list[dict], list[dict], date]:
+def _portfolio(
+    pick, min_claims: int, max_claims: int, min_events: int, max_events: int, max_money: int
+) -> tuple[list[dict], list[dict], date]:
     as_of = _day(pick, MIN_AS_OF, MAX_DAY, (date(2018, 7, 9), date(2025, 12, 24)))
     n = pick.int(min_claims, max_claims)
     claim_ids = pick.unique_ints(n, 1, 2**40)
@@ -287,8 +307,7 @@ def _portfolio(pick, min_claims: int, max_claims: int, min_events: int, max_even
         debtor_id = pick.int(1, n // 2 + 1)  # debtors repeat across claims
         if debtor_id not in debtor_kind_of:
             debtor_kind_of[debtor_id] = pick.choice(DEBTOR_KINDS)
-        claim = _claim(pick, claim_id, portfolio_id, seller_ref, debtor_id,
-                       debtor_kind_of[debtor_id], as_of, max_money)
+        claim = _claim(pick, claim_id, portfolio_id, seller_ref, debtor_id, debtor_kind_of[debtor_id], as_of, max_money)
         claims.append(claim)
         events_per_claim.append(_claim_events(pick, claim, as_of, min_events, max_events))
 
@@ -315,8 +334,13 @@ def _portfolio(pick, min_claims: int, max_claims: int, min_events: int, max_even
 # ---------------------------------------------------------------------------------------------
 
 
-def portfolios(min_claims: int = 1, max_claims: int = 8, max_events_per_claim: int = 10,
-               max_money: int = 10**9, min_events_per_claim: int = 0):
+def portfolios(
+    min_claims: int = 1,
+    max_claims: int = 8,
+    max_events_per_claim: int = 10,
+    max_money: int = 10**9,
+    min_events_per_claim: int = 0,
+):
     """Strategy for ``(claims, events, as_of)`` in docs/data-contract.md shape (shrinks well).
 
     Keep claims x events small (hypothesis has a per-example choice budget); for large portfolios
@@ -326,25 +350,30 @@ def portfolios(min_claims: int = 1, max_claims: int = 8, max_events_per_claim: i
 
     @st.composite
     def strategy(draw):
-        return _portfolio(_DrawPicker(draw), min_claims, max_claims, min_events_per_claim,
-                          max_events_per_claim, max_money)
+        return _portfolio(
+            _DrawPicker(draw), min_claims, max_claims, min_events_per_claim, max_events_per_claim, max_money
+        )
 
     return strategy()
 
 
-def random_portfolio(seed: int, n_claims: int = 100, min_events_per_claim: int = 10,
-                     max_events_per_claim: int = 30, max_money: int = 10**9):
+def random_portfolio(
+    seed: int,
+    n_claims: int = 100,
+    min_events_per_claim: int = 10,
+    max_events_per_claim: int = 30,
+    max_money: int = 10**9,
+):
     """A deterministic large portfolio ``(claims, events, as_of)`` from ``seed`` (same generator)."""
-    return _portfolio(_RandomPicker(seed), n_claims, n_claims, min_events_per_claim,
-                      max_events_per_claim, max_money)
+    return _portfolio(_RandomPicker(seed), n_claims, n_claims, min_events_per_claim, max_events_per_claim, max_money)
 
 
-def large_portfolios(n_claims: int = 100, min_events_per_claim: int = 10,
-                     max_events_per_claim: int = 30, max_money: int = 10**9):
+def large_portfolios(
+    n_claims: int = 100, min_events_per_claim: int = 10, max_events_per_claim: int = 30, max_money: int = 10**9
+):
     """Strategy of large portfolios: a seed drawn by hypothesis (no shrinking inside)."""
     return st.integers(0, 2**32 - 1).map(
-        lambda seed: random_portfolio(seed, n_claims, min_events_per_claim,
-                                      max_events_per_claim, max_money)
+        lambda seed: random_portfolio(seed, n_claims, min_events_per_claim, max_events_per_claim, max_money)
     )
 
 

@@ -264,7 +264,9 @@ def flow_violations() -> list[str]:
     for imp in imports():
         top = _top(imp.importer)
         if _top(imp.target) in FORBIDDEN.get(top, ()):
-            found.append(f"{imp.where()}: {imp.importer} imports {imp.target} ({top} may not import {_top(imp.target)})")
+            found.append(
+                f"{imp.where()}: {imp.importer} imports {imp.target} ({top} may not import {_top(imp.target)})"
+            )
         in_kernels = imp.importer == KERNELS or imp.importer.startswith(KERNELS + ".")
         target_in_kernels = imp.target == KERNELS or imp.target.startswith(KERNELS + ".")
         if in_kernels and _top(imp.target) in PACKAGES and not target_in_kernels:
@@ -290,7 +292,9 @@ def test_no_import_cycle():
 
 
 def test_the_package_never_imports_benchmarks_or_tests():
-    found = [f"{i.where()}: {i.importer} imports {i.target}" for i in imports() if _top(i.target) in ("benchmarks", "tests")]
+    found = [
+        f"{i.where()}: {i.importer} imports {i.target}" for i in imports() if _top(i.target) in ("benchmarks", "tests")
+    ]
     assert not found, "the package imports what the wheel does not ship:\n" + "\n".join(found)
 
 

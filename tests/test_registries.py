@@ -62,9 +62,12 @@ def test_the_kernel_codes_are_the_registries_positions():
         assert getattr(codes, kind.name) == kind.code, kind
     for bucket in Bucket:
         assert getattr(codes, bucket.name) == bucket.code, bucket
-    assert (codes.LIMITATION_PERIODIC, codes.LIMITATION_TITLE) == (LimitationKind.PERIODIC.code, LimitationKind.TITLE.code)
+    assert (
+        LimitationKind.PERIODIC.code,
+        LimitationKind.TITLE.code,
+    ) == (codes.LIMITATION_PERIODIC, codes.LIMITATION_TITLE)
     # the kernels take every event from acknowledgment's code on as one acting on the limitation clock
-    assert LIMITATION_EVENT_KINDS == tuple(k for k in EventKind if k.code >= codes.ACKNOWLEDGMENT)
+    assert tuple(k for k in EventKind if k.code >= codes.ACKNOWLEDGMENT) == LIMITATION_EVENT_KINDS
     # the claim kinds come first: a claim's kind code is its run's kind code
     assert [k.code for k in CLAIM_LIMITATION_KINDS] == list(range(len(CLAIM_LIMITATION_KINDS)))
 
@@ -193,8 +196,11 @@ def test_the_frozen_migrations_are_not_read_from_the_registry():
 def test_seller_profiles_take_each_registry():
     from ingest.profiles import ENUMS, load_profile
 
-    assert ENUMS == {"debtor_kind": tuple(DebtorKind), "interest_basis": BASES,
-                     "limitation_kind": tuple(CLAIM_LIMITATION_KINDS)}  # fmt: skip
+    assert {
+        "debtor_kind": tuple(DebtorKind),
+        "interest_basis": BASES,
+        "limitation_kind": tuple(CLAIM_LIMITATION_KINDS),
+    } == ENUMS
     shipped = load_profile("bank_przykladowy")
     assigned = {v for product in shipped.products.map.values() for v in product.values()}
     assert InterestBasis.COMMERCIAL_LATE_MEDICAL in assigned  # a profile may map a product to any basis
@@ -220,11 +226,11 @@ def test_the_test_strategies_draw_every_value():
     from tests import strategies
 
     assert strategies.INTEREST_BASES == BASES
-    assert strategies.DEBTOR_KINDS == tuple(DebtorKind)
-    assert strategies.LIMITATION_KINDS == tuple(CLAIM_LIMITATION_KINDS)
-    assert strategies.EVENT_KINDS == tuple(EventKind)
+    assert tuple(DebtorKind) == strategies.DEBTOR_KINDS
+    assert tuple(CLAIM_LIMITATION_KINDS) == strategies.LIMITATION_KINDS
+    assert tuple(EventKind) == strategies.EVENT_KINDS
     assert strategies.AMOUNT_KINDS == AMOUNT_EVENT_KINDS
-    assert strategies.BUCKETS == tuple(Bucket)
+    assert tuple(Bucket) == strategies.BUCKETS
 
 
 def test_the_docs_describe_every_basis():

@@ -31,7 +31,9 @@ def listed(*, store: sa.Engine) -> pl.DataFrame:
     agencies = allocation_store.agencies(store)
     open_ = allocation_store.placements(store, open_only=True)
     used = open_.group_by("agency_id").agg(open_cases=pl.len(), open_balance=pl.col("balance").fill_null(0).sum())
-    return agencies.join(used, on="agency_id", how="left").with_columns(pl.col("open_cases", "open_balance").fill_null(0))
+    return agencies.join(used, on="agency_id", how="left").with_columns(
+        pl.col("open_cases", "open_balance").fill_null(0)
+    )
 
 
 def load(*, store: sa.Engine, path: Path) -> tuple[int, int]:

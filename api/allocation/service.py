@@ -50,8 +50,9 @@ def _strategy(path: Path | None) -> Strategy:
 def _book(store: sa.Engine, chosen: Strategy, as_of: date, portfolio: str | None = None) -> tuple[Book, pl.DataFrame]:
     inputs = allocation_store.read_inputs(store, as_of, portfolio)
     settings = chosen.settings
-    open_, recalled, recent = allocation_store.book_placements(store, as_of, settings.no_replacement_days,
-                                                               settings.performance_days)  # fmt: skip
+    open_, recalled, recent = allocation_store.book_placements(
+        store, as_of, settings.no_replacement_days, settings.performance_days
+    )
     agencies = allocation_store.agencies(store)
     performance = results.performance(recent, inputs.payments, as_of, settings.performance_days)
     return Book(inputs, open_, recalled, agencies, performance), recent
@@ -69,9 +70,13 @@ class Allocated:
 
 
 def allocate(
-    *, store: sa.Engine, as_of: date, strategy_path: Path | None = None, dry_run: bool = False,
+    *,
+    store: sa.Engine,
+    as_of: date,
+    strategy_path: Path | None = None,
+    dry_run: bool = False,
     portfolio: str | None = None,
-) -> Allocated:  # fmt: skip
+) -> Allocated:
     """Every claim's decision as of ``as_of``; unless ``dry_run``, the recalls, placements and
     the run written in one transaction."""
     started = time.perf_counter()
@@ -86,8 +91,15 @@ def allocate(
     if not dry_run:
         run_id = allocation_store.write_allocation(store, allocation, time.perf_counter() - started)
     seconds = time.perf_counter() - started
-    log.info("allocation as of %s: %d claims, %d placed, %d recalled in %.2f s%s", as_of, allocation.decisions.height,
-             allocation.placements.height, allocation.recalls.height, seconds, " (dry run)" if dry_run else "")  # fmt: skip
+    log.info(
+        "allocation as of %s: %d claims, %d placed, %d recalled in %.2f s%s",
+        as_of,
+        allocation.decisions.height,
+        allocation.placements.height,
+        allocation.recalls.height,
+        seconds,
+        " (dry run)" if dry_run else "",
+    )
     return Allocated(allocation, run_id, seconds, summary, sides)
 
 
@@ -105,10 +117,16 @@ def segments(*, store: sa.Engine, as_of: date, strategy_path: Path | None = None
     order = pl.DataFrame({"segment": chosen.segment_names(), "order": range(len(chosen.segment_names()))})
     table = (
         order.join(sizes, on="segment", how="left")
-        .join(learned.select("segment", "pay_share", "recovery", "pay_share_raw", "pay_share_z"), on="segment", how="left")
-        .with_columns(pl.col("claims", "balance").fill_null(0), pl.col("pay_share").fill_null(book["pay_share"]),
-                      pl.col("recovery").fill_null(book["recovery"]))  # fmt: skip
-        .sort("order").drop("order")
+        .join(
+            learned.select("segment", "pay_share", "recovery", "pay_share_raw", "pay_share_z"), on="segment", how="left"
+        )
+        .with_columns(
+            pl.col("claims", "balance").fill_null(0),
+            pl.col("pay_share").fill_null(book["pay_share"]),
+            pl.col("recovery").fill_null(book["recovery"]),
+        )
+        .sort("order")
+        .drop("order")
     )
     return table, calibration(inputs, segment_of, as_of)
 
@@ -120,7 +138,9 @@ def _segment_of(chosen: Strategy):
     return segment_of
 
 
-def open_placements(*, store: sa.Engine, as_of: date, agency: str | None = None, open_only: bool = True) -> pl.DataFrame:
+def open_placements(
+    *, store: sa.Engine, as_of: date, agency: str | None = None, open_only: bool = True
+) -> pl.DataFrame:
     """The placements (open ones, of one agency) with the strategy's version, what was paid during
     each and the commission on it."""
     rows = allocation_store.placements(store, open_only=open_only, agency=agency)
@@ -128,9 +148,10 @@ def open_placements(*, store: sa.Engine, as_of: date, agency: str | None = None,
     agencies = allocation_store.agencies(store)
     with_paid = results.with_commission(rows, payments, agencies, as_of)
     versions = allocation_store.strategy_versions(store)
-    return with_paid.with_columns(strategy=pl.col("strategy_hash").str.slice(0, 12),
-                                  strategy_version=pl.col("strategy_hash").replace_strict(versions, default=None,
-                                                                                          return_dtype=pl.Int32))  # fmt: skip
+    return with_paid.with_columns(
+        strategy=pl.col("strategy_hash").str.slice(0, 12),
+        strategy_version=pl.col("strategy_hash").replace_strict(versions, default=None, return_dtype=pl.Int32),
+    )
 
 
 def _payments(store: sa.Engine, placements: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -141,10 +162,14 @@ def _payments(store: sa.Engine, placements: pl.DataFrame, as_of: date) -> pl.Dat
         return pl.DataFrame(schema=PAYMENT_SCHEMA)
     first = placements["placed_on"].min()
     with store.connect() as conn:
-        frame = read_frame(conn, "SELECT claim_id, event_date, amount, source FROM events e WHERE kind = 'payment' "
-                           "AND event_date >= :first AND event_date <= :as_of AND e.event_id NOT IN (SELECT r.reverses FROM events r "
-                           "WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL)", PAYMENT_SCHEMA,
-                           {"first": first, "as_of": as_of})  # fmt: skip
+        frame = read_frame(
+            conn,
+            "SELECT claim_id, event_date, amount, source FROM events e WHERE kind = 'payment' "
+            "AND event_date >= :first AND event_date <= :as_of AND e.event_id NOT IN (SELECT r.reverses FROM events r "
+            "WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL)",
+            PAYMENT_SCHEMA,
+            {"first": first, "as_of": as_of},
+        )
     return frame.join(placements.select("claim_id").unique(), on="claim_id", how="semi")
 
 
@@ -177,8 +202,11 @@ def explain(*, store: sa.Engine, claim_id: int, as_of: date, strategy_path: Path
     side = chosen.challenger if decision["side"] == "challenger" else chosen
     segments_tried = []
     for segment in chosen.segments:
-        segments_tried.append(_tried(segment.name, None, segment.when.named(as_of, chosen.settings.limitation_window_days),
-                                     segment.when, row))  # fmt: skip
+        segments_tried.append(
+            _tried(
+                segment.name, None, segment.when.named(as_of, chosen.settings.limitation_window_days), segment.when, row
+            )
+        )
         if segments_tried[-1]["matched"]:
             break
     rules_tried = []
@@ -189,20 +217,29 @@ def explain(*, store: sa.Engine, claim_id: int, as_of: date, strategy_path: Path
             break
     open_ = book.open_placements.filter(pl.col("claim_id") == claim_id)
     claim = row.drop("costs_epu", "costs_court").row(0, named=True) | {
-        "costs_epu": row["costs_epu"][0], "costs_court": row["costs_court"][0]}
+        "costs_epu": row["costs_epu"][0],
+        "costs_court": row["costs_court"][0],
+    }
     holds = []
     if claim["hold"]:
         holds.append(f"debtor flagged {claim['hold']}: held whatever a rule says")
     if claim["time_barred_consumer"]:
         holds.append("time-barred consumer claim: never a legal queue (art. 117 § 2¹ KC), only voluntary collection")
-    return Explained(claim, segments_tried, rules_tried, decision, holds,
-                     open_.row(0, named=True) if open_.height else None, chosen)  # fmt: skip
+    return Explained(
+        claim, segments_tried, rules_tried, decision, holds, open_.row(0, named=True) if open_.height else None, chosen
+    )
 
 
-def _tried(name, action, conditions: dict[str, pl.Expr], predicates: Predicates, row: pl.DataFrame, segment=None) -> dict:
+def _tried(
+    name, action, conditions: dict[str, pl.Expr], predicates: Predicates, row: pl.DataFrame, segment=None
+) -> dict:
     described = predicates.described()
     if segment is not None:
         described["segment"] = ", ".join(segment)
     held = row.select(**{k: v.fill_null(False) for k, v in conditions.items()}).row(0, named=True) if conditions else {}
-    return {"name": name, "action": action, "matched": all(held.values()),
-            "conditions": [(k, described.get(k, ""), bool(v)) for k, v in held.items()]}
+    return {
+        "name": name,
+        "action": action,
+        "matched": all(held.values()),
+        "conditions": [(k, described.get(k, ""), bool(v)) for k, v in held.items()],
+    }

@@ -60,12 +60,19 @@ app = typer.Typer(
 @app.callback()
 def _logging(
     verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, show_default=False, help="Log what is done to stderr: -v info, -vv debug.")
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, show_default=False, help="Log what is done to stderr: -v info, -vv debug."
+        ),
     ] = 0,
     log_level: Annotated[
         str | None,
-        typer.Option("--log-level", envvar="CESSION_LOG_LEVEL", metavar="LEVEL",
-                     help="DEBUG, INFO, WARNING (the default), ERROR or CRITICAL; wins over -v."),  # fmt: skip
+        typer.Option(
+            "--log-level",
+            envvar="CESSION_LOG_LEVEL",
+            metavar="LEVEL",
+            help="DEBUG, INFO, WARNING (the default), ERROR or CRITICAL; wins over -v.",
+        ),
     ] = None,
 ) -> None:
     logs.configure(logs.level_of(verbose, log_level))

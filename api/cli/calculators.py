@@ -10,10 +10,18 @@ from rich.table import Table
 
 from api import formats
 from api.cli import console
-from engine.domain import InterestBasis, LimitationKind
 from api.cli.options import AllowStale, AsOf, ClaimKind, Json, LimitationEvents, Title, Years
-from api.cli.parsing import (day, day_or_none, day_or_today, grosz, interest_basis, limitation_events, limitation_kind,
-                             rate_bp)  # fmt: skip
+from api.cli.parsing import (
+    day,
+    day_or_none,
+    day_or_today,
+    grosz,
+    interest_basis,
+    limitation_events,
+    limitation_kind,
+    rate_bp,
+)
+from engine.domain import InterestBasis, LimitationKind
 
 
 def interest(
@@ -46,38 +54,65 @@ def interest(
     from engine.money import pln
 
     calc = service.interest(
-        principal=amount, first=first, last=last, basis=basis_kind, rate_bp=rate_in_bp, kind=claim_kind, years=years,
-        title=title_day, events=facts, allow_stale_rates=allow_stale,
-    )  # fmt: skip
+        principal=amount,
+        first=first,
+        last=last,
+        basis=basis_kind,
+        rate_bp=rate_in_bp,
+        kind=claim_kind,
+        years=years,
+        title=title_day,
+        events=facts,
+        allow_stale_rates=allow_stale,
+    )
     if as_json:
         console.print_json(
             {
-                "principal": pln(amount), "from": first.isoformat(), "to": last.isoformat(), "basis": basis_kind.value,
-                "day_count": "actual/365", "rounding": "half up, per period",
+                "principal": pln(amount),
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "basis": basis_kind.value,
+                "day_count": "actual/365",
+                "rounding": "half up, per period",
                 "periods": [
-                    {"from": p.first.isoformat(), "to": p.last.isoformat(), "days": p.days,
-                     "rate": f"{p.rate_bp / 100:.2f}", "interest": pln(p.interest)}
+                    {
+                        "from": p.first.isoformat(),
+                        "to": p.last.isoformat(),
+                        "days": p.days,
+                        "rate": f"{p.rate_bp / 100:.2f}",
+                        "interest": pln(p.interest),
+                    }
                     for p in calc.pieces
                 ],
-                "days": calc.days, "total": pln(calc.total),
+                "days": calc.days,
+                "total": pln(calc.total),
                 "limitation_date": calc.limitation_date.isoformat() if calc.limitation_date else None,
                 "tranches": [
-                    {"from": t.first.isoformat(), "to": t.last.isoformat(), "interest": pln(t.amount),
-                     "time_barred": t.time_barred, "rule": t.why}
+                    {
+                        "from": t.first.isoformat(),
+                        "to": t.last.isoformat(),
+                        "interest": pln(t.amount),
+                        "time_barred": t.time_barred,
+                        "rule": t.why,
+                    }
                     for t in calc.tranches
                 ],
                 "time_barred": pln(calc.time_barred),
                 "stale_rate_tables": calc.stale_rate_tables,
             }
-        )  # fmt: skip
+        )
         return
     out = console.out
     table = Table(title=f"{basis_kind.value} interest on {formats.amount(amount)}", header_style="bold")
     for name, justify in (("period", "left"), ("days", "right"), ("rate %", "right"), ("interest", "right")):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for p in calc.pieces:
-        table.add_row(f"{p.first} – {p.last}", formats.count(p.days), formats.decimal(p.rate_bp / 100, 2),
-                      formats.amount(p.interest))  # fmt: skip
+        table.add_row(
+            f"{p.first} – {p.last}",
+            formats.count(p.days),
+            formats.decimal(p.rate_bp / 100, 2),
+            formats.amount(p.interest),
+        )
     table.add_section()
     table.add_row("total", formats.count(calc.days), "", formats.amount(calc.total), style="bold")
     out.print(table)
@@ -90,9 +125,15 @@ def interest(
         verdict = "[bold red]time-barred[/]" if t.time_barred else "[bold green]not time-barred[/]"
         tranches.add_row(f"{t.first} – {t.last}", formats.amount(t.amount), f"{verdict}\n[dim]{escape(t.why)}[/]")
     out.print(tranches)
-    claim_end = f"the claim's own limitation ends {calc.limitation_date}" if calc.limitation_date else "the claim's limitation is suspended"
-    out.print(f"time-barred interest: [bold]{formats.amount(calc.time_barred)}[/] of {formats.amount(calc.total)}; {claim_end}",
-              highlight=False)  # fmt: skip
+    claim_end = (
+        f"the claim's own limitation ends {calc.limitation_date}"
+        if calc.limitation_date
+        else "the claim's limitation is suspended"
+    )
+    out.print(
+        f"time-barred interest: [bold]{formats.amount(calc.time_barred)}[/] of {formats.amount(calc.total)}; {claim_end}",
+        highlight=False,
+    )
     if calc.stale_rate_tables:
         out.print(console.stale_note(calc.stale_rate_tables, last))
 
@@ -113,8 +154,9 @@ def limitation(
     due_day, title_day = day(due, "--due"), day_or_none(title, "--title")
     from api.calculators import service
 
-    result = service.limitation(due=due_day, kind=claim_kind, as_of=day_as_of, years=years, title=title_day,
-                                events=facts)  # fmt: skip
+    result = service.limitation(
+        due=due_day, kind=claim_kind, as_of=day_as_of, years=years, title=title_day, events=facts
+    )
     if as_json:
         console.print_json(
             {
@@ -123,12 +165,18 @@ def limitation(
                 "time_barred": result.time_barred,
                 "rule_set": result.rule_set,
                 "steps": [
-                    {"day": s.day.isoformat(), "what": s.what, "effect": s.effect, "rule": s.rule,
-                     "end": s.end.isoformat() if s.end else None, "proceedings_pending": s.pending}
+                    {
+                        "day": s.day.isoformat(),
+                        "what": s.what,
+                        "effect": s.effect,
+                        "rule": s.rule,
+                        "end": s.end.isoformat() if s.end else None,
+                        "proceedings_pending": s.pending,
+                    }
                     for s in result.steps
                 ],
             }
-        )  # fmt: skip
+        )
         return
     # three columns, the rule under the step: readable in an 80-column terminal
     table = Table(title="Limitation clock", header_style="bold", show_lines=True)

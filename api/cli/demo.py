@@ -38,8 +38,13 @@ def generate(
     seconds = time.perf_counter() - started
     if as_json:
         console.print_json(
-            {"claims": claims_df.height, "events": events_df.height, "claims_path": str(claims_path),
-             "events_path": str(events_path), "seconds": round(seconds, 3)}  # fmt: skip
+            {
+                "claims": claims_df.height,
+                "events": events_df.height,
+                "claims_path": str(claims_path),
+                "events_path": str(events_path),
+                "seconds": round(seconds, 3),
+            }
         )
     else:
         console.out.print(
@@ -60,12 +65,11 @@ def demo(
     ] = None,
 ) -> None:
     """The whole product so far on a demo portfolio: generate -> store -> run -> allocate -> summary."""
-    from synthetic.book import generate_debtors, generate_portfolio, write_portfolio
-
     from api.claims import service as claims_service
     from api.runs import service as runs_service
     from api.store.service import shown
     from engine.rules import load_rules
+    from synthetic.book import generate_debtors, generate_portfolio, write_portfolio
 
     day = day_or_today(as_of, "--as-of")
     output_folder(out, "--out")
@@ -76,19 +80,27 @@ def demo(
     with console.status(f"2. generating {formats.count(claims)} claims (seed 42)"):
         claims_df, events_df = generate_portfolio(claims, 42)
         claims_path, events_path = write_portfolio(out, claims_df, events_df)
-    screen.print(f"2. generated {formats.count(claims_df.height)} claims and {formats.count(events_df.height)} events -> {out}/",
-                 highlight=False)  # fmt: skip
+    screen.print(
+        f"2. generated {formats.count(claims_df.height)} claims and {formats.count(events_df.height)} events -> {out}/",
+        highlight=False,
+    )
     url = database_url or f"sqlite:///{(out / 'cession.db').resolve()}"
     store = opened(url)
     started = time.perf_counter()
     with console.status("loading into the store"):
         loaded = claims_service.load(store=store, claims=claims_path, events=events_path)
         debtors = claims_service.load_debtors(store=store, debtors=generate_debtors(claims_df, 42))
-    screen.print(f"3. stored in {shown(url=url)} ({formats.seconds(time.perf_counter() - started)}); a second demo finds them "
-                 "already stored:", highlight=False)  # fmt: skip
+    screen.print(
+        f"3. stored in {shown(url=url)} ({formats.seconds(time.perf_counter() - started)}); a second demo finds them "
+        "already stored:",
+        highlight=False,
+    )
     print_loaded(loaded, None)
-    screen.print(f"   debtors: {formats.count(debtors.inserted)} stored, {formats.count(debtors.already_stored)} already "
-                 "stored (PESEL/NIP, postal codes, flags)", highlight=False)  # fmt: skip
+    screen.print(
+        f"   debtors: {formats.count(debtors.inserted)} stored, {formats.count(debtors.already_stored)} already "
+        "stored (PESEL/NIP, postal codes, flags)",
+        highlight=False,
+    )
     stale = rules.stale(list(rules.rates), day)
     if stale:
         screen.print(
@@ -96,18 +108,23 @@ def demo(
             "the demo goes on with --allow-stale-rates and the run records it."
         )
     with console.steps("starting") as steps:
-        record = runs_service.run(store=store, as_of=day, allow_stale_rates=True, on_stage=steps.stage,
-                                  on_progress=steps.advance)  # fmt: skip
+        record = runs_service.run(
+            store=store, as_of=day, allow_stale_rates=True, on_stage=steps.stage, on_progress=steps.advance
+        )
     screen.print(f"5. run {record.run_id} computed the state from the store and replaced the stored state:")
     print_run(record)
     _demo_allocation(store, day)
     _demo_ingest(store, out)
     screen.print(f"Try: CESSION_DATABASE_URL=sqlite:///{(out / 'cession.db').resolve()} cession runs")
-    screen.print(f"     cession segments --as-of {day}; cession placements --open --out placements.parquet; "
-                 f"cession explain 17 --as-of {day}")
+    screen.print(
+        f"     cession segments --as-of {day}; cession placements --open --out placements.parquet; "
+        f"cession explain 17 --as-of {day}"
+    )
     screen.print("     cession interest --principal 1000 --from 2025-05-01 --to 2026-03-31 --allow-stale-rates")
     screen.print("     cession limitation --due 2016-03-15 --kind business --event acknowledgment:2019-01-10")
-    screen.print(f"     cession ingest {out / 'bank-przykladowy-2024-06.csv'} --portfolio BANK-2024-06 --profile bank_przykladowy --purchase-date 2024-06-28 --price 2500000")
+    screen.print(
+        f"     cession ingest {out / 'bank-przykladowy-2024-06.csv'} --portfolio BANK-2024-06 --profile bank_przykladowy --purchase-date 2024-06-28 --price 2500000"
+    )
 
 
 def _demo_allocation(store, day) -> None:
@@ -120,8 +137,11 @@ def _demo_allocation(store, day) -> None:
     screen = console.out
     examples = allocation_service.EXAMPLES
     added, replaced = agencies_service.load(store=store, path=examples / "agencies.yaml")
-    screen.print(f"6. agencies from {examples / 'agencies.yaml'}: {added} added, {replaced} replaced; allocating with "
-                 f"{examples / 'strategy.yaml'}:", highlight=False)  # fmt: skip
+    screen.print(
+        f"6. agencies from {examples / 'agencies.yaml'}: {added} added, {replaced} replaced; allocating with "
+        f"{examples / 'strategy.yaml'}:",
+        highlight=False,
+    )
     with console.status("allocating"):
         done = allocation_service.allocate(store=store, as_of=day, strategy_path=examples / "strategy.yaml")
     print_allocation(done)
@@ -136,12 +156,23 @@ def _demo_ingest(store, out: Path, rows: int = 20_000) -> None:
     with console.status(f"7. writing a messy seller file of {formats.count(rows)} rows"):
         frame, expected = seller_file(rows, seed=42)
         path = write_seller_csv(frame, out / "bank-przykladowy-2024-06.csv")
-    screen.print(f"7. a seller's export: {path} ({formats.count(rows)} rows, Windows-1250, ';', decimal commas, "
-                 f"{formats.count(expected['row'].n_unique())} bad rows planted); ingesting with profile {PROFILE}:",
-                 highlight=False)  # fmt: skip
-    report = ingested(store, path, "BANK-2024-06", profile=PROFILE, price=250_000_000, purchase_date=PURCHASE_DATE,
-                      reports=out / path.stem)  # fmt: skip
+    screen.print(
+        f"7. a seller's export: {path} ({formats.count(rows)} rows, Windows-1250, ';', decimal commas, "
+        f"{formats.count(expected['row'].n_unique())} bad rows planted); ingesting with profile {PROFILE}:",
+        highlight=False,
+    )
+    report = ingested(
+        store,
+        path,
+        "BANK-2024-06",
+        profile=PROFILE,
+        price=250_000_000,
+        purchase_date=PURCHASE_DATE,
+        reports=out / path.stem,
+    )
     print_report(report, report.reports, shown=5)
     if report.status == "ingested":
         found = set(report.failures["row"]) == set(expected["row"])
-        screen.print(f"   rejected {formats.count(report.rejected)} rows: {'exactly the planted ones' if found else '[red]not the planted ones[/]'}")
+        screen.print(
+            f"   rejected {formats.count(report.rejected)} rows: {'exactly the planted ones' if found else '[red]not the planted ones[/]'}"
+        )

@@ -34,10 +34,11 @@ class _FileOrCommand(TyperGroup):
 
 
 ingest_app = typer.Typer(
-    cls=_FileOrCommand, no_args_is_help=True,
+    cls=_FileOrCommand,
+    no_args_is_help=True,
     help="Ingest a seller's file: `cession ingest FILE --portfolio P [OPTIONS]` (see `cession ingest file --help`); "
-         "write an ingest's reports again: `cession ingest report INGEST_ID`.",
-)  # fmt: skip
+    "write an ingest's reports again: `cession ingest report INGEST_ID`.",
+)
 
 
 def ingested(store, file: Path, portfolio: str, *, quiet: bool = False, **options):
@@ -60,19 +61,25 @@ def ingested(store, file: Path, portfolio: str, *, quiet: bool = False, **option
 
 def print_report(report, reports: dict | None, shown: int = 10) -> None:
     """The summary a purchaser reads: what came in, what did not and why, and where the details are."""
-    from ingest.pipeline import IngestStatus
 
     count, amount = formats.count, formats.amount
     screen = console.out
     if report.status == "already ingested":
         a = report.already
-        screen.print(f"[bold]{report.file.name}[/] (sha256 {report.sha256[:12]}…) was already ingested into "
-                      f"portfolio [bold]{a['portfolio']}[/] (version {a['version']}) on {a['at'][:19]} by {a['by']}: "
-                      "nothing stored again. To ingest it on purpose as a new version: --new-version.")  # fmt: skip
-        screen.print(f"  then: {count(report.rows_read)} rows read, {count(report.accepted)} accepted, "
-                      f"{count(report.rejected)} rejected", highlight=False)  # fmt: skip
+        screen.print(
+            f"[bold]{report.file.name}[/] (sha256 {report.sha256[:12]}…) was already ingested into "
+            f"portfolio [bold]{a['portfolio']}[/] (version {a['version']}) on {a['at'][:19]} by {a['by']}: "
+            "nothing stored again. To ingest it on purpose as a new version: --new-version."
+        )
+        screen.print(
+            f"  then: {count(report.rows_read)} rows read, {count(report.accepted)} accepted, "
+            f"{count(report.rejected)} rejected",
+            highlight=False,
+        )
         return
-    table = Table(title=f"Ingest of {report.file.name} into {report.portfolio_id}", header_style="bold", show_header=False)
+    table = Table(
+        title=f"Ingest of {report.file.name} into {report.portfolio_id}", header_style="bold", show_header=False
+    )
     table.add_column("what")
     table.add_column("value", justify="right", no_wrap=True)
     table.add_row("rows read", count(report.rows_read))
@@ -89,7 +96,9 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
     table.add_row("debtors new / already stored", f"{count(report.new_debtors)} / {count(report.known_debtors)}")
     table.add_row("probable duplicate debtors (not merged)", count(report.candidates.height))
     conflicts = report.conflicts.height
-    table.add_row("same PESEL/NIP, another name (accepted)", f"[{'yellow' if conflicts else 'green'}]{count(conflicts)}[/]")
+    table.add_row(
+        "same PESEL/NIP, another name (accepted)", f"[{'yellow' if conflicts else 'green'}]{count(conflicts)}[/]"
+    )
     overlaps = report.overlaps.get_column("row").n_unique()
     if overlaps:
         table.add_row("claims another portfolio holds (--allow-duplicates)", f"[yellow]{count(overlaps)}[/]")
@@ -121,24 +130,63 @@ def print_report(report, reports: dict | None, shown: int = 10) -> None:
             screen.print(f"  row {r['row']}: {r['column']}: {r['rule']} [dim]({r['value']!r})[/]", highlight=False)
     if reports:
         screen.print("Reports: " + ", ".join(str(p) for p in reports.values()))
-    screen.print(f"ingest {report.ingest_id} stored in one transaction ({formats.seconds(report.seconds)})", highlight=False)
+    screen.print(
+        f"ingest {report.ingest_id} stored in one transaction ({formats.seconds(report.seconds)})", highlight=False
+    )
 
 
 @ingest_app.command("file")
 def ingest_command(
-    file: Annotated[Path, typer.Argument(help="The seller's file: CSV (UTF-8/Windows-1250/ISO-8859-2), XLSX or Parquet.", metavar="FILE")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="The seller's file: CSV (UTF-8/Windows-1250/ISO-8859-2), XLSX or Parquet.", metavar="FILE"),
+    ],
     portfolio: Annotated[str, typer.Option("--portfolio", help="The portfolio (purchase) the claims go into.")],
-    profile: Annotated[str | None, typer.Option("--profile", help="Seller profile: a shipped name or a YAML file (default: docs/data-contract.md's column names).")] = None,
-    price: Annotated[str | None, typer.Option("--price", help="The portfolio's price in PLN, allocated to claims pro rata to face value.")] = None,
-    purchase_date: Annotated[str | None, typer.Option("--purchase-date", help="YYYY-MM-DD, when the file has no purchase_date column.")] = None,
-    new_version: Annotated[bool, typer.Option("--new-version", help="Ingest as the portfolio's next version (<portfolio>@v<n>), even a file already ingested.")] = False,
-    allow_duplicates: Annotated[bool, typer.Option("--allow-duplicates", help="Store rows whose claim (the seller's seller_ref) another portfolio of the same seller holds; they are listed in STEM.overlaps.csv. Without it such a file is refused.")] = False,
-    control_count: Annotated[int | None, typer.Option("--control-count", help="The seller's number of claims (overrides the profile's).")] = None,
-    control_principal: Annotated[str | None, typer.Option("--control-principal", help="The seller's sum of principal in PLN (overrides the profile's).")] = None,
-    reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports: STEM.rejects.csv/.parquet, STEM.candidates.csv, STEM.name_conflicts.csv, STEM.overlaps.csv (default: ./<file name>); written with the commit.")] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Seller profile: a shipped name or a YAML file (default: docs/data-contract.md's column names).",
+        ),
+    ] = None,
+    price: Annotated[
+        str | None,
+        typer.Option("--price", help="The portfolio's price in PLN, allocated to claims pro rata to face value."),
+    ] = None,
+    purchase_date: Annotated[
+        str | None, typer.Option("--purchase-date", help="YYYY-MM-DD, when the file has no purchase_date column.")
+    ] = None,
+    new_version: Annotated[
+        bool,
+        typer.Option(
+            "--new-version",
+            help="Ingest as the portfolio's next version (<portfolio>@v<n>), even a file already ingested.",
+        ),
+    ] = False,
+    allow_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--allow-duplicates",
+            help="Store rows whose claim (the seller's seller_ref) another portfolio of the same seller holds; they are listed in STEM.overlaps.csv. Without it such a file is refused.",
+        ),
+    ] = False,
+    control_count: Annotated[
+        int | None, typer.Option("--control-count", help="The seller's number of claims (overrides the profile's).")
+    ] = None,
+    control_principal: Annotated[
+        str | None,
+        typer.Option("--control-principal", help="The seller's sum of principal in PLN (overrides the profile's)."),
+    ] = None,
+    reports: Annotated[
+        Path | None,
+        typer.Option(
+            "--reports",
+            help="Stem of the reports: STEM.rejects.csv/.parquet, STEM.candidates.csv, STEM.name_conflicts.csv, STEM.overlaps.csv (default: ./<file name>); written with the commit.",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     as_json: Json = False,
-) -> None:  # fmt: skip
+) -> None:
     """Ingest a seller's file: every row validated, debtors deduplicated, stored in one transaction
     with its reports; rejected rows go to the reject report with row, column, rule and value. The
     same file twice into a portfolio is recognised and stores nothing (into another portfolio name it
@@ -147,43 +195,79 @@ def ingest_command(
     output_stem(reports or Path(file.name), "--reports")
     started = time.perf_counter()
     report = ingested(
-        opened(database_url), file, portfolio, quiet=as_json, profile=profile, price=grosz_or_none(price, "--price"),
-        purchase_date=day_or_none(purchase_date, "--purchase-date"), new_version=new_version,
-        control_count=control_count, control_principal=grosz_or_none(control_principal, "--control-principal"),
-        reports=reports, allow_duplicates=allow_duplicates,
-    )  # fmt: skip
+        opened(database_url),
+        file,
+        portfolio,
+        quiet=as_json,
+        profile=profile,
+        price=grosz_or_none(price, "--price"),
+        purchase_date=day_or_none(purchase_date, "--purchase-date"),
+        new_version=new_version,
+        control_count=control_count,
+        control_principal=grosz_or_none(control_principal, "--control-principal"),
+        reports=reports,
+        allow_duplicates=allow_duplicates,
+    )
     if as_json:
-        console.print_json(report.summary() | {"reports": {k: str(v) for k, v in report.reports.items()},
-                                                "seconds": round(time.perf_counter() - started, 3)})  # fmt: skip
+        console.print_json(
+            report.summary()
+            | {
+                "reports": {k: str(v) for k, v in report.reports.items()},
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
     else:
         print_report(report, report.reports)
 
 
 @ingest_app.command("report")
 def report_command(
-    ingest_id: Annotated[int, typer.Argument(help="The ingest's number (its summary's last line: 'ingest N stored ...'; --json: ingest_id).", metavar="INGEST_ID")],
-    reports: Annotated[Path | None, typer.Option("--reports", help="Stem of the reports (default: where the ingest wrote them, else ./<file name>).")] = None,
+    ingest_id: Annotated[
+        int,
+        typer.Argument(
+            help="The ingest's number (its summary's last line: 'ingest N stored ...'; --json: ingest_id).",
+            metavar="INGEST_ID",
+        ),
+    ],
+    reports: Annotated[
+        Path | None,
+        typer.Option(
+            "--reports", help="Stem of the reports (default: where the ingest wrote them, else ./<file name>)."
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     as_json: Json = False,
-) -> None:  # fmt: skip
+) -> None:
     """An ingest's reports (rejects, debtor candidates, name conflicts, overlaps) written again from
     the store, identical to the first ones: for a report file lost or never put in place."""
     from api.ingests import service
 
     if reports is not None:
         output_stem(reports, "--reports")
-    record, written, finished = service.rewrite_reports(store=opened(database_url), ingest_id=ingest_id, reports=reports)
-    summary = {"ingest_id": record.ingest_id, "file": record.file_name, "portfolio": record.portfolio_id,
-               "ingested_at": record.ingested_at.isoformat(), "rows_read": record.rows_read, "accepted": record.accepted,
-               "rejected": record.rejected, "accounted": record.accepted + record.rejected == record.rows_read,
-               "reports": {k: str(v) for k, v in written.items()}, "finished": finished}  # fmt: skip
+    record, written, finished = service.rewrite_reports(
+        store=opened(database_url), ingest_id=ingest_id, reports=reports
+    )
+    summary = {
+        "ingest_id": record.ingest_id,
+        "file": record.file_name,
+        "portfolio": record.portfolio_id,
+        "ingested_at": record.ingested_at.isoformat(),
+        "rows_read": record.rows_read,
+        "accepted": record.accepted,
+        "rejected": record.rejected,
+        "accounted": record.accepted + record.rejected == record.rows_read,
+        "reports": {k: str(v) for k, v in written.items()},
+        "finished": finished,
+    }
     if as_json:
         console.print_json(summary)
         return
     for line in finished:
         console.err.print(line, highlight=False)
-    console.out.print(f"ingest {record.ingest_id}: {record.file_name} into {record.portfolio_id} on {record.ingested_at:%Y-%m-%d %H:%M} "
-                      f"by {record.actor}: {formats.count(record.rows_read)} rows read, {formats.count(record.accepted)} accepted, "
-                      f"{formats.count(record.rejected)} rejected",
-                      highlight=False)  # fmt: skip
+    console.out.print(
+        f"ingest {record.ingest_id}: {record.file_name} into {record.portfolio_id} on {record.ingested_at:%Y-%m-%d %H:%M} "
+        f"by {record.actor}: {formats.count(record.rows_read)} rows read, {formats.count(record.accepted)} accepted, "
+        f"{formats.count(record.rejected)} rejected",
+        highlight=False,
+    )
     console.out.print("Reports written again: " + ", ".join(str(p) for p in written.values()), highlight=False)

@@ -13,8 +13,12 @@ from engine.domain import CLAIM_LIMITATION_KINDS, LIMITATION_EVENT_KINDS, Limita
 
 Json = Annotated[
     bool,
-    typer.Option("--json", help="Machine-readable output: amounts as strings '123.45'; errors as JSON too.",
-                 callback=exits.json_requested, is_eager=True),  # fmt: skip
+    typer.Option(
+        "--json",
+        help="Machine-readable output: amounts as strings '123.45'; errors as JSON too.",
+        callback=exits.json_requested,
+        is_eager=True,
+    ),
 ]
 DatabaseUrl = Annotated[
     str | None,
@@ -50,7 +54,9 @@ Executor = Annotated[
 ]
 Partitions = Annotated[
     int | None,
-    typer.Option("--partitions", min=1, help="Claim partitions (default 1 local, 2 per CPU on Ray; env CESSION_PARTITIONS)."),
+    typer.Option(
+        "--partitions", min=1, help="Claim partitions (default 1 local, 2 per CPU on Ray; env CESSION_PARTITIONS)."
+    ),
 ]
 ClaimsFile = Annotated[Path, typer.Option("--claims", help="claims.parquet (docs/data-contract.md)")]
 EventsFile = Annotated[Path, typer.Option("--events", help="events.parquet (docs/data-contract.md)")]
@@ -58,6 +64,8 @@ LimitationEvents = Annotated[
     list[str] | None,
     typer.Option("--event", help=f"KIND:YYYY-MM-DD, repeatable ({', '.join(LIMITATION_EVENT_KINDS)})."),
 ]
-ClaimKind = typer.Option("--kind", help=f"The claim's limitation kind: {LimitationKind.spelled(CLAIM_LIMITATION_KINDS)}.")
+ClaimKind = typer.Option(
+    "--kind", help=f"The claim's limitation kind: {LimitationKind.spelled(CLAIM_LIMITATION_KINDS)}."
+)
 Years = Annotated[int | None, typer.Option("--years", help="Years of a custom period.")]
 Title = Annotated[str | None, typer.Option("--title", help="Day an enforcement title became final.")]

@@ -29,8 +29,10 @@ def output_file(path: Path | None, option: str, example: str = "out.parquet") ->
 def output_stem(stem: Path, option: str) -> Path:
     """A stem of several files (``STEM.rejects.csv``, ...): a file path, see ``output_file``."""
     if stem.is_dir():
-        raise InputError(f"{option} {stem}: is a folder; give a stem of file names, e.g. {stem / 'reports'} "
-                        f"(writes {stem / 'reports'}.rejects.csv, ...)")  # fmt: skip
+        raise InputError(
+            f"{option} {stem}: is a folder; give a stem of file names, e.g. {stem / 'reports'} "
+            f"(writes {stem / 'reports'}.rejects.csv, ...)"
+        )
     _writable(stem.parent, option, stem)
     return stem
 

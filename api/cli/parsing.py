@@ -11,8 +11,15 @@ import calendar
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from engine.domain import (CLAIM_LIMITATION_KINDS, CONTRACT_RATE_BASES, EXECUTOR_NAMES, OWN_YEARS_KINDS, EventKind,
-                           InterestBasis, LimitationKind)  # fmt: skip
+from engine.domain import (
+    CLAIM_LIMITATION_KINDS,
+    CONTRACT_RATE_BASES,
+    EXECUTOR_NAMES,
+    OWN_YEARS_KINDS,
+    EventKind,
+    InterestBasis,
+    LimitationKind,
+)
 from engine.errors import InputError
 from engine.money import to_grosz
 
@@ -93,7 +100,9 @@ def rate_bp(text: str | None, basis: InterestBasis) -> int | None:
             raise InputError(f"--basis {basis} needs --rate (yearly %, e.g. 12.5)")
         return None
     if not basis.contract_rate:
-        raise InputError(f"--rate is a contractual rate: use it with --basis {InterestBasis.spelled(CONTRACT_RATE_BASES)}")
+        raise InputError(
+            f"--rate is a contractual rate: use it with --basis {InterestBasis.spelled(CONTRACT_RATE_BASES)}"
+        )
     try:
         scaled = Decimal(text.replace(",", ".")) * 100
     except InvalidOperation:

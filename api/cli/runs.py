@@ -12,7 +12,16 @@ from rich.markup import escape
 
 from api import formats
 from api.cli import console
-from api.cli.options import DEFAULT_WATERFALL, AllowStale, AsOfSeries, DatabaseUrl, Executor, Json, Partitions, Waterfall
+from api.cli.options import (
+    DEFAULT_WATERFALL,
+    AllowStale,
+    AsOfSeries,
+    DatabaseUrl,
+    Executor,
+    Json,
+    Partitions,
+    Waterfall,
+)
 from api.cli.outputs import output_folder
 from api.cli.parsing import days as parse_days
 from api.cli.parsing import executor as executor_name
@@ -29,7 +38,8 @@ def run(
     executor: Executor = None,
     partitions: Partitions = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Several days: a folder for state-DAY.parquet (the store is not changed).")
+        Path | None,
+        typer.Option("--out", help="Several days: a folder for state-DAY.parquet (the store is not changed)."),
     ] = None,
     database_url: DatabaseUrl = None,
     as_json: Json = False,
@@ -50,16 +60,31 @@ def run(
     if len(days) > 1:
         with console.steps("computing", quiet=as_json) as steps:
             summaries = service.series(
-                store=store, days=days, portfolio=portfolio, out=out, waterfall=waterfall, allow_stale_rates=allow_stale,
-                executor=name, partitions=partitions, on_stage=steps.stage, on_progress=steps.advance,
-            )  # fmt: skip
+                store=store,
+                days=days,
+                portfolio=portfolio,
+                out=out,
+                waterfall=waterfall,
+                allow_stale_rates=allow_stale,
+                executor=name,
+                partitions=partitions,
+                on_stage=steps.stage,
+                on_progress=steps.advance,
+            )
         print_series(summaries, out, as_json)
         return
     with console.steps("starting", quiet=as_json) as steps:
         record = service.run(
-            store=store, as_of=days[0], portfolio=portfolio, waterfall=waterfall, allow_stale_rates=allow_stale,
-            executor=name, partitions=partitions, on_stage=steps.stage, on_progress=steps.advance,
-        )  # fmt: skip
+            store=store,
+            as_of=days[0],
+            portfolio=portfolio,
+            waterfall=waterfall,
+            allow_stale_rates=allow_stale,
+            executor=name,
+            partitions=partitions,
+            on_stage=steps.stage,
+            on_progress=steps.advance,
+        )
     if as_json:
         from engine.money import pln
 
@@ -90,33 +115,63 @@ def run_summary(record) -> dict:
     """A run as `--json` gives it."""
     stale = (record.provenance or {}).get("stale_rate_tables", {})
     return {
-        "run_id": record.run_id, "status": record.status, "as_of": record.as_of.isoformat(),
-        "portfolio": record.portfolio_id, "claims": record.claims, "events": record.events,
-        "time_barred": record.time_barred, "totals": record.totals, "seconds": record.seconds,
-        "state_sha256": record.state_sha256, "stale_rate_tables": stale, "error": record.error,
-    }  # fmt: skip
+        "run_id": record.run_id,
+        "status": record.status,
+        "as_of": record.as_of.isoformat(),
+        "portfolio": record.portfolio_id,
+        "claims": record.claims,
+        "events": record.events,
+        "time_barred": record.time_barred,
+        "totals": record.totals,
+        "seconds": record.seconds,
+        "state_sha256": record.state_sha256,
+        "stale_rate_tables": stale,
+        "error": record.error,
+    }
 
 
 def print_run(record) -> None:
     """A run's state as `cession state` prints a state, then the run's id, status and digest."""
     meta = record.provenance or {}
     summary = {
-        "as_of": record.as_of.isoformat(), "claims": record.claims, "events": record.events,
-        "totals": record.totals, "time_barred": record.time_barred, "suspended": meta.get("suspended", 0),
-        "stale_rate_tables": meta.get("stale_rate_tables", {}), "waterfall": meta.get("waterfall"),
-        "seconds": record.seconds, "limitation_rule_set": meta.get("rules", {}).get("limitation_rule_set", {}).get("rule_set"),
-    }  # fmt: skip
+        "as_of": record.as_of.isoformat(),
+        "claims": record.claims,
+        "events": record.events,
+        "totals": record.totals,
+        "time_barred": record.time_barred,
+        "suspended": meta.get("suspended", 0),
+        "stale_rate_tables": meta.get("stale_rate_tables", {}),
+        "waterfall": meta.get("waterfall"),
+        "seconds": record.seconds,
+        "limitation_rule_set": meta.get("rules", {}).get("limitation_rule_set", {}).get("rule_set"),
+    }
     print_summary(summary, None)
     console.out.print(f"run {record.run_id} {record.status}; state sha256 {record.state_sha256[:16]}…", highlight=False)
 
 
 def print_runs(to: Console, records) -> None:
     """The runs as a table, or one block per run where the terminal is too narrow for one."""
-    columns = [formats.Column("run", "right"), formats.Column("status"), formats.Column("as of"),
-               formats.Column("portfolio"), formats.Column("claims", "right", optional=True),
-               formats.Column("barred", "right", optional=True), formats.Column("time", "right", optional=True),
-               formats.Column("error", wraps=True)]  # fmt: skip
-    rows = [[str(r.run_id), r.status, str(r.as_of), escape(r.portfolio_id or "all"), formats.count(r.claims),
-             formats.count(r.time_barred), formats.seconds(r.seconds), escape(formats.clipped(r.error or ""))]
-            for r in records]  # fmt: skip
+    columns = [
+        formats.Column("run", "right"),
+        formats.Column("status"),
+        formats.Column("as of"),
+        formats.Column("portfolio"),
+        formats.Column("claims", "right", optional=True),
+        formats.Column("barred", "right", optional=True),
+        formats.Column("time", "right", optional=True),
+        formats.Column("error", wraps=True),
+    ]
+    rows = [
+        [
+            str(r.run_id),
+            r.status,
+            str(r.as_of),
+            escape(r.portfolio_id or "all"),
+            formats.count(r.claims),
+            formats.count(r.time_barred),
+            formats.seconds(r.seconds),
+            escape(formats.clipped(r.error or "")),
+        ]
+        for r in records
+    ]
     formats.records(to, "Engine runs", columns, rows)

@@ -12,8 +12,17 @@ from rich.table import Table
 
 from api import formats
 from api.cli import console
-from api.cli.options import (DEFAULT_WATERFALL, AllowStale, AsOfSeries, ClaimsFile, EventsFile, Executor, Json, Partitions,
-                             Waterfall)  # fmt: skip
+from api.cli.options import (
+    DEFAULT_WATERFALL,
+    AllowStale,
+    AsOfSeries,
+    ClaimsFile,
+    EventsFile,
+    Executor,
+    Json,
+    Partitions,
+    Waterfall,
+)
 from api.cli.outputs import output_file, output_folder
 from api.cli.parsing import days as parse_days
 from api.cli.parsing import executor as executor_name
@@ -43,19 +52,32 @@ def state(
 
     with console.steps("computing", quiet=as_json) as steps:
         summaries = service.compute(
-            claims=claims, events=events, days=days, out=out, waterfall=waterfall, allow_stale_rates=allow_stale,
-            executor=name, partitions=partitions, on_stage=steps.stage, on_progress=steps.advance,
-        )  # fmt: skip
+            claims=claims,
+            events=events,
+            days=days,
+            out=out,
+            waterfall=waterfall,
+            allow_stale_rates=allow_stale,
+            executor=name,
+            partitions=partitions,
+            on_stage=steps.stage,
+            on_progress=steps.advance,
+        )
     print_series(summaries, out, as_json)
 
 
 SUMMARY_LABELS = {
-    "principal_due": "principal due", "interest_due": "interest due",
-    "interest_time_barred": "  of it time-barred (own 3-year runs)", "costs_due": "costs due",
-    "total_due": "total due", "interest_accrued": "interest accrued after cut-off",
-    "paid_costs": "paid to costs", "paid_interest": "paid to interest", "paid_principal": "paid to principal",
+    "principal_due": "principal due",
+    "interest_due": "interest due",
+    "interest_time_barred": "  of it time-barred (own 3-year runs)",
+    "costs_due": "costs due",
+    "total_due": "total due",
+    "interest_accrued": "interest accrued after cut-off",
+    "paid_costs": "paid to costs",
+    "paid_interest": "paid to interest",
+    "paid_principal": "paid to principal",
     "overpaid": "overpaid (owed back)",
-}  # fmt: skip
+}
 
 
 def print_summary(summary: dict, out: Path | None) -> None:
@@ -65,17 +87,24 @@ def print_summary(summary: dict, out: Path | None) -> None:
     table.add_column("")
     table.add_column("zł", justify="right", no_wrap=True)
     for key, label in SUMMARY_LABELS.items():
-        table.add_row(label, formats.amount(summary["totals"][key]), end_section=key in ("total_due", "interest_accrued"))
+        table.add_row(
+            label, formats.amount(summary["totals"][key]), end_section=key in ("total_due", "interest_accrued")
+        )
     screen.print(table)
     claims = summary["claims"]
     barred = summary["time_barred"]
     share = f" ({formats.share(barred, claims)})" if claims else ""
-    formats.facts(screen, [
-        f"claims {formats.count(claims)}", f"events {formats.count(summary['events'])}",
-        f"time-barred {formats.count(barred)}{share}",
-        f"suspended (proceedings pending) {formats.count(summary['suspended'])}", f"waterfall {summary['waterfall']}",
-        f"limitation rule set {summary.get('limitation_rule_set') or 'before 2026-12'}",
-    ])  # fmt: skip
+    formats.facts(
+        screen,
+        [
+            f"claims {formats.count(claims)}",
+            f"events {formats.count(summary['events'])}",
+            f"time-barred {formats.count(barred)}{share}",
+            f"suspended (proceedings pending) {formats.count(summary['suspended'])}",
+            f"waterfall {summary['waterfall']}",
+            f"limitation rule set {summary.get('limitation_rule_set') or 'before 2026-12'}",
+        ],
+    )
     if summary["stale_rate_tables"]:
         screen.print(console.stale_note(summary["stale_rate_tables"], date.fromisoformat(summary["as_of"])))
     where = f" -> {out}" if out else ""
@@ -111,9 +140,18 @@ def print_series(summaries: list[dict], out: Path | None, as_json: bool) -> None
     for s in summaries:
         t = s["totals"]
         paid = t["paid_costs"] + t["paid_interest"] + t["paid_principal"]
-        rows.append([s["as_of"], formats.count(s["claims"]), formats.amount(t["total_due"]),
-                     formats.amount(t["interest_due"]), formats.amount(paid), formats.count(s["time_barred"]),
-                     formats.count(s["suspended"]), formats.seconds(s["seconds"])])  # fmt: skip
+        rows.append(
+            [
+                s["as_of"],
+                formats.count(s["claims"]),
+                formats.amount(t["total_due"]),
+                formats.amount(t["interest_due"]),
+                formats.amount(paid),
+                formats.count(s["time_barred"]),
+                formats.count(s["suspended"]),
+                formats.seconds(s["seconds"]),
+            ]
+        )
     formats.records(screen, title, columns, rows)
     stale = {name: day for s in summaries for name, day in s["stale_rate_tables"].items()}
     if stale:

@@ -44,7 +44,9 @@ def db_status(database_url: DatabaseUrl = None, as_json: Json = False) -> None:
         console.print_json(status.summary())
         return
     behind = "" if status.schema == status.head else "  (run `cession db upgrade`)"
-    console.out.print(f"store {status.database}\nschema {status.schema or 'empty'}, this Cession needs {status.head}{behind}")
+    console.out.print(
+        f"store {status.database}\nschema {status.schema or 'empty'}, this Cession needs {status.head}{behind}"
+    )
     for table, n in status.counts.items():
         console.out.print(f"  {table:12s} {formats.count(n):>14}", highlight=False)
 
@@ -76,17 +78,31 @@ def load(
 def print_loaded(loaded, rejects_out: Path | None) -> None:
     """What each table stored, and the rejected rows (the first 10, or where --rejects put them all)."""
     screen = console.out
-    columns = [formats.Column("table")] + [formats.Column(c, "right") for c in ("rows", "inserted", "already stored", "rejected")]
-    formats.records(screen, "Stored", columns, [
-        [name, formats.count(w.rows), formats.count(w.inserted), formats.count(w.already_stored),
-         formats.count(w.rejects.height)]
-        for name, w in loaded.written.items()
-    ])  # fmt: skip
+    columns = [formats.Column("table")] + [
+        formats.Column(c, "right") for c in ("rows", "inserted", "already stored", "rejected")
+    ]
+    formats.records(
+        screen,
+        "Stored",
+        columns,
+        [
+            [
+                name,
+                formats.count(w.rows),
+                formats.count(w.inserted),
+                formats.count(w.already_stored),
+                formats.count(w.rejects.height),
+            ]
+            for name, w in loaded.written.items()
+        ],
+    )
     rejects = loaded.rejects
     if rejects.height:
         if rejects_out is not None:
             screen.print(f"[yellow]{formats.count(rejects.height)} rows rejected[/] -> {rejects_out}")
         else:
-            screen.print(f"[yellow]{formats.count(rejects.height)} rows rejected[/] (the first 10; --rejects FILE keeps them all):")
+            screen.print(
+                f"[yellow]{formats.count(rejects.height)} rows rejected[/] (the first 10; --rejects FILE keeps them all):"
+            )
             for row in rejects.head(10).iter_rows(named=True):
                 screen.print(f"  {row['table']} {row['key']}: {row['reason']}")

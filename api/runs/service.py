@@ -26,29 +26,56 @@ def _nothing(*_args) -> None:
 
 
 def run(
-    *, store: sa.Engine, as_of: date, portfolio: str | None = None, waterfall: str = "costs,interest,principal",
-    allow_stale_rates: bool = False, executor: str | None = None, partitions: int | None = None,
-    on_stage: OnStage = _nothing, on_progress: OnProgress = _nothing,
-) -> RunRecord:  # fmt: skip
+    *,
+    store: sa.Engine,
+    as_of: date,
+    portfolio: str | None = None,
+    waterfall: str = "costs,interest,principal",
+    allow_stale_rates: bool = False,
+    executor: str | None = None,
+    partitions: int | None = None,
+    on_stage: OnStage = _nothing,
+    on_progress: OnProgress = _nothing,
+) -> RunRecord:
     """claim_state as of ``as_of`` of one portfolio (or all) from the store, made the stored state
     (see ``engine.store.runs.run``); its record. On the local executor in one partition the run
     reads the store here; otherwise each worker reads its claim range from the store."""
     with executor_for(name=executor, partitions=partitions) as (chosen, parts):
         record = runs.run(
-            store, as_of, portfolio=portfolio, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
-            on_stage=on_stage, on_progress=on_progress, partitions=parts,
+            store,
+            as_of,
+            portfolio=portfolio,
+            waterfall=waterfall,
+            allow_stale_rates=allow_stale_rates,
+            on_stage=on_stage,
+            on_progress=on_progress,
+            partitions=parts,
             executor=None if chosen.name == "local" and parts in (None, 1) else chosen,
-        )  # fmt: skip
-    log.info("run as of %s %s: %s claims in %s s", as_of, record.status, record.claims, record.seconds,
-             extra={"run_id": record.run_id})  # fmt: skip
+        )
+    log.info(
+        "run as of %s %s: %s claims in %s s",
+        as_of,
+        record.status,
+        record.claims,
+        record.seconds,
+        extra={"run_id": record.run_id},
+    )
     return record
 
 
 def series(
-    *, store: sa.Engine, days: list[date], portfolio: str | None = None, out: Path | None = None,
-    waterfall: str = "costs,interest,principal", allow_stale_rates: bool = False, executor: str | None = None,
-    partitions: int | None = None, on_progress: OnProgress = _nothing, on_stage: OnStage = _nothing,
-) -> list[dict]:  # fmt: skip
+    *,
+    store: sa.Engine,
+    days: list[date],
+    portfolio: str | None = None,
+    out: Path | None = None,
+    waterfall: str = "costs,interest,principal",
+    allow_stale_rates: bool = False,
+    executor: str | None = None,
+    partitions: int | None = None,
+    on_progress: OnProgress = _nothing,
+    on_stage: OnStage = _nothing,
+) -> list[dict]:
     """A valuation series from the store: claim_state as of each of ``days``, written to ``out``
     (a folder of state-DAY.parquet; None: not written); the summary of each day. The stored state
     is left as it is (the store keeps one state per portfolio)."""
@@ -56,9 +83,15 @@ def series(
     with executor_for(name=executor, partitions=partitions) as (chosen, parts):
         on_stage(f"computing on {chosen.name} (tasks)")
         results = store_partition_states(
-            chosen, store, days, portfolio, partitions=parts, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
+            chosen,
+            store,
+            days,
+            portfolio,
+            partitions=parts,
+            waterfall=waterfall,
+            allow_stale_rates=allow_stale_rates,
             on_done=on_progress,
-        )  # fmt: skip
+        )
         return write_states(results, days, out, chosen)
 
 

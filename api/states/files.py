@@ -81,7 +81,9 @@ def write_states(parts, days: list[date], out: Path | None, executor) -> list[di
                 meta = merged_provenance(metas, executor.name, part.partitions, seconds)
                 if writer is not None:
                     writer.close(meta)
-                summaries.append(dict(summary(totals, seconds, meta), executor=executor.name, partitions=part.partitions))
+                summaries.append(
+                    dict(summary(totals, seconds, meta), executor=executor.name, partitions=part.partitions)
+                )
                 writer, totals, metas, started = None, StateTotals(), [], time.perf_counter()
         if staged is not None:
             staged.commit()

@@ -64,10 +64,18 @@ def _ray_messages_to_stderr() -> None:
 
 
 def compute(
-    *, claims: Path, events: Path, days: list[date], out: Path | None, waterfall: str, allow_stale_rates: bool,
-    executor: str | None = None, partitions: int | None = None, on_stage: OnStage = _nothing,
+    *,
+    claims: Path,
+    events: Path,
+    days: list[date],
+    out: Path | None,
+    waterfall: str,
+    allow_stale_rates: bool,
+    executor: str | None = None,
+    partitions: int | None = None,
+    on_stage: OnStage = _nothing,
     on_progress: OnProgress = _nothing,
-) -> list[dict]:  # fmt: skip
+) -> list[dict]:
     """claim_state of the claims and events in Parquet files as of each of ``days``, written to
     ``out`` (a file for one day, a folder of state-DAY.parquet for several; None: not written):
     the summary of each day, with the executor and partitions it ran on."""
@@ -81,14 +89,27 @@ def compute(
             return [dict(streamed, executor="local", partitions=1)]
         on_stage(f"computing on {chosen.name} (tasks)")
         results = partition_states(
-            ParquetSource(str(claims.resolve()), str(events.resolve())), days, executor=chosen, partitions=parts,
-            waterfall=waterfall, allow_stale_rates=allow_stale_rates, on_done=on_progress,
-        )  # fmt: skip
+            ParquetSource(str(claims.resolve()), str(events.resolve())),
+            days,
+            executor=chosen,
+            partitions=parts,
+            waterfall=waterfall,
+            allow_stale_rates=allow_stale_rates,
+            on_done=on_progress,
+        )
         return write_states(results, days, out, chosen)
 
 
-def _streamed(claims: Path, events: Path, as_of: date, out: Path | None, waterfall: str, allow_stale_rates: bool,
-              on_stage: OnStage, on_progress: OnProgress) -> dict:  # fmt: skip
+def _streamed(
+    claims: Path,
+    events: Path,
+    as_of: date,
+    out: Path | None,
+    waterfall: str,
+    allow_stale_rates: bool,
+    on_stage: OnStage,
+    on_progress: OnProgress,
+) -> dict:
     """One day's claim_state from file to file, a slice of claims at a time (``stream_state``)."""
     started = time.perf_counter()
     for path in (claims, events):
@@ -97,7 +118,13 @@ def _streamed(claims: Path, events: Path, as_of: date, out: Path | None, waterfa
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
     totals, meta = stream_state(
-        claims, events, as_of, write_to=out, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
-        rules=load_rules(), on_progress=on_progress,
-    )  # fmt: skip
+        claims,
+        events,
+        as_of,
+        write_to=out,
+        waterfall=waterfall,
+        allow_stale_rates=allow_stale_rates,
+        rules=load_rules(),
+        on_progress=on_progress,
+    )
     return summary(totals, time.perf_counter() - started, meta)

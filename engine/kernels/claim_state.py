@@ -87,15 +87,35 @@ def _record_tranche(tranches, n_tranches, first, last, amount, barred):
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
 def claim_one(
-    principal, interest, costs, due_day, cutoff_day, contract_bp, limitation_kind, custom_years, title_day,
+    principal,
+    interest,
+    costs,
+    due_day,
+    cutoff_day,
+    contract_bp,
+    limitation_kind,
+    custom_years,
+    title_day,
     order,
-    lo, hi, ev_day, ev_kind, ev_value, dropped,
-    as_of, plain_split,
-    rates, first_row, end_row, capped,
-    lim, calendar,
+    lo,
+    hi,
+    ev_day,
+    ev_kind,
+    ev_value,
+    dropped,
+    as_of,
+    plain_split,
+    rates,
+    first_row,
+    end_row,
+    capped,
+    lim,
+    calendar,
     scratch,
-    pieces, trace, tranches,
-):  # fmt: skip
+    pieces,
+    trace,
+    tranches,
+):
     """The state of one claim as of ``as_of``.
 
     ``order`` packs the waterfall's bucket codes, first | second << 2 | third << 4 (one argument:
@@ -147,9 +167,21 @@ def claim_one(
         n_trace = record_step(trace, n_trace, codes.STEP_START, start, run_kind, limitation_day, how, 0)
     else:
         limitation_day, n_trace, m = claim_limitation(
-            lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, custom_years, title_day, lim, calendar, rules,
+            lo,
+            hi,
+            ev_day,
+            ev_kind,
+            dropped,
+            as_of,
+            start,
+            run_kind,
+            custom_years,
+            title_day,
+            lim,
+            calendar,
+            rules,
             trace,
-        )  # fmt: skip
+        )
     claim_barred = limitation_day != NULL_DAY and as_of > limitation_day
     # the tranches are kept only where they decide something: a time-barred claim's interest is all
     # barred, and a claim with no limitation event whose first day of interest reaches as_of
@@ -213,7 +245,7 @@ def claim_one(
                     c2 = last + 1
             gained, band0, band1, n_pieces, rate_row = accrue(
                 principal, a, last, rate_row, rates, first_row, end_row, capped, contract_bp, pieces, n_pieces, c1, c2
-            )  # fmt: skip
+            )
             if track:
                 band2 = gained - band0 - band1
                 tail = _push(band0, barred0, t_amount, t_barred, head, tail)
@@ -280,21 +312,61 @@ def claim_one(
             if t_barred[t]:
                 interest_barred += t_amount[t]
     return (
-        principal, interest, costs, accrued, interest_barred, paid_costs, paid_interest, paid_principal, overpaid,
-        last_payment, limitation_day, n_pieces, n_trace, n_tranches,
-    )  # fmt: skip
+        principal,
+        interest,
+        costs,
+        accrued,
+        interest_barred,
+        paid_costs,
+        paid_interest,
+        paid_principal,
+        overpaid,
+        last_payment,
+        limitation_day,
+        n_pieces,
+        n_trace,
+        n_tranches,
+    )
 
 
 @njit(parallel=True, cache=True, nogil=True, fastmath=False)
 def claim_states(
-    principal, interest, costs, due_day, cutoff_day, contract_bp, limitation_kind, custom_years, title_day,
-    basis, waterfall,
-    offsets, ev_day, ev_kind, ev_value,
+    principal,
+    interest,
+    costs,
+    due_day,
+    cutoff_day,
+    contract_bp,
+    limitation_kind,
+    custom_years,
+    title_day,
+    basis,
+    waterfall,
+    offsets,
+    ev_day,
+    ev_kind,
+    ev_value,
     as_of,
-    rate_day, rate_bp, rate_last, basis_first_row, basis_end_row, basis_capped, waterfall_orders,
-    lim, calendar_base, civil, first_year, month_start,
-    dropped, money, days, flags, first, stop, out_first,
-):  # fmt: skip
+    rate_day,
+    rate_bp,
+    rate_last,
+    basis_first_row,
+    basis_end_row,
+    basis_capped,
+    waterfall_orders,
+    lim,
+    calendar_base,
+    civil,
+    first_year,
+    month_start,
+    dropped,
+    money,
+    days,
+    flags,
+    first,
+    stop,
+    out_first,
+):
     """The state of claims ``first`` to ``stop - 1``, written column by column as claim_state holds it
     (whole arrays in, a range of claims per call: every call has the same array types, so numba
     compiles this once). Claim ``i``'s outputs go to column ``i - out_first``: 0 when the outputs
@@ -331,16 +403,35 @@ def claim_states(
             b = basis[i]
             w = waterfall[i]
             r = claim_one(
-                principal[i], interest[i], costs[i], due_day[i], cutoff_day[i], contract_bp[i], limitation_kind[i],
-                custom_years[i], title_day[i],
+                principal[i],
+                interest[i],
+                costs[i],
+                due_day[i],
+                cutoff_day[i],
+                contract_bp[i],
+                limitation_kind[i],
+                custom_years[i],
+                title_day[i],
                 waterfall_orders[w, 0] | (waterfall_orders[w, 1] << 2) | (waterfall_orders[w, 2] << 4),
-                offsets[i], offsets[i + 1], ev_day, ev_kind, ev_value, dropped,
-                as_of, plain_split,
-                rates, basis_first_row[b], basis_end_row[b], basis_capped[b],
-                lim, calendar,
+                offsets[i],
+                offsets[i + 1],
+                ev_day,
+                ev_kind,
+                ev_value,
+                dropped,
+                as_of,
+                plain_split,
+                rates,
+                basis_first_row[b],
+                basis_end_row[b],
+                basis_capped[b],
+                lim,
+                calendar,
                 scratch,
-                no_pieces, no_trace, no_tranches,
-            )  # fmt: skip
+                no_pieces,
+                no_trace,
+                no_tranches,
+            )
             o = i - out_first
             money[0, o] = r[0]
             money[1, o] = r[1]

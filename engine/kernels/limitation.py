@@ -231,8 +231,9 @@ def interest_rule(k, f, m, events, ev_day, ev_kind, as_of, court, enforcement):
 
 
 @njit(cache=True, nogil=True, fastmath=False, _nrt=False)
-def claim_limitation(lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, custom_years, title_day, lim, calendar,
-                     rules, trace):  # fmt: skip
+def claim_limitation(
+    lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, custom_years, title_day, lim, calendar, rules, trace
+):
     """The claim's limitation clock (§3) through its events lo..hi-1 that count (``dropped`` marked),
     from a first run of ``run_kind`` on ``start``; events before ``title_day`` are absorbed. Steps go
     to ``trace`` while it has rows. Returns the limitation day (NULL_DAY while suspended), the count

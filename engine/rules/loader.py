@@ -9,11 +9,11 @@ unchanged. A user may put updated copies of any table in a folder named by ``CES
 from __future__ import annotations
 
 import csv
-from bisect import bisect_right
 import hashlib
 import io
 import logging
 import os
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from dateutil.easter import easter
 
-from engine.errors import InputError
 from engine.domain import InterestBasis, LimitationKind
+from engine.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,9 @@ def _read(name: str, rules_dir: Path | None, header: tuple[str, ...]) -> _CsvFil
     reader = csv.reader(io.StringIO("\n".join(line for _, line in body)))
     got_header = tuple(next(reader))
     if got_header[: len(header)] != header:
-        raise RuleTableError(f"{path}:{body[0][0]}: header must start with {','.join(header)}, got {','.join(got_header)}")
+        raise RuleTableError(
+            f"{path}:{body[0][0]}: header must start with {','.join(header)}, got {','.join(got_header)}"
+        )
     rows = []
     for (no, _), values in zip(body[1:], reader):
         if len(values) < len(header):
@@ -223,9 +225,14 @@ def _derived_rate_table(name: str, base: RateTable, offsets_name: str, rules_dir
         sources.append(f"{base.name}: {base_source}" + (f"; {offset:+d} bp: {offset_source}" if in_force else ""))
     digest = hashlib.sha256(f"{base.sha256}:{f.sha256}".encode()).hexdigest()
     return RateTable(
-        name, f.path, tuple(d for d, _ in rates), tuple(bp for _, bp in rates), tuple(sources),
-        min(base.last_valid, f.last_valid), digest,
-    )  # fmt: skip
+        name,
+        f.path,
+        tuple(d for d, _ in rates),
+        tuple(bp for _, bp in rates),
+        tuple(sources),
+        min(base.last_valid, f.last_valid),
+        digest,
+    )
 
 
 @dataclass(frozen=True)

@@ -49,9 +49,7 @@ def _as_sql_text(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def write_frame(
-    conn: sa.Connection, table: str, frame: pl.DataFrame, *, on_batch: OnBatch | None = None
-) -> int:
+def write_frame(conn: sa.Connection, table: str, frame: pl.DataFrame, *, on_batch: OnBatch | None = None) -> int:
     """Append every row of ``frame`` to ``table`` (columns by name) in the open transaction."""
     return write_frames(conn, table, frame.iter_slices(BATCH_ROWS), on_batch=on_batch)
 
@@ -83,10 +81,12 @@ def write_frames(
         for columns, types, rows, data in ahead(map(encoded, frames), "copy-encode"):
             if (columns, types is None) != layout:
                 open_copy.close()
-                copy = open_copy.enter_context(cursor.copy(
-                    f"COPY {_quote(table)} ({', '.join(_quote(c) for c in columns)}) FROM STDIN "
-                    f"(FORMAT {'CSV' if types is None else 'BINARY'})"
-                ))  # fmt: skip
+                copy = open_copy.enter_context(
+                    cursor.copy(
+                        f"COPY {_quote(table)} ({', '.join(_quote(c) for c in columns)}) FROM STDIN "
+                        f"(FORMAT {'CSV' if types is None else 'BINARY'})"
+                    )
+                )
                 if types is not None:
                     copy.write(PG_COPY_HEADER)
                     # the trailer before the COPY ends (exits run last in, first out), unless it failed
@@ -129,10 +129,12 @@ _JSONB_VERSION = "\x01"
 
 def _column_types(conn: sa.Connection, table: str) -> dict[str, str]:
     """Column -> its PostgreSQL type, of ``table``."""
-    return dict(conn.exec_driver_sql(
-        "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
-        f"WHERE attrelid = '{_quote(table)}'::regclass AND attnum > 0 AND NOT attisdropped"
-    ).all())  # fmt: skip
+    return dict(
+        conn.exec_driver_sql(
+            "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+            f"WHERE attrelid = '{_quote(table)}'::regclass AND attnum > 0 AND NOT attisdropped"
+        ).all()
+    )
 
 
 def _binary_types(types: dict[str, str], frame: pl.DataFrame) -> list[str] | None:
@@ -202,7 +204,11 @@ def _binary(batch: pl.DataFrame, types: list[str]) -> bytes:
             text = text.to_arrow()
             text = (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).cast(pa.large_string())
             offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + n + 1]
-            data = np.frombuffer(text.buffers()[2], dtype=np.uint8) if text.buffers()[2] is not None else np.zeros(0, np.uint8)
+            data = (
+                np.frombuffer(text.buffers()[2], dtype=np.uint8)
+                if text.buffers()[2] is not None
+                else np.zeros(0, np.uint8)
+            )
             sizes += 4 + np.where(valid, np.diff(offsets), 0)
             fields.append((offsets, data, valid))
             continue
@@ -236,8 +242,10 @@ def _csv(batch: pl.DataFrame) -> bytes:
 def read_frame(conn: sa.Connection, query: str, schema: Schema, params: dict | None = None) -> pl.DataFrame:
     """The rows of ``query`` (named ``:params``) as a frame of exactly ``schema`` (its columns in order)."""
     if is_postgres(conn):
-        compiled = sa.text(query).bindparams(**(params or {})).compile(
-            dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+        compiled = (
+            sa.text(query)
+            .bindparams(**(params or {}))
+            .compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
         )
         buffer = io.BytesIO()
         cursor = conn.connection.driver_connection.cursor()
@@ -296,8 +304,11 @@ def read_snapshot(engine: sa.Engine, queries: dict[str, tuple[str, Schema, dict 
 
         def read(item: tuple[str, tuple[str, Schema, dict | None]]) -> tuple[str, pl.DataFrame]:
             name, (query, schema, params) = item
-            literal = str(sa.text(query).bindparams(**(params or {})).compile(
-                dialect=engine.dialect, compile_kwargs={"literal_binds": True}))  # fmt: skip
+            literal = str(
+                sa.text(query)
+                .bindparams(**(params or {}))
+                .compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+            )
             with adbc.connect(uri) as reader, reader.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")

@@ -109,4 +109,7 @@ def upgrade_schema(engine: sa.Engine, target: str = "head") -> None:
 def table_counts(engine: sa.Engine, tables: tuple[str, ...] = COUNTED) -> dict[str, int]:
     """How many rows each of ``tables`` holds (a store whose schema is current)."""
     with engine.connect() as conn:
-        return {table: conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one() for table in tables}
+        return {
+            table: conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one()
+            for table in tables
+        }

@@ -14,19 +14,41 @@ import polars as pl
 import sqlalchemy as sa
 
 from engine.store.bulk import OnBatch, Schema, _quote, is_postgres, read_frame, write_frame
-from engine.store.models import (DebtorKey, IngestCandidate, IngestFile, IngestNameConflict, IngestOverlap, IngestReject,
-                                 Portfolio)  # fmt: skip
+from engine.store.models import (
+    DebtorKey,
+    IngestCandidate,
+    IngestFile,
+    IngestNameConflict,
+    IngestOverlap,
+    IngestReject,
+    Portfolio,
+)
 
 DEBTOR_SCHEMA: Schema = {
-    "debtor_id": pl.Int64(), "debtor_kind": pl.String(), "national_id": pl.String(), "name": pl.String(),
-    "street": pl.String(), "postal_code": pl.String(), "city": pl.String(), "phone": pl.String(),
-    "email": pl.String(), "flags": pl.List(pl.String()),
-}  # fmt: skip
-DEBTOR_KEY_SCHEMA: Schema = {"debtor_id": pl.Int64(), "name_key": pl.String(), "birth_date": pl.Date(),
-                             "postal_code": pl.String()}  # fmt: skip
+    "debtor_id": pl.Int64(),
+    "debtor_kind": pl.String(),
+    "national_id": pl.String(),
+    "name": pl.String(),
+    "street": pl.String(),
+    "postal_code": pl.String(),
+    "city": pl.String(),
+    "phone": pl.String(),
+    "email": pl.String(),
+    "flags": pl.List(pl.String()),
+}
+DEBTOR_KEY_SCHEMA: Schema = {
+    "debtor_id": pl.Int64(),
+    "name_key": pl.String(),
+    "birth_date": pl.Date(),
+    "postal_code": pl.String(),
+}
 #: an ingest's reports kept in the store, by the report's name (STEM.<name>.csv)
-REPORT_TABLES = {"rejects": IngestReject.__tablename__, "candidates": IngestCandidate.__tablename__,
-                 "name_conflicts": IngestNameConflict.__tablename__, "overlaps": IngestOverlap.__tablename__}  # fmt: skip
+REPORT_TABLES = {
+    "rejects": IngestReject.__tablename__,
+    "candidates": IngestCandidate.__tablename__,
+    "name_conflicts": IngestNameConflict.__tablename__,
+    "overlaps": IngestOverlap.__tablename__,
+}
 #: values per statement when looking keys up (SQLite allows 999 parameters a statement)
 _STEP = {"postgresql": 50_000, "sqlite": 900}
 
@@ -55,7 +77,9 @@ def latest_version(conn: sa.Connection, base_portfolio: str) -> int:
     """The highest version of a portfolio ingested so far (0: none; a portfolio stored by
     `cession load` without ingest counts as version 1)."""
     table = IngestFile.__table__
-    version = conn.execute(sa.select(sa.func.max(table.c.version)).where(table.c.base_portfolio == base_portfolio)).scalar()
+    version = conn.execute(
+        sa.select(sa.func.max(table.c.version)).where(table.c.base_portfolio == base_portfolio)
+    ).scalar()
     if version:
         return int(version)
     exists = conn.execute(sa.select(Portfolio.portfolio_id).where(Portfolio.portfolio_id == base_portfolio)).first()
@@ -65,32 +89,43 @@ def latest_version(conn: sa.Connection, base_portfolio: str) -> int:
 def ensure_portfolio(conn: sa.Connection, portfolio_id: str, name: str, seller: str | None) -> None:
     table = Portfolio.__table__
     if conn.execute(sa.select(table.c.portfolio_id).where(table.c.portfolio_id == portfolio_id)).first() is None:
-        conn.execute(sa.insert(table).values(portfolio_id=portfolio_id, name=name, seller=seller, created_at=datetime.now(UTC)))
+        conn.execute(
+            sa.insert(table).values(portfolio_id=portfolio_id, name=name, seller=seller, created_at=datetime.now(UTC))
+        )
 
 
 def next_ids(conn: sa.Connection) -> tuple[int, int]:
     """(first free claim_id, first free debtor_id): past every stored one (claims stored by
     `cession load` carry debtor ids without debtor rows, so those count too)."""
     claim = conn.exec_driver_sql("SELECT max(claim_id) FROM claims").scalar() or 0
-    debtor = conn.exec_driver_sql(
-        "SELECT max(m) FROM (SELECT max(debtor_id) AS m FROM debtors UNION ALL SELECT max(debtor_id) FROM claims) ids"
-    ).scalar() or 0  # fmt: skip
+    debtor = (
+        conn.exec_driver_sql(
+            "SELECT max(m) FROM (SELECT max(debtor_id) AS m FROM debtors UNION ALL SELECT max(debtor_id) FROM claims) ids"
+        ).scalar()
+        or 0
+    )
     return int(claim) + 1, int(debtor) + 1
 
 
 def holds_claims(conn: sa.Connection, portfolio_id: str) -> bool:
-    return conn.execute(sa.text("SELECT 1 FROM claims WHERE portfolio_id = :p LIMIT 1"), {"p": portfolio_id}).first() is not None
+    return (
+        conn.execute(sa.text("SELECT 1 FROM claims WHERE portfolio_id = :p LIMIT 1"), {"p": portfolio_id}).first()
+        is not None
+    )
 
 
 def stored_seller_refs(conn: sa.Connection, portfolio_id: str, seller_refs: pl.Series) -> pl.Series:
     """Which of ``seller_refs`` the portfolio already holds."""
     where = " AND portfolio_id = :portfolio"
-    frame = _lookup_with(conn, "claims", "seller_ref", seller_refs, {"seller_ref": pl.String()}, where, {"portfolio": portfolio_id})
+    frame = _lookup_with(
+        conn, "claims", "seller_ref", seller_refs, {"seller_ref": pl.String()}, where, {"portfolio": portfolio_id}
+    )
     return frame.get_column("seller_ref")
 
 
-def _lookup_with(conn: sa.Connection, table: str, column: str, values: pl.Series, schema: Schema, where: str,
-                 extra: dict) -> pl.DataFrame:
+def _lookup_with(
+    conn: sa.Connection, table: str, column: str, values: pl.Series, schema: Schema, where: str, extra: dict
+) -> pl.DataFrame:
     """Rows of ``table`` whose text ``column`` is one of ``values`` (and ``where``), in chunks of parameters."""
     values = values.drop_nulls().unique().sort()
     step = _STEP.get(conn.dialect.name, 900) - len(extra)
@@ -99,7 +134,11 @@ def _lookup_with(conn: sa.Connection, table: str, column: str, values: pl.Series
         chunk = values.slice(i, step).to_list()
         params = {f"v{j}": v for j, v in enumerate(chunk)} | extra
         marks = ", ".join(f":v{j}" for j in range(len(chunk)))
-        found.append(read_frame(conn, f"SELECT {', '.join(schema)} FROM {table} WHERE {column} IN ({marks}){where}", schema, params))
+        found.append(
+            read_frame(
+                conn, f"SELECT {', '.join(schema)} FROM {table} WHERE {column} IN ({marks}){where}", schema, params
+            )
+        )
     return pl.concat(found)
 
 
@@ -132,7 +171,7 @@ def debtor_keys_matching(conn: sa.Connection, keys: pl.DataFrame) -> pl.DataFram
         f"SELECT {columns} FROM debtor_keys d JOIN (SELECT DISTINCT name_key, {other} FROM ingest_match_keys "
         f"WHERE {other} IS NOT NULL) k USING (name_key, {other})"
         for other in ("birth_date", "postal_code")
-    )  # fmt: skip
+    )
     found = read_frame(conn, query, DEBTOR_KEY_SCHEMA)
     conn.exec_driver_sql("DROP TABLE ingest_match_keys")
     return found
@@ -151,12 +190,16 @@ def unindexed_if_empty(conn: sa.Connection, rows: int | None):
     return bare_if_empty(conn, ["claims", "debtors", DebtorKey.__tablename__])
 
 
-def write_debtors(conn: sa.Connection, debtors: pl.DataFrame, keys: pl.DataFrame, on_batch: OnBatch | None = None) -> None:
+def write_debtors(
+    conn: sa.Connection, debtors: pl.DataFrame, keys: pl.DataFrame, on_batch: OnBatch | None = None
+) -> None:
     """New debtors (docs/data-contract.md `debtors`, ids already assigned) and their match keys. Debtors go in
     national_id order: the server then updates that index (random ids: every leaf page) in one
     sweep, and the primary key's new ids are one contiguous range either way."""
     flags = pl.format("[{}]", pl.col("flags").list.eval(pl.format('"{}"', pl.element())).list.join(","))
-    debtors = debtors.select(list(DEBTOR_SCHEMA)).with_columns(flags.alias("flags")).sort("national_id", nulls_last=True)
+    debtors = (
+        debtors.select(list(DEBTOR_SCHEMA)).with_columns(flags.alias("flags")).sort("national_id", nulls_last=True)
+    )
     write_frame(conn, "debtors", debtors, on_batch=on_batch)
     write_frame(conn, DebtorKey.__tablename__, keys.select(list(DEBTOR_KEY_SCHEMA)))
 
@@ -210,7 +253,8 @@ def keep_reports(conn: sa.Connection, ingest_id: int, reports: dict[str, pl.Data
     """An ingest's reports (REPORT_TABLES' names -> their lines), each line numbered in its order."""
     for name, frame in reports.items():
         lines = frame.with_row_index("line").select(
-            pl.lit(ingest_id, pl.Int64).alias("ingest_id"), pl.col("line").cast(pl.Int64), *frame.columns)
+            pl.lit(ingest_id, pl.Int64).alias("ingest_id"), pl.col("line").cast(pl.Int64), *frame.columns
+        )
         write_frame(conn, REPORT_TABLES[name], lines)
 
 
@@ -231,8 +275,14 @@ def portfolios_of_seller(conn: sa.Connection, seller: str | None) -> list[str]:
     return list(conn.execute(sa.select(table.c.portfolio_id).where(where).order_by(table.c.portfolio_id)).scalars())
 
 
-CLAIM_KEY_SCHEMA: Schema = {"portfolio_id": pl.String(), "seller_ref": pl.String(), "claim_id": pl.Int64(),
-                            "debtor_id": pl.Int64(), "principal": pl.Int64(), "due_date": pl.Date()}  # fmt: skip
+CLAIM_KEY_SCHEMA: Schema = {
+    "portfolio_id": pl.String(),
+    "seller_ref": pl.String(),
+    "claim_id": pl.Int64(),
+    "debtor_id": pl.Int64(),
+    "principal": pl.Int64(),
+    "due_date": pl.Date(),
+}
 
 
 def claims_with_seller_refs(conn: sa.Connection, portfolio_ids: list[str], seller_refs: pl.Series) -> pl.DataFrame:
@@ -245,4 +295,6 @@ def claims_with_seller_refs(conn: sa.Connection, portfolio_ids: list[str], selle
 
 def national_ids(conn: sa.Connection, debtor_ids: pl.Series) -> pl.DataFrame:
     """(debtor_id, national_id) of these stored debtors (a claim stored by `cession load` has no debtor row)."""
-    return _lookup_with(conn, "debtors", "debtor_id", debtor_ids, {"debtor_id": pl.Int64(), "national_id": pl.String()}, "", {})
+    return _lookup_with(
+        conn, "debtors", "debtor_id", debtor_ids, {"debtor_id": pl.Int64(), "national_id": pl.String()}, "", {}
+    )

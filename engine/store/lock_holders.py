@@ -139,5 +139,7 @@ def _started(pid: int) -> str:
     """The local time a process started (Linux /proc: its start in clock ticks after boot)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     ticks = int(stat[stat.rindex(")") + 2 :].split()[19])  # field 22; the name in () may hold spaces
-    boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+    boot = next(
+        int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime")
+    )
     return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK")).strftime("%H:%M:%S")

@@ -13,10 +13,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-import sqlalchemy.dialects.postgresql  # noqa: F401  (sa.dialects.postgresql below, whoever imports models first)
+import sqlalchemy.dialects.postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, EventKind, InterestBasis, PlacementQueue, RunStatus
+
 
 def key(length: int) -> sa.types.TypeEngine:
     """An opaque identifier: compared byte by byte (collation "C" on PostgreSQL), with no locale
@@ -256,10 +257,15 @@ class Placement(Base):
     __table_args__ = (
         sa.Index("ix_placements_claim", "claim_id", "placed_on"),
         sa.Index("ix_placements_agency_open", "agency_id", "recalled_on"),
-        sa.Index("uq_placements_open_claim", "claim_id", unique=True,
-                 postgresql_where=sa.text("recalled_on IS NULL"), sqlite_where=sa.text("recalled_on IS NULL")),
+        sa.Index(
+            "uq_placements_open_claim",
+            "claim_id",
+            unique=True,
+            postgresql_where=sa.text("recalled_on IS NULL"),
+            sqlite_where=sa.text("recalled_on IS NULL"),
+        ),
         _one_of("queue", PlacementQueue),
-    )  # fmt: skip
+    )
 
     placement_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
     #: no FOREIGN KEY to claims: a per-row trigger would cost more than the rest of a bulk write of
@@ -336,8 +342,13 @@ class _IngestReportLine:
 
     @declared_attr
     def ingest_id(cls) -> Mapped[int]:
-        return mapped_column(sa.BigInteger, sa.ForeignKey("ingest_files.ingest_id", ondelete="CASCADE"), primary_key=True,
-                             autoincrement=False, sort_order=-2)  # fmt: skip
+        return mapped_column(
+            sa.BigInteger,
+            sa.ForeignKey("ingest_files.ingest_id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+            sort_order=-2,
+        )
 
     line: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False, sort_order=-1)
 

@@ -40,8 +40,12 @@ class Written:
     rejects: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECT_SCHEMA))
 
     def summary(self) -> dict:
-        return {"rows": self.rows, "inserted": self.inserted, "already_stored": self.already_stored,
-                "rejected": self.rejects.height}  # fmt: skip
+        return {
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "already_stored": self.already_stored,
+            "rejected": self.rejects.height,
+        }
 
 
 def actor() -> str:
@@ -65,8 +69,9 @@ def audit(conn: sa.Connection, action: AuditAction, subject: str | None, details
     from engine.store.models import AuditEntry
 
     conn.execute(
-        sa.insert(AuditEntry.__table__).values(at=datetime.now(UTC), actor=who or actor(), action=action,
-                                               subject=subject, details=details)  # fmt: skip
+        sa.insert(AuditEntry.__table__).values(
+            at=datetime.now(UTC), actor=who or actor(), action=action, subject=subject, details=details
+        )
     )
 
 
@@ -81,8 +86,9 @@ def with_idempotency_keys(events: pl.DataFrame) -> pl.DataFrame:
     if bad.height:
         from engine.validation import EngineInputError
 
-        raise EngineInputError("events", "idempotency_key", "must be a non-empty string",
-                               bad["event_id"].head(5).to_list(), bad.height)  # fmt: skip
+        raise EngineInputError(
+            "events", "idempotency_key", "must be a non-empty string", bad["event_id"].head(5).to_list(), bad.height
+        )
     return events
 
 
@@ -110,28 +116,50 @@ def load(
             written["events"] = _write_events(conn, events, on_batch, claims)
         audit(conn, AuditAction.LOAD, None, {t: w.summary() for t, w in written.items()}, who)
     for w in written.values():
-        log.info("loaded %s: %d rows, %d inserted, %d already stored, %d rejected", w.table, w.rows, w.inserted,
-                 w.already_stored, w.rejects.height)  # fmt: skip
+        log.info(
+            "loaded %s: %d rows, %d inserted, %d already stored, %d rejected",
+            w.table,
+            w.rows,
+            w.inserted,
+            w.already_stored,
+            w.rejects.height,
+        )
     return written
 
 
 DEBTOR_SCHEMA: Schema = {
-    "debtor_id": pl.Int64(), "debtor_kind": pl.String(), "national_id": pl.String(), "name": pl.String(),
-    "street": pl.String(), "postal_code": pl.String(), "city": pl.String(), "phone": pl.String(),
-    "email": pl.String(), "flags": pl.List(pl.String()),
-}  # fmt: skip
+    "debtor_id": pl.Int64(),
+    "debtor_kind": pl.String(),
+    "national_id": pl.String(),
+    "name": pl.String(),
+    "street": pl.String(),
+    "postal_code": pl.String(),
+    "city": pl.String(),
+    "phone": pl.String(),
+    "email": pl.String(),
+    "flags": pl.List(pl.String()),
+}
 
 
 def load_debtors(engine: sa.Engine, debtors: pl.DataFrame, *, who: str | None = None) -> Written:
     """Store debtors (docs/data-contract.md ``debtors``) whose debtor_id is not stored yet, in one
     transaction; a stored id is kept as it is (``already_stored``), never overwritten."""
-    frame = debtors.select(pl.col(c).cast(t) if c in debtors.columns else pl.lit(None, dtype=t).alias(c)
-                           for c, t in DEBTOR_SCHEMA.items())  # fmt: skip
+    frame = debtors.select(
+        pl.col(c).cast(t) if c in debtors.columns else pl.lit(None, dtype=t).alias(c) for c, t in DEBTOR_SCHEMA.items()
+    )
     frame = frame.with_columns(pl.col("flags").fill_null(pl.lit([], dtype=pl.List(pl.String))))
     with engine.begin() as conn:
         low, high = frame["debtor_id"].min(), frame["debtor_id"].max()
-        stored = read_frame(conn, "SELECT debtor_id FROM debtors WHERE debtor_id BETWEEN :low AND :high",
-                            {"debtor_id": pl.Int64()}, {"low": low, "high": high}) if frame.height else None  # fmt: skip
+        stored = (
+            read_frame(
+                conn,
+                "SELECT debtor_id FROM debtors WHERE debtor_id BETWEEN :low AND :high",
+                {"debtor_id": pl.Int64()},
+                {"low": low, "high": high},
+            )
+            if frame.height
+            else None
+        )
         new = frame if stored is None else frame.join(stored, on="debtor_id", how="anti")
         inserted = write_frame(conn, "debtors", new) if new.height else 0
         written = _written("debtors", frame.height, inserted, [])
@@ -149,8 +177,13 @@ def post_events(engine: sa.Engine, events: pl.DataFrame, *, who: str | None = No
     with engine.begin() as conn:
         written = _write_events(conn, events, None)
         audit(conn, AuditAction.POST_EVENTS, None, written.summary(), who)
-    log.info("posted events: %d rows, %d inserted, %d already stored, %d rejected", written.rows, written.inserted,
-             written.already_stored, written.rejects.height)  # fmt: skip
+    log.info(
+        "posted events: %d rows, %d inserted, %d already stored, %d rejected",
+        written.rows,
+        written.inserted,
+        written.already_stored,
+        written.rejects.height,
+    )
     return written
 
 
@@ -184,15 +217,20 @@ def _write_events(
     targets = reversals.join(in_batch, on="reverses", how="left")
     outside = targets.filter(pl.col("target_claim").is_null()).get_column("reverses")
     stored_targets = _stored(conn, "events", "event_id", outside, extra="claim_id")
-    targets = targets.join(stored_targets.rename({"event_id": "reverses", "claim_id": "stored_claim"}), on="reverses", how="left")
+    targets = targets.join(
+        stored_targets.rename({"event_id": "reverses", "claim_id": "stored_claim"}), on="reverses", how="left"
+    )
     bad_reversals = targets.filter(
-        pl.coalesce("target_claim", "stored_claim").is_null() | (pl.coalesce("target_claim", "stored_claim") != pl.col("claim_id"))
+        pl.coalesce("target_claim", "stored_claim").is_null()
+        | (pl.coalesce("target_claim", "stored_claim") != pl.col("claim_id"))
     ).get_column("event_id")
     rules = [
         ("the claim is not in the store", ~has_claim),
-        ("a reversal must name an event of the same claim (stored or in this batch)",
-         pl.col("event_id").is_in(bad_reversals.implode())),
-    ]  # fmt: skip
+        (
+            "a reversal must name an event of the same claim (stored or in this batch)",
+            pl.col("event_id").is_in(bad_reversals.implode()),
+        ),
+    ]
     written = _insert_new(conn, "events", events, "idempotency_key", on_batch, rules)
     if is_postgres(conn) and written.inserted:
         # ids came with the rows: move the sequence past them for events numbered by the store
@@ -202,7 +240,9 @@ def _write_events(
     return written
 
 
-def _stored(conn: sa.Connection, table: str, column: str, values: pl.Series, extra: str | None = None) -> pl.DataFrame | pl.Series:
+def _stored(
+    conn: sa.Connection, table: str, column: str, values: pl.Series, extra: str | None = None
+) -> pl.DataFrame | pl.Series:
     """Which of the int64 ``values`` are stored in ``table.column`` (with ``extra``, as a frame)."""
     names = [column] + ([extra] if extra else [])
     schema = {n: pl.Int64() for n in names}
@@ -318,8 +358,9 @@ class Bare:
 
     def restore(self) -> None:
         conn, table = self.conn, self.table
-        memory_mb = conn.exec_driver_sql("SELECT setting::bigint * 1024 / 1048576 FROM pg_settings "
-                                         "WHERE name = 'maintenance_work_mem'").scalar()  # fmt: skip
+        memory_mb = conn.exec_driver_sql(
+            "SELECT setting::bigint * 1024 / 1048576 FROM pg_settings WHERE name = 'maintenance_work_mem'"
+        ).scalar()
         if memory_mb < REBUILD_MEMORY_MB:
             conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{REBUILD_MEMORY_MB}MB'")
         for name, definition in self.constraints:
@@ -368,7 +409,11 @@ def _insert_staged(
     ).rowcount
     # staged rows now either are the stored row, differ from it, or lost to another unique column
     differs = " OR ".join(
-        (f"s.{_quote(c)} IS DISTINCT FROM t.{_quote(c)}" if is_postgres(conn) else f"s.{_quote(c)} IS NOT t.{_quote(c)}")
+        (
+            f"s.{_quote(c)} IS DISTINCT FROM t.{_quote(c)}"
+            if is_postgres(conn)
+            else f"s.{_quote(c)} IS NOT t.{_quote(c)}"
+        )
         for c in frame.columns
         if c != key
     )
@@ -387,9 +432,10 @@ def _insert_staged(
             unmatched.select(
                 table=pl.lit(table),
                 key=pl.col("key"),
-                reason=pl.when(pl.col("what") == "differs").then(pl.lit(differ))
+                reason=pl.when(pl.col("what") == "differs")
+                .then(pl.lit(differ))
                 .otherwise(pl.lit(f"another stored row has the same {_unique_columns(conn, table, key)}")),
-            )  # fmt: skip
+            )
         )
     return _written(table, rows, inserted, rejects)
 
@@ -415,7 +461,9 @@ def events_query(portfolio: str | None = None, columns: list[str] | None = None)
     schema = {c.name: c.dtype for c in EVENTS if columns is None or c.name in columns}
     columns = ", ".join(f"e.{c}" for c in schema)
     if portfolio:
-        query = f"SELECT {columns} FROM events e JOIN claims c ON c.claim_id = e.claim_id WHERE c.portfolio_id = :portfolio"
+        query = (
+            f"SELECT {columns} FROM events e JOIN claims c ON c.claim_id = e.claim_id WHERE c.portfolio_id = :portfolio"
+        )
         return query, schema, {"portfolio": portfolio}
     return f"SELECT {columns} FROM events e", schema, None
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-import polars as pl
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
 
@@ -67,8 +67,20 @@ class RunRecord:
 
 
 def _record(row) -> RunRecord:
-    return RunRecord(row.run_id, RunStatus(row.status), row.as_of, row.portfolio_id, row.claims, row.events, row.time_barred,
-                     row.totals, row.seconds, row.state_sha256, row.error, row.provenance)  # fmt: skip
+    return RunRecord(
+        row.run_id,
+        RunStatus(row.status),
+        row.as_of,
+        row.portfolio_id,
+        row.claims,
+        row.events,
+        row.time_barred,
+        row.totals,
+        row.seconds,
+        row.state_sha256,
+        row.error,
+        row.provenance,
+    )
 
 
 @contextmanager
@@ -113,9 +125,10 @@ def _recover(engine: sa.Engine) -> list[int]:
         dead = list(conn.execute(sa.select(runs.c.run_id).where(runs.c.status == RunStatus.RUNNING)).scalars())
         if dead:
             conn.execute(
-                runs.update().where(runs.c.run_id.in_(dead))
+                runs.update()
+                .where(runs.c.run_id.in_(dead))
                 .values(status=RunStatus.FAILED, error=INTERRUPTED, finished_at=datetime.now(UTC))
-            )  # fmt: skip
+            )
             log.warning("runs %s marked failed: %s", ", ".join(map(str, dead)), INTERRUPTED)
         _drop_superseded(conn)
     return dead
@@ -144,10 +157,14 @@ def _drop_superseded(conn: sa.Connection) -> None:
         "AND NOT relispartition AND relname ~ '^claim_state_run_[0-9]+$'"
     ).scalars():
         conn.exec_driver_sql(f"DROP TABLE {name}")
-    partitions = conn.exec_driver_sql(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = 'claim_state'::regclass"
-    ).scalars().all()
+    partitions = (
+        conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'claim_state'::regclass"
+        )
+        .scalars()
+        .all()
+    )
     current = set(conn.execute(sa.select(Portfolio.__table__.c.current_run_id).distinct()).scalars())
     for name in partitions:
         run_id = int(name.rsplit("_", 1)[1])
@@ -176,8 +193,10 @@ def _write_state(conn: sa.Connection, run_id: int, rows: pl.DataFrame, on_batch:
         return
     part, engine = _partition(run_id), conn.engine
     with engine.begin() as setup:
-        setup.exec_driver_sql(f"CREATE TABLE {part} (LIKE claim_state INCLUDING DEFAULTS, "
-                              f"CONSTRAINT {part}_run CHECK (run_id = {int(run_id)}))")  # fmt: skip
+        setup.exec_driver_sql(
+            f"CREATE TABLE {part} (LIKE claim_state INCLUDING DEFAULTS, "
+            f"CONSTRAINT {part}_run CHECK (run_id = {int(run_id)}))"
+        )
     writers = STATE_WRITERS if rows.height >= PARALLEL_MIN_ROWS else 1
     step = -(-rows.height // writers) or 1
     done, lock = [0], threading.Lock()
@@ -217,7 +236,13 @@ def state_digest(table: pa.Table) -> str:
     digest = hashlib.sha256()
     for field in CLAIM_STATE:
         column = table.column(field.name).combine_chunks()
-        physical = pa.int32() if pa.types.is_date32(field.type) else pa.int8() if pa.types.is_boolean(field.type) else field.type
+        physical = (
+            pa.int32()
+            if pa.types.is_date32(field.type)
+            else pa.int8()
+            if pa.types.is_boolean(field.type)
+            else field.type
+        )
         values = column.cast(physical)
         nulls = values.is_null()
         digest.update(field.name.encode() + b"\0")
@@ -255,22 +280,49 @@ def run(
             if portfolio is not None and conn.execute(known).first() is None:
                 raise StoreError(f"portfolio {portfolio!r} is not in the store (`cession load` it first)")
             run_id = conn.execute(
-                runs.insert().values(portfolio_id=portfolio, as_of=as_of, status=RunStatus.RUNNING,
-                                     started_at=datetime.now(UTC), host=socket.gethostname(), pid=os.getpid())
+                runs.insert()
+                .values(
+                    portfolio_id=portfolio,
+                    as_of=as_of,
+                    status=RunStatus.RUNNING,
+                    started_at=datetime.now(UTC),
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                )
                 .returning(runs.c.run_id)
-            ).scalar_one()  # fmt: skip
-        log.info("run %d started as of %s for %s", run_id, as_of, portfolio or "every portfolio", extra={"run_id": run_id})
+            ).scalar_one()
+        log.info(
+            "run %d started as of %s for %s", run_id, as_of, portfolio or "every portfolio", extra={"run_id": run_id}
+        )
         started = time.perf_counter()
         try:
-            record = _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on_progress, on_batch,
-                          stage, started, executor, partitions)  # fmt: skip
+            record = _run(
+                engine,
+                run_id,
+                as_of,
+                portfolio,
+                waterfall,
+                allow_stale_rates,
+                who,
+                on_progress,
+                on_batch,
+                stage,
+                started,
+                executor,
+                partitions,
+            )
         except BaseException as error:
             with engine.begin() as conn:
                 conn.execute(
-                    runs.update().where(runs.c.run_id == run_id)
-                    .values(status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}"[:4000],
-                            finished_at=datetime.now(UTC), seconds=round(time.perf_counter() - started, 3))
-                )  # fmt: skip
+                    runs.update()
+                    .where(runs.c.run_id == run_id)
+                    .values(
+                        status=RunStatus.FAILED,
+                        error=f"{type(error).__name__}: {error}"[:4000],
+                        finished_at=datetime.now(UTC),
+                        seconds=round(time.perf_counter() - started, 3),
+                    )
+                )
                 audit(conn, AuditAction.RUN_FAILED, str(run_id), {"error": str(error)[:1000]}, who)
             log.warning("run %d failed: %s: %s", run_id, type(error).__name__, error, extra={"run_id": run_id})
             raise
@@ -279,38 +331,63 @@ def run(
         return record
 
 
-def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on_progress, on_batch, stage, started,
-         executor=None, partitions=None):  # fmt: skip
+def _run(
+    engine,
+    run_id,
+    as_of,
+    portfolio,
+    waterfall,
+    allow_stale_rates,
+    who,
+    on_progress,
+    on_batch,
+    stage,
+    started,
+    executor=None,
+    partitions=None,
+):
     runs = EngineRun.__table__
     if executor is None:
         stage("reading claims and events")
         # only the columns the engine reads (the store checked the others when they were loaded)
-        read = read_snapshot(engine, {"claims": claims_query(portfolio, engine_columns(CLAIMS, "claims")),
-                                      "events": events_query(portfolio, engine_columns(EVENTS, "events"))})  # fmt: skip
+        read = read_snapshot(
+            engine,
+            {
+                "claims": claims_query(portfolio, engine_columns(CLAIMS, "claims")),
+                "events": events_query(portfolio, engine_columns(EVENTS, "events")),
+            },
+        )
         # rows come in storage order, which is nearly id order (PostgreSQL's COPY leaves a few rows
         # on earlier pages with room); in id order the engine proves ids unique in one linear pass
         # instead of hashing them, and finds loaded files' events already in its order (it sorts
         # only when they are not, e.g. events posted later)
         claims, events = in_id_order(read["claims"], "claim_id"), in_id_order(read["events"], "event_id")
         stage(f"computing claim_state for {claims.height:,} claims, {events.height:,} events")
-        state = compute_state(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates,
-                              on_progress=on_progress)  # fmt: skip
+        state = compute_state(
+            claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, on_progress=on_progress
+        )
         covered, n_events = claims.select("claim_id", "portfolio_id").sort("claim_id"), events.height
     else:
         from engine.executors import store_state
 
         stage(f"computing claim_state on the {executor.name} executor")
-        state, covered = store_state(executor, engine, as_of, portfolio, partitions=partitions, waterfall=waterfall,
-                                     allow_stale_rates=allow_stale_rates, on_done=on_progress)  # fmt: skip
+        state, covered = store_state(
+            executor,
+            engine,
+            as_of,
+            portfolio,
+            partitions=partitions,
+            waterfall=waterfall,
+            allow_stale_rates=allow_stale_rates,
+            on_done=on_progress,
+        )
         n_events = provenance(state)["events"]
     digest = state_digest(state)
     frame = pl.from_arrow(state)
     rows = frame.with_columns(run_id=pl.lit(run_id, pl.Int64), portfolio_id=covered.get_column("portfolio_id"))
     summed = StateTotals.of_table(state)
     totals, time_barred = summed.money, summed.time_barred
-    portfolios = (
-        [portfolio] if portfolio else covered.get_column("portfolio_id").unique().sort().to_list()
-    )
+    portfolios = [portfolio] if portfolio else covered.get_column("portfolio_id").unique().sort().to_list()
     stage(f"storing claim_state ({frame.height:,} rows)")
     with engine.begin() as conn:
         _write_state(conn, run_id, rows, on_batch)
@@ -318,21 +395,44 @@ def _run(engine, run_id, as_of, portfolio, waterfall, allow_stale_rates, who, on
             conn.execute(sa.update(Portfolio.__table__).values(current_run_id=run_id))
         else:
             conn.execute(
-                sa.update(Portfolio.__table__).where(Portfolio.__table__.c.portfolio_id.in_(portfolios))
+                sa.update(Portfolio.__table__)
+                .where(Portfolio.__table__.c.portfolio_id.in_(portfolios))
                 .values(current_run_id=run_id)
-            )  # fmt: skip
+            )
         meta = dict(provenance(state), suspended=int(frame.get_column("limitation_date").null_count()))
         seconds = round(time.perf_counter() - started, 3)
         conn.execute(
-            runs.update().where(runs.c.run_id == run_id).values(
-                status=RunStatus.SUCCEEDED, finished_at=datetime.now(UTC), seconds=seconds, claims=covered.height,
-                events=n_events, time_barred=time_barred, totals=totals, rules=meta.get("rules"),
-                provenance=meta, state_sha256=digest,
+            runs.update()
+            .where(runs.c.run_id == run_id)
+            .values(
+                status=RunStatus.SUCCEEDED,
+                finished_at=datetime.now(UTC),
+                seconds=seconds,
+                claims=covered.height,
+                events=n_events,
+                time_barred=time_barred,
+                totals=totals,
+                rules=meta.get("rules"),
+                provenance=meta,
+                state_sha256=digest,
             )
-        )  # fmt: skip
-        audit(conn, AuditAction.RUN, str(run_id), {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": covered.height}, who)
-    log.info("run %d succeeded: %d claims, %d events in %.1f s, state sha256 %s", run_id, covered.height, n_events,
-             seconds, digest[:16], extra={"run_id": run_id})  # fmt: skip
+        )
+        audit(
+            conn,
+            AuditAction.RUN,
+            str(run_id),
+            {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": covered.height},
+            who,
+        )
+    log.info(
+        "run %d succeeded: %d claims, %d events in %.1f s, state sha256 %s",
+        run_id,
+        covered.height,
+        n_events,
+        seconds,
+        digest[:16],
+        extra={"run_id": run_id},
+    )
     with engine.connect() as conn:
         return _record(conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).one())
 

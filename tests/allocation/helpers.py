@@ -20,10 +20,18 @@ PESEL = "44051401359"
 NIP = "1234563218"
 
 DEFAULTS = {
-    "balance": 500_000, "principal": 400_000, "days_past_due": 400, "limitation_date": date(2029, 12, 31),
-    "due_date": AS_OF - timedelta(days=400), "debtor_kind": "consumer", "national_id": PESEL, "postal_code": "00-950",
-    "flags": [], "title_date": None, "portfolio_id": "P1",
-}  # fmt: skip
+    "balance": 500_000,
+    "principal": 400_000,
+    "days_past_due": 400,
+    "limitation_date": date(2029, 12, 31),
+    "due_date": AS_OF - timedelta(days=400),
+    "debtor_kind": "consumer",
+    "national_id": PESEL,
+    "postal_code": "00-950",
+    "flags": [],
+    "title_date": None,
+    "portfolio_id": "P1",
+}
 
 
 def inputs(rows: list[dict], payments: list[dict] = (), as_of: date = AS_OF) -> Inputs:  # type: ignore[assignment]
@@ -32,12 +40,24 @@ def inputs(rows: list[dict], payments: list[dict] = (), as_of: date = AS_OF) -> 
     for row in full:
         row.setdefault("debtor_id", row["claim_id"])
         row["time_barred"] = row["limitation_date"] is not None and as_of > row["limitation_date"]
-    frame = pl.DataFrame(full, schema_overrides={"flags": pl.List(pl.String), "title_date": pl.Date,
-                                                   "limitation_date": pl.Date, "national_id": pl.String,
-                                                   "postal_code": pl.String})  # fmt: skip
-    state = frame.select("claim_id", total_due="balance", principal_due="principal",
-                         days_past_due=pl.col("days_past_due").cast(pl.Int32), limitation_date="limitation_date",
-                         time_barred="time_barred")  # fmt: skip
+    frame = pl.DataFrame(
+        full,
+        schema_overrides={
+            "flags": pl.List(pl.String),
+            "title_date": pl.Date,
+            "limitation_date": pl.Date,
+            "national_id": pl.String,
+            "postal_code": pl.String,
+        },
+    )
+    state = frame.select(
+        "claim_id",
+        total_due="balance",
+        principal_due="principal",
+        days_past_due=pl.col("days_past_due").cast(pl.Int32),
+        limitation_date="limitation_date",
+        time_barred="time_barred",
+    )
     claims = frame.select("claim_id", "portfolio_id", "debtor_id", "debtor_kind", "due_date", "title_date")
     debtors = frame.select(list(DEBTOR_SCHEMA)).unique("debtor_id", keep="first")
     pays = pl.DataFrame(list(payments), schema=PAYMENT_SCHEMA)
@@ -45,17 +65,35 @@ def inputs(rows: list[dict], payments: list[dict] = (), as_of: date = AS_OF) -> 
 
 
 def agencies(*rows: dict) -> pl.DataFrame:
-    base = {"active": True, "capacity": None, "capacity_balance": None, "regions": [], "debtor_kinds": [],
-            "balance_min": None, "balance_max": None, "term_days": None}  # fmt: skip
+    base = {
+        "active": True,
+        "capacity": None,
+        "capacity_balance": None,
+        "regions": [],
+        "debtor_kinds": [],
+        "balance_min": None,
+        "balance_max": None,
+        "term_days": None,
+    }
     return pl.DataFrame([base | r for r in rows], schema=AGENCY_SCHEMA)
 
 
-def book(rows_or_inputs, *, agencies_frame: pl.DataFrame | None = None, open_placements: list[dict] = (),
-         recalled: list[dict] = (), performance: dict | None = None) -> Book:  # type: ignore[assignment]  # fmt: skip
+def book(
+    rows_or_inputs,
+    *,
+    agencies_frame: pl.DataFrame | None = None,
+    open_placements: list[dict] = (),
+    recalled: list[dict] = (),
+    performance: dict | None = None,
+) -> Book:  # type: ignore[assignment]
     given = rows_or_inputs if isinstance(rows_or_inputs, Inputs) else inputs(rows_or_inputs)
-    return Book(given, pl.DataFrame(list(open_placements), schema=OPEN_SCHEMA),
-                pl.DataFrame(list(recalled), schema=RECALLED_SCHEMA),
-                agencies_frame if agencies_frame is not None else agencies({"agency_id": "A"}), performance or {})  # fmt: skip
+    return Book(
+        given,
+        pl.DataFrame(list(open_placements), schema=OPEN_SCHEMA),
+        pl.DataFrame(list(recalled), schema=RECALLED_SCHEMA),
+        agencies_frame if agencies_frame is not None else agencies({"agency_id": "A"}),
+        performance or {},
+    )
 
 
 SEGMENTS = """

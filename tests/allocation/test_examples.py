@@ -25,8 +25,13 @@ def test_the_example_strategy_and_agencies_load_cleanly():
     assert strategy.warnings == () and strategy.challenger is not None
     used = {a for s in (strategy, strategy.challenger) for pool in s.pools.values() for a in pool.agencies}
     assert used == {a.agency_id for a in load_agencies(EXAMPLES / "agencies.yaml")}
-    assert {r.action for r in strategy.rules} == {ActionKind.PLACE, ActionKind.LEGAL, ActionKind.REMINDER,
-                                                   ActionKind.HOLD, ActionKind.LEAVE}  # fmt: skip
+    assert {r.action for r in strategy.rules} == {
+        ActionKind.PLACE,
+        ActionKind.LEGAL,
+        ActionKind.REMINDER,
+        ActionKind.HOLD,
+        ActionKind.LEAVE,
+    }
     assert {r.queue for r in strategy.rules if r.queue} == set(LEGAL_QUEUES)
 
 
@@ -38,8 +43,10 @@ def test_the_demo_book_holds_every_case_the_rules_need():
     flags = set(debtors["flags"].explode().drop_nulls())
     assert flags == {f.value for f in DebtorFlag}
     given = debtors.filter(pl.col("national_id").is_not_null())
-    valid = [pesel.is_valid(n) if k == "consumer" else nip.is_valid(n)
-             for n, k in zip(given["national_id"], given["debtor_kind"], strict=True)]  # fmt: skip
+    valid = [
+        pesel.is_valid(n) if k == "consumer" else nip.is_valid(n)
+        for n, k in zip(given["national_id"], given["debtor_kind"], strict=True)
+    ]
     assert 0.95 < sum(valid) / len(valid) < 0.99  # ~2 % with a wrong check digit
     assert 0.03 < debtors["national_id"].null_count() / debtors.height < 0.09
     assert debtors["postal_code"].drop_nulls().str.contains(r"^\d\d-\d\d\d$").all()
@@ -49,12 +56,41 @@ def test_the_demo_book_holds_every_case_the_rules_need():
 
 def test_the_example_agencies_take_fewer_claims_than_the_demo_book_offers(tmp_path):
     specs = load_agencies(EXAMPLES / "agencies.yaml")
-    frame = agencies(*[{"agency_id": a.agency_id, **{k: v for k, v in a.row().items() if k in
-                        ("capacity", "capacity_balance", "regions", "debtor_kinds", "balance_min", "balance_max",
-                         "term_days", "active")}} for a in specs])  # fmt: skip
-    rows = [{"balance": 1_000_00 + i, "days_past_due": 2_000, "postal_code": f"{i % 100:02d}-000",
-             "limitation_date": date(2030, 1, 1)} for i in range(30_000)]  # fmt: skip
-    allocation = decide(book(inputs(rows), agencies_frame=frame), load_strategy(EXAMPLES / "strategy.yaml"), date(2026, 3, 1))
+    frame = agencies(
+        *[
+            {
+                "agency_id": a.agency_id,
+                **{
+                    k: v
+                    for k, v in a.row().items()
+                    if k
+                    in (
+                        "capacity",
+                        "capacity_balance",
+                        "regions",
+                        "debtor_kinds",
+                        "balance_min",
+                        "balance_max",
+                        "term_days",
+                        "active",
+                    )
+                },
+            }
+            for a in specs
+        ]
+    )
+    rows = [
+        {
+            "balance": 1_000_00 + i,
+            "days_past_due": 2_000,
+            "postal_code": f"{i % 100:02d}-000",
+            "limitation_date": date(2030, 1, 1),
+        }
+        for i in range(30_000)
+    ]
+    allocation = decide(
+        book(inputs(rows), agencies_frame=frame), load_strategy(EXAMPLES / "strategy.yaml"), date(2026, 3, 1)
+    )
     left = allocation.decisions.filter(pl.col("reason") == "pool full")
     assert left.height > 0
     assert sum(a.capacity for a in specs) < 30_000

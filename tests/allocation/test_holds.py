@@ -31,8 +31,10 @@ def test_a_flagged_debtor_is_held_whatever_the_rule(tmp_path, flag):
 
 
 def test_a_rule_aimed_at_flagged_debtors_loads_with_a_warning_and_the_hold_wins(tmp_path):
-    text = SUE_EVERYTHING.replace("- {name: sue-all, action: legal, queue: court}",
-                                  "- {name: sue-the-dead, when: {flags: [deceased]}, action: legal, queue: court}")
+    text = SUE_EVERYTHING.replace(
+        "- {name: sue-all, action: legal, queue: court}",
+        "- {name: sue-the-dead, when: {flags: [deceased]}, action: legal, queue: court}",
+    )
     chosen = strategy(tmp_path, text)
     assert any("deceased" in w and "the hold wins" in w for w in chosen.warnings)
     out = decided(tmp_path, [{"flags": ["deceased"]}], text).decisions.row(0, named=True)
@@ -51,16 +53,27 @@ def test_a_time_barred_consumer_claim_is_never_sued_only_placed(tmp_path):
 
 
 def test_a_legal_rule_explicitly_for_time_barred_claims_warns(tmp_path):
-    text = SUE_EVERYTHING.replace("{name: sue-all, action: legal, queue: court}",
-                                  "{name: sue-barred, when: {limitation: [time_barred]}, action: legal, queue: court}")
+    text = SUE_EVERYTHING.replace(
+        "{name: sue-all, action: legal, queue: court}",
+        "{name: sue-barred, when: {limitation: [time_barred]}, action: legal, queue: court}",
+    )
     assert any("117" in w for w in strategy(tmp_path, text).warnings)
 
 
 def test_an_open_placement_is_recalled_when_a_hold_appears(tmp_path):
-    open_ = [{"placement_id": 7, "claim_id": 1, "agency_id": "A", "queue": "agency", "placed_on": date(2026, 2, 1),
-              "balance": 500_000}]  # fmt: skip
+    open_ = [
+        {
+            "placement_id": 7,
+            "claim_id": 1,
+            "agency_id": "A",
+            "queue": "agency",
+            "placed_on": date(2026, 2, 1),
+            "balance": 500_000,
+        }
+    ]
     allocation = decided(tmp_path, [{"flags": ["bankrupt"]}, {}], SUE_EVERYTHING, open_placements=open_)
-    assert allocation.recalls.to_dicts() == [{"placement_id": 7, "claim_id": 1, "agency_id": "A", "queue": "agency",
-                                               "recall_reason": "hold:bankrupt"}]  # fmt: skip
+    assert allocation.recalls.to_dicts() == [
+        {"placement_id": 7, "claim_id": 1, "agency_id": "A", "queue": "agency", "recall_reason": "hold:bankrupt"}
+    ]
     assert allocation.decisions.row(0, named=True)["action"] == "hold"
     assert AS_OF not in allocation.placements.filter(allocation.placements["claim_id"] == 1)["placed_on"].to_list()

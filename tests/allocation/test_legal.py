@@ -37,8 +37,10 @@ def test_epu_takes_claims_due_within_three_years_of_debtors_with_a_valid_pesel(t
 
 
 def test_a_business_needs_a_valid_nip(tmp_path):
-    rows = [{"debtor_kind": "business", "national_id": "1234563218", "due_date": date(2025, 1, 1)},
-            {"debtor_kind": "business", "national_id": "44051401359", "due_date": date(2025, 1, 1)}]  # fmt: skip
+    rows = [
+        {"debtor_kind": "business", "national_id": "1234563218", "due_date": date(2025, 1, 1)},
+        {"debtor_kind": "business", "national_id": "44051401359", "due_date": date(2025, 1, 1)},
+    ]
     assert decided(tmp_path, rows, EPU_ALL).decisions["queue"].to_list() == ["epu", "court"]
 
 

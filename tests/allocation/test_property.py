@@ -38,17 +38,19 @@ rules:
   - {name: titled, when: {title: true}, action: legal, queue: enforcement}
 """
 
-claim_rows = st.fixed_dictionaries({
-    "balance": st.integers(0, 5_000_000),
-    "days_past_due": st.integers(0, 6_000),
-    "limitation_date": st.none() | st.dates(date(2024, 1, 1), date(2032, 1, 1)),
-    "due_date": st.dates(date(2015, 1, 1), date(2026, 2, 1)),
-    "debtor_kind": st.sampled_from(["consumer", "business"]),
-    "national_id": st.sampled_from([None, PESEL, "1234563218", "123"]),
-    "postal_code": st.sampled_from([None, "00-001", "52-100", "99-999"]),
-    "flags": st.lists(st.sampled_from([f.value for f in DebtorFlag]), max_size=2, unique=True),
-    "title_date": st.none() | st.dates(date(2020, 1, 1), date(2026, 6, 1)),
-})  # fmt: skip
+claim_rows = st.fixed_dictionaries(
+    {
+        "balance": st.integers(0, 5_000_000),
+        "days_past_due": st.integers(0, 6_000),
+        "limitation_date": st.none() | st.dates(date(2024, 1, 1), date(2032, 1, 1)),
+        "due_date": st.dates(date(2015, 1, 1), date(2026, 2, 1)),
+        "debtor_kind": st.sampled_from(["consumer", "business"]),
+        "national_id": st.sampled_from([None, PESEL, "1234563218", "123"]),
+        "postal_code": st.sampled_from([None, "00-001", "52-100", "99-999"]),
+        "flags": st.lists(st.sampled_from([f.value for f in DebtorFlag]), max_size=2, unique=True),
+        "title_date": st.none() | st.dates(date(2020, 1, 1), date(2026, 6, 1)),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -61,16 +63,27 @@ claim_rows = st.fixed_dictionaries({
 def test_every_claim_gets_exactly_one_decision(tmp_path_factory, rows, paid, opened, caps):
     chosen = strategy(tmp_path_factory.mktemp("p"), STRATEGY, SEGMENTS)
     n = len(rows)
-    payments = [{"claim_id": c % n + 1, "event_date": AS_OF - timedelta(days=d), "amount": 100, "source": "A"} for c, d in paid]
+    payments = [
+        {"claim_id": c % n + 1, "event_date": AS_OF - timedelta(days=d), "amount": 100, "source": "A"} for c, d in paid
+    ]
     open_ = {}
     for c, agency, days in opened:
         claim_id = c % n + 1
-        open_.setdefault(claim_id, {"placement_id": len(open_) + 1, "claim_id": claim_id, "agency_id": agency,
-                                    "queue": "agency" if agency else "court",
-                                    "placed_on": AS_OF - timedelta(days=days), "balance": 1_000})  # fmt: skip
+        open_.setdefault(
+            claim_id,
+            {
+                "placement_id": len(open_) + 1,
+                "claim_id": claim_id,
+                "agency_id": agency,
+                "queue": "agency" if agency else "court",
+                "placed_on": AS_OF - timedelta(days=days),
+                "balance": 1_000,
+            },
+        )
     frame = agencies({"agency_id": "A", "capacity": caps[0], "capacity_balance": caps[1]}, {"agency_id": "B"})
-    allocation = decide(book(inputs(rows, payments), agencies_frame=frame, open_placements=list(open_.values())),
-                        chosen, AS_OF)  # fmt: skip
+    allocation = decide(
+        book(inputs(rows, payments), agencies_frame=frame, open_placements=list(open_.values())), chosen, AS_OF
+    )
     d = allocation.decisions
     assert d["claim_id"].to_list() == list(range(1, n + 1))  # one row per claim, no more, no less
     assert set(d["action"]) <= {a.value for a in ActionKind}
@@ -82,12 +95,17 @@ def test_every_claim_gets_exactly_one_decision(tmp_path_factory, rows, paid, ope
     recalled = set(allocation.recalls["claim_id"].to_list())
     still_open = set(open_) - recalled
     assert not still_open & set(allocation.placements["claim_id"].to_list())
-    assert set(d.filter(pl.col("action") == "keep")["claim_id"]) == still_open - set(d.filter(pl.col("action") == "hold")["claim_id"])
+    assert set(d.filter(pl.col("action") == "keep")["claim_id"]) == still_open - set(
+        d.filter(pl.col("action") == "hold")["claim_id"]
+    )
     # holds win; time-barred consumer claims are never in a legal queue
     flagged = [i + 1 for i, r in enumerate(rows) if r["flags"]]
     assert set(d.filter(pl.col("claim_id").is_in(flagged))["action"]) <= {"hold"}
-    barred = [i + 1 for i, r in enumerate(rows) if r["debtor_kind"] == "consumer" and r["limitation_date"]
-              and r["limitation_date"] < AS_OF]  # fmt: skip
+    barred = [
+        i + 1
+        for i, r in enumerate(rows)
+        if r["debtor_kind"] == "consumer" and r["limitation_date"] and r["limitation_date"] < AS_OF
+    ]
     new_legal = d.filter(pl.col("claim_id").is_in(barred) & (pl.col("action") == "legal"))
     assert new_legal.height == 0
     assert d.filter(pl.col("action") == "legal")["queue"].is_in(["epu", "court", "enforcement"]).all()

@@ -56,8 +56,10 @@ def test_the_scores_are_learned_from_the_store_history(tmp_path):
     segments = "segments:\n  - name: big\n    when: {balance: [5000, null]}\n"
     text = "name: s\nsegments: segments.yaml\nrules:\n  - {name: leave, action: leave}\n"
     rows = [{"balance": 1_000_000}] * 300 + [{"balance": 100_000}] * 300
-    payments = [{"claim_id": i, "event_date": AS_OF - timedelta(days=10), "amount": 50_000, "source": None}
-                for i in range(1, 151)]  # half the big ones paid 500 zł in the window
+    payments = [
+        {"claim_id": i, "event_date": AS_OF - timedelta(days=10), "amount": 50_000, "source": None}
+        for i in range(1, 151)
+    ]  # half the big ones paid 500 zł in the window
     frame, _ = scored_frame(book(inputs(rows, payments)), strategy(tmp_path, text, segments), AS_OF)
     scores = dict(frame.group_by("segment").agg(pl.col("score").first()).iter_rows())
     assert scores["big"] > 0.45 and scores["other"] < 0.05

@@ -42,8 +42,9 @@ def test_the_split_is_stable_across_runs_and_orders(tmp_path):
     # the same claims in another order, another day, with more claims around them: the same sides
     shuffled = inputs(rows)
     order = np.random.default_rng(3).permutation(shuffled.state.height)
-    reordered = type(shuffled)(shuffled.as_of, shuffled.state[order], shuffled.claims[order], shuffled.debtors,
-                               shuffled.payments)  # fmt: skip
+    reordered = type(shuffled)(
+        shuffled.as_of, shuffled.state[order], shuffled.claims[order], shuffled.debtors, shuffled.payments
+    )
     other = decide(book(reordered), chosen, AS_OF).decisions.select("claim_id", "side", "rule")
     assert first.equals(other)
     assert set(first.filter(pl.col("side") == "challenger")["rule"]) == {"leave-them"}
@@ -78,16 +79,26 @@ def test_the_sides_are_reported_by_what_their_placements_brought():
 
     from allocation.results import sides
 
-    placements = pl.DataFrame({
-        "placement_id": [1, 2, 3], "claim_id": [1, 2, 3], "agency_id": ["A", "A", "B"], "queue": ["agency"] * 3,
-        "placed_on": [date(2026, 1, 1)] * 3, "recalled_on": [None, date(2026, 2, 1), None],
-        "strategy_hash": ["c1", "c2", "c2"], "balance": [100_000, 50_000, 50_000],
-    })  # fmt: skip
-    payments = pl.DataFrame({
-        "claim_id": [1, 2, 2, 3, 3], "amount": [10_000, 5_000, 7_000, 4_000, 9_000],
-        "event_date": [date(2026, 1, 5), date(2026, 1, 10), date(2026, 2, 10), date(2026, 1, 3), date(2026, 1, 4)],
-        "source": ["A", "A", "A", "B", "direct"],
-    })  # fmt: skip
+    placements = pl.DataFrame(
+        {
+            "placement_id": [1, 2, 3],
+            "claim_id": [1, 2, 3],
+            "agency_id": ["A", "A", "B"],
+            "queue": ["agency"] * 3,
+            "placed_on": [date(2026, 1, 1)] * 3,
+            "recalled_on": [None, date(2026, 2, 1), None],
+            "strategy_hash": ["c1", "c2", "c2"],
+            "balance": [100_000, 50_000, 50_000],
+        }
+    )
+    payments = pl.DataFrame(
+        {
+            "claim_id": [1, 2, 2, 3, 3],
+            "amount": [10_000, 5_000, 7_000, 4_000, 9_000],
+            "event_date": [date(2026, 1, 5), date(2026, 1, 10), date(2026, 2, 10), date(2026, 1, 3), date(2026, 1, 4)],
+            "source": ["A", "A", "A", "B", "direct"],
+        }
+    )
     report = {r["side"]: r for r in sides(placements, payments, "c1", "c2", date(2026, 3, 1))}
     assert (report["champion"]["placed"], report["champion"]["paid"]) == (1, 10_000)
     # claim 2: the payment after the recall does not count; claim 3: only the agency's own payment

@@ -53,10 +53,16 @@ def _book() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """30 claims of 1 000 .. 30 000 zł (due 2025-06-01), one of a deceased debtor."""
     rows = [claim(i, due=date(2025, 6, 1), debtor_id=i, principal=i * 100_000) for i in range(1, 31)]
     claims, events = frames(rows)  # no payment yet: every segment scores settings.score_without_history
-    debtors = pl.DataFrame({"debtor_id": list(range(1, 31)), "debtor_kind": ["consumer"] * 30,
-                            "national_id": [PESEL] * 30, "name": [f"D{i}" for i in range(1, 31)],
-                            "postal_code": ["00-001"] * 30,
-                            "flags": [["deceased"] if i == 7 else [] for i in range(1, 31)]})  # fmt: skip
+    debtors = pl.DataFrame(
+        {
+            "debtor_id": list(range(1, 31)),
+            "debtor_kind": ["consumer"] * 30,
+            "national_id": [PESEL] * 30,
+            "name": [f"D{i}" for i in range(1, 31)],
+            "postal_code": ["00-001"] * 30,
+            "flags": [["deceased"] if i == 7 else [] for i in range(1, 31)],
+        }
+    )
     return claims, events, debtors
 
 
@@ -113,8 +119,10 @@ def test_the_database_refuses_a_second_open_placement_of_a_claim(book_store, fil
     service.allocate(store=book_store, as_of=DAY, strategy_path=files["strategy"])
     some = allocation_store.placements(book_store, open_only=True).row(0, named=True)
     with pytest.raises(sa.exc.IntegrityError), book_store.begin() as conn:
-        conn.execute(sa.text("INSERT INTO placements (claim_id, agency_id, queue, placed_on) VALUES (:c, NULL, 'court', :d)"),
-                     {"c": some["claim_id"], "d": DAY})  # fmt: skip
+        conn.execute(
+            sa.text("INSERT INTO placements (claim_id, agency_id, queue, placed_on) VALUES (:c, NULL, 'court', :d)"),
+            {"c": some["claim_id"], "d": DAY},
+        )
 
 
 def test_an_error_while_writing_leaves_the_previous_placements(book_store, files, monkeypatch):
@@ -142,7 +150,9 @@ def test_recall_after_days_without_payment_and_no_replacement_with_the_same_agen
     from api.runs import service as runs_service
 
     first = service.allocate(store=book_store, as_of=DAY, strategy_path=files["strategy"])
-    with_agency = dict(first.allocation.placements.filter(pl.col("queue") == "agency").select("claim_id", "agency_id").iter_rows())
+    with_agency = dict(
+        first.allocation.placements.filter(pl.col("queue") == "agency").select("claim_id", "agency_id").iter_rows()
+    )
     runs_service.run(store=book_store, as_of=LATER, allow_stale_rates=True)
     second = service.allocate(store=book_store, as_of=LATER, strategy_path=files["strategy"])
     recalls = second.allocation.recalls
@@ -158,11 +168,19 @@ def test_recall_after_days_without_payment_and_no_replacement_with_the_same_agen
 
 def test_commission_on_payments_during_the_placement(book_store, files):
     service.allocate(store=book_store, as_of=DAY, strategy_path=files["strategy"])
-    placed = allocation_store.placements(book_store, open_only=True).filter(pl.col("agency_id") == "B").row(0, named=True)
-    records.post_events(book_store, pl.DataFrame([
-        event(900, "payment", DAY + timedelta(days=3), 40_000, claim_id=placed["claim_id"]) | {"source": "B"},
-        event(901, "payment", DAY + timedelta(days=4), 5_000, claim_id=placed["claim_id"]) | {"source": "direct"},
-    ]))  # fmt: skip
+    placed = (
+        allocation_store.placements(book_store, open_only=True).filter(pl.col("agency_id") == "B").row(0, named=True)
+    )
+    records.post_events(
+        book_store,
+        pl.DataFrame(
+            [
+                event(900, "payment", DAY + timedelta(days=3), 40_000, claim_id=placed["claim_id"]) | {"source": "B"},
+                event(901, "payment", DAY + timedelta(days=4), 5_000, claim_id=placed["claim_id"])
+                | {"source": "direct"},
+            ]
+        ),
+    )
     rows = service.open_placements(store=book_store, as_of=DAY + timedelta(days=10), agency="B")
     mine = rows.filter(pl.col("claim_id") == placed["claim_id"]).row(0, named=True)
     assert mine["paid"] == 40_000  # only the agency's own payments count
@@ -174,7 +192,9 @@ def test_the_commands(book_store, files, store_url, capsys, tmp_path, monkeypatc
 
     monkeypatch.setenv("COLUMNS", "200")
     base = ["--database-url", store_url]
-    code, out, _ = run_here(capsys, "allocate", "--as-of", str(DAY), "--strategy", str(files["strategy"]), "--json", *base)
+    code, out, _ = run_here(
+        capsys, "allocate", "--as-of", str(DAY), "--strategy", str(files["strategy"]), "--json", *base
+    )
     assert code == 0
     result = json.loads(out)
     assert result["dry_run"] is False and result["placed"] > 0 and isinstance(result["balance"], str)
@@ -187,7 +207,9 @@ def test_the_commands(book_store, files, store_url, capsys, tmp_path, monkeypatc
     assert set(written["agency_id"]) == {"A"}
     code, out, _ = run_here(capsys, "explain", "7", "--as-of", str(DAY), "--strategy", str(files["strategy"]), *base)
     assert code == 0 and "deceased" in out and "Decision: hold" in out
-    code, out, _ = run_here(capsys, "explain", "25", "--as-of", str(DAY), "--strategy", str(files["strategy"]), "--json", *base)
+    code, out, _ = run_here(
+        capsys, "explain", "25", "--as-of", str(DAY), "--strategy", str(files["strategy"]), "--json", *base
+    )
     explained = json.loads(out)
     assert explained["decision"]["action"] == "keep" and explained["open_placement"]["queue"] == "epu"
     code, out, _ = run_here(capsys, "recall", "--claim", "25", "--as-of", str(DAY), "--json", *base)
@@ -201,7 +223,9 @@ def test_the_commands(book_store, files, store_url, capsys, tmp_path, monkeypatc
     assert code == 2 and ":8: rules[1].action: Input should be" in err and "Traceback" not in err
     code, _, err = run_here(capsys, "allocate", "--as-of", str(LATER), "--strategy", str(files["strategy"]), *base)
     assert code == 2 and "cession run --as-of" in err
-    code, out, _ = run_here(capsys, "segments", "--as-of", str(DAY), "--strategy", str(files["strategy"]), "--json", *base)
+    code, out, _ = run_here(
+        capsys, "segments", "--as-of", str(DAY), "--strategy", str(files["strategy"]), "--json", *base
+    )
     segments = json.loads(out)
     assert code == 0 and [s["segment"] for s in segments["segments"]] == ["all", "other"]
     assert segments["segments"][0]["claims"] == 30 and segments["segments"][0]["balance"].count(".") == 1
@@ -224,8 +248,12 @@ def test_a_placement_made_meanwhile_is_refused_whole(book_store, files, monkeypa
         allocation = original(book, strategy, day)
         claim_id = allocation.placements["claim_id"][0]
         with book_store.begin() as conn:
-            conn.execute(sa.text("INSERT INTO placements (claim_id, agency_id, queue, placed_on) VALUES (:c, NULL, 'court', :d)"),
-                         {"c": claim_id, "d": chosen_day})  # fmt: skip
+            conn.execute(
+                sa.text(
+                    "INSERT INTO placements (claim_id, agency_id, queue, placed_on) VALUES (:c, NULL, 'court', :d)"
+                ),
+                {"c": claim_id, "d": chosen_day},
+            )
         return allocation
 
     monkeypatch.setattr(service, "decide", racing)
@@ -281,8 +309,13 @@ def test_an_allocation_killed_midway_leaves_the_previous_placements(book_store, 
     service.allocate(store=book_store, as_of=DAY, strategy_path=files["strategy"])
     service.recall(store=book_store, as_of=DAY, agency="B")  # room for the next allocation to place more
     before = allocation_store.placements(book_store)
-    killed = subprocess.run([sys.executable, "-c", KILLER, store_url, DAY.isoformat(), str(files["strategy"])],
-                            capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[2])  # fmt: skip
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, store_url, DAY.isoformat(), str(files["strategy"])],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).parents[2],
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert allocation_store.placements(book_store).equals(before)
     assert len(allocation_store.latest_runs(book_store)) == 1

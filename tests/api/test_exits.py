@@ -30,11 +30,18 @@ def refusals() -> list[BaseException]:
     from ingest import DuplicateError, IngestError, ProfileError, ReportPathError
     from ingest.sources import SourceError
 
-    return [InputError("--x: no"), EngineInputError("claims", "principal", "must be >= 0", [7], 1),
-            RuleTableError("rates.csv line 3: not a date"), StaleRulesError([], date(2027, 1, 1)),
-            StoreError("portfolio 'P' is not in the store"), IngestError("f.csv: no such file"),
-            ReportPathError("reports: not writable"), DuplicateError("already stored"), ProfileError("bad YAML"),
-            SourceError("not a CSV text file")]  # fmt: skip
+    return [
+        InputError("--x: no"),
+        EngineInputError("claims", "principal", "must be >= 0", [7], 1),
+        RuleTableError("rates.csv line 3: not a date"),
+        StaleRulesError([], date(2027, 1, 1)),
+        StoreError("portfolio 'P' is not in the store"),
+        IngestError("f.csv: no such file"),
+        ReportPathError("reports: not writable"),
+        DuplicateError("already stored"),
+        ProfileError("bad YAML"),
+        SourceError("not a CSV text file"),
+    ]
 
 
 def test_every_refusal_is_bad_input_in_one_line():
@@ -43,7 +50,9 @@ def test_every_refusal_is_bad_input_in_one_line():
         assert code is ExitCode.BAD_INPUT and line == exits.one_line(error), type(error).__name__
 
 
-@pytest.mark.parametrize("error", [ValueError("x"), KeyError("x"), TypeError("x"), RuntimeError("x"), OSError("no file")])
+@pytest.mark.parametrize(
+    "error", [ValueError("x"), KeyError("x"), TypeError("x"), RuntimeError("x"), OSError("no file")]
+)
 def test_anything_else_is_a_bug(error):
     assert exits.outcome(error) == (ExitCode.FAILED, None)  # None: printed with its traceback
 
@@ -71,8 +80,9 @@ def test_a_plain_value_error_raised_inside_a_command_is_a_bug_with_its_traceback
     code, out, err = run_here(capsys, *args)
     assert code == 1 and out == ""
     assert "Traceback (most recent call last)" in err and 'raise ValueError("an index the engine got wrong")' in err
-    assert err.splitlines()[-1] == ("error: a bug in Cession: ValueError: an index the engine got wrong "
-                                    "(the traceback is above; please report it)")  # fmt: skip
+    assert err.splitlines()[-1] == (
+        "error: a bug in Cession: ValueError: an index the engine got wrong (the traceback is above; please report it)"
+    )
     code, out, err = run_here(capsys, *args, "--json")
     assert code == 1 and "Traceback" in err and json.loads(out)["code"] == 1
 
@@ -87,8 +97,9 @@ def test_the_engines_refusal_inside_a_command_is_still_bad_input(capsys):
 def test_a_setting_that_cannot_be_used_is_bad_input_naming_its_variable(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("CESSION_PARTITIONS", "many")
     (tmp_path / "c.parquet").write_bytes(b"")
-    code, out, err = run_here(capsys, "state", "--claims", str(tmp_path / "c.parquet"), "--events",
-                              str(tmp_path / "c.parquet"))  # fmt: skip
+    code, out, err = run_here(
+        capsys, "state", "--claims", str(tmp_path / "c.parquet"), "--events", str(tmp_path / "c.parquet")
+    )
     assert code == 2 and err.startswith("error: CESSION_PARTITIONS: Input should be a valid integer"), err
     monkeypatch.delenv("CESSION_PARTITIONS")
     monkeypatch.setenv("CESSION_LOG_LEVEL", "loud")

@@ -14,10 +14,10 @@ import pytest
 from api.claims import service as claims
 from api.runs import service as runs
 from api.store import service as store_service
-from synthetic.book import generate_portfolio, write_portfolio
 from engine.errors import InputError
 from engine.store.database import StoreError, head_revision
 from engine.store.runs import read_state
+from synthetic.book import generate_portfolio, write_portfolio
 
 AS_OF = date(2026, 1, 31)
 SERVICES = [p.parent.name for p in sorted((Path(__file__).parents[2] / "api").glob("*/service.py"))]
@@ -26,8 +26,11 @@ SERVICES = [p.parent.name for p in sorted((Path(__file__).parents[2] / "api").gl
 @pytest.mark.parametrize("domain", SERVICES)
 def test_every_service_function_takes_keywords_only(domain):
     module = importlib.import_module(f"api.{domain}.service")
-    functions = [f for name, f in inspect.getmembers(module, inspect.isfunction)
-                 if f.__module__ == module.__name__ and not name.startswith("_")]  # fmt: skip
+    functions = [
+        f
+        for name, f in inspect.getmembers(module, inspect.isfunction)
+        if f.__module__ == module.__name__ and not name.startswith("_")
+    ]
     assert functions
     for function in functions:
         kinds = {p.kind for p in inspect.signature(function).parameters.values()}
@@ -54,8 +57,9 @@ def test_a_store_opened_loaded_run_and_listed_through_the_services(store_url, fi
     assert record.status == "succeeded" and record.claims == 400
     assert [r.run_id for r in runs.latest(store=store)] == [record.run_id]
     stored = read_state(store)
-    summaries = runs.series(store=store, days=[AS_OF, date(2026, 2, 28)], out=tmp_path / "series",
-                            allow_stale_rates=True)  # fmt: skip
+    summaries = runs.series(
+        store=store, days=[AS_OF, date(2026, 2, 28)], out=tmp_path / "series", allow_stale_rates=True
+    )
     assert [s["as_of"] for s in summaries] == ["2026-01-31", "2026-02-28"]
     assert pl.read_parquet(tmp_path / "series" / "state-2026-01-31.parquet").equals(stored)
     assert read_state(store).equals(stored)  # a series leaves the stored state as it is

@@ -29,14 +29,35 @@ print(json.dumps({{"code": code, "loaded": [m for m in {HEAVY!r} if m in sys.mod
 
 def loaded(*args: str) -> tuple[int, list[str]]:
     """(exit code, the heavy modules loaded) of `cession ARGS` in a fresh process."""
-    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=ROOT,
-                            env={"COLUMNS": "100", "PATH": "/usr/bin:/bin"}, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"COLUMNS": "100", "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
     found = json.loads(result.stderr.splitlines()[-1])
     return found["code"], found["loaded"]
 
 
-HELP = [(), ("interest",), ("limitation",), ("state",), ("generate",), ("db",), ("db", "status"), ("db", "upgrade"),
-        ("load",), ("run",), ("runs",), ("ingest",), ("ingest", "file"), ("ingest", "report"), ("demo",)]  # fmt: skip
+HELP = [
+    (),
+    ("interest",),
+    ("limitation",),
+    ("state",),
+    ("generate",),
+    ("db",),
+    ("db", "status"),
+    ("db", "upgrade"),
+    ("load",),
+    ("run",),
+    ("runs",),
+    ("ingest",),
+    ("ingest", "file"),
+    ("ingest", "report"),
+    ("demo",),
+]
 
 
 @pytest.mark.parametrize("command", HELP, ids=lambda c: " ".join(c) or "cession")
@@ -69,6 +90,15 @@ def test_state_from_files_loads_no_store_and_no_ray(tmp_path):
     from synthetic.book import generate_portfolio, write_portfolio
 
     claims, events = write_portfolio(tmp_path, *generate_portfolio(50, 3))
-    code, modules = loaded("state", "--claims", str(claims), "--events", str(events), "--as-of", "2026-01-31",
-                           "--out", str(tmp_path / "state.parquet"))  # fmt: skip
+    code, modules = loaded(
+        "state",
+        "--claims",
+        str(claims),
+        "--events",
+        str(events),
+        "--as-of",
+        "2026-01-31",
+        "--out",
+        str(tmp_path / "state.parquet"),
+    )
     assert code == 0 and "numba" in modules and not {"sqlalchemy", "alembic", "psycopg", "ray"} & set(modules)

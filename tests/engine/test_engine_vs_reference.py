@@ -13,7 +13,9 @@ from engine.interest import calculate_interest
 from tests.reference.engine_reference import reference_claim_state, reference_interest_pieces
 from tests.strategies import INTEREST_BASES, portfolios, to_frames, waterfalls
 
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 #: Examples per executor: Ray runs each one as tasks over partitions, so it gets fewer.
 EXAMPLES = {"local": 400, "ray": 60}
 
@@ -24,9 +26,13 @@ def test_compute_state_equals_reference_for_every_column(executor, compute_state
     @given(portfolios(), waterfalls())
     def equals_reference(portfolio, waterfall):
         claims, events, as_of = portfolio
-        expected = sorted(reference_claim_state(claims, events, as_of, waterfall=waterfall), key=lambda r: r["claim_id"])
+        expected = sorted(
+            reference_claim_state(claims, events, as_of, waterfall=waterfall), key=lambda r: r["claim_id"]
+        )
         try:
-            got = compute_state(*to_frames(claims, events), as_of, waterfall=waterfall, allow_stale_rates=True).to_pylist()
+            got = compute_state(
+                *to_frames(claims, events), as_of, waterfall=waterfall, allow_stale_rates=True
+            ).to_pylist()
         except EngineInputError as error:
             # the overflow budget refuses (rare) portfolios whose balances could pass int64 -- e.g. an
             # uncapped pre-2006 rate of 400 % capitalized again and again; test_validation covers it

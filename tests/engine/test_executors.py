@@ -20,7 +20,6 @@ from api.cli.parsing import month_ends
 from api.states.files import Staged, write_states
 from engine import EngineInputError, StaleRulesError, compute_state
 from engine.executors import (
-    FramesSource,
     LocalExecutor,
     ParquetSource,
     PartitionsFailed,
@@ -66,8 +65,10 @@ def test_workers_read_their_own_parquet_ranges_and_a_series_fans_out(executor, g
 
 
 def test_data_errors_are_the_engines_whatever_the_partitions(executor):
-    c, e = frames([claim(1, due=date(2024, 1, 1)), claim(9, due=date(2024, 1, 1))],
-                  [event(5, "cost", date(2024, 2, 1), 100, claim_id=1), event(5, "cost", date(2024, 2, 1), 100, claim_id=9)])  # fmt: skip
+    c, e = frames(
+        [claim(1, due=date(2024, 1, 1)), claim(9, due=date(2024, 1, 1))],
+        [event(5, "cost", date(2024, 2, 1), 100, claim_id=1), event(5, "cost", date(2024, 2, 1), 100, claim_id=9)],
+    )
     with pytest.raises(EngineInputError, match="event_id: must be unique"):  # the two 5s sit in two partitions
         compute_state_on(executor, c, e, AS_OF, partitions=2)
     stray = pl.DataFrame([event(6, "cost", date(2024, 2, 1), 1, claim_id=100)], schema=e.schema)
@@ -127,7 +128,9 @@ def test_outputs_are_committed_only_when_every_day_succeeded(tmp_path, generated
 
 
 def test_partitions_are_written_as_they_come_into_one_file_equal_to_the_whole(tmp_path, generated_state):
-    [summary] = write_states(iter(parts_of(generated_state, AS_OF, 4)), [AS_OF], tmp_path / "one.parquet", LocalExecutor())
+    [summary] = write_states(
+        iter(parts_of(generated_state, AS_OF, 4)), [AS_OF], tmp_path / "one.parquet", LocalExecutor()
+    )
     written = pq.read_table(tmp_path / "one.parquet")
     assert written.equals(generated_state) and state_digest(written) == state_digest(generated_state)
     meta = json.loads(written.schema.metadata[b"cession"])
@@ -142,20 +145,37 @@ def test_as_of_lists_and_month_end_ranges():
     assert parse_as_of("2026-01-31, 2026-02-28") == [date(2026, 1, 31), date(2026, 2, 28)]
     year = parse_as_of("2026-01-31..2026-12-31")
     assert len(year) == 12 and year[1] == date(2026, 2, 28) and year[-1] == date(2026, 12, 31)
-    assert parse_as_of("2025-12-31,2026-01-01..2026-03-30") == [date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28)]
+    assert parse_as_of("2025-12-31,2026-01-01..2026-03-30") == [
+        date(2025, 12, 31),
+        date(2026, 1, 31),
+        date(2026, 2, 28),
+    ]
     assert month_ends(date(2024, 2, 1), date(2024, 2, 29)) == [date(2024, 2, 29)]
 
 
 def cession(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.ray
 def test_cli_state_on_ray_writes_what_the_local_executor_writes(generated_files, tmp_path):
-    common = ["state", "--claims", str(generated_files[0]), "--events", str(generated_files[1]), "--as-of", "2026-01-31..2026-02-28",
-              "--json"]  # fmt: skip
+    common = [
+        "state",
+        "--claims",
+        str(generated_files[0]),
+        "--events",
+        str(generated_files[1]),
+        "--as-of",
+        "2026-01-31..2026-02-28",
+        "--json",
+    ]
     local = cession(*common, "--out", str(tmp_path / "local"))
     ray = cession(*common, "--out", str(tmp_path / "ray"), "--executor", "ray", "--partitions", "3")
     assert local.returncode == 0 and ray.returncode == 0, ray.stderr

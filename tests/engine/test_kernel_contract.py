@@ -47,8 +47,8 @@ def test_kernel_codes_follow_the_domain_enums():
         assert getattr(codes, kind.name) == code_of(kind)
     for bucket in Bucket:
         assert getattr(codes, bucket.name) == code_of(bucket)
-    assert codes.LIMITATION_TITLE == code_of(LimitationKind.TITLE)
-    assert codes.LIMITATION_PERIODIC == code_of(LimitationKind.PERIODIC)
+    assert code_of(LimitationKind.TITLE) == codes.LIMITATION_TITLE
+    assert code_of(LimitationKind.PERIODIC) == codes.LIMITATION_PERIODIC
 
 
 def test_no_legal_dates_or_rates_in_engine_code():

@@ -39,7 +39,7 @@ def both(compute_state, claims, events=(), as_of=D(2026, 3, 1)) -> list[dict]:
         (D(2020, 2, 10), "business", D(2023, 12, 31), "docs/law.md §4.4 #6 without the acknowledgment: a Sunday"),
         (D(2022, 12, 24), "custom", D(2023, 12, 24), "a 1-year custom run (no year-end rule) ending on a Sunday"),
     ],
-)  # fmt: skip
+)
 def test_a_run_ending_on_a_weekend_or_holiday_ends_that_day(compute_state, due, kind, expected, why):
     years = 1 if kind == "custom" else None
     c = claim(due=due, limitation_kind=kind, limitation_years=years, interest_basis="none")
@@ -92,8 +92,12 @@ def test_overlapping_proceedings_are_counted(compute_state):
 
 def test_an_end_with_no_matching_proceeding_changes_nothing(compute_state):
     c = claim(due=D(2021, 12, 30), interest_basis="none")
-    [row] = both(compute_state, [c], [event(1, "enforcement_filing", D(2024, 2, 14)),
-                                      event(2, "proceedings_end", D(2025, 2, 17))], as_of=D(2025, 6, 1))  # fmt: skip
+    [row] = both(
+        compute_state,
+        [c],
+        [event(1, "enforcement_filing", D(2024, 2, 14)), event(2, "proceedings_end", D(2025, 2, 17))],
+        as_of=D(2025, 6, 1),
+    )
     assert row["limitation_date"] is None
     [none_pending] = both(compute_state, [c], [event(1, "enforcement_end", D(2024, 2, 14))], as_of=D(2025, 6, 1))
     assert none_pending["limitation_date"] == D(2027, 12, 31)
@@ -144,8 +148,13 @@ def test_all_interest_is_barred_with_the_claim(compute_state):
 
 
 def test_interest_at_cutoff_has_the_flag_of_the_day_after_due(compute_state):
-    c = claim(due=D(2015, 6, 30), cutoff=D(2022, 6, 30), interest_at_cutoff=12_345, interest_basis="none",
-              limitation_kind="general")  # fmt: skip
+    c = claim(
+        due=D(2015, 6, 30),
+        cutoff=D(2022, 6, 30),
+        interest_at_cutoff=12_345,
+        interest_basis="none",
+        limitation_kind="general",
+    )
     [row] = both(compute_state, [c], as_of=D(2023, 1, 1))
     assert row["limitation_date"] == D(2024, 12, 31)
     assert row["interest_time_barred"] == 12_345  # 2015-07-01's run ended 2018-07-01, under the old law
@@ -171,7 +180,12 @@ def test_commercial_interest_for_public_medical_debtors_is_two_points_lower_from
     medical = claim(2, due=D(2020, 1, 31), principal=1_000_000, interest_basis="commercial_late_medical")
     rows = both(compute_state, [standard, medical], as_of=D(2020, 6, 30))
     assert [r["interest_due"] for r in rows] == [47_575, 39_301]
-    before = both(compute_state, [dict(standard, due_date=D(2019, 1, 31), cutoff_date=D(2019, 1, 31)),
-                                  dict(medical, due_date=D(2019, 1, 31), cutoff_date=D(2019, 1, 31))],
-                  as_of=D(2019, 12, 31))  # fmt: skip
+    before = both(
+        compute_state,
+        [
+            dict(standard, due_date=D(2019, 1, 31), cutoff_date=D(2019, 1, 31)),
+            dict(medical, due_date=D(2019, 1, 31), cutoff_date=D(2019, 1, 31)),
+        ],
+        as_of=D(2019, 12, 31),
+    )
     assert before[0]["interest_due"] == before[1]["interest_due"] > 0

@@ -47,8 +47,12 @@ def test_clean_sorted_files_read_in_batches_equal_prepare(portfolio, tmp_path, m
     claims, events = portfolio
     paths = write(tmp_path, claims, events)
     whole_path = []
-    monkeypatch.setattr(state_module, "read_engine_columns", lambda *a: whole_path.append(a) or pytest.fail("read whole"))
-    assert_same(prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True))
+    monkeypatch.setattr(
+        state_module, "read_engine_columns", lambda *a: whole_path.append(a) or pytest.fail("read whole")
+    )
+    assert_same(
+        prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True)
+    )
     assert not whole_path
 
 
@@ -64,7 +68,9 @@ def test_clean_sorted_files_read_in_batches_equal_prepare(portfolio, tmp_path, m
 def test_files_that_need_the_whole_path_still_equal_prepare(portfolio, tmp_path, change):
     claims, events = change(*portfolio)
     paths = write(tmp_path, claims, events)
-    assert_same(prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True))
+    assert_same(
+        prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True)
+    )
 
 
 def test_a_per_portfolio_waterfall_equals_prepare(portfolio, tmp_path):
@@ -87,10 +93,22 @@ def _message(call) -> str:
 @pytest.mark.parametrize(
     "change",
     [
-        pytest.param(lambda c, e: (c.with_columns(principal=pl.when(pl.col("claim_id") % 997 == 5).then(-1).otherwise("principal")), e), id="negative-principals"),
+        pytest.param(
+            lambda c, e: (
+                c.with_columns(principal=pl.when(pl.col("claim_id") % 997 == 5).then(-1).otherwise("principal")),
+                e,
+            ),
+            id="negative-principals",
+        ),
         pytest.param(lambda c, e: (c.filter(pl.col("claim_id") != 17), e), id="event-of-unknown-claim"),
         pytest.param(lambda c, e: (c.drop("due_date"), e), id="missing-column"),
-        pytest.param(lambda c, e: (c, e.with_columns(kind=pl.when(pl.col("event_id") == 2_500).then(pl.lit("gift")).otherwise("kind"))), id="unknown-kind"),
+        pytest.param(
+            lambda c, e: (
+                c,
+                e.with_columns(kind=pl.when(pl.col("event_id") == 2_500).then(pl.lit("gift")).otherwise("kind")),
+            ),
+            id="unknown-kind",
+        ),
         pytest.param(lambda c, e: (pl.concat([c, c.tail(3)]), e), id="repeated-claim-id"),
     ],
 )
@@ -113,7 +131,12 @@ event_triples = st.lists(st.tuples(st.integers(0, 12), st.integers(0, 3), st.int
 
 
 @settings(max_examples=300, deadline=None)
-@given(claims=st.sets(st.integers(0, 12), max_size=8), events=event_triples, sort=st.booleans(), cuts=st.lists(st.integers(0, 30), max_size=4))
+@given(
+    claims=st.sets(st.integers(0, 12), max_size=8),
+    events=event_triples,
+    sort=st.booleans(),
+    cuts=st.lists(st.integers(0, 30), max_size=4),
+)
 def test_counting_events_a_slice_at_a_time_is_the_whole_count(claims, events, sort, cuts):
     from engine.kernels.grouping import close_offsets, count_events
 
@@ -137,7 +160,6 @@ def test_inputs_prepared_once_serve_every_day_as_a_fresh_prepare_would(portfolio
     """A series prepares once (``prepare_inputs``) and takes each day with ``Prepared.at``: nothing
     of one day leaks into the next, and each day's own checks still hold."""
     from engine import StaleRulesError, compute_state
-    from engine.rules import load_rules
     from engine.state import prepare_inputs, run_kernel, state_table
 
     claims, events = portfolio
@@ -148,7 +170,9 @@ def test_inputs_prepared_once_serve_every_day_as_a_fresh_prepare_would(portfolio
         fresh = compute_state(claims, events, day, allow_stale_rates=True)
         assert table.equals(fresh)
         meta, expected = (state_module.provenance(t) for t in (table, fresh))
-        assert {k: v for k, v in meta.items() if k != "seconds"} == {k: v for k, v in expected.items() if k != "seconds"}
+        assert {k: v for k, v in meta.items() if k != "seconds"} == {
+            k: v for k, v in expected.items() if k != "seconds"
+        }
     assert_same(inputs.at(AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True))
     with pytest.raises(StaleRulesError):
         inputs.at(AS_OF)  # the generated portfolio uses rate tables valid to 2026-03-05

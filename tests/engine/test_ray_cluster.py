@@ -50,7 +50,9 @@ def two_nodes():
     cluster.shutdown()
 
 
-def test_a_worker_killed_mid_run_is_retried_and_the_result_is_identical(two_nodes, generated_files, generated_state, tmp_path):
+def test_a_worker_killed_mid_run_is_retried_and_the_result_is_identical(
+    two_nodes, generated_files, generated_state, tmp_path
+):
     ray = import_ray()
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2
     source = KilledWorkers(str(generated_files[0]), str(generated_files[1]), marks=str(tmp_path))

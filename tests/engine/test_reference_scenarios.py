@@ -26,6 +26,7 @@ def polish_holidays(year: int) -> set[date]:
     no longer by limitation)."""
     return {d for d, _ in load_rules().holidays.holidays(year)}
 
+
 D = date.fromisoformat
 
 
@@ -55,10 +56,18 @@ def claim(**overrides) -> dict:
     return row
 
 
-def event(event_id: int, day: str, kind: str, amount: int | None = None,
-          reverses: int | None = None, claim_id: int = 1) -> dict:
-    return {"event_id": event_id, "claim_id": claim_id, "event_date": D(day), "kind": kind,
-            "amount": amount, "reverses": reverses, "source": "direct"}
+def event(
+    event_id: int, day: str, kind: str, amount: int | None = None, reverses: int | None = None, claim_id: int = 1
+) -> dict:
+    return {
+        "event_id": event_id,
+        "claim_id": claim_id,
+        "event_date": D(day),
+        "kind": kind,
+        "amount": amount,
+        "reverses": reverses,
+        "source": "direct",
+    }
 
 
 def state(c: dict, events: list[dict], as_of: str, **kw) -> dict:
@@ -118,8 +127,9 @@ def test_law_3_unpaid_claim_keeps_accruing_segment_by_segment():
 
 def test_accrual_starts_after_cutoff_when_cutoff_is_later():
     # The seller's interest_at_cutoff already covers the days up to cut-off (docs/engine.md §2).
-    c = claim(due_date="2025-04-30", cutoff_date="2025-07-02", interest_basis="statutory_late",
-              interest_at_cutoff=1_865)
+    c = claim(
+        due_date="2025-04-30", cutoff_date="2025-07-02", interest_basis="statutory_late", interest_at_cutoff=1_865
+    )
     row = state(c, [], "2026-03-31")
     assert row["interest_accrued"] == 1812 + 983 + 767 + 748 + 2368 + 684
     assert row["interest_due"] == 1_865 + row["interest_accrued"]
@@ -151,57 +161,82 @@ def test_contractual_rate_is_capped_at_maximum_interest_each_day():
             # The practitioners count from 2021-03-16, the day after the deadline (docs/law.md §4.4 notes);
             # docs/engine.md §3 starts the run on due_date as the seller states it (2021-03-15).
             # 3 years -> 2024-03-15 -> end of year 2024-12-31 (Tuesday). Same result.
-            dict(due_date="2021-03-15", limitation_kind="business"), [], "2024-06-01",
-            D("2024-12-31"), id="4.4#1 consumer loan instalment, 3 y to year end",
+            dict(due_date="2021-03-15", limitation_kind="business"),
+            [],
+            "2024-06-01",
+            D("2024-12-31"),
+            id="4.4#1 consumer loan instalment, 3 y to year end",
         ),
         pytest.param(
             # The practitioners count the old 3 years to 2018-08-21 (docs/law.md §4.4 notes); docs/engine.md §3
             # from due_date gives 2018-08-20. Either way not ended before 2018-07-09, same length under
             # the new law -> new-law end from the start: 2018-12-31 (Monday).
-            dict(due_date="2015-08-20", limitation_kind="business"), [], "2018-07-09",
-            D("2018-12-31"), id="4.4#2 telecom invoice 2015, transitional, year end",
+            dict(due_date="2015-08-20", limitation_kind="business"),
+            [],
+            "2018-07-09",
+            D("2018-12-31"),
+            id="4.4#2 telecom invoice 2015, transitional, year end",
         ),
         pytest.param(
             # old 10 y: 2022-05-10; new 6 y from 2018-07-09 -> 2024-12-31; earlier wins.
-            dict(due_date="2012-05-10", limitation_kind="general"), [], "2020-01-01",
-            D("2022-05-10"), id="4.4#3 private loan due 2012, old 10 y end is earlier",
+            dict(due_date="2012-05-10", limitation_kind="general"),
+            [],
+            "2020-01-01",
+            D("2022-05-10"),
+            id="4.4#3 private loan due 2012, old 10 y end is earlier",
         ),
         pytest.param(
             # old 10 y: 2026-05-10; new 6 y from 2018-07-09 -> 2024-12-31; earlier wins.
-            dict(due_date="2016-05-10", limitation_kind="general"), [], "2020-01-01",
-            D("2024-12-31"), id="4.4#4 private loan due 2016, new 6 y end is earlier",
+            dict(due_date="2016-05-10", limitation_kind="general"),
+            [],
+            "2020-01-01",
+            D("2024-12-31"),
+            id="4.4#4 private loan due 2016, new 6 y end is earlier",
         ),
         pytest.param(
             # Title (EPU order) final 2016-03-01: old 10 y 2026-03-01; new 6 y from 2018-07-09 ->
             # 2024-07-09 -> year end 2024-12-31 (SN 2025-10-23; docs/engine.md §3 applies the year end to
             # title runs too, so the cautious answer from before that resolution, 2024-07-09, is not used).
-            dict(due_date="2015-06-01", title_date="2016-03-01", limitation_kind="general"), [],
-            "2020-01-01", D("2024-12-31"), id="4.4#5 EPU order final 2016, no enforcement",
+            dict(due_date="2015-06-01", title_date="2016-03-01", limitation_kind="general"),
+            [],
+            "2020-01-01",
+            D("2024-12-31"),
+            id="4.4#5 EPU order final 2016, no enforcement",
         ),
         pytest.param(
             # Debtor asks for instalments 2023-06-01 (acknowledgment): new 3 y run -> 2026-06-01 ->
             # year end 2026-12-31 (Thursday).
             dict(due_date="2020-02-10", limitation_kind="business"),
-            [event(1, "2023-06-01", "acknowledgment")], "2025-01-01",
-            D("2026-12-31"), id="4.4#6 card debt, acknowledgment restarts 3 y",
+            [event(1, "2023-06-01", "acknowledgment")],
+            "2025-01-01",
+            D("2026-12-31"),
+            id="4.4#6 card debt, acknowledgment restarts 3 y",
         ),
         pytest.param(
             # Judgment claim; enforcement filed 2022-05-01, discontinued 2023-09-30: runs anew
             # from 2023-09-30 for 6 y (title) -> 2029-09-30 -> year end 2029-12-31 (Monday).
             dict(due_date="2019-01-15", title_date="2021-06-15", limitation_kind="business"),
             [event(1, "2022-05-01", "enforcement_filing"), event(2, "2023-09-30", "enforcement_end")],
-            "2024-01-01", D("2029-12-31"), id="4.4#7 enforcement discontinued, 6 y anew",
+            "2024-01-01",
+            D("2029-12-31"),
+            id="4.4#7 enforcement discontinued, 6 y anew",
         ),
         pytest.param(
             # B2B sale (art. 554 KC): 2 y -> 2025-06-11 -> year end 2025-12-31 (Wednesday).
-            dict(due_date="2023-06-11", limitation_kind="sales", debtor_kind="business"), [],
-            "2025-01-01", D("2025-12-31"), id="4.4#8 B2B sale invoice, 2 y to year end",
+            dict(due_date="2023-06-11", limitation_kind="sales", debtor_kind="business"),
+            [],
+            "2025-01-01",
+            D("2025-12-31"),
+            id="4.4#8 B2B sale invoice, 2 y to year end",
         ),
         pytest.param(
             # docs/engine.md §3's example: 3 y from 2019-05-10 ends 2022-12-31, a Saturday, and is not
             # moved (art. 115 KC does not apply to limitation, SN III CZP 21/23 of 2024-05-22).
-            dict(due_date="2019-05-10", limitation_kind="periodic"), [], "2023-01-02",
-            D("2022-12-31"), id="engine.md 3 y from 2019-05-10, Saturday year end not moved",
+            dict(due_date="2019-05-10", limitation_kind="periodic"),
+            [],
+            "2023-01-02",
+            D("2022-12-31"),
+            id="engine.md 3 y from 2019-05-10, Saturday year end not moved",
         ),
     ],
 )
@@ -257,27 +292,68 @@ def test_old_law_run_that_ended_before_the_reform_stays_ended():
 
 
 def test_holidays_2018_include_the_one_off_12_november():
-    assert polish_holidays(2018) == {D(d) for d in [
-        "2018-01-01", "2018-01-06", "2018-04-01", "2018-04-02", "2018-05-01", "2018-05-03",
-        "2018-05-20", "2018-05-31", "2018-08-15", "2018-11-01", "2018-11-11", "2018-11-12",
-        "2018-12-25", "2018-12-26",
-    ]}
+    assert polish_holidays(2018) == {
+        D(d)
+        for d in [
+            "2018-01-01",
+            "2018-01-06",
+            "2018-04-01",
+            "2018-04-02",
+            "2018-05-01",
+            "2018-05-03",
+            "2018-05-20",
+            "2018-05-31",
+            "2018-08-15",
+            "2018-11-01",
+            "2018-11-11",
+            "2018-11-12",
+            "2018-12-25",
+            "2018-12-26",
+        ]
+    }
 
 
 def test_holidays_2024_have_no_christmas_eve():
-    assert polish_holidays(2024) == {D(d) for d in [
-        "2024-01-01", "2024-01-06", "2024-03-31", "2024-04-01", "2024-05-01", "2024-05-03",
-        "2024-05-19", "2024-05-30", "2024-08-15", "2024-11-01", "2024-11-11",
-        "2024-12-25", "2024-12-26",
-    ]}
+    assert polish_holidays(2024) == {
+        D(d)
+        for d in [
+            "2024-01-01",
+            "2024-01-06",
+            "2024-03-31",
+            "2024-04-01",
+            "2024-05-01",
+            "2024-05-03",
+            "2024-05-19",
+            "2024-05-30",
+            "2024-08-15",
+            "2024-11-01",
+            "2024-11-11",
+            "2024-12-25",
+            "2024-12-26",
+        ]
+    }
 
 
 def test_holidays_2025_have_christmas_eve():
-    assert polish_holidays(2025) == {D(d) for d in [
-        "2025-01-01", "2025-01-06", "2025-04-20", "2025-04-21", "2025-05-01", "2025-05-03",
-        "2025-06-08", "2025-06-19", "2025-08-15", "2025-11-01", "2025-11-11",
-        "2025-12-24", "2025-12-25", "2025-12-26",
-    ]}
+    assert polish_holidays(2025) == {
+        D(d)
+        for d in [
+            "2025-01-01",
+            "2025-01-06",
+            "2025-04-20",
+            "2025-04-21",
+            "2025-05-01",
+            "2025-05-03",
+            "2025-06-08",
+            "2025-06-19",
+            "2025-08-15",
+            "2025-11-01",
+            "2025-11-11",
+            "2025-12-24",
+            "2025-12-25",
+            "2025-12-26",
+        ]
+    }
 
 
 def test_epiphany_only_from_2011_and_12_november_only_in_2018():
@@ -286,10 +362,16 @@ def test_epiphany_only_from_2011_and_12_november_only_in_2018():
     assert D("2019-11-12") not in polish_holidays(2019)
 
 
-@pytest.mark.parametrize(("year", "easter"), [
-    (2000, "2000-04-23"), (2008, "2008-03-23"), (2011, "2011-04-24"), (2019, "2019-04-21"),
-    (2038, "2038-04-25"),
-])
+@pytest.mark.parametrize(
+    ("year", "easter"),
+    [
+        (2000, "2000-04-23"),
+        (2008, "2008-03-23"),
+        (2011, "2011-04-24"),
+        (2019, "2019-04-21"),
+        (2038, "2038-04-25"),
+    ],
+)
 def test_easter_sunday_and_monday_are_holidays(year, easter):
     assert {D(easter), date.fromordinal(D(easter).toordinal() + 1)} <= polish_holidays(year)
 

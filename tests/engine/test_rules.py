@@ -62,7 +62,12 @@ def test_holidays_2018_include_the_one_off_12_november():
     days = _holiday_days(2018)
     assert date(2018, 11, 12) in days
     assert date(2019, 11, 12) not in _holiday_days(2019)
-    assert {date(2018, 4, 1), date(2018, 4, 2), date(2018, 5, 20), date(2018, 5, 31)} <= days  # Easter, Pentecost, Corpus Christi
+    assert {
+        date(2018, 4, 1),
+        date(2018, 4, 2),
+        date(2018, 5, 20),
+        date(2018, 5, 31),
+    } <= days  # Easter, Pentecost, Corpus Christi
 
 
 def test_christmas_eve_is_a_holiday_from_2025_only():
@@ -110,8 +115,10 @@ def test_user_rules_dir_replaces_a_table(tmp_path):
     _copy_rules(
         tmp_path,
         "statutory_late.csv",
-        lambda t: t.replace("last_value_still_valid_on: 2026-03-05", "last_value_still_valid_on: 2026-12-31")
-        + "2026-09-01,900,test row\n",
+        lambda t: (
+            t.replace("last_value_still_valid_on: 2026-03-05", "last_value_still_valid_on: 2026-12-31")
+            + "2026-09-01,900,test row\n"
+        ),
     )
     rules = load_rules(tmp_path)
     assert rules.rates["statutory_late"].rate_on(date(2026, 10, 1)) == 900

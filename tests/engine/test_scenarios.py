@@ -37,7 +37,9 @@ def test_same_example_through_the_portfolio_engine(compute_state):
 
 
 def test_interest_runs_from_the_day_after_cutoff_when_the_seller_already_accrued(compute_state):
-    with_cutoff = state_of(compute_state, [claim(due=D(2025, 4, 30), cutoff=D(2025, 7, 2), interest_at_cutoff=1865)], as_of=D(2026, 3, 31))
+    with_cutoff = state_of(
+        compute_state, [claim(due=D(2025, 4, 30), cutoff=D(2025, 7, 2), interest_at_cutoff=1865)], as_of=D(2026, 3, 31)
+    )
     assert with_cutoff[0]["interest_accrued"] == 9227 - 216 - 1649
     assert with_cutoff[0]["interest_due"] == 1865 + 9227 - 216 - 1649
 
@@ -51,7 +53,11 @@ def test_leap_year_is_still_actual_365():
 def test_contractual_rate_is_capped_at_maximum_interest_each_day():
     calc = calculate_interest(100_000, D(2023, 9, 1), D(2023, 10, 31), "contractual", contractual_rate_bp=2400)
     # cap 24.50 % until 2023-09-06 (contract 24 % below it), 23.00 % from 09-07, 22.50 % from 10-05
-    assert [(p.first, p.rate_bp) for p in calc.pieces] == [(D(2023, 9, 1), 2400), (D(2023, 9, 7), 2300), (D(2023, 10, 5), 2250)]
+    assert [(p.first, p.rate_bp) for p in calc.pieces] == [
+        (D(2023, 9, 1), 2400),
+        (D(2023, 9, 7), 2300),
+        (D(2023, 10, 5), 2250),
+    ]
 
 
 def test_contractual_rate_below_the_cap_is_one_period():
@@ -72,14 +78,25 @@ def test_commercial_interest_half_year_fixing():
 # --- payments, waterfall, events ------------------------------------------------------------------------
 def test_payment_goes_costs_then_interest_then_principal_and_overpayment_is_owed_back(compute_state):
     c = claim(due=D(2025, 1, 1), interest_basis="none", principal=10_000, interest_at_cutoff=2_000, costs_at_cutoff=500)
-    [row] = state_of(compute_state, [c], [event(1, "payment", D(2025, 6, 1), 11_000), event(2, "payment", D(2025, 7, 1), 2_000)])
-    assert (row["paid_costs"], row["paid_interest"], row["paid_principal"], row["overpaid"]) == (500, 2_000, 10_000, 500)
+    [row] = state_of(
+        compute_state, [c], [event(1, "payment", D(2025, 6, 1), 11_000), event(2, "payment", D(2025, 7, 1), 2_000)]
+    )
+    assert (row["paid_costs"], row["paid_interest"], row["paid_principal"], row["overpaid"]) == (
+        500,
+        2_000,
+        10_000,
+        500,
+    )
     assert row["total_due"] == 0 and row["last_payment_date"] == D(2025, 7, 1)
 
 
 def test_waterfall_is_a_setting_per_portfolio(compute_state):
-    c1 = claim(1, due=D(2025, 1, 1), interest_basis="none", principal=10_000, interest_at_cutoff=2_000, portfolio_id="A")
-    c2 = claim(2, due=D(2025, 1, 1), interest_basis="none", principal=10_000, interest_at_cutoff=2_000, portfolio_id="B")
+    c1 = claim(
+        1, due=D(2025, 1, 1), interest_basis="none", principal=10_000, interest_at_cutoff=2_000, portfolio_id="A"
+    )
+    c2 = claim(
+        2, due=D(2025, 1, 1), interest_basis="none", principal=10_000, interest_at_cutoff=2_000, portfolio_id="B"
+    )
     evs = [event(1, "payment", D(2025, 6, 1), 3_000, claim_id=1), event(2, "payment", D(2025, 6, 1), 3_000, claim_id=2)]
     rows = state_of(compute_state, [c1, c2], evs, waterfall={"A": "principal,interest,costs"})
     assert (rows[0]["paid_principal"], rows[0]["paid_interest"]) == (3_000, 0)
@@ -90,14 +107,18 @@ def test_a_reversed_payment_never_happened_even_when_the_reversal_is_backdated_l
     c = claim(due=D(2025, 4, 30))
     paid = [event(5, "payment", D(2025, 7, 2), 50_000)]
     reversed_ = paid + [event(6, "reversal", D(2025, 12, 1), reverses=5)]
-    assert state_of(compute_state, [c], reversed_, as_of=D(2026, 3, 31)) == state_of(compute_state, [c], [], as_of=D(2026, 3, 31))
+    assert state_of(compute_state, [c], reversed_, as_of=D(2026, 3, 31)) == state_of(
+        compute_state, [c], [], as_of=D(2026, 3, 31)
+    )
     # before the reversal's day, the payment counts
     before = state_of(compute_state, [c], reversed_, as_of=D(2025, 11, 30))[0]
     assert before["paid_interest"] > 0 and before["last_payment_date"] == D(2025, 7, 2)
 
 
 def test_payment_splits_accrual_and_interest_then_runs_on_the_lower_principal(compute_state):
-    [row] = state_of(compute_state, [claim(due=D(2025, 4, 30))], [event(1, "payment", D(2025, 7, 2), 51_865)], as_of=D(2026, 3, 31))
+    [row] = state_of(
+        compute_state, [claim(due=D(2025, 4, 30))], [event(1, "payment", D(2025, 7, 2), 51_865)], as_of=D(2026, 3, 31)
+    )
     # to 2025-07-02: 2.16 + 16.49 = 18.65 zł interest; the payment takes it and 500.00 zł of principal
     assert (row["paid_interest"], row["paid_principal"], row["principal_due"]) == (1_865, 50_000, 50_000)
 
@@ -135,15 +156,27 @@ AS_OF = D(2026, 11, 22)
         ("3 private loan: old 10 y end comes first", D(2012, 5, 10), "general", None, [], D(2022, 5, 10)),
         ("4 private loan: new 6 y from the reform day", D(2016, 5, 10), "general", None, [], D(2024, 12, 31)),
         ("5 EPU order final 2016-03-01", D(2015, 1, 1), "general", D(2016, 3, 1), [], D(2024, 12, 31)),
-        ("6 instalment request interrupts", D(2020, 2, 10), "business", None, [("acknowledgment", D(2023, 6, 1))],
-         D(2026, 12, 31)),
+        (
+            "6 instalment request interrupts",
+            D(2020, 2, 10),
+            "business",
+            None,
+            [("acknowledgment", D(2023, 6, 1))],
+            D(2026, 12, 31),
+        ),
         ("8 B2B sale, 2 y, year end", D(2023, 6, 11), "sales", None, [], D(2025, 12, 31)),
         ("engine.md §3: 2022-12-31 is a Saturday, not moved", D(2019, 5, 10), "business", None, [], D(2022, 12, 31)),
-        ("10 acknowledgment before the title absorbed", D(2016, 3, 15), "business", D(2021, 5, 1),
-         [("acknowledgment", D(2019, 1, 10))], D(2027, 12, 31)),
+        (
+            "10 acknowledgment before the title absorbed",
+            D(2016, 3, 15),
+            "business",
+            D(2021, 5, 1),
+            [("acknowledgment", D(2019, 1, 10))],
+            D(2027, 12, 31),
+        ),
         ("12 3 y from 2019-05-10, Saturday", D(2019, 5, 10), "periodic", None, [], D(2022, 12, 31)),
     ],
-)  # fmt: skip
+)
 def test_limitation_worked_examples(case, due, kind, title, events, expected):
     assert explain_limitation(due, kind, as_of=AS_OF, title=title, events=events).limitation_date == expected, case
 

@@ -104,13 +104,20 @@ def no_whole_path(monkeypatch):
 
 
 @pytest.mark.parametrize("rows", [250, 1_000, 9_000])  # slices of claims and of events never align; one slice
-def test_sorted_files_stream_slice_by_slice_to_compute_states_table(portfolio, tmp_path, monkeypatch, no_whole_path, rows):
+def test_sorted_files_stream_slice_by_slice_to_compute_states_table(
+    portfolio, tmp_path, monkeypatch, no_whole_path, rows
+):
     claims, events = portfolio
     monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", rows)
     whole = compute_state(claims, events, AS_OF, allow_stale_rates=True)
     seen = []
-    totals, meta = state_module.stream_state(*write(tmp_path, claims, events), AS_OF, write_to=tmp_path / "state.parquet",
-                                             allow_stale_rates=True, on_progress=lambda done, n: seen.append(done))  # fmt: skip
+    totals, meta = state_module.stream_state(
+        *write(tmp_path, claims, events),
+        AS_OF,
+        write_to=tmp_path / "state.parquet",
+        allow_stale_rates=True,
+        on_progress=lambda done, n: seen.append(done),
+    )
     written = pq.read_table(tmp_path / "state.parquet")
     assert written.equals(whole)
     assert same_meta(provenance(written), provenance(whole)) and same_meta(meta, provenance(whole))
@@ -133,7 +140,9 @@ def test_claims_without_events_stream_too(portfolio, tmp_path, monkeypatch, no_w
         pytest.param(lambda c, e: (c, e.sort("event_id", descending=True)), id="events-unsorted"),
         pytest.param(lambda c, e: (c, e.with_columns(pl.col("event_id") * 7 % 10_007)), id="event-ids-not-increasing"),
         pytest.param(lambda c, e: (c.head(2_000), e), id="events-after-the-last-claim"),
-        pytest.param(lambda c, e: (c.filter(pl.col("claim_id") != c["claim_id"][900]), e), id="events-of-a-missing-claim"),
+        pytest.param(
+            lambda c, e: (c.filter(pl.col("claim_id") != c["claim_id"][900]), e), id="events-of-a-missing-claim"
+        ),
     ],
 )
 def test_files_that_do_not_stream_give_what_the_whole_path_gives(portfolio, tmp_path, monkeypatch, change):
@@ -152,12 +161,16 @@ def test_files_that_do_not_stream_give_what_the_whole_path_gives(portfolio, tmp_
     assert streamed == expected
 
 
-def test_a_bad_row_in_two_slices_is_the_whole_inputs_error_and_the_previous_file_stays(portfolio, tmp_path, monkeypatch):
+def test_a_bad_row_in_two_slices_is_the_whole_inputs_error_and_the_previous_file_stays(
+    portfolio, tmp_path, monkeypatch
+):
     claims, events = portfolio
     bad = claims.with_columns(
         pl.when(pl.col("claim_id").is_in([claims["claim_id"][10], claims["claim_id"][2_000]]))
-        .then(-5).otherwise(pl.col("principal")).alias("principal")
-    )  # fmt: skip
+        .then(-5)
+        .otherwise(pl.col("principal"))
+        .alias("principal")
+    )
     monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 1_000)
     out = tmp_path / "state.parquet"
     out.write_bytes(b"the previous state")
@@ -170,7 +183,9 @@ def test_a_bad_row_in_two_slices_is_the_whole_inputs_error_and_the_previous_file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.parquet", "events.parquet", "state.parquet"]
 
 
-def test_a_per_portfolio_waterfall_streams_and_stale_rates_give_the_whole_inputs_error(portfolio, tmp_path, monkeypatch):
+def test_a_per_portfolio_waterfall_streams_and_stale_rates_give_the_whole_inputs_error(
+    portfolio, tmp_path, monkeypatch
+):
     from engine import StaleRulesError
 
     claims, events = portfolio
@@ -179,7 +194,9 @@ def test_a_per_portfolio_waterfall_streams_and_stale_rates_give_the_whole_inputs
     first = claims["portfolio_id"][0]
     setting = {first: "principal,interest,costs", "*": "interest,costs,principal"}
     totals, _ = state_module.stream_state(*paths, AS_OF, waterfall=setting, allow_stale_rates=True)
-    assert totals == StateTotals.of_table(compute_state(claims, events, AS_OF, waterfall=setting, allow_stale_rates=True))
+    assert totals == StateTotals.of_table(
+        compute_state(claims, events, AS_OF, waterfall=setting, allow_stale_rates=True)
+    )
     with pytest.raises(StaleRulesError) as streamed:
         state_module.stream_state(*paths, AS_OF)
     with pytest.raises(StaleRulesError) as whole:

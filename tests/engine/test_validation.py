@@ -33,8 +33,9 @@ def test_missing_column(compute_state):
 def test_columns_the_engine_does_not_read_may_be_left_out_and_are_checked_when_there(compute_state):
     c, e = frames([claim(7, due=D(2025, 1, 1))], [event(1, "payment", D(2025, 6, 1), 100, claim_id=7)])
     full = compute_state(c, e, AS_OF)
-    slim = compute_state(c.drop("seller_ref", "debtor_id", "debtor_kind", "purchase_date", "purchase_price"),
-                         e.drop("source"), AS_OF)  # fmt: skip
+    slim = compute_state(
+        c.drop("seller_ref", "debtor_id", "debtor_kind", "purchase_date", "purchase_price"), e.drop("source"), AS_OF
+    )
     assert slim.equals(full)
     with pytest.raises(EngineInputError, match=r"claims.purchase_price: must be >= 0"):
         compute_state(c.with_columns(pl.lit(-1).alias("purchase_price")), e, AS_OF)
@@ -76,7 +77,10 @@ def test_event_for_an_unknown_claim(_error):
 
 def test_reversal_must_name_an_event_of_the_same_claim(_error):
     claims = [claim(1, due=D(2025, 1, 1)), claim(2, due=D(2025, 1, 1))]
-    evs = [event(1, "payment", D(2025, 2, 1), 100, claim_id=1), event(2, "reversal", D(2025, 3, 1), claim_id=2, reverses=1)]
+    evs = [
+        event(1, "payment", D(2025, 2, 1), 100, claim_id=1),
+        event(2, "reversal", D(2025, 3, 1), claim_id=2, reverses=1),
+    ]
     assert "events.reverses: must name an event_id of the same claim" in _error(claims, evs)
     assert "events.reverses: required for kind reversal" in _error(claims, [event(3, "reversal", D(2025, 3, 1))])
 
@@ -114,7 +118,13 @@ def test_unsorted_input_gives_the_same_state(compute_state):
     claims = [claim(i, due=D(2020, 1, i)) for i in (3, 1, 2)]
     evs = [event(i, "payment", D(2021, 1, 10 - i), 1_000 * i, claim_id=1 + i % 3) for i in range(1, 7)]
     a = compute_state(*frames(claims, evs), AS_OF)
-    b = compute_state(*frames(sorted(claims, key=lambda r: r["claim_id"]), sorted(evs, key=lambda r: (r["claim_id"], r["event_date"], r["event_id"]))), AS_OF)
+    b = compute_state(
+        *frames(
+            sorted(claims, key=lambda r: r["claim_id"]),
+            sorted(evs, key=lambda r: (r["claim_id"], r["event_date"], r["event_id"])),
+        ),
+        AS_OF,
+    )
     assert a.equals(b) and a.column("claim_id").to_pylist() == [1, 2, 3]
 
 

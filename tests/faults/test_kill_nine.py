@@ -80,8 +80,14 @@ TALLY = Tally()
 @pytest.fixture(scope="module", autouse=True)
 def tally_report():
     yield
-    counts = {"kills": TALLY.kills, "ended_before_kill": TALLY.ended_before_kill, "invariants_checked": TALLY.invariants,
-              "reruns_succeeded": TALLY.reruns, "violations": TALLY.violations, "by_case": TALLY.by_case}  # fmt: skip
+    counts = {
+        "kills": TALLY.kills,
+        "ended_before_kill": TALLY.ended_before_kill,
+        "invariants_checked": TALLY.invariants,
+        "reruns_succeeded": TALLY.reruns,
+        "violations": TALLY.violations,
+        "by_case": TALLY.by_case,
+    }
     print(f"\nfault injection: {json.dumps(counts)}")
     if os.environ.get("CESSION_FAULT_REPORT"):
         Path(os.environ["CESSION_FAULT_REPORT"]).write_text(json.dumps(counts, indent=2) + "\n")
@@ -94,8 +100,13 @@ def inputs(tmp_path_factory):
     claims, events = write_portfolio(folder, *generate_portfolio(ROWS, SEED))
     frame, _ = seller_file(ROWS, seed=SEED)
     seller = write_seller_csv(frame, folder / "eksport.csv")
-    return {"claims": claims, "events": events, "seller": seller, "claims_n": pl.read_parquet(claims).height,
-            "events_n": pl.read_parquet(events).height}  # fmt: skip
+    return {
+        "claims": claims,
+        "events": events,
+        "seller": seller,
+        "claims_n": pl.read_parquet(claims).height,
+        "events_n": pl.read_parquet(events).height,
+    }
 
 
 class Stores:
@@ -183,17 +194,21 @@ def check_store(engine: sa.Engine, reference: tuple[set, dict], tally: Tally, re
             "runs still marked running": "SELECT count(*) FROM engine_runs WHERE status = 'running'",
             "portfolios pointing at a run that did not succeed": "SELECT count(*) FROM portfolios p JOIN engine_runs r "
             "ON r.run_id = p.current_run_id WHERE r.status <> 'succeeded'",
-        }  # fmt: skip
+        }
         for what, query in orphans.items():
             tally.check(count(conn, query) == 0, what)
         tables, indexes = shape(conn)
         attached = set()
         if engine.dialect.name == "postgresql":
-            attached = set(conn.exec_driver_sql(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "WHERE i.inhparent = 'claim_state'::regclass"
-            ).scalars())  # fmt: skip
-        tally.check(tables == reference[0] | attached, f"orphan or missing tables: {tables ^ (reference[0] | attached)}")
+            attached = set(
+                conn.exec_driver_sql(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "WHERE i.inhparent = 'claim_state'::regclass"
+                ).scalars()
+            )
+        tally.check(
+            tables == reference[0] | attached, f"orphan or missing tables: {tables ^ (reference[0] | attached)}"
+        )
         tally.check(indexes == reference[1], "indexes not as migrated")
         check_reports(conn, tables, reports, tally)
 
@@ -208,7 +223,9 @@ def check_reports(conn, tables: set, reports: Path | None, tally: Tally) -> None
         else:
             report = reports.with_name(reports.name + ".rejects.csv") if reports else None
             rows = pl.read_csv(report)["row"].n_unique() if report is not None and report.exists() else None
-            tally.check(rows == rejected, f"ingest {ingest_id}: its reject report {report} holds {rows} of {rejected} rows")
+            tally.check(
+                rows == rejected, f"ingest {ingest_id}: its reject report {report} holds {rows} of {rejected} rows"
+            )
 
 
 def check_no_files(url: str, env: dict, outputs: Path | None, tally: Tally) -> None:
@@ -270,7 +287,13 @@ def work_begins(process: subprocess.Popen, marks: tuple[str, ...]) -> float:
 def marks(url: str, *inputs: Path) -> tuple[str, ...]:
     """What a command touches when its work begins: the store (its SQLite file, else a socket to
     PostgreSQL) or an input file."""
-    store = () if not url else (str(Path(sa.engine.make_url(url).database).resolve()),) if url.startswith("sqlite") else ("socket:",)
+    store = (
+        ()
+        if not url
+        else (str(Path(sa.engine.make_url(url).database).resolve()),)
+        if url.startswith("sqlite")
+        else ("socket:",)
+    )
     return (*store, *(str(p.resolve()) for p in inputs))
 
 
@@ -285,8 +308,9 @@ def completed(args: list[str], env: dict, touches: tuple[str, ...] = ()) -> floa
     return time.perf_counter() - begun + (0.0 if touches else begins)
 
 
-def kill_at_random(args: list[str], env: dict, touches: tuple[str, ...], seconds: float, rng: random.Random,
-                   tally: Tally) -> bool:  # fmt: skip
+def kill_at_random(
+    args: list[str], env: dict, touches: tuple[str, ...], seconds: float, rng: random.Random, tally: Tally
+) -> bool:
     """Start a command and SIGKILL it at a random moment of its work (``seconds`` long when run
     whole, from when it touches one of ``touches``); whether it was killed (else it had ended on
     its own, and must have succeeded)."""
@@ -323,8 +347,21 @@ def test_ingest_killed(inputs, stores, env, tmp_path):
     key, rng = case("ingest", stores)
     reference = reference_shape(stores)
     url, reports = stores.fresh(), tmp_path / "reports" / "eksport"
-    args = ["ingest", str(inputs["seller"]), "--portfolio", "BANK-2024-06", "--profile", PROFILE, "--price", "250000",
-            "--purchase-date", PURCHASE_DATE.isoformat(), "--reports", str(reports), "--json"]  # fmt: skip
+    args = [
+        "ingest",
+        str(inputs["seller"]),
+        "--portfolio",
+        "BANK-2024-06",
+        "--profile",
+        PROFILE,
+        "--price",
+        "250000",
+        "--purchase-date",
+        PURCHASE_DATE.isoformat(),
+        "--reports",
+        str(reports),
+        "--json",
+    ]
     own = [a if a != str(reports) else str(tmp_path / "calibration" / "eksport") for a in args]
     other = stores.fresh()
     seconds = completed([*own, "--database-url", other], env, marks(other))  # the time it takes, on a store of its own
@@ -335,14 +372,20 @@ def test_ingest_killed(inputs, stores, env, tmp_path):
         with engine.connect() as conn:
             ingested = conn.exec_driver_sql("SELECT rows_read, accepted, rejected FROM ingest_files").all()
             claims = count(conn, "SELECT count(*) FROM claims WHERE portfolio_id = 'BANK-2024-06'")
-        return len(ingested) == 1 and ingested[0][0] == ROWS == ingested[0][1] + ingested[0][2] and claims == ingested[0][1]
+        return (
+            len(ingested) == 1
+            and ingested[0][0] == ROWS == ingested[0][1] + ingested[0][2]
+            and claims == ingested[0][1]
+        )
 
     for _ in range(KILLS):
         kill_at_random([*args, "--database-url", url], env, marks(url), seconds, rng, TALLY)
         TALLY.by_case[key] += 1
         engine.dispose()
         engine = next_command(url)
-        TALLY.check(digest(engine) == before or whole(), "ingest: the store neither as before nor the file stored whole")
+        TALLY.check(
+            digest(engine) == before or whole(), "ingest: the store neither as before nor the file stored whole"
+        )
         check_store(engine, reference, TALLY, reports)
         check_no_files(url, env, None, TALLY)
         before = digest(engine)
@@ -369,7 +412,9 @@ def test_load_killed(inputs, stores, env):
     def whole() -> bool:
         with engine.connect() as conn:
             return (count(conn, "SELECT count(*) FROM claims"), count(conn, "SELECT count(*) FROM events")) == (
-                inputs["claims_n"], inputs["events_n"])  # fmt: skip
+                inputs["claims_n"],
+                inputs["events_n"],
+            )
 
     for _ in range(KILLS):
         kill_at_random([*args, "--database-url", url], env, marks(url), seconds, rng, TALLY)
@@ -400,8 +445,11 @@ def test_run_killed(inputs, stores, env):
         """The portfolios point at a succeeded run of ``as_of`` whose rows are all there, as digested."""
         latest = next(r for r in runs.runs_list(engine, 100) if r.status == "succeeded")
         state = runs.read_state(engine)
-        return (latest.as_of == as_of and state.height == inputs["claims_n"]
-                and runs.state_digest(state.to_arrow()) == latest.state_sha256)  # fmt: skip
+        return (
+            latest.as_of == as_of
+            and state.height == inputs["claims_n"]
+            and runs.state_digest(state.to_arrow()) == latest.state_sha256
+        )
 
     TALLY.check(whole(BEFORE), "run: the first run's state is not whole")
     for _ in range(KILLS):
@@ -409,8 +457,10 @@ def test_run_killed(inputs, stores, env):
         TALLY.by_case[key] += 1
         engine.dispose()
         engine = next_command(url)
-        TALLY.check((digest(engine) == before and whole(BEFORE)) or whole(AFTER),
-                    "run: the stored state neither the previous one nor the new one whole")  # fmt: skip
+        TALLY.check(
+            (digest(engine) == before and whole(BEFORE)) or whole(AFTER),
+            "run: the stored state neither the previous one nor the new one whole",
+        )
         check_store(engine, reference, TALLY)
         check_no_files(url, env, None, TALLY)
         before = digest(engine)
@@ -429,7 +479,15 @@ def test_state_killed(inputs, env, tmp_path):
     TALLY.by_case["state"] = 0
     rng = random.Random(f"{SEED}-state")
     out = tmp_path / "out"
-    base = ["state", "--claims", str(inputs["claims"]), "--events", str(inputs["events"]), "--allow-stale-rates", "--json"]
+    base = [
+        "state",
+        "--claims",
+        str(inputs["claims"]),
+        "--events",
+        str(inputs["events"]),
+        "--allow-stale-rates",
+        "--json",
+    ]
     one = [*base, "--as-of", AFTER.isoformat(), "--out", str(out / "state.parquet")]
     series = [*base, "--as-of", f"{BEFORE.isoformat()},{AFTER.isoformat()}", "--out", str(out / "series")]
     touches = marks("", inputs["claims"])
@@ -447,15 +505,21 @@ def test_state_killed(inputs, env, tmp_path):
         sweep_outputs(out, say=False)  # what the next `cession state` writing there does first
         if args is one:
             now = (out / "state.parquet").read_bytes()
-            TALLY.check(now == previous or whole(out / "state.parquet", AFTER), "state: the file neither old nor new whole")
+            TALLY.check(
+                now == previous or whole(out / "state.parquet", AFTER), "state: the file neither old nor new whole"
+            )
             previous = now
         else:
             files = sorted(p.name for p in (out / "series").iterdir()) if (out / "series").exists() else []
-            TALLY.check(files in ([], ["state-2026-01-31.parquet", "state-2026-02-28.parquet"]),
-                        f"state: the series folder holds {files}")  # fmt: skip
+            TALLY.check(
+                files in ([], ["state-2026-01-31.parquet", "state-2026-02-28.parquet"]),
+                f"state: the series folder holds {files}",
+            )
             if files:
-                TALLY.check(whole(out / "series" / files[0], BEFORE) and whole(out / "series" / files[1], AFTER),
-                            "state: a series file is not whole")  # fmt: skip
+                TALLY.check(
+                    whole(out / "series" / files[0], BEFORE) and whole(out / "series" / files[1], AFTER),
+                    "state: a series file is not whole",
+                )
         check_no_files("", env, out, TALLY)
     for args in (one, series):
         completed(args, env)

@@ -46,9 +46,14 @@ def test_a_file_cut_in_its_last_row_rejects_that_row_and_never_stores_a_shortene
     report = ingest_file(store, cut, "P1", today=TODAY)
     assert (report.rows_read, report.accepted, report.rejected) == (3, 2, 1)
     assert report.failures.rows() == [
-        (4, "R2", "field_count", "the file ends inside this row: 16 of 17 fields and no line end (a file cut short?)",
-         report.failures["value"][0]),
-    ]  # fmt: skip
+        (
+            4,
+            "R2",
+            "field_count",
+            "the file ends inside this row: 16 of 17 fields and no line end (a file cut short?)",
+            report.failures["value"][0],
+        ),
+    ]
     assert report.failures["value"][0].endswith("| 150.00 | 17,0")  # the row as read, for the seller to find
     claims = stored(store, "P1")
     assert claims["seller_ref"].to_list() == ["R0", "R1"] and set(claims["contractual_rate_bp"]) == {1704}
@@ -64,12 +69,12 @@ def test_short_and_long_rows_are_rejected_with_the_counts_and_their_neighbours_s
     assert report.failures.select("row", "seller_ref", "column", "rule").rows() == [
         (3, "R2", "field_count", "15 fields where the header has 17 (a row cut short, or a separator missing?)"),
         (4, "R3", "field_count", "18 fields where the header has 17 (a separator inside an unquoted value?)"),
-    ]  # fmt: skip
+    ]
     assert stored(store, "P1")["seller_ref"].to_list() == ["R1", "R4"]
     assert report.summary()["rejects_by_rule"] == {
         "field_count: 15 fields where the header has 17 (a row cut short, or a separator missing?)": 1,
         "field_count: 18 fields where the header has 17 (a separator inside an unquoted value?)": 1,
-    }  # fmt: skip
+    }
 
 
 def test_a_profile_may_pad_rows_whose_trailing_empty_fields_the_export_drops_but_not_a_cut_last_row(store, tmp_path):
@@ -82,7 +87,8 @@ def test_a_profile_may_pad_rows_whose_trailing_empty_fields_the_export_drops_but
     assert (report.rows_read, report.accepted, report.rejected, report.padded_rows) == (3, 2, 1, 1)
     assert report.summary()["padded_rows"] == 1
     assert report.failures.select("row", "rule").rows() == [
-        (4, "the file ends inside this row: 16 of 17 fields and no line end (a file cut short?)")]
+        (4, "the file ends inside this row: 16 of 17 fields and no line end (a file cut short?)")
+    ]
     claims = stored(store, "P1")
     assert claims["seller_ref"].to_list() == ["R1", "R2"]
     # without the key the same trimmed row is a reject
@@ -91,10 +97,15 @@ def test_a_profile_may_pad_rows_whose_trailing_empty_fields_the_export_drops_but
 
 
 def test_a_file_of_a_header_only_is_refused_and_makes_no_portfolio(store, tmp_path):
-    for name, text in (("header.csv", ";".join(RATE_HEADER) + "\r\n"), ("blank.csv", ";".join(RATE_HEADER) + "\n\n;;\n")):
+    for name, text in (
+        ("header.csv", ";".join(RATE_HEADER) + "\r\n"),
+        ("blank.csv", ";".join(RATE_HEADER) + "\n\n;;\n"),
+    ):
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
-        with pytest.raises(IngestError, match=rf"^{name}: no rows after the header.*nothing to ingest, no portfolio made"):
+        with pytest.raises(
+            IngestError, match=rf"^{name}: no rows after the header.*nothing to ingest, no portfolio made"
+        ):
             ingest_file(store, path, "P1", today=TODAY)
     assert count(store, "portfolios") == 0 and count(store, "ingest_files") == 0
 
@@ -114,14 +125,19 @@ def test_a_utf16_or_utf32_export_is_ingested_as_its_utf8_twin(store, tmp_path, e
     assert stored(store, "WIDE").select(columns).equals(stored(store, "CP").select(columns))
     with store.connect() as conn:
         names = conn.exec_driver_sql("SELECT name FROM debtors").scalars().all()
-    assert any(set(name) & set("ąćęłńóśźż") for name in names)  # Polish letters came through (debtors are shared by PESEL)
+    assert any(
+        set(name) & set("ąćęłńóśźż") for name in names
+    )  # Polish letters came through (debtors are shared by PESEL)
 
 
 def test_a_utf8_file_under_the_windows_1250_profile_is_refused_with_the_encodings_named(store, tmp_path):
     frame, _ = seller_file(20, seed=9, bad_share=0.0)
     path = write_seller_csv(frame, tmp_path / "utf8.csv", encoding="utf-8")
-    with pytest.raises(IngestError, match=r"^utf8\.csv: the file is UTF-8 but the profile says Windows-1250: its '.+' would "
-                                          r"read '.+'; set `encoding: utf-8` in the profile, or save the file as Windows-1250$"):  # fmt: skip
+    with pytest.raises(
+        IngestError,
+        match=r"^utf8\.csv: the file is UTF-8 but the profile says Windows-1250: its '.+' would "
+        r"read '.+'; set `encoding: utf-8` in the profile, or save the file as Windows-1250$",
+    ):
         ingest_file(store, path, "P1", profile=PROFILE, price=100, purchase_date=PURCHASE_DATE, today=TODAY)
     assert count(store, "portfolios") == 0
 
@@ -133,10 +149,15 @@ def test_garbled_column_names_get_a_hint_about_the_encoding(store, tmp_path):
     path = write_seller_csv(frame, tmp_path / "broken.csv", encoding="utf-8")
     path.write_bytes(path.read_bytes() + b"\xff\r\n")
     detecting = tmp_path / "detecting.yaml"  # the shipped profile without its encoding: detected
-    detecting.write_text(SHIPPED.joinpath(f"{PROFILE}.yaml").read_text(encoding="utf-8").replace("encoding: cp1250\n", ""),
-                         encoding="utf-8")  # fmt: skip
-    with pytest.raises(IngestError, match=r"\(the header reads as UTF-8 read as Windows-1250: '.*Ĺ.*' is '.+'; "
-                                          r"set `encoding: utf-8` in the profile\)"):  # fmt: skip
+    detecting.write_text(
+        SHIPPED.joinpath(f"{PROFILE}.yaml").read_text(encoding="utf-8").replace("encoding: cp1250\n", ""),
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        IngestError,
+        match=r"\(the header reads as UTF-8 read as Windows-1250: '.*Ĺ.*' is '.+'; "
+        r"set `encoding: utf-8` in the profile\)",
+    ):
         ingest_file(store, path, "P1", profile=detecting, price=100, purchase_date=PURCHASE_DATE, today=TODAY)
 
 
@@ -145,13 +166,17 @@ def test_random_bytes_named_csv_are_refused_in_one_line(store, tmp_path):
 
     path = tmp_path / "export.csv"
     path.write_bytes(random.Random(1).randbytes(20_000))
-    with pytest.raises(IngestError, match=r"^export\.csv is not a CSV text file \([\d,]+ control characters") as refused:
+    with pytest.raises(
+        IngestError, match=r"^export\.csv is not a CSV text file \([\d,]+ control characters"
+    ) as refused:
         ingest_file(store, path, "P1", today=TODAY)
     assert "\n" not in str(refused.value) and "polars" not in str(refused.value).lower()
 
 
 def test_a_stray_control_character_rejects_its_row_not_the_file(store, tmp_path):
-    path = rows_file(tmp_path / "f.csv", [line({"seller_ref": "R1"}), line({"seller_ref": "R2", "name": "Jan\x00Kowalski"})])
+    path = rows_file(
+        tmp_path / "f.csv", [line({"seller_ref": "R1"}), line({"seller_ref": "R2", "name": "Jan\x00Kowalski"})]
+    )
     report = ingest_file(store, path, "P1", today=TODAY)
     assert (report.accepted, report.rejected) == (1, 1)
     assert report.failures.select("row", "column", "rule").rows() == [(3, "name", "a control character (binary data?)")]
@@ -160,30 +185,45 @@ def test_a_stray_control_character_rejects_its_row_not_the_file(store, tmp_path)
 def test_a_line_break_or_tab_in_a_name_or_address_rejects_its_row(store, tmp_path):
     """A quoted value may hold line breaks: in a name or a street they would break every letter."""
     header = [*RATE_HEADER, "street"]
-    path = rows_file(tmp_path / "f.csv", [
-        line({"seller_ref": "R1", "street": "ul. Polna 7"}, header),
-        line({"seller_ref": "R2", "name": '"Anna\nNowak"'}, header),
-        line({"seller_ref": "R3", "street": '"ul. Długa\r\n5"'}, header),
-        line({"seller_ref": "R4", "street": "ul. Polna\t7"}, header),
-    ], header=header)  # fmt: skip
+    path = rows_file(
+        tmp_path / "f.csv",
+        [
+            line({"seller_ref": "R1", "street": "ul. Polna 7"}, header),
+            line({"seller_ref": "R2", "name": '"Anna\nNowak"'}, header),
+            line({"seller_ref": "R3", "street": '"ul. Długa\r\n5"'}, header),
+            line({"seller_ref": "R4", "street": "ul. Polna\t7"}, header),
+        ],
+        header=header,
+    )
     report = ingest_file(store, path, "P1", today=TODAY)
     assert (report.accepted, report.rejected) == (1, 3)
     rule = "a line break or tab inside the value (one line expected)"
-    assert report.failures.select("row", "column", "rule").rows() == [(3, "name", rule), (4, "street", rule), (5, "street", rule)]
+    assert report.failures.select("row", "column", "rule").rows() == [
+        (3, "name", rule),
+        (4, "street", rule),
+        (5, "street", rule),
+    ]
     assert stored(store, "P1")["seller_ref"].to_list() == ["R1"]
 
 
 def test_a_reader_error_names_the_file_once(store, tmp_path):
-    path = rows_file(tmp_path / "f.csv", [line({"seller_ref": "R1"}), line({"seller_ref": "R2", "name": '"Anna'}),
-                                          line({"seller_ref": "R3"})])  # fmt: skip
+    path = rows_file(
+        tmp_path / "f.csv",
+        [line({"seller_ref": "R1"}), line({"seller_ref": "R2", "name": '"Anna'}), line({"seller_ref": "R3"})],
+    )
     with pytest.raises(IngestError, match=r"^f\.csv: a quote opened in row 3 is never closed") as refused:
         ingest_file(store, path, "P1", today=TODAY)
     assert "f.csv: f.csv" not in str(refused.value)
 
 
 def cession(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True,
-                          cwd=Path(__file__).parents[2], env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
 
 
 @pytest.mark.slow
@@ -198,4 +238,6 @@ def test_the_command_rejects_a_cut_row_and_refuses_a_header_only_file_with_exit_
     header_only = rows_file(tmp_path / "empty.csv", [])
     refused = cession("ingest", str(header_only), "--portfolio", "P2", "--database-url", db)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert refused.stderr.strip().splitlines() == ["error: empty.csv: no rows after the header: nothing to ingest, no portfolio made"]
+    assert refused.stderr.strip().splitlines() == [
+        "error: empty.csv: no rows after the header: nothing to ingest, no portfolio made"
+    ]

@@ -21,8 +21,33 @@ from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_s
 
 TODAY = date(2026, 12, 1)
 PORTFOLIOS = itertools.count()
-NASTY = ["", " ", ";", '"', '""', "\n", "\r\n", "-1", "-0,01", "1,005", "1e5", "1,2E+3", "31.02.2020", "2099-01-01",
-         "0", "00000000000", "ą", "\ufeff", "\u00a0", "NaN", "inf", "9" * 30, "Kredyt gotówkowy", "consumer", "custom"]  # fmt: skip
+NASTY = [
+    "",
+    " ",
+    ";",
+    '"',
+    '""',
+    "\n",
+    "\r\n",
+    "-1",
+    "-0,01",
+    "1,005",
+    "1e5",
+    "1,2E+3",
+    "31.02.2020",
+    "2099-01-01",
+    "0",
+    "00000000000",
+    "ą",
+    "\ufeff",
+    "\u00a0",
+    "NaN",
+    "inf",
+    "9" * 30,
+    "Kredyt gotówkowy",
+    "consumer",
+    "custom",
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +65,12 @@ def fuzz_store(tmp_path_factory):
 
 
 mutation = st.one_of(
-    st.tuples(st.just("cell"), st.integers(0, 10**6), st.integers(0, 17), st.one_of(st.sampled_from(NASTY), st.text(max_size=12))),
+    st.tuples(
+        st.just("cell"),
+        st.integers(0, 10**6),
+        st.integers(0, 17),
+        st.one_of(st.sampled_from(NASTY), st.text(max_size=12)),
+    ),
     st.tuples(st.just("bytes"), st.integers(0, 10**6), st.binary(min_size=1, max_size=4)),
     st.tuples(st.just("cut"), st.integers(0, 10**6)),
     st.tuples(st.just("drop_line"), st.integers(0, 10**6)),
@@ -64,13 +94,15 @@ def mutate(data: bytes, mutations) -> bytes:
             data = data[: m[1] % (len(data) + 1)]
         elif m[0] in ("drop_line", "copy_line") and len(lines) > 1:
             i = 1 + m[1] % (len(lines) - 1)
-            lines[i:i + 1] = [] if m[0] == "drop_line" else [lines[i], lines[i]]
+            lines[i : i + 1] = [] if m[0] == "drop_line" else [lines[i], lines[i]]
             data = b"\r\n".join(lines)
     return data
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(st.lists(mutation, min_size=1, max_size=6))
 @example(mutations=[("bytes", 0, b'"')])  # a quote opened in the header swallows every record (CI found it)
 def test_corrupted_files_never_crash_and_every_row_is_accounted_for(base_file, fuzz_store, tmp_path, mutations):
@@ -78,7 +110,9 @@ def test_corrupted_files_never_crash_and_every_row_is_accounted_for(base_file, f
     path = tmp_path / f"{portfolio}.csv"
     path.write_bytes(mutate(base_file, mutations))
     try:
-        report = ingest_file(fuzz_store, path, portfolio, profile=PROFILE, price=1_000_000, purchase_date=PURCHASE_DATE, today=TODAY)
+        report = ingest_file(
+            fuzz_store, path, portfolio, profile=PROFILE, price=1_000_000, purchase_date=PURCHASE_DATE, today=TODAY
+        )
     except IngestError:
         event("refused whole (header broken)")
         return  # the header itself was broken: refused whole, with its reason, nothing stored
@@ -93,12 +127,19 @@ def test_corrupted_files_never_crash_and_every_row_is_accounted_for(base_file, f
             conn.exec_driver_sql(
                 "SELECT d.debtor_kind, d.national_id, d.postal_code FROM debtors d WHERE d.debtor_id IN "
                 f"(SELECT debtor_id FROM claims WHERE portfolio_id = '{report.portfolio_id}')"
-            ).all(), schema=["debtor_kind", "national_id", "postal_code"], orient="row",
-        )  # fmt: skip
+            ).all(),
+            schema=["debtor_kind", "national_id", "postal_code"],
+            orient="row",
+        )
     assert claims.height == report.accepted
     check_claims(claims)  # the engine's contract: enums, non-negative money, rates and years where needed
     assert claims["seller_ref"].is_unique().all()
-    assert claims.filter(~((pl.col("due_date") <= pl.col("cutoff_date")) & (pl.col("cutoff_date") <= pl.col("purchase_date")))).height == 0
+    assert (
+        claims.filter(
+            ~((pl.col("due_date") <= pl.col("cutoff_date")) & (pl.col("cutoff_date") <= pl.col("purchase_date")))
+        ).height
+        == 0
+    )
     assert claims.filter(pl.col("purchase_date") > TODAY).height == 0
     for kind, national_id, postal_code in debtors.iter_rows():
         if national_id is not None:

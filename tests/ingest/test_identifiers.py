@@ -41,8 +41,14 @@ def test_pesel_and_nip_checks_equal_stdnum(draws):
     for seed, how, where, digit in draws:
         rng = np.random.default_rng(seed)
         good_pesel, good_nip = str(pesels(rng, 1)[0]).zfill(11), str(nips(rng, 1)[0])
-        values += [good_pesel, corrupt(good_pesel, how, where, digit), good_nip, corrupt(good_nip, how, where, digit),
-                   f"{good_nip[:3]}-{good_nip[3:6]}-{good_nip[6:8]}-{good_nip[8:]}", "PL" + good_nip]  # fmt: skip
+        values += [
+            good_pesel,
+            corrupt(good_pesel, how, where, digit),
+            good_nip,
+            corrupt(good_nip, how, where, digit),
+            f"{good_nip[:3]}-{good_nip[3:6]}-{good_nip[6:8]}-{good_nip[8:]}",
+            "PL" + good_nip,
+        ]
     assert vectorised(pesel_problem, values) == [stdnum_pesel.is_valid(v) for v in values]
     assert vectorised(nip_problem, values) == [stdnum_nip.is_valid(v) for v in values]
 

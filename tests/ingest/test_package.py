@@ -14,4 +14,7 @@ def test_every_exported_name_is_in_all_and_reads_from_its_module():
 
 def test_a_profile_is_checked_without_loading_the_pipeline():
     code = "import sys, ingest.profiles; print('ingest.pipeline' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )

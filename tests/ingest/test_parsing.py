@@ -109,8 +109,14 @@ def test_rates_in_percent_become_basis_points_and_whole_numbers_stay_whole():
     assert [v for v, _ in parse(whole_number, ["3", " 10 ", "x"])] == [3, 10, None]
 
 
-AMOUNT_TEXT = st.text(alphabet="0123456789,.-+ \u00a0'ezł", max_size=22) | st.from_regex(r"\A[0-9]{1,16}([.,][0-9]{0,4})?\Z")
-DATE_TEXT = st.text(alphabet="0123456789.-/ :", max_size=19) | st.from_regex(r"\A[0-9]{2}\.[0-9]{2}\.[0-9]{4}\Z") | st.dates().map(str)
+AMOUNT_TEXT = st.text(alphabet="0123456789,.-+ \u00a0'ezł", max_size=22) | st.from_regex(
+    r"\A[0-9]{1,16}([.,][0-9]{0,4})?\Z"
+)
+DATE_TEXT = (
+    st.text(alphabet="0123456789.-/ :", max_size=19)
+    | st.from_regex(r"\A[0-9]{2}\.[0-9]{2}\.[0-9]{4}\Z")
+    | st.dates().map(str)
+)
 
 
 @settings(max_examples=400, deadline=None)

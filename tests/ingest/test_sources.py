@@ -14,8 +14,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest import sources
-from ingest.sources import (BROKEN, FIELDS, NO_LINE_END, OPEN_QUOTE, SourceError, detect_delimiter, kind_of, read_batches,
-                            scan)  # fmt: skip
+from ingest.sources import (
+    BROKEN,
+    FIELDS,
+    NO_LINE_END,
+    OPEN_QUOTE,
+    SourceError,
+    detect_delimiter,
+    kind_of,
+    read_batches,
+    scan,
+)
 
 POLISH = "Zażółć gęślą jaźń ŻÓŁW Świętokrzyska Źródło"
 
@@ -26,9 +35,13 @@ def read(path, **options) -> pl.DataFrame:
 
 @pytest.mark.parametrize(
     ("encoding", "bom", "expected"),
-    [("utf-8", b"", "utf-8"), ("utf-8", codecs.BOM_UTF8, "utf-8"), ("cp1250", b"", "cp1250"),
-     ("iso-8859-2", b"", "iso-8859-2")],
-)  # fmt: skip
+    [
+        ("utf-8", b"", "utf-8"),
+        ("utf-8", codecs.BOM_UTF8, "utf-8"),
+        ("cp1250", b"", "cp1250"),
+        ("iso-8859-2", b"", "iso-8859-2"),
+    ],
+)
 def test_the_encoding_is_detected_and_polish_letters_survive(tmp_path, encoding, bom, expected):
     path = tmp_path / "f.csv"
     path.write_bytes(bom + f"nazwa;kwota\n{POLISH};1 234,56\nŚląsk;5\n".encode(encoding))
@@ -64,9 +77,15 @@ def test_separators_inside_quotes_do_not_count():
 
 def test_quoted_newlines_blank_lines_trailing_separators_and_crlf(tmp_path):
     path = tmp_path / "f.csv"
-    path.write_bytes(b'ref;name;amount;\r\nA1;"Kowalski; Jan\r\nul. Polna 1";10,00;\r\n\r\nA2;"He said ""no""";5;\r\n;;;\r\nA3;x;1\r\n')
+    path.write_bytes(
+        b'ref;name;amount;\r\nA1;"Kowalski; Jan\r\nul. Polna 1";10,00;\r\n\r\nA2;"He said ""no""";5;\r\n;;;\r\nA3;x;1\r\n'
+    )
     frame = read(path)
-    assert frame.filter(pl.col("ref").is_not_null())["name"].to_list() == ["Kowalski; Jan\r\nul. Polna 1", 'He said "no"', "x"]
+    assert frame.filter(pl.col("ref").is_not_null())["name"].to_list() == [
+        "Kowalski; Jan\r\nul. Polna 1",
+        'He said "no"',
+        "x",
+    ]
     # rows as a spreadsheet numbers them: the header is row 1, a record with a newline inside is one row
     assert frame["row"].to_list() == [2, 3, 4, 5, 6]
     assert frame.filter(pl.col("ref") == "A3")["amount"].to_list() == ["1"]
@@ -84,13 +103,21 @@ def test_xlsx_cells_come_as_text(tmp_path):
     sheet.write_row(2, 0, ["A2", "1 234,56", "02070803628", "10.01.2024"])
     book.close()
     frame = read(path, sheet="Wierzytelności")
-    assert frame.rows() == [(2, "A1", "1234.56", "44051401359", "2024-01-10 00:00:00"), (3, "A2", "1 234,56", "02070803628", "10.01.2024")]
+    assert frame.rows() == [
+        (2, "A1", "1234.56", "44051401359", "2024-01-10 00:00:00"),
+        (3, "A2", "1 234,56", "02070803628", "10.01.2024"),
+    ]
 
 
 def test_parquet_columns_of_any_type_come_as_text(tmp_path):
     path = tmp_path / "f.parquet"
-    pl.DataFrame({"ref": ["A1"], "principal": [pl.Series([1234.5]).cast(pl.Decimal(12, 2))[0]],
-                  "due_date": [datetime.date(2024, 1, 10)]}).write_parquet(path)  # fmt: skip
+    pl.DataFrame(
+        {
+            "ref": ["A1"],
+            "principal": [pl.Series([1234.5]).cast(pl.Decimal(12, 2))[0]],
+            "due_date": [datetime.date(2024, 1, 10)],
+        }
+    ).write_parquet(path)
     assert read(path).rows() == [(1, "A1", "1234.50", "2024-01-10")]
 
 
@@ -104,9 +131,16 @@ LINE = st.lists(FIELD, max_size=5).map(";".join)  # fields of a well-formed CSV;
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(LINE, max_size=12), st.sampled_from(["\n", "\r\n"]), st.integers(1, 40), st.booleans(),
-       st.sampled_from(["utf-8", "utf-8-sig", "cp1250", "iso-8859-2"]))  # fmt: skip
-def test_a_csv_read_in_pieces_of_any_size_is_the_csv_read_whole(tmp_path, lines, newline, piece, last_newline, encoding):
+@given(
+    st.lists(LINE, max_size=12),
+    st.sampled_from(["\n", "\r\n"]),
+    st.integers(1, 40),
+    st.booleans(),
+    st.sampled_from(["utf-8", "utf-8-sig", "cp1250", "iso-8859-2"]),
+)
+def test_a_csv_read_in_pieces_of_any_size_is_the_csv_read_whole(
+    tmp_path, lines, newline, piece, last_newline, encoding
+):
     """Pieces are cut at record ends and each is transcoded on its own: whatever the size and the
     encoding (a BOM only before the first piece), the rows are those of the UTF-8 file read whole."""
     text = newline.join(["h1;h2;h3", *lines]) + (newline if last_newline else "")
@@ -127,9 +161,15 @@ ANY_LINE = st.lists(st.one_of(FIELD, QUOTED_INSIDE), max_size=5).map(";".join)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(LINE, ANY_LINE), min_size=1, max_size=12), st.sampled_from(["\n", "\r\n"]), st.booleans(),
-       st.sampled_from([";", ","]))  # fmt: skip
-def test_each_row_carries_its_number_of_fields_as_a_csv_reader_counts_them(tmp_path, lines, newline, last_newline, separator):
+@given(
+    st.lists(st.one_of(LINE, ANY_LINE), min_size=1, max_size=12),
+    st.sampled_from(["\n", "\r\n"]),
+    st.booleans(),
+    st.sampled_from([";", ","]),
+)
+def test_each_row_carries_its_number_of_fields_as_a_csv_reader_counts_them(
+    tmp_path, lines, newline, last_newline, separator
+):
     """FIELDS is counted over the bytes (numpy, not a loop over rows): it is what Python's csv
     module finds in each record, quoted separators and newlines not counted (a blank line is one
     empty field), and the values are the ones it reads. Quotes inside an unquoted value with a
@@ -159,9 +199,14 @@ def test_a_short_row_a_long_row_and_a_file_cut_in_its_last_row_are_counted_not_s
     path.write_bytes(b'ref;name;rate;city\nA1;x;17,04;Kielce\nA2;x;5\nA3;"Kowalski; Jan";1;2;3\nA4;x;17,0')
     frame = read(path)
     assert frame.select("row", "ref", "rate", FIELDS, BROKEN).rows() == [
-        (2, "A1", "17,04", 4, None), (3, "A2", "5", 3, None), (4, "A3", "1", 5, None), (5, "A4", "17,0", 3, NO_LINE_END),
-    ]  # fmt: skip
-    path.write_bytes(b'ref;name;rate;city\nA1;x;17,04;Kielce\nA4;x;17,04;Kiel')  # cut in the last field: it has them all
+        (2, "A1", "17,04", 4, None),
+        (3, "A2", "5", 3, None),
+        (4, "A3", "1", 5, None),
+        (5, "A4", "17,0", 3, NO_LINE_END),
+    ]
+    path.write_bytes(
+        b"ref;name;rate;city\nA1;x;17,04;Kielce\nA4;x;17,04;Kiel"
+    )  # cut in the last field: it has them all
     assert read(path)[BROKEN].to_list() == [None, None]
 
 
@@ -184,10 +229,14 @@ def test_a_quote_never_closed_in_the_last_row_is_that_row_and_anywhere_else_refu
     with pytest.raises(SourceError, match="a quote in the header row is never closed"):
         read(path)
     path.write_bytes(b'ref;name;city\nA0;x;y\nA1;x"y;z\nA2;"w\n')  # pairs up by count, not as a CSV reader reads it
-    with pytest.raises(SourceError, match=r"row 3: quotes inside an unquoted value with a separator or a line end between"):
+    with pytest.raises(
+        SourceError, match=r"row 3: quotes inside an unquoted value with a separator or a line end between"
+    ):
         read(path)
     path.write_bytes(b'ref;name;city\nA1;Firma "A;B" x;z\n')  # read by polars as four fields, or as three
-    with pytest.raises(SourceError, match=r'row 2: .* Quote such a value whole, its quotes doubled: "Firma ""A;B"" x"$'):
+    with pytest.raises(
+        SourceError, match=r'row 2: .* Quote such a value whole, its quotes doubled: "Firma ""A;B"" x"$'
+    ):
         read(path)
     path.write_bytes(b'ref;name;city\nA1;Firma "AB" x;z\n')  # no separator inside: three fields either way
     assert read(path).select("name", FIELDS).rows() == [('Firma "AB" x', 3)]
@@ -208,13 +257,19 @@ def test_utf16_and_utf32_with_or_without_bom_are_read(tmp_path, encoding):
 
 def test_a_profile_encoding_the_bytes_contradict_is_named_never_read_garbled(tmp_path):
     utf8, cp1250 = tmp_path / "utf8.csv", tmp_path / "cp1250.csv"
-    utf8.write_bytes("Dłużnik;Kwota\nŁukasz;5\n".encode("utf-8"))
+    utf8.write_bytes("Dłużnik;Kwota\nŁukasz;5\n".encode())
     cp1250.write_bytes("Dłużnik;Kwota\nŁukasz;5\n".encode("cp1250"))
-    with pytest.raises(SourceError, match=r"the file is UTF-8 but the profile says Windows-1250: its 'Dłużnik' would read "
-                                          r"'DĹ‚uĹĽnik'; set `encoding: utf-8` in the profile"):  # fmt: skip
+    with pytest.raises(
+        SourceError,
+        match=r"the file is UTF-8 but the profile says Windows-1250: its 'Dłużnik' would read "
+        r"'DĹ‚uĹĽnik'; set `encoding: utf-8` in the profile",
+    ):
         read(utf8, encoding="cp1250")
-    with pytest.raises(SourceError, match=r"the file is not UTF-8 \(byte 0xB3 at line 1 is none\), but the profile says "
-                                          r"UTF-8; it reads as Windows-1250: set `encoding: cp1250`"):  # fmt: skip
+    with pytest.raises(
+        SourceError,
+        match=r"the file is not UTF-8 \(byte 0xB3 at line 1 is none\), but the profile says "
+        r"UTF-8; it reads as Windows-1250: set `encoding: cp1250`",
+    ):
         read(cp1250, encoding="utf-8")
     ascii_only = tmp_path / "ascii.csv"
     ascii_only.write_bytes(b"a;b\n1;2\n")  # the same text in either: no contradiction
@@ -226,7 +281,9 @@ def test_random_bytes_and_binary_formats_named_csv_are_refused_by_what_they_are(
 
     path = tmp_path / "f.csv"
     path.write_bytes(random.Random(7).randbytes(5000))
-    with pytest.raises(SourceError, match=r"^f\.csv is not a CSV text file \(\d+ control characters, \d+ of them NUL bytes"):
+    with pytest.raises(
+        SourceError, match=r"^f\.csv is not a CSV text file \(\d+ control characters, \d+ of them NUL bytes"
+    ):
         scan(path)
     path.write_bytes(b"PK\x03\x04" + bytes(100))
     with pytest.raises(SourceError, match=r"not a CSV text file \(it is a ZIP archive: an XLSX file named \.csv\?"):
@@ -238,8 +295,11 @@ def test_random_bytes_and_binary_formats_named_csv_are_refused_by_what_they_are(
 def test_an_xlsx_or_parquet_file_that_is_none_is_refused_by_what_it_is(tmp_path):
     for name, what in (("f.xlsx", "an Excel workbook"), ("f.parquet", "a Parquet file")):
         (tmp_path / name).write_bytes(b"ref;name\nA1;x\n")
-        with pytest.raises(SourceError, match=rf"^{name} is not {what}: it does not start as one does \(it looks like text: "
-                                              r"a CSV file named so\?\)$"):  # fmt: skip
+        with pytest.raises(
+            SourceError,
+            match=rf"^{name} is not {what}: it does not start as one does \(it looks like text: "
+            r"a CSV file named so\?\)$",
+        ):
             scan(tmp_path / name)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import os
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 #: The rate tables as the repository ships them (the same CSV files the engine reads).
@@ -44,7 +44,7 @@ ONE_DAY = timedelta(days=1)
 # ---------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_rate_table(name: str) -> tuple[tuple[date, int], ...]:
     """Rows (effective_from, rate_bp) of ``<RATES_DIR>/<name>.csv``, oldest first.
 
@@ -52,10 +52,7 @@ def load_rate_table(name: str) -> tuple[tuple[date, int], ...]:
     """
     with open(RATES_DIR / f"{name}.csv", newline="", encoding="utf-8") as f:
         lines = [line for line in f if line.strip() and not line.startswith("#")]
-    rows = [
-        (date.fromisoformat(r["effective_from"].strip()), int(r["rate_bp"]))
-        for r in csv.DictReader(lines)
-    ]
+    rows = [(date.fromisoformat(r["effective_from"].strip()), int(r["rate_bp"])) for r in csv.DictReader(lines)]
     rows.sort()
     return tuple(rows)
 
@@ -249,7 +246,14 @@ class _Run:
         return None if self.pending else self.end
 
 
-LIMITATION_KINDS = ("acknowledgment", "court_filing", "proceedings_end", "title", "enforcement_filing", "enforcement_end")
+LIMITATION_KINDS = (
+    "acknowledgment",
+    "court_filing",
+    "proceedings_end",
+    "title",
+    "enforcement_filing",
+    "enforcement_end",
+)
 
 
 def limitation_events(claim: dict, counted: list[dict]) -> list[dict]:
@@ -263,8 +267,11 @@ def claim_run(claim: dict, events: list[dict]) -> _Run:
     if claim["title_date"] is not None:
         run = _Run(run_end(claim["title_date"], "title"), "title", None)
     else:
-        run = _Run(run_end(claim["due_date"], claim["limitation_kind"], claim["limitation_years"]),
-                   claim["limitation_kind"], claim["limitation_years"])  # fmt: skip
+        run = _Run(
+            run_end(claim["due_date"], claim["limitation_kind"], claim["limitation_years"]),
+            claim["limitation_kind"],
+            claim["limitation_years"],
+        )
     for e in events:
         run.apply(e)
     return run
@@ -321,8 +328,11 @@ def _claim_state(claim: dict, events: list[dict], as_of: date, order: tuple[str,
         """Whether the interest of day d is time-barred on as_of (section 3a). iend(d) depends on d
         only through the events before it, its periodic run's end and whether d <= title_date:
         remembered by those."""
-        key = (sum(e["event_date"] < d for e in lim_events), run_end(d, "periodic"),
-               claim["title_date"] is not None and d <= claim["title_date"])  # fmt: skip
+        key = (
+            sum(e["event_date"] < d for e in lim_events),
+            run_end(d, "periodic"),
+            claim["title_date"] is not None and d <= claim["title_date"],
+        )
         if key not in flags:
             end = interest_end(claim, lim_events, limitation_date, d)
             flags[key] = end is not None and as_of > end
@@ -447,10 +457,7 @@ def reference_claim_state(
     costs, interest, principal).
     """
     by_claim = _events_by_claim(events)
-    return [
-        _claim_state(c, by_claim.get(c["claim_id"], []), as_of, _waterfall_for(c, waterfall))
-        for c in claims
-    ]
+    return [_claim_state(c, by_claim.get(c["claim_id"], []), as_of, _waterfall_for(c, waterfall)) for c in claims]
 
 
 def reference_limitation_date(claim: dict, events: list[dict], as_of: date) -> date | None:

@@ -52,7 +52,9 @@ def test_a_key_twice_in_a_first_load_is_accounted_for_the_same_either_way(store,
     monkeypatch.setattr(records, "REBUILD_MIN_ROWS", rebuild)
     claims, events = generate_portfolio(100, seed=6)
     events = records.with_idempotency_keys(events)
-    twice = events.head(1).with_columns(event_id=pl.col("event_id") + events["event_id"].max(), amount=pl.lit(1, pl.Int64))
+    twice = events.head(1).with_columns(
+        event_id=pl.col("event_id") + events["event_id"].max(), amount=pl.lit(1, pl.Int64)
+    )
     before = _schema(store)
     written = records.load(store, claims, pl.concat([events, twice]))["events"]
     assert (written.rows, written.inserted, written.already_stored) == (events.height + 1, events.height, 0)

@@ -20,8 +20,14 @@ COMMANDS = 6
 def test_commands_started_at_once_on_a_fresh_store_all_succeed(store_url, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"}
     started = [
-        subprocess.Popen([sys.executable, "-m", "api.cli", "runs", "--json", "--database-url", store_url],
-                         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "runs", "--json", "--database-url", store_url],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(COMMANDS)
     ]
     ended = [(p.wait(timeout=300), *p.communicate()) for p in started]

@@ -12,20 +12,48 @@ from alembic import command
 from engine.store import ingests
 from engine.store.database import alembic_config, head_revision, revision, upgrade_schema
 
-REJECTS = {"row": pl.Int64(), "seller_ref": pl.String(), "column": pl.String(), "rule": pl.String(), "value": pl.String()}
+REJECTS = {
+    "row": pl.Int64(),
+    "seller_ref": pl.String(),
+    "column": pl.String(),
+    "rule": pl.String(),
+    "value": pl.String(),
+}
 
 
 def _ingest(conn, **values) -> int:
-    row = dict(content_sha256="ab" * 32, portfolio_id="P1", base_portfolio="P1", version=1, file_name="f.csv",
-               profile="schema", actor="test", rows_read=3, accepted=1, rejected=2, principal=100, purchase_price=10,
-               ingested_at=datetime.now(UTC)) | values  # fmt: skip
+    row = (
+        dict(
+            content_sha256="ab" * 32,
+            portfolio_id="P1",
+            base_portfolio="P1",
+            version=1,
+            file_name="f.csv",
+            profile="schema",
+            actor="test",
+            rows_read=3,
+            accepted=1,
+            rejected=2,
+            principal=100,
+            purchase_price=10,
+            ingested_at=datetime.now(UTC),
+        )
+        | values
+    )
     return ingests.record(conn, **row)
 
 
 def test_report_lines_come_back_as_kept(store):
-    lines = pl.DataFrame({"row": [7, 2, 2], "seller_ref": ["Ż/1", None, ""], "column": ["name", "principal", "column"],
-                          "rule": ["required", "must be >= 0", 'a "quoted", rule'], "value": [None, "-1,00", "  "]},
-                         schema=REJECTS)  # fmt: skip
+    lines = pl.DataFrame(
+        {
+            "row": [7, 2, 2],
+            "seller_ref": ["Ż/1", None, ""],
+            "column": ["name", "principal", "column"],
+            "rule": ["required", "must be >= 0", 'a "quoted", rule'],
+            "value": [None, "-1,00", "  "],
+        },
+        schema=REJECTS,
+    )
     with store.begin() as conn:
         first, second = _ingest(conn), _ingest(conn, content_sha256="cd" * 32)
         ingests.keep_reports(conn, first, {"rejects": lines})
@@ -43,15 +71,23 @@ def test_report_lines_come_back_as_kept(store):
 def test_ingests_from_before_0005_are_kept_through_the_upgrade_and_back(store):
     command.downgrade(alembic_config(store), "0004")
     with store.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO ingest_files (content_sha256, portfolio_id, base_portfolio, version, file_name, ingested_at, actor, "
-            "rows_read, accepted, rejected, principal, purchase_price) VALUES ('x', 'P1', 'P1', 1, 'old.csv', :at, 'a', 3, 3, 0, 5, 1)"),
-            {"at": datetime.now(UTC)})  # fmt: skip
+        conn.execute(
+            sa.text(
+                "INSERT INTO ingest_files (content_sha256, portfolio_id, base_portfolio, version, file_name, ingested_at, actor, "
+                "rows_read, accepted, rejected, principal, purchase_price) VALUES ('x', 'P1', 'P1', 1, 'old.csv', :at, 'a', 3, 3, 0, 5, 1)"
+            ),
+            {"at": datetime.now(UTC)},
+        )
     upgrade_schema(store)
     assert revision(store) == head_revision()
     with store.connect() as conn:
         old = ingests.ingest_of(conn, 1)
-        assert (old.file_name, old.content_fingerprint, old.reports_stem, old.reports_pending) == ("old.csv", None, None, False)
+        assert (old.file_name, old.content_fingerprint, old.reports_stem, old.reports_pending) == (
+            "old.csv",
+            None,
+            None,
+            False,
+        )
         assert ingests.with_reports_pending(conn) == []
     command.downgrade(alembic_config(store), "0004")
     with store.connect() as conn:

@@ -30,8 +30,9 @@ HOLDER = textwrap.dedent("""
 
 
 def hold(url: str) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, url], cwd=ROOT, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "held"
     return holder
 
@@ -76,11 +77,20 @@ def test_an_ingest_waiting_for_the_lock_says_whom_it_waits_for(store, store_url,
 @pytest.mark.slow
 def test_a_command_waiting_for_the_lock_says_so_on_stderr_and_goes_on_when_it_is_free(tmp_path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    subprocess.run([sys.executable, "-m", "api.cli", "db", "upgrade", "--database-url", url], cwd=ROOT, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "db", "upgrade", "--database-url", url],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     holder = hold(url)
-    waiting = subprocess.Popen([sys.executable, "-m", "api.cli", "runs", "--json", "--database-url", url], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "runs", "--json", "--database-url", url],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = waiting.stderr.readline()
     finally:
@@ -91,7 +101,10 @@ def test_a_command_waiting_for_the_lock_says_so_on_stderr_and_goes_on_when_it_is
 
 
 def test_a_command_line_is_named_as_the_cession_command_it_runs():
-    assert command_of(["/venv/bin/python", "/venv/bin/cession", "ingest", "file.csv", "--portfolio", "P"]) == "cession ingest"
+    assert (
+        command_of(["/venv/bin/python", "/venv/bin/cession", "ingest", "file.csv", "--portfolio", "P"])
+        == "cession ingest"
+    )
     assert command_of(["python", "-m", "api.cli", "--json", "state"]) == "cession state"
     assert command_of(["/usr/bin/python3", "-c", "x"]) == "python3"
 
@@ -104,16 +117,19 @@ def own_shm_locks(url: str) -> list[str]:
     shm = Path(f"{sa.engine.make_url(url).database}-shm")
     st = shm.stat()
     device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    return [line for line in Path("/proc/locks").read_text().splitlines()
-            if device in line.split() and str(os.getpid()) in line.split()]  # fmt: skip
+    return [
+        line
+        for line in Path("/proc/locks").read_text().splitlines()
+        if device in line.split() and str(os.getpid()) in line.split()
+    ]
 
 
 def test_asking_who_holds_the_lock_leaves_this_process_s_own_sqlite_locks_alone(tmp_path):
     """Closing any descriptor of the -shm file would drop this process's POSIX locks on it (SQLite's
     own: the next process to open the store would then truncate the shared memory under it)."""
-    from engine.store.database import open_store
-
     import sqlite3
+
+    from engine.store.database import open_store
 
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = open_store(url)

@@ -54,7 +54,12 @@ def test_a_portfolio_round_trips_exactly(store):
         some = claims["portfolio_id"][0]
         assert set(records.read_claims(conn, some)["portfolio_id"]) == {some}
         their = records.read_events(conn, some)
-        assert their.height == events.filter(pl.col("claim_id").is_in(claims.filter(pl.col("portfolio_id") == some)["claim_id"].implode())).height
+        assert (
+            their.height
+            == events.filter(
+                pl.col("claim_id").is_in(claims.filter(pl.col("portfolio_id") == some)["claim_id"].implode())
+            ).height
+        )
 
 
 def test_loading_the_same_file_twice_stores_it_once(store):
@@ -70,12 +75,15 @@ def test_loading_the_same_file_twice_stores_it_once(store):
 def test_bad_rows_are_rejected_with_their_reason_and_the_rest_stored(store):
     claims, _ = frames([claim(1, due=D), claim(2, due=D)])
     records.load(store, claims)
-    _, events = frames([], [
-        event(10, "payment", D, 500, claim_id=1),
-        event(11, "payment", D, 500, claim_id=99),  # no such claim
-        event(12, "reversal", D, claim_id=2, reverses=10),  # reverses another claim's payment
-        event(13, "reversal", D, claim_id=1, reverses=10),  # fine
-    ])  # fmt: skip
+    _, events = frames(
+        [],
+        [
+            event(10, "payment", D, 500, claim_id=1),
+            event(11, "payment", D, 500, claim_id=99),  # no such claim
+            event(12, "reversal", D, claim_id=2, reverses=10),  # reverses another claim's payment
+            event(13, "reversal", D, claim_id=1, reverses=10),  # fine
+        ],
+    )
     written = records.post_events(store, events)
     assert written.inserted == 2 and accounted(written)
     reasons = dict(zip(written.rejects["key"], written.rejects["reason"], strict=True))
@@ -105,8 +113,10 @@ def test_a_seller_ref_taken_in_the_portfolio_is_rejected(store):
     written = records.load(store, frames([claim(2, due=D, seller_ref="A-1"), claim(3, due=D)])[0])["claims"]
     assert written.inserted == 1 and accounted(written)
     assert written.rejects.row(0, named=True) == {
-        "table": "claims", "key": "2", "reason": "another stored row has the same portfolio_id + seller_ref"
-    }  # fmt: skip
+        "table": "claims",
+        "key": "2",
+        "reason": "another stored row has the same portfolio_id + seller_ref",
+    }
 
 
 def test_events_cannot_be_changed_or_deleted(store):

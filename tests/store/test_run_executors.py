@@ -85,8 +85,13 @@ def test_cli_run_on_ray_and_a_valuation_series(tmp_path, portfolio):
     env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "CESSION_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
 
     def cession(*args: str) -> dict:
-        done = subprocess.run([sys.executable, "-m", "api.cli", *args, "--json"], capture_output=True, text=True,
-                              cwd=Path(__file__).parents[2], env=env)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "api.cli", *args, "--json"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parents[2],
+            env=env,
+        )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
@@ -97,5 +102,8 @@ def test_cli_run_on_ray_and_a_valuation_series(tmp_path, portfolio):
     series = cession("run", "--as-of", "2025-11-30..2026-01-31", "--executor", "ray", "--out", str(tmp_path / "val"))
     assert [s["as_of"] for s in series["states"]] == ["2025-11-30", "2025-12-31", "2026-01-31"]
     assert sorted(p.name for p in (tmp_path / "val").iterdir()) == [
-        "state-2025-11-30.parquet", "state-2025-12-31.parquet", "state-2026-01-31.parquet"]  # fmt: skip
+        "state-2025-11-30.parquet",
+        "state-2025-12-31.parquet",
+        "state-2026-01-31.parquet",
+    ]
     assert cession("runs")[0]["run_id"] == on_ray["run_id"]  # the series left the stored state alone

@@ -3,7 +3,6 @@ and a run that fails or is killed halfway leaves the previous state intact and r
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

@@ -32,8 +32,7 @@ def dead_pid() -> int:
 
 def cession(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "COLUMNS": "200"}
-    return subprocess.run([*CESSION, *args], capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run([*CESSION, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
 
 
 def test_a_private_folder_is_the_runs_own_and_goes_with_it(tmp_path):
@@ -100,10 +99,28 @@ def test_a_terminated_ingest_rolls_back_and_removes_its_folder(tmp_path):
     path = write_seller_csv(frame, tmp_path / "eksport.csv")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"}
     running = subprocess.Popen(
-        [*CESSION, "ingest", str(path), "--portfolio", "P", "--profile", PROFILE, "--price", "100000",
-         "--purchase-date", PURCHASE_DATE.isoformat(), "--database-url", url, "--json"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            *CESSION,
+            "ingest",
+            str(path),
+            "--portfolio",
+            "P",
+            "--profile",
+            PROFILE,
+            "--price",
+            "100000",
+            "--purchase-date",
+            PURCHASE_DATE.isoformat(),
+            "--database-url",
+            url,
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     root = scratch.scratch_root(url)
     deadline = time.monotonic() + 240
     while not (root.is_dir() and any(root.glob("*/accepted.arrow"))) and running.poll() is None:
@@ -125,13 +142,33 @@ def test_state_refuses_a_folder_as_one_days_out_before_computing(tmp_path):
     (tmp_path / "out").mkdir()
     for name in ("c.parquet", "e.parquet"):
         (tmp_path / name).write_bytes(b"not read: the output is refused first")
-    done = cession("state", "--claims", str(tmp_path / "c.parquet"), "--events", str(tmp_path / "e.parquet"),
-                   "--out", str(tmp_path / "out"), "--as-of", "2026-01-31", home=tmp_path)  # fmt: skip
+    done = cession(
+        "state",
+        "--claims",
+        str(tmp_path / "c.parquet"),
+        "--events",
+        str(tmp_path / "e.parquet"),
+        "--out",
+        str(tmp_path / "out"),
+        "--as-of",
+        "2026-01-31",
+        home=tmp_path,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"--out {tmp_path / 'out'}: is a folder; give a file path" in " ".join(done.stderr.split())
     (tmp_path / "file").write_text("")
-    done = cession("state", "--claims", str(tmp_path / "c.parquet"), "--events", str(tmp_path / "e.parquet"),
-                   "--out", str(tmp_path / "file"), "--as-of", "2026-01-31,2026-02-28", home=tmp_path)  # fmt: skip
+    done = cession(
+        "state",
+        "--claims",
+        str(tmp_path / "c.parquet"),
+        "--events",
+        str(tmp_path / "e.parquet"),
+        "--out",
+        str(tmp_path / "file"),
+        "--as-of",
+        "2026-01-31,2026-02-28",
+        home=tmp_path,
+    )
     assert done.returncode == 2 and "is a file; give a folder" in done.stderr
 
 
@@ -150,8 +187,20 @@ def test_the_next_state_removes_partial_outputs_of_killed_ones(tmp_path):
     (staging / "state-2026-01-31.parquet").write_bytes(b"half")
     alive = out / f".state.parquet.{os.getpid()}.partial"  # a command writing now: left alone
     alive.write_bytes(b"being written")
-    done = cession("state", "--claims", str(claims), "--events", str(events), "--out", str(out / "state.parquet"),
-                   "--as-of", "2026-01-31", "--allow-stale-rates", "--json", home=tmp_path)  # fmt: skip
+    done = cession(
+        "state",
+        "--claims",
+        str(claims),
+        "--events",
+        str(events),
+        "--out",
+        str(out / "state.parquet"),
+        "--as-of",
+        "2026-01-31",
+        "--allow-stale-rates",
+        "--json",
+        home=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert f"removed leftovers of a killed run: {partial} (1 file)" in done.stderr
     assert f"removed leftovers of a killed run: {staging} (1 file)" in done.stderr

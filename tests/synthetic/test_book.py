@@ -264,9 +264,11 @@ def test_follow_ups_come_after_their_filing(frames):
     assert (enf_end["event_date"] > enf_end["enforcement"]).all()
     # every filing has at most as many follow-ups of each kind as filings
     counts = events.group_by("claim_id").agg(
-        [(col("kind") == k).sum().alias(k) for k in ("court_filing", "proceedings_end", "title",
-                                                       "enforcement_filing", "enforcement_end")]
-    )  # fmt: skip
+        [
+            (col("kind") == k).sum().alias(k)
+            for k in ("court_filing", "proceedings_end", "title", "enforcement_filing", "enforcement_end")
+        ]
+    )
     assert (counts["proceedings_end"] <= counts["court_filing"]).all()
     assert (counts["title"] <= counts["court_filing"]).all()
     assert (counts["enforcement_end"] <= counts["enforcement_filing"]).all()

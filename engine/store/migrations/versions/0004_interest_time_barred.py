@@ -10,36 +10,40 @@ Revises: 0003
 Create Date: 2026-12-06
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 #: claims.interest_basis's values before and after, as engine/domain.py's InterestBasis held them that day:
 #: frozen here, never read from the registry, so this migration builds the same schema whatever it holds
 #: later (a new basis gets a migration of its own, written like this one).
-BASES_BEFORE = ('none', 'statutory_late', 'commercial_late', 'contractual')
-BASES_AFTER = BASES_BEFORE + ('commercial_late_medical',)
+BASES_BEFORE = ("none", "statutory_late", "commercial_late", "contractual")
+BASES_AFTER = BASES_BEFORE + ("commercial_late_medical",)
 
 
 def _bases(values: tuple[str, ...], length: int, old_length: int) -> None:
     check = "interest_basis IN (" + ", ".join(f"'{v}'" for v in values) + ")"
-    with op.batch_alter_table('claims') as batch:  # SQLite: the table copied with the new definition
-        batch.drop_constraint(op.f('ck_claims_interest_basis_known'), type_='check')
-        batch.alter_column('interest_basis', type_=sa.String(length=length),
-                           existing_type=sa.String(length=old_length), existing_nullable=False)
-        batch.create_check_constraint(op.f('ck_claims_interest_basis_known'), check)
+    with op.batch_alter_table("claims") as batch:  # SQLite: the table copied with the new definition
+        batch.drop_constraint(op.f("ck_claims_interest_basis_known"), type_="check")
+        batch.alter_column(
+            "interest_basis",
+            type_=sa.String(length=length),
+            existing_type=sa.String(length=old_length),
+            existing_nullable=False,
+        )
+        batch.create_check_constraint(op.f("ck_claims_interest_basis_known"), check)
 
 
 def upgrade() -> None:
     _bases(BASES_AFTER, 32, 16)
-    op.add_column('claim_state', sa.Column('interest_time_barred', sa.BigInteger(), nullable=True))
+    op.add_column("claim_state", sa.Column("interest_time_barred", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
     """Refused by the CHECK while a claim has the basis commercial_late_medical: nothing is lost."""
-    op.drop_column('claim_state', 'interest_time_barred')
+    op.drop_column("claim_state", "interest_time_barred")
     _bases(BASES_BEFORE, 16, 32)
