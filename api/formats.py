@@ -116,7 +116,7 @@ def _blocks(console: Console, title: str, columns: Sequence[Column], rows: Seque
         block = Table.grid(padding=(0, 1))
         block.add_column(width=width + 2, no_wrap=True)
         block.add_column(overflow="fold")  # what does not fit beside its label wraps (free text only: see fits)
-        for c, value in zip(columns[1:], row[1:]):
+        for c, value in zip(columns[1:], row[1:], strict=True):
             if value:
                 block.add_row(f"  {c.name}", Text.from_markup(value, justify=c.justify))  # type: ignore[arg-type]
         console.print(block)

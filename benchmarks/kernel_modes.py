@@ -16,7 +16,11 @@ from datetime import date
 
 import polars as pl
 
-from engine.state import prepare, run_kernel
+try:
+    from engine.inputs import prepare
+    from engine.kernel_run import run_kernel
+except ImportError:  # a tree from before the engine split (issue 16), for an A/B against it
+    from engine.state import prepare, run_kernel
 
 
 def main() -> None:

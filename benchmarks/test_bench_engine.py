@@ -7,7 +7,8 @@ import pytest
 
 from benchmarks.conftest import AS_OF
 from engine import compute_state
-from engine.state import prepare, run_kernel
+from engine.inputs import prepare
+from engine.kernel_run import run_kernel
 from tests.reference.engine_reference import reference_claim_state
 
 REFERENCE_CLAIMS = 2_000  # the oracle is slow: time it on a slice and compare per claim

@@ -17,7 +17,8 @@ import pytest
 import sqlalchemy as sa
 
 from benchmarks.conftest import AS_OF
-from engine.store import records, runs
+from engine import store_run
+from engine.store import records
 from engine.store.bulk import read_snapshot
 from engine.store.database import open_store
 
@@ -72,16 +73,16 @@ def test_read_and_run(benchmark, portfolio, empty_store):
         read_rows_per_s=round(rows / benchmark.stats.stats.median),
     )
     assert read["events"].height == events.height
-    runs.run(empty_store, AS_OF, allow_stale_rates=True)  # JIT and first-partition warm-up
+    store_run.run(empty_store, AS_OF, allow_stale_rates=True)  # JIT and first-partition warm-up
 
 
 @pytest.mark.benchmark(group="store")
 def test_full_run(benchmark, portfolio, empty_store):
     claims, events = portfolio
     records.load(empty_store, claims, events)
-    runs.run(empty_store, AS_OF, allow_stale_rates=True)  # warm-up; each timed run then replaces a state
+    store_run.run(empty_store, AS_OF, allow_stale_rates=True)  # warm-up; each timed run then replaces a state
     record = benchmark.pedantic(
-        runs.run, args=(empty_store, AS_OF), kwargs={"allow_stale_rates": True}, rounds=3, iterations=1
+        store_run.run, args=(empty_store, AS_OF), kwargs={"allow_stale_rates": True}, rounds=3, iterations=1
     )
     benchmark.extra_info.update(claims=claims.height, events=events.height, backend=empty_store.dialect.name)
     assert record.status == "succeeded" and record.claims == claims.height

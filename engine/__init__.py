@@ -1,5 +1,19 @@
 """Cession's columnar engine: claims and events in, claim_state out (docs/engine.md).
 
+Where things are (each module says more):
+
+- ``computation``: the one entry point (``compute``): any source, one day or a series, on the
+  chosen executor, by the quickest path; ``kernel_run.compute_state`` is the engine on frames in
+  memory.
+- ``inputs`` (checks and ``prepare``), ``packing`` (frames -> arrays), ``kernel_rules`` (the rule
+  book as arrays), ``kernel_run`` (the kernel -> claim_state), ``totals``, ``metadata`` (provenance).
+- ``parquet_io`` (Parquet in and out), ``file_inputs`` (files -> arrays a slice at a time),
+  ``streaming`` (files -> file, never whole in memory).
+- ``partitions``, ``sources`` (frames, Parquet, the store), ``executors`` (local | Ray).
+- ``store_run`` (a run from the store), ``store/`` (the store's repositories), ``settings``.
+- ``rules/`` (dated law as data), ``kernels/`` (numba, pure), ``interest``/``limitation`` (the
+  calculators), ``domain``, ``errors``, ``schema``, ``validation``, ``waterfall``, ``money``.
+
 Importing ``engine`` (or a light module of it: ``engine.errors``, ``engine.money``,
 ``engine.domain``) loads neither numba nor polars: the names below are imported when first used,
 so a command pays only for what it uses (``cession --help`` loads none of them). numba's cache
@@ -15,22 +29,31 @@ from importlib.abc import MetaPathFinder
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.computation import DayState, compute
     from engine.errors import InputError
+    from engine.inputs import prepare_inputs
+    from engine.kernel_run import compute_state, state_table
+    from engine.metadata import provenance
     from engine.rules import StaleRulesError, load_rules
-    from engine.state import compute_state, provenance
+    from engine.streaming import stream_state
     from engine.validation import EngineInputError
     from engine.waterfall import DEFAULT_WATERFALL, Waterfall
 
 #: the public names and the module each comes from (imported on first use, PEP 562)
 _LAZY = {
     "DEFAULT_WATERFALL": "engine.waterfall",
+    "DayState": "engine.computation",
     "EngineInputError": "engine.validation",
     "InputError": "engine.errors",
     "StaleRulesError": "engine.rules",
     "Waterfall": "engine.waterfall",
-    "compute_state": "engine.state",
+    "compute": "engine.computation",
+    "compute_state": "engine.kernel_run",
     "load_rules": "engine.rules",
-    "provenance": "engine.state",
+    "prepare_inputs": "engine.inputs",
+    "provenance": "engine.metadata",
+    "state_table": "engine.kernel_run",
+    "stream_state": "engine.streaming",
 }
 
 __all__ = sorted(_LAZY)

@@ -7,9 +7,10 @@ from datetime import date, timedelta
 
 from engine.domain import EventKind, InterestBasis, LimitationKind
 from engine.errors import InputError
+from engine.inputs import prepare
+from engine.kernel_run import explain_claim
 from engine.rules import RuleBook, from_day_number, load_rules
 from engine.single import day_before, events_of, one_claim
-from engine.state import explain_claim, prepare
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from engine.domain import EventKind, LimitationKind
+from engine.inputs import prepare
+from engine.kernel_run import explain_claim
 from engine.kernels import codes
 from engine.kernels.calendar import NULL_DAY
 from engine.rules import RuleBook, from_day_number, load_rules
 from engine.single import events_of, one_claim
-from engine.state import explain_claim, prepare
 
 HOW = {
     codes.END_NEW_LAW: "art. 118 KC as in force since {reform}",

@@ -93,7 +93,7 @@ def _failures(frame: pl.DataFrame, table: str, id_column: str, checks: list[tupl
     if frame.height == 0 or not checks:
         return
     counts = frame.select([mask.sum().alias(str(i)) for i, (_, _, mask) in enumerate(checks)]).row(0)
-    for (column, rule, mask), count in zip(checks, counts):
+    for (column, rule, mask), count in zip(checks, counts, strict=True):
         if count:
             ids = frame.filter(mask).get_column(id_column).head(SHOW_IDS).to_list()
             raise EngineInputError(table, column, rule, ids, count)

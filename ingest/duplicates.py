@@ -46,7 +46,7 @@ class Fingerprint:
 
     def add(self, other: Fingerprint) -> None:
         self.rows += other.rows
-        self.sums = tuple((a + b) % 2**64 for a, b in zip(self.sums, other.sums))  # type: ignore[assignment]
+        self.sums = tuple((a + b) % 2**64 for a, b in zip(self.sums, other.sums, strict=True))  # type: ignore[assignment]
 
     def of(self, seller: str | None) -> str:
         """The fingerprint (sha256 hex) of these rows bought from ``seller``."""
@@ -71,7 +71,7 @@ def fingerprint_of(rows: pl.DataFrame) -> Fingerprint:
     with np.errstate(over="ignore"):
         for i, (_, seeds) in enumerate(_HASHES):
             row = np.zeros(rows.height, np.uint64)
-            for hashed, seed in zip([texts[0][i], texts[1][i], *numbers], seeds):
+            for hashed, seed in zip([texts[0][i], texts[1][i], *numbers], seeds, strict=True):
                 row += _mixed(hashed ^ np.uint64(seed)) * np.uint64(seed | 1)
             sums.append(int(_mixed(row).sum(dtype=np.uint64)))
     return Fingerprint(rows.height, (sums[0], sums[1]))

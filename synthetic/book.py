@@ -236,7 +236,7 @@ def _book(rng: np.random.Generator, n: int, first_claim_id: int, latest: int) ->
     price_lo = _PRICE_SHARE[sector, 0]
     price_share = price_lo + rng.random(n_port) * (_PRICE_SHARE[sector, 1] - price_lo)
     names = []
-    for s, day in zip(sellers, purchase.tolist()):  # a handful: not per claim
+    for s, day in zip(sellers, purchase.tolist(), strict=True):  # a handful: not per claim
         d = date.fromordinal(_EPOCH.toordinal() + day)
         names.append(f"{SELLERS[s][0]}-{d.year}-{d.month:02d}")
     ref_base = rng.integers(1_000_000, 50_000_000, n_port)

@@ -334,7 +334,7 @@ def _spoil(out: pl.DataFrame, rng: np.random.Generator, bad_share: float) -> tup
     edits, expected = {}, []
     used: set[int] = set(int(i) for group in picked for i in group)
     free = np.setdiff1d(np.arange(n), np.fromiter(used, dtype=np.int64, count=len(used)))
-    for (defect, column, rule), rows in zip(DEFECTS, picked):
+    for (defect, column, rule), rows in zip(DEFECTS, picked, strict=False):
         for i in map(int, rows):
             cell = None
             if defect == "bad PESEL check digit" or defect == "bad NIP check digit":

@@ -500,7 +500,7 @@ def test_the_multi_day_state_table_fits_80_and_120_columns_with_every_date_and_a
             for s in summaries
         ]
 
-        def show(console):
+        def show(console, summaries=summaries):
             monkeypatch.setattr(api.cli.console, "out", console)
             print_series(summaries, None, as_json=False)
 

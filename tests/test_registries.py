@@ -62,10 +62,10 @@ def test_the_kernel_codes_are_the_registries_positions():
         assert getattr(codes, kind.name) == kind.code, kind
     for bucket in Bucket:
         assert getattr(codes, bucket.name) == bucket.code, bucket
-    assert (
-        LimitationKind.PERIODIC.code,
-        LimitationKind.TITLE.code,
-    ) == (codes.LIMITATION_PERIODIC, codes.LIMITATION_TITLE)
+    assert (LimitationKind.PERIODIC.code, LimitationKind.TITLE.code) == (
+        codes.LIMITATION_PERIODIC,
+        codes.LIMITATION_TITLE,
+    )
     # the kernels take every event from acknowledgment's code on as one acting on the limitation clock
     assert tuple(k for k in EventKind if k.code >= codes.ACKNOWLEDGMENT) == LIMITATION_EVENT_KINDS
     # the claim kinds come first: a claim's kind code is its run's kind code
@@ -89,8 +89,8 @@ def test_every_basis_has_its_rate_tables_shipped_and_loaded():
 
 
 def test_the_kernel_has_the_rate_rows_of_every_basis():
+    from engine.kernel_rules import KernelRules
     from engine.rules import load_rules
-    from engine.state import KernelRules
 
     rules = load_rules()
     kernel = KernelRules.of(rules)

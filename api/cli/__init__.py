@@ -27,33 +27,16 @@ import typer
 from api import exits, logs
 from api.cli import allocation, calculators, demo, ingest, runs, states, store
 
-
-def _flags_take_no_value() -> None:
-    """A flag takes no value, so its help shows none. typer 0.29's rich help asks every option
-    for its type, flags included (``--json <bool>``, even ``--help <bool>``), where its plain help
-    skips flags (``TyperOption.get_help_record`` checks ``is_flag``): the same check here, and
-    for a counted flag (``-vv``)."""
-    from typer.core import TyperOption
-
-    shown = TyperOption.display_type_rich
-    if getattr(shown, "cession", False):
-        return
-
-    def display_type_rich(self, ctx):
-        return None if self.is_flag or self.count else shown(self, ctx)
-
-    display_type_rich.cession = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
-
-
-_flags_take_no_value()
-
 app = typer.Typer(
     name="cession",
     help="Cession: a servicing engine for purchased debt (interest, limitation and payments under Polish law).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain (click) help and usage errors for every command: typer's rich help imports rich's
+    # markdown and traceback machinery (~0.15 s) before it prints a line, and --help must answer
+    # in under 0.3 s; the tables commands print are still rich's
+    rich_markup_mode=None,
 )
 
 

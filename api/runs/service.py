@@ -1,19 +1,24 @@
 """Engine runs from the store: compute claim_state and make it the stored state (a run, recorded
 with its totals and digest), a valuation series written to Parquet (the stored state is left as
-it is), and the list of runs. Each run owns its transactions (``engine.store.runs``): its state
+it is), and the list of runs, through the engine's entry points (``engine.store_run.run``,
+``engine.computation.compute``). Each run owns its transactions (``engine.store.runs``): its state
 is switched in one commit or not at all."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from api.states.files import sweep_beside, write_states
+from api.states.files import sweep_beside
 from api.states.service import OnProgress, OnStage, executor_for
-from engine.executors import store_partition_states
+from api.states.summary import day_summaries
+from engine import store_run
+from engine.computation import compute
+from engine.sources import StoreSource
 from engine.store import runs
 from engine.store.database import StoreError
 from engine.store.runs import RunRecord
@@ -38,10 +43,10 @@ def run(
     on_progress: OnProgress = _nothing,
 ) -> RunRecord:
     """claim_state as of ``as_of`` of one portfolio (or all) from the store, made the stored state
-    (see ``engine.store.runs.run``); its record. On the local executor in one partition the run
+    (see ``engine.store_run.run``); its record. On the local executor in one partition the run
     reads the store here; otherwise each worker reads its claim range from the store."""
     with executor_for(name=executor, partitions=partitions) as (chosen, parts):
-        record = runs.run(
+        record = store_run.run(
             store,
             as_of,
             portfolio=portfolio,
@@ -49,8 +54,8 @@ def run(
             allow_stale_rates=allow_stale_rates,
             on_stage=on_stage,
             on_progress=on_progress,
+            executor=chosen,
             partitions=parts,
-            executor=None if chosen.name == "local" and parts in (None, 1) else chosen,
         )
     log.info(
         "run as of %s %s: %s claims in %s s",
@@ -82,24 +87,22 @@ def series(
     sweep_beside(out)
     with executor_for(name=executor, partitions=partitions) as (chosen, parts):
         on_stage(f"computing on {chosen.name} (tasks)")
-        results = store_partition_states(
-            chosen,
-            store,
+        computed = compute(
+            StoreSource.of(store, portfolio),
             days,
-            portfolio,
+            out=out,
+            executor=chosen,
             partitions=parts,
             waterfall=waterfall,
             allow_stale_rates=allow_stale_rates,
-            on_done=on_progress,
+            on_progress=on_progress,
         )
-        return write_states(results, days, out, chosen)
+        return day_summaries(computed)
 
 
 def latest(*, store: sa.Engine, limit: int = 20) -> list[RunRecord]:
     """The latest ``limit`` runs, newest first; a run still marked running whose process is gone is
     first marked failed (unless a run is in progress: then none is touched)."""
-    try:
+    with contextlib.suppress(StoreError):  # a run is in progress: leave it be
         runs.recover(store)
-    except StoreError:
-        pass  # a run is in progress: leave it be
     return runs.runs_list(store, limit)

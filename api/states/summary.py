@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from engine.state import StateTotals, provenance
+from typing import TYPE_CHECKING
+
+from engine.metadata import provenance
+from engine.totals import StateTotals
+
+if TYPE_CHECKING:
+    from engine.computation import DayState
 
 
 def summary(state, seconds: float, meta: dict | None = None) -> dict:
@@ -23,3 +29,16 @@ def summary(state, seconds: float, meta: dict | None = None) -> dict:
         "limitation_rule_set": meta.get("rules", {}).get("limitation_rule_set", {}).get("rule_set"),
         "seconds": round(seconds, 3),
     }
+
+
+def day_summaries(days: list[DayState]) -> list[dict]:
+    """The summary of each day's claim_state (``engine.computation.compute``'s), with the executor
+    and the partitions it ran on."""
+    return [
+        dict(
+            summary(d.totals, d.seconds, d.provenance),
+            executor=d.provenance.get("executor", "local"),
+            partitions=d.provenance.get("partitions", 1),
+        )
+        for d in days
+    ]

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from api import settings
+from engine.settings import STORE, read
 from engine.store import lock_holders
 from engine.store.database import engine_at, head_revision, open_store, revision, table_counts, upgrade_schema
 from engine.store.scratch import sweep_scratch
-from engine.store.settings import StoreSettings
 
 #: told who holds the store's lock when a command is about to wait for it (``lock_holders.on_wait``)
 OnWait = Callable[[str], None]
@@ -41,7 +40,7 @@ class Status:
 def database_url(*, given: str | None = None) -> str:
     """The store's URL: ``given``, else the setting (env ``CESSION_DATABASE_URL``, else an
     embedded SQLite file in the user's data folder)."""
-    return given or settings.read(StoreSettings).database_url
+    return given or read(STORE).database_url
 
 
 def shown(*, url: str | sa.URL) -> str:

@@ -2,7 +2,7 @@
 
 ``claim_states`` runs ``claim_one`` for every claim in parallel (numba threads). Claims are rows
 of arrays; a claim's events are ``events[offsets[i]:offsets[i + 1]]``, sorted by (day, event_id).
-The meaning of every output is docs/engine.md's; see engine/state.py for the typed entry point.
+The meaning of every output is docs/engine.md's; see engine/kernel_run.py for the typed entry point.
 """
 
 import numpy as np

@@ -12,7 +12,6 @@ import csv
 import hashlib
 import io
 import logging
-import os
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -28,6 +27,7 @@ from engine.errors import InputError
 log = logging.getLogger(__name__)
 
 SHIPPED_DIR = Path(__file__).parent / "data"
+#: The setting (``engine.settings``) naming a folder of updated tables, as users set it.
 RULES_DIR_ENV = "CESSION_RULES_DIR"
 EPOCH = date(1970, 1, 1)
 
@@ -110,12 +110,12 @@ def _read(name: str, rules_dir: Path | None, header: tuple[str, ...]) -> _CsvFil
             f"{path}:{body[0][0]}: header must start with {','.join(header)}, got {','.join(got_header)}"
         )
     rows = []
-    for (no, _), values in zip(body[1:], reader):
+    for (no, _), values in zip(body[1:], reader, strict=False):
         if len(values) < len(header):
             raise RuleTableError(f"{path}:{no}: expected {len(header)} fields, got {len(values)}")
         # a source may contain commas: everything past the header's last column belongs to it
         values = values[: len(got_header) - 1] + [",".join(values[len(got_header) - 1 :])]
-        row = dict(zip(got_header, values))
+        row = dict(zip(got_header, values, strict=False))
         row["_line"] = str(no)
         rows.append(row)
     return _CsvFile(path, last_valid, rows, hashlib.sha256(raw).hexdigest())
@@ -153,7 +153,7 @@ class RateTable:
     def rate_on(self, d: date) -> int | None:
         """The rate in force on ``d`` (None before the first row)."""
         rate = None
-        for day, bp in zip(self.effective_from, self.rate_bp):
+        for day, bp in zip(self.effective_from, self.rate_bp, strict=True):
             if day > d:
                 break
             rate = bp
@@ -448,9 +448,12 @@ class RuleBook:
 
 
 def load_rules(rules_dir: str | Path | None = None) -> RuleBook:
-    """Read and validate every rule table (cached per folder); ``CESSION_RULES_DIR`` by default."""
+    """Read and validate every rule table (cached per folder); ``CESSION_RULES_DIR`` by default
+    (``engine.settings``)."""
     if rules_dir is None:
-        rules_dir = os.environ.get(RULES_DIR_ENV) or None
+        from engine.settings import RULES, read
+
+        rules_dir = read(RULES).rules_dir or None
     return _load(Path(rules_dir).resolve() if rules_dir else None)
 
 
@@ -478,5 +481,7 @@ RuleCsv = _CsvFile
 def read_table(name: str, header: tuple[str, ...], rules_dir: str | Path | None = None) -> RuleCsv:
     """The rule table ``name`` (``CESSION_RULES_DIR``'s copy if there is one), its header checked."""
     if rules_dir is None:
-        rules_dir = os.environ.get(RULES_DIR_ENV) or None
+        from engine.settings import RULES, read
+
+        rules_dir = read(RULES).rules_dir or None
     return _read(name, Path(rules_dir).resolve() if rules_dir else None, header)

@@ -3,7 +3,8 @@
 PostgreSQL: rows go into ``COPY ... FROM STDIN`` (psycopg 3) in the binary format (encoded in numba,
 a frame ahead; CSV from polars for a table with types it does not cover, such as JSON), and
 ``COPY (SELECT ...) TO STDOUT`` comes back through polars' CSV reader with the schema given, so
-no value is guessed. SQLite: batched ``executemany`` in and ``fetchmany`` out. Both take the
+no value is guessed; large reads (``read_snapshot``) come as Arrow over ADBC, several at once in
+one exported snapshot. SQLite: batched ``executemany`` in and ``fetchmany`` out. Both take the
 caller's connection and never commit: the caller's transaction decides what becomes visible.
 """
 
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
 import polars as pl
@@ -22,6 +24,8 @@ import sqlalchemy as sa
 from numba import njit
 
 from engine.prefetch import ahead
+
+log = logging.getLogger(__name__)
 
 #: Rows per COPY write or executemany call; also the unit of ``on_batch`` callbacks.
 BATCH_ROWS = 200_000
@@ -287,37 +291,61 @@ def in_id_order(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame if bool(np.all(ids[1:] > ids[:-1])) else frame.sort(column)
 
 
-def read_snapshot(engine: sa.Engine, queries: dict[str, tuple[str, Schema, dict | None]]) -> dict[str, pl.DataFrame]:
+#: A transaction that reads as of one moment (and may export it, or join an exported one).
+SNAPSHOT_ISOLATION = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+@contextmanager
+def exported_snapshot(engine: sa.Engine) -> Iterator[str | None]:
+    """PostgreSQL: the id of a snapshot that other connections join (``read_snapshot``'s
+    ``snapshot``, in this process or on Ray workers), held open until the block ends; SQLite:
+    None (there a read is one transaction)."""
+    if engine.dialect.name != "postgresql":
+        yield None
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql(SNAPSHOT_ISOLATION)
+        snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+        log.debug("exported snapshot %s", snapshot)
+        yield snapshot
+
+
+def read_snapshot(
+    engine: sa.Engine, queries: dict[str, tuple[str, Schema, dict | None]], snapshot: str | None = None
+) -> dict[str, pl.DataFrame]:
     """Several large reads as of one moment: {name: (query, schema, params)} -> {name: frame}.
 
-    PostgreSQL: one connection exports a snapshot and each query runs on its own ADBC connection
-    in that snapshot (Arrow straight from binary COPY), all at once; SQLite: one read transaction."""
+    PostgreSQL: each query on its own ADBC connection (Arrow straight from binary COPY), all at
+    once, in ``snapshot`` (from ``exported_snapshot``: every reader of a run sees the same moment)
+    or else in one exported here; SQLite: one read transaction."""
     if engine.dialect.name != "postgresql":
         with engine.connect() as conn:
             return {name: read_frame(conn, q, schema, params) for name, (q, schema, params) in queries.items()}
+    if snapshot is None:
+        with exported_snapshot(engine) as exported:
+            return read_snapshot(engine, queries, exported)
     import adbc_driver_postgresql.dbapi as adbc
 
     uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
 
-        def read(item: tuple[str, tuple[str, Schema, dict | None]]) -> tuple[str, pl.DataFrame]:
-            name, (query, schema, params) = item
-            literal = str(
-                sa.text(query)
-                .bindparams(**(params or {}))
-                .compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-            )
-            with adbc.connect(uri) as reader, reader.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                # a scan joining another one midway would hand rows over rotated, out of order
-                cursor.execute("SET LOCAL synchronize_seqscans = off")
-                cursor.execute(literal)
-                table = cursor.fetch_arrow_table()
-            frame = pl.from_arrow(table.replace_schema_metadata(None))
-            return name, frame.select(pl.col(c).cast(t) for c, t in schema.items())
+    def read(item: tuple[str, tuple[str, Schema, dict | None]]) -> tuple[str, pl.DataFrame]:
+        name, (query, schema, params) = item
+        literal = str(
+            sa.text(query)
+            .bindparams(**(params or {}))
+            .compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+        )
+        with adbc.connect(uri) as reader, reader.cursor() as cursor:
+            cursor.execute(SNAPSHOT_ISOLATION)
+            cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            # a scan joining another one midway would hand rows over rotated, out of order
+            cursor.execute("SET LOCAL synchronize_seqscans = off")
+            cursor.execute(literal)
+            table = cursor.fetch_arrow_table()
+        frame = pl.from_arrow(table.replace_schema_metadata(None))
+        return name, frame.select(pl.col(c).cast(t) for c, t in schema.items())
 
-        with ThreadPoolExecutor(max_workers=len(queries)) as pool:
-            return dict(pool.map(read, queries.items()))
+    if len(queries) == 1:
+        return dict(map(read, queries.items()))
+    with ThreadPoolExecutor(max_workers=len(queries)) as pool:
+        return dict(pool.map(read, queries.items()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from engine.errors import InputError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: how long a SQLite transaction waits for another process's write lock before it gives up
@@ -31,9 +34,9 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> sa.Engine:
     with an older schema is refused unless ``upgrade`` (the caller then runs `cession db upgrade`).
     Temporary folders that killed runs on this store left are removed (``scratch``)."""
     if url is None:
-        from engine.store.settings import StoreSettings
+        from engine.settings import STORE, read
 
-        url = StoreSettings().database_url
+        url = read(STORE).database_url
     engine = engine_at(url)
     from engine.store.scratch import sweep_scratch
 
@@ -41,6 +44,7 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> sa.Engine:
     current, head = revision(engine), head_revision()
     if current != head:
         if current is None or upgrade:
+            log.info("migrating the store's schema %s -> %s", current or "(empty)", head)
             upgrade_schema(engine)
         else:
             raise StoreError(f"the store's schema is at {current}, this Cession needs {head}: run `cession db upgrade`")

@@ -154,7 +154,7 @@ class EngineRun(Base):
     time_barred: Mapped[int | None] = mapped_column(sa.BigInteger)
     totals: Mapped[dict | None] = mapped_column(Json)  # grosz per claim_state money column
     rules: Mapped[dict | None] = mapped_column(Json)  # rule-table versions (sha256, last valid day)
-    provenance: Mapped[dict | None] = mapped_column(Json)  # engine.provenance of the result
+    provenance: Mapped[dict | None] = mapped_column(Json)  # engine.metadata.provenance of the result
     state_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     error: Mapped[str | None] = mapped_column(sa.Text)
     host: Mapped[str | None] = mapped_column(sa.String(200))

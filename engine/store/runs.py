@@ -1,44 +1,37 @@
-"""Engine runs from the store: read claims and events, compute claim_state, replace the stored
-state atomically, and keep a record of every run.
+"""The runs repository: engine runs' records (``engine_runs``), the run lock, and the stored
+claim_state they point portfolios at.
 
-A run writes its claim_state rows beside the current ones and, in the same transaction, points
-its portfolios at them and marks itself succeeded. Until that commit readers see the previous
-state; an error rolls the rows back and marks the run failed; a killed process leaves its run
+A run (``engine.store_run``) is recorded ``running`` (``start``), computes, then in one transaction
+writes its claim_state rows beside the current ones, points its portfolios at them and marks
+itself succeeded (``store_state``). Until that commit readers see the previous state; an error
+rolls the rows back and the run is marked failed (``fail``); a killed process leaves its run
 ``running``, and the next run (or ``recover``), holding the run lock, marks it failed and clears
-what it left. Superseded rows are deleted after the switch.
+what it left (``mark_dead``). Superseded rows are dropped after the switch (``drop_superseded``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
 
 from engine.domain import RunStatus
-from engine.schema import CLAIM_STATE, CLAIMS, EVENTS, engine_columns
-from engine.state import Progress, StateTotals, compute_state, provenance
-from engine.store.bulk import OnBatch, in_id_order, is_postgres, read_frame, read_snapshot, write_frame
+from engine.schema import CLAIM_STATE
+from engine.store.bulk import OnBatch, is_postgres, read_frame, write_frame
 from engine.store.database import StoreError
 from engine.store.models import EngineRun, Portfolio
-from engine.store.records import AuditAction, audit, claims_query, events_query
-from engine.waterfall import WaterfallSetting
-
-if TYPE_CHECKING:
-    from engine.executors import Executor
+from engine.store.records import AuditAction, audit
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +56,7 @@ class RunRecord:
     seconds: float | None
     state_sha256: str | None
     error: str | None
-    provenance: dict | None  # engine.provenance of the state, plus the count of suspended claims
+    provenance: dict | None  # engine.metadata.provenance of the state, plus the count of suspended claims
 
 
 def _record(row) -> RunRecord:
@@ -116,10 +109,11 @@ def recover(engine: sa.Engine) -> list[int]:
     """Mark runs whose process died as failed and drop claim_state rows no portfolio points at.
     Takes the run lock, so it never touches a run that is alive. Returns the runs marked."""
     with run_lock(engine):
-        return _recover(engine)
+        return mark_dead(engine)
 
 
-def _recover(engine: sa.Engine) -> list[int]:
+def mark_dead(engine: sa.Engine) -> list[int]:
+    """``recover`` for a caller that holds the run lock: every run still ``running`` is dead."""
     runs = EngineRun.__table__
     with engine.begin() as conn:
         dead = list(conn.execute(sa.select(runs.c.run_id).where(runs.c.status == RunStatus.RUNNING)).scalars())
@@ -130,7 +124,7 @@ def _recover(engine: sa.Engine) -> list[int]:
                 .values(status=RunStatus.FAILED, error=INTERRUPTED, finished_at=datetime.now(UTC))
             )
             log.warning("runs %s marked failed: %s", ", ".join(map(str, dead)), INTERRUPTED)
-        _drop_superseded(conn)
+        drop_superseded(conn)
     return dead
 
 
@@ -144,7 +138,7 @@ def _partition(run_id: int) -> str:
     return f"claim_state_run_{int(run_id)}"
 
 
-def _drop_superseded(conn: sa.Connection) -> None:
+def drop_superseded(conn: sa.Connection) -> None:
     """Remove claim_state rows no portfolio points at: on PostgreSQL drop a run's partition once no
     portfolio uses it (and delete the rows of portfolios that moved on from a shared one)."""
     if not is_postgres(conn):
@@ -226,169 +220,69 @@ def _write_state(conn: sa.Connection, run_id: int, rows: pl.DataFrame, on_batch:
     conn.exec_driver_sql(f"ALTER TABLE claim_state ATTACH PARTITION {part} FOR VALUES IN ({int(run_id)})")
 
 
-def state_digest(table: pa.Table) -> str:
-    """sha256 of claim_state's values (not of the metadata, which holds timings), the same for
-    equal tables however they are laid out in memory: per column the null mask and the values
-    with nulls as 0 (raw Arrow buffers differ for equal values: chunking, a validity bitmap or
-    none, whatever lies under a null, padding bits)."""
-    import pyarrow.compute as pc
-
-    digest = hashlib.sha256()
-    for field in CLAIM_STATE:
-        column = table.column(field.name).combine_chunks()
-        physical = (
-            pa.int32()
-            if pa.types.is_date32(field.type)
-            else pa.int8()
-            if pa.types.is_boolean(field.type)
-            else field.type
-        )
-        values = column.cast(physical)
-        nulls = values.is_null()
-        digest.update(field.name.encode() + b"\0")
-        digest.update(np.packbits(nulls.to_numpy(zero_copy_only=False)).tobytes())
-        digest.update(pc.fill_null(values, 0).to_numpy(zero_copy_only=False).tobytes())
-    return digest.hexdigest()
-
-
-def run(
-    engine: sa.Engine,
-    as_of: date,
-    *,
-    portfolio: str | None = None,
-    waterfall: WaterfallSetting = "costs,interest,principal",
-    allow_stale_rates: bool = False,
-    who: str | None = None,
-    on_progress: Progress | None = None,
-    on_batch: OnBatch | None = None,
-    on_stage: Callable[[str], None] | None = None,
-    executor: Executor | None = None,
-    partitions: int | None = None,
-) -> RunRecord:
-    """Compute claim_state as of ``as_of`` for one portfolio (or all) and make it the stored state.
-
-    ``executor``: None reads the store here and computes in this process; an executor
-    (engine.executors, e.g. Ray) has each partition of claims read and computed by its workers.
-    On success the run is ``succeeded`` and its state is what `read_state` returns; on any error
-    the previous state stays and the run is ``failed`` with the error; the error is raised."""
-    stage = on_stage or (lambda _s: None)
+def start(engine: sa.Engine, as_of: date, portfolio: str | None) -> int:
+    """Record a run of ``portfolio`` (None: all) as of ``as_of`` as ``running``: its run_id. The
+    caller holds the run lock."""
     runs = EngineRun.__table__
-    with run_lock(engine):
-        _recover(engine)
-        with engine.begin() as conn:
-            known = sa.select(Portfolio.__table__.c.portfolio_id).where(Portfolio.__table__.c.portfolio_id == portfolio)
-            if portfolio is not None and conn.execute(known).first() is None:
-                raise StoreError(f"portfolio {portfolio!r} is not in the store (`cession load` it first)")
-            run_id = conn.execute(
-                runs.insert()
-                .values(
-                    portfolio_id=portfolio,
-                    as_of=as_of,
-                    status=RunStatus.RUNNING,
-                    started_at=datetime.now(UTC),
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                )
-                .returning(runs.c.run_id)
-            ).scalar_one()
-        log.info(
-            "run %d started as of %s for %s", run_id, as_of, portfolio or "every portfolio", extra={"run_id": run_id}
-        )
-        started = time.perf_counter()
-        try:
-            record = _run(
-                engine,
-                run_id,
-                as_of,
-                portfolio,
-                waterfall,
-                allow_stale_rates,
-                who,
-                on_progress,
-                on_batch,
-                stage,
-                started,
-                executor,
-                partitions,
+    with engine.begin() as conn:
+        known = sa.select(Portfolio.__table__.c.portfolio_id).where(Portfolio.__table__.c.portfolio_id == portfolio)
+        if portfolio is not None and conn.execute(known).first() is None:
+            raise StoreError(f"portfolio {portfolio!r} is not in the store (`cession load` it first)")
+        return conn.execute(
+            runs.insert()
+            .values(
+                portfolio_id=portfolio,
+                as_of=as_of,
+                status=RunStatus.RUNNING,
+                started_at=datetime.now(UTC),
+                host=socket.gethostname(),
+                pid=os.getpid(),
             )
-        except BaseException as error:
-            with engine.begin() as conn:
-                conn.execute(
-                    runs.update()
-                    .where(runs.c.run_id == run_id)
-                    .values(
-                        status=RunStatus.FAILED,
-                        error=f"{type(error).__name__}: {error}"[:4000],
-                        finished_at=datetime.now(UTC),
-                        seconds=round(time.perf_counter() - started, 3),
-                    )
-                )
-                audit(conn, AuditAction.RUN_FAILED, str(run_id), {"error": str(error)[:1000]}, who)
-            log.warning("run %d failed: %s: %s", run_id, type(error).__name__, error, extra={"run_id": run_id})
-            raise
-        with engine.begin() as conn:
-            _drop_superseded(conn)
-        return record
+            .returning(runs.c.run_id)
+        ).scalar_one()
 
 
-def _run(
-    engine,
-    run_id,
-    as_of,
-    portfolio,
-    waterfall,
-    allow_stale_rates,
-    who,
-    on_progress,
-    on_batch,
-    stage,
-    started,
-    executor=None,
-    partitions=None,
-):
+def fail(engine: sa.Engine, run_id: int, error: BaseException, seconds: float, who: str | None = None) -> None:
+    """Mark the run failed with ``error`` (its stored state stays the previous one)."""
     runs = EngineRun.__table__
-    if executor is None:
-        stage("reading claims and events")
-        # only the columns the engine reads (the store checked the others when they were loaded)
-        read = read_snapshot(
-            engine,
-            {
-                "claims": claims_query(portfolio, engine_columns(CLAIMS, "claims")),
-                "events": events_query(portfolio, engine_columns(EVENTS, "events")),
-            },
+    with engine.begin() as conn:
+        conn.execute(
+            runs.update()
+            .where(runs.c.run_id == run_id)
+            .values(
+                status=RunStatus.FAILED,
+                error=f"{type(error).__name__}: {error}"[:4000],
+                finished_at=datetime.now(UTC),
+                seconds=round(seconds, 3),
+            )
         )
-        # rows come in storage order, which is nearly id order (PostgreSQL's COPY leaves a few rows
-        # on earlier pages with room); in id order the engine proves ids unique in one linear pass
-        # instead of hashing them, and finds loaded files' events already in its order (it sorts
-        # only when they are not, e.g. events posted later)
-        claims, events = in_id_order(read["claims"], "claim_id"), in_id_order(read["events"], "event_id")
-        stage(f"computing claim_state for {claims.height:,} claims, {events.height:,} events")
-        state = compute_state(
-            claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, on_progress=on_progress
-        )
-        covered, n_events = claims.select("claim_id", "portfolio_id").sort("claim_id"), events.height
-    else:
-        from engine.executors import store_state
+        audit(conn, AuditAction.RUN_FAILED, str(run_id), {"error": str(error)[:1000]}, who)
 
-        stage(f"computing claim_state on the {executor.name} executor")
-        state, covered = store_state(
-            executor,
-            engine,
-            as_of,
-            portfolio,
-            partitions=partitions,
-            waterfall=waterfall,
-            allow_stale_rates=allow_stale_rates,
-            on_done=on_progress,
-        )
-        n_events = provenance(state)["events"]
-    digest = state_digest(state)
+
+def store_state(
+    engine: sa.Engine,
+    run_id: int,
+    state: pa.Table,
+    portfolio_ids: pl.Series,
+    *,
+    portfolio: str | None,
+    as_of: date,
+    provenance: dict,
+    totals: dict[str, int],
+    time_barred: int,
+    digest: str,
+    started: float,
+    who: str | None = None,
+    on_batch: OnBatch | None = None,
+) -> RunRecord:
+    """Make ``state`` (claim_state of the run's claims, by claim_id; ``portfolio_ids`` the
+    portfolio of each row) the stored state of the run's portfolios (``portfolio``, else every
+    one) and mark the run succeeded with what it computed, in one transaction. ``started``
+    (``time.perf_counter``) is when the run began, for its seconds."""
+    runs = EngineRun.__table__
     frame = pl.from_arrow(state)
-    rows = frame.with_columns(run_id=pl.lit(run_id, pl.Int64), portfolio_id=covered.get_column("portfolio_id"))
-    summed = StateTotals.of_table(state)
-    totals, time_barred = summed.money, summed.time_barred
-    portfolios = [portfolio] if portfolio else covered.get_column("portfolio_id").unique().sort().to_list()
-    stage(f"storing claim_state ({frame.height:,} rows)")
+    rows = frame.with_columns(run_id=pl.lit(run_id, pl.Int64), portfolio_id=portfolio_ids)
+    portfolios = [portfolio] if portfolio else portfolio_ids.unique().sort().to_list()
     with engine.begin() as conn:
         _write_state(conn, run_id, rows, on_batch)
         if portfolio is None:  # every portfolio, also one without claims, now has this run's state
@@ -399,7 +293,6 @@ def _run(
                 .where(Portfolio.__table__.c.portfolio_id.in_(portfolios))
                 .values(current_run_id=run_id)
             )
-        meta = dict(provenance(state), suspended=int(frame.get_column("limitation_date").null_count()))
         seconds = round(time.perf_counter() - started, 3)
         conn.execute(
             runs.update()
@@ -408,12 +301,12 @@ def _run(
                 status=RunStatus.SUCCEEDED,
                 finished_at=datetime.now(UTC),
                 seconds=seconds,
-                claims=covered.height,
-                events=n_events,
+                claims=frame.height,
+                events=provenance.get("events"),
                 time_barred=time_barred,
                 totals=totals,
-                rules=meta.get("rules"),
-                provenance=meta,
+                rules=provenance.get("rules"),
+                provenance=provenance,
                 state_sha256=digest,
             )
         )
@@ -421,18 +314,14 @@ def _run(
             conn,
             AuditAction.RUN,
             str(run_id),
-            {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": covered.height},
+            {"as_of": as_of.isoformat(), "portfolio": portfolio, "claims": frame.height},
             who,
         )
-    log.info(
-        "run %d succeeded: %d claims, %d events in %.1f s, state sha256 %s",
-        run_id,
-        covered.height,
-        n_events,
-        seconds,
-        digest[:16],
-        extra={"run_id": run_id},
-    )
+    return run_record(engine, run_id)
+
+
+def run_record(engine: sa.Engine, run_id: int) -> RunRecord:
+    runs = EngineRun.__table__
     with engine.connect() as conn:
         return _record(conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).one())
 

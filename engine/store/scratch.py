@@ -33,8 +33,8 @@ if TYPE_CHECKING:  # SQLAlchemy is imported where a URL is read: `cession state`
 
 #: A private folder's name: the host and pid of its process, and a random part.
 FOLDER = re.compile(r"^(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{8}$")
-#: What a `cession state` killed while writing leaves beside its output (engine.state.ClaimStateWriter.beside,
-#: api.states.files.Staged).
+#: What a `cession state` killed while writing leaves beside its output (engine.parquet_io.ClaimStateWriter.beside,
+#: engine.parquet_io.Staged).
 STAGED_OUTPUT = re.compile(r"^\..+\.(?P<pid>\d+)\.partial$|^\..+\.staging-(?P<staging_pid>\d+)$")
 
 

@@ -39,7 +39,7 @@ def test_compute_state_equals_reference_for_every_column(executor, compute_state
             assert "overflow budget" in str(error)
             assume(False)
         assert len(got) == len(expected)
-        for g, e in zip(got, expected):
+        for g, e in zip(got, expected, strict=True):
             assert g == e, {k: (g[k], e[k]) for k in g if g[k] != e.get(k)}
 
     equals_reference()

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -17,19 +18,12 @@ import pytest
 
 from api.cli.parsing import days as parse_as_of
 from api.cli.parsing import month_ends
-from api.states.files import Staged, write_states
-from engine import EngineInputError, StaleRulesError, compute_state
-from engine.executors import (
-    LocalExecutor,
-    ParquetSource,
-    PartitionsFailed,
-    PartitionState,
-    compute_state_on,
-    plan,
-    states,
-)
-from engine.state import StateTotals, provenance
-from engine.store.runs import state_digest
+from engine import EngineInputError, StaleRulesError, compute_state, provenance
+from engine.computation import collect_days
+from engine.executors import LocalExecutor, PartitionsFailed, PartitionState, compute_state_on, plan, states
+from engine.parquet_io import Staged
+from engine.sources import ParquetSource
+from engine.totals import StateTotals, state_digest
 from tests.builders import claim, event, frames
 from tests.engine.conftest import AS_OF
 
@@ -40,7 +34,7 @@ def test_plan_covers_every_id_in_order_with_equal_shares():
     ids = np.arange(10, 110)
     parts = plan(ids, 7)
     assert parts[0].lo is None and parts[-1].hi is None
-    assert all(a.hi == b.lo for a, b in zip(parts, parts[1:]))
+    assert all(a.hi == b.lo for a, b in pairwise(parts))
     assert sum(p.claims for p in parts) == 100 and max(p.claims for p in parts) - min(p.claims for p in parts) <= 1
     assert [p.claims for p in plan(np.array([5, 6]), 4)] == [0, 1, 0, 1]  # more partitions than claims: some empty
     assert [p.claims for p in plan(np.array([], dtype=np.int64), 3)] == [0]
@@ -122,20 +116,20 @@ def test_outputs_are_committed_only_when_every_day_succeeded(tmp_path, generated
         raise PartitionsFailed([])
 
     with pytest.raises(PartitionsFailed):
-        write_states(results(), [date(2026, 1, 31), AS_OF], out, LocalExecutor())
+        collect_days(results(), [date(2026, 1, 31), AS_OF], out=out, executor=LocalExecutor().name)
     assert (out / "state-2026-01-31.parquet").read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["series"]  # no staging left behind
 
 
 def test_partitions_are_written_as_they_come_into_one_file_equal_to_the_whole(tmp_path, generated_state):
-    [summary] = write_states(
-        iter(parts_of(generated_state, AS_OF, 4)), [AS_OF], tmp_path / "one.parquet", LocalExecutor()
+    [day] = collect_days(
+        iter(parts_of(generated_state, AS_OF, 4)), [AS_OF], out=tmp_path / "one.parquet", executor=LocalExecutor().name
     )
     written = pq.read_table(tmp_path / "one.parquet")
     assert written.equals(generated_state) and state_digest(written) == state_digest(generated_state)
     meta = json.loads(written.schema.metadata[b"cession"])
     assert (meta["claims"], meta["partitions"], meta["as_of"]) == (3_000, 4, AS_OF.isoformat())
-    assert summary["totals"] == StateTotals.of_table(generated_state).money and summary["partitions"] == 4
+    assert day.totals == StateTotals.of_table(generated_state) and day.provenance["partitions"] == 4
     assert pq.ParquetFile(tmp_path / "one.parquet").metadata.num_row_groups == 4  # one a partition
     assert not Staged(tmp_path / "one.parquet", folder=False).dir.exists()
 

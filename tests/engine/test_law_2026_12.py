@@ -21,7 +21,10 @@ from tests.reference.engine_reference import reference_claim_state
 D = date
 
 
-def both(compute_state, claims, events=(), as_of=D(2026, 3, 1)) -> list[dict]:
+MARCH_1 = D(2026, 3, 1)
+
+
+def both(compute_state, claims, events=(), as_of=MARCH_1) -> list[dict]:
     """claim_state rows from the engine under test, checked equal to the reference's first."""
     got = state_of(compute_state, claims, list(events), as_of)
     expected = sorted(reference_claim_state(claims, list(events), as_of), key=lambda r: r["claim_id"])

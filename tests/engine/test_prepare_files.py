@@ -3,6 +3,7 @@
 
 from dataclasses import fields
 from datetime import date
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
@@ -10,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.state as state_module
-from engine import EngineInputError
-from engine.state import Prepared, prepare, prepare_files
+import engine.file_inputs as file_inputs
+import engine.parquet_io as parquet_io
+from engine import EngineInputError, provenance
+from engine.file_inputs import prepare_files
+from engine.inputs import Prepared, prepare
 from synthetic.book import generate_portfolio
 
 AS_OF = date(2026, 10, 31)
@@ -40,7 +43,7 @@ def assert_same(a: Prepared, b: Prepared) -> None:
 
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch):
-    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 1_000)  # batches that cross row groups
+    monkeypatch.setattr(parquet_io, "FILE_BATCH_ROWS", 1_000)  # batches that cross row groups
 
 
 def test_clean_sorted_files_read_in_batches_equal_prepare(portfolio, tmp_path, monkeypatch):
@@ -48,7 +51,7 @@ def test_clean_sorted_files_read_in_batches_equal_prepare(portfolio, tmp_path, m
     paths = write(tmp_path, claims, events)
     whole_path = []
     monkeypatch.setattr(
-        state_module, "read_engine_columns", lambda *a: whole_path.append(a) or pytest.fail("read whole")
+        file_inputs, "read_engine_columns", lambda *a: whole_path.append(a) or pytest.fail("read whole")
     )
     assert_same(
         prepare_files(*paths, AS_OF, allow_stale_rates=True), prepare(claims, events, AS_OF, allow_stale_rates=True)
@@ -122,7 +125,7 @@ def test_errors_are_prepares_with_every_row_counted(portfolio, tmp_path, change)
 def _offsets_reference(claim_ids: list[int], events: list[tuple[int, int, int]]) -> list[int] | None:
     """Plain Python: None when the events are out of (claim, day, id) order or name an unknown
     claim, else each claim's first event index and the total."""
-    if any(a >= b for a, b in zip(events, events[1:])) or any(c not in claim_ids for c, _, _ in events):
+    if any(a >= b for a, b in pairwise(events)) or any(c not in claim_ids for c, _, _ in events):
         return None
     return [sum(1 for c, _, _ in events if c < claim) for claim in claim_ids] + [len(events)]
 
@@ -148,7 +151,7 @@ def test_counting_events_a_slice_at_a_time_is_the_whole_count(claims, events, so
     low = np.iinfo(np.int64).min
     carry = np.array([0, 0, low, low, low], dtype=np.int64)
     bounds = [0, *sorted(c % (len(events) + 1) for c in cuts), len(events)]
-    ok = all(count_events(ids, *(a[lo:hi] for a in arrays), offsets, carry) for lo, hi in zip(bounds, bounds[1:]))
+    ok = all(count_events(ids, *(a[lo:hi] for a in arrays), offsets, carry) for lo, hi in pairwise(bounds))
     expected = _offsets_reference(claim_ids, events)
     assert ok == (expected is not None)
     if ok:
@@ -159,17 +162,17 @@ def test_counting_events_a_slice_at_a_time_is_the_whole_count(claims, events, so
 def test_inputs_prepared_once_serve_every_day_as_a_fresh_prepare_would(portfolio):
     """A series prepares once (``prepare_inputs``) and takes each day with ``Prepared.at``: nothing
     of one day leaks into the next, and each day's own checks still hold."""
-    from engine import StaleRulesError, compute_state
-    from engine.state import prepare_inputs, run_kernel, state_table
+    from engine import StaleRulesError, compute_state, prepare_inputs, state_table
+    from engine.kernel_run import run_kernel
 
     claims, events = portfolio
     inputs = prepare_inputs(claims, events)
     days = [AS_OF, date(2019, 12, 31), date(2024, 2, 29), AS_OF]
     tables = [state_table(inputs.at(day, allow_stale_rates=True)) for day in days]
-    for day, table in zip(days, tables):
+    for day, table in zip(days, tables, strict=True):
         fresh = compute_state(claims, events, day, allow_stale_rates=True)
         assert table.equals(fresh)
-        meta, expected = (state_module.provenance(t) for t in (table, fresh))
+        meta, expected = (provenance(t) for t in (table, fresh))
         assert {k: v for k, v in meta.items() if k != "seconds"} == {
             k: v for k, v in expected.items() if k != "seconds"
         }

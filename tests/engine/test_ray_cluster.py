@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.executors import ParquetSource, PartitionsFailed, RayExecutor, import_ray, states
-from engine.store.runs import state_digest
+from engine.executors import PartitionsFailed, RayExecutor, import_ray, states
+from engine.sources import ParquetSource
+from engine.totals import state_digest
 from tests.engine.conftest import AS_OF
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]  # a two-node cluster started per test

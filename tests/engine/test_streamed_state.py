@@ -7,9 +7,12 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-import engine.state as state_module
+import engine.parquet_io as parquet_io
+import engine.streaming as streaming
 from engine import EngineInputError, compute_state, provenance
-from engine.state import StateTotals, exact_sum, prepare, state_totals
+from engine.inputs import prepare
+from engine.streaming import state_totals
+from engine.totals import StateTotals, exact_sum
 from synthetic.book import generate_portfolio
 from tests.builders import claim, frames
 
@@ -25,7 +28,7 @@ def portfolio():
 def test_streamed_file_is_compute_states_table(portfolio, tmp_path, monkeypatch, chunk):
     claims, events = portfolio
     whole = compute_state(claims, events, AS_OF, allow_stale_rates=True)
-    monkeypatch.setattr(state_module, "CHUNK", chunk)
+    monkeypatch.setattr(streaming, "CHUNK", chunk)
     prepared = prepare(claims, events, AS_OF, allow_stale_rates=True)
     seen = []
     totals = state_totals(prepared, write_to=tmp_path / "state.parquet", on_progress=lambda done, n: seen.append(done))
@@ -42,18 +45,18 @@ def test_streamed_file_is_compute_states_table(portfolio, tmp_path, monkeypatch,
 
 def test_totals_without_a_file_are_the_same(portfolio, monkeypatch):
     claims, events = portfolio
-    monkeypatch.setattr(state_module, "CHUNK", 600)
+    monkeypatch.setattr(streaming, "CHUNK", 600)
     prepared = prepare(claims, events, AS_OF, allow_stale_rates=True)
     assert state_totals(prepared) == StateTotals.of_table(compute_state(claims, events, AS_OF, allow_stale_rates=True))
 
 
 def test_a_run_that_fails_midway_keeps_the_previous_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(state_module, "CHUNK", 2)
+    monkeypatch.setattr(streaming, "CHUNK", 2)
     claims, events = frames([claim(i, due=date(2020, 1, 1)) for i in range(1, 8)])
     out = tmp_path / "state.parquet"
     out.write_bytes(b"the previous state")
     prepared = prepare(claims, events, AS_OF, allow_stale_rates=True)
-    tables = state_module._claim_state_table
+    tables = streaming.claim_state_table
     calls = []
 
     def failing(*args):
@@ -62,7 +65,7 @@ def test_a_run_that_fails_midway_keeps_the_previous_file(tmp_path, monkeypatch):
             raise OSError("disk full")
         return tables(*args)
 
-    monkeypatch.setattr(state_module, "_claim_state_table", failing)
+    monkeypatch.setattr(streaming, "claim_state_table", failing)
     with pytest.raises(OSError, match="disk full"):
         state_totals(prepared, write_to=out)
     assert out.read_bytes() == b"the previous state"
@@ -100,7 +103,7 @@ def same_meta(a: dict, b: dict) -> bool:
 @pytest.fixture
 def no_whole_path(monkeypatch):
     """Fails the test if ``stream_state`` falls back to the whole path."""
-    monkeypatch.setattr(state_module, "prepare_files", lambda *a, **k: pytest.fail("went to the whole path"))
+    monkeypatch.setattr(streaming, "prepare_files", lambda *a, **k: pytest.fail("went to the whole path"))
 
 
 @pytest.mark.parametrize("rows", [250, 1_000, 9_000])  # slices of claims and of events never align; one slice
@@ -108,10 +111,10 @@ def test_sorted_files_stream_slice_by_slice_to_compute_states_table(
     portfolio, tmp_path, monkeypatch, no_whole_path, rows
 ):
     claims, events = portfolio
-    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", rows)
+    monkeypatch.setattr(parquet_io, "FILE_BATCH_ROWS", rows)
     whole = compute_state(claims, events, AS_OF, allow_stale_rates=True)
     seen = []
-    totals, meta = state_module.stream_state(
+    totals, meta = streaming.stream_state(
         *write(tmp_path, claims, events),
         AS_OF,
         write_to=tmp_path / "state.parquet",
@@ -128,8 +131,8 @@ def test_sorted_files_stream_slice_by_slice_to_compute_states_table(
 
 def test_claims_without_events_stream_too(portfolio, tmp_path, monkeypatch, no_whole_path):
     claims, events = portfolio
-    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 700)
-    totals, _ = state_module.stream_state(*write(tmp_path, claims, events.head(0)), AS_OF, allow_stale_rates=True)
+    monkeypatch.setattr(parquet_io, "FILE_BATCH_ROWS", 700)
+    totals, _ = streaming.stream_state(*write(tmp_path, claims, events.head(0)), AS_OF, allow_stale_rates=True)
     assert totals == StateTotals.of_table(compute_state(claims, events.head(0), AS_OF, allow_stale_rates=True))
 
 
@@ -147,7 +150,7 @@ def test_claims_without_events_stream_too(portfolio, tmp_path, monkeypatch, no_w
 )
 def test_files_that_do_not_stream_give_what_the_whole_path_gives(portfolio, tmp_path, monkeypatch, change):
     claims, events = change(*portfolio)
-    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 500)
+    monkeypatch.setattr(parquet_io, "FILE_BATCH_ROWS", 500)
     paths = write(tmp_path, claims, events)
 
     def outcome(run):
@@ -156,7 +159,7 @@ def test_files_that_do_not_stream_give_what_the_whole_path_gives(portfolio, tmp_
         except EngineInputError as error:
             return str(error)
 
-    streamed = outcome(lambda: state_module.stream_state(*paths, AS_OF, allow_stale_rates=True)[0])
+    streamed = outcome(lambda: streaming.stream_state(*paths, AS_OF, allow_stale_rates=True)[0])
     expected = outcome(lambda: StateTotals.of_table(compute_state(claims, events, AS_OF, allow_stale_rates=True)))
     assert streamed == expected
 
@@ -171,11 +174,11 @@ def test_a_bad_row_in_two_slices_is_the_whole_inputs_error_and_the_previous_file
         .otherwise(pl.col("principal"))
         .alias("principal")
     )
-    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 1_000)
+    monkeypatch.setattr(parquet_io, "FILE_BATCH_ROWS", 1_000)
     out = tmp_path / "state.parquet"
     out.write_bytes(b"the previous state")
     with pytest.raises(EngineInputError) as streamed:
-        state_module.stream_state(*write(tmp_path, bad, events), AS_OF, write_to=out, allow_stale_rates=True)
+        streaming.stream_state(*write(tmp_path, bad, events), AS_OF, write_to=out, allow_stale_rates=True)
     with pytest.raises(EngineInputError) as whole:
         compute_state(bad, events, AS_OF, allow_stale_rates=True)
     assert str(streamed.value) == str(whole.value) and "2 rows" in str(whole.value)
@@ -189,16 +192,16 @@ def test_a_per_portfolio_waterfall_streams_and_stale_rates_give_the_whole_inputs
     from engine import StaleRulesError
 
     claims, events = portfolio
-    monkeypatch.setattr(state_module, "FILE_BATCH_ROWS", 600)
+    monkeypatch.setattr(parquet_io, "FILE_BATCH_ROWS", 600)
     paths = write(tmp_path, claims, events)
     first = claims["portfolio_id"][0]
     setting = {first: "principal,interest,costs", "*": "interest,costs,principal"}
-    totals, _ = state_module.stream_state(*paths, AS_OF, waterfall=setting, allow_stale_rates=True)
+    totals, _ = streaming.stream_state(*paths, AS_OF, waterfall=setting, allow_stale_rates=True)
     assert totals == StateTotals.of_table(
         compute_state(claims, events, AS_OF, waterfall=setting, allow_stale_rates=True)
     )
     with pytest.raises(StaleRulesError) as streamed:
-        state_module.stream_state(*paths, AS_OF)
+        streaming.stream_state(*paths, AS_OF)
     with pytest.raises(StaleRulesError) as whole:
         compute_state(claims, events, AS_OF)
     assert str(streamed.value) == str(whole.value)

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from engine.store import records, runs
 from engine.store.database import StoreError, open_store
 from engine.store.scratch import STAGED_OUTPUT, scratch_root, sweep_outputs
+from engine.totals import state_digest
 from synthetic.book import generate_portfolio, write_portfolio
 from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 from tests.store.conftest import POSTGRES_URL, _postgres_schema_url
@@ -216,7 +217,7 @@ def check_store(engine: sa.Engine, reference: tuple[set, dict], tally: Tally, re
 def check_reports(conn, tables: set, reports: Path | None, tally: Tally) -> None:
     """Every committed ingest has its reject report: its lines in the store where the store keeps
     them (ingest_rejects), else the report file (every rejected row in it)."""
-    for ingest_id, rejected, details in conn.exec_driver_sql("SELECT ingest_id, rejected, details FROM ingest_files"):
+    for ingest_id, rejected, _details in conn.exec_driver_sql("SELECT ingest_id, rejected, details FROM ingest_files"):
         if "ingest_rejects" in tables:
             kept = count(conn, f'SELECT count(DISTINCT "row") FROM ingest_rejects WHERE ingest_id = {int(ingest_id)}')
             tally.check(kept == rejected, f"ingest {ingest_id}: {kept} of its {rejected} rejected rows in the store")
@@ -448,7 +449,7 @@ def test_run_killed(inputs, stores, env):
         return (
             latest.as_of == as_of
             and state.height == inputs["claims_n"]
-            and runs.state_digest(state.to_arrow()) == latest.state_sha256
+            and state_digest(state.to_arrow()) == latest.state_sha256
         )
 
     TALLY.check(whole(BEFORE), "run: the first run's state is not whole")

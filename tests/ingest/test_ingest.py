@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -202,7 +203,7 @@ def test_debtors_are_one_per_pesel_across_portfolios_and_lookalikes_are_reported
     report = ingest_file(store, canonical_csv(tmp_path / "b.csv", rows), "P2", today=TODAY)
     with store.connect() as conn:
         claims = records.read_claims(conn).sort("seller_ref")
-    ids = dict(zip(claims["seller_ref"], claims["debtor_id"]))
+    ids = dict(zip(claims["seller_ref"], claims["debtor_id"], strict=True))
     assert ids["A1"] == ids["A2"] == ids["B1"]
     assert len({ids["B1"], ids["B2"], ids["B3"], ids["B4"]}) == 4
     assert (report.new_debtors, report.known_debtors) == (3, 1)
@@ -290,7 +291,9 @@ def test_a_missing_column_or_price_stops_the_ingest_before_anything_is_stored(st
     no_price = canonical_csv(tmp_path / "g.csv", [{}])
     no_price_file = tmp_path / "h.csv"
     no_price_file.write_text(
-        "\n".join(line.rsplit(";", 2)[0] + ";" + line.rsplit(";", 1)[1] for line in open(no_price).read().splitlines())
+        "\n".join(
+            line.rsplit(";", 2)[0] + ";" + line.rsplit(";", 1)[1] for line in Path(no_price).read_text().splitlines()
+        )
         + "\n"
     )
     with pytest.raises(IngestError, match=r"purchase_price \(or --price\)"):
@@ -322,7 +325,7 @@ def test_the_price_is_allocated_to_the_grosz_in_proportion_to_face_value(faces, 
     shares = allocate_price(pl.Series(faces, dtype=pl.Int64), price)
     assert shares.sum() == price and (shares >= 0).all()
     total = sum(faces)
-    for face, share in zip(faces, shares):
+    for face, share in zip(faces, shares, strict=True):
         exact = price * face / total if total else price / len(faces)
         assert abs(share - exact) < 1 + 1e-9 * exact
 
@@ -378,7 +381,7 @@ def test_the_same_pesel_with_another_name_is_accepted_as_that_debtor_and_reporte
     with store.connect() as conn:
         claims = records.read_claims(conn).sort("seller_ref")
         names = dict(conn.exec_driver_sql("SELECT debtor_id, name FROM debtors").all())
-    ids = dict(zip(claims["seller_ref"], claims["debtor_id"]))
+    ids = dict(zip(claims["seller_ref"], claims["debtor_id"], strict=True))
     assert ids["B1"] == ids["B2"] == ids["B3"] and ids["A1"] == ids["B4"] == ids["B5"]
     assert names[ids["B1"]] == "Anna Nowak" and names[ids["A1"]] == "Jan Kowalski"  # the kept names
     assert report.conflicts.select(

@@ -13,6 +13,7 @@ import pytest
 
 from engine.store import bulk, records, runs
 from engine.store.bulk import in_id_order, read_frame, write_frame, write_frames
+from engine.store_run import run
 from synthetic.book import generate_portfolio
 
 AS_OF = date(2026, 10, 31)
@@ -137,7 +138,7 @@ def test_a_run_state_filled_over_several_connections_is_attached_whole_or_not_at
     monkeypatch.setattr(bulk, "BATCH_ROWS", 50)
     claims, events = generate_portfolio(400, seed=7)
     records.load(store, claims, events)
-    first = runs.run(store, AS_OF, allow_stale_rates=True)
+    first = run(store, AS_OF, allow_stale_rates=True)
     before = runs.read_state(store)
     assert before.height == 400 and _run_tables(store) == [(f"claim_state_run_{first.run_id}", True)]
     seen = []
@@ -148,7 +149,7 @@ def test_a_run_state_filled_over_several_connections_is_attached_whole_or_not_at
             raise RuntimeError("injected")
 
     with pytest.raises(RuntimeError, match="injected"):
-        runs.run(store, AS_OF, allow_stale_rates=True, on_batch=fail_late)
+        run(store, AS_OF, allow_stale_rates=True, on_batch=fail_late)
     assert max(seen) >= 350 and seen == sorted(seen)  # rows of all slices, counted once
     assert runs.read_state(store).equals(before)
     assert _run_tables(store) == [(f"claim_state_run_{first.run_id}", True)]  # the failed run's table dropped
@@ -156,5 +157,5 @@ def test_a_run_state_filled_over_several_connections_is_attached_whole_or_not_at
         conn.exec_driver_sql("CREATE TABLE claim_state_run_999 (LIKE claim_state)")
     runs.recover(store)
     assert _run_tables(store) == [(f"claim_state_run_{first.run_id}", True)]
-    again = runs.run(store, AS_OF, allow_stale_rates=True)
+    again = run(store, AS_OF, allow_stale_rates=True)
     assert again.state_sha256 == first.state_sha256 and runs.read_state(store).equals(before)

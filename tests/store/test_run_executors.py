@@ -9,10 +9,12 @@ from datetime import date
 import polars as pl
 import pytest
 
-from engine import compute_state
-from engine.executors import LocalExecutor, PartitionsFailed, RayExecutor, StoreSource, store_states
+from engine import compute, compute_state
+from engine.executors import LocalExecutor, PartitionsFailed, RayExecutor
+from engine.sources import StoreSource
 from engine.store import records, runs
 from engine.store.runs import read_state
+from engine.store_run import run
 from synthetic.book import generate_portfolio
 
 AS_OF = date(2026, 2, 28)
@@ -37,24 +39,24 @@ def executor(request):
 
 def test_a_partitioned_run_stores_what_a_run_in_one_piece_stores(store, portfolio, executor):
     records.load(store, *portfolio)
-    whole = runs.run(store, AS_OF)
-    parted = runs.run(store, AS_OF, executor=executor, partitions=3)
+    whole = run(store, AS_OF)
+    parted = run(store, AS_OF, executor=executor, partitions=3)
     assert parted.status == "succeeded" and parted.state_sha256 == whole.state_sha256
     assert (parted.claims, parted.events, parted.totals) == (whole.claims, whole.events, whole.totals)
     assert parted.provenance["partitions"] == 3 and parted.provenance["executor"] == executor.name
     assert read_state(store).equals(pl.from_arrow(compute_state(*portfolio, AS_OF)))
 
     days = [date(2025, 12, 31), AS_OF]
-    series = list(store_states(executor, store, days, partitions=4))
-    assert [day for day, _, _ in series] == days
-    for day, state, covered in series:
-        assert state.equals(compute_state(*portfolio, day)) and covered.height == 2_000
+    series = compute(StoreSource.of(store), days, executor=executor, partitions=4, keep=True, portfolios=True)
+    assert [s.day for s in series] == days
+    for s in series:
+        assert s.table.equals(compute_state(*portfolio, s.day)) and s.portfolio_id.len() == 2_000
     assert runs.runs_list(store, 1)[0].run_id == parted.run_id  # a series is not a run: the state stays
 
 
 def test_a_failed_partition_leaves_the_stored_state(store, portfolio, monkeypatch):
     records.load(store, *portfolio)
-    first = runs.run(store, AS_OF)
+    first = run(store, AS_OF)
     read = StoreSource.read
 
     def failing(self, part):
@@ -65,7 +67,7 @@ def test_a_failed_partition_leaves_the_stored_state(store, portfolio, monkeypatc
     before = read_state(store)
     monkeypatch.setattr(StoreSource, "read", failing)
     with pytest.raises(PartitionsFailed, match=r"partition 1 \(claim_id"):
-        runs.run(store, date(2026, 1, 31), executor=LocalExecutor(), partitions=3)
+        run(store, date(2026, 1, 31), executor=LocalExecutor(), partitions=3)
     failed = runs.runs_list(store, 1)[0]
     assert failed.status == "failed" and "partition 1 (claim_id" in failed.error
     assert read_state(store).equals(before) and runs.runs_list(store, 2)[1].run_id == first.run_id

@@ -16,6 +16,8 @@ from engine import compute_state
 from engine.rules import StaleRulesError
 from engine.store import bulk, records, runs
 from engine.store.database import StoreError
+from engine.store_run import run
+from engine.totals import state_digest
 from synthetic.book import generate_portfolio
 
 AS_OF = date(2026, 10, 31)
@@ -39,39 +41,39 @@ def stored_rows(engine) -> int:
 
 
 def test_the_stored_state_is_the_engines_answer(loaded, portfolio):
-    record = runs.run(loaded, AS_OF, allow_stale_rates=True)
+    record = run(loaded, AS_OF, allow_stale_rates=True)
     expected = pl.from_arrow(compute_state(*portfolio, AS_OF, allow_stale_rates=True))
     assert runs.read_state(loaded).equals(expected)
     assert record.status == "succeeded" and record.claims == 600 and record.events == portfolio[1].height
     assert record.totals["total_due"] == expected["total_due"].sum()
     assert record.time_barred == expected["time_barred"].sum()
-    assert record.state_sha256 == runs.state_digest(compute_state(*portfolio, AS_OF, allow_stale_rates=True))
+    assert record.state_sha256 == state_digest(compute_state(*portfolio, AS_OF, allow_stale_rates=True))
 
 
 def test_a_rerun_gives_the_same_state_bit_for_bit(loaded):
-    first = runs.run(loaded, AS_OF, allow_stale_rates=True)
+    first = run(loaded, AS_OF, allow_stale_rates=True)
     before = runs.read_state(loaded)
-    second = runs.run(loaded, AS_OF, allow_stale_rates=True)
+    second = run(loaded, AS_OF, allow_stale_rates=True)
     assert second.run_id != first.run_id and second.state_sha256 == first.state_sha256
     assert runs.read_state(loaded).equals(before)
     assert stored_rows(loaded) == before.height  # superseded rows are gone
 
 
 def test_a_portfolio_run_replaces_only_that_portfolio(loaded, portfolio):
-    runs.run(loaded, AS_OF, allow_stale_rates=True)
+    run(loaded, AS_OF, allow_stale_rates=True)
     some = portfolio[0]["portfolio_id"][0]
-    record = runs.run(loaded, LATER, portfolio=some, allow_stale_rates=True)
+    record = run(loaded, LATER, portfolio=some, allow_stale_rates=True)
     state = runs.read_state(loaded)
     ours = state.join(portfolio[0].select("claim_id", "portfolio_id"), on="claim_id")
     assert set(ours.filter(pl.col("as_of") == LATER)["portfolio_id"]) == {some}
     assert ours.filter(pl.col("portfolio_id") == some).height == record.claims
     assert state.height == 600 and stored_rows(loaded) == 600
     with pytest.raises(StoreError, match="not in the store"):
-        runs.run(loaded, AS_OF, portfolio="NO-SUCH", allow_stale_rates=True)
+        run(loaded, AS_OF, portfolio="NO-SUCH", allow_stale_rates=True)
 
 
 def test_an_error_while_writing_leaves_the_previous_state(loaded, monkeypatch):
-    runs.run(loaded, AS_OF, allow_stale_rates=True)
+    run(loaded, AS_OF, allow_stale_rates=True)
     before = runs.read_state(loaded)
     monkeypatch.setattr(bulk, "BATCH_ROWS", 100)
 
@@ -80,7 +82,7 @@ def test_an_error_while_writing_leaves_the_previous_state(loaded, monkeypatch):
             raise RuntimeError("disk full (injected)")
 
     with pytest.raises(RuntimeError, match="injected"):
-        runs.run(loaded, LATER, allow_stale_rates=True, on_batch=fail_after_the_first_batch)
+        run(loaded, LATER, allow_stale_rates=True, on_batch=fail_after_the_first_batch)
     assert runs.read_state(loaded).equals(before)
     assert stored_rows(loaded) == before.height
     failed = runs.runs_list(loaded)[0]
@@ -88,10 +90,10 @@ def test_an_error_while_writing_leaves_the_previous_state(loaded, monkeypatch):
 
 
 def test_an_engine_error_marks_the_run_failed(loaded):
-    runs.run(loaded, AS_OF, allow_stale_rates=True)
+    run(loaded, AS_OF, allow_stale_rates=True)
     before = runs.read_state(loaded)
     with pytest.raises(StaleRulesError):
-        runs.run(loaded, LATER)  # the shipped tables end before LATER
+        run(loaded, LATER)  # the shipped tables end before LATER
     assert runs.read_state(loaded).equals(before)
     assert runs.runs_list(loaded)[0].status == "failed"
 
@@ -100,20 +102,21 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from datetime import date
-    from engine.store import bulk, runs
+    from engine.store import bulk
     from engine.store.database import open_store
+    from engine.store_run import run
 
     bulk.BATCH_ROWS = 100
     def kill_after_the_first_batches(written):
         if written >= 300:
             os.kill(os.getpid(), signal.SIGKILL)
-    runs.run(open_store(sys.argv[1]), date(2026, 11, 20), allow_stale_rates=True, on_batch=kill_after_the_first_batches)
+    run(open_store(sys.argv[1]), date(2026, 11, 20), allow_stale_rates=True, on_batch=kill_after_the_first_batches)
     """
 )
 
 
 def test_a_run_killed_with_sigkill_midway_leaves_the_previous_state(loaded, store_url):
-    runs.run(loaded, AS_OF, allow_stale_rates=True)
+    run(loaded, AS_OF, allow_stale_rates=True)
     before = runs.read_state(loaded)
     killed = subprocess.run([sys.executable, "-c", KILLER, store_url], capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -124,13 +127,13 @@ def test_a_run_killed_with_sigkill_midway_leaves_the_previous_state(loaded, stor
     dead = runs.runs_list(loaded)[0]
     assert dead.status == "failed" and dead.error == runs.INTERRUPTED
     assert stored_rows(loaded) == before.height
-    assert runs.run(loaded, LATER, allow_stale_rates=True).status == "succeeded"
+    assert run(loaded, LATER, allow_stale_rates=True).status == "succeeded"
     assert set(runs.read_state(loaded)["as_of"]) == {LATER}
 
 
 def test_one_run_at_a_time(loaded):
     with runs.run_lock(loaded), pytest.raises(StoreError, match="another run is in progress"):
-        runs.run(loaded, AS_OF, allow_stale_rates=True)
+        run(loaded, AS_OF, allow_stale_rates=True)
     assert runs.runs_list(loaded) == []
 
 
@@ -175,6 +178,6 @@ def test_the_state_digest_is_of_values_not_of_their_layout(tmp_path, portfolio):
     rows = state.num_rows
     chunked = pa.concat_tables([state.slice(0, rows // 3), state.slice(rows // 3)])
     assert again.equals(state)
-    assert runs.state_digest(again) == runs.state_digest(state) == runs.state_digest(chunked)
+    assert state_digest(again) == state_digest(state) == state_digest(chunked)
     changed = state.set_column(2, "principal_due", pa.array([1] + state.column(2).to_pylist()[1:]))
-    assert runs.state_digest(changed) != runs.state_digest(state)
+    assert state_digest(changed) != state_digest(state)

@@ -278,7 +278,7 @@ def test_event_mix(frames):
     claims, events, _ = frames
     assert 2.7 < events.height / claims.height < 3.3
     share = events["kind"].value_counts(normalize=True).to_dict(as_series=False)
-    share = dict(zip(share["kind"], share["proportion"]))
+    share = dict(zip(share["kind"], share["proportion"], strict=True))
     assert share["payment"] > 0.6
     assert 0.0005 < share["write_off"] < 0.02
     same_day = events.group_by("claim_id", "event_date").len().filter(col("len") > 1).height

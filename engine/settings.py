@@ -1,0 +1,86 @@
+"""Cession's settings, from the environment (``CESSION_*``), in one class the command line, the
+engine, the store and the HTTP API share.
+
+| variable | setting | default |
+|---|---|---|
+| ``CESSION_DATABASE_URL`` | the store | SQLite in the user data folder (``cession/cession.db``) |
+| ``CESSION_EXECUTOR`` | ``local`` or ``ray`` | ``local`` |
+| ``CESSION_RAY_ADDRESS`` | an existing Ray cluster (``auto``, ``host:6379``, ``ray://head:10001``) | a local Ray on demand |
+| ``CESSION_PARTITIONS`` | claim partitions | 1 locally, 2 per CPU of the Ray cluster |
+| ``CESSION_RAY_MAX_RETRIES`` | runs of a Ray task whose worker died | 3 |
+| ``CESSION_RULES_DIR`` | a folder of updated rule tables (replacing the shipped files of the same name) | the shipped tables |
+
+Options given on the command line (``--database-url``, ``--executor``, ``--partitions``) or in
+Python (``rules_dir=``) win over these.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.domain import ExecutorName
+
+ENV_PREFIX = "CESSION_"
+
+
+def default_database_url() -> str:
+    """An embedded SQLite file in the user's data folder (made when the store is first opened)."""
+    from platformdirs import user_data_path
+
+    return f"sqlite:///{user_data_path('cession', appauthor=False) / 'cession.db'}"
+
+
+class Settings(BaseSettings):
+    """Every setting of Cession; ``Settings()`` reads the environment afresh."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    #: The store: ``postgresql+psycopg://user@host:5432/db`` in production; SQLite by default.
+    database_url: str = Field(default_factory=default_database_url)
+    #: Where the engine runs (chosen explicitly, never by what happens to be importable).
+    executor: ExecutorName = "local"
+    #: An existing cluster: "auto", "10.0.0.5:6379" or "ray://head:10001". None: a local Ray on demand.
+    ray_address: str | None = None
+    #: Claim partitions; None: 1 for the local executor, 2 per CPU of the Ray cluster.
+    partitions: int | None = None
+    #: Times a Ray task is run again when its worker dies (a node lost, a process killed).
+    ray_max_retries: int = 3
+    #: A folder whose rule tables replace the shipped ones of the same name (empty: none).
+    rules_dir: str | None = None
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a setting (``rules_dir`` -> ``CESSION_RULES_DIR``)."""
+    if setting not in Settings.model_fields:
+        raise KeyError(setting)
+    return f"{ENV_PREFIX}{setting.upper()}"
+
+
+#: The settings of each part, as ``read`` takes them.
+STORE = ("database_url",)
+EXECUTOR = ("executor", "ray_address", "partitions", "ray_max_retries")
+RULES = ("rules_dir",)
+
+
+def read(used: tuple[str, ...] = ()) -> Settings:
+    """``Settings()`` from the environment now. A variable that cannot be used is bad input naming
+    it (``InputError``, exit code 2, not a bug) when the caller uses its setting (``used``; empty:
+    every one); a bad one the caller does not use is left at its default, as if it were unset."""
+    from pydantic import ValidationError
+
+    from engine.errors import InputError
+
+    try:
+        return Settings()
+    except ValidationError as e:
+        errors = e.errors()
+    refused = [error for error in errors if not used or error["loc"][0] in used]
+    if refused:
+        raise InputError(
+            "; ".join(
+                f"{ENV_PREFIX}{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}" for error in refused
+            )
+        ) from None
+    unused = {str(error["loc"][0]) for error in errors}
+    return Settings(**{name: Settings.model_fields[name].get_default(call_default_factory=True) for name in unused})
