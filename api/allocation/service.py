@@ -9,7 +9,6 @@ example (allocation/examples/strategy.yaml).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -30,13 +29,14 @@ from engine.domain import RecallReason
 log = logging.getLogger(__name__)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "allocation" / "examples"
-STRATEGY_ENV = "CESSION_STRATEGY"
 
 
 def _strategy_file(given: Path | None) -> Path:
     if given is not None:
         return given
-    return Path(os.environ.get(STRATEGY_ENV) or EXAMPLES / "strategy.yaml")
+    from engine.settings import STRATEGY, read
+
+    return Path(read(STRATEGY).strategy or EXAMPLES / "strategy.yaml")
 
 
 def _strategy(path: Path | None) -> Strategy:
