@@ -212,13 +212,88 @@ class RunStatus(StrEnum):
     FAILED = "failed"
 
 
-class PlacementQueue(StrEnum):
-    """Where a placed claim is worked (``placements.queue``)."""
+class PlacementQueue(Choice):
+    """Where a placed claim is worked (``placements.queue``). Columns: whether it is a legal queue
+    (never for a time-barred consumer claim, art. 117 § 2¹ KC); one line for people. ``bailiff``
+    (never written) became ``enforcement`` in migration 0006."""
 
-    AGENCY = "agency"
-    EPU = "epu"
-    COURT = "court"
-    BAILIFF = "bailiff"
+    AGENCY = "agency", False, "amicable collection by an external agency"
+    EPU = "epu", True, "the e-court's electronic payment-order procedure (art. 505²⁸ KPC)"
+    COURT = "court", True, "an ordinary suit (or the order-for-payment procedure)"
+    ENFORCEMENT = "enforcement", True, "a bailiff's enforcement on a title"
+    REMINDER = "reminder", False, "letters, calls and texts from the purchaser itself"
+
+    def __init__(self, _value: str, legal: bool, about: str) -> None:
+        self.legal = legal
+        self.about = about
+
+
+LEGAL_QUEUES: tuple[PlacementQueue, ...] = tuple(q for q in PlacementQueue if q.legal)
+
+
+class DebtorFlag(Choice):
+    """A value of ``debtors.flags``. Columns: whether every claim of a flagged debtor is held (no
+    strategy rule can place or sue it); one line for people."""
+
+    DECEASED = "deceased", True, "the debtor died: the heirs and the estate are established first"
+    BANKRUPT = "bankrupt", True, "consumer or business bankruptcy: claims go to the trustee, not to collection"
+    DISPUTED = "disputed", True, "the debtor disputes the claim: it is examined before any contact"
+    GDPR_RESTRICTED = "gdpr_restricted", True, "processing restricted (art. 18 GDPR): only storage"
+
+    def __init__(self, _value: str, holds: bool, about: str) -> None:
+        self.holds = holds
+        self.about = about
+
+
+#: The flags that hold every claim of their debtor, whatever a strategy says.
+HOLDING_FLAGS: tuple[DebtorFlag, ...] = tuple(f for f in DebtorFlag if f.holds)
+
+
+class ActionKind(Choice):
+    """What an allocation decides for a claim (allocation/). Columns: whether it opens a placement
+    in the store; one line for people."""
+
+    PLACE = "place", True, "placed with an agency of a pool"
+    LEGAL = "legal", True, "a legal queue: epu, court or enforcement"
+    REMINDER = "reminder", True, "the purchaser's own reminder queue"
+    HOLD = "hold", False, "held: nobody works the claim (the reason says why)"
+    LEAVE = "leave", False, "left as it is: nothing new is done"
+    KEEP = "keep", False, "its open placement stays where it is"
+
+    def __init__(self, _value: str, places: bool, about: str) -> None:
+        self.places = places
+        self.about = about
+
+
+class HoldReason(Choice):
+    """Why a claim is held: a debtor's holding flag (the hold no rule overrides), or a strategy
+    rule's own reason."""
+
+    DECEASED = "deceased", True
+    BANKRUPT = "bankrupt", True
+    DISPUTED = "disputed", True
+    GDPR_RESTRICTED = "gdpr_restricted", True
+    COMPLAINT = "complaint", False
+    SETTLEMENT = "settlement", False
+    REVIEW = "review", False
+
+    def __init__(self, _value: str, from_flag: bool) -> None:
+        #: the reason is the debtor's flag of the same name (``DebtorFlag``)
+        self.from_flag = from_flag
+
+
+class RecallReason(Choice):
+    """Why a placement ended (``placements.recall_reason``)."""
+
+    NO_PAYMENT = "no_payment", "no payment for the strategy's recall_after_days"
+    END_OF_TERM = "end_of_term", "the agency's term for a case ended"
+    ON_DEMAND = "on_demand", "recalled by `cession recall`"
+    HOLD = "hold", "a hold appeared (a debtor's flag)"
+    PAID = "paid", "nothing is owed any more"
+    AGENCY_INACTIVE = "agency_inactive", "the agency was deactivated"
+
+    def __init__(self, _value: str, about: str) -> None:
+        self.about = about
 
 
 class KeyRole(StrEnum):

@@ -9,6 +9,7 @@ engine, the store and the HTTP API share.
 | ``CESSION_PARTITIONS`` | claim partitions | 1 locally, 2 per CPU of the Ray cluster |
 | ``CESSION_RAY_MAX_RETRIES`` | runs of a Ray task whose worker died | 3 |
 | ``CESSION_RULES_DIR`` | a folder of updated rule tables (replacing the shipped files of the same name) | the shipped tables |
+| ``CESSION_STRATEGY`` | the allocation strategy (YAML) `cession allocate` uses without ``--strategy`` | allocation/examples/strategy.yaml |
 
 Options given on the command line (``--database-url``, ``--executor``, ``--partitions``) or in
 Python (``rules_dir=``) win over these.
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     ray_max_retries: int = 3
     #: A folder whose rule tables replace the shipped ones of the same name (empty: none).
     rules_dir: str | None = None
+    #: The allocation strategy file used without --strategy (empty: the shipped example).
+    strategy: str | None = None
 
 
 def env_name(setting: str) -> str:
@@ -61,6 +64,7 @@ def env_name(setting: str) -> str:
 STORE = ("database_url",)
 EXECUTOR = ("executor", "ray_address", "partitions", "ray_max_retries")
 RULES = ("rules_dir",)
+STRATEGY = ("strategy",)
 
 
 def read(used: tuple[str, ...] = ()) -> Settings:

@@ -42,9 +42,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from engine.domain import CLAIM_LIMITATION_KINDS, DebtorKind, EventKind, InterestBasis, LimitationKind
+from engine.domain import CLAIM_LIMITATION_KINDS, DebtorFlag, DebtorKind, EventKind, InterestBasis, LimitationKind
 
-__all__ = ["generate_portfolio", "write_portfolio"]
+__all__ = ["generate_debtors", "generate_portfolio", "write_portfolio"]
 
 _EPOCH = date(1970, 1, 1)
 _DUE_FLOOR = date(2005, 1, 1)  # no due date earlier than this (unless cut-off itself is earlier)
@@ -635,3 +635,101 @@ def write_portfolio(out_dir: Path, claims: pl.DataFrame, events: pl.DataFrame) -
     claims.write_parquet(claims_path)
     events.write_parquet(events_path)
     return claims_path, events_path
+
+
+# -------------------------------------------------------------------------------------------- debtors
+#: share of debtors carrying each flag (allocation holds them)
+DEBTOR_FLAG_SHARES = {
+    DebtorFlag.DECEASED: 0.006,
+    DebtorFlag.BANKRUPT: 0.008,
+    DebtorFlag.DISPUTED: 0.01,
+    DebtorFlag.GDPR_RESTRICTED: 0.004,
+}
+_NO_NATIONAL_ID = 0.06  # debtors the seller sent without a PESEL/NIP
+_BAD_NATIONAL_ID = 0.02  # ... with one whose check digit is wrong
+_NO_POSTAL_CODE = 0.02
+_PESEL_WEIGHTS = np.array([1, 3, 7, 9, 1, 3, 7, 9, 1, 3])
+_NIP_WEIGHTS = np.array([6, 5, 7, 2, 3, 4, 5, 6, 7])
+
+
+def _digits_text(digits: np.ndarray) -> pl.Series:
+    """Rows of digits (n x k, 0..9) as strings."""
+    n, k = digits.shape
+    raw = (digits.astype(np.uint8) + ord("0")).tobytes()
+    return pl.Series([raw[i * k : (i + 1) * k].decode() for i in range(n)], dtype=pl.String)
+
+
+def _pesels(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Valid PESELs (n x 11 digits) of people born 1940..1999."""
+    year = rng.integers(40, 100, n)
+    month, day = rng.integers(1, 13, n), rng.integers(1, 29, n)
+    serial = rng.integers(0, 10_000, n)
+    d = np.stack(
+        [
+            year // 10,
+            year % 10,
+            month // 10,
+            month % 10,
+            day // 10,
+            day % 10,
+            serial // 1000,
+            serial // 100 % 10,
+            serial // 10 % 10,
+            serial % 10,
+        ],
+        axis=1,
+    )
+    check = (10 - (d * _PESEL_WEIGHTS).sum(axis=1) % 10) % 10
+    return np.concatenate([d, check[:, None]], axis=1)
+
+
+def _nips(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Valid NIPs (n x 10 digits): a draw whose check would be 10 takes another last digit."""
+    d = rng.integers(0, 10, (n, 9))
+    d[:, 0] = rng.integers(1, 10, n)
+    check = (d * _NIP_WEIGHTS).sum(axis=1) % 11
+    while (bad := check == 10).any():  # the last weighed digit moved on until the check is a digit
+        d[bad, 8] = (d[bad, 8] + 1) % 10
+        check = (d * _NIP_WEIGHTS).sum(axis=1) % 11
+    return np.concatenate([d, check[:, None]], axis=1)
+
+
+def generate_debtors(claims: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """The debtors of ``claims`` (docs/data-contract.md ``debtors``), the same for the same claims
+    and seed: a valid PESEL (consumers) or NIP (businesses) for most, none or a wrong check digit
+    for some, a postal code NN-NNN for most, and a few of each holding flag (DEBTOR_FLAG_SHARES)."""
+    people = claims.select("debtor_id", "debtor_kind").unique("debtor_id", keep="first").sort("debtor_id")
+    n = people.height
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 17]))
+    consumer = (people["debtor_kind"] == DebtorKind.CONSUMER.value).to_numpy()
+    pesel, nip = _digits_text(_pesels(rng, n)), _digits_text(_nips(rng, n))
+    national = pl.select(pl.when(pl.Series(consumer)).then(pesel).otherwise(nip)).to_series()
+    r = rng.random(n)
+    wrong = (r >= _NO_NATIONAL_ID) & (r < _NO_NATIONAL_ID + _BAD_NATIONAL_ID)
+    last = national.str.slice(-1).cast(pl.Int32)
+    national = pl.select(
+        pl.when(pl.Series(r < _NO_NATIONAL_ID))
+        .then(None)
+        .when(pl.Series(wrong))
+        .then(national.str.slice(0, national.str.len_chars() - 1) + ((last + 1) % 10).cast(pl.String))
+        .otherwise(national)
+    ).to_series()
+    postal = rng.integers(0, 100_000, n)
+    postal_code = pl.Series([f"{p // 1000:02d}-{p % 1000:03d}" for p in postal.tolist()], dtype=pl.String)
+    postal_code = pl.select(
+        pl.when(pl.Series(rng.random(n) < _NO_POSTAL_CODE)).then(None).otherwise(postal_code)
+    ).to_series()
+    flags = [
+        pl.when(pl.Series(rng.random(n) < share)).then(pl.lit(flag.value)) for flag, share in DEBTOR_FLAG_SHARES.items()
+    ]
+    flag_lists = pl.select(pl.concat_list(flags).list.drop_nulls()).to_series()
+    return people.with_columns(
+        national_id=national,
+        name=pl.format("Dłużnik {}", pl.col("debtor_id")),
+        street=pl.lit(None, pl.String),
+        postal_code=postal_code,
+        city=pl.lit(None, pl.String),
+        phone=pl.lit(None, pl.String),
+        email=pl.lit(None, pl.String),
+        flags=flag_lists,
+    )

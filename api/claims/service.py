@@ -39,6 +39,11 @@ def load(*, store: sa.Engine, claims: Path, events: Path | None = None, who: str
     return Loaded(records.load(store, claims_frame, events_frame, who=who))
 
 
+def load_debtors(*, store: sa.Engine, debtors: pl.DataFrame, who: str | None = None) -> Written:
+    """Store the debtors (docs/data-contract.md ``debtors``) whose ids are new; stored ones are kept."""
+    return records.load_debtors(store, debtors, who=who)
+
+
 #: claim_state's money columns (grosz inside; decimal strings in PLN in the API's JSON)
 MONEY = (
     "principal_due",

@@ -15,6 +15,7 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``runs`` | ``run``, ``runs`` |
 | ``ingest`` | ``ingest FILE``, ``ingest report`` |
 | ``demo`` | ``generate``, ``demo`` |
+| ``allocation`` | ``agencies add|list|update|deactivate|load``, ``segments``, ``allocate``, ``placements``, ``recall``, ``explain`` |
 | ``keys`` | ``keys create``, ``keys list``, ``keys revoke``, ``serve`` |
 """
 
@@ -25,7 +26,7 @@ from typing import Annotated
 import typer
 
 from api import exits, logs
-from api.cli import calculators, demo, ingest, keys, runs, states, store
+from api.cli import allocation, calculators, demo, ingest, keys, runs, states, store
 
 app = typer.Typer(
     name="cession",
@@ -69,8 +70,14 @@ app.command()(store.load)
 app.command()(runs.run)
 app.command("runs")(runs.runs)
 app.command()(demo.demo)
+app.command()(allocation.segments)
+app.command()(allocation.allocate)
+app.command()(allocation.placements)
+app.command()(allocation.recall)
+app.command()(allocation.explain)
 app.add_typer(store.db_app, name="db")
 app.add_typer(ingest.ingest_app, name="ingest")
+app.add_typer(allocation.agencies_app, name="agencies")
 app.add_typer(keys.keys_app, name="keys")
 app.command()(keys.serve)
 

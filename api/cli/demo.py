@@ -64,12 +64,12 @@ def demo(
         str | None, typer.Option("--database-url", help="Store URL (default: an embedded SQLite file in --out).")
     ] = None,
 ) -> None:
-    """The whole product so far on a demo portfolio: generate -> store -> run -> summary."""
+    """The whole product so far on a demo portfolio: generate -> store -> run -> allocate -> summary."""
     from api.claims import service as claims_service
     from api.runs import service as runs_service
     from api.store.service import shown
     from engine.rules import load_rules
-    from synthetic.book import generate_portfolio, write_portfolio
+    from synthetic.book import generate_debtors, generate_portfolio, write_portfolio
 
     day = day_or_today(as_of, "--as-of")
     output_folder(out, "--out")
@@ -89,12 +89,18 @@ def demo(
     started = time.perf_counter()
     with console.status("loading into the store"):
         loaded = claims_service.load(store=store, claims=claims_path, events=events_path)
+        debtors = claims_service.load_debtors(store=store, debtors=generate_debtors(claims_df, 42))
     screen.print(
         f"3. stored in {shown(url=url)} ({formats.seconds(time.perf_counter() - started)}); a second demo finds them "
         "already stored:",
         highlight=False,
     )
     print_loaded(loaded, None)
+    screen.print(
+        f"   debtors: {formats.count(debtors.inserted)} stored, {formats.count(debtors.already_stored)} already "
+        "stored (PESEL/NIP, postal codes, flags)",
+        highlight=False,
+    )
     stale = rules.stale(list(rules.rates), day)
     if stale:
         screen.print(
@@ -107,13 +113,38 @@ def demo(
         )
     screen.print(f"5. run {record.run_id} computed the state from the store and replaced the stored state:")
     print_run(record)
+    _demo_allocation(store, day)
     _demo_ingest(store, out)
     screen.print(f"Try: CESSION_DATABASE_URL=sqlite:///{(out / 'cession.db').resolve()} cession runs")
+    screen.print(
+        f"     cession segments --as-of {day}; cession placements --open --out placements.parquet; "
+        f"cession explain 17 --as-of {day}"
+    )
     screen.print("     cession interest --principal 1000 --from 2025-05-01 --to 2026-03-31 --allow-stale-rates")
     screen.print("     cession limitation --due 2016-03-15 --kind business --event acknowledgment:2019-01-10")
     screen.print(
         f"     cession ingest {out / 'bank-przykladowy-2024-06.csv'} --portfolio BANK-2024-06 --profile bank_przykladowy --purchase-date 2024-06-28 --price 2500000"
     )
+
+
+def _demo_allocation(store, day) -> None:
+    """The demo's allocation step: the shipped agencies and strategy (allocation/examples/), every
+    claim decided as of the run's day, the placements written; the summary printed."""
+    from api.agencies import service as agencies_service
+    from api.allocation import service as allocation_service
+    from api.cli.allocation import print_allocation
+
+    screen = console.out
+    examples = allocation_service.EXAMPLES
+    added, replaced = agencies_service.load(store=store, path=examples / "agencies.yaml")
+    screen.print(
+        f"6. agencies from {examples / 'agencies.yaml'}: {added} added, {replaced} replaced; allocating with "
+        f"{examples / 'strategy.yaml'}:",
+        highlight=False,
+    )
+    with console.status("allocating"):
+        done = allocation_service.allocate(store=store, as_of=day, strategy_path=examples / "strategy.yaml")
+    print_allocation(done)
 
 
 def _demo_ingest(store, out: Path, rows: int = 20_000) -> None:
@@ -122,11 +153,11 @@ def _demo_ingest(store, out: Path, rows: int = 20_000) -> None:
     from synthetic.seller_export import PROFILE, PURCHASE_DATE, seller_file, write_seller_csv
 
     screen = console.out
-    with console.status(f"6. writing a messy seller file of {formats.count(rows)} rows"):
+    with console.status(f"7. writing a messy seller file of {formats.count(rows)} rows"):
         frame, expected = seller_file(rows, seed=42)
         path = write_seller_csv(frame, out / "bank-przykladowy-2024-06.csv")
     screen.print(
-        f"6. a seller's export: {path} ({formats.count(rows)} rows, Windows-1250, ';', decimal commas, "
+        f"7. a seller's export: {path} ({formats.count(rows)} rows, Windows-1250, ';', decimal commas, "
         f"{formats.count(expected['row'].n_unique())} bad rows planted); ingesting with profile {PROFILE}:",
         highlight=False,
     )

@@ -471,3 +471,17 @@ def _load(rules_dir: Path | None) -> RuleBook:
         limitation_rule_set=_limitation_rule_set(rules_dir),
         other_rates={name: _rate_table(name, rules_dir) for name in OTHER_RATE_TABLES},
     )
+
+
+#: A rule table as read (validated header, ``last_value_still_valid_on``, rows as text with their
+#: ``_line``), for tables read outside the engine (allocation's fee tables).
+RuleCsv = _CsvFile
+
+
+def read_table(name: str, header: tuple[str, ...], rules_dir: str | Path | None = None) -> RuleCsv:
+    """The rule table ``name`` (``CESSION_RULES_DIR``'s copy if there is one), its header checked."""
+    if rules_dir is None:
+        from engine.settings import RULES, read
+
+        rules_dir = read(RULES).rules_dir or None
+    return _read(name, Path(rules_dir).resolve() if rules_dir else None, header)

@@ -200,7 +200,9 @@ class ClaimState(Base):
 
 
 class Agency(Base):
-    """A collection agency (or a legal queue's operator) that cases are placed with."""
+    """A collection agency that cases are placed with (allocation/; `cession agencies`): what it
+    takes (regions by postal-code prefix, debtor kinds, a band of balances), how much at once (open
+    cases, open balance), for how long (``term_days``) and at what commission."""
 
     __tablename__ = "agencies"
 
@@ -210,25 +212,86 @@ class Agency(Base):
     commission_bp: Mapped[int | None] = mapped_column(sa.Integer)
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: open balance (grosz, total_due of its open placements) at most; none: no limit
+    capacity_balance: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: postal-code prefixes it works ("0", "00-9", ...); empty: everywhere
+    regions: Mapped[list[str]] = mapped_column(Json, default=list)
+    #: DebtorKind values it takes; empty: both
+    debtor_kinds: Mapped[list[str]] = mapped_column(Json, default=list)
+    balance_min: Mapped[int | None] = mapped_column(sa.BigInteger)  # grosz, total_due >= this
+    balance_max: Mapped[int | None] = mapped_column(sa.BigInteger)  # grosz, total_due < this
+    #: [[days_past_due_from, bp], ...] ascending: the commission by days past due at placement
+    commission_tiers: Mapped[list | None] = mapped_column(Json)
+    term_days: Mapped[int | None] = mapped_column(sa.Integer)  # a case goes back after this; none: no term
+    updated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Strategy(Base):
+    """A strategy file as loaded (allocation/strategy.py), kept whole: ``version`` counts the
+    distinct contents loaded, ``strategy_hash`` (sha256 of the text) names it in placements."""
+
+    __tablename__ = "strategies"
+
+    strategy_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer, unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    text: Mapped[str] = mapped_column(sa.Text)
+    loaded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class AllocationRun(Base):
+    """One `cession allocate` that wrote its decisions (a dry run writes none): as of which day,
+    with which strategy, and the counts and balances per action, agency and queue."""
+
+    __tablename__ = "allocation_runs"
+
+    allocation_run_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    as_of: Mapped[date] = mapped_column(sa.Date)
+    strategy_hash: Mapped[str] = mapped_column(sa.ForeignKey("strategies.strategy_hash"))
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    seconds: Mapped[float | None] = mapped_column(sa.Float)
+    claims: Mapped[int] = mapped_column(sa.BigInteger)
+    placed: Mapped[int] = mapped_column(sa.BigInteger)
+    recalled: Mapped[int] = mapped_column(sa.BigInteger)
+    summary: Mapped[dict | None] = mapped_column(Json)
 
 
 class Placement(Base):
-    """A claim handed to an agency or a legal queue, from ``placed_on`` until recalled."""
+    """A claim handed to an agency or a queue, from ``placed_on`` until ``recalled_on`` (the whole
+    history is kept). At most one placement of a claim is open: a partial unique index, and the
+    allocation recalls before it places. ``agency_id`` is null for the purchaser's own queues."""
 
     __tablename__ = "placements"
     __table_args__ = (
         sa.Index("ix_placements_claim", "claim_id", "placed_on"),
         sa.Index("ix_placements_agency_open", "agency_id", "recalled_on"),
+        sa.Index(
+            "uq_placements_open_claim",
+            "claim_id",
+            unique=True,
+            postgresql_where=sa.text("recalled_on IS NULL"),
+            sqlite_where=sa.text("recalled_on IS NULL"),
+        ),
         _one_of("queue", PlacementQueue),
     )
 
     placement_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
-    claim_id: Mapped[int] = mapped_column(sa.ForeignKey("claims.claim_id"))
-    agency_id: Mapped[str] = mapped_column(sa.ForeignKey("agencies.agency_id"))
+    #: no FOREIGN KEY to claims: a per-row trigger would cost more than the rest of a bulk write of
+    #: a day's placements; the allocation places only claims it read from the store
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger)
+    agency_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agencies.agency_id"))
     queue: Mapped[str] = mapped_column(sa.String(16), default=PlacementQueue.AGENCY.value)  # PlacementQueue
     placed_on: Mapped[date] = mapped_column(sa.Date)
     recalled_on: Mapped[date | None] = mapped_column(sa.Date)
-    reason: Mapped[str | None] = mapped_column(sa.String(200))
+    recall_reason: Mapped[str | None] = mapped_column(sa.String(200))  # RecallReason (+ ":detail")
+    strategy_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    strategy_version: Mapped[int | None] = mapped_column(sa.Integer)
+    rule: Mapped[str | None] = mapped_column(sa.String(100))
+    allocation_run_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: order in its queue (1 first): limitation-window claims first, by limitation date
+    priority: Mapped[int | None] = mapped_column(sa.BigInteger)
+    balance: Mapped[int | None] = mapped_column(sa.BigInteger)  # total_due at placement, grosz
+    days_past_due: Mapped[int | None] = mapped_column(sa.Integer)  # at placement (commission tiers)
 
 
 class AuditEntry(Base):

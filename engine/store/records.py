@@ -60,6 +60,9 @@ class AuditAction(StrEnum):
     RUN = "run"
     RUN_FAILED = "run_failed"
     INGEST = "ingest"
+    ALLOCATE = "allocate"
+    RECALL = "recall"
+    AGENCY = "agency"
     KEY_CREATED = "key_created"
     KEY_REVOKED = "key_revoked"
     #: a caller of the HTTP API read a debtor's personal data (name, PESEL/NIP, address)
@@ -127,6 +130,46 @@ def load(
             w.already_stored,
             w.rejects.height,
         )
+    return written
+
+
+DEBTOR_SCHEMA: Schema = {
+    "debtor_id": pl.Int64(),
+    "debtor_kind": pl.String(),
+    "national_id": pl.String(),
+    "name": pl.String(),
+    "street": pl.String(),
+    "postal_code": pl.String(),
+    "city": pl.String(),
+    "phone": pl.String(),
+    "email": pl.String(),
+    "flags": pl.List(pl.String()),
+}
+
+
+def load_debtors(engine: sa.Engine, debtors: pl.DataFrame, *, who: str | None = None) -> Written:
+    """Store debtors (docs/data-contract.md ``debtors``) whose debtor_id is not stored yet, in one
+    transaction; a stored id is kept as it is (``already_stored``), never overwritten."""
+    frame = debtors.select(
+        pl.col(c).cast(t) if c in debtors.columns else pl.lit(None, dtype=t).alias(c) for c, t in DEBTOR_SCHEMA.items()
+    )
+    frame = frame.with_columns(pl.col("flags").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    with engine.begin() as conn:
+        low, high = frame["debtor_id"].min(), frame["debtor_id"].max()
+        stored = (
+            read_frame(
+                conn,
+                "SELECT debtor_id FROM debtors WHERE debtor_id BETWEEN :low AND :high",
+                {"debtor_id": pl.Int64()},
+                {"low": low, "high": high},
+            )
+            if frame.height
+            else None
+        )
+        new = frame if stored is None else frame.join(stored, on="debtor_id", how="anti")
+        inserted = write_frame(conn, "debtors", new) if new.height else 0
+        written = _written("debtors", frame.height, inserted, [])
+        audit(conn, AuditAction.LOAD, None, {"debtors": written.summary()}, who)
     return written
 
 

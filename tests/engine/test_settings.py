@@ -21,6 +21,7 @@ def test_every_variable_users_set_is_read(monkeypatch, tmp_path):
         "CESSION_PARTITIONS": "8",
         "CESSION_RAY_MAX_RETRIES": "5",
         "CESSION_RULES_DIR": str(tmp_path),
+        "CESSION_STRATEGY": str(tmp_path / "strategy.yaml"),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -32,6 +33,7 @@ def test_every_variable_users_set_is_read(monkeypatch, tmp_path):
         8,
     )
     assert (settings.ray_max_retries, settings.rules_dir) == (5, str(tmp_path))
+    assert settings.strategy == str(tmp_path / "strategy.yaml")
     assert sorted(env_name(name) for name in Settings.model_fields) == sorted(env)
     assert env_name("rules_dir") == RULES_DIR_ENV
     executor = make_executor(settings=settings)

@@ -1,0 +1,463 @@
+"""Every claim, one decision: the allocation of a day, as frames in and frames out (no store).
+
+In this order, for every claim of the state:
+
+1. **holds no rule overrides**: a debtor flagged deceased, bankrupt, disputed or gdpr_restricted
+   holds the claim (its open placement is recalled);
+2. **lifecycle** of open placements: recalled when a hold appears, when nothing is owed, when the
+   agency was deactivated, after ``recall_after_days`` without a payment (agency and reminder
+   queues), or at the end of the agency's term; a placement not recalled is kept (``keep``);
+3. **champion/challenger**: in the challenger's segments, a claim whose ``split_hash(claim_id,
+   seed)`` is below the share is decided by the challenger strategy;
+4. **rules**: the first rule of its strategy that matches decides. A legal rule matches only
+   claims that are not time-barred consumer claims (art. 117 § 2¹ KC), whose balance × score
+   exceeds the legal costs by the margin, and (enforcement) that have a title; ``epu`` becomes
+   ``court`` for a claim due more than 3 years before the filing day (art. 505²⁹ᵃ KPC) or whose
+   debtor has no valid PESEL/NIP. No rule: ``leave``;
+5. **legal queues** are ordered: limitation-window claims first, by limitation date, then by
+   balance; a rule's ``daily_limit`` takes the first ones (the rest: ``leave``, queue full);
+6. **pools**: ``allocation.pool.assign`` places claims by priority within capacity (the rest:
+   ``leave``, pool full).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+from dateutil.relativedelta import relativedelta
+
+from allocation import pool as pools
+from allocation.errors import AgencyError
+from allocation.features import Inputs, claim_frame
+from allocation.fees import legal_costs
+from allocation.predicates import limitation_status
+from allocation.scores import scores_as_of
+from allocation.strategy import Rule, Strategy
+from engine.domain import HOLDING_FLAGS, ActionKind, PlacementQueue, RecallReason
+
+#: EPU takes claims that became due within this many years before the filing day (art. 505²⁹ᵃ KPC)
+EPU_YEARS = 3
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+DECISION_SCHEMA = {
+    "claim_id": pl.Int64,
+    "segment": pl.String,
+    "score": pl.Float64,
+    "recovery": pl.Float64,
+    "side": pl.String,
+    "strategy": pl.String,
+    "rule": pl.String,
+    "action": pl.String,
+    "agency_id": pl.String,
+    "queue": pl.String,
+    "reason": pl.String,
+    "priority": pl.Int64,
+    "balance": pl.Int64,
+    "days_past_due": pl.Int32,
+}
+OPEN_SCHEMA = {
+    "placement_id": pl.Int64,
+    "claim_id": pl.Int64,
+    "agency_id": pl.String,
+    "queue": pl.String,
+    "placed_on": pl.Date,
+    "balance": pl.Int64,
+}
+RECALLED_SCHEMA = {"claim_id": pl.Int64, "agency_id": pl.String, "recalled_on": pl.Date}
+AGENCY_SCHEMA = {
+    "agency_id": pl.String,
+    "active": pl.Boolean,
+    "capacity": pl.Int64,
+    "capacity_balance": pl.Int64,
+    "regions": pl.List(pl.String),
+    "debtor_kinds": pl.List(pl.String),
+    "balance_min": pl.Int64,
+    "balance_max": pl.Int64,
+    "term_days": pl.Int64,
+}
+
+
+@dataclass(frozen=True)
+class Book:
+    """What a decision needs besides the strategy: the claims' inputs, the open placements, the
+    recalls within the no-replacement period, the agencies and their measured performance."""
+
+    inputs: Inputs
+    open_placements: pl.DataFrame  # OPEN_SCHEMA
+    recalled: pl.DataFrame  # RECALLED_SCHEMA
+    agencies: pl.DataFrame  # AGENCY_SCHEMA
+    performance: dict[str, float]  # agency_id -> recovery per placed zloty (by-performance pools)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A day's allocation: a decision per claim, the placements it recalls and those it opens."""
+
+    day: date
+    strategy: Strategy
+    decisions: pl.DataFrame  # DECISION_SCHEMA, one row per claim
+    recalls: pl.DataFrame  # placement_id, claim_id, agency_id, queue, recall_reason
+    placements: pl.DataFrame  # claim_id, agency_id, queue, placed_on, strategy, rule, priority, balance, days_past_due
+    frame: pl.DataFrame  # the claim frame with segment, score and the columns rules read (for explain)
+    warnings: tuple[str, ...] = ()
+    stale_fee_tables: tuple[str, ...] = ()
+
+
+def segmented(strategy: Strategy):
+    def segment_of(frame: pl.DataFrame, day: date) -> pl.DataFrame:
+        return frame.with_columns(segment=strategy.segment_expr(day))
+
+    return segment_of
+
+
+def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
+    """The claim frame as of ``day`` with segment, score (pay share) and recovery per zloty, the
+    hold, the legal facts (EPU allowed, costs of each queue) and the side of the split."""
+    segment_of = segmented(strategy)
+    frame = segment_of(claim_frame(book.inputs, day), day)
+    learned, book_values = scores_as_of(book.inputs, segment_of, day)
+    if learned.height == 0 or learned["payers"].sum() == 0:  # no payment in the horizon: nothing to learn from
+        learned = learned.clear()
+        book_values = {
+            "pay_share": strategy.settings.score_without_history,
+            "recovery": strategy.settings.recovery_without_history,
+        }
+    frame = frame.join(learned.select("segment", score="pay_share", recovery="recovery"), on="segment", how="left")
+    settings = strategy.settings
+    hold = pl.coalesce([pl.when(pl.col("flags").list.contains(f.value)).then(pl.lit(f.value)) for f in HOLDING_FLAGS])
+    epu_since = day - relativedelta(years=EPU_YEARS)
+    frame = frame.with_columns(
+        pl.col("score").fill_null(book_values["pay_share"]),
+        pl.col("recovery").fill_null(book_values["recovery"]),
+        hold=hold,
+        limitation=limitation_status(day, settings.limitation_window_days),
+        epu_allowed=pl.col("national_id_ok") & (pl.col("due_date") >= epu_since),
+    ).with_columns(
+        time_barred_consumer=(pl.col("limitation") == "time_barred") & (pl.col("debtor_kind") == "consumer"),
+    )
+    costs = legal_costs(day)
+    frame = frame.with_columns(
+        costs.costs(frame["principal"], frame["epu_allowed"]).alias("costs_epu"),
+        costs.costs(frame["principal"], pl.Series([False] * frame.height)).alias("costs_court"),
+    )
+    side = pl.lit(CHAMPION)
+    if strategy.challenger is not None:
+        draw = pl.Series("draw", pools.split_hash(frame["claim_id"].to_numpy(), strategy.challenger_seed))
+        in_split = (
+            pl.lit(True)
+            if strategy.challenger_segments is None
+            else pl.col("segment").is_in(list(strategy.challenger_segments))
+        )
+        side = pl.when(in_split & (draw < strategy.challenger_share)).then(pl.lit(CHALLENGER)).otherwise(side)
+    return frame.with_columns(side=side), costs.stale
+
+
+def rule_conditions(rule: Rule, strategy: Strategy, day: date) -> dict[str, pl.Expr]:
+    """Each condition of ``rule`` as a boolean expression, by name (explain shows them one by one)."""
+    settings = strategy.settings
+    found: dict[str, pl.Expr] = {}
+    if rule.segment is not None:
+        found["segment"] = pl.col("segment").is_in(rule.segment)
+    found.update(rule.when.named(day, settings.limitation_window_days))
+    if rule.action == ActionKind.LEGAL:
+        found["not time-barred consumer (art. 117 § 2¹ KC)"] = ~pl.col("time_barred_consumer")
+        costs = pl.col("costs_epu") if rule.queue == PlacementQueue.EPU else pl.col("costs_court")
+        found["balance × score > costs × (1 + margin)"] = pl.col("balance").cast(pl.Float64) * pl.col(
+            "score"
+        ) > costs.cast(pl.Float64) * (1 + settings.legal_margin)
+        if rule.queue == PlacementQueue.ENFORCEMENT:
+            found["has a title"] = pl.col("title")
+    return found
+
+
+def rule_index(strategy: Strategy, day: date) -> pl.Expr:
+    """The index of the first rule of ``strategy`` each claim matches (null: none)."""
+    expr = None
+    for i, rule in enumerate(strategy.rules):
+        conditions = rule_conditions(rule, strategy, day)
+        match = pl.all_horizontal(conditions.values()).fill_null(False) if conditions else pl.lit(True)
+        expr = pl.when(match).then(pl.lit(i)) if expr is None else expr.when(match).then(pl.lit(i))
+    return expr.otherwise(pl.lit(None)) if expr is not None else pl.lit(None)
+
+
+def _rule_table(strategy: Strategy, side: str) -> pl.DataFrame:
+    rows = [
+        {
+            "side": side,
+            "rule_no": i,
+            "rule": r.name,
+            "action": r.action.value,
+            "pool": f"{side}:{r.pool}" if r.pool else None,
+            "queue": r.queue.value if r.queue else None,
+            "reason": r.reason.value if r.reason else None,
+            "daily_limit": r.daily_limit,
+        }
+        for i, r in enumerate(strategy.rules)
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "side": pl.String,
+            "rule_no": pl.Int32,
+            "rule": pl.String,
+            "action": pl.String,
+            "pool": pl.String,
+            "queue": pl.String,
+            "reason": pl.String,
+            "daily_limit": pl.Int64,
+        },
+    )
+
+
+def _recalls(frame: pl.DataFrame, book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
+    """The open placements recalled today and why."""
+    settings = strategy.settings
+    agencies = book.agencies.select("agency_id", agency_active="active", term_days="term_days")
+    quiet_since = day - timedelta(days=settings.recall_after_days)
+    worked = pl.col("queue").is_in([PlacementQueue.AGENCY.value, PlacementQueue.REMINDER.value])
+    last_activity = pl.max_horizontal(pl.col("placed_on"), pl.col("last_paid").fill_null(pl.col("placed_on")))
+    reason = (
+        pl.when(pl.col("hold").is_not_null())
+        .then(pl.lit(f"{RecallReason.HOLD}:") + pl.col("hold"))
+        .when(pl.col("balance") <= 0)
+        .then(pl.lit(RecallReason.PAID.value))
+        .when(pl.col("agency_active").not_())
+        .then(pl.lit(RecallReason.AGENCY_INACTIVE.value))
+        .when(worked & (last_activity <= quiet_since))
+        .then(pl.lit(RecallReason.NO_PAYMENT.value))
+        .when(pl.col("term_days").is_not_null() & (pl.col("placed_on") + pl.duration(days=pl.col("term_days")) <= day))
+        .then(pl.lit(RecallReason.END_OF_TERM.value))
+    )
+    return (
+        book.open_placements.select("placement_id", "claim_id", "agency_id", "queue", "placed_on")
+        # only the claims decided on (a portfolio's allocation leaves the others' placements alone)
+        .join(frame.select("claim_id", "hold", "balance", "last_paid"), on="claim_id", how="inner")
+        .join(agencies, on="agency_id", how="left")
+        .with_columns(pl.col("agency_active").fill_null(True))
+        .with_columns(recall_reason=reason)
+        .filter(pl.col("recall_reason").is_not_null())
+        .select("placement_id", "claim_id", "agency_id", "queue", "recall_reason")
+    )
+
+
+def _eligible_bits(frame: pl.DataFrame, agencies: pl.DataFrame) -> pl.Expr:
+    """A bit per agency (its row in ``agencies``) that may take each claim: active, its regions,
+    debtor kinds and balance band."""
+    bits = pl.lit(0, dtype=pl.Int64)
+    for a, agency in enumerate(agencies.iter_rows(named=True)):
+        ok = pl.lit(bool(agency["active"]))
+        if agency["regions"]:
+            ok = ok & pl.any_horizontal(
+                pl.col("postal_code").fill_null("").str.starts_with(p) for p in agency["regions"]
+            )
+        if agency["debtor_kinds"]:
+            ok = ok & pl.col("debtor_kind").is_in(agency["debtor_kinds"])
+        if agency["balance_min"] is not None:
+            ok = ok & (pl.col("balance") >= agency["balance_min"])
+        if agency["balance_max"] is not None:
+            ok = ok & (pl.col("balance") < agency["balance_max"])
+        bits = bits | pl.when(ok).then(pl.lit(1 << a, dtype=pl.Int64)).otherwise(pl.lit(0, dtype=pl.Int64))
+    return bits
+
+
+def _pool_weights(strategy: Strategy, side: str, agencies: pl.DataFrame, performance: dict[str, float]):
+    """(pool key -> row, weights pools x agencies) of one side's pools; an unknown agency is refused."""
+    index = {a: i for i, a in enumerate(agencies["agency_id"].to_list())}
+    keys, rows = [], []
+    for name, pool in strategy.pools.items():
+        row = np.zeros(len(index))
+        for agency, weight in pool.agencies.items():
+            if agency not in index:
+                raise AgencyError(
+                    f"{strategy.path}: pools.{name}: agency {agency!r} is not in the store "
+                    "(`cession agencies add` or `cession agencies load`)"
+                )
+            if pool.by == "performance":
+                measured = [performance.get(a, 0.0) for a in pool.agencies]
+                known = [m for m in measured if m > 0]
+                floor = (min(known) / 2) if known else 1.0
+                weight = max(performance.get(agency, 0.0), floor)
+            row[index[agency]] = weight
+        keys.append(f"{side}:{name}")
+        rows.append(row)
+    return keys, rows
+
+
+def decide(book: Book, strategy: Strategy, day: date) -> Allocation:
+    """The allocation of ``day`` by ``strategy`` (and its challenger): see the module docstring."""
+    frame, stale = scored_frame(book, strategy, day)
+    recalls = _recalls(frame, book, strategy, day)
+    kept = book.open_placements.join(recalls.select("placement_id"), on="placement_id", how="anti")
+    sides = [(CHAMPION, strategy)] + ([(CHALLENGER, strategy.challenger)] if strategy.challenger else [])
+    # the first matching rule of each claim's side
+    first = pl.lit(None, dtype=pl.Int32)
+    for side, chosen in sides:
+        first = pl.when(pl.col("side") == side).then(rule_index(chosen, day).cast(pl.Int32)).otherwise(first)
+    rules = pl.concat([_rule_table(chosen, side) for side, chosen in sides])
+    decided = (
+        frame.with_columns(rule_no=first)
+        .join(kept.select("claim_id", kept_agency="agency_id", kept_queue="queue"), on="claim_id", how="left")
+        .join(rules, on=["side", "rule_no"], how="left")
+        .with_columns(
+            strategy=pl.when(pl.col("side") == CHALLENGER)
+            .then(pl.lit(strategy.challenger.sha256 if strategy.challenger else None))
+            .otherwise(pl.lit(strategy.sha256)),
+        )
+    )
+    is_kept = pl.col("kept_queue").is_not_null()
+    is_held = pl.col("hold").is_not_null()
+    decided = decided.with_columns(
+        action=pl.when(is_held)
+        .then(pl.lit(ActionKind.HOLD.value))
+        .when(is_kept)
+        .then(pl.lit(ActionKind.KEEP.value))
+        .otherwise(pl.col("action").fill_null(ActionKind.LEAVE.value)),
+        rule=pl.when(is_held)
+        .then(pl.lit("(hold)"))
+        .when(is_kept)
+        .then(pl.lit("(open placement)"))
+        .otherwise(pl.col("rule").fill_null("(no rule)")),
+        reason=pl.when(is_held).then(pl.col("hold")).when(is_kept).then(pl.lit(None)).otherwise(pl.col("reason")),
+        agency_id=pl.when(is_kept & ~is_held).then(pl.col("kept_agency")),
+        queue=pl.when(is_held)
+        .then(pl.lit(None))
+        .when(is_kept)
+        .then(pl.col("kept_queue"))
+        .when(pl.col("action") == ActionKind.REMINDER.value)
+        .then(pl.lit(PlacementQueue.REMINDER.value))
+        .when(pl.col("action") == ActionKind.PLACE.value)
+        .then(pl.lit(PlacementQueue.AGENCY.value))
+        .otherwise(pl.col("queue")),
+    )
+    # epu -> court where EPU cannot take the claim
+    decided = decided.with_columns(
+        queue=pl.when(
+            (pl.col("action") == ActionKind.LEGAL.value)
+            & (pl.col("queue") == PlacementQueue.EPU.value)
+            & ~pl.col("epu_allowed")
+        )
+        .then(pl.lit(PlacementQueue.COURT.value))
+        .otherwise(pl.col("queue")),
+    )
+    decided = _legal_order(decided)
+    decided = _place_in_pools(decided, book, kept, recalls, sides, day)
+    decisions = decided.select(*[pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items()]).sort("claim_id")
+    opened = decisions.filter(pl.col("action").is_in([a.value for a in ActionKind if a.places])).select(
+        "claim_id",
+        "agency_id",
+        "queue",
+        pl.lit(day).alias("placed_on"),
+        "strategy",
+        "rule",
+        "priority",
+        "balance",
+        "days_past_due",
+    )
+    warnings = strategy.warnings + (strategy.challenger.warnings if strategy.challenger else ())
+    return Allocation(day, strategy, decisions, recalls, opened, decided, warnings, stale)
+
+
+def _legal_order(decided: pl.DataFrame) -> pl.DataFrame:
+    """Each legal queue in order (limitation-window claims first, by limitation date, then by
+    balance); a rule's daily limit takes the first ones, the others are left (queue full)."""
+    legal = decided.filter(pl.col("action") == ActionKind.LEGAL.value).select(
+        "claim_id",
+        "queue",
+        "rule",
+        "daily_limit",
+        "limitation_date",
+        "balance",
+        _window=(pl.col("limitation") == "window").cast(pl.Int8),
+    )
+    ordered = legal.sort(
+        ["_window", "limitation_date", "balance", "claim_id"], descending=[True, False, True, False], nulls_last=True
+    ).with_columns(
+        _priority=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("queue"),
+        _in_rule=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("rule"),
+    )
+    ordered = ordered.select(
+        "claim_id",
+        "_priority",
+        _full=pl.col("daily_limit").is_not_null() & (pl.col("_in_rule") > pl.col("daily_limit")),
+    )
+    out = decided.join(ordered, on="claim_id", how="left")
+    full = pl.col("_full").fill_null(False)
+    return out.with_columns(
+        action=pl.when(full).then(pl.lit(ActionKind.LEAVE.value)).otherwise(pl.col("action")),
+        reason=pl.when(full).then(pl.lit("queue full")).otherwise(pl.col("reason")),
+        queue=pl.when(full).then(pl.lit(None)).otherwise(pl.col("queue")),
+        priority=pl.when(full).then(pl.lit(None, dtype=pl.Int64)).otherwise(pl.col("_priority")),
+    ).drop("_full", "_priority")
+
+
+def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.DataFrame:
+    """The place decisions given their agency (capacity, eligibility, weights), or left: pool full."""
+    agencies = book.agencies.sort("agency_id")
+    placing = pl.col("action") == ActionKind.PLACE.value
+    if agencies.height == 0:
+        return decided.with_columns(
+            action=pl.when(placing).then(pl.lit(ActionKind.LEAVE.value)).otherwise(pl.col("action")),
+            reason=pl.when(placing).then(pl.lit("pool full")).otherwise(pl.col("reason")),
+        )
+    keys, rows = [], []
+    for side, chosen in sides:
+        k, r = _pool_weights(chosen, side, agencies, book.performance)
+        keys += k
+        rows += r
+    index = {a: i for i, a in enumerate(agencies["agency_id"].to_list())}
+    # room: capacity less the kept placements (cases, and their balance at placement)
+    held = kept.group_by("agency_id").agg(cases=pl.len(), volume=pl.col("balance").fill_null(0).sum())
+    room = agencies.join(held, on="agency_id", how="left").with_columns(pl.col("cases", "volume").fill_null(0))
+    big = np.iinfo(np.int64).max // 4
+    room_cases = (room["capacity"].fill_null(big) - room["cases"]).to_numpy()
+    room_balance = (room["capacity_balance"].fill_null(big) - room["volume"]).to_numpy()
+    # the agencies each claim may not go back to (recalled within the period, today's recalls included)
+    excluded = (
+        pl.concat([book.recalled.select("claim_id", "agency_id"), recalls.select("claim_id", "agency_id")])
+        .drop_nulls()
+        .unique()
+        .with_columns(
+            bit=pl.col("agency_id").replace_strict(
+                {a: 1 << i for a, i in index.items()}, default=None, return_dtype=pl.Int64
+            )
+        )
+        .drop_nulls("bit")
+        .group_by("claim_id")
+        .agg(excluded=pl.col("bit").sum())
+    )
+    candidates = (
+        decided.filter(placing)
+        .join(excluded, on="claim_id", how="left")
+        .with_columns(
+            eligible=_eligible_bits(decided, agencies) & ~pl.col("excluded").fill_null(0),
+            pool_row=pl.col("pool").replace_strict({k: i for i, k in enumerate(keys)}, return_dtype=pl.Int64),
+            expected=pl.col("balance").cast(pl.Float64) * pl.col("recovery"),
+        )
+        .sort(["expected", "claim_id"], descending=[True, False])
+    )
+    if candidates.height == 0:
+        return decided.with_columns(pl.lit(None, dtype=pl.Int64).alias("_p")).drop("_p")
+    chosen = pools.assign(
+        candidates["pool_row"].to_numpy(),
+        candidates["eligible"].to_numpy(),
+        candidates["balance"].to_numpy(),
+        np.array(rows),
+        room_cases,
+        room_balance,
+    )
+    names = dict(enumerate(agencies["agency_id"].to_list()))
+    placed = candidates.select(
+        "claim_id", pl.arange(1, candidates.height + 1, dtype=pl.Int64).alias("_priority")
+    ).with_columns(_agency=pl.Series(chosen).replace_strict(names, default=None, return_dtype=pl.String))
+    out = decided.join(placed, on="claim_id", how="left")
+    full = placing & pl.col("_agency").is_null()
+    return out.with_columns(
+        agency_id=pl.when(placing).then(pl.col("_agency")).otherwise(pl.col("agency_id")),
+        priority=pl.when(placing & ~full).then(pl.col("_priority")).otherwise(pl.col("priority")),
+        action=pl.when(full).then(pl.lit(ActionKind.LEAVE.value)).otherwise(pl.col("action")),
+        reason=pl.when(full).then(pl.lit("pool full")).otherwise(pl.col("reason")),
+        queue=pl.when(full).then(pl.lit(None)).otherwise(pl.col("queue")),
+    ).drop("_agency", "_priority")

@@ -1,0 +1,97 @@
+"""What a legal route costs a claim, from the dated fee tables (engine/rules/data/): the court fee
+(art. 13 UKSC; in EPU a quarter of it, at least 30 zł, art. 19 ust. 2), the minimum lawyer's fee
+(ordinary or EPU scale) and the 17 zł stamp duty on the power of attorney. The value of the claim
+(WPS) is its principal due. Each table's version is the last whose effective_from is on or before
+the filing day; past a table's ``last_value_still_valid_on`` the costs are flagged stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from engine.rules.loader import RuleCsv, RuleTableError, read_table
+
+#: the smallest EPU fee, grosz (art. 19 ust. 2 UKSC, "nie mniej niż 30 złotych"): the law's, in
+#: court_fee.csv's comment line; kept here as the table has no column for it
+EPU_MINIMUM = 3000
+
+
+def _int(row: dict, column: str, f: RuleCsv) -> int | None:
+    value = row[column].strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise RuleTableError(f"{f.path}:{row['_line']}: {column} {value!r} is not a whole number") from None
+
+
+def _version(f: RuleCsv, day: date) -> list[dict]:
+    days = sorted({date.fromisoformat(r["effective_from"]) for r in f.rows})
+    chosen = [d for d in days if d <= day]
+    if not chosen:
+        raise RuleTableError(f"{f.path}: no version in force on {day} (the first is of {days[0]})")
+    return [r for r in f.rows if date.fromisoformat(r["effective_from"]) == chosen[-1]]
+
+
+def _band(values: np.ndarray, rows: list[dict], f: RuleCsv) -> np.ndarray:
+    """The index of each value's band (wps_above < value <= wps_up_to; the last band is open)."""
+    uppers = np.array([_int(r, "wps_up_to", f) or np.iinfo(np.int64).max for r in rows], dtype=np.int64)
+    return np.minimum(np.searchsorted(uppers, values, side="left"), len(rows) - 1)
+
+
+@dataclass(frozen=True)
+class LegalCosts:
+    """The fee tables in force on one filing day."""
+
+    day: date
+    court: list[dict]
+    lawyer: list[dict]
+    duty: int
+    stale: tuple[str, ...]
+    _court_file: RuleCsv
+    _lawyer_file: RuleCsv
+
+    def court_fee(self, wps: np.ndarray) -> np.ndarray:
+        rows, f = self.court, self._court_file
+        band = _band(wps, rows, f)
+        fixed = np.array([_int(r, "fee", f) or 0 for r in rows], dtype=np.int64)[band]
+        pct = np.array([_int(r, "pct_bp", f) or 0 for r in rows], dtype=np.int64)[band]
+        cap = np.array([_int(r, "fee_max", f) or np.iinfo(np.int64).max for r in rows], dtype=np.int64)[band]
+        by_pct = np.minimum((wps * pct + 9_999) // 10_000, cap)
+        fee = np.where(pct > 0, by_pct, fixed)
+        return (fee + 99) // 100 * 100  # court fees are whole złoty, rounded up (art. 21 UKSC)
+
+    def epu_fee(self, wps: np.ndarray) -> np.ndarray:
+        quarter = (self.court_fee(wps) + 3) // 4
+        return np.maximum((quarter + 99) // 100 * 100, EPU_MINIMUM)
+
+    def lawyer_fee(self, wps: np.ndarray, epu: np.ndarray) -> np.ndarray:
+        rows, f = self.lawyer, self._lawyer_file
+        band = _band(wps, rows, f)
+        ordinary = np.array([_int(r, "ordinary", f) for r in rows], dtype=np.int64)[band]
+        simplified = np.array([_int(r, "epu", f) for r in rows], dtype=np.int64)[band]
+        return np.where(epu, simplified, ordinary)
+
+    def costs(self, wps: pl.Series, epu: pl.Series) -> pl.Series:
+        """Court (or EPU) fee + lawyer's fee + power-of-attorney duty, grosz, per claim."""
+        values = wps.fill_null(0).to_numpy().astype(np.int64)
+        in_epu = epu.fill_null(False).to_numpy()
+        fee = np.where(in_epu, self.epu_fee(values), self.court_fee(values))
+        return pl.Series("legal_costs", fee + self.lawyer_fee(values, in_epu) + self.duty, dtype=pl.Int64)
+
+
+def legal_costs(day: date, rules_dir=None) -> LegalCosts:
+    """The fee tables in force on ``day`` (the filing day)."""
+    court = read_table("court_fee", ("effective_from", "wps_above", "wps_up_to", "fee", "pct_bp", "fee_max"), rules_dir)
+    lawyer = read_table("lawyer_fee", ("effective_from", "wps_above", "wps_up_to", "ordinary", "epu"), rules_dir)
+    duty = read_table("power_of_attorney_duty", ("effective_from", "duty"), rules_dir)
+    stale = tuple(f.path.stem for f in (court, lawyer, duty) if day > f.last_valid)
+    duty_row = _version(duty, day)[-1]
+    return LegalCosts(
+        day, _version(court, day), _version(lawyer, day), _int(duty_row, "duty", duty) or 0, stale, court, lawyer
+    )

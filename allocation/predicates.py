@@ -1,0 +1,163 @@
+"""The predicates segments and strategy rules are made of, each a polars expression over the claim
+frame (``allocation.features``): a segment or a rule matches a claim when all its predicates do.
+
+Every predicate is one named expression, so that ``cession explain`` evaluates the very same
+expressions on one claim and says which held and which did not.
+
+| field | matches a claim when | example |
+|---|---|---|
+| balance | total_due in [min, max) zł (either end may be null) | ``[0, 1000]`` |
+| days_past_due | days past due in [min, max) | ``[365, null]`` |
+| debtor_kind | the debtor's kind is one of these | ``[consumer]`` |
+| region | the debtor's postal code starts with one of these prefixes | ``["00", "01", "05-"]`` |
+| limitation | the limitation status is one of ``open``, ``window`` (limitation date within the strategy's window), ``time_barred``, ``suspended`` (no limitation date) | ``[window]`` |
+| paid_within_days | true: paid anything in the last N days; false: did not | ``{days: 90, paid: true}`` |
+| payments | the number of payments in [min, max) | ``[0, 1]`` |
+| title | whether the claim has an enforcement title | ``true`` |
+| flags | the debtor has one of these flags | ``[disputed]`` |
+| national_id | whether the debtor has a valid PESEL/NIP | ``false`` |
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from engine.domain import DebtorFlag, DebtorKind
+
+LimitationStatus = Literal["open", "window", "time_barred", "suspended"]
+LIMITATION_STATUSES: tuple[str, ...] = ("open", "window", "time_barred", "suspended")
+
+
+class Band(BaseModel):
+    """[min, max): either end may be null (open)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min: Decimal | None = None
+    max: Decimal | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_pair(cls, value):
+        if isinstance(value, list | tuple):
+            if len(value) != 2:
+                raise ValueError("a band is [min, max] (null for an open end)")
+            return {"min": value[0], "max": value[1]}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError(f"min {self.min} must be below max {self.max}")
+        return self
+
+    def expr(self, column: pl.Expr, scale: int = 1) -> pl.Expr:
+        out = pl.lit(True)
+        if self.min is not None:
+            out = out & (column >= int(self.min * scale))
+        if self.max is not None:
+            out = out & (column < int(self.max * scale))
+        return out
+
+    def __str__(self) -> str:
+        return f"[{'' if self.min is None else self.min}, {'' if self.max is None else self.max})"
+
+
+class PaidWithin(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    days: int = Field(gt=0)
+    paid: bool = True
+
+
+class Predicates(BaseModel):
+    """The conditions of a segment or a rule (all must hold; none given: every claim)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    balance: Band | None = None
+    days_past_due: Band | None = None
+    debtor_kind: list[DebtorKind] | None = None
+    region: list[str] | None = None
+    limitation: list[LimitationStatus] | None = None
+    paid_within_days: PaidWithin | None = None
+    payments: Band | None = None
+    title: bool | None = None
+    flags: list[DebtorFlag] | None = None
+    national_id: bool | None = None
+
+    @field_validator("debtor_kind", "flags", "limitation", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("region")
+    @classmethod
+    def _prefixes(cls, value: list[str] | None) -> list[str] | None:
+        for prefix in value or []:
+            if not prefix or not all(c.isdigit() or c == "-" for c in prefix) or len(prefix) > 6:
+                raise ValueError(f"{prefix!r} is not a postal-code prefix (digits of NN-NNN, e.g. '00' or '02-3')")
+        return value
+
+    def named(self, day: date, window_days: int) -> dict[str, pl.Expr]:
+        """Each given predicate as a boolean expression over the claim frame, by field."""
+        found: dict[str, pl.Expr] = {}
+        if self.balance is not None:
+            found["balance"] = self.balance.expr(pl.col("balance"), 100)
+        if self.days_past_due is not None:
+            found["days_past_due"] = self.days_past_due.expr(pl.col("days_past_due"))
+        if self.debtor_kind is not None:
+            found["debtor_kind"] = pl.col("debtor_kind").is_in([k.value for k in self.debtor_kind])
+        if self.region is not None:
+            postal = pl.col("postal_code").fill_null("")
+            found["region"] = pl.any_horizontal(postal.str.starts_with(p) for p in self.region)
+        if self.limitation is not None:
+            found["limitation"] = limitation_status(day, window_days).is_in(list(self.limitation))
+        if self.paid_within_days is not None:
+            since = day - timedelta(days=self.paid_within_days.days)
+            paid = pl.col("last_paid").is_not_null() & (pl.col("last_paid") > since)
+            found["paid_within_days"] = paid if self.paid_within_days.paid else ~paid
+        if self.payments is not None:
+            found["payments"] = self.payments.expr(pl.col("payments"))
+        if self.title is not None:
+            found["title"] = pl.col("title") == self.title
+        if self.flags is not None:
+            found["flags"] = pl.col("flags").list.set_intersection(pl.lit([f.value for f in self.flags])).list.len() > 0
+        if self.national_id is not None:
+            found["national_id"] = pl.col("national_id_ok") == self.national_id
+        return found
+
+    def expr(self, day: date, window_days: int) -> pl.Expr:
+        named = self.named(day, window_days)
+        return pl.all_horizontal(named.values()).fill_null(False) if named else pl.lit(True)
+
+    def described(self) -> dict[str, str]:
+        """Each given predicate as a person reads it, by field (for `cession explain`)."""
+        out = {}
+        for name, value in self:
+            if value is None:
+                continue
+            if isinstance(value, list):
+                out[name] = ", ".join(str(v) for v in value)
+            elif isinstance(value, PaidWithin):
+                out[name] = f"{'paid' if value.paid else 'nothing paid'} in the last {value.days} days"
+            else:
+                out[name] = str(value)
+        return out
+
+
+def limitation_status(day: date, window_days: int) -> pl.Expr:
+    """``suspended`` (no limitation date), ``time_barred``, ``window`` (the limitation date within
+    ``window_days`` of ``day``) or ``open``."""
+    limit = pl.col("limitation_date")
+    return (
+        pl.when(limit.is_null())
+        .then(pl.lit("suspended"))
+        .when(limit < day)
+        .then(pl.lit("time_barred"))
+        .when(limit <= day + timedelta(days=window_days))
+        .then(pl.lit("window"))
+        .otherwise(pl.lit("open"))
+    )

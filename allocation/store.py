@@ -1,0 +1,429 @@
+"""Allocation's tables in the store: agencies, strategies, allocation runs and placements (the
+models are engine/store/models.py's; migration 0006).
+
+Reads of the book go through ``engine.store.bulk.read_snapshot`` (on PostgreSQL several COPYs at
+once in one snapshot). A day's allocation is written in one transaction (``write_allocation``):
+its strategy (by content hash, a new version when new), the recalls, the new placements and the
+run's row; an error or a kill leaves the placements as they were. At most one placement of a
+claim is open: the recalls are applied before the new rows go in, and a partial unique index
+refuses a second open one whatever the code does.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+import sqlalchemy as sa
+
+from allocation.decide import AGENCY_SCHEMA, OPEN_SCHEMA, RECALLED_SCHEMA, Allocation
+from allocation.errors import AgencyError, PlacementError
+from allocation.features import DEBTOR_SCHEMA, PAYMENT_SCHEMA, Inputs
+from allocation.strategy import Strategy
+from engine.store.bulk import is_postgres, read_frame, read_snapshot, write_frame
+from engine.store.database import StoreError
+from engine.store.models import Agency, AllocationRun, Placement
+from engine.store.models import Strategy as StrategyRow
+from engine.store.records import AuditAction, audit
+
+#: pg_advisory_xact_lock key of allocations ("cess_al"): one allocation writes at a time
+ALLOCATION_LOCK_KEY = 0x636573735F616C
+
+STATE_SCHEMA = {
+    "claim_id": pl.Int64,
+    "as_of": pl.Date,
+    "total_due": pl.Int64,
+    "principal_due": pl.Int64,
+    "days_past_due": pl.Int32,
+    "limitation_date": pl.Date,
+    "time_barred": pl.Boolean,
+}
+CLAIM_SCHEMA = {
+    "claim_id": pl.Int64,
+    "portfolio_id": pl.String,
+    "debtor_id": pl.Int64,
+    "debtor_kind": pl.String,
+    "due_date": pl.Date,
+    "title_date": pl.Date,
+}
+#: flags are read as JSON text (ADBC hands PostgreSQL's jsonb over as an Arrow extension type) and decoded here
+DEBTOR_READ = {
+    "debtor_id": pl.Int64,
+    "debtor_kind": pl.String,
+    "national_id": pl.String,
+    "postal_code": pl.String,
+    "flags": pl.String,
+}
+PLACEMENT_SCHEMA = {
+    "placement_id": pl.Int64,
+    "claim_id": pl.Int64,
+    "agency_id": pl.String,
+    "queue": pl.String,
+    "placed_on": pl.Date,
+    "recalled_on": pl.Date,
+    "recall_reason": pl.String,
+    "strategy_hash": pl.String,
+    "strategy_version": pl.Int32,
+    "rule": pl.String,
+    "allocation_run_id": pl.Int64,
+    "priority": pl.Int64,
+    "balance": pl.Int64,
+    "days_past_due": pl.Int32,
+}
+
+
+def _where_portfolio(portfolio: str | None, alias: str) -> tuple[str, dict | None]:
+    if portfolio is None:
+        return "", None
+    return f" AND {alias}.portfolio_id = :portfolio", {"portfolio": portfolio}
+
+
+def read_inputs(engine: sa.Engine, as_of: date, portfolio: str | None = None) -> Inputs:
+    """The current claim_state (it must be as of ``as_of``), the claims, their debtors and the
+    payments not reversed, read as of one moment."""
+    where, params = _where_portfolio(portfolio, "s")
+    state_sql = (
+        f"SELECT {', '.join(f's.{c}' for c in STATE_SCHEMA)} FROM claim_state s JOIN portfolios p "
+        "ON p.portfolio_id = s.portfolio_id AND p.current_run_id = s.run_id WHERE 1 = 1" + where
+    )
+    where_c, _ = _where_portfolio(portfolio, "c")
+    claims_sql = f"SELECT {', '.join(f'c.{c}' for c in CLAIM_SCHEMA)} FROM claims c WHERE 1 = 1" + where_c
+    debtors_sql = (
+        "SELECT d.debtor_id, d.debtor_kind, d.national_id, d.postal_code, CAST(d.flags AS TEXT) AS flags FROM debtors d"
+    )
+    if portfolio:  # every debtor otherwise: a semi-join costs more than the rows it saves
+        debtors_sql += " WHERE d.debtor_id IN (SELECT c.debtor_id FROM claims c WHERE 1 = 1" + where_c + ")"
+    payments_sql = (
+        "SELECT e.claim_id, e.event_date, e.amount, e.source FROM events e "
+        + ("JOIN claims c ON c.claim_id = e.claim_id " if portfolio else "")
+        + "WHERE e.kind = 'payment' AND e.event_date <= :as_of"
+        + where_c
+        + " AND e.event_id NOT IN (SELECT r.reverses FROM events r WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL)"
+    )
+    with_day = (params or {}) | {"as_of": as_of}
+    frames = read_snapshot(
+        engine,
+        {
+            "state": (state_sql, STATE_SCHEMA, params),
+            "claims": (claims_sql, CLAIM_SCHEMA, params),
+            "debtors": (debtors_sql, DEBTOR_READ, params),
+            "payments": (payments_sql, PAYMENT_SCHEMA, with_day),
+        },
+    )
+    state = frames["state"]
+    if state.height == 0:
+        raise StoreError("no stored claim_state: run `cession run --as-of DAY` first")
+    days = state["as_of"].unique().sort().to_list()
+    if days != [as_of]:
+        raise StoreError(
+            f"the stored claim_state is as of {', '.join(map(str, days))}, not {as_of}: run "
+            f"`cession run --as-of {as_of}` first (allocation decides on the state of its day)"
+        )
+    debtors = frames["debtors"].with_columns(
+        pl.col("flags").str.json_decode(pl.List(pl.String)).fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )
+    return Inputs(as_of, state.drop("as_of"), frames["claims"], debtors.select(list(DEBTOR_SCHEMA)), frames["payments"])
+
+
+# --- agencies ------------------------------------------------------------------------------------
+
+
+def agencies(engine_or_conn, active_only: bool = False) -> pl.DataFrame:
+    """Every agency (AGENCY_SCHEMA plus name, commission_bp, commission_tiers), by id."""
+    schema = AGENCY_SCHEMA | {
+        "name": pl.String,
+        "commission_bp": pl.Int64,
+        "commission_tiers": pl.List(pl.List(pl.Int64)),
+    }
+    query = (
+        f"SELECT {', '.join(schema)} FROM agencies" + (" WHERE active" if active_only else "") + " ORDER BY agency_id"
+    )
+    if isinstance(engine_or_conn, sa.Engine):
+        with engine_or_conn.connect() as conn:
+            frame = read_frame(conn, query, schema)
+    else:
+        frame = read_frame(engine_or_conn, query, schema)
+    return frame.with_columns(pl.col("regions", "debtor_kinds").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+
+
+AGENCY_FIELDS = (
+    "name",
+    "capacity",
+    "capacity_balance",
+    "regions",
+    "debtor_kinds",
+    "balance_min",
+    "balance_max",
+    "commission_bp",
+    "commission_tiers",
+    "term_days",
+    "active",
+)
+
+
+def add_agency(engine: sa.Engine, agency_id: str, values: dict, *, replace: bool = False) -> bool:
+    """Store an agency; an existing id is refused, or changed with ``replace``. True: it was new."""
+    table = Agency.__table__
+    with engine.begin() as conn:
+        exists = conn.execute(sa.select(table.c.agency_id).where(table.c.agency_id == agency_id)).first() is not None
+        if exists and not replace:
+            raise AgencyError(f"agency {agency_id!r} is already stored (`cession agencies update` changes it)")
+        if exists:
+            conn.execute(
+                sa.update(table).where(table.c.agency_id == agency_id).values(**values, updated_at=datetime.now(UTC))
+            )
+        else:
+            conn.execute(
+                sa.insert(table).values(
+                    agency_id=agency_id,
+                    created_at=datetime.now(UTC),
+                    **{"regions": [], "debtor_kinds": [], "active": True} | values,
+                )
+            )
+        audit(conn, AuditAction.AGENCY, agency_id, {"replaced" if exists else "added": _jsonable(values)})
+    return not exists
+
+
+def update_agency(engine: sa.Engine, agency_id: str, values: dict) -> None:
+    table = Agency.__table__
+    with engine.begin() as conn:
+        done = conn.execute(
+            sa.update(table).where(table.c.agency_id == agency_id).values(**values, updated_at=datetime.now(UTC))
+        )
+        if done.rowcount == 0:
+            raise AgencyError(f"agency {agency_id!r} is not stored (`cession agencies list` lists them)")
+        audit(conn, AuditAction.AGENCY, agency_id, {"updated": _jsonable(values)})
+
+
+def _jsonable(values: dict) -> dict:
+    return {k: (v if isinstance(v, int | str | bool | list | None) else str(v)) for k, v in values.items()}
+
+
+# --- placements ----------------------------------------------------------------------------------
+
+
+def placements(
+    engine_or_conn, *, open_only: bool = False, agency: str | None = None, since: date | None = None
+) -> pl.DataFrame:
+    """Placements (PLACEMENT_SCHEMA): the open ones, of one agency, or those open on or after ``since``."""
+    conditions, params = [], {}
+    if open_only:
+        conditions.append("recalled_on IS NULL")
+    if agency is not None:
+        conditions.append("agency_id = :agency")
+        params["agency"] = agency
+    if since is not None:
+        conditions.append("(recalled_on IS NULL OR recalled_on >= :since)")
+        params["since"] = since
+    query = f"SELECT {', '.join(PLACEMENT_SCHEMA)} FROM placements" + (
+        f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    )
+    if isinstance(engine_or_conn, sa.Engine):
+        with engine_or_conn.connect() as conn:
+            return read_frame(conn, query, PLACEMENT_SCHEMA, params).sort("placement_id")
+    return read_frame(engine_or_conn, query, PLACEMENT_SCHEMA, params).sort("placement_id")
+
+
+def book_placements(engine: sa.Engine, day: date, no_replacement_days: int, performance_days: int):
+    """(open placements, recalls within the no-replacement period, placements of the performance
+    window) as of ``day``."""
+    since = day - timedelta(days=max(no_replacement_days, performance_days))
+    recent = placements(engine, since=since)
+    open_ = recent.filter(pl.col("recalled_on").is_null()).select(list(OPEN_SCHEMA))
+    cutoff = day - timedelta(days=no_replacement_days)
+    recalled = recent.filter(pl.col("recalled_on").is_not_null() & (pl.col("recalled_on") > cutoff)).select(
+        list(RECALLED_SCHEMA)
+    )
+    return open_, recalled, recent
+
+
+def _stored_strategy(conn: sa.Connection, strategy: Strategy) -> int:
+    """The strategy's version: stored already (same hash), or stored now as the next version."""
+    table = StrategyRow.__table__
+    found = conn.execute(sa.select(table.c.version).where(table.c.strategy_hash == strategy.sha256)).scalar()
+    if found is not None:
+        return found
+    latest = conn.execute(sa.select(sa.func.max(table.c.version))).scalar() or 0
+    conn.execute(
+        sa.insert(table).values(
+            strategy_hash=strategy.sha256,
+            version=latest + 1,
+            name=strategy.name,
+            text=strategy.stored_text(),
+            loaded_at=datetime.now(UTC),
+        )
+    )
+    return latest + 1
+
+
+def strategy_versions(engine_or_conn) -> dict[str, int]:
+    table = StrategyRow.__table__
+    if isinstance(engine_or_conn, sa.Engine):
+        with engine_or_conn.connect() as conn:
+            return dict(conn.execute(sa.select(table.c.strategy_hash, table.c.version)).all())
+    return dict(engine_or_conn.execute(sa.select(table.c.strategy_hash, table.c.version)).all())
+
+
+def _lock(conn: sa.Connection) -> None:
+    if is_postgres(conn):
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ALLOCATION_LOCK_KEY})")
+
+
+def _recall(conn: sa.Connection, recalls: pl.DataFrame, day: date) -> int:
+    """Close the placements of ``recalls`` (placement_id, recall_reason) on ``day``."""
+    if recalls.height == 0:
+        return 0
+    conn.exec_driver_sql(
+        "CREATE TEMPORARY TABLE recall_stage (placement_id BIGINT PRIMARY KEY, recall_reason VARCHAR(200))"
+    )
+    try:
+        write_frame(conn, "recall_stage", recalls.select("placement_id", "recall_reason"))
+        done = conn.execute(
+            sa.text(
+                "UPDATE placements SET recalled_on = :day, recall_reason = (SELECT s.recall_reason FROM recall_stage s "
+                "WHERE s.placement_id = placements.placement_id) WHERE recalled_on IS NULL AND placement_id IN "
+                "(SELECT placement_id FROM recall_stage)"
+            ),
+            {"day": day},
+        ).rowcount
+    finally:
+        conn.exec_driver_sql("DROP TABLE recall_stage")
+    return done
+
+
+def write_allocation(engine: sa.Engine, allocation: Allocation, seconds: float) -> int:
+    """The allocation's recalls, placements, strategy and run row, in one transaction; the run's id."""
+    started = time.perf_counter()
+    strategy = allocation.strategy
+    with engine.begin() as conn:
+        _lock(conn)
+        versions = {strategy.sha256: _stored_strategy(conn, strategy)}
+        if strategy.challenger is not None:
+            versions[strategy.challenger.sha256] = _stored_strategy(conn, strategy.challenger)
+        recalled = _recall(conn, allocation.recalls, allocation.day)
+        if recalled != allocation.recalls.height:
+            raise StoreError(
+                "the open placements changed while this allocation ran (another allocate or recall?): "
+                "nothing was written; run it again"
+            )
+        summary = summarise(allocation)
+        run_id = conn.execute(
+            sa.insert(AllocationRun.__table__)
+            .values(
+                as_of=allocation.day,
+                strategy_hash=strategy.sha256,
+                started_at=datetime.now(UTC),
+                seconds=None,
+                claims=allocation.decisions.height,
+                placed=allocation.placements.height,
+                recalled=recalled,
+                summary=summary,
+            )
+            .returning(AllocationRun.__table__.c.allocation_run_id)
+        ).scalar_one()
+        rows = allocation.placements.select(
+            "claim_id",
+            "agency_id",
+            "queue",
+            "placed_on",
+            pl.col("strategy").alias("strategy_hash"),
+            pl.col("strategy").replace_strict(versions, return_dtype=pl.Int32).alias("strategy_version"),
+            "rule",
+            pl.lit(run_id, dtype=pl.Int64).alias("allocation_run_id"),
+            "priority",
+            "balance",
+            "days_past_due",
+        )
+        if rows.height:
+            try:
+                with conn.begin_nested():
+                    write_frame(conn, "placements", rows)
+            except _integrity_errors():
+                raise StoreError(
+                    "a claim got an open placement while this allocation ran (another allocate?): "
+                    "nothing was written; run it again"
+                ) from None
+        conn.execute(
+            sa.update(AllocationRun.__table__)
+            .where(AllocationRun.__table__.c.allocation_run_id == run_id)
+            .values(seconds=round(seconds + time.perf_counter() - started, 3))
+        )
+        audit(
+            conn,
+            AuditAction.ALLOCATE,
+            str(run_id),
+            {
+                "as_of": allocation.day.isoformat(),
+                "strategy": strategy.sha256,
+                "placed": rows.height,
+                "recalled": recalled,
+            },
+        )
+    return run_id
+
+
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    """What a broken unique index raises: SQLAlchemy's, or the driver's through a raw cursor (COPY)."""
+    import sqlite3
+
+    import psycopg
+
+    return (sa.exc.IntegrityError, psycopg.errors.IntegrityError, sqlite3.IntegrityError)
+
+
+def recall_on_demand(engine: sa.Engine, day: date, claims: list[int] | None, agency: str | None, reason: str) -> int:
+    """Recall the open placements of ``claims`` and/or of ``agency`` on ``day``; how many."""
+    if not claims and agency is None:
+        raise PlacementError("say what to recall: --claim ID (repeatable) and/or --agency A")
+    table = Placement.__table__
+    with engine.begin() as conn:
+        _lock(conn)
+        condition = table.c.recalled_on.is_(None)
+        if claims:
+            condition &= table.c.claim_id.in_(claims)
+        if agency is not None:
+            condition &= table.c.agency_id == agency
+        found = conn.execute(sa.select(table.c.claim_id, table.c.placed_on).where(condition)).all()
+        if not found:
+            what = f"claims {', '.join(map(str, claims))}" if claims else ""
+            what += (" of " if what else "") + (f"agency {agency}" if agency else "")
+            raise PlacementError(f"no open placement of {what}")
+        early = [c for c, placed in found if placed > day]
+        if early:
+            raise PlacementError(f"claim {early[0]}: placed after {day}; a recall cannot predate its placement")
+        done = conn.execute(sa.update(table).where(condition).values(recalled_on=day, recall_reason=reason)).rowcount
+        audit(
+            conn, AuditAction.RECALL, agency or "claims", {"as_of": day.isoformat(), "recalled": done, "reason": reason}
+        )
+    return done
+
+
+def latest_runs(engine: sa.Engine, limit: int = 10) -> list[dict]:
+    table = AllocationRun.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(table).order_by(table.c.allocation_run_id.desc()).limit(limit)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def summarise(allocation: Allocation) -> dict:
+    """Counts and balances (grosz) per action, agency and queue, and per side of the split."""
+    d = allocation.decisions
+
+    def by(columns: list[str]) -> list[dict]:
+        return (
+            d.group_by(columns)
+            .agg(claims=pl.len(), balance=pl.col("balance").sum())
+            .sort(columns, nulls_last=True)
+            .to_dicts()
+        )
+
+    return {
+        "claims": d.height,
+        "balance": int(d["balance"].sum() or 0),
+        "by_action": by(["action"]),
+        "by_agency": by(["agency_id"]) if d.height else [],
+        "by_queue": by(["queue"]),
+        "by_side": by(["side", "action"]),
+        "recalled": allocation.recalls.group_by("recall_reason").len().sort("recall_reason").to_dicts(),
+    }
