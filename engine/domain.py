@@ -291,6 +291,24 @@ class RecallReason(Choice):
     HOLD = "hold", "a hold appeared (a debtor's flag)"
     PAID = "paid", "nothing is owed any more"
     AGENCY_INACTIVE = "agency_inactive", "the agency was deactivated"
+    RETURNED = "returned", "returned by the agency (POST /v1/agency/placements/{claim_id}/return), with its code"
+
+    def __init__(self, _value: str, about: str) -> None:
+        self.about = about
+
+
+class ReturnReason(Choice):
+    """Why an agency gives a case back (the HTTP API's return; ``placements.recall_reason`` is
+    ``returned:<code>``)."""
+
+    UNCOLLECTABLE = "uncollectable", "worked to the end of what the agency can do, nothing to collect"
+    NO_CONTACT = "no_contact", "the debtor cannot be reached at any known address, phone or e-mail"
+    DISPUTED = "disputed", "the debtor disputes the claim"
+    DECEASED = "deceased", "the debtor has died"
+    BANKRUPT = "bankrupt", "the debtor is in bankruptcy or restructuring"
+    WRONG_DEBTOR = "wrong_debtor", "the person reached is not the debtor"
+    SETTLED_ELSEWHERE = "settled_elsewhere", "the debtor shows the claim paid or settled with someone else"
+    OTHER = "other", "another reason, in the note"
 
     def __init__(self, _value: str, about: str) -> None:
         self.about = about

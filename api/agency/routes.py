@@ -9,9 +9,10 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from api.agency import service
-from api.agency.schemas import Balance, EventBatch, PostedBatch
+from api.agency.schemas import Balance, EventBatch, PlacementPage, PostedBatch, Return, Returned
 from api.claims.service import MONEY
 from api.http.auth import Agency, Store
+from api.http.params import ClaimId
 from api.http.problems import Problem
 from engine.money import pln
 
@@ -37,7 +38,7 @@ def post_events(
     """Post a batch of payments and acknowledgments (1 to 1000) of claims placed with your agency:
     all are stored or none, with each bad item's index, field and rule."""
     items = [e.model_dump() for e in batch.events]
-    digest = service.body_digest(batch.model_dump(mode="json"))
+    digest = service.body_digest(body=batch.model_dump(mode="json"))
     answer = service.post_events(
         store=store, caller=caller, items=items, idempotency_key=idempotency_key, digest=digest, today=date.today()
     )
@@ -47,7 +48,7 @@ def post_events(
 
 @router.get("/claims/{claim_id}/balance", response_model=Balance, responses=ERRORS)
 def balance(
-    claim_id: int,
+    claim_id: ClaimId,
     caller: Agency,
     store: Store,
     as_of: Annotated[date | None, Query(description="The day (default: today).")] = None,
@@ -55,3 +56,22 @@ def balance(
     """A claim's balance and its split as of a day, computed now from every stored event."""
     row = service.balance(store=store, caller=caller, claim_id=claim_id, as_of=as_of or date.today())
     return Balance(**{k: (pln(v) if k in MONEY else v) for k, v in row.items() if k in Balance.model_fields})
+
+
+@router.get("/placements", response_model=PlacementPage, responses=ERRORS)
+def placements(
+    caller: Agency,
+    store: Store,
+    cursor: Annotated[str | None, Query(description="next_cursor of the page before (none: the first page).")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Placements per page.")] = 100,
+) -> dict:
+    """Your agency's open placements, oldest first, with each claim, its debtor and its balance."""
+    return service.placements(store=store, caller=caller, cursor=cursor, limit=limit)
+
+
+@router.post("/placements/{claim_id}/return", response_model=Returned, responses=ERRORS)
+def return_case(claim_id: ClaimId, body: Return, caller: Agency, store: Store) -> dict:
+    """Give a case back, with a reason code: its placement with your agency ends today."""
+    return service.return_case(
+        store=store, caller=caller, claim_id=claim_id, reason=body.reason, note=body.note, today=date.today()
+    )

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from engine.domain import ReturnReason
 
 
 class AgencyEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    claim_id: int = Field(description="A claim placed with your agency.")
+    claim_id: int = Field(ge=1, le=2**63 - 1, description="A claim placed with your agency.")
     kind: str = Field(description="payment or acknowledgment.", examples=["payment"])
     event_date: date = Field(description="The day it happened (YYYY-MM-DD), not in the future.")
     amount: str | None = Field(
@@ -63,3 +66,69 @@ class Balance(BaseModel):
     limitation_date: date | None
     time_barred: bool
     days_past_due: int
+
+
+ReturnCode = Literal[tuple(r.value for r in ReturnReason)]  # type: ignore[valid-type]
+
+
+class Return(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: ReturnCode = Field(  # type: ignore[valid-type]
+        description="; ".join(f"{r.value}: {r.about}" for r in ReturnReason)
+    )
+    note: str | None = Field(default=None, max_length=2000, description="Free text for the purchaser's team.")
+
+
+class Returned(BaseModel):
+    claim_id: int
+    placement_id: int
+    returned_on: date
+    reason: str
+
+
+class PlacedClaim(BaseModel):
+    portfolio_id: str
+    seller_ref: str
+    due_date: date
+    principal: str
+    title_date: date | None
+
+
+class PlacedDebtor(BaseModel):
+    debtor_id: int
+    debtor_kind: str
+    name: str
+    national_id: str | None
+    street: str | None
+    postal_code: str | None
+    city: str | None
+    phone: str | None
+    email: str | None
+
+
+class PlacedBalance(BaseModel):
+    """The claim's balance in the current stored state (the day of the last engine run)."""
+
+    as_of: date
+    principal_due: str
+    interest_due: str
+    costs_due: str
+    total_due: str
+    limitation_date: date | None
+    time_barred: bool
+
+
+class PlacementItem(BaseModel):
+    claim_id: int
+    placement_id: int
+    placed_on: date
+    queue: str
+    claim: PlacedClaim
+    debtor: PlacedDebtor | None
+    balance: PlacedBalance | None = Field(description="None before the engine's first run of the claim.")
+
+
+class PlacementPage(BaseModel):
+    items: list[PlacementItem]
+    next_cursor: str | None = Field(description="Pass it as ?cursor= for the next page; null: the last page.")

@@ -8,6 +8,7 @@ or refused whole, with a reason per bad item (its index, field and rule).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -17,8 +18,9 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 
 from api.keys.service import Caller
-from engine.domain import EventKind
+from engine.domain import EventKind, RecallReason, ReturnReason
 from engine.errors import Conflict, InputError, ItemsRefused, NotFound
+from engine.money import pln
 from engine.store import claims as claims_repository
 from engine.store import keys as keys_repository
 from engine.store.models import Event
@@ -44,7 +46,7 @@ class Answer:
     replayed: bool = False
 
 
-def grosz_of(text: object) -> int:
+def _grosz(text: object) -> int:
     """A PLN amount as the API takes it, a decimal string ``"123.45"`` (at most two decimals, no sign,
     no thousands separator), in grosz; InputError naming the rule otherwise."""
     if not isinstance(text, str):
@@ -59,7 +61,7 @@ def grosz_of(text: object) -> int:
     return int(whole) * 100 + int((cents + "00")[:2])
 
 
-def body_digest(body: dict) -> str:
+def body_digest(*, body: dict) -> str:
     """The SHA-256 of a request body as parsed (keys sorted): a retry that sends the same JSON with
     other spacing or key order is the same body."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -94,7 +96,7 @@ def _checked(conn: sa.Connection, caller: Caller, items: list[dict], today: date
                 refuse(index, "amount", f"a {kind.value} has an amount")
             else:
                 try:
-                    grosz = grosz_of(amount)
+                    grosz = _grosz(amount)
                     if grosz == 0:
                         refuse(index, "amount", f"a {kind.value} must be more than 0.00")
                 except InputError as e:
@@ -227,3 +229,113 @@ def balance(*, store: sa.Engine, caller: Caller, claim_id: int, as_of: date, all
         if caller.agency_id is not None and not claims_repository.placed_with(conn, [claim_id], caller.agency_id):
             raise NotFound(f"claim {claim_id}: not found")
     return computed_state(store=store, claim_id=claim_id, as_of=as_of, allow_stale_rates=allow_stale_rates)
+
+
+PAGE_MAX = 1000
+
+
+def _encode_cursor(placement_id: int) -> str:
+    """An opaque cursor: where the next page starts (clients pass it back as it is)."""
+    return base64.urlsafe_b64encode(f"p{placement_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if text.startswith("p") and text[1:].isdigit() and int(text[1:]) < 2**63:
+            return int(text[1:])
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise InputError(f"cursor {cursor!r}: not a cursor this API gave (pass next_cursor back as it is)")
+
+
+def placements(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: int) -> dict:
+    """A page of the agency's open placements, oldest placement first (a stable order: a placement
+    made after the first page is read comes on a later page), each with the claim, the debtor and
+    the balance of the current stored state. Reading the debtors' personal data is audited."""
+    if not caller.agency_id:
+        raise InputError("only an agency's key lists an agency's placements")
+    if not 1 <= limit <= PAGE_MAX:
+        raise InputError(f"limit: 1 to {PAGE_MAX}, not {limit}")
+    after = _decode_cursor(cursor)
+    with store.begin() as conn:
+        rows = claims_repository.agency_placements(conn, caller.agency_id, after, limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        if page:
+            audit(
+                conn,
+                AuditAction.READ_DEBTOR,
+                f"agency:{caller.agency_id}",
+                {"placements": len(page), "first_claim_id": page[0]["claim_id"], "last_claim_id": page[-1]["claim_id"]},
+                caller.name,
+            )
+    return {
+        "items": [_placement_item(r) for r in page],
+        "next_cursor": _encode_cursor(page[-1]["placement_id"]) if more else None,
+    }
+
+
+def _placement_item(r: dict) -> dict:
+    money = lambda v: None if v is None else pln(v)  # noqa: E731
+    balance = None
+    if r["as_of"] is not None:
+        balance = {
+            "as_of": r["as_of"],
+            "principal_due": money(r["principal_due"]),
+            "interest_due": money(r["interest_due"]),
+            "costs_due": money(r["costs_due"]),
+            "total_due": money(r["total_due"]),
+            "limitation_date": r["limitation_date"],
+            "time_barred": bool(r["time_barred"]),
+        }
+    debtor = None
+    if r["debtor_id"] is not None:
+        debtor = {
+            k: r[k] for k in ("debtor_id", "name", "national_id", "street", "postal_code", "city", "phone", "email")
+        }
+        debtor["debtor_kind"] = r["debtor_kind"]
+    return {
+        "claim_id": r["claim_id"],
+        "placement_id": r["placement_id"],
+        "placed_on": r["placed_on"],
+        "queue": r["queue"],
+        "claim": {
+            "portfolio_id": r["portfolio_id"],
+            "seller_ref": r["seller_ref"],
+            "due_date": r["due_date"],
+            "principal": money(r["principal"]),
+            "title_date": r["title_date"],
+        },
+        "debtor": debtor,
+        "balance": balance,
+    }
+
+
+def return_case(*, store: sa.Engine, caller: Caller, claim_id: int, reason: str, note: str | None, today: date) -> dict:
+    """The agency gives a case back: its open placement ends today with ``returned:<reason>``
+    (the allocation does not place it with the same agency again within its period)."""
+    if not caller.agency_id:
+        raise InputError("only an agency's key returns an agency's case")
+    try:
+        code = ReturnReason(reason)
+    except ValueError:
+        raise ItemsRefused(
+            f"reason {reason!r}: not a return reason",
+            [{"field": "reason", "rule": f"one of {', '.join(r.value for r in ReturnReason)}"}],
+        ) from None
+    with store.begin() as conn:
+        placement = claims_repository.open_placement(conn, claim_id, caller.agency_id)
+        if placement is None:
+            raise NotFound(f"claim {claim_id}: not found")
+        day = max(today, placement["placed_on"])
+        claims_repository.close_placement(conn, placement["placement_id"], day, f"{RecallReason.RETURNED}:{code}")
+        audit(
+            conn,
+            AuditAction.API_WRITE,
+            f"claim:{claim_id}",
+            {"operation": "agency.return", "agency_id": caller.agency_id, "reason": code.value, "note": note},
+            caller.name,
+        )
+    return {"claim_id": claim_id, "placement_id": placement["placement_id"], "returned_on": day, "reason": code.value}

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from api.agency.schemas import Balance
 from api.claims import service
 from api.http.auth import PurchaserOrLegal, Store
+from api.http.params import ClaimId
 from api.http.problems import Problem
 from engine.money import pln
 
@@ -26,7 +27,7 @@ def _money(row: dict | None, columns) -> dict | None:
 
 
 @router.get("/{claim_id}", responses=ERRORS)
-def claim(claim_id: int, caller: PurchaserOrLegal, store: Store) -> dict[str, Any]:
+def claim(claim_id: ClaimId, caller: PurchaserOrLegal, store: Store) -> dict[str, Any]:
     """The claim, its debtor (the read is audited), its events, its current stored state and its
     placements."""
     found = service.detail(store=store, claim_id=claim_id, who=caller.name)
@@ -41,7 +42,7 @@ def claim(claim_id: int, caller: PurchaserOrLegal, store: Store) -> dict[str, An
 
 @router.get("/{claim_id}/balance", response_model=Balance, responses=ERRORS)
 def balance(
-    claim_id: int,
+    claim_id: ClaimId,
     _caller: PurchaserOrLegal,
     store: Store,
     as_of: Annotated[date | None, Query(description="The day (default: today).")] = None,

@@ -88,7 +88,7 @@ def run(
     if as_json:
         from engine.money import pln
 
-        summary = service.summary(record)
+        summary = service.summary(record=record)
         summary["totals"] = {k: pln(v) for k, v in (record.totals or {}).items()}
         console.print_json(summary)
     else:
@@ -103,7 +103,7 @@ def runs(
 
     records = service.latest(store=opened(database_url), limit=limit)
     if as_json:
-        console.print_json([service.summary(r) for r in records])
+        console.print_json([service.summary(record=r) for r in records])
         return
     if not records:
         console.out.print("no engine runs in this store yet (`cession run` makes one)")

@@ -29,6 +29,27 @@ def create_app(store: sa.Engine) -> FastAPI:
     for router in (agency, claims, runs):
         app.include_router(router)
 
+    def openapi() -> dict:
+        """FastAPI's schema, with every error response documented as what it is: problem+json."""
+        if app.openapi_schema:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for code, response in operation.get("responses", {}).items():
+                    if code.isdigit() and int(code) >= 400:
+                        response["content"] = {problems.MEDIA_TYPE: problem}
+        components = schema.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         """Whether the server answers (no key needed; reads nothing)."""

@@ -106,7 +106,7 @@ def revoke(*, store: sa.Engine, key_id: str, who: str | None = None) -> reposito
         return repository.find_key(conn, key_id)  # type: ignore[return-value]
 
 
-def key_id_of(key: str) -> str | None:
+def _key_id_of(key: str) -> str | None:
     """The key id a presented key claims, or None when it is not shaped like one of ours."""
     if not key.startswith(PREFIX):
         return None
@@ -119,7 +119,7 @@ def key_id_of(key: str) -> str | None:
 def authenticate(*, store: sa.Engine, key: str) -> Caller | None:
     """The caller a presented key stands for, or None: an unknown, malformed or revoked key. The
     hashes are compared in constant time."""
-    key_id = key_id_of(key)
+    key_id = _key_id_of(key)
     if key_id is None:
         return None
     with store.connect() as conn:

@@ -16,4 +16,4 @@ router = APIRouter(prefix="/v1/runs", tags=["runs"])
 @router.get("", responses={code: {"model": Problem} for code in (401, 403)})
 def runs(_caller: Purchaser, store: Store, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[dict[str, Any]]:
     """The latest engine runs: when, as of which day, how they ended."""
-    return [service.summary(r) for r in service.latest(store=store, limit=limit)]
+    return [service.summary(record=r) for r in service.latest(store=store, limit=limit)]

@@ -108,7 +108,7 @@ def latest(*, store: sa.Engine, limit: int = 20) -> list[RunRecord]:
     return runs.runs_list(store, limit)
 
 
-def summary(record: RunRecord) -> dict:
+def summary(*, record: RunRecord) -> dict:
     """A run as `cession runs --json` and the HTTP API give it (totals in grosz, as stored)."""
     stale = (record.provenance or {}).get("stale_rate_tables", {})
     return {

@@ -71,3 +71,45 @@ def claim_frames(conn: sa.Connection, claim_id: int) -> tuple[pl.DataFrame, pl.D
     claims = pl.DataFrame([{c: claim[c] for c in CLAIM_SCHEMA}], schema=CLAIM_SCHEMA)
     events = pl.DataFrame([{c: e[c] for c in EVENT_SCHEMA} for e in event_rows(conn, claim_id)], schema=EVENT_SCHEMA)
     return claims, events
+
+
+def agency_placements(conn: sa.Connection, agency_id: str, after: int, limit: int) -> list[dict]:
+    """A page of the agency's open placements with placement_id > ``after``, by placement_id: each
+    with its claim, its debtor and its balance in the current stored state (None before a run)."""
+    query = sa.text(
+        "SELECT p.placement_id, p.claim_id, p.queue, p.placed_on, "
+        "c.portfolio_id, c.seller_ref, c.due_date, c.principal, c.title_date, c.debtor_kind, "
+        "d.debtor_id, d.name, d.national_id, d.street, d.postal_code, d.city, d.phone, d.email, "
+        "s.as_of, s.principal_due, s.interest_due, s.costs_due, s.total_due, s.limitation_date, s.time_barred "
+        "FROM placements p JOIN claims c ON c.claim_id = p.claim_id "
+        "LEFT JOIN debtors d ON d.debtor_id = c.debtor_id "
+        "LEFT JOIN portfolios f ON f.portfolio_id = c.portfolio_id "
+        "LEFT JOIN claim_state s ON s.run_id = f.current_run_id AND s.claim_id = p.claim_id "
+        "WHERE p.agency_id = :agency AND p.recalled_on IS NULL AND p.placement_id > :after "
+        "ORDER BY p.placement_id LIMIT :limit"
+    )
+    return [dict(r) for r in conn.execute(query, {"agency": agency_id, "after": after, "limit": limit}).mappings()]
+
+
+def open_placement(conn: sa.Connection, claim_id: int, agency_id: str) -> dict | None:
+    table = Placement.__table__
+    row = (
+        conn.execute(
+            sa.select(table).where(
+                table.c.claim_id == claim_id, table.c.agency_id == agency_id, table.c.recalled_on.is_(None)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+def close_placement(conn: sa.Connection, placement_id: int, day, reason: str) -> bool:
+    table = Placement.__table__
+    done = conn.execute(
+        sa.update(table)
+        .where(table.c.placement_id == placement_id, table.c.recalled_on.is_(None))
+        .values(recalled_on=day, recall_reason=reason)
+    )
+    return done.rowcount == 1

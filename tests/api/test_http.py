@@ -125,7 +125,7 @@ def test_roles_admit_their_routes_only(client, book):
 # ------------------------------------------------------------------------ an agency's own claims
 
 
-@pytest.mark.parametrize("claim_id", [3, 4, 999_999, -1])
+@pytest.mark.parametrize("claim_id", [3, 4, 999_999])
 def test_an_agency_gets_404_for_every_claim_not_placed_with_it(client, book, claim_id):
     body = is_problem(client.get(f"/v1/agency/claims/{claim_id}/balance", headers=book["A"]), 404)
     assert body["detail"] == f"claim {claim_id}: not found"  # the same words whether it exists or not
@@ -319,3 +319,53 @@ def test_keys_from_the_command_line_create_list_and_revoke(store_url, client, st
     assert again.returncode == 2 and "already revoked" in again.stderr
     bad = cession("keys", "create", "--role", "agency", *url, check=False)
     assert bad.returncode == 2 and "--agency" in bad.stderr
+
+
+# ------------------------------------------------------------------------ placements and returns
+
+
+def test_an_agency_pages_through_its_open_placements_only(client, book, store):
+    more = [claim(i, due=DUE, debtor_id=i) for i in range(10, 35)]
+    records.load(store, *frames(more))
+    with store.begin() as conn:
+        conn.execute(
+            sa.insert(Placement.__table__),
+            [
+                {"claim_id": i, "agency_id": "A", "placed_on": date(2026, 2, 1), "recalled_on": None}
+                for i in range(10, 35)
+            ],
+        )
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 7} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/v1/agency/placements", params=params, headers=book["A"])
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert len(body["items"]) <= 7
+        seen += [item["claim_id"] for item in body["items"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [1, 2, *range(10, 35)] and pages == 4  # 27 placements, by placement, none twice
+    first = client.get("/v1/agency/placements", headers=book["A"]).json()["items"][0]
+    assert first["claim"]["principal"] == "1000.00" and first["balance"] is None  # no engine run yet
+    assert [i["claim_id"] for i in client.get("/v1/agency/placements", headers=book["B"]).json()["items"]] == [3]
+    is_problem(client.get("/v1/agency/placements", params={"cursor": "not-ours"}, headers=book["A"]), 400)
+    is_problem(client.get("/v1/agency/placements", params={"limit": 1001}, headers=book["A"]), 422)
+
+
+def test_a_returned_case_leaves_the_agency_and_is_not_its_own_any_more(client, book, store):
+    path = "/v1/agency/placements/1/return"
+    refused = client.post(path, json={"reason": "bored"}, headers=book["A"])
+    assert is_problem(refused, 422)["errors"][0]["field"] == "reason"
+    is_problem(client.post("/v1/agency/placements/3/return", json={"reason": "other"}, headers=book["A"]), 404)
+    done = client.post(path, json={"reason": "no_contact", "note": "three letters returned"}, headers=book["A"])
+    assert done.status_code == 200, done.text
+    assert done.json()["reason"] == "no_contact" and done.json()["returned_on"] == TODAY.isoformat()
+    with store.connect() as conn:
+        (reason,) = conn.execute(sa.select(Placement.recall_reason).where(Placement.claim_id == 1)).one()
+    assert reason == "returned:no_contact"
+    is_problem(client.get("/v1/agency/claims/1/balance", headers=book["A"]), 404)
+    is_problem(client.post(path, json={"reason": "no_contact"}, headers=book["A"]), 404)  # returned already
+    assert [i["claim_id"] for i in client.get("/v1/agency/placements", headers=book["A"]).json()["items"]] == [2]

@@ -1,0 +1,11 @@
+"""Path and query parameters shared by the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path
+
+#: the store keeps ids as BIGINT: anything outside 1..2^63-1 is refused as input (422), never sent to SQL
+ID_MAX = 2**63 - 1
+ClaimId = Annotated[int, Path(ge=1, le=ID_MAX, description="A claim's id (claims.claim_id).")]
