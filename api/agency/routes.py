@@ -10,11 +10,9 @@ from fastapi.responses import JSONResponse
 
 from api.agency import service
 from api.agency.schemas import Balance, EventBatch, PlacementPage, PostedBatch, Return, Returned
-from api.claims.service import MONEY
 from api.http.auth import Agency, Store
 from api.http.params import ClaimId
 from api.http.problems import Problem
-from engine.money import pln
 
 router = APIRouter(prefix="/v1/agency", tags=["agency"])
 ERRORS = {code: {"model": Problem} for code in (400, 401, 403, 404, 409, 422)}
@@ -55,7 +53,7 @@ def balance(
 ) -> Balance:
     """A claim's balance and its split as of a day, computed now from every stored event."""
     row = service.balance(store=store, caller=caller, claim_id=claim_id, as_of=as_of or date.today())
-    return Balance(**{k: (pln(v) if k in MONEY else v) for k, v in row.items() if k in Balance.model_fields})
+    return Balance.of(row)
 
 
 @router.get("/placements", response_model=PlacementPage, responses=ERRORS)

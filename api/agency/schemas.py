@@ -67,6 +67,15 @@ class Balance(BaseModel):
     time_barred: bool
     days_past_due: int
 
+    @classmethod
+    def of(cls, row: dict) -> Balance:
+        """From a claim_state row (money in grosz)."""
+        from engine.money import pln
+
+        money = {"principal_due", "interest_due", "costs_due", "total_due", "interest_accrued"}
+        money |= {"interest_time_barred", "paid_costs", "paid_interest", "paid_principal", "overpaid"}
+        return cls(**{k: (pln(v) if k in money else v) for k, v in row.items() if k in cls.model_fields})
+
 
 ReturnCode = Literal[tuple(r.value for r in ReturnReason)]  # type: ignore[valid-type]
 

@@ -49,4 +49,4 @@ def balance(
 ) -> Balance:
     """The claim's balance as of a day, computed now from every stored event."""
     row = service.computed_state(store=store, claim_id=claim_id, as_of=as_of or date.today())
-    return Balance(**{k: (pln(v) if k in service.MONEY else v) for k, v in row.items() if k in Balance.model_fields})
+    return Balance.of(row)
