@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,6 +21,7 @@ import pyarrow as pa
 from engine.inputs import NOT_AS_OF, Prepared, prepare
 from engine.kernels.calendar import NULL_DAY
 from engine.kernels.claim_state import (
+    BLOCK,
     DAY_COLUMNS,
     FLAG_COLUMNS,
     MONEY_COLUMNS,
@@ -227,8 +229,35 @@ def compute_state(
     ``StaleRulesError`` for an as_of past the rules' validity."""
     started = time.perf_counter()
     rules = rules or load_rules()
-    p = prepare(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, rules=rules)
-    return state_table(p, on_progress, started)
+    with one_thread_if_small(_rows(claims)):
+        p = prepare(claims, events, as_of, waterfall=waterfall, allow_stale_rates=allow_stale_rates, rules=rules)
+        return state_table(p, on_progress, started)
+
+
+def _rows(frame: Frame) -> int | None:
+    """The rows of a frame in memory (None for a lazy one: not known without reading it)."""
+    if isinstance(frame, pa.Table):
+        return frame.num_rows
+    return getattr(frame, "height", None) if not hasattr(frame, "collect") else None
+
+
+@contextmanager
+def one_thread_if_small(claims: int | None) -> Iterator[None]:
+    """The kernels of at most one block of claims (``BLOCK``: one claim's balance asked over the HTTP
+    API, a calculator) on this thread alone: a parallel loop of one block has work for one thread
+    only, and waking the others costs more than the claims (milliseconds on a busy machine, against
+    microseconds). numba's thread count is per calling thread, so other threads' runs keep theirs."""
+    if claims is None or claims > BLOCK:
+        yield
+        return
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def state_table(p: Prepared, on_progress: Progress | None = None, started: float | None = None) -> pa.Table:
