@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.agency import service
 from api.agency.schemas import Balance, EventBatch, PlacementPage, PostedBatch, Return, Returned
 from api.http.auth import Agency, Store
-from api.http.params import ClaimId
+from api.http.params import ClaimId, IdempotencyKey
 from api.http.problems import Problem
 
 router = APIRouter(prefix="/v1/agency", tags=["agency"])
@@ -23,22 +23,25 @@ def post_events(
     batch: EventBatch,
     caller: Agency,
     store: Store,
-    idempotency_key: Annotated[
-        str,
-        Header(
-            min_length=1,
-            max_length=200,
-            description="One key per batch: a retry with the same key and body gets the first response "
-            "again and stores nothing new; the same key with another body is refused (409).",
-        ),
-    ],
+    idempotency_key: IdempotencyKey,
 ):
     """Post a batch of payments and acknowledgments (1 to 1000) of claims placed with your agency:
     all are stored or none, with each bad item's index, field and rule."""
-    items = [e.model_dump() for e in batch.events]
-    digest = service.body_digest(body=batch.model_dump(mode="json"))
-    answer = service.post_events(
-        store=store, caller=caller, items=items, idempotency_key=idempotency_key, digest=digest, today=date.today()
+    return posted(batch, store, caller, service.poster(caller=caller), idempotency_key)
+
+
+def posted(batch: EventBatch, store, caller, poster, idempotency_key: str) -> JSONResponse:
+    """A batch through api/events/service.py, the response as stored (and marked when given again)."""
+    from api.events import service as events
+
+    answer = events.post_events(
+        store=store,
+        caller=caller,
+        poster=poster,
+        items=[e.model_dump() for e in batch.events],
+        idempotency_key=idempotency_key,
+        digest=events.body_digest(body=batch.model_dump(mode="json")),
+        today=date.today(),
     )
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return JSONResponse(answer.body, status_code=answer.status, headers=headers)

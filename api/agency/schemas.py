@@ -13,13 +13,19 @@ from engine.domain import ReturnReason
 class AgencyEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    claim_id: int = Field(ge=1, le=2**63 - 1, description="A claim placed with your agency.")
-    kind: str = Field(description="payment or acknowledgment.", examples=["payment"])
+    claim_id: int = Field(
+        ge=1, le=2**63 - 1, description="An agency: a claim placed with it; the legal team: a stored claim."
+    )
+    kind: str = Field(
+        description="An agency: payment or acknowledgment. The legal team: court_filing, proceedings_end, "
+        "title, enforcement_filing, enforcement_end or cost.",
+        examples=["payment"],
+    )
     event_date: date = Field(description="The day it happened (YYYY-MM-DD), not in the future.")
     amount: str | None = Field(
         default=None,
-        description='PLN as a decimal string, at most two decimals: "123.45". A payment has one (> 0); '
-        "an acknowledgment none.",
+        description='PLN as a decimal string, at most two decimals: "123.45". A payment and a cost have one '
+        "(> 0); the other kinds none.",
         examples=["123.45"],
     )
     external_id: str = Field(
@@ -133,6 +139,7 @@ class PlacementItem(BaseModel):
     placement_id: int
     placed_on: date
     queue: str
+    priority: int | None = Field(description="Order in a legal queue (1 first), as the allocation set it.")
     claim: PlacedClaim
     debtor: PlacedDebtor | None
     balance: PlacedBalance | None = Field(description="None before the engine's first run of the claim.")

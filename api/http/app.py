@@ -21,12 +21,13 @@ breaks. A write sent with an `Idempotency-Key` is done once: a retry gets the fi
 def create_app(store: sa.Engine) -> FastAPI:
     from api.agency.routes import router as agency
     from api.claims.routes import router as claims
+    from api.legal.routes import router as legal
     from api.runs.routes import router as runs
 
     app = FastAPI(title="Cession", version=VERSION, description=DESCRIPTION)
     app.state.store = store
     problems.install(app)
-    for router in (agency, claims, runs):
+    for router in (agency, legal, claims, runs):
         app.include_router(router)
 
     def openapi() -> dict:

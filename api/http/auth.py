@@ -49,3 +49,4 @@ def allowed(*roles: KeyRole, admin: bool = True):
 Purchaser = Annotated[Caller, Depends(allowed(KeyRole.ANALYST))]
 PurchaserOrLegal = Annotated[Caller, Depends(allowed(KeyRole.ANALYST, KeyRole.LEGAL))]
 Agency = Annotated[Caller, Depends(allowed(KeyRole.AGENCY, admin=False))]
+Legal = Annotated[Caller, Depends(allowed(KeyRole.LEGAL))]

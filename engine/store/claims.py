@@ -73,19 +73,47 @@ def claim_frames(conn: sa.Connection, claim_id: int) -> tuple[pl.DataFrame, pl.D
     return claims, events
 
 
+_PLACED = (
+    "SELECT p.placement_id, p.claim_id, p.queue, p.placed_on, p.priority, "
+    "c.portfolio_id, c.seller_ref, c.due_date, c.principal, c.title_date, c.debtor_kind, "
+    "d.debtor_id, d.name, d.national_id, d.street, d.postal_code, d.city, d.phone, d.email, "
+    "s.as_of, s.principal_due, s.interest_due, s.costs_due, s.total_due, s.limitation_date, s.time_barred "
+    "FROM placements p JOIN claims c ON c.claim_id = p.claim_id "
+    "LEFT JOIN debtors d ON d.debtor_id = c.debtor_id "
+    "LEFT JOIN portfolios f ON f.portfolio_id = c.portfolio_id "
+    "LEFT JOIN claim_state s ON s.run_id = f.current_run_id AND s.claim_id = p.claim_id "
+)
+#: a queue's order as allocation set it (priority 1 first; none last), then the placement's id
+LAST_PRIORITY = 2**62
+
+
+def stored_claims(conn: sa.Connection, claim_ids: list[int]) -> set[int]:
+    """Those of ``claim_ids`` that are in the store."""
+    if not claim_ids:
+        return set()
+    table = Claim.__table__
+    query = sa.select(table.c.claim_id).where(table.c.claim_id.in_(sorted(set(claim_ids))))
+    return {r[0] for r in conn.execute(query)}
+
+
+def queue_placements(conn: sa.Connection, queue: str, after: tuple[int, int], limit: int) -> list[dict]:
+    """A page of a queue's open placements in the queue's order after the (priority, placement_id)
+    ``after`` (a priority of None counts as last), each as ``agency_placements`` gives it."""
+    query = sa.text(
+        _PLACED + "WHERE p.queue = :queue AND p.recalled_on IS NULL "
+        f"AND (COALESCE(p.priority, {LAST_PRIORITY}) > :priority "
+        f"OR (COALESCE(p.priority, {LAST_PRIORITY}) = :priority AND p.placement_id > :after)) "
+        f"ORDER BY COALESCE(p.priority, {LAST_PRIORITY}), p.placement_id LIMIT :limit"
+    )
+    params = {"queue": queue, "priority": after[0], "after": after[1], "limit": limit}
+    return [dict(r) for r in conn.execute(query, params).mappings()]
+
+
 def agency_placements(conn: sa.Connection, agency_id: str, after: int, limit: int) -> list[dict]:
     """A page of the agency's open placements with placement_id > ``after``, by placement_id: each
     with its claim, its debtor and its balance in the current stored state (None before a run)."""
     query = sa.text(
-        "SELECT p.placement_id, p.claim_id, p.queue, p.placed_on, "
-        "c.portfolio_id, c.seller_ref, c.due_date, c.principal, c.title_date, c.debtor_kind, "
-        "d.debtor_id, d.name, d.national_id, d.street, d.postal_code, d.city, d.phone, d.email, "
-        "s.as_of, s.principal_due, s.interest_due, s.costs_due, s.total_due, s.limitation_date, s.time_barred "
-        "FROM placements p JOIN claims c ON c.claim_id = p.claim_id "
-        "LEFT JOIN debtors d ON d.debtor_id = c.debtor_id "
-        "LEFT JOIN portfolios f ON f.portfolio_id = c.portfolio_id "
-        "LEFT JOIN claim_state s ON s.run_id = f.current_run_id AND s.claim_id = p.claim_id "
-        "WHERE p.agency_id = :agency AND p.recalled_on IS NULL AND p.placement_id > :after "
+        _PLACED + "WHERE p.agency_id = :agency AND p.recalled_on IS NULL AND p.placement_id > :after "
         "ORDER BY p.placement_id LIMIT :limit"
     )
     return [dict(r) for r in conn.execute(query, {"agency": agency_id, "after": after, "limit": limit}).mappings()]

@@ -125,3 +125,12 @@ def insert_request(
             at=at,
         )
     )
+
+
+def answer_request(conn: sa.Connection, key_id: str, idempotency_key: str, status: int, response: dict) -> None:
+    """The response of a write recorded under its key (``insert_request`` made the row first)."""
+    conn.execute(
+        sa.update(REQUESTS)
+        .where(REQUESTS.c.key_id == key_id, REQUESTS.c.idempotency_key == idempotency_key)
+        .values(status=status, response=response)
+    )

@@ -369,3 +369,73 @@ def test_a_returned_case_leaves_the_agency_and_is_not_its_own_any_more(client, b
     is_problem(client.get("/v1/agency/claims/1/balance", headers=book["A"]), 404)
     is_problem(client.post(path, json={"reason": "no_contact"}, headers=book["A"]), 404)  # returned already
     assert [i["claim_id"] for i in client.get("/v1/agency/placements", headers=book["A"]).json()["items"]] == [2]
+
+
+# ----------------------------------------------------------------------------------- legal
+
+
+def test_a_legal_queue_comes_in_the_allocations_order_page_by_page(client, book, store):
+    more = [claim(i, due=DUE, debtor_id=i) for i in range(40, 52)]
+    records.load(store, *frames(more))
+    # priorities as allocation sets them (1 first), one without a priority (last), one recalled
+    priorities = {40: 5, 41: 1, 42: 3, 43: None, 44: 2, 45: 4, 46: 6, 47: 7, 48: 8, 49: 9, 50: 10, 51: 11}
+    with store.begin() as conn:
+        conn.execute(
+            sa.insert(Placement.__table__),
+            [
+                {
+                    "claim_id": c,
+                    "agency_id": None,
+                    "queue": "epu" if c != 50 else "court",
+                    "placed_on": date(2026, 2, 1),
+                    "recalled_on": date(2026, 3, 1) if c == 51 else None,
+                    "priority": p,
+                }
+                for c, p in priorities.items()
+            ],
+        )
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 4} | ({"cursor": cursor} if cursor else {})
+        body = client.get("/v1/legal/queues/epu", params=params, headers=book["legal"]).json()
+        seen += [(i["claim_id"], i["priority"]) for i in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert [c for c, _ in seen] == [41, 44, 42, 45, 40, 46, 47, 48, 49, 43]
+    assert [c for c, _ in seen[-1:]] == [43] and seen[-1][1] is None
+    got = client.get("/v1/legal/queues/court", headers=book["admin"]).json()["items"]
+    assert [i["claim_id"] for i in got] == [50]
+    is_problem(client.get("/v1/legal/queues/bailiff", headers=book["legal"]), 422)
+    is_problem(client.get("/v1/legal/queues/epu", headers=book["A"]), 403)
+    is_problem(client.get("/v1/legal/queues/epu", headers=book["analyst"]), 403)
+
+
+def test_the_legal_team_records_filings_and_titles_of_any_stored_claim(client, book, store):
+    events = [
+        {"claim_id": 4, "kind": "court_filing", "event_date": "2026-02-10", "external_id": "EPU-1"},
+        {"claim_id": 4, "kind": "cost", "event_date": "2026-02-10", "amount": "30.00", "external_id": "FEE-1"},
+        {"claim_id": 3, "kind": "title", "event_date": "2026-03-01", "external_id": "NAKAZ-7"},
+    ]
+    response = client.post(
+        "/v1/legal/events", json={"events": events}, headers=book["legal"] | {"Idempotency-Key": "L1"}
+    )
+    assert response.status_code == 201, response.text
+    with store.connect() as conn:
+        stored = conn.execute(sa.select(Event.__table__).where(Event.source == "legal")).mappings().all()
+    assert sorted((r["claim_id"], r["kind"], r["amount"], r["idempotency_key"]) for r in stored) == [
+        (3, "title", None, "legal:NAKAZ-7"),
+        (4, "cost", 3_000, "legal:FEE-1"),
+        (4, "court_filing", None, "legal:EPU-1"),
+    ]
+    bad = [
+        {"claim_id": 4, "kind": "payment", "event_date": "2026-02-10", "amount": "5.00", "external_id": "P"},
+        {"claim_id": 999, "kind": "title", "event_date": "2026-02-10", "external_id": "T"},
+    ]
+    body = is_problem(
+        client.post("/v1/legal/events", json={"events": bad}, headers=book["legal"] | {"Idempotency-Key": "L2"}), 422
+    )
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(0, "kind"), (1, "claim_id")]
+    assert "the legal team posts one of" in body["errors"][0]["rule"]
+    forbidden = client.post("/v1/legal/events", json={"events": events}, headers=book["A"] | {"Idempotency-Key": "x"})
+    is_problem(forbidden, 403)

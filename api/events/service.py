@@ -1,0 +1,227 @@
+"""Events posted over the HTTP API in batches, each batch once: an agency's payments and
+acknowledgments, the legal team's filings, titles and enforcement. Who may post what to which
+claims is a ``Poster``; the rest is one path for all of them.
+
+A batch is accepted whole or refused whole, with a reason per bad item (its index, field and rule).
+The first request with an ``Idempotency-Key`` does the work and its response is kept with the body's
+digest; a retry with the same key and body gets that response again and stores nothing; the same
+key with another body is a Conflict. Each event is keyed ``<poster>:<external_id>``, so an event sent
+again in another batch is recognised too (``"stored": false``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+
+from api.keys.service import Caller
+from engine.domain import AMOUNT_EVENT_KINDS, EventKind
+from engine.errors import Conflict, InputError, ItemsRefused
+from engine.store import keys as keys_repository
+from engine.store.models import Event
+from engine.store.records import AuditAction, audit
+
+BATCH_MAX = 1000
+AMOUNT = re.compile(r"(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?")
+
+
+@dataclass(frozen=True)
+class Poster:
+    """Who posts a batch: the kinds they may post, the claims they may post to (``reachable``: of
+    some claim ids, those they may), their events' ``source`` (an agency's id: allocation measures
+    an agency's recoveries by it) and key prefix (also the audit log's subject), the operation's name
+    (an Idempotency-Key is for one operation)."""
+
+    name: str  # "an agency", "the legal team": in refusals
+    kinds: tuple[EventKind, ...]
+    source: str
+    prefix: str
+    operation: str
+    reachable: Callable[[sa.Connection, list[int]], set[int]]
+    unreachable: Callable[[int], str]  # the rule a claim it may not post to breaks
+
+    def key(self, external_id: str) -> str:
+        return f"{self.prefix}:{external_id}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A write's response: its HTTP status and body, and whether it is a stored one given again."""
+
+    status: int
+    body: dict
+    replayed: bool = False
+
+
+def _grosz(text: object) -> int:
+    """A PLN amount as the API takes it, a decimal string ``"123.45"`` (at most two decimals, no sign,
+    no thousands separator), in grosz; InputError naming the rule otherwise."""
+    if not isinstance(text, str):
+        raise InputError('an amount is a decimal string in PLN, e.g. "123.45"')
+    if not AMOUNT.fullmatch(text):
+        if text.startswith("-"):
+            raise InputError(f"{text!r}: an amount must not be negative")
+        if re.fullmatch(r"[0-9]+\.[0-9]{3,}", text):
+            raise InputError(f"{text!r}: at most two decimals (grosz)")
+        raise InputError(f'{text!r}: not an amount in PLN as "123.45" (digits, a dot, at most two decimals)')
+    whole, _, cents = text.partition(".")
+    return int(whole) * 100 + int((cents + "00")[:2])
+
+
+def body_digest(*, body: dict) -> str:
+    """The SHA-256 of a request body as parsed (keys sorted): a retry that sends the same JSON with
+    other spacing or key order is the same body."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _checked(conn: sa.Connection, poster: Poster, items: list[dict], today: date) -> list[dict]:
+    """The batch's rows for the events table, or ItemsRefused listing every bad item."""
+    problems: list[dict] = []
+    rows: list[dict] = []
+
+    def refuse(index: int, field: str, rule: str) -> None:
+        problems.append({"index": index, "field": field, "rule": rule})
+
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        bad = len(problems)
+        try:
+            kind = EventKind(item.get("kind"))
+        except ValueError:
+            kind = None
+        if kind not in poster.kinds:
+            allowed = ", ".join(k.value for k in poster.kinds)
+            refuse(index, "kind", f"{item.get('kind')!r}: {poster.name} posts one of {allowed}")
+            kind = None  # its amount is not judged by a kind it cannot have
+        day = item.get("event_date")
+        if isinstance(day, date) and day > today:
+            refuse(index, "event_date", f"{day.isoformat()} is in the future (today is {today.isoformat()})")
+        amount = item.get("amount")
+        grosz = None
+        if kind in AMOUNT_EVENT_KINDS:
+            if amount is None:
+                refuse(index, "amount", f"a {kind.value} has an amount")
+            else:
+                try:
+                    grosz = _grosz(amount)
+                    if grosz == 0:
+                        refuse(index, "amount", f"a {kind.value} must be more than 0.00")
+                except InputError as e:
+                    refuse(index, "amount", str(e))
+        elif kind is not None and amount is not None:
+            refuse(index, "amount", f"a {kind.value} has no amount")
+        external_id = item["external_id"]
+        if external_id in seen:
+            refuse(index, "external_id", f"{external_id!r} is also item {seen[external_id]}'s")
+        seen.setdefault(external_id, index)
+        if len(problems) == bad:
+            rows.append(
+                {
+                    "index": index,
+                    "claim_id": item["claim_id"],
+                    "event_date": day,
+                    "kind": kind.value,  # type: ignore[union-attr]
+                    "amount": grosz,
+                    "reverses": None,
+                    "source": poster.source,
+                    "idempotency_key": poster.key(external_id),
+                    "external_id": external_id,
+                }
+            )
+    reachable = poster.reachable(conn, [i["claim_id"] for i in items])
+    for index, item in enumerate(items):
+        if item["claim_id"] not in reachable:
+            refuse(index, "claim_id", poster.unreachable(item["claim_id"]))
+    if problems:
+        problems.sort(key=lambda p: (p["index"], p["field"]))
+        raise ItemsRefused(f"{len({p['index'] for p in problems})} of the {len(items)} events refused", problems)
+    return rows
+
+
+def post_events(
+    *,
+    store: sa.Engine,
+    caller: Caller,
+    poster: Poster,
+    items: list[dict],
+    idempotency_key: str,
+    digest: str,
+    today: date,
+) -> Answer:
+    """Store a batch of ``poster``'s events once (the module's docstring says how)."""
+    if not 1 <= len(items) <= BATCH_MAX:
+        raise InputError(f"a batch holds 1 to {BATCH_MAX} events, not {len(items)}")
+    stored = _replay(store, caller, poster, idempotency_key, digest)
+    if stored is not None:
+        return stored
+    try:
+        with store.begin() as conn:
+            now = datetime.now(UTC)
+            # the key first: a concurrent request with the same key waits here until this one
+            # commits, then finds the key taken (IntegrityError) and gives this response again
+            placeholder = keys_repository.StoredResponse(poster.operation, digest, 0, {})
+            keys_repository.insert_request(conn, caller.key_id, idempotency_key, placeholder, now)
+            rows = _checked(conn, poster, items, today)
+            body = {"accepted": len(rows), "events": _insert_events(conn, rows)}
+            keys_repository.answer_request(conn, caller.key_id, idempotency_key, 201, body)
+            audit(
+                conn,
+                AuditAction.API_WRITE,
+                poster.prefix,
+                {"operation": poster.operation, "idempotency_key": idempotency_key, "events": len(rows)},
+                caller.name,
+            )
+        return Answer(201, body)
+    except sa.exc.IntegrityError:
+        stored = _replay(store, caller, poster, idempotency_key, digest)
+        if stored is None:
+            raise
+        return stored
+
+
+def _replay(store: sa.Engine, caller: Caller, poster: Poster, idempotency_key: str, digest: str) -> Answer | None:
+    with store.connect() as conn:
+        found = keys_repository.find_request(conn, caller.key_id, idempotency_key)
+    if found is None:
+        return None
+    if found.operation != poster.operation or found.body_sha256 != digest:
+        raise Conflict(
+            f"Idempotency-Key {idempotency_key!r} was used with another request: a new batch takes a new key"
+        )
+    return Answer(found.status, found.response, replayed=True)
+
+
+def _insert_events(conn: sa.Connection, rows: list[dict]) -> list[dict]:
+    """Insert the rows whose key is new; every row's event id, and whether this batch stored it."""
+    events = Event.__table__
+    keys = [r["idempotency_key"] for r in rows]
+    existing = dict(
+        conn.execute(
+            sa.select(events.c.idempotency_key, events.c.event_id).where(events.c.idempotency_key.in_(keys))
+        ).all()
+    )
+    new = [r for r in rows if r["idempotency_key"] not in existing]
+    inserted: dict = {}
+    if new:
+        columns = ("claim_id", "event_date", "kind", "amount", "reverses", "source", "idempotency_key")
+        inserted = dict(
+            conn.execute(
+                sa.insert(events).returning(events.c.idempotency_key, events.c.event_id, sort_by_parameter_order=True),
+                [{c: r[c] for c in columns} for r in new],
+            ).all()
+        )
+    return [
+        {
+            "index": r["index"],
+            "external_id": r["external_id"],
+            "event_id": inserted.get(r["idempotency_key"], existing.get(r["idempotency_key"])),
+            "stored": r["idempotency_key"] in inserted,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,88 @@
+"""The legal team over the HTTP API: the legal queues (EPU, court, enforcement) in the order the
+allocation gave them (claims whose limitation ends soon first), and the filings, titles, enforcement
+and court costs they produce, posted as events in idempotent batches (api/events/service.py)."""
+
+from __future__ import annotations
+
+import base64
+
+import sqlalchemy as sa
+
+from api.agency.service import placement_item
+from api.events.service import Poster
+from api.keys.service import Caller
+from engine.domain import EventKind, PlacementQueue
+from engine.errors import InputError
+from engine.store import claims as claims_repository
+from engine.store.records import AuditAction, audit
+
+#: the events of the legal route: filings and their ends (art. 123-124 KC), the title, and the
+#: court and lawyer's costs; payments come from the agencies and the bank
+LEGAL_EVENT_KINDS = (
+    EventKind.COURT_FILING,
+    EventKind.PROCEEDINGS_END,
+    EventKind.TITLE,
+    EventKind.ENFORCEMENT_FILING,
+    EventKind.ENFORCEMENT_END,
+    EventKind.COST,
+)
+LEGAL_QUEUES = (PlacementQueue.EPU, PlacementQueue.COURT, PlacementQueue.ENFORCEMENT)
+PAGE_MAX = 1000
+
+
+def poster(*, caller: Caller) -> Poster:
+    """What the legal team posts: its kinds, to any stored claim."""
+    return Poster(
+        name="the legal team",
+        kinds=LEGAL_EVENT_KINDS,
+        source="legal",
+        prefix="legal",
+        operation="legal.post_events",
+        reachable=claims_repository.stored_claims,
+        unreachable=lambda claim_id: f"claim {claim_id} is not in the store",
+    )
+
+
+def _encode(priority: int, placement_id: int) -> str:
+    return base64.urlsafe_b64encode(f"q{priority}_{placement_id}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None) -> tuple[int, int]:
+    if not cursor:
+        return (-1, 0)
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        priority, _, placement = text[1:].partition("_")
+        digits = priority.isdigit() and placement.isdigit()
+        if text.startswith("q") and digits and int(priority) < 2**63 and int(placement) < 2**63:
+            return int(priority), int(placement)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise InputError(f"cursor {cursor!r}: not a cursor this API gave (pass next_cursor back as it is)")
+
+
+def queue(*, store: sa.Engine, caller: Caller, name: str, cursor: str | None, limit: int) -> dict:
+    """A page of a legal queue's open placements in the queue's order, each with its claim, debtor
+    and balance; the read of the debtors' data is audited."""
+    if name not in {q.value for q in LEGAL_QUEUES}:
+        raise InputError(f"queue {name!r}: one of {', '.join(q.value for q in LEGAL_QUEUES)}")
+    if not 1 <= limit <= PAGE_MAX:
+        raise InputError(f"limit: 1 to {PAGE_MAX}, not {limit}")
+    after = _decode(cursor)
+    with store.begin() as conn:
+        rows = claims_repository.queue_placements(conn, name, after, limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        if page:
+            audit(
+                conn,
+                AuditAction.READ_DEBTOR,
+                f"queue:{name}",
+                {"placements": len(page), "first_claim_id": page[0]["claim_id"], "last_claim_id": page[-1]["claim_id"]},
+                caller.name,
+            )
+    last = page[-1] if page else None
+    next_cursor = None
+    if more and last is not None:
+        priority = last["priority"] if last["priority"] is not None else claims_repository.LAST_PRIORITY
+        next_cursor = _encode(priority, last["placement_id"])
+    return {"items": [placement_item(r=r) for r in page], "next_cursor": next_cursor}
