@@ -31,7 +31,7 @@ from dateutil.relativedelta import relativedelta
 
 from allocation import pool as pools
 from allocation.errors import AgencyError
-from allocation.features import Inputs, claim_frame
+from allocation.features import Inputs, claim_frame_lazy
 from allocation.fees import legal_costs
 from allocation.predicates import limitation_status
 from allocation.scores import scores_as_of
@@ -117,7 +117,7 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
     """The claim frame as of ``day`` with segment, score (pay share) and recovery per zloty, the
     hold, the legal facts (EPU allowed, costs of each queue) and the side of the split."""
     segment_of = segmented(strategy)
-    frame = segment_of(claim_frame(book.inputs, day), day)
+    frame = segment_of(claim_frame_lazy(book.inputs, day), day).collect()
     learned, book_values = scores_as_of(book.inputs, segment_of, day)
     if learned.height == 0 or learned["payers"].sum() == 0:  # no payment in the horizon: nothing to learn from
         learned = learned.clear()
@@ -141,7 +141,7 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
     costs = legal_costs(day)
     frame = frame.with_columns(
         costs.costs(frame["principal"], frame["epu_allowed"]).alias("costs_epu"),
-        costs.costs(frame["principal"], pl.Series([False] * frame.height)).alias("costs_court"),
+        costs.costs(frame["principal"], pl.Series(np.zeros(frame.height, dtype=bool))).alias("costs_court"),
     )
     side = pl.lit(CHAMPION)
     if strategy.challenger is not None:

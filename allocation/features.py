@@ -65,6 +65,11 @@ def national_id_ok() -> pl.Expr:
 
 def claim_frame(inputs: Inputs, day: date | None = None) -> pl.DataFrame:
     """One row per claim of the state as of ``day`` (default: the state's own day)."""
+    return claim_frame_lazy(inputs, day).collect()
+
+
+def claim_frame_lazy(inputs: Inputs, day: date | None = None) -> pl.LazyFrame:
+    """``claim_frame`` not yet computed: a caller that selects a few columns computes only those."""
     day = day or inputs.as_of
     shift = (inputs.as_of - day).days
     payments = inputs.payments.lazy()
@@ -81,14 +86,10 @@ def claim_frame(inputs: Inputs, day: date | None = None) -> pl.DataFrame:
             .with_columns(total_due=pl.col("total_due") + pl.col("paid_since").fill_null(0))
             .drop("paid_since")
         )
-    return (
-        frame.with_columns(
-            balance=pl.col("total_due"),
-            principal=pl.col("principal_due"),
-            days_past_due=pl.col("days_past_due") - shift,
-            payments=pl.col("payments").fill_null(0),
-            title=pl.col("title_date").is_not_null() & (pl.col("title_date") <= day),
-        )
-        .drop("total_due", "principal_due")
-        .collect()
-    )
+    return frame.with_columns(
+        balance=pl.col("total_due"),
+        principal=pl.col("principal_due"),
+        days_past_due=pl.col("days_past_due") - shift,
+        payments=pl.col("payments").fill_null(0),
+        title=pl.col("title_date").is_not_null() & (pl.col("title_date") <= day),
+    ).drop("total_due", "principal_due")

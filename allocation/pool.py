@@ -6,15 +6,20 @@ from within the no-replacement period), still has room for one more case and for
 is furthest behind its share of the pool (weight × placed so far − placed with it): a
 deterministic weighted round robin that follows the weights while capacity lasts and fills
 whoever has room when it does not. The loop is compiled (numba), one pass over the claims.
+
+Importing numba and loading the compiled loop from its cache take ~0.9 s in a fresh process, so
+both wait for the first use (``compiled``), and ``warm_up`` does them in a thread of their own
+while the allocation reads the store.
 """
 
 from __future__ import annotations
 
+import threading
+from functools import cache
+
 import numpy as np
-from numba import njit
 
 
-@njit(cache=True, nogil=True, fastmath=False)
 def _assign(pool, eligible, balance, weights, room_cases, room_balance):  # pragma: no cover - numba
     n = pool.shape[0]
     n_agencies = weights.shape[1]
@@ -44,6 +49,34 @@ def _assign(pool, eligible, balance, weights, room_cases, room_balance):  # prag
     return chosen
 
 
+_COMPILING = threading.Lock()
+
+
+def compiled():
+    """The loop compiled (numba, cached on disk): made once per process, whichever thread asks first."""
+    with _COMPILING:
+        return _compiled()
+
+
+@cache
+def _compiled():
+    from numba import njit
+
+    return njit(cache=True, nogil=True, fastmath=False)(_assign)
+
+
+def _warm() -> None:
+    one = np.zeros(1, dtype=np.int64)
+    compiled()(one, one, one, np.zeros((1, 1)), one.copy(), one.copy())  # loads this signature
+
+
+def warm_up() -> threading.Thread:
+    """Import numba and load the compiled loop in a thread (the first ``assign`` then waits less)."""
+    thread = threading.Thread(target=_warm, name="allocation-pool-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def assign(
     pool: np.ndarray,
     eligible: np.ndarray,
@@ -58,7 +91,7 @@ def assign(
     if weights.shape[1] > 63:
         raise ValueError("at most 63 agencies in one allocation")  # a bug: the service checks first
     shares = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
-    return _assign(
+    return compiled()(
         pool.astype(np.int64),
         eligible.astype(np.int64),
         balance.astype(np.int64),

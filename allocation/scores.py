@@ -22,7 +22,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from allocation.features import Inputs, claim_frame
+from allocation.features import Inputs, claim_frame_lazy
 
 HORIZON_DAYS = 90
 
@@ -107,12 +107,17 @@ def learn(observed: pl.DataFrame) -> pl.DataFrame:
     return sizes.join(share, on="segment").join(recovery, on="segment").sort("segment")
 
 
+def segmented_at(inputs: Inputs, segment_of, day: date) -> pl.DataFrame:
+    """claim_id, segment and balance of every claim as of ``day`` (only what the segments read is
+    computed: the claim frame stays lazy until then)."""
+    return segment_of(claim_frame_lazy(inputs, day), day).select("claim_id", "segment", "balance").collect()
+
+
 def scores_as_of(inputs: Inputs, segment_of, day: date) -> tuple[pl.DataFrame, dict[str, float]]:
     """The segment scores learned on the latest whole horizon before ``day``: (per segment, book
     values). ``segment_of(frame, day)`` gives each claim its segment as of a day."""
     reference = day - timedelta(days=HORIZON_DAYS)
-    at = segment_of(claim_frame(inputs, reference), reference)
-    learned = learn(outcomes(inputs, at, reference))
+    learned = learn(outcomes(inputs, segmented_at(inputs, segment_of, reference), reference))
     book = {"pay_share": 0.0, "recovery": 0.0}
     if learned.height:
         book = {"pay_share": learned["pay_share_book"][0], "recovery": learned["recovery_book"][0]}
@@ -125,8 +130,7 @@ def calibration(inputs: Inputs, segment_of, day: date) -> pl.DataFrame:
     then paid by ``day``. Per segment: claims, predicted and actual pay share and recovery."""
     reference = day - timedelta(days=HORIZON_DAYS)
     learned, book = scores_as_of(inputs, segment_of, reference)
-    at = segment_of(claim_frame(inputs, reference), reference)
-    actual = outcomes(inputs, at, reference)
+    actual = outcomes(inputs, segmented_at(inputs, segment_of, reference), reference)
     per = actual.group_by("segment").agg(
         claims=pl.len(),
         balance=pl.col("balance").sum(),

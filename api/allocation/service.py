@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
+from allocation import pool as pools
 from allocation import results
 from allocation import store as allocation_store
 from allocation.decide import Allocation, Book, decide, rule_conditions
@@ -80,6 +81,7 @@ def allocate(
     """Every claim's decision as of ``as_of``; unless ``dry_run``, the recalls, placements and
     the run written in one transaction."""
     started = time.perf_counter()
+    pools.warm_up()  # numba loads while the store is read
     chosen = _strategy(strategy_path)
     book, recent = _book(store, chosen, as_of, portfolio)
     allocation = decide(book, chosen, as_of)
