@@ -21,6 +21,8 @@ from allocation.decide import AGENCY_SCHEMA, OPEN_SCHEMA, RECALLED_SCHEMA, Alloc
 from allocation.errors import AgencyError, PlacementError
 from allocation.features import DEBTOR_SCHEMA, PAYMENT_SCHEMA, Inputs
 from allocation.strategy import Strategy
+from engine.domain import AgencyChange
+from engine.store import changes
 from engine.store.bulk import is_postgres, read_frame, read_snapshot, write_frame
 from engine.store.database import StoreError
 from engine.store.models import Agency, AllocationRun, Placement
@@ -287,6 +289,7 @@ def _recall(conn: sa.Connection, recalls: pl.DataFrame, day: date) -> int:
             ),
             {"day": day},
         ).rowcount
+        changes.recalled_staged(conn, day)
     finally:
         conn.exec_driver_sql("DROP TABLE recall_stage")
     return done
@@ -344,6 +347,7 @@ def write_allocation(engine: sa.Engine, allocation: Allocation, seconds: float) 
                     "a claim got an open placement while this allocation ran (another allocate?): "
                     "nothing was written; run it again"
                 ) from None
+            changes.placed_by_run(conn, run_id)
         conn.execute(
             sa.update(AllocationRun.__table__)
             .where(AllocationRun.__table__.c.allocation_run_id == run_id)
@@ -384,15 +388,18 @@ def recall_on_demand(engine: sa.Engine, day: date, claims: list[int] | None, age
             condition &= table.c.claim_id.in_(claims)
         if agency is not None:
             condition &= table.c.agency_id == agency
-        found = conn.execute(sa.select(table.c.claim_id, table.c.placed_on).where(condition)).all()
+        found = conn.execute(
+            sa.select(table.c.claim_id, table.c.placed_on, table.c.placement_id, table.c.agency_id).where(condition)
+        ).all()
         if not found:
             what = f"claims {', '.join(map(str, claims))}" if claims else ""
             what += (" of " if what else "") + (f"agency {agency}" if agency else "")
             raise PlacementError(f"no open placement of {what}")
-        early = [c for c, placed in found if placed > day]
+        early = [c for c, placed, *_ in found if placed > day]
         if early:
             raise PlacementError(f"claim {early[0]}: placed after {day}; a recall cannot predate its placement")
         done = conn.execute(sa.update(table).where(condition).values(recalled_on=day, recall_reason=reason)).rowcount
+        changes.recalled(conn, [dict(r._mapping, recall_reason=reason) for r in found], day, AgencyChange.RECALLED)
         audit(
             conn, AuditAction.RECALL, agency or "claims", {"as_of": day.isoformat(), "recalled": done, "reason": reason}
         )

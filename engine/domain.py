@@ -314,6 +314,17 @@ class ReturnReason(Choice):
         self.about = about
 
 
+class AgencyChange(Choice):
+    """What happened to a case of an agency (``agency_changes.change``): the agency's change feed."""
+
+    PLACED = "placed", "placed with the agency"
+    RECALLED = "recalled", "recalled by the purchaser (a rule, a hold, on demand; recall_reason says)"
+    RETURNED = "returned", "returned by the agency"
+
+    def __init__(self, _value: str, about: str) -> None:
+        self.about = about
+
+
 class KeyRole(StrEnum):
     """What an API key may do (``api_keys.role``; the HTTP API's routes say which roles they admit):
     ``admin`` everything, keys included; ``analyst`` the purchaser's reads and runs; ``agency`` an

@@ -21,6 +21,7 @@ from engine.domain import (
     CLAIM_LIMITATION_KINDS,
     EXECUTOR_NAMES,
     LIMITATION_EVENT_KINDS,
+    AgencyChange,
     Bucket,
     DebtorKind,
     EventKind,
@@ -153,6 +154,7 @@ CHECKED = {
     ("engine_runs", "status"): tuple(RunStatus),
     ("placements", "queue"): tuple(PlacementQueue),
     ("api_keys", "role"): tuple(KeyRole),
+    ("agency_changes", "change"): tuple(AgencyChange),
 }
 
 

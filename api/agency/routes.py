@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.agency import service
-from api.agency.schemas import Balance, EventBatch, PlacementPage, PostedBatch, Return, Returned
+from api.agency.schemas import Balance, ChangePage, EventBatch, PlacementPage, PostedBatch, Return, Returned
 from api.http.auth import Agency, Store
 from api.http.params import ClaimId, IdempotencyKey
 from api.http.problems import Problem
@@ -76,3 +76,14 @@ def return_case(claim_id: ClaimId, body: Return, caller: Agency, store: Store) -
     return service.return_case(
         store=store, caller=caller, claim_id=claim_id, reason=body.reason, note=body.note, today=date.today()
     )
+
+
+@router.get("/changes", response_model=ChangePage, responses=ERRORS)
+def changes(
+    caller: Agency,
+    store: Store,
+    cursor: Annotated[str | None, Query(description="next_cursor of the last answer (none: from the start).")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Changes per answer.")] = 100,
+) -> dict:
+    """New placements, recalls and returns of your agency's cases since the cursor, oldest first."""
+    return service.changes_since(store=store, caller=caller, cursor=cursor, limit=limit)

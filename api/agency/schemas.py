@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -148,3 +148,19 @@ class PlacementItem(BaseModel):
 class PlacementPage(BaseModel):
     items: list[PlacementItem]
     next_cursor: str | None = Field(description="Pass it as ?cursor= for the next page; null: the last page.")
+
+
+class Change(BaseModel):
+    change_id: int
+    change: str = Field(description="placed, recalled (by the purchaser) or returned (by your agency).")
+    claim_id: int
+    placement_id: int
+    day: date
+    reason: str | None = Field(description="A recall's or a return's reason (e.g. no_payment, returned:no_contact).")
+    at: datetime
+
+
+class ChangePage(BaseModel):
+    items: list[Change]
+    next_cursor: str = Field(description="Ask from it next time (the same cursor when nothing was new).")
+    more: bool = Field(description="true: more changes are waiting; ask again at once.")

@@ -15,9 +15,10 @@ import sqlalchemy as sa
 
 from api.events.service import Poster
 from api.keys.service import Caller
-from engine.domain import EventKind, RecallReason, ReturnReason
+from engine.domain import AgencyChange, EventKind, RecallReason, ReturnReason
 from engine.errors import InputError, ItemsRefused, NotFound
 from engine.money import pln
+from engine.store import changes
 from engine.store import claims as claims_repository
 from engine.store.records import AuditAction, audit
 
@@ -154,7 +155,9 @@ def return_case(*, store: sa.Engine, caller: Caller, claim_id: int, reason: str,
         if placement is None:
             raise NotFound(f"claim {claim_id}: not found")
         day = max(today, placement["placed_on"])
-        claims_repository.close_placement(conn, placement["placement_id"], day, f"{RecallReason.RETURNED}:{code}")
+        reason_text = f"{RecallReason.RETURNED}:{code}"
+        claims_repository.close_placement(conn, placement["placement_id"], day, reason_text)
+        changes.recalled(conn, [placement | {"recall_reason": reason_text}], day, AgencyChange.RETURNED)
         audit(
             conn,
             AuditAction.API_WRITE,
@@ -163,3 +166,37 @@ def return_case(*, store: sa.Engine, caller: Caller, claim_id: int, reason: str,
             caller.name,
         )
     return {"claim_id": claim_id, "placement_id": placement["placement_id"], "returned_on": day, "reason": code.value}
+
+
+def _encode_change(change_id: int) -> str:
+    return base64.urlsafe_b64encode(f"c{change_id}".encode()).decode().rstrip("=")
+
+
+def _decode_change(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if text.startswith("c") and text[1:].isdigit() and int(text[1:]) < 2**63:
+            return int(text[1:])
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise InputError(f"cursor {cursor!r}: not a cursor this API gave (pass next_cursor back as it is)")
+
+
+def changes_since(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: int) -> dict:
+    """The agency's changes (placed, recalled, returned) after ``cursor``, oldest first, and the
+    cursor to ask from next time: the same one when nothing is new (poll with it), so no change is
+    missed or given twice. No cursor: from the first change."""
+    if not caller.agency_id:
+        raise InputError("only an agency's key reads an agency's changes")
+    if not 1 <= limit <= PAGE_MAX:
+        raise InputError(f"limit: 1 to {PAGE_MAX}, not {limit}")
+    after = _decode_change(cursor)
+    with store.connect() as conn:
+        rows = changes.since(conn, caller.agency_id, after, limit)
+    items = [
+        {k: r[k] for k in ("change_id", "change", "claim_id", "placement_id", "day", "reason", "at")} for r in rows
+    ]
+    last = rows[-1]["change_id"] if rows else after
+    return {"items": items, "next_cursor": _encode_change(last), "more": len(rows) == limit}

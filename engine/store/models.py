@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from engine.domain import (
     CLAIM_LIMITATION_KINDS,
+    AgencyChange,
     DebtorKind,
     EventKind,
     InterestBasis,
@@ -305,6 +306,27 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(sa.String(50))
     subject: Mapped[str | None] = mapped_column(sa.String(200))
     details: Mapped[dict | None] = mapped_column(Json)
+
+
+class AgencyChangeRow(Base):
+    """The agencies' change feed (an outbox): every placement with an agency, recall and return, in
+    the order it happened, written in the same transaction as the change itself, so the feed (and
+    the webhooks that read it) never tells of a change that did not commit, nor misses one."""
+
+    __tablename__ = "agency_changes"
+    __table_args__ = (
+        sa.Index("ix_agency_changes_agency_id_change_id", "agency_id", "change_id"),
+        _one_of("change", AgencyChange),
+    )
+
+    change_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    agency_id: Mapped[str] = mapped_column(sa.ForeignKey("agencies.agency_id"))
+    change: Mapped[str] = mapped_column(sa.String(16))  # AgencyChange
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger)
+    placement_id: Mapped[int] = mapped_column(sa.BigInteger)
+    day: Mapped[date] = mapped_column(sa.Date)
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
 class ApiKey(Base):

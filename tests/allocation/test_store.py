@@ -322,3 +322,57 @@ def test_an_allocation_killed_midway_leaves_the_previous_placements(book_store, 
     again = service.allocate(store=book_store, as_of=DAY, strategy_path=files["strategy"])
     assert again.allocation.placements.height > 0
     assert_capacity_kept(book_store)
+
+
+def test_the_agencies_change_feed_tells_every_placement_and_recall_once_in_order(book_store, files, monkeypatch):
+    """The outbox is written in the change's own transaction: a placement with an agency, a recall
+    by a later allocation or on demand each once, in order; a failed allocation leaves none."""
+    from api.runs import service as runs_service
+
+    first = service.allocate(store=book_store, as_of=DAY, strategy_path=files["strategy"])
+    placed = first.allocation.placements.filter(pl.col("agency_id").is_not_null())
+    feed = _feed(book_store)
+    assert sorted((f[1], f[2], f[3], f[5]) for f in feed) == sorted(
+        (a, "placed", c, DAY) for c, a in placed.select("claim_id", "agency_id").iter_rows()
+    )
+    assert [f[4] for f in feed] == sorted(f[4] for f in feed) and len({f[4] for f in feed}) == len(feed)
+    # an allocation that fails while writing leaves no change behind
+    original = allocation_store.write_frame
+
+    def broken(conn, table, frame, **kw):
+        if table == "placements":
+            raise RuntimeError("disk gone")
+        return original(conn, table, frame, **kw)
+
+    service.recall(store=book_store, as_of=DAY, agency="A")
+    after_recall = _feed(book_store)
+    recalled = [f for f in after_recall if f[2] == "recalled"]
+    assert {f[3] for f in recalled} == set(placed.filter(pl.col("agency_id") == "A")["claim_id"])
+    assert {f[6] for f in recalled} == {"on_demand"} and {f[1] for f in recalled} == {"A"}
+    monkeypatch.setattr(allocation_store, "write_frame", broken)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        service.allocate(store=book_store, as_of=DAY, strategy_path=files["strategy"])
+    assert _feed(book_store) == after_recall
+    monkeypatch.setattr(allocation_store, "write_frame", original)
+    # a later allocation's recalls (no payment) come before its new placements
+    runs_service.run(store=book_store, as_of=LATER, allow_stale_rates=True)
+    second = service.allocate(store=book_store, as_of=LATER, strategy_path=files["strategy"])
+    new = _feed(book_store)[len(after_recall) :]
+    kinds = [f[2] for f in new]
+    assert kinds == sorted(kinds, key=lambda k: k != "recalled")  # recalls first, then placements
+    assert {f[3] for f in new if f[2] == "recalled"} == set(
+        second.allocation.recalls.filter(pl.col("agency_id").is_not_null())["claim_id"]
+    )
+
+
+def _feed(store) -> list[tuple]:
+    """The change feed's rows in order: (change_id, agency_id, change, claim_id, placement_id, day, reason)."""
+    import sqlalchemy as sa
+
+    from engine.store.changes import CHANGES
+
+    columns = ("change_id", "agency_id", "change", "claim_id", "placement_id", "day", "reason")
+    with store.connect() as conn:
+        return [
+            tuple(r) for r in conn.execute(sa.select(*(CHANGES.c[c] for c in columns)).order_by(CHANGES.c.change_id))
+        ]

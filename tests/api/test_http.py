@@ -439,3 +439,26 @@ def test_the_legal_team_records_filings_and_titles_of_any_stored_claim(client, b
     assert "the legal team posts one of" in body["errors"][0]["rule"]
     forbidden = client.post("/v1/legal/events", json={"events": events}, headers=book["A"] | {"Idempotency-Key": "x"})
     is_problem(forbidden, 403)
+
+
+def test_an_agency_polls_its_changes_with_a_cursor(client, book, store):
+    from allocation.store import recall_on_demand
+
+    first = client.get("/v1/agency/changes", headers=book["A"]).json()
+    assert first["items"] == [] and first["more"] is False  # placements made before the feed: none
+    cursor = first["next_cursor"]
+    assert (
+        client.post("/v1/agency/placements/1/return", json={"reason": "disputed"}, headers=book["A"]).status_code == 200
+    )
+    recall_on_demand(store, TODAY, [2], None, "on_demand")
+    recall_on_demand(store, TODAY, [3], None, "on_demand")  # B's: not in A's feed
+    page = client.get("/v1/agency/changes", params={"cursor": cursor, "limit": 1}, headers=book["A"]).json()
+    assert [(i["change"], i["claim_id"], i["reason"]) for i in page["items"]] == [("returned", 1, "returned:disputed")]
+    assert page["more"] is True
+    rest = client.get("/v1/agency/changes", params={"cursor": page["next_cursor"]}, headers=book["A"]).json()
+    assert [(i["change"], i["claim_id"], i["reason"]) for i in rest["items"]] == [("recalled", 2, "on_demand")]
+    polled = client.get("/v1/agency/changes", params={"cursor": rest["next_cursor"]}, headers=book["A"]).json()
+    assert polled == {"items": [], "next_cursor": rest["next_cursor"], "more": False}  # nothing new: the same cursor
+    other = client.get("/v1/agency/changes", headers=book["B"]).json()["items"]
+    assert [(i["change"], i["claim_id"]) for i in other] == [("recalled", 3)]
+    is_problem(client.get("/v1/agency/changes", params={"cursor": "zzz"}, headers=book["A"]), 400)
