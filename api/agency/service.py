@@ -8,11 +8,11 @@ through api/events/service.py (``poster`` says what an agency may post).
 
 from __future__ import annotations
 
-import base64
 from datetime import date
 
 import sqlalchemy as sa
 
+from api import pages as cursors
 from api.events.service import Poster
 from api.keys.service import Caller
 from engine.domain import AgencyChange, EventKind, RecallReason, ReturnReason
@@ -58,23 +58,6 @@ def balance(*, store: sa.Engine, caller: Caller, claim_id: int, as_of: date, all
 PAGE_MAX = 1000
 
 
-def _encode_cursor(placement_id: int) -> str:
-    """An opaque cursor: where the next page starts (clients pass it back as it is)."""
-    return base64.urlsafe_b64encode(f"p{placement_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if text.startswith("p") and text[1:].isdigit() and int(text[1:]) < 2**63:
-            return int(text[1:])
-    except (ValueError, UnicodeDecodeError):
-        pass
-    raise InputError(f"cursor {cursor!r}: not a cursor this API gave (pass next_cursor back as it is)")
-
-
 def placements(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: int) -> dict:
     """A page of the agency's open placements, oldest placement first (a stable order: a placement
     made after the first page is read comes on a later page), each with the claim, the debtor and
@@ -83,7 +66,7 @@ def placements(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: i
         raise InputError("only an agency's key lists an agency's placements")
     if not 1 <= limit <= PAGE_MAX:
         raise InputError(f"limit: 1 to {PAGE_MAX}, not {limit}")
-    after = _decode_cursor(cursor)
+    (after,) = cursors.decode("p", cursor, (0,))
     with store.begin() as conn:
         rows = claims_repository.agency_placements(conn, caller.agency_id, after, limit + 1)
         page, more = rows[:limit], len(rows) > limit
@@ -97,7 +80,7 @@ def placements(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: i
             )
     return {
         "items": [placement_item(r=r) for r in page],
-        "next_cursor": _encode_cursor(page[-1]["placement_id"]) if more else None,
+        "next_cursor": cursors.encode("p", page[-1]["placement_id"]) if more else None,
     }
 
 
@@ -168,22 +151,6 @@ def return_case(*, store: sa.Engine, caller: Caller, claim_id: int, reason: str,
     return {"claim_id": claim_id, "placement_id": placement["placement_id"], "returned_on": day, "reason": code.value}
 
 
-def _encode_change(change_id: int) -> str:
-    return base64.urlsafe_b64encode(f"c{change_id}".encode()).decode().rstrip("=")
-
-
-def _decode_change(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if text.startswith("c") and text[1:].isdigit() and int(text[1:]) < 2**63:
-            return int(text[1:])
-    except (ValueError, UnicodeDecodeError):
-        pass
-    raise InputError(f"cursor {cursor!r}: not a cursor this API gave (pass next_cursor back as it is)")
-
-
 def changes_since(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: int) -> dict:
     """The agency's changes (placed, recalled, returned) after ``cursor``, oldest first, and the
     cursor to ask from next time: the same one when nothing is new (poll with it), so no change is
@@ -192,11 +159,11 @@ def changes_since(*, store: sa.Engine, caller: Caller, cursor: str | None, limit
         raise InputError("only an agency's key reads an agency's changes")
     if not 1 <= limit <= PAGE_MAX:
         raise InputError(f"limit: 1 to {PAGE_MAX}, not {limit}")
-    after = _decode_change(cursor)
+    (after,) = cursors.decode("c", cursor, (0,))
     with store.connect() as conn:
         rows = changes.since(conn, caller.agency_id, after, limit)
     items = [
         {k: r[k] for k in ("change_id", "change", "claim_id", "placement_id", "day", "reason", "at")} for r in rows
     ]
     last = rows[-1]["change_id"] if rows else after
-    return {"items": items, "next_cursor": _encode_change(last), "more": len(rows) == limit}
+    return {"items": items, "next_cursor": cursors.encode("c", last), "more": len(rows) == limit}

@@ -4,10 +4,9 @@ and court costs they produce, posted as events in idempotent batches (api/events
 
 from __future__ import annotations
 
-import base64
-
 import sqlalchemy as sa
 
+from api import pages as cursors
 from api.agency.service import placement_item
 from api.events.service import Poster
 from api.keys.service import Caller
@@ -43,24 +42,6 @@ def poster(*, caller: Caller) -> Poster:
     )
 
 
-def _encode(priority: int, placement_id: int) -> str:
-    return base64.urlsafe_b64encode(f"q{priority}_{placement_id}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str | None) -> tuple[int, int]:
-    if not cursor:
-        return (-1, 0)
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        priority, _, placement = text[1:].partition("_")
-        digits = priority.isdigit() and placement.isdigit()
-        if text.startswith("q") and digits and int(priority) < 2**63 and int(placement) < 2**63:
-            return int(priority), int(placement)
-    except (ValueError, UnicodeDecodeError):
-        pass
-    raise InputError(f"cursor {cursor!r}: not a cursor this API gave (pass next_cursor back as it is)")
-
-
 def queue(*, store: sa.Engine, caller: Caller, name: str, cursor: str | None, limit: int) -> dict:
     """A page of a legal queue's open placements in the queue's order, each with its claim, debtor
     and balance; the read of the debtors' data is audited."""
@@ -68,7 +49,7 @@ def queue(*, store: sa.Engine, caller: Caller, name: str, cursor: str | None, li
         raise InputError(f"queue {name!r}: one of {', '.join(q.value for q in LEGAL_QUEUES)}")
     if not 1 <= limit <= PAGE_MAX:
         raise InputError(f"limit: 1 to {PAGE_MAX}, not {limit}")
-    after = _decode(cursor)
+    after = cursors.decode("q", cursor, (-1, 0))
     with store.begin() as conn:
         rows = claims_repository.queue_placements(conn, name, after, limit + 1)
         page, more = rows[:limit], len(rows) > limit
@@ -84,5 +65,5 @@ def queue(*, store: sa.Engine, caller: Caller, name: str, cursor: str | None, li
     next_cursor = None
     if more and last is not None:
         priority = last["priority"] if last["priority"] is not None else claims_repository.LAST_PRIORITY
-        next_cursor = _encode(priority, last["placement_id"])
+        next_cursor = cursors.encode("q", priority, last["placement_id"])
     return {"items": [placement_item(r=r) for r in page], "next_cursor": next_cursor}
