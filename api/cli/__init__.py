@@ -17,6 +17,7 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``demo`` | ``generate``, ``demo`` |
 | ``allocation`` | ``agencies add|list|update|deactivate|load``, ``segments``, ``allocate``, ``placements``, ``recall``, ``explain`` |
 | ``keys`` | ``keys create``, ``keys list``, ``keys revoke``, ``serve`` |
+| ``webhooks`` | ``webhooks deliver`` |
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Annotated
 import typer
 
 from api import exits, logs
-from api.cli import allocation, calculators, demo, ingest, keys, runs, states, store
+from api.cli import allocation, calculators, demo, ingest, keys, runs, states, store, webhooks
 
 app = typer.Typer(
     name="cession",
@@ -79,6 +80,7 @@ app.add_typer(store.db_app, name="db")
 app.add_typer(ingest.ingest_app, name="ingest")
 app.add_typer(allocation.agencies_app, name="agencies")
 app.add_typer(keys.keys_app, name="keys")
+app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.command()(keys.serve)
 
 

@@ -23,11 +23,12 @@ def create_app(store: sa.Engine) -> FastAPI:
     from api.claims.routes import router as claims
     from api.legal.routes import router as legal
     from api.runs.routes import router as runs
+    from api.webhooks.routes import router as webhooks
 
     app = FastAPI(title="Cession", version=VERSION, description=DESCRIPTION)
     app.state.store = store
     problems.install(app)
-    for router in (agency, legal, claims, runs):
+    for router in (agency, webhooks, legal, claims, runs):
         app.include_router(router)
 
     def openapi() -> dict:

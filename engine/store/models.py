@@ -329,6 +329,41 @@ class AgencyChangeRow(Base):
     at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
+class Webhook(Base):
+    """An agency's URL that its change feed is delivered to, in order, at least once, signed with
+    ``secret`` (HMAC-SHA256). ``delivered_through`` is the last change delivered; a failed delivery
+    is tried again at ``next_attempt_at``, later each time."""
+
+    __tablename__ = "webhooks"
+
+    webhook_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    agency_id: Mapped[str] = mapped_column(sa.ForeignKey("agencies.agency_id"), index=True)
+    url: Mapped[str] = mapped_column(sa.String(2000))
+    secret: Mapped[str] = mapped_column(sa.String(100))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    delivered_through: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)  # in a row, since the last success
+    next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver changes to a webhook: which, when, and how it ended."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.Index("ix_webhook_deliveries_webhook_id_delivery_id", "webhook_id", "delivery_id"),)
+
+    delivery_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(sa.ForeignKey("webhooks.webhook_id"))
+    first_change_id: Mapped[int] = mapped_column(sa.BigInteger)
+    last_change_id: Mapped[int] = mapped_column(sa.BigInteger)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    attempt: Mapped[int] = mapped_column(sa.Integer)
+    delivered: Mapped[bool] = mapped_column(sa.Boolean)
+    status_code: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+
+
 class ApiKey(Base):
     """A key of the HTTP API: only its SHA-256 is kept (the key itself is shown once, when made).
     An ``agency`` key belongs to one agency; the other roles to none. A revoked key stays, for the
