@@ -24,6 +24,9 @@ HEAVY = (
     "psycopg",
     "numpy",
     "pydantic_settings",
+    "fastapi",
+    "uvicorn",
+    "httpx",
     # typer's rich help (rich_utils) loads these before printing a line (~0.15 s): the help is click's plain one
     "rich.markdown",
     "rich.traceback",
@@ -73,6 +76,15 @@ HELP = [
     ("ingest", "file"),
     ("ingest", "report"),
     ("demo",),
+    ("agencies",),
+    ("allocate",),
+    ("keys",),
+    ("keys", "create"),
+    ("keys", "list"),
+    ("keys", "revoke"),
+    ("serve",),
+    ("webhooks",),
+    ("webhooks", "deliver"),
 ]
 
 
