@@ -325,6 +325,24 @@ class AgencyChange(Choice):
         self.about = about
 
 
+class JobKind(StrEnum):
+    """Work started over the HTTP API and done in the background (``jobs.kind``)."""
+
+    INGEST = "ingest"
+    RUN = "run"
+    ALLOCATE = "allocate"
+
+
+class JobStatus(StrEnum):
+    """A job's status (``jobs.status``): ``queued``, ``running``, then ``succeeded`` or ``failed``
+    (also when the server that ran it stopped: the next server finds it)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 class KeyRole(StrEnum):
     """What an API key may do (``api_keys.role``; the HTTP API's routes say which roles they admit):
     ``admin`` everything, keys included; ``analyst`` the purchaser's reads and runs; ``agency`` an

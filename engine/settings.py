@@ -9,6 +9,7 @@ engine, the store and the HTTP API share.
 | ``CESSION_PARTITIONS`` | claim partitions | 1 locally, 2 per CPU of the Ray cluster |
 | ``CESSION_RAY_MAX_RETRIES`` | runs of a Ray task whose worker died | 3 |
 | ``CESSION_RULES_DIR`` | a folder of updated rule tables (replacing the shipped files of the same name) | the shipped tables |
+| ``CESSION_UPLOADS_DIR`` | where the HTTP API keeps uploaded seller files and their reports | ``uploads`` in the user data folder |
 | ``CESSION_STRATEGY`` | the allocation strategy (YAML) `cession allocate` uses without ``--strategy`` | allocation/examples/strategy.yaml |
 
 Options given on the command line (``--database-url``, ``--executor``, ``--partitions``) or in
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     rules_dir: str | None = None
     #: The allocation strategy file used without --strategy (empty: the shipped example).
     strategy: str | None = None
+    #: Where the HTTP API keeps uploaded seller files and their ingest reports (empty: the user data folder's).
+    uploads_dir: str | None = None
 
 
 def env_name(setting: str) -> str:
@@ -65,6 +68,7 @@ STORE = ("database_url",)
 EXECUTOR = ("executor", "ray_address", "partitions", "ray_max_retries")
 RULES = ("rules_dir",)
 STRATEGY = ("strategy",)
+UPLOADS = ("uploads_dir",)
 
 
 def read(used: tuple[str, ...] = ()) -> Settings:

@@ -26,6 +26,8 @@ from engine.domain import (
     DebtorKind,
     EventKind,
     InterestBasis,
+    JobKind,
+    JobStatus,
     KeyRole,
     LimitationKind,
     PlacementQueue,
@@ -155,6 +157,8 @@ CHECKED = {
     ("placements", "queue"): tuple(PlacementQueue),
     ("api_keys", "role"): tuple(KeyRole),
     ("agency_changes", "change"): tuple(AgencyChange),
+    ("jobs", "kind"): tuple(JobKind),
+    ("jobs", "status"): tuple(JobStatus),
 }
 
 

@@ -245,3 +245,42 @@ def _tried(
         "matched": all(held.values()),
         "conditions": [(k, described.get(k, ""), bool(v)) for k, v in held.items()],
     }
+
+
+def summary(*, done: Allocated) -> dict:
+    """An allocation as `cession allocate --json` and the HTTP API give it (amounts as strings)."""
+    from engine.money import pln
+
+    summary = done.summary
+    groups = {
+        key: [row | {"balance": pln(row["balance"])} for row in summary[key]]
+        for key in ("by_action", "by_agency", "by_queue", "by_side")
+    }
+    strategy = done.allocation.strategy
+    return {
+        "as_of": done.allocation.day.isoformat(),
+        "dry_run": done.run_id is None,
+        "allocation_run_id": done.run_id,
+        "strategy": {"name": strategy.name, "sha256": strategy.sha256, "path": str(strategy.path)},
+        "challenger": None
+        if strategy.challenger is None
+        else {
+            "name": strategy.challenger.name,
+            "sha256": strategy.challenger.sha256,
+            "share": strategy.challenger_share,
+        },
+        "claims": summary["claims"],
+        "balance": pln(summary["balance"]),
+        **groups,
+        "placed": done.allocation.placements.height,
+        "recalled": summary["recalled"],
+        "sides": None
+        if done.sides is None
+        else [
+            r | {"balance": pln(r["balance"]), "paid": pln(r["paid"]), "recovery_rate": round(r["recovery_rate"], 6)}
+            for r in done.sides
+        ],
+        "warnings": list(done.allocation.warnings),
+        "stale_fee_tables": list(done.allocation.stale_fee_tables),
+        "seconds": round(done.seconds, 3),
+    }

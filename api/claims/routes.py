@@ -50,3 +50,18 @@ def balance(
     """The claim's balance as of a day, computed now from every stored event."""
     row = service.computed_state(store=store, claim_id=claim_id, as_of=as_of or date.today())
     return Balance.of(row)
+
+
+portfolios_router = APIRouter(prefix="/v1/portfolios", tags=["portfolios"])
+
+
+@portfolios_router.get("", responses=ERRORS)
+def portfolios(_caller: PurchaserOrLegal, store: Store) -> list[dict[str, Any]]:
+    """Every portfolio: its claims, its current engine run and that run's totals."""
+    return service.portfolios(store=store)
+
+
+@portfolios_router.get("/{portfolio_id}", responses=ERRORS)
+def portfolio(portfolio_id: str, _caller: PurchaserOrLegal, store: Store) -> dict[str, Any]:
+    """A portfolio: its claims, its current engine run and that run's totals, its ingests."""
+    return service.portfolio(store=store, portfolio_id=portfolio_id)

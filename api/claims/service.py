@@ -97,3 +97,28 @@ def detail(*, store: sa.Engine, claim_id: int, who: str) -> dict:
             "state": repository.current_state_row(conn, claim_id),
             "placements": repository.placement_rows(conn, claim_id),
         }
+
+
+def portfolios(*, store: sa.Engine) -> list[dict]:
+    """Every portfolio with its count of claims and its current run (id, as_of, status)."""
+    from engine.store import claims as repository
+
+    with store.connect() as conn:
+        return repository.portfolio_rows(conn)
+
+
+def portfolio(*, store: sa.Engine, portfolio_id: str) -> dict:
+    """A portfolio with its count of claims, its current run and that run's totals, and its ingests."""
+    from engine.errors import NotFound
+    from engine.store import claims as repository
+
+    with store.connect() as conn:
+        found = repository.portfolio_rows(conn, portfolio_id)
+        if not found:
+            raise NotFound(f"portfolio {portfolio_id!r}: not found")
+        ingests = repository.ingest_rows(conn, portfolio_id)
+    from engine.money import pln
+
+    for ingest in ingests:
+        ingest["principal"], ingest["purchase_price"] = pln(ingest["principal"]), pln(ingest["purchase_price"])
+    return found[0] | {"ingests": ingests}

@@ -335,48 +335,9 @@ def allocate(
     with console.status("allocating", quiet=as_json):
         done = service.allocate(store=store, as_of=day, strategy_path=strategy, dry_run=dry_run)
     if as_json:
-        console.print_json(allocation_json(done))
+        console.print_json(service.summary(done=done))
     else:
         print_allocation(done)
-
-
-def allocation_json(done) -> dict:
-    """An allocation as `--json` gives it (amounts as strings)."""
-    from engine.money import pln
-
-    summary = done.summary
-    groups = {
-        key: [row | {"balance": pln(row["balance"])} for row in summary[key]]
-        for key in ("by_action", "by_agency", "by_queue", "by_side")
-    }
-    strategy = done.allocation.strategy
-    return {
-        "as_of": done.allocation.day.isoformat(),
-        "dry_run": done.run_id is None,
-        "allocation_run_id": done.run_id,
-        "strategy": {"name": strategy.name, "sha256": strategy.sha256, "path": str(strategy.path)},
-        "challenger": None
-        if strategy.challenger is None
-        else {
-            "name": strategy.challenger.name,
-            "sha256": strategy.challenger.sha256,
-            "share": strategy.challenger_share,
-        },
-        "claims": summary["claims"],
-        "balance": pln(summary["balance"]),
-        **groups,
-        "placed": done.allocation.placements.height,
-        "recalled": summary["recalled"],
-        "sides": None
-        if done.sides is None
-        else [
-            r | {"balance": pln(r["balance"]), "paid": pln(r["paid"]), "recovery_rate": round(r["recovery_rate"], 6)}
-            for r in done.sides
-        ],
-        "warnings": list(done.allocation.warnings),
-        "stale_fee_tables": list(done.allocation.stale_fee_tables),
-        "seconds": round(done.seconds, 3),
-    }
 
 
 def print_allocation(done) -> None:

@@ -59,7 +59,7 @@ class Answer:
     replayed: bool = False
 
 
-def _grosz(text: object) -> int:
+def amount_in_grosz(*, text: object) -> int:
     """A PLN amount as the API takes it, a decimal string ``"123.45"`` (at most two decimals, no sign,
     no thousands separator), in grosz; InputError naming the rule otherwise."""
     if not isinstance(text, str):
@@ -109,7 +109,7 @@ def _checked(conn: sa.Connection, poster: Poster, items: list[dict], today: date
                 refuse(index, "amount", f"a {kind.value} has an amount")
             else:
                 try:
-                    grosz = _grosz(amount)
+                    grosz = amount_in_grosz(text=amount)
                     if grosz == 0:
                         refuse(index, "amount", f"a {kind.value} must be more than 0.00")
                 except InputError as e:

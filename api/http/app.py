@@ -19,16 +19,32 @@ breaks. A write sent with an `Idempotency-Key` is done once: a retry gets the fi
 
 
 def create_app(store: sa.Engine) -> FastAPI:
+    from contextlib import asynccontextmanager
+
     from api.agency.routes import router as agency
+    from api.claims.routes import portfolios_router as portfolios
     from api.claims.routes import router as claims
+    from api.jobs import service as jobs
+    from api.jobs.routes import router as job_routes
     from api.legal.routes import router as legal
     from api.runs.routes import router as runs
     from api.webhooks.routes import router as webhooks
 
-    app = FastAPI(title="Cession", version=VERSION, description=DESCRIPTION)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        jobs.recover(store=store)  # jobs a stopped server left running: failed
+        yield
+        runner, app.state.jobs = app.state.jobs, None
+        if runner is not None:
+            runner.shutdown(wait=True)  # the jobs under way end before the server does
+
+    app = FastAPI(title="Cession", version=VERSION, description=DESCRIPTION, lifespan=lifespan)
     app.state.store = store
+    #: background jobs (uploads' ingests, runs, allocations): one at a time per server process,
+    #: on a thread made when the first job comes (``api.jobs.routes``)
+    app.state.jobs = None
     problems.install(app)
-    for router in (agency, webhooks, legal, claims, runs):
+    for router in (agency, webhooks, legal, claims, portfolios, runs, job_routes):
         app.include_router(router)
 
     def openapi() -> dict:

@@ -141,3 +141,38 @@ def close_placement(conn: sa.Connection, placement_id: int, day, reason: str) ->
         .values(recalled_on=day, recall_reason=reason)
     )
     return done.rowcount == 1
+
+
+def portfolio_rows(conn: sa.Connection, portfolio_id: str | None = None) -> list[dict]:
+    """Portfolios (one or all, by id) with their claims counted and their current run."""
+    query = sa.text(
+        "SELECT p.portfolio_id, p.name, p.seller, p.created_at, p.current_run_id, "
+        "(SELECT count(*) FROM claims c WHERE c.portfolio_id = p.portfolio_id) AS claims, "
+        "r.as_of AS run_as_of, r.status AS run_status, r.totals AS run_totals "
+        "FROM portfolios p LEFT JOIN engine_runs r ON r.run_id = p.current_run_id "
+        + ("WHERE p.portfolio_id = :portfolio " if portfolio_id is not None else "")
+        + "ORDER BY p.portfolio_id"
+    )
+    rows = [dict(r) for r in conn.execute(query, {"portfolio": portfolio_id} if portfolio_id else {}).mappings()]
+    for row in rows:  # SQLite hands JSON and dates back as text
+        if isinstance(row["run_totals"], str):
+            import json
+
+            row["run_totals"] = json.loads(row["run_totals"])
+        for key in ("created_at", "run_as_of"):
+            if row[key] is not None and not isinstance(row[key], str):
+                row[key] = row[key].isoformat()
+    return rows
+
+
+def ingest_rows(conn: sa.Connection, portfolio_id: str) -> list[dict]:
+    query = sa.text(
+        "SELECT ingest_id, file_name, content_sha256, version, profile, ingested_at, actor, rows_read, accepted, "
+        "rejected, principal, purchase_price "
+        "FROM ingest_files WHERE portfolio_id = :portfolio ORDER BY ingest_id"
+    )
+    rows = [dict(r) for r in conn.execute(query, {"portfolio": portfolio_id}).mappings()]
+    for row in rows:
+        if row["ingested_at"] is not None and not isinstance(row["ingested_at"], str):
+            row["ingested_at"] = row["ingested_at"].isoformat()
+    return rows

@@ -22,6 +22,8 @@ from engine.domain import (
     DebtorKind,
     EventKind,
     InterestBasis,
+    JobKind,
+    JobStatus,
     KeyRole,
     PlacementQueue,
     RunStatus,
@@ -362,6 +364,27 @@ class WebhookDelivery(Base):
     delivered: Mapped[bool] = mapped_column(sa.Boolean)
     status_code: Mapped[int | None] = mapped_column(sa.SmallInteger)
     error: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class Job(Base):
+    """Work started over the HTTP API (an upload's ingest, an engine run, an allocation), done in the
+    background by the server that took it (``worker``: host:pid), followed by its id."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (_one_of("kind", JobKind), _one_of("status", JobStatus))
+
+    job_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # JobKind
+    status: Mapped[str] = mapped_column(sa.String(16))  # JobStatus
+    params: Mapped[dict] = mapped_column(Json)
+    progress: Mapped[dict | None] = mapped_column(Json)
+    result: Mapped[dict | None] = mapped_column(Json)
+    error: Mapped[str | None] = mapped_column(sa.String(2000))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(sa.String(100))
+    worker: Mapped[str | None] = mapped_column(sa.String(200))
 
 
 class ApiKey(Base):

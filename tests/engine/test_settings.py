@@ -22,6 +22,7 @@ def test_every_variable_users_set_is_read(monkeypatch, tmp_path):
         "CESSION_RAY_MAX_RETRIES": "5",
         "CESSION_RULES_DIR": str(tmp_path),
         "CESSION_STRATEGY": str(tmp_path / "strategy.yaml"),
+        "CESSION_UPLOADS_DIR": str(tmp_path / "uploads"),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
