@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from pydantic import ValidationError
 
 from engine.executors import LocalExecutor, RayExecutor, make_executor
 from engine.rules import load_rules
@@ -74,3 +75,15 @@ def test_a_variable_that_cannot_be_used_is_bad_input_only_where_its_setting_is_u
         read()
     settings = read(STORE)  # the store's command does not use the partitions: left at their default
     assert settings.database_url == "sqlite:///x.db" and settings.partitions is None
+
+
+def test_settings_are_read_once_per_state_of_the_environment(monkeypatch):
+    from engine.settings import STORE, read
+
+    monkeypatch.setenv("CESSION_DATABASE_URL", "sqlite:///one.db")
+    first = read(STORE)
+    assert read(STORE) is first and first.database_url == "sqlite:///one.db"
+    monkeypatch.setenv("CESSION_DATABASE_URL", "sqlite:///two.db")
+    assert read(STORE).database_url == "sqlite:///two.db"  # a changed variable is read anew
+    with pytest.raises(ValidationError):
+        first.database_url = "x"  # frozen: the shared read cannot be changed by one user of it
