@@ -21,6 +21,7 @@ breaks. A write sent with an `Idempotency-Key` is done once: a retry gets the fi
 def create_app(store: sa.Engine) -> FastAPI:
     from contextlib import asynccontextmanager
 
+    from api.agencies.routes import router as agencies
     from api.agency.routes import router as agency
     from api.claims.routes import portfolios_router as portfolios
     from api.claims.routes import router as claims
@@ -44,7 +45,7 @@ def create_app(store: sa.Engine) -> FastAPI:
     #: on a thread made when the first job comes (``api.jobs.routes``)
     app.state.jobs = None
     problems.install(app)
-    for router in (agency, webhooks, legal, claims, portfolios, runs, job_routes):
+    for router in (agency, webhooks, legal, claims, portfolios, agencies, runs, job_routes):
         app.include_router(router)
 
     def openapi() -> dict:

@@ -46,6 +46,7 @@ def allowed(*roles: KeyRole, admin: bool = True):
     return check
 
 
+Admin = Annotated[Caller, Depends(allowed())]
 Purchaser = Annotated[Caller, Depends(allowed(KeyRole.ANALYST))]
 PurchaserOrLegal = Annotated[Caller, Depends(allowed(KeyRole.ANALYST, KeyRole.LEGAL))]
 Agency = Annotated[Caller, Depends(allowed(KeyRole.AGENCY, admin=False))]

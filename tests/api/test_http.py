@@ -428,3 +428,29 @@ def test_an_agency_polls_its_changes_with_a_cursor(client, book, store):
     other = client.get("/v1/agency/changes", headers=book["B"]).json()["items"]
     assert [(i["change"], i["claim_id"]) for i in other] == [("recalled", 3)]
     is_problem(client.get("/v1/agency/changes", params={"cursor": "zzz"}, headers=book["A"]), 400)
+
+
+def test_agencies_are_listed_added_by_an_admin_and_stopped(client, book):
+    listed = client.get("/v1/agencies", headers=book["analyst"]).json()
+    assert [(a["agency_id"], a["open_cases"]) for a in listed] == [("A", 2), ("B", 1)]
+    new = {
+        "agency_id": "C",
+        "name": "Windykacja C",
+        "capacity": 100,
+        "capacity_balance": "250000.00",
+        "regions": ["00", "02-3"],
+        "debtor_kinds": ["consumer"],
+        "commission_bp": 1500,
+    }
+    is_problem(client.post("/v1/agencies", json=new, headers=book["analyst"]), 403)
+    made = client.post("/v1/agencies", json=new, headers=book["admin"])
+    assert made.status_code == 201, made.text
+    assert made.json()["capacity_balance"] == "250000.00" and made.json()["regions"] == ["00", "02-3"]
+    is_problem(client.post("/v1/agencies", json=new, headers=book["admin"]), 409)
+    bad = is_problem(
+        client.post("/v1/agencies", json=new | {"agency_id": "D", "regions": ["x1"]}, headers=book["admin"]), 422
+    )
+    assert bad["errors"][0]["field"].startswith("regions")
+    stopped = client.delete("/v1/agencies/C", headers=book["admin"]).json()
+    assert stopped["active"] is False
+    is_problem(client.delete("/v1/agencies/NOPE", headers=book["admin"]), 404)
