@@ -27,16 +27,22 @@ def _money(row: dict | None, columns) -> dict | None:
 
 
 @router.get("/{claim_id}", responses=ERRORS)
-def claim(claim_id: ClaimId, caller: PurchaserOrLegal, store: Store) -> dict[str, Any]:
-    """The claim, its debtor (the read is audited), its events, its current stored state and its
-    placements."""
-    found = service.detail(store=store, claim_id=claim_id, who=caller.name)
+def claim(
+    claim_id: ClaimId,
+    caller: PurchaserOrLegal,
+    store: Store,
+    as_of: Annotated[date | None, Query(description="The day of the limitation explanation (default: today).")] = None,
+) -> dict[str, Any]:
+    """The claim, its debtor (the read is audited), its events, its current stored state, its
+    placements, and its limitation step by step with the article or resolution behind each step."""
+    found = service.detail(store=store, claim_id=claim_id, who=caller.name, as_of=as_of)
     return {
         "claim": _money(found["claim"], CLAIM_MONEY),
         "debtor": found["debtor"],
         "events": [_money(e, ("amount",)) for e in found["events"]],
         "state": _money(found["state"], service.MONEY),
         "placements": found["placements"],
+        "limitation": found["limitation"],
     }
 
 

@@ -77,9 +77,10 @@ def computed_state(*, store: sa.Engine, claim_id: int, as_of, allow_stale_rates:
     return row
 
 
-def detail(*, store: sa.Engine, claim_id: int, who: str) -> dict:
+def detail(*, store: sa.Engine, claim_id: int, who: str, as_of=None) -> dict:
     """A claim as the store holds it: its row, its debtor (personal data: the read is audited), its
-    events, the current stored state and its placements (``NotFound`` for an unknown claim)."""
+    events, the current stored state, its placements and its limitation explained as of ``as_of``
+    (default today) (``NotFound`` for an unknown claim)."""
     from engine.errors import NotFound
     from engine.store import claims as repository
     from engine.store.records import AuditAction, audit
@@ -90,13 +91,17 @@ def detail(*, store: sa.Engine, claim_id: int, who: str) -> dict:
             raise NotFound(f"claim {claim_id}: not found")
         debtor = repository.debtor_row(conn, claim["debtor_id"])
         audit(conn, AuditAction.READ_DEBTOR, f"claim:{claim_id}", {"debtor_id": claim["debtor_id"]}, who)
-        return {
+        found = {
             "claim": claim,
             "debtor": debtor,
             "events": repository.event_rows(conn, claim_id),
             "state": repository.current_state_row(conn, claim_id),
             "placements": repository.placement_rows(conn, claim_id),
         }
+    from datetime import date
+
+    found["limitation"] = limitation(claim=claim, events=found["events"], as_of=as_of or date.today())
+    return found
 
 
 def portfolios(*, store: sa.Engine) -> list[dict]:
@@ -122,3 +127,39 @@ def portfolio(*, store: sa.Engine, portfolio_id: str) -> dict:
     for ingest in ingests:
         ingest["principal"], ingest["purchase_price"] = pln(ingest["principal"]), pln(ingest["purchase_price"])
     return found[0] | {"ingests": ingests}
+
+
+def limitation(*, claim: dict, events: list[dict], as_of) -> dict:
+    """A stored claim's limitation as of ``as_of``, step by step, each step with the article or
+    resolution behind it (``engine.limitation.explain_limitation``, what `cession limitation`
+    prints): from its due date, kind, years and title_date, and its limitation events that count
+    (a reversal on or before ``as_of`` cancels the event it names)."""
+    from engine.domain import LIMITATION_EVENT_KINDS, EventKind
+    from engine.limitation import explain_limitation
+
+    reversed_ = {e["reverses"] for e in events if e["kind"] == EventKind.REVERSAL and e["event_date"] <= as_of}
+    counted = [
+        (e["kind"], e["event_date"])
+        for e in events
+        if e["kind"] in {k.value for k in LIMITATION_EVENT_KINDS}
+        and e["event_id"] not in reversed_
+        and e["event_date"] <= as_of
+    ]
+    result = explain_limitation(
+        claim["due_date"],
+        claim["limitation_kind"],
+        as_of=as_of,
+        years=claim["limitation_years"],
+        title=claim["title_date"],
+        events=counted,
+    )
+    return {
+        "as_of": result.as_of,
+        "limitation_date": result.limitation_date,
+        "time_barred": result.time_barred,
+        "rule_set": result.rule_set,
+        "steps": [
+            {"day": s.day, "what": s.what, "effect": s.effect, "rule": s.rule, "end": s.end, "pending": s.pending}
+            for s in result.steps
+        ],
+    }

@@ -454,3 +454,32 @@ def test_agencies_are_listed_added_by_an_admin_and_stopped(client, book):
     stopped = client.delete("/v1/agencies/C", headers=book["admin"]).json()
     assert stopped["active"] is False
     is_problem(client.delete("/v1/agencies/NOPE", headers=book["admin"]), 404)
+
+
+def test_the_claim_detail_explains_its_limitation_as_the_engine_computes_it(client, book, store):
+    from engine.store.models import Event
+
+    with store.begin() as conn:  # an acknowledgment, another one reversed, on claim 4 (due 2025-01-15)
+        conn.execute(
+            sa.insert(Event.__table__),
+            [
+                {"claim_id": 4, "event_date": date(2025, 9, 1), "kind": "acknowledgment", "idempotency_key": "t:1"},
+                {"claim_id": 4, "event_date": date(2026, 2, 1), "kind": "acknowledgment", "idempotency_key": "t:2"},
+            ],
+        )
+        second = conn.execute(sa.select(Event.event_id).where(Event.idempotency_key == "t:2")).scalar_one()
+        conn.execute(
+            sa.insert(Event.__table__).values(
+                claim_id=4, event_date=date(2026, 2, 2), kind="reversal", reverses=second, idempotency_key="t:3"
+            )
+        )
+    body = client.get("/v1/claims/4", params={"as_of": "2026-06-30"}, headers=book["analyst"]).json()
+    explained = body["limitation"]
+    balance = client.get("/v1/claims/4/balance", params={"as_of": "2026-06-30"}, headers=book["analyst"]).json()
+    assert explained["limitation_date"] == balance["limitation_date"] and not explained["time_barred"]
+    assert [(s["day"], s["what"]) for s in explained["steps"]] == [
+        ("2025-01-15", "general claim"),
+        ("2025-09-01", "acknowledgment"),
+    ]  # the reversed acknowledgment does not count
+    assert all(s["rule"] or s["what"] == "acknowledgment" for s in explained["steps"][:1])
+    assert explained["rule_set"]
