@@ -23,6 +23,7 @@ def create_app(store: sa.Engine) -> FastAPI:
 
     from api.agencies.routes import router as agencies
     from api.agency.routes import router as agency
+    from api.allocation.routes import router as strategies
     from api.claims.routes import portfolios_router as portfolios
     from api.claims.routes import router as claims
     from api.jobs import service as jobs
@@ -46,7 +47,7 @@ def create_app(store: sa.Engine) -> FastAPI:
     #: on a thread made when the first job comes (``api.jobs.routes``)
     app.state.jobs = None
     problems.install(app)
-    for router in (agency, webhooks, legal, claims, portfolios, agencies, runs, job_routes):
+    for router in (agency, webhooks, legal, claims, portfolios, agencies, strategies, runs, job_routes):
         app.include_router(router)
 
     def openapi() -> dict:

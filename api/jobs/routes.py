@@ -50,6 +50,9 @@ class AllocationRequest(BaseModel):
 
     as_of: date
     dry_run: bool = False
+    strategy: str | None = Field(
+        default=None, description="The sha256 of a strategy uploaded to /v1/strategies (none: the configured one)."
+    )
 
 
 def _runner(request: Request):
@@ -112,14 +115,18 @@ def start_run(body: RunRequest, caller: Purchaser, store: Store, request: Reques
 def start_allocation(body: AllocationRequest, caller: Purchaser, store: Store, request: Request) -> dict:
     """Start an allocation with the configured strategy (CESSION_STRATEGY); follow its job."""
 
+    from api.allocation.routes import stored_path
+
+    path = stored_path(body.strategy) if body.strategy else None  # an unknown strategy: 404 now, not a failed job
+
     def work(progress):
         from api.allocation import service as allocation
 
         progress({"stage": "deciding"})
-        done = allocation.allocate(store=store, as_of=body.as_of, dry_run=body.dry_run)
+        done = allocation.allocate(store=store, as_of=body.as_of, dry_run=body.dry_run, strategy_path=path)
         return allocation.summary(done=done)
 
-    params = {"as_of": body.as_of.isoformat(), "dry_run": body.dry_run}
+    params = {"as_of": body.as_of.isoformat(), "dry_run": body.dry_run, "strategy": body.strategy}
     return service.submit(
         store=store, runner=_runner(request), caller=caller, kind=JobKind.ALLOCATE, params=params, work=work
     )

@@ -106,3 +106,42 @@ def test_a_job_left_running_by_a_stopped_server_is_found_failed(store, book):
     with store.connect() as conn:
         (status, error) = conn.execute(sa.select(JOBS.c.status, JOBS.c.error)).one()
     assert status == "failed" and "stopped" in error
+
+
+def test_a_strategy_uploaded_validated_and_named_by_an_allocation(client, book, store, tmp_path, monkeypatch):
+    from api.agencies import service as agencies
+    from api.allocation.service import EXAMPLES
+
+    monkeypatch.setenv("CESSION_UPLOADS_DIR", str(tmp_path / "uploads"))
+    names = ("strategy.yaml", "segments.yaml", "challenger.yaml")
+    files = [("files", (n, (EXAMPLES / n).read_bytes(), "application/yaml")) for n in names]
+    is_problem(
+        client.post("/v1/strategies", files=files, data={"strategy": "strategy.yaml"}, headers=book["analyst"]), 403
+    )
+    made = client.post("/v1/strategies", files=files, data={"strategy": "strategy.yaml"}, headers=book["admin"])
+    assert made.status_code == 201, made.text
+    sha = made.json()["sha256"]
+    assert len(sha) == 64 and made.json()["challenger"] and made.json()["rules"]
+    again = client.post("/v1/strategies", files=files, data={"strategy": "strategy.yaml"}, headers=book["admin"])
+    assert again.json()["sha256"] == sha  # the same files: the same strategy
+    assert [s["sha256"] for s in client.get("/v1/strategies", headers=book["analyst"]).json()] == [sha]
+    # a mistake is refused naming the file, the line and the field
+    broken = (EXAMPLES / "strategy.yaml").read_text().replace("segments: segments.yaml", "segments: 12", 1)
+    bad = [("files", ("strategy.yaml", broken.encode(), "application/yaml"))]
+    refused = is_problem(
+        client.post("/v1/strategies", files=bad, data={"strategy": "strategy.yaml"}, headers=book["admin"]), 400
+    )
+    assert "strategy.yaml:3" in refused["detail"] and "segments" in refused["detail"]
+    missing = [files[0]]  # the segments file it names is not sent
+    is_problem(
+        client.post("/v1/strategies", files=missing, data={"strategy": "strategy.yaml"}, headers=book["admin"]), 400
+    )
+    # an allocation names it
+    agencies.load(store=store, path=EXAMPLES / "agencies.yaml")
+    client.post("/v1/runs", json={"as_of": "2026-03-01", "allow_stale_rates": True}, headers=book["admin"])
+    body = {"as_of": "2026-03-01", "dry_run": True, "strategy": sha}
+    done = _finished(client, book["admin"], client.post("/v1/allocations", json=body, headers=book["admin"]).json())
+    assert done["status"] == "succeeded", done["error"]
+    assert done["result"]["strategy"]["sha256"] == sha
+    unknown = body | {"strategy": "0" * 64}
+    is_problem(client.post("/v1/allocations", json=unknown, headers=book["admin"]), 404)

@@ -40,6 +40,8 @@ def _app():
             [{"claim_id": i, "agency_id": "A", "placed_on": date(2026, 1, 5), "recalled_on": None} for i in (1, 2)],
         )
     app = create_app(store)
+    # uploads (sellers' files, strategies) land in the temporary folder too, never in the user's
+    app.state.uploads = str(folder / "uploads")
     app.state.keys = {
         "admin": keys.create(store=store, role="admin").key,
         "agency": keys.create(store=store, role="agency", agency_id="A").key,
@@ -54,6 +56,9 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_5xx_and_every_response_fits_the_schema(case):
+    import os
+
+    os.environ["CESSION_UPLOADS_DIR"] = APP.state.uploads  # never the user's folder, whatever ran before
     keys_ = APP.state.keys
     role = "agency" if case.path.startswith("/v1/agency") else "admin"
     # the checks the issue asks for (no 5xx; status, content type, headers and body as documented);
