@@ -10,6 +10,7 @@ engine, the store and the HTTP API share.
 | ``CESSION_RAY_MAX_RETRIES`` | runs of a Ray task whose worker died | 3 |
 | ``CESSION_RULES_DIR`` | a folder of updated rule tables (replacing the shipped files of the same name) | the shipped tables |
 | ``CESSION_UPLOADS_DIR`` | where the HTTP API keeps uploaded seller files and their reports | ``uploads`` in the user data folder |
+| ``CESSION_WEBHOOKS_PRIVATE`` | let webhooks go to loopback and private addresses (a purchaser's own network, tests) | ``false``: refused |
 | ``CESSION_STRATEGY`` | the allocation strategy (YAML) `cession allocate` uses without ``--strategy`` | allocation/examples/strategy.yaml |
 
 Options given on the command line (``--database-url``, ``--executor``, ``--partitions``) or in
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     strategy: str | None = None
     #: Where the HTTP API keeps uploaded seller files and their ingest reports (empty: the user data folder's).
     uploads_dir: str | None = None
+    #: Webhook URLs may point at loopback, private, link-local or reserved addresses (else refused:
+    #: an agency could otherwise make the server post into the purchaser's own network).
+    webhooks_private: bool = False
 
 
 def env_name(setting: str) -> str:
@@ -72,6 +76,7 @@ EXECUTOR = ("executor", "ray_address", "partitions", "ray_max_retries")
 RULES = ("rules_dir",)
 STRATEGY = ("strategy",)
 UPLOADS = ("uploads_dir",)
+WEBHOOKS = ("webhooks_private",)
 
 
 def read(used: tuple[str, ...] = ()) -> Settings:

@@ -90,8 +90,11 @@ def register(*, store: sa.Engine, caller: Caller, url: str) -> dict:
     if not caller.agency_id:
         raise InputError("only an agency's key registers an agency's webhook")
     parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
+    if parts.scheme not in ("https", "http") or not parts.hostname:
         raise InputError(f"url {url!r}: an absolute http(s) URL")
+    refused = _private(url)
+    if refused:
+        raise InputError(refused)
     secret = "whsec_" + secrets.token_urlsafe(32)
     with store.begin() as conn:
         active = conn.execute(
@@ -167,8 +170,39 @@ def deliveries(*, store: sa.Engine, caller: Caller, webhook_id: int, limit: int 
     return out
 
 
+def _private(url: str) -> str | None:
+    """Why ``url`` may not be posted to, or None: its host resolves to a loopback, private,
+    link-local, reserved or multicast address and CESSION_WEBHOOKS_PRIVATE does not allow that, or
+    it does not resolve. Checked when a webhook is registered and again before every delivery (a
+    name may resolve elsewhere later)."""
+    import ipaddress
+    import socket
+
+    from engine.settings import WEBHOOKS, read
+
+    if read(WEBHOOKS).webhooks_private:
+        return None
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return f"url {url!r}: its host {host!r} does not resolve"
+    for address in sorted(addresses):
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global or ip.is_multicast:
+            return (
+                f"url {url!r}: {host} is {address}, a loopback, private or reserved address "
+                "(CESSION_WEBHOOKS_PRIVATE=true allows it on the purchaser's own network)"
+            )
+    return None
+
+
 def _send_httpx(url: str, body: bytes, headers: dict) -> Sent:
     import httpx
+
+    refused = _private(url)
+    if refused:
+        return Sent(None, refused[:500])
 
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT)

@@ -51,6 +51,12 @@ class Receiver:
         self.server.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def private_network_allowed(monkeypatch):
+    """The receivers here are on loopback: allowed as on a purchaser's own network."""
+    monkeypatch.setenv("CESSION_WEBHOOKS_PRIVATE", "true")
+
+
 @pytest.fixture
 def receiver():
     r = Receiver()
@@ -134,8 +140,29 @@ def test_a_signature_is_checked_and_an_old_one_refused():
 def test_a_webhook_takes_an_absolute_http_url_and_is_an_agencys(client, book):
     for url in ("ftp://example.com/x", "/relative/path", "example.com/hook"):
         is_problem(client.post("/v1/agency/webhooks", json={"url": url}, headers=book["A"]), 400)
-    is_problem(client.post("/v1/agency/webhooks", json={"url": "https://example.com/h"}, headers=book["admin"]), 403)
-    made = client.post("/v1/agency/webhooks", json={"url": "https://example.com/h"}, headers=book["A"]).json()
+    is_problem(client.post("/v1/agency/webhooks", json={"url": "https://93.184.216.34/h"}, headers=book["admin"]), 403)
+    made = client.post("/v1/agency/webhooks", json={"url": "https://93.184.216.34/h"}, headers=book["A"]).json()
     is_problem(client.delete(f"/v1/agency/webhooks/{made['webhook_id']}", headers=book["B"]), 404)
     gone = client.delete(f"/v1/agency/webhooks/{made['webhook_id']}", headers=book["A"]).json()
     assert gone["active"] is False
+
+
+def test_a_webhook_into_a_private_network_is_refused_unless_allowed(client, book, monkeypatch):
+    monkeypatch.setenv("CESSION_WEBHOOKS_PRIVATE", "false")
+    for url in ("http://127.0.0.1:8080/x", "http://10.1.2.3/x", "http://169.254.169.254/latest", "http://[::1]/x"):
+        body = is_problem(client.post("/v1/agency/webhooks", json={"url": url}, headers=book["A"]), 400)
+        assert "private or reserved" in body["detail"], body
+    assert (
+        client.post("/v1/agency/webhooks", json={"url": "https://93.184.216.34/h"}, headers=book["A"]).status_code
+        == 201
+    )
+
+
+def test_a_delivery_to_an_address_that_became_private_is_not_sent(client, book, store, receiver, monkeypatch):
+    hook = client.post("/v1/agency/webhooks", json={"url": receiver.url}, headers=book["A"]).json()
+    client.post("/v1/agency/placements/1/return", json={"reason": "other"}, headers=book["A"])
+    monkeypatch.setenv("CESSION_WEBHOOKS_PRIVATE", "false")  # the rule tightened after registration
+    assert webhooks.deliver_due(store=store) == 1
+    assert receiver.got == []
+    (delivery,) = client.get(f"/v1/agency/webhooks/{hook['webhook_id']}/deliveries", headers=book["A"]).json()
+    assert not delivery["delivered"] and "private or reserved" in delivery["error"]

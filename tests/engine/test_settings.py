@@ -24,6 +24,7 @@ def test_every_variable_users_set_is_read(monkeypatch, tmp_path):
         "CESSION_RULES_DIR": str(tmp_path),
         "CESSION_STRATEGY": str(tmp_path / "strategy.yaml"),
         "CESSION_UPLOADS_DIR": str(tmp_path / "uploads"),
+        "CESSION_WEBHOOKS_PRIVATE": "true",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
