@@ -78,9 +78,6 @@ def verify(*, secret: str, header: str, body: bytes, now: float | None = None, t
 def _hook(row) -> dict:
     hook = dict(row._mapping)
     hook.pop("secret", None)
-    for key in ("created_at", "next_attempt_at"):
-        if hook.get(key) is not None and hook[key].tzinfo is None:
-            hook[key] = hook[key].replace(tzinfo=UTC)
     return hook
 
 
@@ -163,11 +160,7 @@ def deliveries(*, store: sa.Engine, caller: Caller, webhook_id: int, limit: int 
             .order_by(DELIVERIES.c.delivery_id.desc())
             .limit(limit)
         ).all()
-    out = [dict(r._mapping) for r in rows]
-    for d in out:
-        if d["at"].tzinfo is None:
-            d["at"] = d["at"].replace(tzinfo=UTC)
-    return out
+    return [dict(r._mapping) for r in rows]
 
 
 def _private(url: str) -> str | None:
@@ -271,8 +264,7 @@ def _lease(store: sa.Engine, webhook_id: int, now: datetime):
         hook = conn.execute(query).first()
         if hook is None:
             return None
-        due = hook.next_attempt_at
-        if due is not None and (due if due.tzinfo else due.replace(tzinfo=UTC)) > now:
+        if hook.next_attempt_at is not None and hook.next_attempt_at > now:
             return None
         pending = changes.since(conn, hook.agency_id, hook.delivered_through, BATCH)
         if not pending:

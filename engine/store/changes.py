@@ -65,8 +65,4 @@ def since(conn: sa.Connection, agency_id: str, after: int, limit: int) -> list[d
         .order_by(CHANGES.c.change_id)
         .limit(limit)
     )
-    rows = [dict(r) for r in conn.execute(query).mappings()]
-    for row in rows:  # SQLite gives back naive datetimes: they were written in UTC
-        if row["at"].tzinfo is None:
-            row["at"] = row["at"].replace(tzinfo=UTC)
-    return rows
+    return [dict(r) for r in conn.execute(query).mappings()]

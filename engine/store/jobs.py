@@ -20,15 +20,8 @@ def worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _aware(value):
-    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _record(row) -> dict:
-    job = dict(row._mapping)
-    for key in ("created_at", "started_at", "finished_at"):
-        job[key] = _aware(job[key])
-    return job
+    return dict(row._mapping)
 
 
 def create(conn: sa.Connection, kind: JobKind, params: dict, who: str) -> int:

@@ -4,7 +4,7 @@ repository; api/keys/service.py makes and checks the keys."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -44,12 +44,15 @@ class KeyRecord:
 
 
 def _record(row) -> KeyRecord:
-    created, revoked = row.created_at, row.revoked_at
-    # SQLite returns naive datetimes: they were written in UTC
-    created = created if created.tzinfo else created.replace(tzinfo=UTC)
-    revoked = revoked if revoked is None or revoked.tzinfo else revoked.replace(tzinfo=UTC)
     return KeyRecord(
-        row.key_id, row.key_sha256, KeyRole(row.role), row.agency_id, row.label, created, row.created_by, revoked
+        row.key_id,
+        row.key_sha256,
+        KeyRole(row.role),
+        row.agency_id,
+        row.label,
+        row.created_at,
+        row.created_by,
+        row.revoked_at,
     )
 
 

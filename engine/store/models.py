@@ -47,6 +47,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UtcDateTime(sa.types.TypeDecorator):
+    """A moment in time, written and read back in UTC with its zone: SQLite keeps no zone and gives
+    back naive datetimes, which this makes aware again (what PostgreSQL's timestamptz gives)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            from datetime import UTC
+
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 def _one_of(column: str, values) -> sa.CheckConstraint:
     """The CHECK that keeps a column to its registry's values (engine/domain.py); a migration writes
     the values of its day out (the registry's docstring says how to add one)."""
@@ -328,7 +343,7 @@ class AgencyChangeRow(Base):
     placement_id: Mapped[int] = mapped_column(sa.BigInteger)
     day: Mapped[date] = mapped_column(sa.Date)
     reason: Mapped[str | None] = mapped_column(sa.String(200))
-    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Webhook(Base):
@@ -343,10 +358,10 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(sa.String(2000))
     secret: Mapped[str] = mapped_column(sa.String(100))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     delivered_through: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     failures: Mapped[int] = mapped_column(sa.Integer, default=0)  # in a row, since the last success
-    next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class WebhookDelivery(Base):
@@ -359,7 +374,7 @@ class WebhookDelivery(Base):
     webhook_id: Mapped[int] = mapped_column(sa.ForeignKey("webhooks.webhook_id"))
     first_change_id: Mapped[int] = mapped_column(sa.BigInteger)
     last_change_id: Mapped[int] = mapped_column(sa.BigInteger)
-    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     attempt: Mapped[int] = mapped_column(sa.Integer)
     delivered: Mapped[bool] = mapped_column(sa.Boolean)
     status_code: Mapped[int | None] = mapped_column(sa.SmallInteger)
@@ -380,9 +395,9 @@ class Job(Base):
     progress: Mapped[dict | None] = mapped_column(Json)
     result: Mapped[dict | None] = mapped_column(Json)
     error: Mapped[str | None] = mapped_column(sa.String(2000))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(sa.String(100))
     worker: Mapped[str | None] = mapped_column(sa.String(200))
 
@@ -403,9 +418,9 @@ class ApiKey(Base):
     role: Mapped[str] = mapped_column(sa.String(16))  # KeyRole
     agency_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agencies.agency_id"))
     label: Mapped[str | None] = mapped_column(sa.String(200))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(sa.String(100))
-    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiRequest(Base):
@@ -421,7 +436,7 @@ class ApiRequest(Base):
     body_sha256: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[int] = mapped_column(sa.SmallInteger)
     response: Mapped[dict] = mapped_column(Json)
-    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class IngestFile(Base):
