@@ -8,6 +8,7 @@ through api/events/service.py (``poster`` says what an agency may post).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import sqlalchemy as sa
@@ -58,6 +59,25 @@ def balance(*, store: sa.Engine, caller: Caller, claim_id: int, as_of: date, all
 PAGE_MAX = 1000
 
 
+def placement_page(
+    *, store: sa.Engine, caller: Caller, subject: str, fetch: Callable[[sa.Connection, int], list[dict]], limit: int
+) -> tuple[list[dict], bool]:
+    """A page of placements (``fetch(conn, n)`` reads n at most) and whether more follow; the read of
+    their debtors' personal data goes to the audit log under ``subject``."""
+    with store.begin() as conn:
+        rows = fetch(conn, limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        if page:
+            audit(
+                conn,
+                AuditAction.READ_DEBTOR,
+                subject,
+                {"placements": len(page), "first_claim_id": page[0]["claim_id"], "last_claim_id": page[-1]["claim_id"]},
+                caller.name,
+            )
+    return page, more
+
+
 def placements(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: int) -> dict:
     """A page of the agency's open placements, oldest placement first (a stable order: a placement
     made after the first page is read comes on a later page), each with the claim, the debtor and
@@ -67,17 +87,14 @@ def placements(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: i
     if not 1 <= limit <= PAGE_MAX:
         raise InputError(f"limit: 1 to {PAGE_MAX}, not {limit}")
     (after,) = cursors.decode("p", cursor, (0,))
-    with store.begin() as conn:
-        rows = claims_repository.agency_placements(conn, caller.agency_id, after, limit + 1)
-        page, more = rows[:limit], len(rows) > limit
-        if page:
-            audit(
-                conn,
-                AuditAction.READ_DEBTOR,
-                f"agency:{caller.agency_id}",
-                {"placements": len(page), "first_claim_id": page[0]["claim_id"], "last_claim_id": page[-1]["claim_id"]},
-                caller.name,
-            )
+    agency = caller.agency_id
+    page, more = placement_page(
+        store=store,
+        caller=caller,
+        subject=f"agency:{agency}",
+        fetch=lambda conn, n: claims_repository.agency_placements(conn, agency, after, n),
+        limit=limit,
+    )
     return {
         "items": [placement_item(r=r) for r in page],
         "next_cursor": cursors.encode("p", page[-1]["placement_id"]) if more else None,

@@ -7,13 +7,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from api import pages as cursors
-from api.agency.service import placement_item
+from api.agency.service import placement_item, placement_page
 from api.events.service import Poster
 from api.keys.service import Caller
 from engine.domain import EventKind, PlacementQueue
 from engine.errors import InputError
 from engine.store import claims as claims_repository
-from engine.store.records import AuditAction, audit
 
 #: the events of the legal route: filings and their ends (art. 123-124 KC), the title, and the
 #: court and lawyer's costs; payments come from the agencies and the bank
@@ -50,17 +49,13 @@ def queue(*, store: sa.Engine, caller: Caller, name: str, cursor: str | None, li
     if not 1 <= limit <= PAGE_MAX:
         raise InputError(f"limit: 1 to {PAGE_MAX}, not {limit}")
     after = cursors.decode("q", cursor, (-1, 0))
-    with store.begin() as conn:
-        rows = claims_repository.queue_placements(conn, name, after, limit + 1)
-        page, more = rows[:limit], len(rows) > limit
-        if page:
-            audit(
-                conn,
-                AuditAction.READ_DEBTOR,
-                f"queue:{name}",
-                {"placements": len(page), "first_claim_id": page[0]["claim_id"], "last_claim_id": page[-1]["claim_id"]},
-                caller.name,
-            )
+    page, more = placement_page(
+        store=store,
+        caller=caller,
+        subject=f"queue:{name}",
+        fetch=lambda conn, n: claims_repository.queue_placements(conn, name, after, n),
+        limit=limit,
+    )
     last = page[-1] if page else None
     next_cursor = None
     if more and last is not None:

@@ -23,19 +23,8 @@ from engine.store.models import (
     IngestReject,
     Portfolio,
 )
+from engine.store.records import DEBTOR_SCHEMA
 
-DEBTOR_SCHEMA: Schema = {
-    "debtor_id": pl.Int64(),
-    "debtor_kind": pl.String(),
-    "national_id": pl.String(),
-    "name": pl.String(),
-    "street": pl.String(),
-    "postal_code": pl.String(),
-    "city": pl.String(),
-    "phone": pl.String(),
-    "email": pl.String(),
-    "flags": pl.List(pl.String()),
-}
 DEBTOR_KEY_SCHEMA: Schema = {
     "debtor_id": pl.Int64(),
     "name_key": pl.String(),

@@ -133,6 +133,7 @@ def load(
     return written
 
 
+#: the debtors table as frames hold it (ingest writes it, allocation reads it)
 DEBTOR_SCHEMA: Schema = {
     "debtor_id": pl.Int64(),
     "debtor_kind": pl.String(),
