@@ -161,7 +161,8 @@ def import_statement(
                 "line_id",
                 "status",
                 "matched_by",
-                outcome=pl.when(col("status").is_in(POSTED_STATUSES) | (col("matched_by") == MatchedBy.RETURN.value))
+                # posted when it was: matched then (a person's assignment came later, out of suspense)
+                outcome=pl.when(col("matched_by").is_not_null() & (col("matched_by") != MatchedBy.PERSON.value))
                 .then(pl.lit("posted"))
                 .otherwise(pl.lit("suspense")),
                 already=pl.lit(True),
