@@ -151,7 +151,9 @@ def import_statement(
         )
         f = f.with_columns(refusal=reason)
         already = f.filter(col("refusal").is_null() & col("line_id").is_not_null())
-        new = f.filter(col("refusal").is_null() & col("line_id").is_null()).drop("line_id", "status", "matched_by")
+        new = f.filter(col("refusal").is_null() & col("line_id").is_null()).drop(
+            "line_id", "status", "matched_by", "debtor_id", "candidate_claim_id"
+        )
         outcomes = [
             f.filter(col("refusal").is_not_null()).select(
                 *_base(), outcome=pl.lit("refused"), already=pl.lit(False), reason="refusal"
@@ -161,6 +163,8 @@ def import_statement(
                 "line_id",
                 "status",
                 "matched_by",
+                "debtor_id",
+                "candidate_claim_id",
                 # posted when it was: matched then (a person's assignment came later, out of suspense)
                 outcome=pl.when(col("matched_by").is_not_null() & (col("matched_by") != MatchedBy.PERSON.value))
                 .then(pl.lit("posted"))

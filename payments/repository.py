@@ -69,13 +69,22 @@ def next_ids(conn: sa.Connection, table: str, column: str, n: int) -> pl.Series:
 
 
 def stored_lines(conn: sa.Connection, bank_account: str, refs: pl.Series) -> pl.DataFrame:
-    """The stored lines of ``bank_account`` with these references: bank_ref, line_id, status."""
+    """The stored lines of ``bank_account`` with these references: bank_ref, line_id, status, matched_by, debtor_id,
+    candidate_claim_id."""
     return joined(
         conn,
         refs.unique().to_frame("bank_ref"),
-        "SELECT l.bank_ref, l.line_id, l.status FROM {stage} s JOIN statement_lines l "
+        "SELECT l.bank_ref, l.line_id, l.status, l.matched_by, l.debtor_id, l.candidate_claim_id "
+        "FROM {stage} s JOIN statement_lines l "
         "ON l.bank_account = :account AND l.bank_ref = s.bank_ref",
-        {"bank_ref": pl.String(), "line_id": pl.Int64(), "status": pl.String()},
+        {
+            "bank_ref": pl.String(),
+            "line_id": pl.Int64(),
+            "status": pl.String(),
+            "matched_by": pl.String(),
+            "debtor_id": pl.Int64(),
+            "candidate_claim_id": pl.Int64(),
+        },
         {"account": bank_account},
     )
 
