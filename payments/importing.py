@@ -76,7 +76,10 @@ class ImportReport:
         return self.outcomes.filter(col("outcome") == outcome).height
 
     def amount(self, outcome: str) -> int:
-        return int(self.outcomes.filter(col("outcome") == outcome).get_column("amount").fill_null(0).sum())
+        """The lines' money (grosz): credits in, debits (returns, fees) out, as a negative."""
+        lines = self.outcomes.filter(col("outcome") == outcome)
+        signed = pl.when(col("direction") == DEBIT).then(-col("amount")).otherwise(col("amount"))
+        return int(lines.select(signed.fill_null(0).sum()).item())
 
     @property
     def lines_read(self) -> int:
@@ -319,7 +322,9 @@ def _returns(
     conn: sa.Connection, import_id: int, account: str, returns: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Each return matched to the credit it gives back: by the reference the bank names
-    (``return_of``), then the end-to-end id, then a stored reference written in the title. A posted
+    (``return_of``), then the end-to-end id, then a stored reference written in the title, and for
+    a bank that gives no references, the latest credit of the same amount from the same payer
+    account (not returned yet). A posted
     credit's events are reversed; a credit in suspense leaves it (``returned``; the return is
     ``settled``); anything else is refused with the reason."""
     if returns.height == 0:
@@ -333,7 +338,13 @@ def _returns(
     by_title = repository.lines_by_refs(conn, account, title_tokens(returns).rename({"token": "ref"})).with_columns(
         rank=pl.lit(3)
     )
-    found = pl.concat([by_ref, by_e2e, by_title]).filter(col("direction") == CREDIT)
+    # no reference at all (a CSV export): the latest credit of the same amount from the same payer account
+    by_payer = repository.credits_by_payer(
+        conn, account, returns.drop_nulls("counterparty_account").select("position", "counterparty_account", "amount")
+    )
+    by_payer = by_payer.sort("booking_date", "line_id").group_by("position").last().drop("booking_date")
+    found = pl.concat([by_ref, by_e2e, by_title, by_payer.with_columns(rank=pl.lit(4))], how="diagonal_relaxed")
+    found = found.filter(col("direction") == CREDIT)
     found = found.filter(col("rank") == col("rank").min().over("position"))
     found = found.unique(["position", "line_id"]).with_columns(several=pl.len().over("position") > 1)
     f = returns.join(

@@ -216,3 +216,18 @@ def events_of_lines(conn: sa.Connection, line_ids: pl.Series) -> pl.DataFrame:
         "JOIN statement_line_events e ON e.line_id = s.line_id",
         {"line_id": pl.Int64(), "event_id": pl.Int64(), "claim_id": pl.Int64(), "amount": pl.Int64()},
     )
+
+
+def credits_by_payer(conn: sa.Connection, bank_account: str, payers: pl.DataFrame) -> pl.DataFrame:
+    """payers (position, counterparty_account, amount) -> (position, LINE_COLUMNS, booking_date) of
+    the account's credits from that payer account of that amount, not returned nor refunded."""
+    listed = ", ".join(f"l.{c}" for c in LINE_COLUMNS)
+    return joined(
+        conn,
+        payers,
+        f"SELECT s.position, {listed}, l.booking_date FROM {{stage}} s JOIN statement_lines l "
+        "ON l.counterparty_account = s.counterparty_account AND l.amount = s.amount "
+        "AND l.bank_account = :account AND l.direction = 'credit' AND l.status IN ('posted', 'open', 'assigned')",
+        {"position": pl.Int64(), **LINE_COLUMNS, "booking_date": pl.Date()},
+        {"account": bank_account},
+    )

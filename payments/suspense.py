@@ -71,8 +71,10 @@ def _open_line(conn: sa.Connection, line_id: int) -> dict:
     row = conn.execute(sa.select(table).where(table.c.line_id == line_id)).mappings().first()
     if row is None:
         raise NotFound(f"statement line {line_id}: no such line")
-    if row["direction"] != "credit" or (row["matched_by"] is not None and row["status"] != LineStatus.OPEN.value):
-        raise InputError(f"statement line {line_id}: not in suspense (it was posted: {row['matched_by']})")
+    if row["direction"] != "credit" or row["matched_by"] not in (None, MatchedBy.PERSON.value):
+        raise InputError(
+            f"statement line {line_id}: not in suspense (it was posted when imported: {row['matched_by']})"
+        )
     if row["status"] != LineStatus.OPEN.value:
         raise InputError(
             f"statement line {line_id}: no longer open in suspense ({row['status']} by {row['resolved_by']})"

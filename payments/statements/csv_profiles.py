@@ -61,7 +61,8 @@ class BankProfile(BaseModel):
     delimiter: str = Field(default=";", min_length=1, max_length=1)
     #: the table's header line starts with this (lines before it are the preamble)
     header_starts_with: str | None = None
-    #: the table ends at the first line after the header starting with this ("": an empty line)
+    #: the table ends at the first line after the header starting with this ("": a line of nothing
+    #: but delimiters); none: at the end of the file
     stop_at: str | None = None
     #: the preamble line after which (or on which) the account number is written
     account_after: str | None = None
@@ -131,7 +132,7 @@ def read(path: Path, profile_name: str | Path, bank_account: str | None) -> Stat
             i
             for i in range(start + 1, len(lines))
             if profile.stop_at is not None
-            and (lines[i].strip() == "" if profile.stop_at == "" else lines[i].startswith(profile.stop_at))
+            and (_blank(lines[i], profile.delimiter) if profile.stop_at == "" else lines[i].startswith(profile.stop_at))
         ),
         len(lines),
     )
@@ -149,6 +150,11 @@ def read(path: Path, profile_name: str | Path, bank_account: str | None) -> Stat
             f"(the file's: {', '.join(table.columns)})"
         )
     return Statement(path, f"csv:{name}", account, None, _lines(table, profile), sha256_of(path))
+
+
+def _blank(line: str, delimiter: str) -> bool:
+    """A line with nothing but delimiters and spaces (how exports end their tables)."""
+    return line.replace(delimiter, "").replace('"', "").strip() == ""
 
 
 def _header_line(path: Path, lines: list[str], profile: BankProfile, name: str) -> int:
@@ -176,7 +182,9 @@ def _account(preamble: list[str], profile: BankProfile) -> str | None:
 def _lines(table: pl.DataFrame, profile: BankProfile) -> pl.DataFrame:
     col = pl.col
     named = table.select(pl.col(header).alias(column) for column, header in profile.columns.items())
-    named = named.with_columns(pl.col(pl.String).str.strip_chars())
+    # spaces and the apostrophes some banks quote account numbers with; an empty cell is no value
+    stripped = pl.col(pl.String).str.strip_chars().str.strip_chars("'").str.strip_chars()
+    named = named.with_columns(pl.when(stripped != "").then(stripped))
     if "amount" in named.columns:
         signed = named.get_column("amount").str.replace_all(r"\s", "")
         negative = signed.str.starts_with("-")

@@ -64,14 +64,14 @@ def nrb(text: str | None) -> str | None:
     """A Polish account number as 26 digits (spaces, dashes, slashes and a leading PL dropped), or None."""
     if not text:
         return None
-    compact = re.sub(r"[\s\-/\u00a0]", "", text).upper()
+    compact = re.sub(r"[\s\-/\u00a0']", "", text).upper()
     compact = compact.removeprefix("PL")
     return compact if re.fullmatch(r"\d{26}", compact) else None
 
 
 def nrb_expr(text: pl.Expr) -> pl.Expr:
     """``nrb`` over a column."""
-    compact = text.str.replace_all(r"[\s\-/\u00a0]", "").str.to_uppercase().str.strip_prefix("PL")
+    compact = text.str.replace_all(r"[\s\-/\u00a0']", "").str.to_uppercase().str.strip_prefix("PL")
     return pl.when(compact.str.contains(r"^\d{26}$")).then(compact)
 
 
@@ -107,7 +107,7 @@ def with_refs(lines: pl.DataFrame) -> pl.DataFrame:
     )
     texts = keyed.filter(missing).select(pl.concat_str("_identity", "_nth", separator="|#")).to_series().to_list()
     digests = pl.Series([f"sha:{hashlib.sha256(t.encode()).hexdigest()[:24]}" for t in texts], dtype=pl.String)
-    return lines.with_columns(bank_ref=pl.col("bank_ref").scatter(missing.arg_true(), digests))
+    return lines.with_columns(lines.get_column("bank_ref").scatter(missing.arg_true(), digests))
 
 
 def frame(rows: list[dict]) -> pl.DataFrame:

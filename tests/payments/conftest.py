@@ -46,22 +46,27 @@ CLAIMS = [
 
 @pytest.fixture
 def book(store):  # noqa: F811 (the store fixture)
+    return build_book(store)
+
+
+def build_book(engine):
+    """The table above, in the store at ``engine``."""
     kinds = {d[0]: d[1] for d in DEBTORS}
     debtors = pl.DataFrame(
         [{"debtor_id": i, "debtor_kind": k, "national_id": n, "name": name} for i, k, n, name in DEBTORS]
     )
-    records.load_debtors(store, debtors)
+    records.load_debtors(engine, debtors)
     claims = [
         claim(i, due=due, debtor_id=d, debtor_kind=kinds[d], seller_ref=ref, principal=amount)
         for i, d, ref, due, amount in CLAIMS
     ]
-    records.load(store, *frames(claims))
+    records.load(engine, *frames(claims))
     keys = debtors.select("debtor_id", name_key=name_key(pl.col("name")))
-    with store.begin() as conn:
+    with engine.begin() as conn:
         conn.execute(
             sa.text("INSERT INTO debtor_keys (debtor_id, name_key) VALUES (:debtor_id, :name_key)"), keys.to_dicts()
         )
-    return store
+    return engine
 
 
 def lines_of(engine, table: str = "statement_lines") -> list[dict]:
@@ -74,3 +79,19 @@ def direct_events(engine) -> list[dict]:
     with engine.connect() as conn:
         query = "SELECT * FROM events WHERE source = 'direct' ORDER BY event_id"
         return [dict(r) for r in conn.execute(sa.text(query)).mappings()]
+
+
+def outcomes(report) -> dict[int, tuple]:
+    """line -> (outcome, matched_by, candidate claim) of an import."""
+    return {
+        r["position"]: (r["outcome"], r["matched_by"], r["candidate_claim_id"])
+        for r in report.outcomes.iter_rows(named=True)
+    }
+
+
+def parts(report) -> dict[int, list[tuple[int, str, int]]]:
+    """line -> its events (claim, kind, amount) of an import."""
+    found: dict[int, list] = {}
+    for r in report.parts.iter_rows(named=True):
+        found.setdefault(r["position"], []).append((r["claim_id"], r["kind"], r["amount"]))
+    return found

@@ -11,29 +11,15 @@ import sqlalchemy as sa
 from engine.domain import SplitRule
 from payments.importing import import_statement
 from payments.statements import read_statement
-from tests.payments.conftest import FIXTURES, FUND_ACCOUNT, direct_events, lines_of
+from tests.payments.conftest import FIXTURES, FUND_ACCOUNT, direct_events, lines_of, outcomes, parts
 
 PKO = FIXTURES / "pko_2025-12-01.sta"
 ING = FIXTURES / "ing_2025-12-03.camt053.xml"
 
 
-def _outcomes(report) -> dict[int, tuple]:
-    return {
-        r["position"]: (r["outcome"], r["matched_by"], r["candidate_claim_id"])
-        for r in report.outcomes.iter_rows(named=True)
-    }
-
-
-def _parts(report) -> dict[int, list[tuple[int, str, int]]]:
-    found: dict[int, list] = {}
-    for r in report.parts.iter_rows(named=True):
-        found.setdefault(r["position"], []).append((r["claim_id"], r["kind"], r["amount"]))
-    return found
-
-
 def test_an_mt940_statement_line_by_line(book):
     report = import_statement(book, read_statement(PKO))
-    assert _outcomes(report) == {
+    assert outcomes(report) == {
         1: ("posted", "virtual_account", None),  # debtor 1's virtual account: three claims
         2: ("posted", "seller_ref", None),  # KR/2021/0021 in the title (returned by line 8)
         3: ("posted", "national_id", None),  # Anna Nowak's PESEL in the title
@@ -43,14 +29,14 @@ def test_an_mt940_statement_line_by_line(book):
         7: ("refused", None, None),  # the bank's fee
         8: ("posted", "return", None),  # the return of line 2
     }
-    parts = _parts(report)
+    split = parts(report)
     # 350.00 to debtor 1, oldest due first: claim 11 (300.00, due 2019) then claim 12 (due 2020)
-    assert parts[1] == [(11, "payment", 30_000), (12, "payment", 5_000)]
-    assert parts[2] == [(21, "payment", 20_000)]
-    assert parts[3] == [(21, "payment", 10_000)]
-    assert parts[4] == [(41, "payment", 50_000)]
-    assert parts[8] == [(21, "reversal", 20_000)]
-    assert 5 not in parts and 6 not in parts
+    assert split[1] == [(11, "payment", 30_000), (12, "payment", 5_000)]
+    assert split[2] == [(21, "payment", 20_000)]
+    assert split[3] == [(21, "payment", 10_000)]
+    assert split[4] == [(41, "payment", 50_000)]
+    assert split[8] == [(21, "reversal", 20_000)]
+    assert 5 not in split and 6 not in split
     reasons = dict(report.outcomes.select("position", "reason").iter_rows())
     assert "no virtual account, claim reference, PESEL or NIP" in reasons[5]
     assert "candidate" in reasons[6] and "31" in reasons[6]
@@ -82,7 +68,7 @@ def test_the_same_statement_twice_posts_nothing_new(book):
     assert again.parts.height == 0
     s = again.summary()
     assert (s["lines_read"], s["posted"], s["suspense"], s["refused"], s["already_imported"]) == (8, 5, 2, 1, 7)
-    assert _outcomes(again) == _outcomes(first)
+    assert outcomes(again) == outcomes(first)
     assert len(lines_of(book)) == 7  # the refused fee is not a stored line; each import lists it
     assert len(lines_of(book, "statement_refusals")) == 2
     assert len(lines_of(book, "statement_imports")) == 2
@@ -90,7 +76,7 @@ def test_the_same_statement_twice_posts_nothing_new(book):
 
 def test_a_camt053_statement_line_by_line(book):
     report = import_statement(book, read_statement(ING))
-    assert _outcomes(report) == {
+    assert outcomes(report) == {
         1: ("posted", "seller_ref", None),  # structured remittance: CdtrRefInf/Ref FV/2022/041
         2: ("posted", "national_id", None),  # unstructured: PESEL written "850101 12345"
         3: ("posted", "virtual_account", None),  # a batch's first transaction, to debtor 4's virtual account
@@ -98,11 +84,11 @@ def test_a_camt053_statement_line_by_line(book):
         5: ("suspense", None, None),  # the return of line 4: settles it
         6: ("refused", None, None),  # a reversal of a credit never imported
     }
-    parts = _parts(report)
-    assert parts[1] == [(41, "payment", 150_000)]
+    split = parts(report)
+    assert split[1] == [(41, "payment", 150_000)]
     # 1 200.00 over debtor 1's three claims, oldest due first, each up to its balance
-    assert parts[2] == [(11, "payment", 30_000), (12, "payment", 20_000), (13, "payment", 70_000)]
-    assert parts[3] == [(41, "payment", 10_000)]
+    assert split[2] == [(11, "payment", 30_000), (12, "payment", 20_000), (13, "payment", 70_000)]
+    assert split[3] == [(41, "payment", 10_000)]
     statuses = {r["bank_ref"]: r["status"] for r in lines_of(book)}
     assert statuses["ING2512030000003-2"] == "returned"
     assert statuses["ING2512030000004"] == "settled"
@@ -113,8 +99,8 @@ def test_a_camt053_statement_line_by_line(book):
 def test_camt053_001_02_and_a_balance_already_paid(book):
     import_statement(book, read_statement(PKO))
     report = import_statement(book, read_statement(FIXTURES / "pekao_2025-12-04.camt053.001.02.xml"))
-    assert _outcomes(report) == {1: ("posted", "seller_ref", None)}
-    assert _parts(report) == {1: [(21, "payment", 7_550)]}
+    assert outcomes(report) == {1: ("posted", "seller_ref", None)}
+    assert parts(report) == {1: [(21, "payment", 7_550)]}
 
 
 @pytest.mark.parametrize(
@@ -127,7 +113,7 @@ def test_camt053_001_02_and_a_balance_already_paid(book):
 )
 def test_a_debtor_with_three_claims_split_by_the_rule(book, rule, expected):
     report = import_statement(book, read_statement(ING), rule=rule)
-    assert sorted(_parts(report)[2]) == sorted(expected)
+    assert sorted(parts(report)[2]) == sorted(expected)
     with book.connect() as conn:
         recorded = conn.execute(
             sa.text(
