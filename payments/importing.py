@@ -12,6 +12,7 @@ Idempotency keys (docs/payments.md): ``bank:<account>:<bank_ref>`` for a line th
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -129,10 +130,12 @@ def import_statement(
     who = who or actor()
     account = statement.bank_account
     lines = statement.lines
+    step = _Steps()
     with engine.begin() as conn:
         repository.lock_imports(conn)
         import_id = _start(conn, statement, rule, who)
         stored = repository.stored_lines(conn, account, lines.get_column("bank_ref"))
+        step("lines stored before looked up")
         f = lines.join(stored, on="bank_ref", how="left").with_columns(
             first=col("position").min().over("bank_ref"),
         )
@@ -177,10 +180,11 @@ def import_statement(
             ),
         ]
         credits = new.filter(col("direction") == CREDIT)
-        credit_outcomes, credit_parts = _credits(conn, import_id, account, credits, rule)
+        credit_outcomes, credit_parts = _credits(conn, import_id, account, credits, rule, step)
         return_outcomes, return_parts = _returns(
             conn, import_id, account, new.filter(col("is_return") & (col("direction") == DEBIT))
         )
+        step("returns matched and written")
         outcomes += [credit_outcomes, return_outcomes]
         outcome = pl.concat(
             [o.select(pl.col(c).cast(t) for c, t in OUTCOME_SCHEMA.items() if c in o.columns) for o in outcomes],
@@ -193,6 +197,8 @@ def import_statement(
         report = ImportReport(statement, import_id, rule, outcome, parts)
         _check_every_line(report)
         _finish(conn, report, who)
+        step("refusals and the import's counts written")
+    step("committed")
     log.info(
         "imported %s: %d lines, %d posted, %d suspense, %d refused, %d already",
         statement.file,
@@ -203,6 +209,18 @@ def import_statement(
         report.already,
     )
     return report
+
+
+class _Steps:
+    """Logs how long each step of an import took (`cession -v`)."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        now = time.perf_counter()
+        log.info("%s: %.2f s", what, now - self.last)
+        self.last = now
 
 
 def _base() -> list[pl.Expr]:
@@ -278,15 +296,17 @@ def _events(conn: sa.Connection, parts: pl.DataFrame) -> pl.DataFrame:
 
 
 def _credits(
-    conn: sa.Connection, import_id: int, account: str, credits: pl.DataFrame, rule: SplitRule
+    conn: sa.Connection, import_id: int, account: str, credits: pl.DataFrame, rule: SplitRule, step: _Steps
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     if credits.height == 0:
         return pl.DataFrame(schema=OUTCOME_SCHEMA), pl.DataFrame(schema=PARTS_SCHEMA)
-    matched = match_credits(conn, credits, rule)
+    matched = match_credits(conn, credits, rule, step)
+    step("credits split")
     lines = credits.join(matched.lines, on="position").with_columns(
         line_id=repository.next_ids(conn, "statement_lines", "line_id", credits.height)
     )
     write_frame(conn, "statement_lines", _line_rows(lines, import_id, account))
+    step("credit lines written")
     parts = matched.parts.join(lines.select("position", "line_id", "bank_ref", "booking_date"), on="position")
     parts = parts.with_columns(n=pl.len().over("position"))
     key = pl.lit(f"bank:{account}:") + col("bank_ref")
@@ -304,6 +324,7 @@ def _credits(
             taken_back=pl.lit(None, pl.Int64),
         ),
     )
+    step("payment events written")
     outcomes = lines.select(
         *_base(),
         "line_id",

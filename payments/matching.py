@@ -16,6 +16,7 @@ one join of the statement's keys with the store, whatever the number of lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -100,11 +101,15 @@ def _one_debtor(found: pl.DataFrame, what: str) -> pl.DataFrame:
     )
 
 
-def match_credits(conn: sa.Connection, credits: pl.DataFrame, rule: SplitRule) -> Matched:
-    """Match ``credits`` (LINE_SCHEMA rows, each a credit) against the store; see the module."""
+def match_credits(
+    conn: sa.Connection, credits: pl.DataFrame, rule: SplitRule, step: Callable[[str], None] = lambda _: None
+) -> Matched:
+    """Match ``credits`` (LINE_SCHEMA rows, each a credit) against the store; see the module.
+    ``step`` is told when each step is done (for the log)."""
     lines = credits.select("position", "amount", "booking_date", "virtual_account", "counterparty_name")
     # 1. the virtual account credited
     by_account = _by_virtual_account(conn, lines.drop_nulls("virtual_account"))
+    step("virtual accounts looked up")
     # 2. claims the title names (seller_ref, or an id after a marker)
     named = pl.concat(
         [
@@ -114,8 +119,10 @@ def match_credits(conn: sa.Connection, credits: pl.DataFrame, rule: SplitRule) -
             repository.claims_by_id(conn, title_claim_ids(credits)).with_columns(how=pl.lit(MatchedBy.CLAIM_ID.value)),
         ]
     ).unique(["position", "claim_id"], keep="first")
+    step("claims named in titles looked up")
     # 3. PESEL / NIP in the title
     national = repository.debtors_by_national_id(conn, title_national_ids(credits))
+    step("PESEL/NIP looked up")
 
     f = lines.join(by_account, on="position", how="left")
     named_debtor = _one_debtor(named, "the title names claims").rename(
@@ -138,6 +145,7 @@ def match_credits(conn: sa.Connection, credits: pl.DataFrame, rule: SplitRule) -
     )
     # the claims a line pays: those its title names (of its debtor), else the debtor's open claims
     balances = repository.open_balances(conn, f.get_column("debtor_id"))
+    step("open balances read")
     own_named = named.join(f.select("position", "debtor_id"), on=["position", "debtor_id"]).select(
         "position", "claim_id"
     )
@@ -168,6 +176,7 @@ def match_credits(conn: sa.Connection, credits: pl.DataFrame, rule: SplitRule) -
     # 4. the rest: a candidate by name and amount, or nobody's
     rest = f.filter(~col("position").is_in(posted.implode()))
     candidates = _candidates(conn, rest.filter(col("debtor_id").is_null()))
+    step("candidates by name and amount looked up")
     rest = rest.join(candidates, on="position", how="left")
     reason = (
         pl.when(col("position").is_in(no_open.implode()))
