@@ -94,9 +94,10 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--refs", default="B", help="the bank references' prefix (another statement: another one)")
     args = parser.parse_args()
     claims = pl.read_parquet(args.claims, columns=["claim_id", "seller_ref", "debtor_id"])
-    write_mt940(credits(claims, args.lines, args.seed), args.out, date(2025, 12, 1) + timedelta(days=0))
+    write_mt940(credits(claims, args.lines, args.seed, refs=args.refs), args.out, date(2025, 12, 1) + timedelta(days=0))
 
 
 if __name__ == "__main__":
