@@ -150,14 +150,28 @@ def open_balances(conn: sa.Connection, debtor_ids: pl.Series) -> pl.DataFrame:
             "LEFT JOIN claim_state s ON s.run_id = p.current_run_id AND s.claim_id = c.claim_id",
             claim_schema,
         )
-    paid = joined(
+    # one pass over the claims' events (by the claim_id index): the payments after the state's day,
+    # and the reversals that name them
+    later = joined(
         conn,
         claims.select("claim_id", pl.col("as_of").fill_null(pl.date(1, 1, 1))),
-        "SELECT e.claim_id, SUM(e.amount) AS paid FROM {stage} s JOIN events e ON e.claim_id = s.claim_id "
-        "WHERE e.kind = 'payment' AND e.event_date > s.as_of AND NOT EXISTS "
-        "(SELECT 1 FROM events r WHERE r.claim_id = e.claim_id AND r.kind = 'reversal' AND r.reverses = e.event_id) "
-        "GROUP BY e.claim_id",
-        {"claim_id": pl.Int64(), "paid": pl.Int64()},
+        "SELECT e.claim_id, e.event_id, e.kind, e.amount, e.reverses FROM {stage} s "
+        "JOIN events e ON e.claim_id = s.claim_id "
+        "WHERE (e.kind = 'payment' AND e.event_date > s.as_of) OR e.kind = 'reversal'",
+        {
+            "claim_id": pl.Int64(),
+            "event_id": pl.Int64(),
+            "kind": pl.String(),
+            "amount": pl.Int64(),
+            "reverses": pl.Int64(),
+        },
+    )
+    reversed_ids = later.filter(pl.col("kind") == "reversal").select(event_id="reverses")
+    paid = (
+        later.filter(pl.col("kind") == "payment")
+        .join(reversed_ids, on="event_id", how="anti")
+        .group_by("claim_id")
+        .agg(paid=pl.col("amount").sum())
     )
     return (
         claims.join(paid, on="claim_id", how="left")

@@ -158,3 +158,13 @@ def test_lines_read_equals_posted_suspense_refused_on_the_statement_imports_row(
     [row] = lines_of(book, "statement_imports")
     assert row["lines_read"] == row["posted"] + row["suspense"] + row["refused"] == 6
     assert pl.Series([row["format"]]).item() == "camt053"
+
+
+def test_open_balances_count_payments_posted_since_and_not_reversed(book):
+    from payments.repository import open_balances
+
+    import_statement(book, read_statement(PKO))
+    with book.connect() as conn:
+        balances = {r["claim_id"]: r["balance"] for r in open_balances(conn, pl.Series([1, 2])).iter_rows(named=True)}
+    # debtor 1: 350.00 paid 300.00 to claim 11 and 50.00 to 12; debtor 2: 100.00 paid, 200.00 paid and returned
+    assert balances == {11: 0, 12: 15_000, 13: 100_000, 21: 70_000}
