@@ -122,7 +122,10 @@ def read(path: Path, profile_name: str | Path, bank_account: str | None) -> Stat
         raise StatementError(f"{path}: not {profile.encoding} text as profile {name!r} says: {e}") from None
     lines = text.splitlines()
     start = _header_line(path, lines, profile, name)
-    account = bank_account or _account(lines[:start], profile)
+    named = _account(lines[:start], profile)
+    if bank_account is not None and named is not None and named != bank_account:
+        raise StatementError(f"{path}: an export of account {named}, not of --bank-account {bank_account}")
+    account = bank_account or named
     if account is None:
         raise StatementError(
             f"{path}: the account is not in the file's preamble ({profile.account_after!r}): give --bank-account"

@@ -77,11 +77,15 @@ def test_an_ing_csv_export_with_transaction_numbers(book):
     assert rule == "oldest_due_first"
 
 
-def test_a_csv_export_for_another_account_than_the_one_given_is_refused():
+def test_a_statement_of_another_account_than_the_one_given_is_refused():
     with pytest.raises(StatementError, match="not a Polish account number"):
         read_statement(PKO, bank_account="12 3456")
     with pytest.raises(StatementError, match="not of --bank-account"):
         read_statement(PKO, bank_account="PL27114020040000300201355387")
+    with pytest.raises(StatementError, match="an export of account 27114020040000300201355387, not of"):
+        read_statement(MBANK, profile="mbank", bank_account="PL61109010140000071219812874")
+    given = read_statement(MBANK, profile="mbank", bank_account="PL 27 1140 2004 0000 3002 0135 5387")
+    assert given.bank_account == "27114020040000300201355387"
 
 
 def test_a_candidate_is_posted_only_when_a_person_assigns_it(book):
