@@ -30,6 +30,8 @@ from engine.domain import (
     JobStatus,
     KeyRole,
     LimitationKind,
+    LineStatus,
+    MatchedBy,
     PlacementQueue,
     RunStatus,
 )
@@ -159,6 +161,8 @@ CHECKED = {
     ("agency_changes", "change"): tuple(AgencyChange),
     ("jobs", "kind"): tuple(JobKind),
     ("jobs", "status"): tuple(JobStatus),
+    ("statement_lines", "status"): tuple(LineStatus),
+    ("statement_lines", "matched_by"): tuple(MatchedBy),
 }
 
 
