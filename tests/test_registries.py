@@ -31,7 +31,10 @@ from engine.domain import (
     KeyRole,
     LimitationKind,
     PlacementQueue,
+    PlanStatus,
+    PromiseStatus,
     RunStatus,
+    SettlementStatus,
 )
 from engine.kernels import codes
 from tests.store.conftest import store, store_url  # noqa: F401 (fixtures: a migrated SQLite and PostgreSQL store)
@@ -159,6 +162,9 @@ CHECKED = {
     ("agency_changes", "change"): tuple(AgencyChange),
     ("jobs", "kind"): tuple(JobKind),
     ("jobs", "status"): tuple(JobStatus),
+    ("payment_plans", "status"): tuple(PlanStatus),
+    ("settlements", "status"): tuple(SettlementStatus),
+    ("promises", "status"): tuple(PromiseStatus),
 }
 
 
