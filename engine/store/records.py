@@ -69,6 +69,12 @@ class AuditAction(StrEnum):
     READ_DEBTOR = "read_debtor"
     #: a caller of the HTTP API wrote to the store (events posted, a case returned)
     API_WRITE = "api_write"
+    #: a payment plan, settlement or promise to pay made or cancelled (payments/)
+    PLAN = "plan"
+    SETTLEMENT = "settlement"
+    PROMISE = "promise"
+    #: the daily update of plans, settlements and promises (`cession plans update`, `cession run`)
+    PLANS_UPDATE = "plans_update"
 
 
 def audit(conn: sa.Connection, action: AuditAction, subject: str | None, details: dict, who: str | None = None) -> None:

@@ -1,0 +1,4 @@
+"""Plans, settlements and promises over a real store, SQLite and PostgreSQL (with
+CESSION_TEST_DATABASE_URL): the store's fixtures."""
+
+from tests.store.conftest import store, store_url  # noqa: F401 (fixtures)
