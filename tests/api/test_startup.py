@@ -85,6 +85,13 @@ HELP = [
     ("serve",),
     ("webhooks",),
     ("webhooks", "deliver"),
+    ("plans",),
+    ("plans", "create"),
+    ("plans", "update"),
+    ("settlements",),
+    ("settlements", "create"),
+    ("promises",),
+    ("promises", "rates"),
 ]
 
 
