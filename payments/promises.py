@@ -46,7 +46,7 @@ RATE_SCHEMA = {
 }
 
 
-def promises_as_of(promises: pl.LazyFrame, payments: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+def promises_as_of(promises: pl.DataFrame, payments: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """What open ``promises`` (PROMISE_SCHEMA, made on or before ``as_of``) are as of ``as_of``:
     FOUND_SCHEMA, one row each."""
     promises = typed(promises, PROMISE_SCHEMA)

@@ -35,7 +35,7 @@ FOUND_SCHEMA = {
 }
 
 
-def settlements_as_of(settlements: pl.LazyFrame, payments: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+def settlements_as_of(settlements: pl.DataFrame, payments: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """What open ``settlements`` (SETTLEMENT_SCHEMA, offered on or before ``as_of``) are as of
     ``as_of``: FOUND_SCHEMA, one row each."""
     settlements = typed(settlements, SETTLEMENT_SCHEMA)

@@ -28,7 +28,7 @@ from datetime import date
 import polars as pl
 
 from engine.domain import InstalmentStatus, PlanStatus
-from payments.plans.coverage import paid_totals, reached_on, running_paid, typed
+from payments.plans.coverage import paid_totals, reached_on, running_paid, running_sum, sorted_by, typed
 
 PLAN_SCHEMA = {
     "plan_id": pl.Int64,
@@ -54,66 +54,86 @@ FOUND_SCHEMA = {
 }
 
 
-def _days(column: str) -> pl.Expr:
-    return pl.duration(days=pl.col(column))
+#: an instalment's status as a polars Enum (its physical form is a small integer: cheap over millions)
+INSTALMENT_STATUS = pl.Enum([s.value for s in InstalmentStatus])
+
+
+def _status(value: InstalmentStatus) -> pl.Expr:
+    return pl.lit(value.value, dtype=INSTALMENT_STATUS)
 
 
 def instalments_as_of(
-    plans: pl.LazyFrame, instalments: pl.LazyFrame, payments: pl.LazyFrame, as_of: date
-) -> pl.LazyFrame:
+    plans: pl.DataFrame,
+    instalments: pl.DataFrame,
+    payments: pl.DataFrame,
+    as_of: date,
+    running: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Every instalment of ``plans`` with ``target`` (cumulative grosz), ``paid_on`` (the day it
-    was covered, null: not yet) and ``status`` (``InstalmentStatus``) as of ``as_of``."""
-    agreements = plans.select(id="plan_id", claim_id="claim_id", since="signed_on")
-    running = running_paid(agreements, payments.filter(pl.col("event_date") <= as_of))
+    was covered, null: not yet), ``status`` (``InstalmentStatus``, an Enum) and ``breaks_on`` (the
+    day it breaks the plan, when it does) as of ``as_of``, sorted by plan and number.
+    ``running``: ``running_paid`` of the plans, when the caller has it already."""
+    if running is None:
+        running = _running(plans, payments, as_of)
+    terms = plans.select("plan_id", "grace_days", "break_after_days")
     targets = (
-        typed(instalments, INSTALMENT_SCHEMA)
-        .sort("plan_id", "number")
-        .with_columns(target=pl.col("amount").cum_sum().over("plan_id"))
+        sorted_by(typed(instalments, INSTALMENT_SCHEMA), "plan_id", "number")
+        .join(terms, on="plan_id", how="left", maintain_order="left")
+        .with_columns(target=running_sum("amount", "plan_id"))
         .rename({"plan_id": "id"})
     )
     covered = reached_on(targets, running).rename({"id": "plan_id", "reached_on": "paid_on"})
-    terms = plans.select("plan_id", "grace_days", "break_after_days")
-    grace_end = pl.col("due_on") + _days("grace_days")
-    break_end = pl.col("due_on") + _days("break_after_days")
-    paid_on = pl.col("paid_on")
+    # days as integers (days since 1970-01-01): the arithmetic of dates without durations
+    day = pl.col("due_on").cast(pl.Int32)
+    paid = pl.col("paid_on").cast(pl.Int32)
+    grace_end, break_end = day + pl.col("grace_days"), day + pl.col("break_after_days")
+    today = (as_of - date(1970, 1, 1)).days
     status = (
-        pl.when(paid_on.is_not_null() & (paid_on <= grace_end))
-        .then(pl.lit(InstalmentStatus.PAID.value))
-        .when(paid_on.is_not_null() & (paid_on <= break_end))
-        .then(pl.lit(InstalmentStatus.PAID_LATE.value))
-        .when(paid_on.is_not_null() | (pl.lit(as_of) > break_end))
-        .then(pl.lit(InstalmentStatus.MISSED.value))
-        .when(pl.lit(as_of) > grace_end)
-        .then(pl.lit(InstalmentStatus.LATE.value))
-        .otherwise(pl.lit(InstalmentStatus.PENDING.value))
+        pl.when(paid <= grace_end)
+        .then(_status(InstalmentStatus.PAID))
+        .when(paid <= break_end)
+        .then(_status(InstalmentStatus.PAID_LATE))
+        .when(paid.is_not_null() | (today > break_end))
+        .then(_status(InstalmentStatus.MISSED))
+        .when(today > grace_end)
+        .then(_status(InstalmentStatus.LATE))
+        .otherwise(_status(InstalmentStatus.PENDING))
     )
-    return (
-        covered.join(terms, on="plan_id", how="left")
-        .with_columns(
-            status=status,
-            breaks_on=pl.when(paid_on.is_null() | (paid_on > break_end)).then(break_end + pl.duration(days=1)),
-        )
-        .sort("plan_id", "number")
-    )
+    breaks_on = pl.when(paid.is_null() | (paid > break_end)).then(break_end + 1).cast(pl.Date)
+    return covered.with_columns(status=status, breaks_on=breaks_on).drop("grace_days", "break_after_days")
 
 
-def plans_as_of(plans: pl.LazyFrame, instalments: pl.LazyFrame, payments: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+def _running(plans: pl.DataFrame, payments: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    agreements = plans.select(id="plan_id", claim_id="claim_id", since="signed_on")
+    return running_paid(agreements, payments.filter(pl.col("event_date") <= as_of))
+
+
+def plans_as_of(plans: pl.DataFrame, instalments: pl.DataFrame, payments: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """What ``plans`` (PLAN_SCHEMA, signed on or before ``as_of``) are as of ``as_of``: FOUND_SCHEMA,
-    one row per plan. ``payments``: coverage.PAYMENT_SCHEMA, not reversed, dated up to ``as_of``."""
+    one row per plan. ``payments``: coverage.PAYMENT_SCHEMA, not reversed (later ones are left out)."""
     plans = typed(plans, PLAN_SCHEMA)
-    each = instalments_as_of(plans, instalments, payments, as_of)
+    running = _running(plans, payments, as_of)
+    each = instalments_as_of(plans, instalments, payments, as_of, running)
     paid_on = pl.col("paid_on")
-    per_plan = each.group_by("plan_id").agg(
-        count=pl.len().cast(pl.Int32),
-        instalments_paid=paid_on.is_not_null().sum().cast(pl.Int32),
-        last_paid_on=paid_on.max(),
-        next_due_on=pl.col("due_on").filter(paid_on.is_null()).min(),
-        broken_on=pl.col("breaks_on").filter(pl.col("breaks_on") <= as_of).min(),
-        on_time=(paid_on.is_null() | (pl.col("status") == InstalmentStatus.PAID.value)).all(),
+    # instalments are covered in order: the unpaid ones of a plan are its last ones
+    per_plan = (
+        each.lazy()
+        .with_columns(
+            unpaid_due=pl.when(paid_on.is_null()).then(pl.col("due_on")),
+            breaks_by_now=pl.when(pl.col("breaks_on") <= as_of).then(pl.col("breaks_on")),
+            not_on_time=(paid_on.is_not_null() & (pl.col("status") != InstalmentStatus.PAID.value)).cast(pl.Int32),
+        )
+        .group_by("plan_id")
+        .agg(
+            count=pl.len().cast(pl.Int32),
+            instalments_paid=paid_on.count().cast(pl.Int32),
+            last_paid_on=paid_on.max(),
+            next_due_on=pl.col("unpaid_due").min(),
+            broken_on=pl.col("breaks_by_now").min(),
+            on_time=pl.col("not_on_time").sum() == 0,
+        )
     )
-    counted = payments.filter(pl.col("event_date") <= as_of)
-    running = running_paid(plans.select(id="plan_id", claim_id="claim_id", since="signed_on"), counted)
-    totals = paid_totals(running).rename({"id": "plan_id"})
+    totals = paid_totals(running).lazy().rename({"id": "plan_id"})
     kept = pl.col("instalments_paid") == pl.col("count")
     broken = pl.col("broken_on").is_not_null()
     status = (
@@ -125,7 +145,8 @@ def plans_as_of(plans: pl.LazyFrame, instalments: pl.LazyFrame, payments: pl.Laz
     )
     late = (pl.lit(as_of) - pl.col("next_due_on")).dt.total_days()
     return (
-        plans.join(per_plan, on="plan_id", how="left")
+        plans.lazy()
+        .join(per_plan, on="plan_id", how="left")
         .join(totals, on="plan_id", how="left")
         .with_columns(status=status)
         .with_columns(
@@ -143,5 +164,6 @@ def plans_as_of(plans: pl.LazyFrame, instalments: pl.LazyFrame, payments: pl.Laz
                 (pl.col("status") == PlanStatus.KEPT.value) & pl.col("on_time") & pl.col("write_off_rest")
             ).then(pl.col("last_paid_on")),
         )
-        .pipe(typed, FOUND_SCHEMA)
+        .select(pl.col(c).cast(t) for c, t in FOUND_SCHEMA.items())
+        .collect()
     )

@@ -518,16 +518,12 @@ def compute(
     as_of: date,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """What the open plans, settlements and promises are as of ``as_of`` (each module's
-    FOUND_SCHEMA), computed together in one polars query plan."""
-    lazy_payments = payments.lazy()
-    found = pl.collect_all(
-        [
-            plan_rules.plans_as_of(plans.lazy(), instalments.lazy(), lazy_payments, as_of),
-            settlement_rules.settlements_as_of(settlements.lazy(), lazy_payments, as_of),
-            promise_rules.promises_as_of(promises.lazy(), lazy_payments, as_of),
-        ]
+    FOUND_SCHEMA)."""
+    return (
+        plan_rules.plans_as_of(plans, instalments, payments, as_of),
+        settlement_rules.settlements_as_of(settlements, payments, as_of),
+        promise_rules.promises_as_of(promises, payments, as_of),
     )
-    return found[0], found[1], found[2]
 
 
 def update(engine: sa.Engine, as_of: date, *, portfolio: str | None = None, who: str | None = None) -> Updated:
