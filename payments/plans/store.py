@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import sqlalchemy as sa
@@ -30,6 +30,10 @@ from payments.plans import status as plan_rules
 from payments.plans.coverage import PAYMENT_SCHEMA
 from payments.plans.schedule import Instalment, PlanError
 
+#: a broken plan, a lapsed settlement or a broken promise is decided anew by the updates of this many
+#: days after it failed: payments dated before that day that come in late (a bank statement a few
+#: days behind, a backdated correction) mend it; after that it is final
+SETTLE_DAYS = 60
 #: pg_advisory_xact_lock key of the daily update ("cess_pl"): one update writes at a time
 UPDATE_LOCK_KEY = 0x636573735F706C
 
@@ -498,11 +502,18 @@ def _counts(frame: pl.DataFrame) -> dict[str, int]:
     return dict(sorted(frame.group_by("status").len().iter_rows()))
 
 
-def _open_rows_sql(table: str, columns: dict, status: str, since: str, portfolio: str | None) -> tuple[str, dict]:
-    """The open rows of ``table`` begun by ``:as_of`` (of ``:portfolio``); their own parameter
-    names, so that the three selections can be joined in one statement."""
-    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE status = :{table}_status AND {since} <= :as_of"
-    params = {f"{table}_status": status}
+def _open_rows_sql(
+    table: str, columns: dict, status: str, failed: str, since: str, portfolio: str | None
+) -> tuple[str, dict]:
+    """The rows of ``table`` begun by ``:as_of`` (of ``:portfolio``) that the update decides
+    anew: the open ones, and those that ``failed`` (broken, lapsed) on or after ``:settle_from``
+    (payments dated before the day they failed may still come in: a bank's statement is late);
+    their own parameter names, so that the three selections can be joined in one statement."""
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {table} WHERE {since} <= :as_of AND (status = :{table}_open "
+        f"OR (status = :{table}_failed AND status_on >= :settle_from))"
+    )
+    params = {f"{table}_open": status, f"{table}_failed": failed}
     if portfolio is not None:
         sql += " AND claim_id IN (SELECT claim_id FROM claims WHERE portfolio_id = :portfolio)"
         params["portfolio"] = portfolio
@@ -533,15 +544,30 @@ def update(engine: sa.Engine, as_of: date, *, portfolio: str | None = None, who:
         if is_postgres(conn):
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPDATE_LOCK_KEY})")
         plan_sql, params = _open_rows_sql(
-            "payment_plans", plan_rules.PLAN_SCHEMA, PlanStatus.ACTIVE.value, "signed_on", portfolio
+            "payment_plans",
+            plan_rules.PLAN_SCHEMA,
+            PlanStatus.ACTIVE.value,
+            PlanStatus.BROKEN.value,
+            "signed_on",
+            portfolio,
         )
         settlement_sql, s_params = _open_rows_sql(
-            "settlements", settlement_rules.SETTLEMENT_SCHEMA, SettlementStatus.OPEN.value, "offered_on", portfolio
+            "settlements",
+            settlement_rules.SETTLEMENT_SCHEMA,
+            SettlementStatus.OPEN.value,
+            SettlementStatus.LAPSED.value,
+            "offered_on",
+            portfolio,
         )
         promise_sql, p_params = _open_rows_sql(
-            "promises", promise_rules.PROMISE_SCHEMA, PromiseStatus.OPEN.value, "made_on", portfolio
+            "promises",
+            promise_rules.PROMISE_SCHEMA,
+            PromiseStatus.OPEN.value,
+            PromiseStatus.BROKEN.value,
+            "made_on",
+            portfolio,
         )
-        with_day = {"as_of": as_of}
+        with_day = {"as_of": as_of, "settle_from": as_of - timedelta(days=SETTLE_DAYS)}
         plans = read_frame(conn, plan_sql, plan_rules.PLAN_SCHEMA, params | with_day)
         settlements = read_frame(conn, settlement_sql, settlement_rules.SETTLEMENT_SCHEMA, s_params | with_day)
         promises = read_frame(conn, promise_sql, promise_rules.PROMISE_SCHEMA, p_params | with_day)
@@ -550,14 +576,14 @@ def update(engine: sa.Engine, as_of: date, *, portfolio: str | None = None, who:
         instalments = read_frame(
             conn,
             "SELECT i.plan_id, i.number, i.due_on, i.amount FROM plan_instalments i "
-            f"WHERE i.plan_id IN (SELECT plan_id FROM ({plan_sql}) p)",
+            f"WHERE i.plan_id IN (SELECT plan_id FROM ({plan_sql}) p) ORDER BY i.plan_id, i.number",
             plan_rules.INSTALMENT_SCHEMA,
             params | with_day,
         )
         claims_sql = " UNION ".join(
             f"SELECT claim_id FROM ({sql}) o{n}" for n, sql in enumerate((plan_sql, settlement_sql, promise_sql))
         )
-        payments = payments_of_claims(conn, claims_sql, params | s_params | p_params, as_of)
+        payments = payments_of_claims(conn, claims_sql, params | s_params | p_params | with_day, as_of)
         found_plans, found_settlements, found_promises = compute(
             plans, instalments, settlements, promises, payments, as_of
         )

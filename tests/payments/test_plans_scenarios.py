@@ -10,7 +10,7 @@ unpaid instalment's day; the rest written off if every instalment is paid on tim
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -275,3 +275,28 @@ def test_bad_terms_are_refused_naming_the_field(book):
         plan(book, 99, signed_on=SIGNED, total=100, count=1, first_due=D(2026, 2, 1))
     with pytest.raises(InputError, match="break_after_days"):
         standard(book, grace_days=10, break_after_days=5)
+
+
+def test_payments_that_come_in_late_mend_a_plan_broken_for_want_of_them(book):
+    """An update ran before the bank's statement with the payments was loaded: the plan broke for
+    want of them. When they come (dated before it broke), the next update decides it anew: a plan
+    that failed within the last SETTLE_DAYS is looked at again; after that it is final."""
+    from payments.plans.store import SETTLE_DAYS
+
+    made = standard(book)
+    update(book, D(2026, 2, 10))
+    assert (stored(book, made["plan_id"])["status"], stored(book, made["plan_id"])["status_on"]) == (
+        "broken",
+        "2026-02-10",
+    )
+    pay(book, 1, SIGNED, 15_000)
+    pay(book, 1, D(2026, 1, 30), 25_000)
+    update(book, D(2026, 2, 12))
+    mended = stored(book, made["plan_id"])
+    assert (mended["status"], mended["status_on"], mended["paid"]) == ("active", "2026-01-10", "400.00")
+    # broken again (instalment 2 unpaid), and long enough ago: final
+    update(book, D(2026, 3, 31))
+    assert stored(book, made["plan_id"])["status_on"] == "2026-03-31"
+    pay(book, 1, D(2026, 2, 27), 50_000)
+    update(book, D(2026, 3, 31) + timedelta(days=SETTLE_DAYS + 1))
+    assert stored(book, made["plan_id"])["status"] == "broken"

@@ -87,3 +87,14 @@ def test_one_open_offer_per_claim_and_a_cancelled_one_is_left_alone(offer):
         service.create_settlement(
             store=store, claim_id=1, amount=1, pay_by=D(2026, 1, 1), offered_on=D(2026, 1, 2), today=TODAY
         )
+
+
+def test_a_payment_in_time_that_comes_in_late_turns_a_lapsed_settlement_paid(offer):
+    store, settlement_id = offer
+    update(store, D(2026, 3, 2))
+    assert shown(store, settlement_id)["status"] == "lapsed"
+    pay(store, 1, D(2026, 2, 27), 60_000)  # paid in time, on the statement of 2026-03-03
+    update(store, D(2026, 3, 3))
+    paid = shown(store, settlement_id)
+    assert (paid["status"], paid["status_on"]) == ("paid", "2026-02-27")
+    assert [e["event_date"] for e in events_of(store, 1, "write_off")] == [D(2026, 2, 27)]
