@@ -135,7 +135,7 @@ def test_plans_compute(benchmark, book, n):
 
 def _stored(store, book: dict[str, pl.DataFrame]) -> None:
     """The book written to the store's tables as they would hold it after a day of use."""
-    from engine.store.bulk import write_frame
+    from engine.store.bulk import is_postgres, write_frame
 
     now = datetime.now(UTC)
     totals = (
@@ -170,6 +170,10 @@ def _stored(store, book: dict[str, pl.DataFrame]) -> None:
         write_frame(conn, "payment_plans", plans)
         write_frame(conn, "plan_instalments", book["instalments"])
         write_frame(conn, "events", events)
+        if is_postgres(conn):  # ids came with the rows: the store numbers the events it makes after them
+            conn.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('events', 'event_id'), (SELECT max(event_id) FROM events))"
+            )
         write_frame(
             conn,
             "settlements",

@@ -640,7 +640,7 @@ def _with_write_offs(conn: sa.Connection, found: pl.DataFrame, noun: str, key: s
     conn.exec_driver_sql(f"CREATE TEMP TABLE stage_plan_events AS SELECT {columns} FROM events WHERE 1 = 0")
     write_frame(conn, "stage_plan_events", events)
     inserted = conn.exec_driver_sql(
-        f"INSERT INTO events ({columns}) SELECT {columns} FROM stage_plan_events WHERE true ON CONFLICT DO NOTHING"
+        f"INSERT INTO events ({columns}) SELECT {columns} FROM stage_plan_events WHERE true ON CONFLICT (idempotency_key) DO NOTHING"
     ).rowcount
     ids = read_frame(
         conn,
