@@ -156,7 +156,6 @@ def _stored(store, book: dict[str, pl.DataFrame]) -> None:
             status_on=pl.col("signed_on"),
             paid=pl.lit(0, dtype=pl.Int64),
             instalments_paid=pl.lit(0, dtype=pl.Int32),
-            days_late=pl.lit(0, dtype=pl.Int32),
             on_time=pl.lit(True),
             created_at=pl.lit(now),
             created_by=pl.lit("bench"),

@@ -160,7 +160,7 @@ def plans_show(
     plan_id: Annotated[int, typer.Argument(help="The plan.")],
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Instalments as of this day (default: the plan's last update)."),
+        typer.Option("--as-of", help="Instalments and days late as of this day (default: today)."),
     ] = None,
     database_url: DatabaseUrl = None,
     as_json: Json = False,
@@ -218,6 +218,7 @@ def plans_list(
     ] = None,
     portfolio: Portfolio = None,
     limit: Limit = 100,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Days late as of this day (default: today).")] = None,
     database_url: DatabaseUrl = None,
     as_json: Json = False,
 ) -> None:
@@ -225,7 +226,12 @@ def plans_list(
     from api.plans import service
 
     found = service.list_plans(
-        store=opened(database_url), claim_id=claim, status=status, portfolio=portfolio, limit=limit
+        store=opened(database_url),
+        claim_id=claim,
+        status=status,
+        portfolio=portfolio,
+        limit=limit,
+        as_of=day_or_none(as_of, "--as-of"),
     )
     if as_json:
         console.print_json(found)

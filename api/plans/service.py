@@ -70,6 +70,12 @@ def _many(store: sa.Engine, kind: _Kind, *, status: str | None, limit: int | Non
     return [_jsonable(r) for r in rows.iter_rows(named=True)]
 
 
+def _days_late(plan: dict, as_of: date) -> int:
+    """Days past the day of the plan's first unpaid instalment as of ``as_of`` (0: not late, or not active)."""
+    due = plan["next_due_on"]
+    return max((as_of - due).days, 0) if plan["status"] == PlanStatus.ACTIVE.value and due is not None else 0
+
+
 def _not_future(day: date, today: date, field: str) -> None:
     if day > today:
         raise InputError(f"{field}: {day} is in the future (today is {today})")
@@ -140,16 +146,16 @@ def create_plan(
 
 
 def show_plan(*, store: sa.Engine, plan_id: int, as_of: date | None = None) -> dict:
-    """A plan with its instalments, each with the day it was paid and its status as of ``as_of``
-    (default: the plan's last update, else the day it was signed), from the claim's payments."""
+    """A plan as the last update left it, with its instalments, each with the day it was paid and
+    its status as of ``as_of`` (default: today), from the claim's payments, and its days late then."""
     with store.connect() as conn:
         plan = _one(conn, _PLANS, plan_id)
-        day = as_of or plan["updated_as_of"] or plan["signed_on"]
+        day = as_of or date.today()
         instalments = repository.instalments_of(conn, [plan_id])
         payments = repository.payments_of_claims(conn, f"SELECT {int(plan['claim_id'])}", {}, day)
     terms = pl.DataFrame([plan]).select(list(plan_rules.PLAN_SCHEMA))
     each = plan_rules.instalments_as_of(terms, instalments, payments, day)
-    out = _jsonable(plan)
+    out = _jsonable(plan | {"days_late": _days_late(plan, day)})
     out["instalments_as_of"] = day.isoformat()
     out["schedule"] = [
         _jsonable(
@@ -173,8 +179,17 @@ def list_plans(
     status: str | None = None,
     portfolio: str | None = None,
     limit: int | None = 100,
+    as_of: date | None = None,
 ) -> list[dict]:
-    return _many(store, _PLANS, status=status, limit=limit, claim_id=claim_id, portfolio=portfolio)
+    """The plans, newest first, as the last update left them, with ``days_late`` as of ``as_of``
+    (default: today)."""
+    if status is not None and status not in set(PlanStatus):
+        raise InputError(f"--status: {status!r} is not one of {PlanStatus.spelled()}")
+    rows = repository.listed(
+        store, "payment_plans", repository.PLAN_ROW, claim_id=claim_id, status=status, portfolio=portfolio, limit=limit
+    )
+    day = as_of or date.today()
+    return [_jsonable(r | {"days_late": _days_late(r, day)}) for r in rows.iter_rows(named=True)]
 
 
 def cancel_plan(*, store: sa.Engine, plan_id: int, on: date, reason: str | None = None) -> dict:

@@ -605,7 +605,6 @@ class PaymentPlan(Base):
     paid: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # grosz counted towards the plan
     instalments_paid: Mapped[int] = mapped_column(sa.Integer, default=0)  # the down payment included
     next_due_on: Mapped[date | None] = mapped_column(sa.Date)  # the day of the first instalment not paid
-    days_late: Mapped[int] = mapped_column(sa.Integer, default=0)  # past that day (0: not late)
     on_time: Mapped[bool] = mapped_column(sa.Boolean, default=True)  # every instalment paid so far was on time
     updated_as_of: Mapped[date | None] = mapped_column(sa.Date)  # the day of the last daily update
     acknowledgment_event_id: Mapped[int | None] = mapped_column(sa.BigInteger)

@@ -121,7 +121,6 @@ def create_plan(engine: sa.Engine, terms: PlanTerms, *, who: str | None = None) 
                 paid=0,
                 instalments_paid=0,
                 next_due_on=schedule[0].due_on,
-                days_late=0,
                 on_time=True,
                 agency_id=terms.agency_id,
                 note=terms.note,
@@ -368,7 +367,6 @@ PLAN_ROW = {
     "paid": pl.Int64,
     "instalments_paid": pl.Int32,
     "next_due_on": pl.Date,
-    "days_late": pl.Int32,
     "on_time": pl.Boolean,
     "updated_as_of": pl.Date,
     "acknowledgment_event_id": pl.Int64,
@@ -597,7 +595,8 @@ def update(engine: sa.Engine, as_of: date, *, portfolio: str | None = None, who:
                 conn,
                 "payment_plans",
                 "plan_id",
-                found_plans.drop("claim_id", "write_off_on"),
+                # days late are as_of - next_due_on: computed when read, never rewritten each day
+                found_plans.drop("claim_id", "write_off_on", "days_late"),
                 as_of,
             ),
             "settlements": _write_changed(

@@ -69,7 +69,7 @@ def test_a_plan_made_shown_updated_and_listed(url):
     assert "150,00\u00a0zł" in people and "late" in people and "2026-01-10" in people
     summary = json.loads(cession(url, "plans", "update", "--as-of", "2026-02-10", "--json").stdout)
     assert summary["plans"] == {"active": 1} and summary["changed"]["payment_plans"] == 1
-    [listed] = json.loads(cession(url, "plans", "list", "--status", "active", "--json").stdout)
+    [listed] = json.loads(cession(url, "plans", "list", "--status", "active", "--as-of", "2026-02-10", "--json").stdout)
     assert (listed["paid"], listed["days_late"], listed["next_due_on"]) == ("150.00", 10, "2026-01-31")
     refused = cession(url, "plans", "create", "--claim", "1", "--total", "100", "--json", code=2)
     assert "--instalments, --first-due" in json.loads(refused.stdout)["error"]

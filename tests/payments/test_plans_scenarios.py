@@ -47,8 +47,9 @@ def statuses(store, plan_id: int, as_of: date) -> list[str]:
     return [i["status"] for i in service.show_plan(store=store, plan_id=plan_id, as_of=as_of)["schedule"]]
 
 
-def stored(store, plan_id: int) -> dict:
-    return service.show_plan(store=store, plan_id=plan_id)
+def stored(store, plan_id: int, as_of: date | None = None) -> dict:
+    """The plan as the last update left it (days late as of ``as_of``)."""
+    return service.show_plan(store=store, plan_id=plan_id, as_of=as_of)
 
 
 def test_the_schedule_as_signed(book):
@@ -67,7 +68,7 @@ def test_kept_on_time_writes_the_rest_off_on_the_day_of_the_last_instalment(book
     for day, amount in ((SIGNED, 15_000), (D(2026, 2, 3), 25_000), (D(2026, 2, 27), 25_000), (D(2026, 3, 31), 25_000)):
         pay(book, 1, day, amount)
     update(book, D(2026, 3, 30))
-    before = stored(book, made["plan_id"])
+    before = stored(book, made["plan_id"], D(2026, 3, 30))
     assert (before["status"], before["instalments_paid"], before["next_due_on"], before["days_late"]) == (
         "active",
         3,
@@ -97,7 +98,7 @@ def test_broken_the_day_after_break_after_days_of_an_unpaid_instalment(book):
     pay(book, 1, SIGNED, 15_000)
     pay(book, 1, D(2026, 1, 31), 25_000)
     update(book, D(2026, 3, 30))  # 2026-02-28 + 30 days: still active, 30 days late
-    late = stored(book, made["plan_id"])
+    late = stored(book, made["plan_id"], D(2026, 3, 30))
     assert (late["status"], late["days_late"], late["next_due_on"]) == ("active", 30, "2026-02-28")
     assert statuses(book, made["plan_id"], D(2026, 3, 30)) == ["paid", "paid", "late", "pending"]
     update(book, D(2026, 3, 31))
@@ -157,14 +158,14 @@ def test_partial_payments_fill_the_instalments_in_order(book):
     pay(book, 1, D(2026, 1, 12), 5_000)  # the down payment complete, on time
     pay(book, 1, D(2026, 2, 1), 10_000)  # 100,00 of 250,00
     update(book, D(2026, 2, 10))
-    partial = stored(book, made["plan_id"])
+    partial = stored(book, made["plan_id"], D(2026, 2, 10))
     assert (partial["status"], partial["paid"], partial["instalments_paid"], partial["days_late"]) == (
         "active",
         "250.00",
         1,
         10,
     )
-    shown = service.show_plan(store=book, plan_id=made["plan_id"])["schedule"]
+    shown = service.show_plan(store=book, plan_id=made["plan_id"], as_of=D(2026, 2, 10))["schedule"]
     assert [(i["paid_on"], i["status"]) for i in shown[:2]] == [("2026-01-12", "paid"), (None, "late")]
     pay(book, 1, D(2026, 2, 12), 15_000)
     update(book, D(2026, 2, 12))
@@ -179,7 +180,7 @@ def test_a_reversed_payment_does_not_count(book):
 
     post(book, 1, D(2026, 1, 14), "reversal", reverses=payment)
     update(book, D(2026, 1, 20))
-    found = stored(book, made["plan_id"])
+    found = stored(book, made["plan_id"], D(2026, 1, 20))
     assert (found["paid"], found["instalments_paid"], found["days_late"]) == ("0.00", 0, 10)
 
 

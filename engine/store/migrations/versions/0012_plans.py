@@ -60,7 +60,6 @@ def upgrade() -> None:
         sa.Column("paid", sa.BigInteger(), nullable=False),
         sa.Column("instalments_paid", sa.Integer(), nullable=False),
         sa.Column("next_due_on", sa.Date(), nullable=True),
-        sa.Column("days_late", sa.Integer(), nullable=False),
         sa.Column("on_time", sa.Boolean(), nullable=False),
         sa.Column("updated_as_of", sa.Date(), nullable=True),
         sa.Column("acknowledgment_event_id", sa.BigInteger(), nullable=True),
