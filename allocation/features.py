@@ -22,6 +22,10 @@ STATE_COLUMNS = ("claim_id", "total_due", "principal_due", "days_past_due", "lim
 CLAIM_COLUMNS = ("claim_id", "portfolio_id", "debtor_id", "debtor_kind", "due_date", "title_date")
 DEBTOR_SCHEMA = {"debtor_id": pl.Int64, "national_id": pl.String, "postal_code": pl.String, "flags": pl.List(pl.String)}
 PAYMENT_SCHEMA = {"claim_id": pl.Int64, "event_date": pl.Date, "amount": pl.Int64, "source": pl.String}
+#: each claim's payment plan status (payments/plans): its active plan's, else its latest plan's
+PLAN_STATUS_SCHEMA = {"claim_id": pl.Int64, "plan_status": pl.String}
+#: a claim that never had a payment plan
+NO_PLAN = "none"
 
 
 @dataclass(frozen=True)
@@ -33,20 +37,24 @@ class Inputs:
     claims: pl.DataFrame  # CLAIM_COLUMNS
     debtors: pl.DataFrame  # DEBTOR_SCHEMA
     payments: pl.DataFrame  # PAYMENT_SCHEMA: payments not reversed
+    plans: pl.DataFrame | None = None  # PLAN_STATUS_SCHEMA (None: no claim has a plan)
     _joined: dict = field(default_factory=dict, repr=False, compare=False)
 
     def joined(self) -> pl.DataFrame:
         """The state joined with its claims and debtors (the part of the claim frame that is the
-        same for every day), with ``national_id_ok``; made once."""
+        same for every day), with ``national_id_ok`` and ``plan_status``; made once."""
         if "frame" not in self._joined:
+            plans = self.plans if self.plans is not None else pl.DataFrame(schema=PLAN_STATUS_SCHEMA)
             self._joined["frame"] = (
                 self.state.lazy()
                 .select(STATE_COLUMNS)
                 .join(self.claims.lazy().select(CLAIM_COLUMNS), on="claim_id", how="left")
                 .join(self.debtors.lazy().select(list(DEBTOR_SCHEMA)), on="debtor_id", how="left")
+                .join(plans.lazy().select(list(PLAN_STATUS_SCHEMA)), on="claim_id", how="left")
                 .with_columns(
                     flags=pl.col("flags").fill_null(pl.lit([], dtype=pl.List(pl.String))),
                     national_id_ok=national_id_ok(),
+                    plan_status=pl.col("plan_status").fill_null(NO_PLAN),
                 )
                 .drop("national_id")
                 .collect()

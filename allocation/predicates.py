@@ -16,6 +16,7 @@ expressions on one claim and says which held and which did not.
 | title | whether the claim has an enforcement title | ``true`` |
 | flags | the debtor has one of these flags | ``[disputed]`` |
 | national_id | whether the debtor has a valid PESEL/NIP | ``false`` |
+| plan_status | the claim's payment plan is one of ``none`` (never had one), ``active``, ``kept``, ``broken``, ``cancelled`` (its active plan, else its latest) | ``[broken]`` |
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from engine.domain import DebtorFlag, DebtorKind
 
 LimitationStatus = Literal["open", "window", "time_barred", "suspended"]
 LIMITATION_STATUSES: tuple[str, ...] = ("open", "window", "time_barred", "suspended")
+#: ``none`` and engine.domain.PlanStatus's values (tests/allocation/test_plan_status.py holds them equal)
+PlanStatusName = Literal["none", "active", "kept", "broken", "cancelled"]
 
 
 class Band(BaseModel):
@@ -87,8 +90,9 @@ class Predicates(BaseModel):
     title: bool | None = None
     flags: list[DebtorFlag] | None = None
     national_id: bool | None = None
+    plan_status: list[PlanStatusName] | None = None
 
-    @field_validator("debtor_kind", "flags", "limitation", mode="before")
+    @field_validator("debtor_kind", "flags", "limitation", "plan_status", mode="before")
     @classmethod
     def _one_or_many(cls, value):
         return [value] if isinstance(value, str) else value
@@ -127,6 +131,8 @@ class Predicates(BaseModel):
             found["flags"] = pl.col("flags").list.set_intersection(pl.lit([f.value for f in self.flags])).list.len() > 0
         if self.national_id is not None:
             found["national_id"] = pl.col("national_id_ok") == self.national_id
+        if self.plan_status is not None:
+            found["plan_status"] = pl.col("plan_status").is_in(list(self.plan_status))
         return found
 
     def expr(self, day: date, window_days: int) -> pl.Expr:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from allocation.decide import AGENCY_SCHEMA, OPEN_SCHEMA, RECALLED_SCHEMA, Allocation
 from allocation.errors import AgencyError, PlacementError
-from allocation.features import DEBTOR_SCHEMA, PAYMENT_SCHEMA, Inputs
+from allocation.features import DEBTOR_SCHEMA, PAYMENT_SCHEMA, PLAN_STATUS_SCHEMA, Inputs
 from allocation.strategy import Strategy
 from engine.domain import AgencyChange
 from engine.store import changes
@@ -57,6 +57,7 @@ DEBTOR_READ = {
     "postal_code": pl.String,
     "flags": pl.String,
 }
+PLAN_READ = {"claim_id": pl.Int64, "plan_id": pl.Int64, "signed_on": pl.Date, "status": pl.String}
 PLACEMENT_SCHEMA = {
     "placement_id": pl.Int64,
     "claim_id": pl.Int64,
@@ -103,6 +104,9 @@ def read_inputs(engine: sa.Engine, as_of: date, portfolio: str | None = None) ->
         + where_c
         + " AND e.event_id NOT IN (SELECT r.reverses FROM events r WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL)"
     )
+    plans_sql = "SELECT p.claim_id, p.plan_id, p.signed_on, p.status FROM payment_plans p WHERE 1 = 1" + (
+        " AND p.claim_id IN (SELECT c.claim_id FROM claims c WHERE 1 = 1" + where_c + ")" if portfolio else ""
+    )
     with_day = (params or {}) | {"as_of": as_of}
     frames = read_snapshot(
         engine,
@@ -111,6 +115,7 @@ def read_inputs(engine: sa.Engine, as_of: date, portfolio: str | None = None) ->
             "claims": (claims_sql, CLAIM_SCHEMA, params),
             "debtors": (debtors_sql, DEBTOR_READ, params),
             "payments": (payments_sql, PAYMENT_SCHEMA, with_day),
+            "plans": (plans_sql, PLAN_READ, params),
         },
     )
     state = frames["state"]
@@ -125,7 +130,25 @@ def read_inputs(engine: sa.Engine, as_of: date, portfolio: str | None = None) ->
     debtors = frames["debtors"].with_columns(
         pl.col("flags").str.json_decode(pl.List(pl.String)).fill_null(pl.lit([], dtype=pl.List(pl.String)))
     )
-    return Inputs(as_of, state.drop("as_of"), frames["claims"], debtors.select(list(DEBTOR_SCHEMA)), frames["payments"])
+    return Inputs(
+        as_of,
+        state.drop("as_of"),
+        frames["claims"],
+        debtors.select(list(DEBTOR_SCHEMA)),
+        frames["payments"],
+        plan_statuses(frames["plans"]),
+    )
+
+
+def plan_statuses(plans: pl.DataFrame) -> pl.DataFrame:
+    """Each claim's plan status (PLAN_STATUS_SCHEMA): its active plan's, else its latest plan's (by
+    the day signed, then the plan's id), from the stored plans (PLAN_READ)."""
+    return (
+        plans.sort(pl.col("status") == "active", "signed_on", "plan_id")
+        .group_by("claim_id")
+        .agg(plan_status=pl.col("status").last())
+        .select(list(PLAN_STATUS_SCHEMA))
+    )
 
 
 # --- agencies ------------------------------------------------------------------------------------

@@ -399,3 +399,57 @@ class SplitRule(Choice):
 
     def __init__(self, _value: str, about: str) -> None:
         self.about = about
+
+
+class PlanStatus(Choice):
+    """A payment plan's status (``payment_plans.status``; docs/plans.md says how the daily update
+    decides it). Columns: whether the plan is over (the daily update no longer looks at it); one
+    line for people."""
+
+    ACTIVE = "active", False, "signed; its instalments are being paid"
+    KEPT = "kept", True, "every instalment paid, none left unpaid past the plan's break_after_days"
+    BROKEN = "broken", True, "an instalment still unpaid more than break_after_days after its day"
+    CANCELLED = "cancelled", True, "cancelled by the purchaser (`cession plans cancel`)"
+
+    def __init__(self, _value: str, over: bool, about: str) -> None:
+        self.over = over
+        self.about = about
+
+
+class InstalmentStatus(Choice):
+    """An instalment of a plan as of a day (computed, never stored: docs/plans.md)."""
+
+    PENDING = "pending", "not paid yet, its day (plus the grace days) not passed"
+    PAID = "paid", "paid in full by its day plus the plan's grace days"
+    PAID_LATE = "paid_late", "paid in full after its grace days, before the plan broke"
+    LATE = "late", "unpaid past its grace days, not yet break_after_days past its day"
+    MISSED = "missed", "unpaid break_after_days after its day: the plan broke"
+
+    def __init__(self, _value: str, about: str) -> None:
+        self.about = about
+
+
+class SettlementStatus(Choice):
+    """A settlement offer's status (``settlements.status``)."""
+
+    OPEN = "open", False, "offered; the amount not paid yet, its day not passed"
+    PAID = "paid", True, "the amount paid by its day: the rest written off"
+    LAPSED = "lapsed", True, "its day passed before the amount was paid"
+    CANCELLED = "cancelled", True, "withdrawn by the purchaser"
+
+    def __init__(self, _value: str, over: bool, about: str) -> None:
+        self.over = over
+        self.about = about
+
+
+class PromiseStatus(Choice):
+    """A promise to pay's status (``promises.status``)."""
+
+    OPEN = "open", False, "made; the amount not paid yet, its day not passed"
+    KEPT = "kept", True, "the amount paid by its day"
+    BROKEN = "broken", True, "its day passed before the amount was paid"
+    CANCELLED = "cancelled", True, "withdrawn (recorded by mistake)"
+
+    def __init__(self, _value: str, over: bool, about: str) -> None:
+        self.over = over
+        self.about = about

@@ -33,7 +33,10 @@ from engine.domain import (
     LineStatus,
     MatchedBy,
     PlacementQueue,
+    PlanStatus,
+    PromiseStatus,
     RunStatus,
+    SettlementStatus,
 )
 from engine.kernels import codes
 from tests.store.conftest import store, store_url  # noqa: F401 (fixtures: a migrated SQLite and PostgreSQL store)
@@ -163,6 +166,9 @@ CHECKED = {
     ("jobs", "status"): tuple(JobStatus),
     ("statement_lines", "status"): tuple(LineStatus),
     ("statement_lines", "matched_by"): tuple(MatchedBy),
+    ("payment_plans", "status"): tuple(PlanStatus),
+    ("settlements", "status"): tuple(SettlementStatus),
+    ("promises", "status"): tuple(PromiseStatus),
 }
 
 

@@ -20,6 +20,7 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``webhooks`` | ``webhooks deliver`` |
 | ``statements`` | ``statements import FILE``, ``statements list``, ``suspense list|assign|refund`` |
 | ``debtors`` | ``debtors export`` |
+| ``plans`` | ``plans create|show|list|cancel|update``, ``settlements create|show|list|cancel``, ``promises create|show|list|cancel|rates`` |
 """
 
 from __future__ import annotations
@@ -29,7 +30,20 @@ from typing import Annotated
 import typer
 
 from api import exits, logs
-from api.cli import allocation, calculators, debtors, demo, ingest, keys, runs, statements, states, store, webhooks
+from api.cli import (
+    allocation,
+    calculators,
+    debtors,
+    demo,
+    ingest,
+    keys,
+    plans,
+    runs,
+    statements,
+    states,
+    store,
+    webhooks,
+)
 
 app = typer.Typer(
     name="cession",
@@ -86,6 +100,9 @@ app.add_typer(keys.keys_app, name="keys")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(statements.statements_app, name="statements")
 app.add_typer(statements.suspense_app, name="suspense")
+app.add_typer(plans.plans_app, name="plans")
+app.add_typer(plans.settlements_app, name="settlements")
+app.add_typer(plans.promises_app, name="promises")
 app.command()(keys.serve)
 
 

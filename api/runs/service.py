@@ -44,7 +44,15 @@ def run(
 ) -> RunRecord:
     """claim_state as of ``as_of`` of one portfolio (or all) from the store, made the stored state
     (see ``engine.store_run.run``); its record. On the local executor in one partition the run
-    reads the store here; otherwise each worker reads its claim range from the store."""
+    reads the store here; otherwise each worker reads its claim range from the store.
+
+    First the day's update of payment plans, settlements and promises (api/plans/service.py, its own
+    transaction), so that the write-offs of plans kept and settlements paid by ``as_of`` are in the
+    state computed."""
+    from api.plans import service as plans
+
+    on_stage("updating payment plans")
+    plans.update(store=store, as_of=as_of, portfolio=portfolio)
     with executor_for(name=executor, partitions=partitions) as (chosen, parts):
         record = store_run.run(
             store,

@@ -28,7 +28,10 @@ from engine.domain import (
     LineStatus,
     MatchedBy,
     PlacementQueue,
+    PlanStatus,
+    PromiseStatus,
     RunStatus,
+    SettlementStatus,
 )
 
 
@@ -668,3 +671,129 @@ class StatementRefusal(Base):
     direction: Mapped[str | None] = mapped_column(sa.String(8))
     title: Mapped[str | None] = mapped_column(sa.Text)
     reason: Mapped[str] = mapped_column(sa.String(300))
+
+
+def _one_open_per_claim(table: str, open_status: str) -> sa.Index:
+    """At most one row of ``table`` in ``open_status`` per claim: a partial unique index."""
+    where = sa.text(f"status = '{open_status}'")
+    return sa.Index(f"uq_{table}_open_claim", "claim_id", unique=True, postgresql_where=where, sqlite_where=where)
+
+
+class PaymentPlan(Base):
+    """An instalment agreement (ugoda ratalna) on a claim (payments/plans; docs/plans.md): its
+    terms, and what the daily update (`cession plans update`, part of `cession run`) last found.
+    At most one plan of a claim is active. Signing it posted an ``acknowledgment`` event
+    (``acknowledgment_event_id``); a kept plan with ``write_off_rest`` posted a ``write_off``."""
+
+    __tablename__ = "payment_plans"
+    __table_args__ = (
+        sa.Index("ix_payment_plans_claim_id", "claim_id"),
+        _one_open_per_claim("payment_plans", PlanStatus.ACTIVE.value),
+        _one_of("status", PlanStatus),
+        sa.CheckConstraint(
+            "total > 0 AND down_payment >= 0 AND down_payment < total AND instalments > 0 "
+            "AND grace_days >= 0 AND break_after_days >= grace_days",
+            name="terms",
+        ),
+    )
+
+    plan_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger)
+    signed_on: Mapped[date] = mapped_column(sa.Date)
+    total: Mapped[int] = mapped_column(sa.BigInteger)  # grosz: the down payment and every instalment
+    down_payment: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # grosz, instalment 0 (0: none)
+    instalments: Mapped[int] = mapped_column(sa.Integer)  # how many, the down payment not counted
+    #: the rest of the claim written off once every instalment is paid on time (conditional write-off)
+    write_off_rest: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    grace_days: Mapped[int] = mapped_column(sa.Integer)  # paid this many days after its day: on time
+    break_after_days: Mapped[int] = mapped_column(sa.Integer)  # unpaid this many days after its day: broken
+    status: Mapped[str] = mapped_column(sa.String(16), default=PlanStatus.ACTIVE.value)  # PlanStatus
+    #: the day the status began: kept, the day the last instalment was paid; broken, the day after
+    #: break_after_days ran out; cancelled, the day given; active, the day signed
+    status_on: Mapped[date] = mapped_column(sa.Date)
+    paid: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # grosz counted towards the plan
+    instalments_paid: Mapped[int] = mapped_column(sa.Integer, default=0)  # the down payment included
+    next_due_on: Mapped[date | None] = mapped_column(sa.Date)  # the day of the first instalment not paid
+    on_time: Mapped[bool] = mapped_column(sa.Boolean, default=True)  # every instalment paid so far was on time
+    updated_as_of: Mapped[date | None] = mapped_column(sa.Date)  # the day of the last daily update
+    acknowledgment_event_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    write_off_event_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    agency_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agencies.agency_id"))
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(100))
+
+
+class PlanInstalment(Base):
+    """One instalment of a plan: number 0 is the down payment, 1.. the instalments, in the order
+    payments cover them; days ascending."""
+
+    __tablename__ = "plan_instalments"
+    __table_args__ = (sa.CheckConstraint("amount > 0 AND number >= 0", name="amount_positive"),)
+
+    plan_id: Mapped[int] = mapped_column(
+        sa.BigInteger, sa.ForeignKey("payment_plans.plan_id"), primary_key=True, autoincrement=False
+    )
+    number: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    due_on: Mapped[date] = mapped_column(sa.Date)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)  # grosz
+
+
+class Settlement(Base):
+    """An offer to close a claim for ``amount`` if paid by ``pay_by`` (payments/settlements.py):
+    paid in full by then, the rest is written off (a ``write_off`` event); otherwise it lapses. At
+    most one offer of a claim is open."""
+
+    __tablename__ = "settlements"
+    __table_args__ = (
+        sa.Index("ix_settlements_claim_id", "claim_id"),
+        _one_open_per_claim("settlements", SettlementStatus.OPEN.value),
+        _one_of("status", SettlementStatus),
+        sa.CheckConstraint("amount > 0 AND pay_by >= offered_on", name="terms"),
+    )
+
+    settlement_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger)
+    offered_on: Mapped[date] = mapped_column(sa.Date)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)  # grosz
+    pay_by: Mapped[date] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(16), default=SettlementStatus.OPEN.value)
+    status_on: Mapped[date] = mapped_column(sa.Date)
+    paid: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # grosz paid since offered_on
+    updated_as_of: Mapped[date | None] = mapped_column(sa.Date)
+    write_off_event_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    agency_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agencies.agency_id"))
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(100))
+
+
+class Promise(Base):
+    """A debtor's promise to pay ``amount`` by ``pay_by``, taken by an agency's ``collector`` (or
+    the purchaser's own, ``agency_id`` null): kept when the claim's payments from ``made_on`` reach
+    the amount by that day, broken otherwise (payments/promises.py)."""
+
+    __tablename__ = "promises"
+    __table_args__ = (
+        sa.Index("ix_promises_claim_id", "claim_id"),
+        sa.Index("ix_promises_agency_id", "agency_id"),
+        _one_of("status", PromiseStatus),
+        sa.CheckConstraint("amount > 0 AND pay_by >= made_on", name="terms"),
+    )
+
+    promise_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger)
+    made_on: Mapped[date] = mapped_column(sa.Date)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)  # grosz
+    pay_by: Mapped[date] = mapped_column(sa.Date)
+    agency_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agencies.agency_id"))
+    collector: Mapped[str | None] = mapped_column(sa.String(100))
+    status: Mapped[str] = mapped_column(sa.String(16), default=PromiseStatus.OPEN.value)
+    status_on: Mapped[date] = mapped_column(sa.Date)
+    paid: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # grosz paid since made_on
+    updated_as_of: Mapped[date | None] = mapped_column(sa.Date)
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(100))

@@ -75,6 +75,12 @@ class AuditAction(StrEnum):
     #: a line taken out of suspense by a person (`cession suspense assign|refund`)
     SUSPENSE_ASSIGN = "suspense_assign"
     SUSPENSE_REFUND = "suspense_refund"
+    #: a payment plan, settlement or promise to pay made or cancelled (payments/)
+    PLAN = "plan"
+    SETTLEMENT = "settlement"
+    PROMISE = "promise"
+    #: the daily update of plans, settlements and promises (`cession plans update`, `cession run`)
+    PLANS_UPDATE = "plans_update"
 
 
 def audit(conn: sa.Connection, action: AuditAction, subject: str | None, details: dict, who: str | None = None) -> None:

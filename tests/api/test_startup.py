@@ -92,6 +92,13 @@ HELP = [
     ("suspense", "list"),
     ("suspense", "assign"),
     ("suspense", "refund"),
+    ("plans",),
+    ("plans", "create"),
+    ("plans", "update"),
+    ("settlements",),
+    ("settlements", "create"),
+    ("promises",),
+    ("promises", "rates"),
 ]
 
 

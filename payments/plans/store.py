@@ -1,0 +1,683 @@
+"""Plans, settlements and promises in the store (models: engine/store/models.py, migration 0012).
+
+Each write is one transaction with its audit-log row. Making a plan stores its terms, its
+instalments and the debtor's ``acknowledgment`` event (art. 123 § 1 pkt 2 KC), keyed
+``plan:<id>:acknowledgment`` so that it is stored once whatever is retried. The daily update
+(``update``) reads every active plan, open settlement and open promise (of a portfolio, or all) with
+the payments of their claims, decides what they are as of the day (``status``, ``settlements``,
+``promises``: polars over all of them at once), and writes back only the rows that changed, with the
+``write_off`` events of kept plans and paid settlements (keyed ``plan:<id>:write_off``,
+``settlement:<id>:write_off``), in one transaction: a failed update leaves everything as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+import sqlalchemy as sa
+
+from engine.domain import EventKind, PlanStatus, PromiseStatus, SettlementStatus
+from engine.errors import NotFound
+from engine.store.bulk import is_postgres, read_frame, write_frame
+from engine.store.models import Event, PaymentPlan, PlanInstalment, Promise, Settlement
+from engine.store.records import AuditAction, actor, audit
+from payments import promises as promise_rules
+from payments import settlements as settlement_rules
+from payments.plans import status as plan_rules
+from payments.plans.coverage import PAYMENT_SCHEMA
+from payments.plans.schedule import Instalment, PlanError
+
+#: a broken plan, a lapsed settlement or a broken promise is decided anew by the updates of this many
+#: days after it failed: payments dated before that day that come in late (a bank statement a few
+#: days behind, a backdated correction) mend it; after that it is final
+SETTLE_DAYS = 60
+#: pg_advisory_xact_lock key of the daily update ("cess_pl"): one update writes at a time
+UPDATE_LOCK_KEY = 0x636573735F706C
+
+
+@dataclass(frozen=True)
+class PlanTerms:
+    """What a plan is made of (the schedule from ``payments.plans.schedule``)."""
+
+    claim_id: int
+    signed_on: date
+    schedule: list[Instalment]
+    write_off_rest: bool
+    grace_days: int
+    break_after_days: int
+    agency_id: str | None = None
+    note: str | None = None
+
+
+# --- making and cancelling -------------------------------------------------------------------------
+
+
+def _claim_exists(conn: sa.Connection, claim_id: int) -> None:
+    found = conn.exec_driver_sql(f"SELECT 1 FROM claims WHERE claim_id = {int(claim_id)}").first()
+    if found is None:
+        raise NotFound(f"claim {claim_id} is not in the store")
+
+
+def _agency_exists(conn: sa.Connection, agency_id: str | None) -> None:
+    if agency_id is None:
+        return
+    found = conn.execute(sa.text("SELECT 1 FROM agencies WHERE agency_id = :a"), {"a": agency_id}).first()
+    if found is None:
+        raise NotFound(f"agency {agency_id!r} is not stored (`cession agencies list` lists them)")
+
+
+def _open_one(conn: sa.Connection, table: str, key: str, claim_id: int, status: str) -> int | None:
+    return conn.execute(
+        sa.text(f"SELECT {key} FROM {table} WHERE claim_id = :c AND status = :s"), {"c": claim_id, "s": status}
+    ).scalar()
+
+
+def _post_event(conn: sa.Connection, claim_id: int, day: date, kind: EventKind, source: str, key: str) -> int:
+    """One event (no amount), stored once under ``key``; its id."""
+    events = Event.__table__
+    stored = conn.execute(sa.select(events.c.event_id).where(events.c.idempotency_key == key)).scalar()
+    if stored is not None:
+        return stored
+    return conn.execute(
+        sa.insert(events)
+        .values(claim_id=claim_id, event_date=day, kind=kind.value, amount=None, source=source, idempotency_key=key)
+        .returning(events.c.event_id)
+    ).scalar_one()
+
+
+def create_plan(engine: sa.Engine, terms: PlanTerms, *, who: str | None = None) -> int:
+    """Store a signed plan, its instalments and the debtor's acknowledgment on the day it was
+    signed, in one transaction; its id. A claim with an active plan is refused."""
+    schedule = terms.schedule
+    total = sum(i.amount for i in schedule)
+    down = sum(i.amount for i in schedule if i.number == 0)
+    if terms.grace_days < 0 or terms.break_after_days < terms.grace_days:
+        raise PlanError("break_after_days: at least grace_days (and grace_days at least 0)")
+    plans = PaymentPlan.__table__
+    with engine.begin() as conn:
+        _claim_exists(conn, terms.claim_id)
+        _agency_exists(conn, terms.agency_id)
+        active = _open_one(conn, "payment_plans", "plan_id", terms.claim_id, PlanStatus.ACTIVE.value)
+        if active is not None:
+            raise PlanError(
+                f"claim {terms.claim_id} has an active plan ({active}): cancel it first (`cession plans cancel {active}`)"
+            )
+        plan_id = conn.execute(
+            sa.insert(plans)
+            .values(
+                claim_id=terms.claim_id,
+                signed_on=terms.signed_on,
+                total=total,
+                down_payment=down,
+                instalments=sum(1 for i in schedule if i.number > 0),
+                write_off_rest=terms.write_off_rest,
+                grace_days=terms.grace_days,
+                break_after_days=terms.break_after_days,
+                status=PlanStatus.ACTIVE.value,
+                status_on=terms.signed_on,
+                paid=0,
+                instalments_paid=0,
+                next_due_on=schedule[0].due_on,
+                on_time=True,
+                agency_id=terms.agency_id,
+                note=terms.note,
+                created_at=datetime.now(UTC),
+                created_by=who or actor(),
+            )
+            .returning(plans.c.plan_id)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(PlanInstalment.__table__),
+            [{"plan_id": plan_id, "number": i.number, "due_on": i.due_on, "amount": i.amount} for i in schedule],
+        )
+        event_id = _post_event(
+            conn,
+            terms.claim_id,
+            terms.signed_on,
+            EventKind.ACKNOWLEDGMENT,
+            f"plan:{plan_id}",
+            f"plan:{plan_id}:acknowledgment",
+        )
+        conn.execute(sa.update(plans).where(plans.c.plan_id == plan_id).values(acknowledgment_event_id=event_id))
+        audit(
+            conn,
+            AuditAction.PLAN,
+            f"plan:{plan_id}",
+            {
+                "made": {
+                    "claim_id": terms.claim_id,
+                    "signed_on": terms.signed_on.isoformat(),
+                    "total": total,
+                    "instalments": len(schedule),
+                    "acknowledgment_event_id": event_id,
+                }
+            },
+            who,
+        )
+    return plan_id
+
+
+def _cancel(
+    engine: sa.Engine,
+    table: sa.Table,
+    key: str,
+    row_id: int,
+    open_status: str,
+    on: date,
+    reason: str | None,
+    action: AuditAction,
+    who: str | None,
+) -> None:
+    noun = table.name.rstrip("s").replace("payment_", "")
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(table.c.status, table.c[_since(table)]).where(table.c[key] == row_id)).first()
+        if row is None:
+            raise NotFound(f"{noun} {row_id} is not stored")
+        if row.status != open_status:
+            raise PlanError(
+                f"{noun} {row_id} is {row.status}, not {open_status}: only an {open_status} one is cancelled"
+            )
+        if on < row[1]:
+            raise PlanError(f"--on: {on} is before the {noun} began ({row[1]})")
+        values = {"status": "cancelled", "status_on": on}
+        if "cancel_reason" in table.c:
+            values["cancel_reason"] = reason
+        conn.execute(sa.update(table).where(table.c[key] == row_id).values(**values))
+        audit(conn, action, f"{noun}:{row_id}", {"cancelled": {"on": on.isoformat(), "reason": reason}}, who)
+
+
+def _since(table: sa.Table) -> str:
+    return {"payment_plans": "signed_on", "settlements": "offered_on", "promises": "made_on"}[table.name]
+
+
+def cancel_plan(engine: sa.Engine, plan_id: int, on: date, reason: str | None, *, who: str | None = None) -> None:
+    """An active plan cancelled on ``on`` (its acknowledgment stays: the debtor did acknowledge)."""
+    _cancel(
+        engine,
+        PaymentPlan.__table__,
+        "plan_id",
+        plan_id,
+        PlanStatus.ACTIVE.value,
+        on,
+        reason,
+        AuditAction.PLAN,
+        who,
+    )
+
+
+def create_settlement(
+    engine: sa.Engine,
+    *,
+    claim_id: int,
+    offered_on: date,
+    amount: int,
+    pay_by: date,
+    agency_id: str | None = None,
+    note: str | None = None,
+    who: str | None = None,
+) -> int:
+    """Store a settlement offer; its id. A claim with an open offer is refused."""
+    if amount <= 0:
+        raise PlanError("amount: more than 0.00")
+    if pay_by < offered_on:
+        raise PlanError(f"pay_by: {pay_by} is before the offer ({offered_on})")
+    table = Settlement.__table__
+    with engine.begin() as conn:
+        _claim_exists(conn, claim_id)
+        _agency_exists(conn, agency_id)
+        open_one = _open_one(conn, "settlements", "settlement_id", claim_id, SettlementStatus.OPEN.value)
+        if open_one is not None:
+            raise PlanError(
+                f"claim {claim_id} has an open settlement ({open_one}): cancel it first "
+                f"(`cession settlements cancel {open_one}`)"
+            )
+        settlement_id = _insert_offer(
+            conn,
+            table,
+            AuditAction.SETTLEMENT,
+            {
+                "claim_id": claim_id,
+                "offered_on": offered_on,
+                "amount": amount,
+                "pay_by": pay_by,
+                "agency_id": agency_id,
+                "status": SettlementStatus.OPEN.value,
+                "status_on": offered_on,
+                "note": note,
+            },
+            who,
+        )
+    return settlement_id
+
+
+def _insert_offer(conn: sa.Connection, table: sa.Table, action: AuditAction, values: dict, who: str | None) -> int:
+    """A settlement or a promise stored (nothing paid yet), with its audit-log row; its id."""
+    key = table.primary_key.columns.values()[0]
+    row_id = conn.execute(
+        sa.insert(table)
+        .values(**values, paid=0, created_at=datetime.now(UTC), created_by=who or actor())
+        .returning(key)
+    ).scalar_one()
+    made = {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items() if k != "note"}
+    audit(conn, action, f"{table.name.removesuffix('s')}:{row_id}", {"made": made}, who)
+    return row_id
+
+
+def cancel_settlement(
+    engine: sa.Engine, settlement_id: int, on: date, reason: str | None, *, who: str | None = None
+) -> None:
+    _cancel(
+        engine,
+        Settlement.__table__,
+        "settlement_id",
+        settlement_id,
+        SettlementStatus.OPEN.value,
+        on,
+        reason,
+        AuditAction.SETTLEMENT,
+        who,
+    )
+
+
+def placed_with(conn: sa.Connection, claim_id: int, day: date) -> str | None:
+    """The agency the claim was placed with on ``day`` (None: none, or a queue of the purchaser's)."""
+    return conn.execute(
+        sa.text(
+            "SELECT agency_id FROM placements WHERE claim_id = :c AND placed_on <= :d "
+            "AND (recalled_on IS NULL OR recalled_on > :d) ORDER BY placed_on DESC, placement_id DESC"
+        ),
+        {"c": claim_id, "d": day},
+    ).scalar()
+
+
+def create_promise(
+    engine: sa.Engine,
+    *,
+    claim_id: int,
+    made_on: date,
+    amount: int,
+    pay_by: date,
+    agency_id: str | None = None,
+    collector: str | None = None,
+    note: str | None = None,
+    who: str | None = None,
+) -> tuple[int, str | None]:
+    """Store a promise to pay; its id and agency (given, else the agency the claim was placed with
+    on ``made_on``, else none: the purchaser's own)."""
+    if amount <= 0:
+        raise PlanError("amount: more than 0.00")
+    if pay_by < made_on:
+        raise PlanError(f"pay_by: {pay_by} is before the promise was made ({made_on})")
+    table = Promise.__table__
+    with engine.begin() as conn:
+        _claim_exists(conn, claim_id)
+        _agency_exists(conn, agency_id)
+        agency_id = agency_id or placed_with(conn, claim_id, made_on)
+        promise_id = _insert_offer(
+            conn,
+            table,
+            AuditAction.PROMISE,
+            {
+                "claim_id": claim_id,
+                "made_on": made_on,
+                "amount": amount,
+                "pay_by": pay_by,
+                "agency_id": agency_id,
+                "collector": collector,
+                "status": PromiseStatus.OPEN.value,
+                "status_on": made_on,
+                "note": note,
+            },
+            who,
+        )
+    return promise_id, agency_id
+
+
+def cancel_promise(engine: sa.Engine, promise_id: int, on: date, *, who: str | None = None) -> None:
+    _cancel(
+        engine,
+        Promise.__table__,
+        "promise_id",
+        promise_id,
+        PromiseStatus.OPEN.value,
+        on,
+        None,
+        AuditAction.PROMISE,
+        who,
+    )
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+PLAN_ROW = {
+    "plan_id": pl.Int64,
+    "claim_id": pl.Int64,
+    "signed_on": pl.Date,
+    "total": pl.Int64,
+    "down_payment": pl.Int64,
+    "instalments": pl.Int32,
+    "write_off_rest": pl.Boolean,
+    "grace_days": pl.Int32,
+    "break_after_days": pl.Int32,
+    "status": pl.String,
+    "status_on": pl.Date,
+    "paid": pl.Int64,
+    "instalments_paid": pl.Int32,
+    "next_due_on": pl.Date,
+    "on_time": pl.Boolean,
+    "updated_as_of": pl.Date,
+    "acknowledgment_event_id": pl.Int64,
+    "write_off_event_id": pl.Int64,
+    "agency_id": pl.String,
+    "note": pl.String,
+    "cancel_reason": pl.String,
+}
+SETTLEMENT_ROW = {
+    "settlement_id": pl.Int64,
+    "claim_id": pl.Int64,
+    "offered_on": pl.Date,
+    "amount": pl.Int64,
+    "pay_by": pl.Date,
+    "status": pl.String,
+    "status_on": pl.Date,
+    "paid": pl.Int64,
+    "updated_as_of": pl.Date,
+    "write_off_event_id": pl.Int64,
+    "agency_id": pl.String,
+    "note": pl.String,
+    "cancel_reason": pl.String,
+}
+PROMISE_ROW = {
+    "promise_id": pl.Int64,
+    "claim_id": pl.Int64,
+    "made_on": pl.Date,
+    "amount": pl.Int64,
+    "pay_by": pl.Date,
+    "agency_id": pl.String,
+    "collector": pl.String,
+    "status": pl.String,
+    "status_on": pl.Date,
+    "paid": pl.Int64,
+    "updated_as_of": pl.Date,
+    "note": pl.String,
+}
+
+
+def listed(
+    engine_or_conn,
+    table: str,
+    schema: dict,
+    *,
+    claim_id: int | None = None,
+    status: str | None = None,
+    portfolio: str | None = None,
+    agency_id: str | None = None,
+    key_is: int | None = None,
+    limit: int | None = None,
+) -> pl.DataFrame:
+    """Rows of ``table`` (``schema``'s columns), newest first, filtered as asked."""
+    key = next(iter(schema))
+    where, params = ["1 = 1"], {}
+    for column, value in (("claim_id", claim_id), ("status", status), ("agency_id", agency_id), (key, key_is)):
+        if value is not None:
+            where.append(f"t.{column} = :{column}")
+            params[column] = value
+    if portfolio is not None:
+        where.append("t.claim_id IN (SELECT claim_id FROM claims WHERE portfolio_id = :portfolio)")
+        params["portfolio"] = portfolio
+    query = (
+        f"SELECT {', '.join(f't.{c}' for c in schema)} FROM {table} t WHERE {' AND '.join(where)} ORDER BY t.{key} DESC"
+    )
+    if limit is not None:
+        query += f" LIMIT {int(limit)}"
+    if isinstance(engine_or_conn, sa.Engine):
+        with engine_or_conn.connect() as conn:
+            return read_frame(conn, query, schema, params)
+    return read_frame(engine_or_conn, query, schema, params)
+
+
+def instalments_of(conn: sa.Connection, plan_ids: list[int]) -> pl.DataFrame:
+    listed_ids = ", ".join(str(int(i)) for i in plan_ids) or "NULL"
+    return read_frame(
+        conn,
+        f"SELECT plan_id, number, due_on, amount FROM plan_instalments WHERE plan_id IN ({listed_ids}) "
+        "ORDER BY plan_id, number",
+        plan_rules.INSTALMENT_SCHEMA,
+    )
+
+
+def payments_of_claims(conn: sa.Connection, claims_sql: str, params: dict, as_of: date) -> pl.DataFrame:
+    """The payments (coverage.PAYMENT_SCHEMA) dated up to ``as_of`` of the claims ``claims_sql``
+    selects, less those reversed by a reversal dated up to ``as_of`` (docs/engine.md §1)."""
+    within = f"e.claim_id IN ({claims_sql}) AND e.event_date <= :as_of"
+    params = params | {"as_of": as_of}
+    payments = read_frame(
+        conn,
+        f"SELECT e.claim_id, e.event_id, e.event_date, e.amount FROM events e WHERE e.kind = 'payment' AND {within}",
+        PAYMENT_SCHEMA,
+        params,
+    )
+    reversed_ids = read_frame(
+        conn,
+        f"SELECT e.reverses AS event_id FROM events e WHERE e.kind = 'reversal' AND e.reverses IS NOT NULL AND {within}",
+        {"event_id": pl.Int64},
+        params,
+    )
+    return payments.join(reversed_ids, on="event_id", how="anti")
+
+
+# --- the daily update ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Updated:
+    """What one daily update found and wrote."""
+
+    as_of: date
+    plans: dict[str, int]  # status -> plans looked at that now have it
+    settlements: dict[str, int]
+    promises: dict[str, int]
+    changed: dict[str, int]  # table -> rows written
+    write_offs: int  # write_off events posted
+    seconds: float
+
+    def summary(self) -> dict:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "plans": self.plans,
+            "settlements": self.settlements,
+            "promises": self.promises,
+            "changed": self.changed,
+            "write_offs": self.write_offs,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _counts(frame: pl.DataFrame) -> dict[str, int]:
+    return dict(sorted(frame.group_by("status").len().iter_rows()))
+
+
+def _open_rows_sql(
+    table: str, columns: dict, status: str, failed: str, since: str, portfolio: str | None
+) -> tuple[str, dict]:
+    """The rows of ``table`` begun by ``:as_of`` (of ``:portfolio``) that the update decides
+    anew: the open ones, and those that ``failed`` (broken, lapsed) on or after ``:settle_from``
+    (payments dated before the day they failed may still come in: a bank's statement is late);
+    their own parameter names, so that the three selections can be joined in one statement."""
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {table} WHERE {since} <= :as_of AND (status = :{table}_open "
+        f"OR (status = :{table}_failed AND status_on >= :settle_from))"
+    )
+    params = {f"{table}_open": status, f"{table}_failed": failed}
+    if portfolio is not None:
+        sql += " AND claim_id IN (SELECT claim_id FROM claims WHERE portfolio_id = :portfolio)"
+        params["portfolio"] = portfolio
+    return sql, params
+
+
+def compute(
+    plans: pl.DataFrame,
+    instalments: pl.DataFrame,
+    settlements: pl.DataFrame,
+    promises: pl.DataFrame,
+    payments: pl.DataFrame,
+    as_of: date,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """What the open plans, settlements and promises are as of ``as_of`` (each module's
+    FOUND_SCHEMA)."""
+    return (
+        plan_rules.plans_as_of(plans, instalments, payments, as_of),
+        settlement_rules.settlements_as_of(settlements, payments, as_of),
+        promise_rules.promises_as_of(promises, payments, as_of),
+    )
+
+
+def update(engine: sa.Engine, as_of: date, *, portfolio: str | None = None, who: str | None = None) -> Updated:
+    """The daily update as of ``as_of`` (see the module's docstring), in one transaction."""
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        if is_postgres(conn):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPDATE_LOCK_KEY})")
+        plan_sql, params = _open_rows_sql(
+            "payment_plans",
+            plan_rules.PLAN_SCHEMA,
+            PlanStatus.ACTIVE.value,
+            PlanStatus.BROKEN.value,
+            "signed_on",
+            portfolio,
+        )
+        settlement_sql, s_params = _open_rows_sql(
+            "settlements",
+            settlement_rules.SETTLEMENT_SCHEMA,
+            SettlementStatus.OPEN.value,
+            SettlementStatus.LAPSED.value,
+            "offered_on",
+            portfolio,
+        )
+        promise_sql, p_params = _open_rows_sql(
+            "promises",
+            promise_rules.PROMISE_SCHEMA,
+            PromiseStatus.OPEN.value,
+            PromiseStatus.BROKEN.value,
+            "made_on",
+            portfolio,
+        )
+        with_day = {"as_of": as_of, "settle_from": as_of - timedelta(days=SETTLE_DAYS)}
+        plans = read_frame(conn, plan_sql, plan_rules.PLAN_SCHEMA, params | with_day)
+        settlements = read_frame(conn, settlement_sql, settlement_rules.SETTLEMENT_SCHEMA, s_params | with_day)
+        promises = read_frame(conn, promise_sql, promise_rules.PROMISE_SCHEMA, p_params | with_day)
+        if plans.height + settlements.height + promises.height == 0:
+            return Updated(as_of, {}, {}, {}, {}, 0, time.perf_counter() - started)  # nothing open: nothing to record
+        instalments = read_frame(
+            conn,
+            "SELECT i.plan_id, i.number, i.due_on, i.amount FROM plan_instalments i "
+            f"WHERE i.plan_id IN (SELECT plan_id FROM ({plan_sql}) p) ORDER BY i.plan_id, i.number",
+            plan_rules.INSTALMENT_SCHEMA,
+            params | with_day,
+        )
+        claims_sql = " UNION ".join(
+            f"SELECT claim_id FROM ({sql}) o{n}" for n, sql in enumerate((plan_sql, settlement_sql, promise_sql))
+        )
+        payments = payments_of_claims(conn, claims_sql, params | s_params | p_params | with_day, as_of)
+        found_plans, found_settlements, found_promises = compute(
+            plans, instalments, settlements, promises, payments, as_of
+        )
+        found_plans, plan_write_offs = _with_write_offs(conn, found_plans, "plan", "plan_id")
+        found_settlements, settlement_write_offs = _with_write_offs(
+            conn, found_settlements, "settlement", "settlement_id"
+        )
+        write_offs = plan_write_offs + settlement_write_offs
+        changed = {
+            "payment_plans": _write_changed(
+                conn,
+                "payment_plans",
+                "plan_id",
+                # days late are as_of - next_due_on: computed when read, never rewritten each day
+                found_plans.drop("claim_id", "write_off_on", "days_late"),
+                as_of,
+            ),
+            "settlements": _write_changed(
+                conn, "settlements", "settlement_id", found_settlements.drop("claim_id", "write_off_on"), as_of
+            ),
+            "promises": _write_changed(conn, "promises", "promise_id", found_promises.drop("claim_id"), as_of),
+        }
+        result = Updated(
+            as_of,
+            _counts(found_plans),
+            _counts(found_settlements),
+            _counts(found_promises),
+            changed,
+            write_offs,
+            time.perf_counter() - started,
+        )
+        audit(conn, AuditAction.PLANS_UPDATE, portfolio, result.summary(), who)
+    return result
+
+
+def _with_write_offs(conn: sa.Connection, found: pl.DataFrame, noun: str, key: str) -> tuple[pl.DataFrame, int]:
+    """The ``write_off`` events of the rows of ``found`` with ``write_off_on``, each stored once (by
+    its key ``<noun>:<id>:write_off``); ``found`` with ``write_off_event_id`` (null: none), and how
+    many events this stored."""
+    rows = found.filter(pl.col("write_off_on").is_not_null())
+    if rows.height == 0:
+        return found.with_columns(write_off_event_id=pl.lit(None, dtype=pl.Int64)), 0
+    named = pl.lit(f"{noun}:") + pl.col(key).cast(pl.String)
+    events = rows.select(
+        pl.col("claim_id"),
+        pl.col("write_off_on").alias("event_date"),
+        pl.lit(EventKind.WRITE_OFF.value).alias("kind"),
+        pl.lit(None, dtype=pl.Int64).alias("amount"),
+        pl.lit(None, dtype=pl.Int64).alias("reverses"),
+        named.alias("source"),
+        (named + pl.lit(":write_off")).alias("idempotency_key"),
+    )
+    columns = ", ".join(events.columns)
+    conn.exec_driver_sql("DROP TABLE IF EXISTS stage_plan_events")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE stage_plan_events AS SELECT {columns} FROM events WHERE 1 = 0")
+    write_frame(conn, "stage_plan_events", events)
+    inserted = conn.exec_driver_sql(
+        f"INSERT INTO events ({columns}) SELECT {columns} FROM stage_plan_events WHERE true ON CONFLICT (idempotency_key) DO NOTHING"
+    ).rowcount
+    ids = read_frame(
+        conn,
+        "SELECT s.source, e.event_id FROM stage_plan_events s JOIN events e ON e.idempotency_key = s.idempotency_key",
+        {"source": pl.String, "write_off_event_id": pl.Int64},
+    ).select(pl.col("source").str.strip_prefix(f"{noun}:").cast(pl.Int64).alias(key), "write_off_event_id")
+    conn.exec_driver_sql("DROP TABLE stage_plan_events")
+    return found.join(ids, on=key, how="left"), inserted
+
+
+def _write_changed(conn: sa.Connection, table: str, key: str, found: pl.DataFrame, as_of: date) -> int:
+    """Write the columns of ``found`` to the rows of ``table`` (by ``key``) whose stored values
+    differ, with ``updated_as_of``; how many rows were written."""
+    if found.height == 0:
+        return 0
+    columns = [c for c in found.columns if c != key]
+    types = {c: found.schema[c] for c in found.columns}
+    ids = found.get_column(key)
+    stored = read_frame(
+        conn,
+        f"SELECT {', '.join([key, *columns])} FROM {table} WHERE {key} BETWEEN {ids.min()} AND {ids.max()}",
+        types,
+    )
+    same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(f"{c}_stored")) for c in columns)
+    changed = (
+        found.join(stored, on=key, how="left", suffix="_stored")
+        .filter(~same)
+        .select(found.columns)
+        .with_columns(updated_as_of=pl.lit(as_of))
+    )
+    if changed.height == 0:
+        return 0
+    stage = f"stage_{table}"
+    names = [key, *columns, "updated_as_of"]
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} AS SELECT {', '.join(names)} FROM {table} WHERE 1 = 0")
+    write_frame(conn, stage, changed.select(names))
+    assignments = ", ".join(f"{c} = s.{c}" for c in names[1:])
+    conn.exec_driver_sql(f"UPDATE {table} SET {assignments} FROM {stage} s WHERE {table}.{key} = s.{key}")
+    conn.exec_driver_sql(f"DROP TABLE {stage}")
+    return changed.height
