@@ -69,6 +69,11 @@ class AuditAction(StrEnum):
     READ_DEBTOR = "read_debtor"
     #: a caller of the HTTP API wrote to the store (events posted, a case returned)
     API_WRITE = "api_write"
+    #: contacts (contacts/): a day's plan stored, a dispatch, delivery results, a debtor's objection
+    CONTACTS_PLANNED = "contacts_planned"
+    CONTACTS_SENT = "contacts_sent"
+    CONTACT_RESULTS = "contact_results"
+    CONTACT_OBJECTION = "contact_objection"
 
 
 def audit(conn: sa.Connection, action: AuditAction, subject: str | None, details: dict, who: str | None = None) -> None:
