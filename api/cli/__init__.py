@@ -18,6 +18,7 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``allocation`` | ``agencies add|list|update|deactivate|load``, ``segments``, ``allocate``, ``placements``, ``recall``, ``explain`` |
 | ``keys`` | ``keys create``, ``keys list``, ``keys revoke``, ``serve`` |
 | ``webhooks`` | ``webhooks deliver`` |
+| ``debtors`` | ``debtors export`` |
 | ``contacts`` | ``contacts plan|send|results|history|object``, ``letters templates|preview|reproduce`` |
 """
 
@@ -28,7 +29,7 @@ from typing import Annotated
 import typer
 
 from api import exits, logs
-from api.cli import allocation, calculators, contacts, demo, ingest, keys, runs, states, store, webhooks
+from api.cli import allocation, calculators, contacts, debtors, demo, ingest, keys, runs, states, store, webhooks
 
 app = typer.Typer(
     name="cession",
@@ -79,6 +80,7 @@ app.command()(allocation.recall)
 app.command()(allocation.explain)
 app.add_typer(store.db_app, name="db")
 app.add_typer(ingest.ingest_app, name="ingest")
+app.add_typer(debtors.debtors_app, name="debtors")
 app.add_typer(allocation.agencies_app, name="agencies")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(webhooks.webhooks_app, name="webhooks")

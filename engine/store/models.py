@@ -110,6 +110,17 @@ class Debtor(Base):
     flags: Mapped[list[str]] = mapped_column(Json, default=list)
 
 
+class VirtualAccount(Base):
+    """A debtor's own account number at the fund's bank (engine/store/virtual_accounts.py): given
+    once, kept for good."""
+
+    __tablename__ = "virtual_accounts"
+
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    nrb: Mapped[str] = mapped_column(sa.String(26), unique=True)  # 26 digits, no spaces, no "PL"
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Claim(Base):
     __tablename__ = "claims"
     __table_args__ = (

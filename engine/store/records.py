@@ -19,6 +19,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from engine.schema import CLAIMS, EVENTS
+from engine.store import virtual_accounts
 from engine.store.bulk import OnBatch, Schema, _quote, is_postgres, read_frame, write_frame
 from engine.validation import check_claims, check_events, conform
 
@@ -123,6 +124,7 @@ def load(
     with engine.begin() as conn:
         _create_portfolios(conn, claims.get_column("portfolio_id").unique().sort().to_list())
         written = {"claims": _write_claims(conn, claims, on_batch)}
+        virtual_accounts.assign(conn, claims["debtor_id"], virtual_accounts.configured_prefix())
         if events is not None:
             written["events"] = _write_events(conn, events, on_batch, claims)
         audit(conn, AuditAction.LOAD, None, {t: w.summary() for t, w in written.items()}, who)
@@ -174,6 +176,7 @@ def load_debtors(engine: sa.Engine, debtors: pl.DataFrame, *, who: str | None = 
         )
         new = frame if stored is None else frame.join(stored, on="debtor_id", how="anti")
         inserted = write_frame(conn, "debtors", new) if new.height else 0
+        virtual_accounts.assign(conn, new["debtor_id"], virtual_accounts.configured_prefix())
         written = _written("debtors", frame.height, inserted, [])
         audit(conn, AuditAction.LOAD, None, {"debtors": written.summary()}, who)
     return written
