@@ -38,7 +38,7 @@ class Purchaser(BaseModel):
     street: str
     postal_code: str = Field(pattern=r"^\d{2}-\d{3}$")
     city: str
-    register: str
+    registration: str
     phone: str
     email: str
     hours: str

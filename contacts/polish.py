@@ -1,5 +1,6 @@
 """Numbers, dates and account numbers in a letter as a Polish reader reads them: ``1 234,56 zł``,
-``7 grudnia 2026 r.``, ``07.12.2026``, ``61 1090 1014 0000 0712 1981 2874``.
+``7 grudnia 2026 r.``, ``07.12.2026``; an account number as ``engine.store.virtual_accounts.display`` writes it
+(``61 1090 1014 0000 0712 1981 2874``).
 
 Amounts group thousands with a no-break space (U+00A0, CLDR's Polish grouping sign) so that an amount
 never breaks across lines on paper."""
@@ -54,9 +55,3 @@ def percent(basis_points: int) -> str:
     """1150 -> '11,50%'"""
     whole, rest = divmod(int(basis_points), 100)
     return f"{whole},{rest:02d}%"
-
-
-def account(nrb: str) -> str:
-    """An NRB (26 digits) in the groups it is printed in: '61 1090 1014 0000 0712 1981 2874'."""
-    digits = "".join(ch for ch in nrb if ch.isdigit())
-    return " ".join([digits[:2], *(digits[i : i + 4] for i in range(2, len(digits), 4))])

@@ -139,6 +139,8 @@ def stored(name: str, files: dict[str, str]) -> TemplateVersion:
 def _environment(files: tuple[tuple[str, str], ...], typst: bool):
     import jinja2
 
+    from engine.store import virtual_accounts
+
     env = jinja2.Environment(
         loader=jinja2.DictLoader(dict(files)),
         undefined=jinja2.StrictUndefined,
@@ -151,7 +153,7 @@ def _environment(files: tuple[tuple[str, str], ...], typst: bool):
         long_date=polish.long_date,
         short_date=polish.short_date,
         percent=polish.percent,
-        nrb=polish.account,
+        nrb=virtual_accounts.display,
         typst_string=typst_string,
     )
     return env
