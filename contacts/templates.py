@@ -130,6 +130,18 @@ def current(template: Template, channel: Channel, folder: Path | None = None) ->
     return TemplateVersion(name, tuple(sorted((f, read(f)) for f in used)))
 
 
+def check_steps(rules, folder: Path | None = None) -> None:
+    """Refuse rules whose steps name a channel the templates do not write (``TemplateError`` naming
+    the step, the channel and the missing file)."""
+    for step in rules.rules.steps:
+        for channel in step.channels:
+            if not ((folder or TEMPLATES) / file_of(step.template, channel)).exists():
+                raise TemplateError(
+                    f"{rules.path}: step {step.name} sends {step.template.value} by {channel.value}, but "
+                    f"{(folder or TEMPLATES) / file_of(step.template, channel)} does not exist"
+                )
+
+
 def stored(name: str, files: dict[str, str]) -> TemplateVersion:
     """A version as the store keeps it."""
     return TemplateVersion(name, tuple(sorted(files.items())))

@@ -113,7 +113,7 @@ def send(
 ) -> dict:
     """Store the day's plan (once: a day planned before keeps its plan), then send the queued
     contacts whose window holds ``at`` (default: now)."""
-    from contacts import dispatch, letters
+    from contacts import dispatch, letters, templates
     from contacts import plan as planner
     from contacts import store as contact_store
 
@@ -125,6 +125,7 @@ def send(
         raise InputError("nothing to send through: give --letters DIR, --smtp-host, --sms-out DIR or --calls-out DIR")
     who = letters.purchaser(purchaser_path)
     rules = _rules(rules_path)
+    templates.check_steps(rules, template_folder)
     accounts = _accounts(store)
     stored = 0
     if not contact_store.planned_days(store, as_of):
