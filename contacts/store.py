@@ -224,19 +224,25 @@ def stored_plan(engine: sa.Engine, day: date) -> pl.DataFrame:
 
 def due(engine: sa.Engine, day: date, at: datetime) -> tuple[pl.DataFrame, int]:
     """The queued contacts of ``day`` whose window is open at ``at`` (STORED_SCHEMA), after marking
-    ``expired`` those whose window closed before it; and how many expired."""
+    ``expired`` those whose window closed before it; and how many expired. The windows are compared
+    here, as moments in UTC (SQLite keeps moments as text: no comparison in SQL)."""
     table = Contact.__table__
+    moment = at.astimezone(UTC)
+    columns = [*STORED_SCHEMA, "window_start", "window_end"]
     queued = (table.c.day == day) & (table.c.status == ContactStatus.QUEUED.value)
+    schema = STORED_SCHEMA | {"window_start": pl.Datetime("us", "UTC"), "window_end": pl.Datetime("us", "UTC")}
     with engine.begin() as conn:
-        expired = conn.execute(
-            sa.update(table).where(queued & (table.c.window_end < at)).values(status=ContactStatus.EXPIRED.value)
-        ).rowcount
-        rows = conn.execute(
-            sa.select(*(table.c[c] for c in STORED_SCHEMA)).where(
-                queued & (table.c.window_start <= at) & (table.c.window_end >= at)
+        rows = conn.execute(sa.select(*(table.c[c] for c in columns)).where(queued)).all()
+        frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+        closed = frame.filter(pl.col("window_end") < moment)["contact_id"].to_list()
+        for first in range(0, len(closed), 5_000):
+            conn.execute(
+                sa.update(table)
+                .where(queued & table.c.contact_id.in_(closed[first : first + 5_000]))
+                .values(status=ContactStatus.EXPIRED.value)
             )
-        ).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=STORED_SCHEMA, orient="row").sort("contact_id"), expired
+    open_ = frame.filter((pl.col("window_start") <= moment) & (pl.col("window_end") >= moment))
+    return open_.select(list(STORED_SCHEMA)).sort("contact_id"), len(closed)
 
 
 def mark_sent(engine: sa.Engine, sent: list[dict], failed: list[dict], at: datetime) -> None:
