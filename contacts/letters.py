@@ -111,7 +111,7 @@ def claims_of(conn: sa.Connection, claim_ids: list[int]) -> pl.DataFrame:
                 conn,
                 "SELECT c.claim_id, c.portfolio_id, c.seller_ref, c.due_date, c.purchase_date, c.interest_basis, "
                 "c.contractual_rate_bp, c.debtor_kind, d.debtor_id, d.name, d.street, d.postal_code, d.city, d.email, "
-                "d.phone, COALESCE(p.seller, p.name, c.portfolio_id) FROM claims c "
+                "d.phone, COALESCE(p.seller, p.name, c.portfolio_id) AS seller FROM claims c "
                 "JOIN debtors d ON d.debtor_id = c.debtor_id LEFT JOIN portfolios p ON p.portfolio_id = c.portfolio_id "
                 f"WHERE c.claim_id IN {ids}",
                 LETTER_COLUMNS,

@@ -73,16 +73,16 @@ def read_book(engine: sa.Engine, day: date, virtual_accounts: pl.DataFrame | Non
         ),
         "claim_history": (
             "SELECT claim_id, "
-            f"MIN(CASE WHEN template = '{Template.NOTICE}' THEN day END), "
-            f"MAX(CASE WHEN template = '{Template.REMINDER}' THEN day END), "
-            f"MAX(CASE WHEN template = '{Template.DEMAND}' THEN day END) "
+            f"MIN(CASE WHEN template = '{Template.NOTICE}' THEN day END) AS notice_on, "
+            f"MAX(CASE WHEN template = '{Template.REMINDER}' THEN day END) AS reminded_on, "
+            f"MAX(CASE WHEN template = '{Template.DEMAND}' THEN day END) AS demanded_on "
             f"FROM contacts WHERE status IN {_COUNTED} AND day < :day GROUP BY claim_id",
             CLAIM_HISTORY_SCHEMA,
             {"day": day},
         ),
         "debtor_history": (
-            "SELECT debtor_id, SUM(CASE WHEN day >= :week THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN day >= :month THEN 1 ELSE 0 END), MAX(day) "
+            "SELECT debtor_id, SUM(CASE WHEN day >= :week THEN 1 ELSE 0 END) AS week, "
+            "SUM(CASE WHEN day >= :month THEN 1 ELSE 0 END) AS month, MAX(day) AS last_on "
             f"FROM contacts WHERE status IN {_COUNTED} AND day < :day GROUP BY debtor_id",
             DEBTOR_HISTORY_SCHEMA,
             {"day": day, "week": week, "month": month},
