@@ -102,170 +102,236 @@ def _applies(step, day: date) -> pl.Expr:
     return in_queue & not_yet
 
 
-def _by_step(rules: Rules, value) -> pl.Expr:
-    """An expression choosing, per row, ``value(step)`` of the row's step (null when no step)."""
-    expr = pl.lit(None)
-    for step in reversed(rules.rules.steps):
-        expr = pl.when(pl.col("step") == step.name).then(value(step)).otherwise(expr)
+def _by_step(rules: Rules, value, dtype) -> pl.Expr:
+    """An expression choosing, per row, ``value(step)`` of the row's step (its index ``step_no``)."""
+    expr = pl.lit(None, dtype=dtype)
+    for i, step in reversed(list(enumerate(rules.rules.steps))):
+        expr = pl.when(pl.col("step_no") == i).then(pl.lit(value(step), dtype=dtype)).otherwise(expr)
     return expr
 
 
+#: a rule as the int8 the plan computes with (its position in HoldRule; 0 = none: it goes out)
+RULE_CODES = {rule: i + 1 for i, rule in enumerate(HoldRule)}
+_NONE = 0
+
+
+def _code(rule: HoldRule) -> pl.Expr:
+    return pl.lit(RULE_CODES[rule], dtype=pl.Int8)
+
+
 def _channel_problem(channel: Channel, windows: dict) -> pl.Expr:
-    """Why ``channel`` cannot carry the contact (null: it can): the first of objected, no address,
-    a doubtful address (letters), no window on the day."""
-    return (
-        pl.when(pl.col("objected").list.contains(channel.value))
-        .then(pl.lit(HoldRule.OBJECTED.value))
-        .when(~pl.col(f"has_{channel.value}"))
-        .then(pl.lit(HoldRule.NO_CHANNEL.value))
-        .when(pl.lit(channel == Channel.LETTER) & pl.col("address_doubtful"))
-        .then(pl.lit(HoldRule.ADDRESS_DOUBTFUL.value))
-        .when(pl.lit(windows.get(channel) is None))
-        .then(pl.lit(HoldRule.HOURS.value))
-        .otherwise(pl.lit(None, dtype=pl.String))
-    )
+    """Why ``channel`` cannot carry the debtor's contact (0: it can), per debtor: the first of
+    objected, no address, a doubtful address (letters), no window on the day."""
+    problem = pl.when(pl.col("objected").list.contains(channel.value)).then(_code(HoldRule.OBJECTED))
+    problem = problem.when(~pl.col(f"has_{channel.value}")).then(_code(HoldRule.NO_CHANNEL))
+    if channel == Channel.LETTER:
+        problem = problem.when(pl.col("address_doubtful")).then(_code(HoldRule.ADDRESS_DOUBTFUL))
+    if windows.get(channel) is None:
+        return problem.otherwise(_code(HoldRule.HOURS))
+    return problem.otherwise(pl.lit(_NONE, dtype=pl.Int8))
+
+
+def _by_id(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """``frame`` sorted by its int64 ``key`` (as is when it already is), marked sorted: polars then
+    joins it by merging, not hashing."""
+    ids = frame.get_column(key)
+    if ids.len() > 1 and not bool((ids.diff().drop_nulls() > 0).all()):
+        frame = frame.sort(key)
+    return frame.with_columns(pl.col(key).set_sorted())
+
+
+def _attach(frame: pl.DataFrame, table: pl.DataFrame, key: str) -> pl.DataFrame:
+    """``frame`` with the columns of ``table`` (unique ``key``, sorted) of its ``key``: a binary
+    search per row, not a hash join (nulls where ``table`` has no row)."""
+    keys = table.get_column(key)
+    columns = table.drop(key)
+    if keys.len() == 0:
+        return frame.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in columns.schema.items())
+    wanted = frame.get_column(key)
+    at = keys.search_sorted(wanted).clip(0, keys.len() - 1).cast(pl.UInt32)
+    found = (keys.gather(at) == wanted).fill_null(False)
+    at = pl.select(pl.when(found).then(at)).to_series()  # a null index gathers a null row
+    return frame.hstack(columns.select(pl.all().gather(at)).get_columns())
 
 
 def plan(book: Book, rules: Rules, day: date) -> pl.DataFrame:
     """The day's contacts (PLAN_SCHEMA): one row per claim that a step asks a contact for, ``queued``
     with its channel and window, or ``held`` with the rule that refused it."""
-    return plan_lazy(book, rules, day).collect()
-
-
-def plan_lazy(book: Book, rules: Rules, day: date) -> pl.LazyFrame:
     steps = rules.rules.steps
     caps = rules.rules.caps
     windows = rules.windows(day)
     forbidden = [f.value for f in rules.rules.forbid_flags]
-    no_string = pl.lit(None, dtype=pl.String)
+    channels = list(Channel)
+    used = sorted({c for s in steps for c in s.channels}, key=channels.index)
 
-    frame = (
-        book.claims.lazy()
-        .join(book.placements.lazy(), on="claim_id", how="left")
-        .join(book.claim_history.lazy(), on="claim_id", how="left")
+    # per debtor, once: the forbidding flags, each channel's problem (objected, no address, doubtful, hours)
+    flagged = (
+        pl.col("flags")
+        .fill_null(pl.lit([], dtype=pl.List(pl.String)))
+        .list.set_intersection(pl.lit(forbidden, dtype=pl.List(pl.String)))
     )
-    step = no_string
-    for s in reversed(steps):
-        step = pl.when(_applies(s, day)).then(pl.lit(s.name)).otherwise(step)
-    frame = frame.with_columns(step=step).filter(pl.col("step").is_not_null())
-    frame = frame.join(book.debtors.lazy(), on="debtor_id", how="left").with_columns(
-        flags=pl.col("flags").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-        objected=pl.col("objected").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-        address_doubtful=pl.col("address_doubtful").fill_null(False),
-        virtual_account=pl.col("virtual_account").fill_null(False),
-        **{f"has_{c.value}": pl.col(f"has_{c.value}").fill_null(False) for c in Channel},
-        template=_by_step(rules, lambda s: pl.lit(s.template.value)),
-        order=_by_step(rules, lambda s: pl.lit(steps.index(s))).cast(pl.Int32),
+    debtors = _by_id(
+        book.debtors.with_columns(
+            pl.col("objected").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            pl.col("address_doubtful").fill_null(False),
+            *(pl.col(f"has_{c.value}").fill_null(False) for c in Channel),
+        ).select(
+            "debtor_id",
+            flag=pl.when(flagged.list.len() > 0).then(flagged.list.join(", ")),
+            no_account=~pl.col("virtual_account").fill_null(False),
+            **{f"problem_{c.value}": _channel_problem(c, windows) for c in used},
+        ),
+        "debtor_id",
+    )
+
+    # the step each claim is asked for (the first that applies), as its index; claims sorted by id
+    # are joined with their placement and history by merging
+    frame = (
+        _by_id(book.claims, "claim_id")
+        .join(_by_id(book.placements, "claim_id"), on="claim_id", how="left", maintain_order="left")
+        .join(_by_id(book.claim_history, "claim_id"), on="claim_id", how="left", maintain_order="left")
+    )
+    step = pl.lit(None, dtype=pl.Int8)
+    for i, s in reversed(list(enumerate(steps))):
+        step = pl.when(_applies(s, day)).then(pl.lit(i, dtype=pl.Int8)).otherwise(step)
+    frame = frame.with_columns(step_no=step).filter(pl.col("step_no").is_not_null())
+    frame = _attach(frame, debtors, "debtor_id").with_columns(
+        no_account=pl.col("no_account").fill_null(True),
+        **{f"problem_{c.value}": pl.col(f"problem_{c.value}").fill_null(RULE_CODES[HoldRule.NO_CHANNEL]) for c in used},
     )
 
     # 1-4: the holds that do not depend on the channel
-    flagged = pl.col("flags").list.set_intersection(pl.lit(forbidden, dtype=pl.List(pl.String)))
-    not_notice = pl.col("template") != Template.NOTICE.value
-    after_notice = _by_step(rules, lambda s: pl.lit(s.after_notice_days))
-    hold = (
-        pl.when(flagged.list.len() > 0)
-        .then(pl.lit(HoldRule.FLAG.value))
-        .when(not_notice & (pl.col("total_due").fill_null(0) <= 0))
-        .then(pl.lit(HoldRule.NOTHING_OWED.value))
-        .when(not_notice & (pl.col("notice_on").is_null() | (_days_since("notice_on", day) < after_notice)))
-        .then(pl.lit(HoldRule.NOTICE_FIRST.value))
-        .when(~not_notice & ~pl.col("virtual_account"))
-        .then(pl.lit(HoldRule.NO_VIRTUAL_ACCOUNT.value))
-        .otherwise(no_string)
+    notice = _by_step(rules, lambda s: s.template == Template.NOTICE, pl.Boolean)
+    after_notice = _by_step(rules, lambda s: s.after_notice_days, pl.Int32)
+    too_early = pl.col("notice_on").is_null() | (_days_since("notice_on", day) < after_notice)
+    rule = (
+        pl.when(pl.col("flag").is_not_null())
+        .then(_code(HoldRule.FLAG))
+        .when(~notice & (pl.col("total_due").fill_null(0) <= 0))
+        .then(_code(HoldRule.NOTHING_OWED))
+        .when(~notice & too_early)
+        .then(_code(HoldRule.NOTICE_FIRST))
+        .when(notice & pl.col("no_account"))
+        .then(_code(HoldRule.NO_VIRTUAL_ACCOUNT))
+        .otherwise(pl.lit(_NONE, dtype=pl.Int8))
     )
-    hold_detail = (
-        pl.when(flagged.list.len() > 0)
-        .then(pl.lit("flag ") + flagged.list.join(", "))
-        .when(not_notice & pl.col("notice_on").is_not_null() & (_days_since("notice_on", day) < after_notice))
-        .then(pl.lit("notice sent on ") + pl.col("notice_on").cast(pl.String))
-        .otherwise(no_string)
-    )
-    frame = frame.with_columns(rule=hold, detail=hold_detail)
 
-    # 5: the channel, the first of the step's that can carry the contact
-    channels_used = sorted({c for s in steps for c in s.channels}, key=list(Channel).index)
-    frame = frame.with_columns(**{f"problem_{c.value}": _channel_problem(c, windows) for c in channels_used})
-    channel = no_string
-    first_problem = no_string
-    why = no_string
-    for s in steps:
-        chosen = no_string
+    # 5: the channel, the first of the step's that can carry the contact; else the first one's problem
+    channel = pl.lit(None, dtype=pl.Int8)
+    first_problem = pl.lit(_NONE, dtype=pl.Int8)
+    for i, s in enumerate(steps):
+        chosen = pl.lit(None, dtype=pl.Int8)
         for c in reversed(s.channels):
-            chosen = pl.when(pl.col(f"problem_{c.value}").is_null()).then(pl.lit(c.value)).otherwise(chosen)
-        channel = pl.when(pl.col("step") == s.name).then(chosen).otherwise(channel)
+            chosen = (
+                pl.when(pl.col(f"problem_{c.value}") == _NONE)
+                .then(pl.lit(channels.index(c), dtype=pl.Int8))
+                .otherwise(chosen)
+            )
+        channel = pl.when(pl.col("step_no") == i).then(chosen).otherwise(channel)
         first_problem = (
-            pl.when(pl.col("step") == s.name).then(pl.col(f"problem_{s.channels[0].value}")).otherwise(first_problem)
+            pl.when(pl.col("step_no") == i).then(pl.col(f"problem_{s.channels[0].value}")).otherwise(first_problem)
         )
-        said = pl.concat_str(
-            [pl.lit(f"{c.value}: ") + pl.col(f"problem_{c.value}") for c in s.channels], separator="; "
-        )
-        why = pl.when(pl.col("step") == s.name).then(said).otherwise(why)
-    frame = frame.with_columns(channel=pl.when(pl.col("rule").is_null()).then(channel).otherwise(no_string))
-    frame = frame.with_columns(
-        rule=pl.when(pl.col("rule").is_null() & pl.col("channel").is_null()).then(first_problem).otherwise("rule"),
-        detail=pl.when(pl.col("rule").is_null() & pl.col("channel").is_null()).then(why).otherwise("detail"),
+    frame = frame.with_columns(rule=rule, channel_no=channel).with_columns(
+        rule=pl.when((pl.col("rule") == _NONE) & pl.col("channel_no").is_null()).then(first_problem).otherwise("rule")
     )
 
-    # 6: the caps per debtor, over the contacts still going out, steps first, then balance
-    frame = frame.join(book.debtor_history.lazy(), on="debtor_id", how="left").with_columns(
+    # 6: the caps per debtor, counting the stored contacts, then the day's own: steps first, then balance
+    frame = _attach(frame, _by_id(book.debtor_history, "debtor_id"), "debtor_id").with_columns(
         week=pl.col("week").fill_null(0), month=pl.col("month").fill_null(0)
     )
-    going = pl.col("rule").is_null()
-    too_soon = going & pl.col("last_on").is_not_null() & (_days_since("last_on", day) < caps.min_days_between)
-    frame = frame.with_columns(
-        rule=pl.when(too_soon).then(pl.lit(HoldRule.MIN_DAYS_BETWEEN.value)).otherwise("rule"),
-        detail=pl.when(too_soon)
-        .then(pl.lit("last contact on ") + pl.col("last_on").cast(pl.String))
-        .otherwise("detail"),
-    ).sort(["debtor_id", "order", "total_due", "claim_id"], descending=[False, False, True, False])
-    rank = pl.when(pl.col("rule").is_null()).then(pl.col("rule").is_null().cum_sum().over("debtor_id") - 1)
-    frame = frame.with_columns(rank=rank)
+    too_soon = (pl.col("rule") == _NONE) & pl.col("last_on").is_not_null()
+    too_soon = too_soon & (_days_since("last_on", day) < caps.min_days_between)
+    frame = frame.with_columns(rule=pl.when(too_soon).then(_code(HoldRule.MIN_DAYS_BETWEEN)).otherwise("rule"))
+    # the place of each contact still going out among its debtor's: only debtors with more than one
+    # such contact are sorted (most debtors have one claim asking that day)
+    going = frame.get_column("rule") == _NONE
+    shared = going & frame.get_column("debtor_id").is_duplicated()  # among every row: a superset, cheap
+    ranked = (
+        frame.with_row_index("row")
+        .filter(shared)
+        .filter(pl.col("debtor_id").is_duplicated())
+        .sort(["debtor_id", "step_no", "total_due", "claim_id"], descending=[False, False, True, False])
+        .select("row", rank=pl.int_range(pl.len(), dtype=pl.Int32).over("debtor_id"))
+    )
+    rank = pl.zeros(frame.height, dtype=pl.Int32, eager=True).alias("rank").scatter(ranked["row"], ranked["rank"])
+    frame = frame.with_columns(rank)
     over = (
-        pl.when(pl.col("rank") >= caps.per_day)
-        .then(pl.lit(HoldRule.PER_DAY.value))
+        pl.when(pl.col("rule") != _NONE)
+        .then("rule")
+        .when(pl.col("rank") >= caps.per_day)
+        .then(_code(HoldRule.PER_DAY))
         .when(pl.col("rank") >= caps.per_week - pl.col("week"))
-        .then(pl.lit(HoldRule.PER_WEEK.value))
+        .then(_code(HoldRule.PER_WEEK))
         .when(pl.col("rank") >= caps.per_month - pl.col("month"))
-        .then(pl.lit(HoldRule.PER_MONTH.value))
-        .otherwise(no_string)
+        .then(_code(HoldRule.PER_MONTH))
+        .otherwise(pl.lit(_NONE, dtype=pl.Int8))
     )
-    frame = frame.with_columns(over=over).with_columns(
-        rule=pl.coalesce("rule", "over"),
-        detail=pl.when(pl.col("over").is_not_null())
-        .then(
-            pl.format(
-                "{} earlier in the last 7 days, {} in the last 30, {} before it today",
-                "week",
-                "month",
-                "rank",
-            )
-        )
-        .otherwise("detail"),
-    )
+    frame = frame.with_columns(rule=over)
 
-    # the window of the chosen channel on the day
+    # the names, the window of the chosen channel on the day, and why each held contact is held
+    going = pl.col("rule") == _NONE
+
     def bound(i: int) -> pl.Expr:
         expr = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
         for c, window in windows.items():
             if window is not None:
                 moment = pl.lit(window[i]).dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC"))
-                expr = pl.when(pl.col("channel") == c.value).then(moment).otherwise(expr)
-        return expr
+                expr = pl.when(pl.col("channel_no") == channels.index(c)).then(moment).otherwise(expr)
+        return pl.when(going).then(expr)
 
-    frame = frame.with_columns(
-        channel=pl.when(pl.col("rule").is_null()).then("channel").otherwise(no_string),
-        status=pl.when(pl.col("rule").is_null())
-        .then(pl.lit(ContactStatus.QUEUED.value))
-        .otherwise(pl.lit(ContactStatus.HELD.value)),
-    )
-    return (
-        frame.with_columns(window_start=bound(0), window_end=bound(1))
-        .with_columns(
-            window_start=pl.when(pl.col("rule").is_null()).then("window_start"),
-            window_end=pl.when(pl.col("rule").is_null()).then("window_end"),
+    said = pl.lit(None, dtype=pl.String)
+    for i, s in enumerate(steps):
+        names = [pl.lit(f"{c.value}: ") + _rule_name(pl.col(f"problem_{c.value}")) for c in s.channels]
+        said = pl.when(pl.col("step_no") == i).then(pl.concat_str(names, separator="; ")).otherwise(said)
+    channel_rules = [
+        RULE_CODES[r] for r in (HoldRule.OBJECTED, HoldRule.NO_CHANNEL, HoldRule.ADDRESS_DOUBTFUL, HoldRule.HOURS)
+    ]
+    cap_rules = [RULE_CODES[r] for r in (HoldRule.PER_DAY, HoldRule.PER_WEEK, HoldRule.PER_MONTH)]
+    detail = (
+        pl.when(pl.col("rule") == RULE_CODES[HoldRule.FLAG])
+        .then(pl.lit("flag ") + pl.col("flag"))
+        .when((pl.col("rule") == RULE_CODES[HoldRule.NOTICE_FIRST]) & pl.col("notice_on").is_not_null())
+        .then(pl.lit("notice sent on ") + pl.col("notice_on").cast(pl.String))
+        .when(pl.col("rule").is_in(channel_rules))
+        .then(said)
+        .when(pl.col("rule") == RULE_CODES[HoldRule.MIN_DAYS_BETWEEN])
+        .then(pl.lit("last contact on ") + pl.col("last_on").cast(pl.String))
+        .when(pl.col("rule").is_in(cap_rules))
+        .then(
+            pl.format("{} earlier in the last 7 days, {} in the last 30, {} before it today", "week", "month", "rank")
         )
-        .select([pl.col(c).cast(t) for c, t in PLAN_SCHEMA.items()])
-        .sort("claim_id")
+    )
+    channel_names = pl.col("channel_no").replace_strict(
+        list(range(len(channels))), [c.value for c in channels], return_dtype=pl.String
+    )
+    # the rule's name and why, built for the held contacts only (strings are the dear part)
+    held = (
+        frame.with_row_index("row")
+        .filter(pl.col("rule") != _NONE)
+        .select("row", rule=_rule_name(pl.col("rule")), detail=detail)
+    )
+    rows = held.get_column("row")
+    return frame.select(
+        "claim_id",
+        "debtor_id",
+        step=pl.lit(pl.Series([s.name for s in steps])).gather("step_no"),
+        template=pl.lit(pl.Series([s.template.value for s in steps])).gather("step_no"),
+        channel=pl.when(going).then(channel_names),
+        status=pl.when(going).then(pl.lit(ContactStatus.QUEUED.value)).otherwise(pl.lit(ContactStatus.HELD.value)),
+        rule=pl.repeat(None, frame.height, dtype=pl.String, eager=True).scatter(rows, held.get_column("rule")),
+        detail=pl.repeat(None, frame.height, dtype=pl.String, eager=True).scatter(rows, held.get_column("detail")),
+        window_start=bound(0),
+        window_end=bound(1),
+        total_due=pl.col("total_due"),
+        time_barred=pl.col("time_barred"),
+        debtor_kind=pl.col("debtor_kind"),
+    ).select([pl.col(c).cast(t) for c, t in PLAN_SCHEMA.items()])
+
+
+def _rule_name(code: pl.Expr) -> pl.Expr:
+    """A rule's code as its name (0: null)."""
+    return code.replace_strict(
+        [0, *RULE_CODES.values()], [None, *(r.value for r in RULE_CODES)], return_dtype=pl.String
     )
 
 
