@@ -2,7 +2,7 @@
 demand letters to PDF. Figures: BENCHMARKS.md.
 
     CESSION_BENCH_CONTACT_CLAIMS=10000000 uv run pytest benchmarks/test_bench_contacts.py -k plan -s
-    CESSION_BENCH_LETTERS=10000 uv run pytest benchmarks/test_bench_contacts.py -k render -s
+    CESSION_BENCH_LETTERS=10000 CESSION_BENCH_ROUNDS=1 uv run pytest benchmarks/test_bench_contacts.py -k render -s
 
 The plan is timed on the frames the store gives it (``contacts.plan.Book``: claims with their state,
 debtors with their channels, flags, objections, doubtful addresses and virtual accounts, the open
@@ -27,6 +27,7 @@ from contacts.vocabulary import Channel, Template
 
 CLAIMS = int(os.environ.get("CESSION_BENCH_CONTACT_CLAIMS", "200000"))
 LETTERS = int(os.environ.get("CESSION_BENCH_LETTERS", "100"))
+ROUNDS = int(os.environ.get("CESSION_BENCH_ROUNDS", "3"))
 DAY = date(2026, 12, 7)
 
 
@@ -104,7 +105,7 @@ def synthetic_book(n: int, seed: int = 7) -> Book:
 def test_plan(benchmark):
     book = synthetic_book(CLAIMS)
     loaded = rules.load()
-    planned = benchmark.pedantic(plan.plan, args=(book, loaded, DAY), rounds=3, iterations=1, warmup_rounds=1)
+    planned = benchmark.pedantic(plan.plan, args=(book, loaded, DAY), rounds=ROUNDS, iterations=1, warmup_rounds=1)
     assert planned.height > 0 and planned["claim_id"].is_unique().all()
     benchmark.extra_info["claims"] = CLAIMS
     benchmark.extra_info["contacts"] = planned.height
@@ -127,7 +128,7 @@ def test_render_demand_letters(benchmark):
     def all_letters() -> int:
         return sum(len(render.pdf(version, d, DAY).pdf) for d in letters)
 
-    size = benchmark.pedantic(all_letters, rounds=3, iterations=1)
+    size = benchmark.pedantic(all_letters, rounds=ROUNDS, iterations=1)
     seconds = benchmark.stats.stats.median
     benchmark.extra_info["letters"] = LETTERS
     benchmark.extra_info["letters_per_second"] = round(LETTERS / seconds, 1)

@@ -8,7 +8,6 @@ version gives the same bytes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
@@ -138,13 +137,6 @@ def amounts_on(conn: sa.Connection, claim_ids: list[int], day: date, *, allow_st
         return pl.DataFrame()
     state = compute_state(pl.concat(claims), pl.concat(events), day, allow_stale_rates=allow_stale_rates)
     return pl.from_arrow(state)
-
-
-@dataclass(frozen=True)
-class LetterFacts:
-    """The rows a day's letters are written from: one per contact."""
-
-    frame: pl.DataFrame  # contacts joined with LETTER_COLUMNS, the state of the day and the virtual account
 
 
 def facts(
