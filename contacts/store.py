@@ -19,6 +19,7 @@ from contacts.plan import (
     CLAIM_SCHEMA,
     DEBTOR_HISTORY_SCHEMA,
     PLACEMENT_SCHEMA,
+    PLAN_SCHEMA,
     Book,
 )
 from contacts.templates import TemplateVersion
@@ -151,17 +152,9 @@ def read_virtual_accounts(engine: sa.Engine) -> pl.DataFrame:
 # --- the day's plan ------------------------------------------------------------------------------
 
 
-STORED_SCHEMA = {
-    "contact_id": pl.Int64,
-    "day": pl.Date,
-    "claim_id": pl.Int64,
-    "debtor_id": pl.Int64,
-    "step": pl.String,
-    "template": pl.String,
-    "channel": pl.String,
-    "status": pl.String,
-    "rule": pl.String,
-    "detail": pl.String,
+#: a stored contact of a day: its id and day, and the plan's columns it was planned with
+STORED_SCHEMA = {"contact_id": pl.Int64, "day": pl.Date} | {
+    c: PLAN_SCHEMA[c] for c in ("claim_id", "debtor_id", "step", "template", "channel", "status", "rule", "detail")
 }
 
 

@@ -55,19 +55,18 @@ def plan(
 ) -> None:
     """What would go out on the day and what is held back, and why (nothing is stored or sent)."""
     output_file(out, "--out", example="plan.parquet")
+    if out is not None:
+        from api.tables import table_format
+
+        table_format(out)
     from api.contacts import service
 
     when = day_or_today(as_of, "--as-of")
     planned = service.plan(store=opened(database_url), as_of=when, rules_path=rules)
     if out is not None:
-        import os
+        from api.tables import write_table
 
-        tmp = out.with_name(f".{out.name}.tmp")
-        if out.suffix.lower() == ".csv":
-            planned.plan.write_csv(tmp)
-        else:
-            planned.plan.write_parquet(tmp)
-        os.replace(tmp, out)
+        write_table(planned.plan, out, money=("total_due",))
     summary = planned.summary()
     if as_json:
         console.print_json(summary)

@@ -49,6 +49,17 @@ def _accounts(store: sa.Engine) -> pl.DataFrame:
     return read_virtual_accounts(store)
 
 
+def _write(path: Path, data: bytes) -> None:
+    """``data`` to ``path``, whole or not at all (a temporary file beside it, then one rename)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
 def plan(*, store: sa.Engine, as_of: date, rules_path: Path | None = None) -> Planned:
     """What would go out on ``as_of`` and what is held back, and why. A day already sent from is
     shown as stored (its plan is made once)."""
@@ -150,9 +161,9 @@ def results(*, store: sa.Engine, path: Path, rejects: Path | None = None) -> dic
 
     recorded = delivery.record(store, delivery.read(path), str(path))
     if rejects is not None:
-        tmp = rejects.with_name(f".{rejects.name}.tmp")
-        recorded.rejects.write_csv(tmp)
-        os.replace(tmp, rejects)
+        from api.tables import write_table
+
+        write_table(recorded.rejects, rejects)
     return recorded.summary() | {"rejects": recorded.rejects.head(20).to_dicts()}
 
 
@@ -239,9 +250,7 @@ def reproduce(*, store: sa.Engine, letter_id: int, out: Path) -> dict:
             f"letter {letter_id}: rendered again it is {made.sha256[:12]}, sent as {row['document_sha256'][:12]}: "
             "not reproduced (a different Typst version?); nothing written"
         )
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(made.pdf)
-    os.replace(tmp, out)
+    _write(out, made.pdf)
     return {"letter_id": letter_id, "out": str(out), "sha256": made.sha256, "pages": made.pages}
 
 
@@ -283,7 +292,5 @@ def preview(
     safe = bool(row["time_barred"]) and row["debtor_kind"] == "consumer"
     data = letters.data_of(row, letters.purchaser(purchaser_path), as_of, version.title(chosen.value, safe))
     made = render.pdf(version, data, as_of)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(made.pdf)
-    os.replace(tmp, out)
+    _write(out, made.pdf)
     return {"claim_id": claim_id, "out": str(out), "pages": made.pages, "sha256": made.sha256, "data": data}
