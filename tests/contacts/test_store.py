@@ -347,3 +347,30 @@ def test_the_claims_page_over_http_shows_its_contacts(book, tmp_path):
     assert letter["document_sha256"] and letter["pages"] == 1 and "data" not in letter
     assert body["contacts"]["objections"] == [{"channel": "sms", "since": "2026-12-07", "note": None}]
     assert held["contacts"]["contacts"][0]["rule"] == "flag"
+
+
+def test_an_smtp_server_that_cannot_be_reached_fails_the_emails_and_sends_the_rest(book, tmp_path):
+    import socket
+
+    store, *_ = book
+    send(store, MONDAY, at(MONDAY, 10), tmp_path)
+    for claim_id in (2, 4):
+        place(store, claim_id, "reminder", MONDAY)
+    service.object_to(store=store, debtor_id=4, channel="sms", since=MONDAY)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = send(
+        store,
+        TWO_WEEKS,
+        at(TWO_WEEKS, 10),
+        tmp_path,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        mail_from="k@example.com",
+        sms=tmp_path / "sms",
+    )
+    assert done["sent"] == {"sms": 1} and done["failed"] == 1
+    assert done["failures"][0]["channel"] == "email" and "SMTP 127.0.0.1" in done["failures"][0]["detail"]
+    failed = service.history(store=store, claim_id=4)["contacts"][0]
+    assert failed["status"] == ContactStatus.FAILED.value and "SMTP" in failed["detail"]
