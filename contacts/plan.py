@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 from contacts.rules import Rules
@@ -140,18 +141,57 @@ def _by_id(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     return frame.with_columns(pl.col(key).set_sorted())
 
 
-def _attach(frame: pl.DataFrame, table: pl.DataFrame, key: str) -> pl.DataFrame:
-    """``frame`` with the columns of ``table`` (unique ``key``, sorted) of its ``key``: a binary
-    search per row, not a hash join (nulls where ``table`` has no row)."""
-    keys = table.get_column(key)
+def _positions(keys: pl.Series, wanted: pl.Series) -> np.ndarray:
+    """For each of ``wanted``, the row of ``keys`` (sorted, unique int64) that holds it, or
+    ``len(keys)`` where none does: a direct index when the keys are dense enough (ids numbered by the
+    store are), else a binary search."""
+    n = keys.len()
+    want = wanted.to_numpy(allow_copy=True)
+    if n == 0:
+        return np.full(len(want), 0, dtype=np.int64)
+    low, high = int(keys[0]), int(keys[-1])
+    if low >= 0 and high <= 4 * n + 1_000_000:
+        where = np.full(high + 2, n, dtype=np.int64)
+        where[keys.to_numpy()] = np.arange(n, dtype=np.int64)
+        return where[np.clip(want, 0, high + 1)] if len(want) else np.zeros(0, dtype=np.int64)
+    at = np.clip(np.searchsorted(keys.to_numpy(), want), 0, n - 1)
+    return np.where(keys.to_numpy()[at] == want, at, n)
+
+
+def _attach(frame: pl.DataFrame, table: pl.DataFrame, key: str) -> tuple[pl.DataFrame, np.ndarray]:
+    """``frame`` with the columns of ``table`` (unique ``key``, sorted) of its ``key`` (nulls where
+    ``table`` has no row), gathered by position, not hash-joined; and the positions (``len(table)``:
+    none)."""
     columns = table.drop(key)
-    if keys.len() == 0:
-        return frame.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in columns.schema.items())
-    wanted = frame.get_column(key)
-    at = keys.search_sorted(wanted).clip(0, keys.len() - 1).cast(pl.UInt32)
-    found = (keys.gather(at) == wanted).fill_null(False)
-    at = pl.select(pl.when(found).then(at)).to_series()  # a null index gathers a null row
-    return frame.hstack(columns.select(pl.all().gather(at)).get_columns())
+    at = _positions(table.get_column(key), frame.get_column(key))
+    padded = pl.concat([columns, pl.DataFrame(schema=columns.schema).clear(1)])  # a row of nulls
+    return frame.hstack(padded[at].get_columns()), at
+
+
+def _ranks(frame: pl.DataFrame, debtor: np.ndarray, debtors: int) -> pl.Series:
+    """The place of each contact still going out among its debtor's that day (0 first), by step,
+    then balance (largest first), then claim; 0 for the rest. ``debtor``: each row's debtor as a
+    dense number (its row among the debtors; ``debtors`` for one not among them). Only debtors with
+    more than one such contact are sorted (most have one)."""
+    going = (frame.get_column("rule") == _NONE).to_numpy()
+    counts = np.bincount(debtor[going], minlength=debtors + 1)
+    shared = np.flatnonzero(going & (counts[debtor] > 1))
+    rank = np.zeros(frame.height, dtype=np.int32)
+    if len(shared):
+        order = np.lexsort(
+            (
+                frame.get_column("claim_id").to_numpy()[shared],
+                -frame.get_column("total_due").fill_null(0).to_numpy()[shared],
+                frame.get_column("step_no").to_numpy()[shared],
+                debtor[shared],
+            )
+        )
+        rows = shared[order]
+        group = debtor[rows]
+        starts = np.r_[0, np.flatnonzero(group[1:] != group[:-1]) + 1]
+        first = np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+        rank[rows] = np.arange(len(rows)) - first
+    return pl.Series("rank", rank)
 
 
 def plan(book: Book, rules: Rules, day: date) -> pl.DataFrame:
@@ -195,7 +235,8 @@ def plan(book: Book, rules: Rules, day: date) -> pl.DataFrame:
     for i, s in reversed(list(enumerate(steps))):
         step = pl.when(_applies(s, day)).then(pl.lit(i, dtype=pl.Int8)).otherwise(step)
     frame = frame.with_columns(step_no=step).filter(pl.col("step_no").is_not_null())
-    frame = _attach(frame, debtors, "debtor_id").with_columns(
+    frame, debtor_at = _attach(frame, debtors, "debtor_id")
+    frame = frame.with_columns(
         no_account=pl.col("no_account").fill_null(True),
         **{f"problem_{c.value}": pl.col(f"problem_{c.value}").fill_null(RULE_CODES[HoldRule.NO_CHANNEL]) for c in used},
     )
@@ -236,25 +277,12 @@ def plan(book: Book, rules: Rules, day: date) -> pl.DataFrame:
     )
 
     # 6: the caps per debtor, counting the stored contacts, then the day's own: steps first, then balance
-    frame = _attach(frame, _by_id(book.debtor_history, "debtor_id"), "debtor_id").with_columns(
-        week=pl.col("week").fill_null(0), month=pl.col("month").fill_null(0)
-    )
+    frame, _ = _attach(frame, _by_id(book.debtor_history, "debtor_id"), "debtor_id")
+    frame = frame.with_columns(week=pl.col("week").fill_null(0), month=pl.col("month").fill_null(0))
     too_soon = (pl.col("rule") == _NONE) & pl.col("last_on").is_not_null()
     too_soon = too_soon & (_days_since("last_on", day) < caps.min_days_between)
     frame = frame.with_columns(rule=pl.when(too_soon).then(_code(HoldRule.MIN_DAYS_BETWEEN)).otherwise("rule"))
-    # the place of each contact still going out among its debtor's: only debtors with more than one
-    # such contact are sorted (most debtors have one claim asking that day)
-    going = frame.get_column("rule") == _NONE
-    shared = going & frame.get_column("debtor_id").is_duplicated()  # among every row: a superset, cheap
-    ranked = (
-        frame.with_row_index("row")
-        .filter(shared)
-        .filter(pl.col("debtor_id").is_duplicated())
-        .sort(["debtor_id", "step_no", "total_due", "claim_id"], descending=[False, False, True, False])
-        .select("row", rank=pl.int_range(pl.len(), dtype=pl.Int32).over("debtor_id"))
-    )
-    rank = pl.zeros(frame.height, dtype=pl.Int32, eager=True).alias("rank").scatter(ranked["row"], ranked["rank"])
-    frame = frame.with_columns(rank)
+    frame = frame.with_columns(rank=_ranks(frame, debtor_at, debtors.height))
     over = (
         pl.when(pl.col("rule") != _NONE)
         .then("rule")
@@ -287,30 +315,31 @@ def plan(book: Book, rules: Rules, day: date) -> pl.DataFrame:
         RULE_CODES[r] for r in (HoldRule.OBJECTED, HoldRule.NO_CHANNEL, HoldRule.ADDRESS_DOUBTFUL, HoldRule.HOURS)
     ]
     cap_rules = [RULE_CODES[r] for r in (HoldRule.PER_DAY, HoldRule.PER_WEEK, HoldRule.PER_MONTH)]
-    detail = (
-        pl.when(pl.col("rule") == RULE_CODES[HoldRule.FLAG])
-        .then(pl.lit("flag ") + pl.col("flag"))
-        .when((pl.col("rule") == RULE_CODES[HoldRule.NOTICE_FIRST]) & pl.col("notice_on").is_not_null())
-        .then(pl.lit("notice sent on ") + pl.col("notice_on").cast(pl.String))
-        .when(pl.col("rule").is_in(channel_rules))
-        .then(said)
-        .when(pl.col("rule") == RULE_CODES[HoldRule.MIN_DAYS_BETWEEN])
-        .then(pl.lit("last contact on ") + pl.col("last_on").cast(pl.String))
-        .when(pl.col("rule").is_in(cap_rules))
-        .then(
-            pl.format("{} earlier in the last 7 days, {} in the last 30, {} before it today", "week", "month", "rank")
-        )
-    )
     channel_names = pl.col("channel_no").replace_strict(
         list(range(len(channels))), [c.value for c in channels], return_dtype=pl.String
     )
-    # the rule's name and why, built for the held contacts only (strings are the dear part)
-    held = (
-        frame.with_row_index("row")
-        .filter(pl.col("rule") != _NONE)
-        .select("row", rule=_rule_name(pl.col("rule")), detail=detail)
+    # the rule's name and why, built for the held contacts only, each reason for its own rows
+    held = frame.with_row_index("row").filter(pl.col("rule") != _NONE)
+    reasons = [
+        ([RULE_CODES[HoldRule.FLAG]], pl.lit("flag ") + pl.col("flag")),
+        ([RULE_CODES[HoldRule.NOTICE_FIRST]], pl.lit("notice sent on ") + pl.col("notice_on").cast(pl.String)),
+        (channel_rules, said),
+        ([RULE_CODES[HoldRule.MIN_DAYS_BETWEEN]], pl.lit("last contact on ") + pl.col("last_on").cast(pl.String)),
+        (
+            cap_rules,
+            pl.format("{} earlier in the last 7 days, {} in the last 30, {} before it today", "week", "month", "rank"),
+        ),
+    ]
+    explained = pl.concat(
+        [held.filter(pl.col("rule").is_in(codes)).select("row", detail=why.cast(pl.String)) for codes, why in reasons]
     )
     rows = held.get_column("row")
+    detail = pl.repeat(None, frame.height, dtype=pl.String, eager=True)
+    detail = detail.scatter(explained.get_column("row"), explained.get_column("detail"))
+    names = pl.Series([None, *(r.value for r in RULE_CODES)], dtype=pl.String)
+    rule_name = pl.repeat(None, frame.height, dtype=pl.String, eager=True).scatter(
+        rows, names.gather(held.get_column("rule").cast(pl.UInt32))
+    )
     return frame.select(
         "claim_id",
         "debtor_id",
@@ -318,8 +347,8 @@ def plan(book: Book, rules: Rules, day: date) -> pl.DataFrame:
         template=pl.lit(pl.Series([s.template.value for s in steps])).gather("step_no"),
         channel=pl.when(going).then(channel_names),
         status=pl.when(going).then(pl.lit(ContactStatus.QUEUED.value)).otherwise(pl.lit(ContactStatus.HELD.value)),
-        rule=pl.repeat(None, frame.height, dtype=pl.String, eager=True).scatter(rows, held.get_column("rule")),
-        detail=pl.repeat(None, frame.height, dtype=pl.String, eager=True).scatter(rows, held.get_column("detail")),
+        rule=rule_name,
+        detail=detail,
         window_start=bound(0),
         window_end=bound(1),
         total_due=pl.col("total_due"),
