@@ -599,7 +599,7 @@ class Contact(Base):
     __tablename__ = "contacts"
     __table_args__ = (
         sa.UniqueConstraint("day", "claim_id", "step"),
-        # contacts.vocabulary's values (engine does not import contacts; tests/contacts/test_store.py holds them equal)
+        # contacts.vocabulary's values (engine does not import contacts; tests/test_registries.py holds them equal)
         _one_of("template", ("notice", "reminder", "demand")),
         _one_of("channel", CONTACT_CHANNELS),
         _one_of("status", ("held", "queued", "sent", "failed", "expired", "delivered", "bounced", "returned")),

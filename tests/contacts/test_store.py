@@ -20,7 +20,7 @@ from contacts import store as contact_store
 from contacts.vocabulary import ContactStatus, HoldRule
 from engine.kernel_run import compute_state
 from engine.store import records
-from engine.store.models import CONTACT_CHANNELS, Placement
+from engine.store.models import Placement
 from tests.builders import claim, event, frames
 from tests.contacts.test_letters import COURT, text_of
 
@@ -278,12 +278,6 @@ def test_caps_count_the_stored_contacts_of_earlier_days(book, tmp_path):
             )
     row = service.plan(store=store, as_of=MONDAY).plan.filter(pl.col("claim_id") == 2).row(0, named=True)
     assert (row["step"], row["rule"]) == ("reminder", HoldRule.PER_WEEK.value)
-
-
-def test_the_stores_checks_know_the_vocabularies():
-    from contacts.vocabulary import Channel
-
-    assert tuple(c.value for c in Channel) == CONTACT_CHANNELS
 
 
 def test_the_command_line_plans_and_explains(book, tmp_path, capsys):
