@@ -14,6 +14,7 @@ moment, so it is never overwritten)."""
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -57,6 +58,93 @@ def recipient(row: dict, channel: Channel) -> str | None:
     return row["email"] if channel == Channel.EMAIL else row["phone"]
 
 
+#: contacts handed to a channel at once (a print batch's folder, a gateway's file): bounds the memory
+BATCH = 5_000
+#: fewer letters than this are rendered in this process (starting workers costs more)
+PARALLEL_FROM = 200
+
+
+def _prepared(rows, channel: Channel, versions: dict, purchaser, day: date, done: Dispatched) -> list[tuple]:
+    """(row, address, version, data) of each contact of ``rows`` that can be written; the others
+    are failed with why."""
+    found = []
+    for row in rows:
+        problem = None
+        address = recipient(row, channel)
+        if address is None:
+            problem = f"no {channel.value} address any more"
+        elif row["nrb"] is None:
+            problem = "no virtual account"
+        elif row["total_due"] is None:
+            problem = "the engine gave no state for the claim"
+        if problem:
+            done.failed.append({"contact_id": row["contact_id"], "channel": channel.value, "detail": problem})
+            continue
+        version = versions[(row["template"], channel.value)]
+        safe = bool(row["time_barred"]) and row["debtor_kind"] == "consumer"
+        found.append(
+            (row, address, version, letters.data_of(row, purchaser, day, version.title(row["template"], safe)))
+        )
+    return found
+
+
+def _render_one(version: templates.TemplateVersion, data: dict, day: date) -> render.Rendered:
+    return render.pdf(version, data, day)
+
+
+def _rendered(items: list[tuple], day: date, workers: int) -> list[render.Rendered]:
+    """The letters of ``items`` as PDFs, in their order: in ``workers`` processes for many."""
+    if workers <= 1 or len(items) < PARALLEL_FROM:
+        return [render.pdf(version, data, day) for _, _, version, data in items]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawned (not forked) workers: this process may hold threads (polars, numba) a fork would copy mid-work
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        versions = [version for _, _, version, _ in items]
+        datas = [data for _, _, _, data in items]
+        return list(
+            pool.map(_render_one, versions, datas, [day] * len(items), chunksize=max(1, len(items) // (8 * workers)))
+        )
+
+
+def _messages(prepared: list[tuple], channel: Channel, day: date, workers: int) -> tuple[list[Message], dict]:
+    """The messages of ``prepared`` and, per contact, what the store records of it once sent."""
+    messages, data_of = [], {}
+    made = _rendered(prepared, day, workers) if channel == Channel.LETTER else [None] * len(prepared)
+    for (row, address, version, data), letter in zip(prepared, made, strict=True):
+        amounts = {k: data["amounts"][k] for k in ("principal", "interest", "costs", "total")}
+        if letter is not None:
+            message = Message(
+                row["contact_id"],
+                row["claim_id"],
+                row["debtor_id"],
+                row["template"],
+                address,
+                data["title"],
+                pdf=letter.pdf,
+                pages=letter.pages,
+                amounts=amounts | {"name": row["name"]},
+            )
+            digest, pages = letter.sha256, letter.pages
+        else:
+            text = version.render(data).strip()
+            message = Message(
+                row["contact_id"], row["claim_id"], row["debtor_id"], row["template"], address, data["title"], text
+            )
+            digest, pages = hashlib.sha256(text.encode()).hexdigest(), None
+        messages.append(message)
+        data_of[row["contact_id"]] = {
+            "contact_id": row["contact_id"],
+            "template_hash": version.sha256,
+            "data": data,
+            "document_sha256": digest,
+            "pages": pages,
+            "address": address,
+        }
+    return messages, data_of
+
+
 def dispatch(
     engine: sa.Engine,
     day: date,
@@ -67,8 +155,13 @@ def dispatch(
     accounts: pl.DataFrame,
     template_folder: Path | None = None,
     allow_stale_rates: bool = False,
+    workers: int | None = None,
+    batch_size: int = BATCH,
 ) -> Dispatched:
-    """Send the queued contacts of ``day`` whose window holds ``at`` through ``drivers``."""
+    """Send the queued contacts of ``day`` whose window holds ``at`` through ``drivers``: a batch
+    per channel and ``batch_size`` contacts, letters rendered by ``workers`` processes (default:
+    the machine's cores)."""
+    workers = workers or os.cpu_count() or 1
     from engine.store.records import AuditAction, audit
 
     done = Dispatched(day, at)
@@ -90,63 +183,22 @@ def dispatch(
         rows = letters.facts(conn, due, day, accounts, allow_stale_rates=allow_stale_rates)
     sent_rows: list[dict] = []
     for channel in sorted({Channel(c) for c in rows["channel"].unique()}, key=list(Channel).index):
-        messages, data_of = [], {}
-        for row in rows.filter(pl.col("channel") == channel.value).sort("contact_id").iter_rows(named=True):
-            problem = None
-            address = recipient(row, channel)
-            if address is None:
-                problem = f"no {channel.value} address any more"
-            elif row["nrb"] is None:
-                problem = "no virtual account"
-            elif row["total_due"] is None:
-                problem = "the engine gave no state for the claim"
-            if problem:
-                done.failed.append({"contact_id": row["contact_id"], "channel": channel.value, "detail": problem})
+        mine = rows.filter(pl.col("channel") == channel.value).sort("contact_id")
+        for first in range(0, mine.height, batch_size):
+            chunk = mine.slice(first, batch_size).iter_rows(named=True)
+            prepared = _prepared(chunk, channel, versions, purchaser, day, done)
+            if not prepared:
                 continue
-            version = versions[(row["template"], channel.value)]
-            safe = bool(row["time_barred"]) and row["debtor_kind"] == "consumer"
-            data = letters.data_of(row, purchaser, day, version.title(row["template"], safe))
-            amounts = {k: data["amounts"][k] for k in ("principal", "interest", "costs", "total")}
-            if channel == Channel.LETTER:
-                made = render.pdf(version, data, day)
-                message = Message(
-                    row["contact_id"],
-                    row["claim_id"],
-                    row["debtor_id"],
-                    row["template"],
-                    address,
-                    data["title"],
-                    pdf=made.pdf,
-                    pages=made.pages,
-                    amounts=amounts | {"name": row["name"]},
-                )
-                digest, pages = made.sha256, made.pages
-            else:
-                text = version.render(data).strip()
-                message = Message(
-                    row["contact_id"], row["claim_id"], row["debtor_id"], row["template"], address, data["title"], text
-                )
-                digest, pages = hashlib.sha256(text.encode()).hexdigest(), None
-            messages.append(message)
-            data_of[row["contact_id"]] = {
-                "contact_id": row["contact_id"],
-                "template_hash": version.sha256,
-                "data": data,
-                "document_sha256": digest,
-                "pages": pages,
-                "address": address,
-            }
-        if not messages:
-            continue
-        batch = f"{day.isoformat()}-{channel.value}-{at.strftime('%H%M%S')}-{messages[0].contact_id}"
-        handed = drivers[channel].send(messages, batch)
-        done.batches.append(batch)
-        for h in handed:
-            if h.ok:
-                sent_rows.append(data_of[h.contact_id] | {"batch": batch})
-                done.sent[channel.value] = done.sent.get(channel.value, 0) + 1
-            else:
-                done.failed.append({"contact_id": h.contact_id, "channel": channel.value, "detail": h.detail})
+            messages, data_of = _messages(prepared, channel, day, workers)
+            batch = f"{day.isoformat()}-{channel.value}-{at.strftime('%H%M%S')}-{messages[0].contact_id}"
+            handed = drivers[channel].send(messages, batch)
+            done.batches.append(batch)
+            for h in handed:
+                if h.ok:
+                    sent_rows.append(data_of[h.contact_id] | {"batch": batch})
+                    done.sent[channel.value] = done.sent.get(channel.value, 0) + 1
+                else:
+                    done.failed.append({"contact_id": h.contact_id, "channel": channel.value, "detail": h.detail})
     contact_store.mark_sent(engine, sent_rows, done.failed, at)
     with engine.begin() as conn:
         audit(conn, AuditAction.CONTACTS_SENT, day.isoformat(), done.summary() | {"failures": len(done.failed)})

@@ -143,6 +143,15 @@ def send(
     purchaser: PurchaserFile = None,
     templates: Templates = None,
     allow_stale_rates: AllowStale = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            envvar="CESSION_LETTER_WORKERS",
+            help="Processes rendering letters (default: the cores).",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     as_json: Json = False,
 ) -> None:
@@ -178,6 +187,7 @@ def send(
         purchaser_path=purchaser,
         template_folder=templates,
         allow_stale_rates=allow_stale_rates,
+        workers=workers,
     )
     if as_json:
         console.print_json(done)

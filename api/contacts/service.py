@@ -121,6 +121,7 @@ def send(
     purchaser_path: Path | None = None,
     template_folder: Path | None = None,
     allow_stale_rates: bool = False,
+    workers: int | None = None,
 ) -> dict:
     """Store the day's plan (once: a day planned before keeps its plan), then send the queued
     contacts whose window holds ``at`` (default: now)."""
@@ -151,6 +152,7 @@ def send(
         accounts=accounts,
         template_folder=template_folder,
         allow_stale_rates=allow_stale_rates,
+        workers=workers,
     )
     return {"planned": stored} | done.summary()
 

@@ -148,9 +148,11 @@ def test_notices_go_out_once_within_the_window_with_the_engines_amounts_of_the_d
         total = expected.filter(pl.col("claim_id") == row["claim_id"])["total_due"][0]
         assert polish.amount(total).replace("\u00a0", " ") in text
         assert row["name"] in text and row["pages"] >= 1
-    # again at noon: nothing new goes out; the day keeps its plan
+    # again at noon: nothing new goes out; the day keeps its plan, and `contacts plan` shows it as stored
     again = send(store, MONDAY, at(MONDAY, 12), tmp_path)
     assert again["sent"] == {} and again["planned"] == 0
+    shown = service.plan(store=store, as_of=MONDAY)
+    assert shown.stored and shown.summary()["queued_by"] == [] and shown.summary()["held"] == 1
 
 
 def test_a_sent_letter_is_reproduced_byte_for_byte_from_the_store(book, tmp_path):
@@ -316,6 +318,18 @@ def test_the_command_line_plans_and_explains(book, tmp_path, capsys):
     assert code == 0 and "flag: flag deceased" in out
     code, out, _ = run_here(capsys, "explain", "1", "--as-of", "2026-12-07", "--database-url", url)
     assert code == 0 and "Contacts" in out and "notice" in out and "sent" in out
+    code, out, _ = run_here(capsys, "explain", "1", "--as-of", "2026-12-07", "--database-url", url, "--json")
+    assert code == 0 and json.loads(out)["contacts"]["contacts"][0]["status"] == "sent"
+    preview = tmp_path / "preview.pdf"
+    code, out, err = run_here(
+        capsys, "letters", "preview", "7", "--template", "demand", "--as-of", "2026-12-07", "--out", str(preview),
+        "--allow-stale-rates", "--database-url", url,
+    )  # fmt: skip
+    assert code == 0, err
+    text = text_of(preview.read_bytes())
+    assert "Dłużnik Numer 7" in text and "Prośba o dobrowolną zapłatę" in text and not COURT.search(text)
+    code, out, _ = run_here(capsys, "letters", "templates", "--database-url", url, "--json")
+    assert code == 0 and [v["name"] for v in json.loads(out)["stored"]] == ["notice.typ.j2"]
 
 
 def test_the_claims_page_over_http_shows_its_contacts(book, tmp_path):
@@ -368,3 +382,23 @@ def test_an_smtp_server_that_cannot_be_reached_fails_the_emails_and_sends_the_re
     assert done["failures"][0]["channel"] == "email" and "SMTP 127.0.0.1" in done["failures"][0]["detail"]
     failed = service.history(store=store, claim_id=4)["contacts"][0]
     assert failed["status"] == ContactStatus.FAILED.value and "SMTP" in failed["detail"]
+
+
+def test_letters_rendered_by_worker_processes_in_batches_are_the_same_bytes(book, tmp_path, monkeypatch):
+    from contacts import dispatch
+
+    store, *_ = book
+    monkeypatch.setattr(dispatch, "PARALLEL_FROM", 2)
+    done = service.send(
+        store=store,
+        as_of=MONDAY,
+        at=at(MONDAY, 10),
+        outlets=service.Outlets(letters=tmp_path / "print"),
+        allow_stale_rates=True,
+        workers=2,
+    )
+    assert done["sent"] == {"letter": 7}
+    for letter in manifest(tmp_path, done["batches"][0]).iter_rows(named=True):
+        out = tmp_path / f"{letter['letter_id']}.pdf"
+        service.reproduce(store=store, letter_id=letter["letter_id"], out=out)  # refuses other bytes
+        assert out.read_bytes() == (tmp_path / "print" / done["batches"][0] / letter["file"]).read_bytes()
