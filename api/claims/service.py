@@ -97,7 +97,7 @@ def detail(*, store: sa.Engine, claim_id: int, who: str, as_of=None) -> dict:
             "events": repository.event_rows(conn, claim_id),
             "state": repository.current_state_row(conn, claim_id),
             "placements": repository.placement_rows(conn, claim_id),
-            "contacts": contact_history(conn, claim_id, claim["debtor_id"]),
+            "contacts": _contact_history(conn, claim_id, claim["debtor_id"]),
         }
     from datetime import date
 
@@ -105,7 +105,7 @@ def detail(*, store: sa.Engine, claim_id: int, who: str, as_of=None) -> dict:
     return found
 
 
-def contact_history(conn: sa.Connection, claim_id: int, debtor_id: int) -> dict:
+def _contact_history(conn: sa.Connection, claim_id: int, debtor_id: int) -> dict:
     """The claim's contacts (newest first, with their delivery results and the rule of each held
     one), and its debtor's objections and doubtful addresses (contacts/)."""
     from contacts import store as contacts
