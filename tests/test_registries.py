@@ -33,6 +33,8 @@ from engine.domain import (
     JobStatus,
     KeyRole,
     LimitationKind,
+    LineStatus,
+    MatchedBy,
     PlacementQueue,
     RunStatus,
 )
@@ -168,6 +170,8 @@ CHECKED = {
     ("contacts", "status"): tuple(ContactStatus),
     ("contact_events", "result"): tuple(Delivery),
     ("contact_objections", "channel"): tuple(ContactChannel),
+    ("statement_lines", "status"): tuple(LineStatus),
+    ("statement_lines", "matched_by"): tuple(MatchedBy),
 }
 
 

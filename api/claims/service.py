@@ -62,12 +62,19 @@ MONEY = (
 def computed_state(*, store: sa.Engine, claim_id: int, as_of, allow_stale_rates: bool = True) -> dict:
     """One claim's claim_state row as of ``as_of``, computed now by the engine from the claim and
     all its stored events (``NotFound`` for an unknown claim)."""
-    from engine.errors import NotFound
-    from engine.kernel_run import compute_state
     from engine.store.claims import claim_frames
 
     with store.connect() as conn:
         frames = claim_frames(conn, claim_id)
+    return state_of(frames=frames, claim_id=claim_id, as_of=as_of, allow_stale_rates=allow_stale_rates)
+
+
+def state_of(*, frames, claim_id: int, as_of, allow_stale_rates: bool = True) -> dict:
+    """The claim_state row the engine computes from one claim's frames (``claim_frames``; None:
+    ``NotFound``)."""
+    from engine.errors import NotFound
+    from engine.kernel_run import compute_state
+
     if frames is None:
         raise NotFound(f"claim {claim_id}: not found")
     claims, events = frames

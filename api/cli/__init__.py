@@ -18,6 +18,7 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``allocation`` | ``agencies add|list|update|deactivate|load``, ``segments``, ``allocate``, ``placements``, ``recall``, ``explain`` |
 | ``keys`` | ``keys create``, ``keys list``, ``keys revoke``, ``serve`` |
 | ``webhooks`` | ``webhooks deliver`` |
+| ``statements`` | ``statements import FILE``, ``statements list``, ``suspense list|assign|refund`` |
 | ``debtors`` | ``debtors export`` |
 | ``contacts`` | ``contacts plan|send|results|history|object``, ``letters templates|preview|reproduce`` |
 """
@@ -29,7 +30,20 @@ from typing import Annotated
 import typer
 
 from api import exits, logs
-from api.cli import allocation, calculators, contacts, debtors, demo, ingest, keys, runs, states, store, webhooks
+from api.cli import (
+    allocation,
+    calculators,
+    contacts,
+    debtors,
+    demo,
+    ingest,
+    keys,
+    runs,
+    statements,
+    states,
+    store,
+    webhooks,
+)
 
 app = typer.Typer(
     name="cession",
@@ -86,6 +100,8 @@ app.add_typer(keys.keys_app, name="keys")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(contacts.contacts_app, name="contacts")
 app.add_typer(contacts.letters_app, name="letters")
+app.add_typer(statements.statements_app, name="statements")
+app.add_typer(statements.suspense_app, name="suspense")
 app.command()(keys.serve)
 
 

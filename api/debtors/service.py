@@ -52,7 +52,7 @@ def export(*, store: sa.Engine, out: Path, portfolio: str | None = None) -> Expo
     return Exported(frame.height, assigned, out)
 
 
-def virtual_account(store: sa.Engine, debtor_id: int) -> str | None:
+def virtual_account(*, store: sa.Engine, debtor_id: int) -> str | None:
     """One debtor's virtual account (26 digits), None if the debtor has none."""
     with store.connect() as conn:
         found = virtual_accounts.of_debtors(conn, pl.Series([debtor_id]))

@@ -25,6 +25,8 @@ from engine.domain import (
     JobKind,
     JobStatus,
     KeyRole,
+    LineStatus,
+    MatchedBy,
     PlacementQueue,
     RunStatus,
 )
@@ -676,3 +678,99 @@ class DoubtfulAddress(Base):
     address: Mapped[str] = mapped_column(sa.String(500), primary_key=True)
     since: Mapped[date] = mapped_column(sa.Date)
     contact_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class StatementImport(Base):
+    """One `cession statements import` of a bank statement file: what it was, and what became of
+    its lines (posted + suspense + refused = lines read, checked before the commit). A statement
+    imported again gets a row of its own; its lines already stored count as ``already``."""
+
+    __tablename__ = "statement_imports"
+
+    import_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    bank_account: Mapped[str] = mapped_column(key(26), index=True)
+    file_name: Mapped[str] = mapped_column(sa.String(500))
+    content_sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    format: Mapped[str] = mapped_column(sa.String(64))  # mt940 | camt053 | csv:<profile>
+    statement_ref: Mapped[str | None] = mapped_column(sa.String(200))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    split_rule: Mapped[str] = mapped_column(sa.String(32))
+    lines_read: Mapped[int] = mapped_column(sa.BigInteger)
+    posted: Mapped[int] = mapped_column(sa.BigInteger)
+    suspense: Mapped[int] = mapped_column(sa.BigInteger)
+    refused: Mapped[int] = mapped_column(sa.BigInteger)
+    already: Mapped[int] = mapped_column(sa.BigInteger)  # of posted + suspense: stored by an earlier import
+    events: Mapped[int] = mapped_column(sa.BigInteger)  # events this import wrote
+    details: Mapped[dict | None] = mapped_column(Json)  # by match, amounts
+
+
+class StatementLine(Base):
+    """A line of a bank statement, stored once per (account, bank reference): posted (its events in
+    ``statement_line_events``) or in suspense (``status`` open until a person or a return closes it)."""
+
+    __tablename__ = "statement_lines"
+    __table_args__ = (
+        sa.UniqueConstraint("bank_account", "bank_ref"),
+        sa.Index("ix_statement_lines_status", "status"),
+        sa.Index("ix_statement_lines_end_to_end_id", "end_to_end_id"),
+        _one_of("status", LineStatus),
+        _one_of("matched_by", MatchedBy),
+    )
+
+    line_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    import_id: Mapped[int] = mapped_column(sa.BigInteger)  # the import that stored it
+    position: Mapped[int] = mapped_column(sa.BigInteger)  # in that import's file, 1-based
+    bank_account: Mapped[str] = mapped_column(key(26))
+    bank_ref: Mapped[str] = mapped_column(key(200))
+    end_to_end_id: Mapped[str | None] = mapped_column(key(200))
+    booking_date: Mapped[date] = mapped_column(sa.Date)
+    value_date: Mapped[date | None] = mapped_column(sa.Date)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)  # grosz, > 0
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    direction: Mapped[str] = mapped_column(sa.String(8))  # credit | debit
+    is_return: Mapped[bool] = mapped_column(sa.Boolean)
+    return_of: Mapped[str | None] = mapped_column(sa.String(200))
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    counterparty_name: Mapped[str | None] = mapped_column(sa.String(300))
+    counterparty_account: Mapped[str | None] = mapped_column(sa.String(40))
+    virtual_account: Mapped[str | None] = mapped_column(sa.String(26))
+    status: Mapped[str] = mapped_column(sa.String(16))  # LineStatus
+    matched_by: Mapped[str | None] = mapped_column(sa.String(24))  # MatchedBy; none in suspense
+    debtor_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    split_rule: Mapped[str | None] = mapped_column(sa.String(32))  # SplitRule, when split over a debtor's claims
+    #: in suspense: why; a candidate (name and amount fit) is named, never posted without a person
+    reason: Mapped[str | None] = mapped_column(sa.String(300))
+    candidate_claim_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    reverses_line_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # a return: the line it returns
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(100))
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class StatementLineEvent(Base):
+    """The events a statement line became, with the claim and amount of each: the split recorded."""
+
+    __tablename__ = "statement_line_events"
+    __table_args__ = (sa.Index("ix_statement_line_events_event_id", "event_id"),)
+
+    line_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)  # grosz; a reversal: the amount it takes back
+
+
+class StatementRefusal(Base):
+    """A statement line an import refused, with the reason (a debit that is no return, a line that
+    cannot be read, a return of a credit nobody imported); the next import of the file reads it again."""
+
+    __tablename__ = "statement_refusals"
+
+    import_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    bank_ref: Mapped[str | None] = mapped_column(sa.String(200))
+    booking_date: Mapped[date | None] = mapped_column(sa.Date)
+    amount: Mapped[int | None] = mapped_column(sa.BigInteger)
+    direction: Mapped[str | None] = mapped_column(sa.String(8))
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.String(300))

@@ -75,6 +75,11 @@ class AuditAction(StrEnum):
     CONTACTS_SENT = "contacts_sent"
     CONTACT_RESULTS = "contact_results"
     CONTACT_OBJECTION = "contact_objection"
+    #: a bank statement imported (`cession statements import`)
+    STATEMENT_IMPORT = "statement_import"
+    #: a line taken out of suspense by a person (`cession suspense assign|refund`)
+    SUSPENSE_ASSIGN = "suspense_assign"
+    SUSPENSE_REFUND = "suspense_refund"
 
 
 def audit(conn: sa.Connection, action: AuditAction, subject: str | None, details: dict, who: str | None = None) -> None:
@@ -200,6 +205,15 @@ def post_events(engine: sa.Engine, events: pl.DataFrame, *, who: str | None = No
         written.rejects.height,
     )
     return written
+
+
+def write_events(conn: sa.Connection, events: pl.DataFrame) -> Written:
+    """``post_events`` in the caller's transaction (no audit row: the caller writes its own), for a
+    write that stores more than events in one transaction (a bank statement's lines with theirs)."""
+    keys = events.get_column("idempotency_key")
+    events = conform(events, "events", EVENTS).with_columns(keys)
+    check_events(events)
+    return _write_events(conn, events, None)
 
 
 def _create_portfolios(conn: sa.Connection, portfolio_ids: list[str]) -> None:

@@ -85,6 +85,13 @@ HELP = [
     ("serve",),
     ("webhooks",),
     ("webhooks", "deliver"),
+    ("statements",),
+    ("statements", "import"),
+    ("statements", "list"),
+    ("suspense",),
+    ("suspense", "list"),
+    ("suspense", "assign"),
+    ("suspense", "refund"),
 ]
 
 
