@@ -153,7 +153,9 @@ def _positions(keys: pl.Series, wanted: pl.Series) -> np.ndarray:
     if low >= 0 and high <= 4 * n + 1_000_000:
         where = np.full(high + 2, n, dtype=np.int64)
         where[keys.to_numpy()] = np.arange(n, dtype=np.int64)
-        return where[np.clip(want, 0, high + 1)] if len(want) else np.zeros(0, dtype=np.int64)
+        at = where[np.clip(want, 0, high + 1)]
+        at[want < 0] = n
+        return at
     at = np.clip(np.searchsorted(keys.to_numpy(), want), 0, n - 1)
     return np.where(keys.to_numpy()[at] == want, at, n)
 
