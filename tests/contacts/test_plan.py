@@ -209,3 +209,21 @@ def test_whatever_is_asked_the_rules_hold(drawn):
         assert week + n <= caps.per_week
         assert month + n <= caps.per_month
         assert last is None or (day - last).days >= caps.min_days_between
+
+
+def test_sparse_debtor_ids_plan_as_dense_ones_do():
+    """Debtors are looked up by a direct index when their ids are dense, by binary search else."""
+    far = 10**12
+    notices = {i: date(2026, 9, 1) for i in (1, 2, 3, 4)}
+    placements = [(i, "reminder", date(2026, 10, 1)) for i in (1, 2, 3, 4)]
+
+    def made(offset: int) -> pl.DataFrame:
+        claims = [claim(1, offset + 1), claim(2, offset + 1, total_due=5), claim(3, offset + 2), claim(4, offset + 9)]
+        debtors = [debtor(offset + 1), debtor(offset + 2, flags=["bankrupt"]), debtor(offset + 3)]
+        history = [(offset + 3, 1, 1, MONDAY - timedelta(days=1))]
+        p = planned(book(claims, debtors, placements, notices, history=history))
+        return p.with_columns(pl.col("debtor_id") - offset)
+
+    dense, sparse = made(0), made(far)
+    assert dense.equals(sparse)
+    assert dense.select("claim_id", "rule").rows() == [(1, None), (2, "per_day"), (3, "flag"), (4, "no_channel")]
