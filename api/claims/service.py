@@ -104,11 +104,24 @@ def detail(*, store: sa.Engine, claim_id: int, who: str, as_of=None) -> dict:
             "events": repository.event_rows(conn, claim_id),
             "state": repository.current_state_row(conn, claim_id),
             "placements": repository.placement_rows(conn, claim_id),
+            "contacts": _contact_history(conn, claim_id, claim["debtor_id"]),
         }
     from datetime import date
 
     found["limitation"] = limitation(claim=claim, events=found["events"], as_of=as_of or date.today())
     return found
+
+
+def _contact_history(conn: sa.Connection, claim_id: int, debtor_id: int) -> dict:
+    """The claim's contacts (newest first, with their delivery results and the rule of each held
+    one), and its debtor's objections and doubtful addresses (contacts/)."""
+    from contacts import store as contacts
+
+    return {
+        "contacts": contacts.history(conn, claim_id=claim_id),
+        "objections": contacts.objections(conn, debtor_id),
+        "doubtful_addresses": contacts.doubtful(conn, debtor_id),
+    }
 
 
 def portfolios(*, store: sa.Engine) -> list[dict]:

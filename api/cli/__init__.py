@@ -21,6 +21,7 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``statements`` | ``statements import FILE``, ``statements list``, ``suspense list|assign|refund`` |
 | ``debtors`` | ``debtors export`` |
 | ``plans`` | ``plans create|show|list|cancel|update``, ``settlements create|show|list|cancel``, ``promises create|show|list|cancel|rates`` |
+| ``contacts`` | ``contacts plan|send|results|history|object``, ``letters templates|preview|reproduce`` |
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from api import exits, logs
 from api.cli import (
     allocation,
     calculators,
+    contacts,
     debtors,
     demo,
     ingest,
@@ -98,6 +100,8 @@ app.add_typer(debtors.debtors_app, name="debtors")
 app.add_typer(allocation.agencies_app, name="agencies")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
+app.add_typer(contacts.contacts_app, name="contacts")
+app.add_typer(contacts.letters_app, name="letters")
 app.add_typer(statements.statements_app, name="statements")
 app.add_typer(statements.suspense_app, name="suspense")
 app.add_typer(plans.plans_app, name="plans")

@@ -577,6 +577,112 @@ class DebtorKey(Base):
     postal_code: Mapped[str | None] = mapped_column(sa.String(6))
 
 
+#: contacts.vocabulary.Channel's values
+CONTACT_CHANNELS = ("letter", "email", "sms", "phone")
+
+
+class ContactTemplate(Base):
+    """A version of a letter's or message's template (contacts/templates.py): the files it reads,
+    kept whole, by the sha256 of their names and texts; ``version`` counts the versions of ``name``."""
+
+    __tablename__ = "contact_templates"
+    __table_args__ = (sa.UniqueConstraint("name", "version"),)
+
+    template_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))  # the file it starts from: demand.typ.j2
+    version: Mapped[int] = mapped_column(sa.Integer)
+    files: Mapped[dict] = mapped_column(Json)  # file name -> text
+    loaded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Contact(Base):
+    """A contact with a debtor about a claim on a day (contacts/): queued in its channel's window,
+    then sent, delivered, bounced or returned; or held by a rule of the contact rules (``rule``),
+    never silently dropped. A letter keeps its data, template version and PDF's sha256: it renders
+    again byte for byte (`cession letters reproduce`). A day's plan is stored once per claim and step."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        sa.UniqueConstraint("day", "claim_id", "step"),
+        # contacts.vocabulary's values (engine does not import contacts; tests/test_registries.py holds them equal)
+        _one_of("template", ("notice", "reminder", "demand")),
+        _one_of("channel", CONTACT_CHANNELS),
+        _one_of("status", ("held", "queued", "sent", "failed", "expired", "delivered", "bounced", "returned")),
+        sa.CheckConstraint("(status = 'held') = (rule IS NOT NULL)", name="held_has_rule"),
+        sa.Index("ix_contacts_claim_id_day", "claim_id", "day"),
+        sa.Index("ix_contacts_debtor_id_day", "debtor_id", "day"),
+        sa.Index("ix_contacts_day_status", "day", "status"),
+    )
+
+    contact_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date)
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger)
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger)
+    step: Mapped[str] = mapped_column(sa.String(40))
+    template: Mapped[str] = mapped_column(sa.String(16))  # contacts.vocabulary.Template
+    channel: Mapped[str | None] = mapped_column(
+        sa.String(8)
+    )  # contacts.vocabulary.Channel; none: held before one was chosen
+    status: Mapped[str] = mapped_column(sa.String(16))  # contacts.vocabulary.ContactStatus
+    rule: Mapped[str | None] = mapped_column(sa.String(24))  # contacts.vocabulary.HoldRule of a held contact
+    detail: Mapped[str | None] = mapped_column(sa.String(500))
+    window_start: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    window_end: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rules_sha256: Mapped[str] = mapped_column(sa.String(64))
+    template_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    data: Mapped[dict | None] = mapped_column(Json)  # what the template was rendered with
+    document_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    pages: Mapped[int | None] = mapped_column(sa.Integer)
+    address: Mapped[str | None] = mapped_column(sa.String(500))  # where it went: postal address, e-mail, phone
+    batch: Mapped[str | None] = mapped_column(sa.String(200))
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ContactEvent(Base):
+    """A delivery result a channel reported (`cession contacts results FILE`): delivered, bounced,
+    returned. The same result of the same contact is stored once."""
+
+    __tablename__ = "contact_events"
+    __table_args__ = (
+        sa.UniqueConstraint("contact_id", "result"),
+        _one_of("result", ("delivered", "bounced", "returned")),
+    )
+
+    event_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.contact_id"), index=True)
+    result: Mapped[str] = mapped_column(sa.String(16))  # contacts.vocabulary.Delivery
+    day: Mapped[date] = mapped_column(sa.Date)
+    detail: Mapped[str | None] = mapped_column(sa.String(500))
+    source: Mapped[str | None] = mapped_column(sa.String(500))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ContactObjection(Base):
+    """A debtor's objection to a channel (no texts, no calls, ...): the rules never use it again."""
+
+    __tablename__ = "contact_objections"
+    __table_args__ = (_one_of("channel", CONTACT_CHANNELS),)
+
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    channel: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    since: Mapped[date] = mapped_column(sa.Date)
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DoubtfulAddress(Base):
+    """A debtor's postal address a letter came back from (as the letter printed it: street, postal
+    code and city on three lines): no letter goes there again; a new address is not doubtful."""
+
+    __tablename__ = "doubtful_addresses"
+
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    address: Mapped[str] = mapped_column(sa.String(500), primary_key=True)
+    since: Mapped[date] = mapped_column(sa.Date)
+    contact_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
 class StatementImport(Base):
     """One `cession statements import` of a bank statement file: what it was, and what became of
     its lines (posted + suspense + refused = lines read, checked before the commit). A statement

@@ -70,6 +70,11 @@ class AuditAction(StrEnum):
     READ_DEBTOR = "read_debtor"
     #: a caller of the HTTP API wrote to the store (events posted, a case returned)
     API_WRITE = "api_write"
+    #: contacts (contacts/): a day's plan stored, a dispatch, delivery results, a debtor's objection
+    CONTACTS_PLANNED = "contacts_planned"
+    CONTACTS_SENT = "contacts_sent"
+    CONTACT_RESULTS = "contact_results"
+    CONTACT_OBJECTION = "contact_objection"
     #: a bank statement imported (`cession statements import`)
     STATEMENT_IMPORT = "statement_import"
     #: a line taken out of suspense by a person (`cession suspense assign|refund`)
