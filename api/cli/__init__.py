@@ -18,6 +18,7 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``allocation`` | ``agencies add|list|update|deactivate|load``, ``segments``, ``allocate``, ``placements``, ``recall``, ``explain`` |
 | ``keys`` | ``keys create``, ``keys list``, ``keys revoke``, ``serve`` |
 | ``webhooks`` | ``webhooks deliver`` |
+| ``ledger`` | ``journal``, ``reconcile`` |
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Annotated
 import typer
 
 from api import exits, logs
-from api.cli import allocation, calculators, demo, ingest, keys, runs, states, store, webhooks
+from api.cli import allocation, calculators, demo, ingest, keys, ledger, runs, states, store, webhooks
 
 app = typer.Typer(
     name="cession",
@@ -82,6 +83,8 @@ app.add_typer(allocation.agencies_app, name="agencies")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.command()(keys.serve)
+app.command()(ledger.journal)
+app.command()(ledger.reconcile)
 
 
 def main() -> None:
