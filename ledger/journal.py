@@ -101,55 +101,71 @@ def journal(movements: Movements, chart: Chart) -> pl.DataFrame:
 
 
 def lines(postings: pl.DataFrame, chart: Chart) -> pl.DataFrame:
-    """Postings as journal lines: one line per transaction and account, checked to balance."""
+    """Postings as journal lines (one line per posting), every transaction checked to balance."""
     accounts = pl.DataFrame(
-        {"role": [r.value for r in Role], "account": [chart.number(r) for r in Role], "rank": list(range(len(Role)))}
+        {
+            "role": [r.value for r in Role],
+            "account": [chart.number(r) for r in Role],
+            "rank": pl.Series(range(len(Role)), dtype=pl.Int8),
+        }
     )
-    postings = postings.filter(pl.col("amount") != 0).with_columns(
-        tx_id=pl.concat_str(
-            pl.col("entry_date").dt.strftime("%Y%m%d"),
-            pl.col("claim_id").cast(pl.String),
-            pl.col("kind"),
-            pl.col("event_id").cast(pl.String).fill_null("0"),
-            separator="-",
-        )
-    )
+    kind_code = pl.col("kind").replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int8)
     out = (
-        postings.join(accounts, on="role", how="left")
-        .group_by("tx_id", "account")
-        .agg(
-            pl.col("entry_date").first(),
-            pl.col("portfolio_id").first(),
-            pl.col("claim_id").first(),
-            pl.col("event_id").first(),
-            pl.col("kind").first(),
-            pl.col("memo").sort_by("rank").first(),
-            pl.col("amount").sum(),
-            pl.col("rank").min(),
-        )
+        postings.lazy()
         .filter(pl.col("amount") != 0)
+        .join(accounts.lazy(), on="role", how="left")
+        .with_columns(kind_code=kind_code)
+        .collect()
     )
-    balanced(out)
+    balanced(out, keys=["claim_id", "entry_date", "kind_code", "event_id"])
     return (
-        out.sort("entry_date", "claim_id", "tx_id", "rank")
-        .with_columns(
+        out.lazy()
+        .sort("entry_date", "claim_id", "kind_code", "event_id", "rank", nulls_last=False)
+        .select(
+            tx_id=pl.concat_str(
+                pl.col("entry_date").dt.strftime("%Y%m%d"),
+                pl.col("claim_id").cast(pl.String),
+                pl.col("kind"),
+                pl.col("event_id").cast(pl.String).fill_null("0"),
+                separator="-",
+            ),
+            entry_date="entry_date",
+            account="account",
             debit=pl.when(pl.col("amount") > 0).then(pl.col("amount")).otherwise(0),
             credit=pl.when(pl.col("amount") < 0).then(-pl.col("amount")).otherwise(0),
+            portfolio_id="portfolio_id",
+            claim_id="claim_id",
+            event_id="event_id",
+            kind="kind",
+            memo="memo",
         )
-        .select(list(LINE_SCHEMA))
         .cast(LINE_SCHEMA)
+        .collect()
     )
 
 
-def balanced(lines: pl.DataFrame) -> None:
-    """Raise ``UnbalancedJournal`` naming the first transactions whose signed amounts (``amount``,
-    or ``debit`` less ``credit``) do not add up to zero. Never skipped."""
+def balanced(lines: pl.DataFrame, keys: list[str] | None = None) -> None:
+    """Raise ``UnbalancedJournal`` naming the first transactions (``keys``: the columns that make
+    one, default ``tx_id``) whose signed amounts (``amount``, or ``debit`` less ``credit``) do not
+    add up to zero. Never skipped."""
+    keys = keys or ["tx_id"]
     signed = pl.col("amount") if "amount" in lines.columns else pl.col("debit") - pl.col("credit")
-    off = lines.group_by("tx_id").agg(off=signed.sum()).filter(pl.col("off") != 0).sort("tx_id")
+    off = lines.group_by(keys).agg(off=signed.sum()).filter(pl.col("off") != 0)
     if off.height:
-        first = ", ".join(f"{r['tx_id']} ({r['off']:+d} grosz)" for r in off.head(5).iter_rows(named=True))
+        first = off.sort(keys).head(5)
+        if "tx_id" not in first.columns:
+            first = first.with_columns(
+                tx_id=pl.concat_str(
+                    pl.col("entry_date").dt.strftime("%Y%m%d"),
+                    pl.col("claim_id").cast(pl.String),
+                    pl.col("kind_code").replace_strict(dict(enumerate(KINDS)), return_dtype=pl.String),
+                    pl.col("event_id").cast(pl.String).fill_null("0"),
+                    separator="-",
+                )
+            )
+        named = ", ".join(f"{r['tx_id']} ({r['off']:+d} grosz)" for r in first.iter_rows(named=True))
         raise UnbalancedJournal(
-            f"{off.height} transaction(s) of the journal do not balance (debits - credits): {first}; nothing was written"
+            f"{off.height} transaction(s) of the journal do not balance (debits - credits): {named}; nothing was written"
         )
 
 

@@ -98,7 +98,7 @@ class Movements:
 def timeline(book: Book) -> pl.DataFrame:
     """Each event with ``effective`` (the day it enters the book) and ``removed_on`` (the day a
     reversal naming it becomes effective, null: never), its claim's portfolio."""
-    claims = book.claims.select("claim_id", "portfolio_id", "purchase_date")
+    claims = book.claims.select("claim_id", "purchase_date")
     events = book.events.join(claims, on="claim_id", how="inner").with_columns(
         effective=pl.max_horizontal("event_date", "recorded_on", "purchase_date")
     )
@@ -110,6 +110,10 @@ def timeline(book: Book) -> pl.DataFrame:
         .rename({"reverses": "event_id"})
     )
     return events.join(removals, on="event_id", how="left").drop("purchase_date")
+
+
+def with_portfolios(frame: pl.DataFrame, book: Book) -> pl.DataFrame:
+    return frame.join(book.claims.select("claim_id", "portfolio_id"), on="claim_id", how="left")
 
 
 def counted(t: date) -> pl.Expr:
@@ -151,13 +155,11 @@ def measure(book: Book, period: Period, *, allow_stale_rates: bool = False) -> M
     for end, t in ends.items():
         on_book = book.claims.filter(pl.col("purchase_date") <= t)
         started = _now()
-        states[end] = engine_state(
-            on_book, events.filter(counted(t)).sort("claim_id", "event_id"), t, book.waterfall, allow_stale_rates
-        )
+        states[end] = engine_state(on_book, events.filter(counted(t)), t, book.waterfall, allow_stale_rates)
         log.info("the book as known on %s: %d claims in %.1f s", t, on_book.height, _now() - started)
     in_period = (pl.col("effective") >= a) & (pl.col("effective") <= b)
     removed_in_period = (pl.col("removed_on") >= a) & (pl.col("removed_on") <= b)
-    changes = changes_of(events, period)
+    changes = with_portfolios(changes_of(events, period), book)
     touched_ids = pl.concat(
         [
             events.filter(in_period | removed_in_period).get_column("claim_id"),
@@ -219,7 +221,6 @@ def changes_of(events: pl.DataFrame, period: Period) -> pl.DataFrame:
         & (pl.col("removed_on").is_null() | (pl.col("removed_on") > pl.col("effective")))
     ).select(
         "claim_id",
-        "portfolio_id",
         "kind",
         "amount",
         posted_event=pl.col("event_id"),
@@ -237,7 +238,6 @@ def changes_of(events: pl.DataFrame, period: Period) -> pl.DataFrame:
         & (pl.col("effective") < pl.col("removed_on"))
     ).select(
         "claim_id",
-        "portfolio_id",
         "kind",
         "amount",
         posted_event=pl.col("removed_by"),
