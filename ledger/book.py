@@ -50,6 +50,8 @@ class Book:
         events = self.events
         if "recorded_on" not in events.columns:
             events = events.with_columns(recorded_on=pl.col("event_date"))
+        if "source" not in events.columns:  # the engine does not need it; commissions do
+            events = events.with_columns(source=pl.lit(None, pl.String))
         missing = [c for c in EVENT_COLUMNS if c not in events.columns]
         if missing:
             raise InputError(f"events: missing column(s) {', '.join(missing)} (docs/data-contract.md)")

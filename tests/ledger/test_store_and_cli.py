@@ -53,6 +53,16 @@ def test_events_carry_the_day_they_were_recorded(stored):
     with stored.connect() as conn:
         day = conn.execute(sa.text("SELECT recorded_on FROM events WHERE event_id = 4")).scalar()
     assert str(day) == datetime.now(UTC).date().isoformat()  # posted now: recorded today
+    # the HTTP API inserts through the model: its default records today too
+    from engine.store.models import Event
+
+    with stored.begin() as conn:
+        conn.execute(
+            sa.insert(Event.__table__),
+            [{"claim_id": 2, "event_date": date(2026, 2, 2), "kind": "cost", "amount": 5, "idempotency_key": "http:1"}],
+        )
+        day = conn.execute(sa.text("SELECT recorded_on FROM events WHERE idempotency_key = 'http:1'")).scalar()
+    assert str(day) == datetime.now(UTC).date().isoformat()
     # the same event posted again another day is the same event, not a conflict
     again = posted.with_columns(recorded_on=pl.lit(date(2030, 1, 1)))
     written = records.post_events(stored, again)
