@@ -11,9 +11,10 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from allocation import yamlfile
+from allocation.errors import AllocationFileError
 
 DEFAULT_CHART = Path(__file__).parent / "charts" / "default.yaml"
 
@@ -58,21 +59,23 @@ class Chart(BaseModel):
     currency: str = Field("PLN", pattern="^PLN$")
     accounts: dict[Role, Account]
 
-    @model_validator(mode="after")
-    def _complete(self) -> Chart:
-        missing = [r.value for r in Role if r not in self.accounts]
+    @field_validator("accounts")
+    @classmethod
+    def _complete(cls, accounts: dict[Role, Account]) -> dict[Role, Account]:
+        missing = [r.value for r in Role if r not in accounts]
         if missing:
             raise ValueError(f"every role needs an account; missing: {', '.join(missing)}")
+        return accounts
+
+    def shared_numbers(self) -> tuple[Role, Role] | None:
+        """The first two roles on one account number that did not say they share it (None: none)."""
         by_number: dict[str, Role] = {}
         for role, account in self.accounts.items():
             other = by_number.get(account.number)
             if other is not None and other not in account.shared_with and role not in self.accounts[other].shared_with:
-                raise ValueError(
-                    f"accounts.{role.value}: number {account.number!r} is also {other.value}'s "
-                    f"(list the other role in shared_with if they are meant to share it)"
-                )
+                return other, role
             by_number.setdefault(account.number, role)
-        return self
+        return None
 
     def number(self, role: Role) -> str:
         return self.accounts[role].number
@@ -89,5 +92,15 @@ class Chart(BaseModel):
 def load(path: Path | None = None) -> Chart:
     """The chart at ``path`` (default: the shipped one), validated; a bad file raises
     ``AllocationFileError`` (an InputError) naming file, line and field."""
-    chart, _text = yamlfile.load(Chart, path or DEFAULT_CHART)
+    path = path or DEFAULT_CHART
+    chart, _text, lines = yamlfile.load_with_lines(Chart, path)
+    shared = chart.shared_numbers()
+    if shared is not None:
+        first, second = shared
+        where = ("accounts", second.value, "number")
+        raise AllocationFileError(
+            f"{path}:{yamlfile.line_of(where, lines) or 1}: {yamlfile.field_name(where)}: "
+            f"number {chart.number(second)!r} is also {first.value}'s "
+            "(list the other role in shared_with if they are meant to share it)"
+        )
     return chart

@@ -169,10 +169,10 @@ def _demo_journal(store, out: Path, events, day) -> tuple:
     with console.status(f"8. the journal of {first:%Y-%m}"):
         book = ledger_service.book_of(store=store)
         j = ledger_service.compute(book=book, first=first, last=last, allow_stale_rates=True)
-        ledger_service.write(j, path)
-        r = ledger_service.reconciliation(j)
+        ledger_service.write(journal=j, out=path)
+        r = ledger_service.reconciliation(journal=j)
     screen.print(f"8. the journal of {first}..{last} (every transaction balanced) -> {path}:", highlight=False)
-    print_journal(ledger_service.summary(j, None, False))
+    print_journal(ledger_service.summary(journal=j))
     screen.print(
         "   reconciled with the events and the engine's states: "
         + ("no difference" if r.ok else f"[red]{len(r.differences)} difference(s)[/] (cession reconcile shows them)")

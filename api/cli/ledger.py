@@ -77,8 +77,8 @@ def journal(
     format_of(out)
     output_file(out, "--out", "journal.parquet")
     service, j = _journal(first, last, portfolio, chart, waterfall, allow_stale, database_url, claims, events, as_json)
-    service.write(j, out)
-    summary = service.summary(j, out, trial_balance)
+    service.write(journal=j, out=out)
+    summary = service.summary(journal=j, out=out, with_trial_balance=trial_balance)
     if as_json:
         console.print_json(summary)
         return
@@ -101,8 +101,8 @@ def reconcile(
     engine's states (interest recognised, balances), per portfolio; exit 3 on any difference,
     listing the claims behind it."""
     service, j = _journal(first, last, portfolio, chart, waterfall, allow_stale, database_url, claims, events, as_json)
-    r = service.reconciliation(j)
-    summary = service.reconciliation_summary(j, r)
+    r = service.reconciliation(journal=j)
+    summary = service.reconciliation_summary(journal=j, reconciled=r)
     if as_json:
         console.print_json(summary)
     else:

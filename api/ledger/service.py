@@ -85,24 +85,24 @@ def compute(
     return Journal(period, lines, movements, chosen, book, seconds)
 
 
-def write(j: Journal, out: Path) -> None:
-    files.write(j.lines, out)
+def write(*, journal: Journal, out: Path) -> None:
+    files.write(journal.lines, out)
 
 
-def summary(j: Journal, out: Path | None, with_trial_balance: bool) -> dict:
+def summary(*, journal: Journal, out: Path | None = None, with_trial_balance: bool = False) -> dict:
     """What `cession journal` prints (``--json``: amounts in grosz as strings "1234.56")."""
     from engine.money import pln
 
-    lines = j.lines
+    lines = journal.lines
     kinds = lines.group_by("kind").agg(
         transactions=pl.col("tx_id").n_unique(), debit=pl.col("debit").sum(), credit=pl.col("credit").sum()
     )
     per_kind = {r["kind"]: r for r in kinds.iter_rows(named=True)}
     out_summary = {
-        "from": j.period.first.isoformat(),
-        "to": j.period.last.isoformat(),
+        "from": journal.period.first.isoformat(),
+        "to": journal.period.last.isoformat(),
         "out": str(out) if out is not None else None,
-        "chart": j.chart.name,
+        "chart": journal.chart.name,
         "lines": lines.height,
         "transactions": lines.get_column("tx_id").n_unique(),
         "claims": lines.get_column("claim_id").n_unique(),
@@ -117,10 +117,10 @@ def summary(j: Journal, out: Path | None, with_trial_balance: bool) -> dict:
             for k in KINDS
             if k in per_kind
         },
-        "seconds": round(j.seconds, 3),
+        "seconds": round(journal.seconds, 3),
     }
     if with_trial_balance:
-        tb = trial_balance(lines, j.chart)
+        tb = trial_balance(lines, journal.chart)
         out_summary["trial_balance"] = [
             {
                 "account": r["account"],
@@ -135,17 +135,17 @@ def summary(j: Journal, out: Path | None, with_trial_balance: bool) -> dict:
     return out_summary
 
 
-def reconciliation(j: Journal) -> Reconciliation:
-    return reconcile(j.movements, j.lines, j.chart, timeline(j.book))
+def reconciliation(*, journal: Journal) -> Reconciliation:
+    return reconcile(journal.movements, journal.lines, journal.chart, timeline(journal.book))
 
 
-def reconciliation_summary(j: Journal, r: Reconciliation) -> dict:
+def reconciliation_summary(*, journal: Journal, reconciled: Reconciliation) -> dict:
     from engine.money import pln
 
     return {
-        "from": j.period.first.isoformat(),
-        "to": j.period.last.isoformat(),
-        "ok": r.ok,
+        "from": journal.period.first.isoformat(),
+        "to": journal.period.last.isoformat(),
+        "ok": reconciled.ok,
         "checks": [
             {
                 "check": row["check"],
@@ -156,7 +156,7 @@ def reconciliation_summary(j: Journal, r: Reconciliation) -> dict:
                 "claims_with_difference": row["claims_off"],
                 "claims": row["claims"],
             }
-            for row in r.rows
+            for row in reconciled.rows
         ],
-        "seconds": round(j.seconds, 3),
+        "seconds": round(journal.seconds, 3),
     }

@@ -26,7 +26,9 @@ def test_two_roles_share_an_account_only_when_the_chart_says_so(tmp_path):
     shared = text.replace('number: "202"', 'number: "131"')
     path = tmp_path / "chart.yaml"
     path.write_text(shared)
-    with pytest.raises(AllocationFileError, match=r"chart.yaml:\d+: accounts: .*'131' is also cash's"):
+    with pytest.raises(
+        AllocationFileError, match=r"chart.yaml:14: accounts.purchase_settlement.number: number '131' is also cash's"
+    ):
         charts.load(path)
     path.write_text(
         shared.replace(

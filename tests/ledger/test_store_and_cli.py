@@ -77,7 +77,7 @@ def test_the_journal_from_the_store_posts_a_late_payment_when_it_was_recorded(st
     late = j.lines.filter(pl.col("event_id") == 2)
     assert late.get_column("entry_date").unique().to_list() == [date(2026, 2, 4)]
     assert late.filter(pl.col("account") == "131").get_column("debit").to_list() == [3_000]
-    assert service.reconciliation(j).ok
+    assert service.reconciliation(journal=j).ok
     january = service.compute(book=from_store(stored), first=date(2026, 1, 1), last=date(2026, 1, 31))
     assert january.lines.filter(pl.col("kind") == "collection").height == 0  # not known in January
     only = service.compute(book=from_store(stored, "P2"), first=date(2026, 2, 1), last=date(2026, 2, 28))
