@@ -31,6 +31,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from engine.domain import EventKind
 from engine.errors import ComputationFailed
 from engine.waterfall import resolve
 from ledger.chart import Chart, Role
@@ -357,11 +358,16 @@ def _collections(m: Movements) -> pl.DataFrame:
     )
 
 
+#: the events that move money (the others act on limitation only)
+MONEY_KINDS = tuple(k.value for k in EventKind if not k.limitation and k is not EventKind.REVERSAL)
+
+
 def _on_last_change(m: Movements, claims: pl.DataFrame) -> pl.DataFrame:
-    """``claims`` with the event, day and memo of each one's last change in the period (none: no
-    event, the period's last day)."""
+    """``claims`` with the event, day and memo of each one's last change in the period of an event
+    that moves money (none: no event, the period's last day)."""
     last = (
-        m.changes.sort("claim_id", "order")
+        m.changes.filter(pl.col("kind").is_in(MONEY_KINDS))
+        .sort("claim_id", "order")
         .group_by("claim_id", maintain_order=True)
         .last()
         .select("claim_id", event="posted_event", day="day", memo=_event_memo(), last_sign="sign")
