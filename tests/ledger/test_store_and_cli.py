@@ -234,3 +234,36 @@ def test_a_book_from_files(tmp_path, capsys):
     )
     assert code == 0, err
     assert json.loads(out)["kinds"]["collection"] == {"transactions": 1, "debit": "80.00"}
+
+
+def test_commissions_from_the_store_s_placements_and_agencies(store):
+    """An agency with tiers by days past due at placement, a placement of claim 1 in February: its
+    payment of 80.00 zł earns the tier's 20 %, the direct payment nothing."""
+    import sqlalchemy as sa
+
+    from allocation.store import add_agency
+    from api.ledger import service
+    from engine.store.models import Placement
+    from ledger.book import from_store
+
+    claims, events = frames(
+        [none_claim(1)],
+        [
+            event(1, "payment", date(2026, 2, 10), 8_000) | {"source": "AG01"},
+            event(2, "payment", date(2026, 2, 11), 1_000) | {"source": "direct"},
+        ],
+    )
+    records.load(store, claims, events)
+    add_agency(
+        store, "AG01", {"name": "Agency 1", "commission_bp": 1_000, "commission_tiers": [[0, 1_500], [180, 2_000]]}
+    )
+    with store.begin() as conn:
+        conn.execute(
+            sa.insert(Placement.__table__).values(
+                claim_id=1, agency_id="AG01", queue="agency", placed_on=date(2026, 2, 1), days_past_due=200
+            )
+        )
+    j = service.compute(book=from_store(store), first=date(2026, 2, 1), last=date(2026, 2, 28))
+    fees = j.lines.filter(pl.col("kind") == "commission").select("account", "debit", "credit", "event_id").rows()
+    assert sorted(fees) == [("204", 0, 1_600, 1), ("402", 1_600, 0, 1)]
+    assert service.reconciliation(journal=j).ok
