@@ -116,29 +116,40 @@ def reconcile(movements: Movements, lines: pl.DataFrame, chart: Chart, events: p
         for r in per.sort("portfolio_id").iter_rows(named=True):
             if r["journal"] == 0 and r["other"] == 0 and r["claims_off"] == 0:
                 continue
-            rows.append({"check": check, "portfolio_id": r["portfolio_id"], **_figures(r)})
-    per = lines.group_by("portfolio_id").agg(debits=pl.col("debit").sum(), credits=pl.col("credit").sum())
+            rows.append(
+                {
+                    "check": check,
+                    "portfolio_id": r["portfolio_id"],
+                    "journal": r["journal"],
+                    "other": r["other"],
+                    "difference": r["difference"],
+                    "claims": list(r["claims"]),
+                    "claims_off": r["claims_off"],
+                }
+            )
+    # the total of each portfolio, and the claims of any transaction that does not balance
+    off = (
+        lines.group_by("portfolio_id", "claim_id", "tx_id")
+        .agg(o=signed.sum())
+        .filter(pl.col("o") != 0)
+        .group_by("portfolio_id")
+        .agg(claims=pl.col("claim_id").unique().sort().head(CLAIMS_LISTED), claims_off=pl.col("claim_id").n_unique())
+    )
+    per = (
+        lines.group_by("portfolio_id")
+        .agg(journal=pl.col("debit").sum(), other=pl.col("credit").sum())
+        .join(off, on="portfolio_id", how="left")
+    )
     for r in per.sort("portfolio_id").iter_rows(named=True):
-        off = lines.filter(pl.col("portfolio_id") == r["portfolio_id"]).group_by("tx_id").agg(o=signed.sum())
         rows.append(
             {
                 "check": "balanced",
                 "portfolio_id": r["portfolio_id"],
-                "journal": r["debits"],
-                "other": r["credits"],
-                "difference": r["debits"] - r["credits"],
-                "claims": [],
-                "claims_off": int((off.get_column("o") != 0).sum()),
+                "journal": r["journal"],
+                "other": r["other"],
+                "difference": r["journal"] - r["other"],
+                "claims": list(r["claims"] or []),
+                "claims_off": r["claims_off"] or 0,
             }
         )
     return Reconciliation(rows)
-
-
-def _figures(r: dict) -> dict:
-    return {
-        "journal": r["journal"],
-        "other": r["other"],
-        "difference": r["difference"],
-        "claims": list(r["claims"]),
-        "claims_off": r["claims_off"],
-    }

@@ -236,3 +236,32 @@ def test_a_claim_bought_later_is_not_in_the_book_before_its_purchase():
     # the payment made before the purchase (passed on by the seller) enters with the claim
     assert ("collection", date(2026, 3, 10)) in kinds and ("purchase", date(2026, 3, 10)) in kinds
     assert reconciled(b, *MAR).ok
+
+
+def test_reconciliation_names_the_claims_behind_a_difference_never_nets_it_away():
+    """Two claims of one portfolio whose journals are off by +1 and -1 grosz: the portfolio's total
+    matches, and still both claims are reported (collections, and the transactions that no longer balance)."""
+    import polars as pl
+
+    from ledger.movements import timeline
+    from ledger.reconcile import reconcile
+    from tests.ledger.ledgers import period
+
+    b = book(
+        [none_claim(1), none_claim(2, seller_ref="REF-2")],
+        [event(1, "payment", date(2026, 2, 10), 8_000), event(2, "payment", date(2026, 2, 11), 500, claim_id=2)],
+    )
+    m, lines = period(b, *FEB)
+    cash = CHART.number(Role.CASH)
+    nudged = lines.with_columns(
+        debit=pl.when((pl.col("account") == cash) & (pl.col("claim_id") == 1))
+        .then(pl.col("debit") + 1)
+        .when((pl.col("account") == cash) & (pl.col("claim_id") == 2))
+        .then(pl.col("debit") - 1)
+        .otherwise(pl.col("debit"))
+    )
+    r = reconcile(m, nudged, CHART, timeline(b))
+    assert not r.ok
+    by_check = {row["check"]: row for row in r.differences}
+    assert by_check["collections"]["difference"] == 0 and by_check["collections"]["claims"] == [1, 2]
+    assert by_check["balanced"]["claims"] == [1, 2] and by_check["balanced"]["claims_off"] == 2
