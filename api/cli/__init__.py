@@ -22,6 +22,7 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``debtors`` | ``debtors export`` |
 | ``plans`` | ``plans create|show|list|cancel|update``, ``settlements create|show|list|cancel``, ``promises create|show|list|cancel|rates`` |
 | ``contacts`` | ``contacts plan|send|results|history|object``, ``letters templates|preview|reproduce`` |
+| ``ledger`` | ``journal``, ``reconcile`` |
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from api.cli import (
     demo,
     ingest,
     keys,
+    ledger,
     plans,
     runs,
     statements,
@@ -108,6 +110,8 @@ app.add_typer(plans.plans_app, name="plans")
 app.add_typer(plans.settlements_app, name="settlements")
 app.add_typer(plans.promises_app, name="promises")
 app.command()(keys.serve)
+app.command()(ledger.journal)
+app.command()(ledger.reconcile)
 
 
 def main() -> None:

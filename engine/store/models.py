@@ -52,6 +52,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def utcnow_day() -> date:
+    """Today in UTC: the day an event is recorded."""
+    return utcnow().date()
+
+
 class UtcDateTime(sa.types.TypeDecorator):
     """A moment in time, written and read back in UTC with its zone: SQLite keeps no zone and gives
     back naive datetimes, which this makes aware again (what PostgreSQL's timestamptz gives)."""
@@ -176,6 +181,9 @@ class Event(Base):
     reverses: Mapped[int | None] = mapped_column(sa.BigInteger)
     source: Mapped[str | None] = mapped_column(sa.String(64))
     idempotency_key: Mapped[str] = mapped_column(key(200), unique=True)
+    #: the day the event was recorded in the store (the journal posts it then, ledger/); null for
+    #: events stored before migration 0014: taken as recorded on their own event_date
+    recorded_on: Mapped[date | None] = mapped_column(sa.Date, default=utcnow_day)
 
 
 class EngineRun(Base):
