@@ -25,7 +25,10 @@ DEFAULT_PREFIX = "9990000900"
 
 def credits(claims: pl.DataFrame, n: int, seed: int = 1, prefix: str = DEFAULT_PREFIX, refs: str = "B") -> pl.DataFrame:
     """n statement lines (kind, claim_id, seller_ref, debtor_id, amount, virtual_account, ref, returns);
-    ``refs``: the bank references' prefix (another statement: another prefix)."""
+    ``refs``: the bank references' prefix, at most 6 characters (another statement: another prefix;
+    a reference is at most 16 characters where a return names it)."""
+    if len(refs) > 6:
+        raise ValueError(f"refs {refs!r}: at most 6 characters")
     rng = np.random.default_rng(seed)
     picked = claims.select("claim_id", "seller_ref", "debtor_id").sample(n, with_replacement=True, seed=seed)
     kind = rng.choice(["va", "ref", "id", "nobody", "return"], size=n, p=[0.5, 0.25, 0.1, 0.1, 0.05])
@@ -33,7 +36,7 @@ def credits(claims: pl.DataFrame, n: int, seed: int = 1, prefix: str = DEFAULT_P
     frame = picked.with_columns(
         kind=pl.Series(kind),
         amount=pl.Series(amount, dtype=pl.Int64),
-        ref=pl.lit(refs) + pl.int_range(n).cast(pl.String).str.zfill(12),
+        ref=pl.lit(refs) + pl.int_range(n).cast(pl.String).str.zfill(10),
     )
     frame = frame.with_columns(virtual_account=numbers(frame["debtor_id"], prefix))
     # a return gives back a credit earlier in the file (the first line is never one)

@@ -51,7 +51,7 @@ def test_import_statement(benchmark, statement_store, portfolio, tmp_path):
     def a_statement():
         n = next(numbered)
         path = tmp_path / f"statement-{n}.sta"
-        write_mt940(credits(claims, LINES, seed=n + 1, refs=f"R{os.getpid()}X{n}X"), path)
+        write_mt940(credits(claims, LINES, seed=n + 1, refs=f"{os.getpid() % 10_000:04d}R{n}"), path)
         return (path,), {}
 
     def read_and_import(path):
@@ -69,4 +69,5 @@ def test_import_statement(benchmark, statement_store, portfolio, tmp_path):
         lines_per_s=round(LINES / benchmark.stats.stats.median),
     )
     assert summary["posted"] + summary["suspense"] + summary["refused"] == LINES
-    assert summary["posted"] > LINES * 0.7
+    # every way of matching met (how many post depends on how much of the store is paid already)
+    assert set(summary["by_match"]) == {"virtual_account", "seller_ref", "claim_id", "return"}
