@@ -621,7 +621,7 @@ def update(engine: sa.Engine, as_of: date, *, portfolio: str | None = None, who:
             ),
             "instalments": (
                 "SELECT i.plan_id, i.number, i.due_on, i.amount FROM plan_instalments i "
-                f"WHERE i.plan_id IN (SELECT plan_id FROM ({plan_sql}) p) ORDER BY i.plan_id, i.number",
+                f"WHERE i.plan_id IN (SELECT plan_id FROM ({plan_sql}) p) ",
                 plan_rules.INSTALMENT_SCHEMA,
                 params | with_day,
             ),
