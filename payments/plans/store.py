@@ -515,16 +515,11 @@ def _counts(frame: pl.DataFrame) -> dict[str, int]:
 #: what the update last found, read with the open rows, compared with what it finds now
 STORED = {
     "payment_plans": {
-        "status": pl.String,
-        "status_on": pl.Date,
-        "paid": pl.Int64,
-        "instalments_paid": pl.Int32,
-        "next_due_on": pl.Date,
-        "on_time": pl.Boolean,
-        "write_off_event_id": pl.Int64,
+        c: PLAN_ROW[c]
+        for c in ("status", "status_on", "paid", "instalments_paid", "next_due_on", "on_time", "write_off_event_id")
     },
-    "settlements": {"status": pl.String, "status_on": pl.Date, "paid": pl.Int64, "write_off_event_id": pl.Int64},
-    "promises": {"status": pl.String, "status_on": pl.Date, "paid": pl.Int64},
+    "settlements": {c: SETTLEMENT_ROW[c] for c in ("status", "status_on", "paid", "write_off_event_id")},
+    "promises": {c: PROMISE_ROW[c] for c in ("status", "status_on", "paid")},
 }
 
 
