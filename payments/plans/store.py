@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from engine.domain import EventKind, PlanStatus, PromiseStatus, SettlementStatus
 from engine.errors import NotFound
-from engine.store.bulk import is_postgres, read_frame, write_frame
+from engine.store.bulk import is_postgres, read_frame, read_snapshot, write_frame
 from engine.store.models import Event, PaymentPlan, PlanInstalment, Promise, Settlement
 from engine.store.records import AuditAction, actor, audit
 from payments import promises as promise_rules
@@ -449,24 +449,36 @@ def instalments_of(conn: sa.Connection, plan_ids: list[int]) -> pl.DataFrame:
     )
 
 
-def payments_of_claims(conn: sa.Connection, claims_sql: str, params: dict, as_of: date) -> pl.DataFrame:
-    """The payments (coverage.PAYMENT_SCHEMA) dated up to ``as_of`` of the claims ``claims_sql``
-    selects, less those reversed by a reversal dated up to ``as_of`` (docs/engine.md §1)."""
+def payment_queries(claims_sql: str, params: dict, as_of: date) -> dict[str, tuple[str, dict, dict]]:
+    """(query, schema, params) of the payments dated up to ``as_of`` of the claims ``claims_sql``
+    selects, and of the payments reversed by a reversal dated up to ``as_of`` (docs/engine.md §1)."""
     within = f"e.claim_id IN ({claims_sql}) AND e.event_date <= :as_of"
     params = params | {"as_of": as_of}
-    payments = read_frame(
-        conn,
-        f"SELECT e.claim_id, e.event_id, e.event_date, e.amount FROM events e WHERE e.kind = 'payment' AND {within}",
-        PAYMENT_SCHEMA,
-        params,
-    )
-    reversed_ids = read_frame(
-        conn,
-        f"SELECT e.reverses AS event_id FROM events e WHERE e.kind = 'reversal' AND e.reverses IS NOT NULL AND {within}",
-        {"event_id": pl.Int64},
-        params,
-    )
-    return payments.join(reversed_ids, on="event_id", how="anti")
+    return {
+        "payments": (
+            f"SELECT e.claim_id, e.event_id, e.event_date, e.amount FROM events e WHERE e.kind = 'payment' AND {within}",
+            PAYMENT_SCHEMA,
+            params,
+        ),
+        "reversed": (
+            "SELECT e.reverses AS event_id FROM events e WHERE e.kind = 'reversal' AND e.reverses IS NOT NULL "
+            f"AND {within}",
+            {"event_id": pl.Int64},
+            params,
+        ),
+    }
+
+
+def not_reversed(read: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The payments of ``payment_queries`` read, less the reversed ones."""
+    return read["payments"].join(read["reversed"], on="event_id", how="anti")
+
+
+def payments_of_claims(conn: sa.Connection, claims_sql: str, params: dict, as_of: date) -> pl.DataFrame:
+    """The payments (coverage.PAYMENT_SCHEMA) not reversed, dated up to ``as_of``, of the claims
+    ``claims_sql`` selects."""
+    queries = payment_queries(claims_sql, params, as_of)
+    return not_reversed({name: read_frame(conn, q, schema, p) for name, (q, schema, p) in queries.items()})
 
 
 # --- the daily update ------------------------------------------------------------------------------
@@ -498,6 +510,17 @@ class Updated:
 
 def _counts(frame: pl.DataFrame) -> dict[str, int]:
     return dict(sorted(frame.group_by("status").len().iter_rows()))
+
+
+#: what the update last found, read with the open rows, compared with what it finds now
+STORED = {
+    "payment_plans": {
+        c: PLAN_ROW[c]
+        for c in ("status", "status_on", "paid", "instalments_paid", "next_due_on", "on_time", "write_off_event_id")
+    },
+    "settlements": {c: SETTLEMENT_ROW[c] for c in ("status", "status_on", "paid", "write_off_event_id")},
+    "promises": {c: PROMISE_ROW[c] for c in ("status", "status_on", "paid")},
+}
 
 
 def _open_rows_sql(
@@ -536,55 +559,78 @@ def compute(
 
 
 def update(engine: sa.Engine, as_of: date, *, portfolio: str | None = None, who: str | None = None) -> Updated:
-    """The daily update as of ``as_of`` (see the module's docstring), in one transaction."""
+    """The daily update as of ``as_of`` (see the module's docstring): what it reads, as of one
+    moment; what it writes, in one transaction (two updates at once write the same: their events are
+    keyed, their rows compared with what was read)."""
     started = time.perf_counter()
+    # the reads, as of one moment (PostgreSQL: several COPYs at once), then the writes in one transaction
+    plan_sql, params = _open_rows_sql(
+        "payment_plans",
+        plan_rules.PLAN_SCHEMA,
+        PlanStatus.ACTIVE.value,
+        PlanStatus.BROKEN.value,
+        "signed_on",
+        portfolio,
+    )
+    settlement_sql, s_params = _open_rows_sql(
+        "settlements",
+        settlement_rules.SETTLEMENT_SCHEMA,
+        SettlementStatus.OPEN.value,
+        SettlementStatus.LAPSED.value,
+        "offered_on",
+        portfolio,
+    )
+    promise_sql, p_params = _open_rows_sql(
+        "promises",
+        promise_rules.PROMISE_SCHEMA,
+        PromiseStatus.OPEN.value,
+        PromiseStatus.BROKEN.value,
+        "made_on",
+        portfolio,
+    )
+    with_day = {"as_of": as_of, "settle_from": as_of - timedelta(days=SETTLE_DAYS)}
+    claims_sql = " UNION ".join(
+        f"SELECT claim_id FROM ({sql}) o{n}" for n, sql in enumerate((plan_sql, settlement_sql, promise_sql))
+    )
+    every = params | s_params | p_params | with_day
+    read = read_snapshot(
+        engine,
+        {
+            "plans": (plan_sql, plan_rules.PLAN_SCHEMA, params | with_day),
+            "stored_plans": (
+                _stored_sql(plan_sql, "plan_id"),
+                _stored_schema("payment_plans", "plan_id"),
+                params | with_day,
+            ),
+            "settlements": (settlement_sql, settlement_rules.SETTLEMENT_SCHEMA, s_params | with_day),
+            "stored_settlements": (
+                _stored_sql(settlement_sql, "settlement_id"),
+                _stored_schema("settlements", "settlement_id"),
+                s_params | with_day,
+            ),
+            "promises": (promise_sql, promise_rules.PROMISE_SCHEMA, p_params | with_day),
+            "stored_promises": (
+                _stored_sql(promise_sql, "promise_id"),
+                _stored_schema("promises", "promise_id"),
+                p_params | with_day,
+            ),
+            "instalments": (
+                "SELECT i.plan_id, i.number, i.due_on, i.amount FROM plan_instalments i "
+                f"WHERE i.plan_id IN (SELECT plan_id FROM ({plan_sql}) p) ",
+                plan_rules.INSTALMENT_SCHEMA,
+                params | with_day,
+            ),
+            **payment_queries(claims_sql, every, as_of),
+        },
+    )
+    plans, settlements, promises = read["plans"], read["settlements"], read["promises"]
+    if plans.height + settlements.height + promises.height == 0:
+        return Updated(as_of, {}, {}, {}, {}, 0, time.perf_counter() - started)  # nothing open: nothing to record
+    instalments, payments = read["instalments"], not_reversed(read)
+    found_plans, found_settlements, found_promises = compute(plans, instalments, settlements, promises, payments, as_of)
     with engine.begin() as conn:
         if is_postgres(conn):
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPDATE_LOCK_KEY})")
-        plan_sql, params = _open_rows_sql(
-            "payment_plans",
-            plan_rules.PLAN_SCHEMA,
-            PlanStatus.ACTIVE.value,
-            PlanStatus.BROKEN.value,
-            "signed_on",
-            portfolio,
-        )
-        settlement_sql, s_params = _open_rows_sql(
-            "settlements",
-            settlement_rules.SETTLEMENT_SCHEMA,
-            SettlementStatus.OPEN.value,
-            SettlementStatus.LAPSED.value,
-            "offered_on",
-            portfolio,
-        )
-        promise_sql, p_params = _open_rows_sql(
-            "promises",
-            promise_rules.PROMISE_SCHEMA,
-            PromiseStatus.OPEN.value,
-            PromiseStatus.BROKEN.value,
-            "made_on",
-            portfolio,
-        )
-        with_day = {"as_of": as_of, "settle_from": as_of - timedelta(days=SETTLE_DAYS)}
-        plans = read_frame(conn, plan_sql, plan_rules.PLAN_SCHEMA, params | with_day)
-        settlements = read_frame(conn, settlement_sql, settlement_rules.SETTLEMENT_SCHEMA, s_params | with_day)
-        promises = read_frame(conn, promise_sql, promise_rules.PROMISE_SCHEMA, p_params | with_day)
-        if plans.height + settlements.height + promises.height == 0:
-            return Updated(as_of, {}, {}, {}, {}, 0, time.perf_counter() - started)  # nothing open: nothing to record
-        instalments = read_frame(
-            conn,
-            "SELECT i.plan_id, i.number, i.due_on, i.amount FROM plan_instalments i "
-            f"WHERE i.plan_id IN (SELECT plan_id FROM ({plan_sql}) p) ORDER BY i.plan_id, i.number",
-            plan_rules.INSTALMENT_SCHEMA,
-            params | with_day,
-        )
-        claims_sql = " UNION ".join(
-            f"SELECT claim_id FROM ({sql}) o{n}" for n, sql in enumerate((plan_sql, settlement_sql, promise_sql))
-        )
-        payments = payments_of_claims(conn, claims_sql, params | s_params | p_params | with_day, as_of)
-        found_plans, found_settlements, found_promises = compute(
-            plans, instalments, settlements, promises, payments, as_of
-        )
         found_plans, plan_write_offs = _with_write_offs(conn, found_plans, "plan", "plan_id")
         found_settlements, settlement_write_offs = _with_write_offs(
             conn, found_settlements, "settlement", "settlement_id"
@@ -597,12 +643,20 @@ def update(engine: sa.Engine, as_of: date, *, portfolio: str | None = None, who:
                 "plan_id",
                 # days late are as_of - next_due_on: computed when read, never rewritten each day
                 found_plans.drop("claim_id", "write_off_on", "days_late"),
+                read["stored_plans"],
                 as_of,
             ),
             "settlements": _write_changed(
-                conn, "settlements", "settlement_id", found_settlements.drop("claim_id", "write_off_on"), as_of
+                conn,
+                "settlements",
+                "settlement_id",
+                found_settlements.drop("claim_id", "write_off_on"),
+                read["stored_settlements"],
+                as_of,
             ),
-            "promises": _write_changed(conn, "promises", "promise_id", found_promises.drop("claim_id"), as_of),
+            "promises": _write_changed(
+                conn, "promises", "promise_id", found_promises.drop("claim_id"), read["stored_promises"], as_of
+            ),
         }
         result = Updated(
             as_of,
@@ -650,19 +704,24 @@ def _with_write_offs(conn: sa.Connection, found: pl.DataFrame, noun: str, key: s
     return found.join(ids, on=key, how="left"), inserted
 
 
-def _write_changed(conn: sa.Connection, table: str, key: str, found: pl.DataFrame, as_of: date) -> int:
-    """Write the columns of ``found`` to the rows of ``table`` (by ``key``) whose stored values
-    differ, with ``updated_as_of``; how many rows were written."""
+def _stored_sql(open_sql: str, key: str) -> str:
+    table = {"plan_id": "payment_plans", "settlement_id": "settlements", "promise_id": "promises"}[key]
+    return f"SELECT {', '.join([key, *STORED[table]])} FROM {table} WHERE {key} IN (SELECT {key} FROM ({open_sql}) o)"
+
+
+def _stored_schema(table: str, key: str) -> dict:
+    return {key: pl.Int64} | STORED[table]
+
+
+def _write_changed(
+    conn: sa.Connection, table: str, key: str, found: pl.DataFrame, stored: pl.DataFrame, as_of: date
+) -> int:
+    """Write the columns of ``found`` to the rows of ``table`` (by ``key``) whose ``stored`` values
+    (as read before) differ, with ``updated_as_of``; how many rows were written."""
     if found.height == 0:
         return 0
     columns = [c for c in found.columns if c != key]
-    types = {c: found.schema[c] for c in found.columns}
-    ids = found.get_column(key)
-    stored = read_frame(
-        conn,
-        f"SELECT {', '.join([key, *columns])} FROM {table} WHERE {key} BETWEEN {ids.min()} AND {ids.max()}",
-        types,
-    )
+    stored = stored.select(key, *(pl.col(c).cast(found.schema[c]) for c in columns))
     same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(f"{c}_stored")) for c in columns)
     changed = (
         found.join(stored, on=key, how="left", suffix="_stored")
