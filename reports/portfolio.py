@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from reports import agencies, balances, erc
+from reports.collections import curve as portfolio_curve
 from reports.collections import (
     last_complete_month,
     month_number,
@@ -21,7 +22,6 @@ from reports.collections import (
     net_payments,
     vintages,
 )
-from reports.collections import curve as portfolio_curve
 from reports.store import Book
 
 METHOD = (
