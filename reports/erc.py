@@ -42,7 +42,7 @@ from reports.collections import VINTAGE, month_end
 #: months of expected collections after the as-of month (seven years)
 HORIZON = 84
 #: vintages behind a factor for it to count as observed (fewer: the tail's value is used)
-MIN_VINTAGES = 2
+MIN_VINTAGES = 3
 #: complete months a vintage needs before its own collections are developed (fewer: price-based)
 MIN_MONTHS = 6
 #: observed factors the tail is fitted on (the latest ones)

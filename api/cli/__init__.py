@@ -18,6 +18,7 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``allocation`` | ``agencies add|list|update|deactivate|load``, ``segments``, ``allocate``, ``placements``, ``recall``, ``explain`` |
 | ``keys`` | ``keys create``, ``keys list``, ``keys revoke``, ``serve`` |
 | ``webhooks`` | ``webhooks deliver`` |
+| ``reports`` | ``report`` |
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Annotated
 import typer
 
 from api import exits, logs
-from api.cli import allocation, calculators, demo, ingest, keys, runs, states, store, webhooks
+from api.cli import allocation, calculators, demo, ingest, keys, reports, runs, states, store, webhooks
 
 app = typer.Typer(
     name="cession",
@@ -76,6 +77,7 @@ app.command()(allocation.allocate)
 app.command()(allocation.placements)
 app.command()(allocation.recall)
 app.command()(allocation.explain)
+app.command()(reports.report)
 app.add_typer(store.db_app, name="db")
 app.add_typer(ingest.ingest_app, name="ingest")
 app.add_typer(allocation.agencies_app, name="agencies")
