@@ -6,22 +6,23 @@ The method (docs/reports.md says it for people):
    in one month) at the end of each development month k it has complete (``collections``).
 2. **Development factors.** f_k = sum_v C_v(k+1) / sum_v C_v(k) over the vintages that have month
    k+1 complete (volume-weighted, the classic chain-ladder estimator), pooled across the whole
-   book: a young portfolio borrows the later months' development of the older ones. A factor is
-   taken as observed when at least ``MIN_VINTAGES`` vintages stand behind it (one, when the book
-   has only one vintage).
-3. **The tail.** Beyond the observed months, f_k - 1 is extrapolated from the last observed
-   factors (at most ``TAIL_POINTS`` of them) with the better fitting (least squares on
-   log(f_k - 1)) of two decays: exponential (log(f-1) = a + b*k) and inverse power
-   (log(f-1) = a + b*log(k+1)). A fit that does not decay (b >= 0) is not used; with none, there
-   is no tail (factors of 1: nothing more is expected past the observed months).
+   book: a young portfolio borrows the later months' development of the older ones.
+3. **The book's curve and its tail.** The book's collections per zloty of price, month by month:
+   r(k) = the month-k collections of the vintages developed by chain-ladder / their price, over
+   those that have month k complete; its running sum is the book's curve (cumulative collections /
+   price). Past the oldest vintage's months r(k) is extrapolated from its latest months (at most
+   ``TAIL_POINTS``) with the better fitting (least squares on log r) of two decays: exponential
+   (log r = a + b*k) and inverse power (log r = a + b*log(k+1)); a fit that does not decay (b >= 0)
+   is not used; when neither decays, the mean of the latest 12 months goes on ("flat"); with fewer
+   than three months there is no tail (nothing expected past the observed months). The factors
+   there are the curve's own growth, P(k+1) / P(k).
 4. **Projection.** C_v(n+j) = C_v(n) * f_n * ... * f_(n+j-1) from the last complete month n; the
    month-by-month differences are the expected collections, for the ``HORIZON`` months after the
    as-of month (and the rest of the as-of month when it is not over: its projected month less what
    it already collected, never below 0).
 5. **Young vintages.** A vintage with fewer than ``MIN_MONTHS`` complete months, or nothing
-   collected yet, would let one noisy month decide everything: its ERC is its price times the
-   book's expected collections per zloty of price over the same months (the pooled curve of
-   cumulative collections / price, developed with the same factors).
+   collected yet, would let one noisy month decide everything: its expected collections are its
+   price times the book's r(k) for the same months.
 6. **Value.** Each month's expected collections discounted from the end of that month to the
    as-of day at the annual ``rate``: cf / (1 + rate) ** (days / 365).
 
@@ -41,25 +42,25 @@ from reports.collections import VINTAGE, month_end
 
 #: months of expected collections after the as-of month (seven years)
 HORIZON = 84
-#: vintages behind a factor for it to count as observed (fewer: the tail's value is used)
-MIN_VINTAGES = 3
+#: vintages behind a factor for it to count as observed (fewer: the book's curve's growth is used)
+MIN_VINTAGES = 1
 #: complete months a vintage needs before its own collections are developed (fewer: price-based)
 MIN_MONTHS = 6
-#: observed factors the tail is fitted on (the latest ones)
+#: observed months of the book's curve the tail is fitted on (the latest ones)
 TAIL_POINTS = 36
 
 
 @dataclass(frozen=True)
 class Tail:
-    model: str  # "exponential", "inverse power" or "none"
+    model: str  # "exponential", "inverse power", "flat" or "none"
     a: float
     b: float
-    points: int  # observed factors fitted
+    points: int  # observed months fitted
     from_month: int  # the first development month the tail supplies
 
-    def excess(self, months: np.ndarray) -> np.ndarray:
-        """f_k - 1 of the tail at development months ``months``."""
-        if self.model == "exponential":
+    def rate(self, months: np.ndarray) -> np.ndarray:
+        """Collections per zloty of price the tail expects in development months ``months``."""
+        if self.model in ("exponential", "flat"):
             return np.exp(self.a + self.b * months)
         if self.model == "inverse power":
             return np.exp(self.a + self.b * np.log(months + 1.0))
@@ -105,7 +106,7 @@ def triangle(vintages: pl.DataFrame, monthly: pl.DataFrame) -> np.ndarray:
 
 
 def development(vintages: pl.DataFrame, cumulative: np.ndarray, length: int) -> Development:
-    """Factors f_0 .. f_(length-1): observed where enough vintages stand behind them, else the tail."""
+    """Factors f_0 .. f_(length-1): observed where vintages stand behind them, else from the tail."""
     last = vintages["last_complete"].to_numpy()
     price = vintages["price"].to_numpy().astype(np.float64)
     width = cumulative.shape[1]
@@ -114,47 +115,58 @@ def development(vintages: pl.DataFrame, cumulative: np.ndarray, length: int) -> 
     num = np.where(pair, filled[:, 1:], 0.0).sum(axis=0)
     den = np.where(pair, filled[:, :-1], 0.0).sum(axis=0)
     behind = pair.sum(axis=0)
-    needed = min(MIN_VINTAGES, max(int((last >= 1).sum()), 1))
-    usable = (behind >= needed) & (den > 0)
-    observed_factors = np.where(usable, num / np.where(den > 0, den, 1.0), 1.0)
-    tail = fit_tail(observed_factors, usable)
+    usable = (behind >= MIN_VINTAGES) & (den > 0)
+
+    # the book's collections per zloty of price, month by month, of the vintages developed by
+    # chain-ladder (a young vintage's empty months would dilute it): rate(k) = their month-k
+    # collections / their price, over those with month k complete
+    at_last = filled[np.arange(len(last)), np.clip(last, 0, width - 1)] if len(last) else np.zeros(0)
+    grown = (last + 1 >= MIN_MONTHS) & (at_last > 0)
+    pooled = grown if grown.any() else last >= 0
+    complete = (np.arange(width)[None, :] <= last[:, None]) & pooled[:, None]
+    monthly = np.diff(filled, axis=1, prepend=0.0)
+    paid = np.where(complete, monthly, 0.0).sum(axis=0)
+    priced = np.where(complete, price[:, None], 0.0).sum(axis=0)
+    seen = np.nonzero(priced > 0)[0]
+    observed_rates = np.where(priced > 0, paid / np.where(priced > 0, priced, 1.0), 0.0)
+    tail = fit_tail(observed_rates[: int(seen.max()) + 1] if len(seen) else np.zeros(0))
+
+    rate = np.zeros(length + 1)
+    known = min(len(observed_rates), length + 1)
+    rate[:known] = observed_rates[:known]
+    beyond = np.arange(tail.from_month, length + 1)
+    rate[beyond] = tail.rate(beyond.astype(np.float64))
+    per_price = np.cumsum(rate)
 
     factors = np.ones(length)
     observed = np.zeros(length, dtype=bool)
     vintages_behind = np.zeros(length, dtype=np.int64)
     k = min(length, width - 1)
-    factors[:k], observed[:k], vintages_behind[:k] = observed_factors[:k], usable[:k], behind[:k]
-    gaps = ~observed & (np.arange(length) >= tail.from_month)
-    factors[gaps] = 1.0 + tail.excess(np.arange(length, dtype=np.float64))[gaps]
-
-    # the pooled curve per zloty of price: observed months from the vintages that have them, then developed
-    complete = np.arange(width)[None, :] <= last[:, None]
-    paid = np.where(complete, filled, 0.0).sum(axis=0)
-    priced = np.where(complete, price[:, None], 0.0).sum(axis=0)
-    per_price = np.zeros(length + 1)
-    seen = min(width, length + 1)
-    per_price[:seen] = np.where(priced[:seen] > 0, paid[:seen] / np.where(priced[:seen] > 0, priced[:seen], 1), 0.0)
-    last_seen = int(np.max(np.nonzero(priced[:seen] > 0)[0], initial=-1))
-    for m in range(max(last_seen, 0) + 1, length + 1):  # months, not claims: at most a few hundred
-        per_price[m] = per_price[m - 1] * factors[m - 1]
+    factors[:k] = np.where(usable[:k], num[:k] / np.where(den[:k] > 0, den[:k], 1.0), 1.0)
+    observed[:k], vintages_behind[:k] = usable[:k], behind[:k]
+    gaps = ~observed & (per_price[:-1] > 0)
+    factors[gaps] = per_price[1:][gaps] / per_price[:-1][gaps]
     return Development(factors, observed, vintages_behind, tail, per_price)
 
 
-def fit_tail(factors: np.ndarray, usable: np.ndarray) -> Tail:
-    """The decay of f_k - 1 fitted on the latest observed factors above 1 (months >= 1)."""
-    months = np.nonzero(usable & (factors > 1.0) & (np.arange(len(factors)) >= 1))[0][-TAIL_POINTS:]
-    from_month = int(np.max(np.nonzero(usable)[0], initial=-1)) + 1
+def fit_tail(rates: np.ndarray) -> Tail:
+    """The decay of the book's monthly collections per zloty of price fitted on its latest months
+    (at most ``TAIL_POINTS``, month 0 left out: it holds what came before the purchase)."""
+    from_month = len(rates)
+    months = np.nonzero(rates > 0)[0]
+    months = months[months >= 1][-TAIL_POINTS:]
     if len(months) < 3:
         return Tail("none", 0.0, 0.0, len(months), from_month)
-    y = np.log(factors[months] - 1.0)
+    y = np.log(rates[months])
     fits = []
     for model, x in (("exponential", months.astype(np.float64)), ("inverse power", np.log(months + 1.0))):
         b, a = np.polyfit(x, y, 1)
         if b < 0:
             sse = float(np.sum((a + b * x - y) ** 2))
             fits.append((sse, Tail(model, float(a), float(b), len(months), from_month)))
-    if not fits:
-        return Tail("none", 0.0, 0.0, len(months), from_month)
+    if not fits:  # no decay in sight: the latest year's level goes on
+        level = float(np.mean(rates[months[-12:]]))
+        return Tail("flat", float(np.log(level)), 0.0, min(len(months), 12), from_month)
     return min(fits, key=lambda f: f[0])[1]
 
 

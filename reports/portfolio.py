@@ -26,7 +26,8 @@ from reports.store import Book
 
 METHOD = (
     "chain-ladder on cumulative monthly collections by vintage (portfolio x purchase month), "
-    "volume-weighted development factors pooled across the book, a fitted decay as the tail; "
+    "volume-weighted development factors pooled across the book; past the oldest vintage the book's "
+    "monthly collections per zloty of price continued by a fitted decay (exponential or inverse power); "
     f"vintages with fewer than {erc.MIN_MONTHS} complete months or nothing collected: price x the "
     "book's expected collections per zloty of price"
 )
