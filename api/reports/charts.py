@@ -154,4 +154,8 @@ def bars(
             f'<rect class="bar" x="{left:.1f}" y="{top:.1f}" width="{slot * 0.7:.1f}" height="{max(base - top, 0.5):.1f}" fill="{colour}"/>'
             f'<text x="{left + slot * 0.35:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11" fill="#333">{escape(name)}</text>'
         )
+    if not any(values):
+        body.append(
+            f'<text x="{WIDTH / 2}" y="{TOP + 30}" text-anchor="middle" font-size="13" fill="#555">all 0</text>'
+        )
     return _frame(title, body, title)
