@@ -86,7 +86,7 @@ def figures(
     collected = int(curve["collected"].sum()) if curve.height else 0
 
     expected = projection.expected[mine].sum(axis=0) if mine.any() else np.zeros(len(projection.months))
-    keep = projection.months >= as_of_month
+    keep = projection.months > last_complete_month(as_of)
     months, expected = projection.months[keep], expected[keep]
     rounded = erc.grosz(expected)
     total = int(rounded.sum())

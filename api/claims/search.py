@@ -1,9 +1,10 @@
 """Claims found by what a person has at hand: the seller's reference (``PKO/000123456``), the
 debtor's PESEL or NIP (digits; dashes and spaces are ignored), or a part of the debtor's name.
 
-What is typed decides what is searched: ten or eleven digits are a NIP or a PESEL, anything with a
-digit or a slash is a seller_ref (exact), anything else a name (case ignored, at least three
-letters). The results name debtors, so the search is audited (``read_debtor``, subject
+What is typed decides what is searched: ten or eleven digits are a NIP or a PESEL (then a
+seller_ref), anything with a digit or a slash is a seller_ref (exact; then a name, if no seller_ref
+matches), anything else a name (case ignored: on PostgreSQL for every letter, on SQLite for ASCII
+letters only; at least three letters). The results name debtors, so the search is audited (``read_debtor``, subject
 ``search``) with the caller, the query and the debtors shown.
 
 Speed: a PESEL/NIP is looked up by its index; a seller_ref or a name scans (a 10M-claim book on
@@ -28,34 +29,36 @@ _SELECT = (
 )
 
 
-def kind_of(query: str) -> tuple[str, str]:
-    """(what is searched, the value searched for) of a typed query."""
+def kinds_of(query: str) -> list[tuple[str, str]]:
+    """What a typed query is searched as, in order (the first that finds claims wins)."""
     text = " ".join(query.split())
     digits = re.sub(r"[\s-]", "", text)
     if digits.isdigit() and len(digits) in (10, 11):
-        return "national_id", digits
+        return [("national_id", digits), ("seller_ref", text)]
+    letters = len(re.sub(r"[\W\d_]", "", text))
     if any(ch.isdigit() for ch in text) or "/" in text:
-        return "seller_ref", text
-    if len(text.replace(" ", "")) < 3:
+        return [("seller_ref", text)] + ([("name", text)] if letters >= 3 else [])
+    if letters < 3:
         raise InputError(f"search {query!r}: a seller_ref, a PESEL or NIP, or at least three letters of a name")
-    return "name", text
+    return [("name", text)]
 
 
 def search(*, store: sa.Engine, query: str, who: str, limit: int = LIMIT) -> dict:
     """The claims matching ``query`` (at most ``limit``), how it was read, and whether there are more."""
-    kind, value = kind_of(query)
-    if kind == "national_id":
-        where, params = "d.national_id = :value", {"value": value}
-    elif kind == "seller_ref":
-        where, params = "c.seller_ref = :value", {"value": value}
-    else:
-        where, params = (
-            "lower(d.name) LIKE :value",
-            {"value": "%" + value.lower().replace("%", "").replace("_", "") + "%"},
-        )
-    statement = sa.text(_SELECT + f"WHERE {where} ORDER BY c.claim_id LIMIT :limit")
+    tried = kinds_of(query)
     with store.begin() as conn:
-        rows = [dict(r) for r in conn.execute(statement, params | {"limit": limit + 1}).mappings()]
+        for kind, value in tried:
+            if kind == "national_id":
+                where, params = "d.national_id = :value", {"value": value}
+            elif kind == "seller_ref":
+                where, params = "c.seller_ref = :value", {"value": value}
+            else:
+                pattern = "%" + value.lower().replace("%", "").replace("_", "") + "%"
+                where, params = "lower(d.name) LIKE :value", {"value": pattern}
+            statement = sa.text(_SELECT + f"WHERE {where} ORDER BY c.claim_id LIMIT :limit")
+            rows = [dict(r) for r in conn.execute(statement, params | {"limit": limit + 1}).mappings()]
+            if rows:
+                break
         shown = rows[:limit]
         debtors = sorted({r["debtor_id"] for r in shown if r["debtor_id"] is not None})
         audit(conn, AuditAction.READ_DEBTOR, "search", {"query": query, "by": kind, "debtor_ids": debtors[:200]}, who)
