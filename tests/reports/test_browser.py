@@ -30,6 +30,13 @@ SERIES = ((0x1F, 0x5F, 0xA8), (0xC2, 0x47, 0x1F), (0x2F, 0x8F, 0x4E), (0x8A, 0x5
 
 
 @pytest.fixture(scope="module")
+def store_url(tmp_path_factory):
+    """The browser sees the same pages from either store: SQLite only here (test_dashboard.py
+    checks the pages on both)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('browser') / 'store.db'}"
+
+
+@pytest.fixture(scope="module")
 def browser():
     if os.environ.get("CESSION_SKIP_BROWSER") == "1":
         pytest.skip("CESSION_SKIP_BROWSER=1")
@@ -58,6 +65,13 @@ def browser():
         yield driver
     finally:
         driver.quit()
+
+
+def wait_for(driver, condition, what: str) -> None:
+    """Until ``condition(driver)`` holds (a page loaded after a click or a submit), at most 15 s."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 15).until(condition, message=f"waited for {what}")
 
 
 def console_errors(driver) -> list[str]:
@@ -143,9 +157,10 @@ def test_the_dashboard_in_a_browser_from_login_to_a_claim(browser, generated, se
     assert "/dashboard/login" in browser.current_url  # no key: the login form
     browser.find_element(By.NAME, "key").send_keys(generated["keys"]["legal"])
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    assert "analyst and admin keys" in browser.page_source
+    wait_for(browser, lambda d: "analyst and admin keys" in d.page_source, "the refusal of a legal key")
     browser.find_element(By.NAME, "key").send_keys(generated["keys"]["analyst"])
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "portfolios"), "the portfolios")
     assert browser.current_url.rstrip("/").endswith("/dashboard")
     console_errors(browser)  # the refused login's 401 is logged as a failed load: not a page's error
 
@@ -155,6 +170,7 @@ def test_the_dashboard_in_a_browser_from_login_to_a_claim(browser, generated, se
     assert console_errors(browser) == []
 
     browser.find_element(By.LINK_TEXT, portfolio).click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "chart-curve"), "the portfolio's page")
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith(portfolio)
     assert_charts_drawn(browser, "portfolio page", 5)
     assert console_errors(browser) == []
@@ -163,11 +179,13 @@ def test_the_dashboard_in_a_browser_from_login_to_a_claim(browser, generated, se
     box = browser.find_element(By.NAME, "q")
     box.send_keys(claim["seller_ref"])
     box.submit()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "results"), "the search's results")
     rows = browser.find_elements(By.CSS_SELECTOR, "#results a")
     assert [a.text for a in rows] == [str(claim["claim_id"])]
     assert console_errors(browser) == []
 
     rows[0].click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "limitation-steps"), "the claim's page")
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith(f"Claim {claim['claim_id']}")
     steps = browser.find_elements(By.CSS_SELECTOR, "#limitation-steps tr")
     assert len(steps) >= 2  # the heading and at least the claim's due date

@@ -131,8 +131,8 @@ def cession(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_the_command_writes_the_page_and_the_json(generated, tmp_path, store_url):
-    env = {"CESSION_DATABASE_URL": store_url, "HOME": str(tmp_path)}
+def test_the_command_writes_the_page_and_the_json(generated, tmp_path):
+    env = {"CESSION_DATABASE_URL": generated["url"], "HOME": str(tmp_path)}
     portfolio = _largest(generated)
     out = tmp_path / "r" / "report.html"
     done = cession("report", "--portfolio", portfolio, "--as-of", str(AS_OF), "--out", str(out), "--json", env=env)
