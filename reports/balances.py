@@ -28,6 +28,15 @@ STATE_SCHEMA = {
     "days_past_due": pl.Int32,
 }
 WITHIN = (90, 180, 365)
+#: the disjoint limitation bands, in order: (key, label for people)
+BANDS = (
+    ("time_barred", "time-barred"),
+    ("0-90", "0-90 days"),
+    ("91-180", "91-180 days"),
+    ("181-365", "181-365 days"),
+    ("later", "over 365 days"),
+    ("no_date", "no date (suspended)"),
+)
 #: days past due bands (lower bound in days, label)
 DPD_BANDS = (
     (0, "up to 1 year"),
@@ -36,58 +45,65 @@ DPD_BANDS = (
     (1826, "5-10 years"),
     (3653, "over 10 years"),
 )
+MONEY = ("principal_due", "interest_due", "costs_due", "total_due", "interest_time_barred")
+#: the state summed by limitation band and days-past-due band (``grouped``; the store sums it alike)
+GROUPED_SCHEMA = {"band": pl.String, "dpd_band": pl.String, "claims": pl.Int64} | {m: pl.Int64 for m in MONEY}
+
+
+def band_of(days_left: pl.Expr) -> pl.Expr:
+    """The limitation band of each row (``time_barred`` and ``limitation_date`` columns)."""
+    expr = pl.when(pl.col("time_barred")).then(pl.lit("time_barred"))
+    expr = expr.when(pl.col("limitation_date").is_null()).then(pl.lit("no_date"))
+    for (key, _), days in zip(BANDS[1:4], WITHIN, strict=True):
+        expr = expr.when(days_left <= days).then(pl.lit(key))
+    return expr.otherwise(pl.lit("later"))
+
+
+def dpd_band_of(days: pl.Expr) -> pl.Expr:
+    expr = None
+    for low, label in reversed(DPD_BANDS):
+        expr = (pl.when(days >= low) if expr is None else expr.when(days >= low)).then(pl.lit(label))
+    return expr.otherwise(pl.lit(DPD_BANDS[0][1]))
+
+
+def grouped(state: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """claim_state (STATE_SCHEMA) summed by limitation band and days-past-due band."""
+    days_left = (pl.col("limitation_date") - pl.lit(as_of)).dt.total_days()
+    return (
+        state.with_columns(band=band_of(days_left), dpd_band=dpd_band_of(pl.col("days_past_due")))
+        .group_by("band", "dpd_band")
+        .agg(pl.len().cast(pl.Int64).alias("claims"), *(pl.col(m).fill_null(0).sum() for m in MONEY))
+        .select(pl.col(c).cast(t) for c, t in GROUPED_SCHEMA.items())
+    )
 
 
 def _sums(frame: pl.DataFrame) -> dict:
-    row = frame.select(
-        claims=pl.len(),
-        total_due=pl.col("total_due").sum(),
-        principal_due=pl.col("principal_due").sum(),
-    ).row(0, named=True)
-    return {k: int(v or 0) for k, v in row.items()}
+    return {
+        "claims": int(frame["claims"].sum() or 0),
+        "total_due": int(frame["total_due"].sum() or 0),
+        "principal_due": int(frame["principal_due"].sum() or 0),
+    }
 
 
-def by_bucket(state: pl.DataFrame) -> dict:
-    """Claims and the sums of every bucket and of the total due."""
-    sums = state.select(
-        pl.len().alias("claims"),
-        *(pl.col(f"{b.value}_due").sum() for b in Bucket),
-        pl.col("total_due").sum(),
-        pl.col("interest_time_barred").fill_null(0).sum(),
-    ).row(0, named=True)
-    return {k: int(v or 0) for k, v in sums.items()}
+def by_bucket(groups: pl.DataFrame) -> dict:
+    """Claims and the sums of every bucket, of the total due and of the time-barred interest."""
+    return {"claims": int(groups["claims"].sum() or 0)} | {
+        m: int(groups[m].sum() or 0) for m in (*(f"{b.value}_due" for b in Bucket), "total_due", "interest_time_barred")
+    }
 
 
-def by_limitation(state: pl.DataFrame, as_of: date) -> dict:
-    """Claims, total due and principal due by limitation status (see the module)."""
-    days_left = (pl.col("limitation_date") - pl.lit(as_of)).dt.total_days()
-    open_ = state.filter(~pl.col("time_barred"))
-    status = {"time_barred": _sums(state.filter(pl.col("time_barred")))}
-    for days in WITHIN:
-        status[f"within_{days}_days"] = _sums(
-            open_.filter(pl.col("limitation_date").is_not_null() & (days_left <= days))
-        )
-    status["later"] = _sums(open_.filter(days_left > WITHIN[-1]))
-    status["no_date"] = _sums(open_.filter(pl.col("limitation_date").is_null()))
-    bands, low = [], None
-    for high in WITHIN:
-        ends = pl.col("limitation_date").is_not_null() & (days_left <= high)
-        part = open_.filter(ends if low is None else ends & (days_left > low))
-        bands.append({"band": f"{0 if low is None else low + 1}-{high} days"} | _sums(part))
-        low = high
-    status["bands"] = [{"band": "time-barred"} | status["time_barred"], *bands]
-    status["bands"].append({"band": f"over {WITHIN[-1]} days"} | status["later"])
-    status["bands"].append({"band": "no date (suspended)"} | status["no_date"])
+def by_limitation(groups: pl.DataFrame) -> dict:
+    """Claims, total due and principal due by limitation status (see the module), and the bands."""
+    status = {"time_barred": _sums(groups.filter(pl.col("band") == "time_barred"))}
+    for i, days in enumerate(WITHIN):
+        keys = [key for key, _ in BANDS[1 : i + 2]]
+        status[f"within_{days}_days"] = _sums(groups.filter(pl.col("band").is_in(keys)))
+    status["later"] = _sums(groups.filter(pl.col("band") == "later"))
+    status["no_date"] = _sums(groups.filter(pl.col("band") == "no_date"))
+    status["bands"] = [{"band": label} | _sums(groups.filter(pl.col("band") == key)) for key, label in BANDS]
     return status
 
 
-def by_days_past_due(state: pl.DataFrame) -> list[dict]:
+def by_days_past_due(groups: pl.DataFrame) -> list[dict]:
     """Claims and balances by days past due (``DPD_BANDS``)."""
-    bounds = [low for low, _ in DPD_BANDS]
-    rows = []
-    for i, (low, label) in enumerate(DPD_BANDS):
-        cond = pl.col("days_past_due") >= low
-        if i + 1 < len(bounds):
-            cond &= pl.col("days_past_due") < bounds[i + 1]
-        rows.append({"band": label} | _sums(state.filter(cond)))
-    return rows
+    return [{"band": label} | _sums(groups.filter(pl.col("dpd_band") == label)) for _, label in DPD_BANDS]

@@ -63,36 +63,66 @@ def net_payments(payments: pl.DataFrame, reversals: pl.DataFrame, as_of: date) -
     return payments.filter(pl.col("event_date") <= as_of).join(cancelled, on="event_id", how="anti")
 
 
-def vintages(claims: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """One row per vintage (portfolio, purchase month) of the claims bought on or before ``as_of``:
-    claims, price, face value at cut-off, first purchase day, and ``last_complete``, the last
-    development month whose collections are all known as of ``as_of`` (-1: none yet)."""
-    last = last_complete_month(as_of)
+#: vintages as the store sums them (``purchased``) before ``vintages`` adds what the day knows
+PURCHASED_SCHEMA = {
+    "portfolio_id": pl.String,
+    "purchase_month": pl.Int32,
+    "claims": pl.Int64,
+    "price": pl.Int64,
+    "face": pl.Int64,
+    "purchase_date": pl.Date,
+}
+#: collections summed by vintage and calendar month of payment (``paid_by_month``)
+PAID_SCHEMA = {"portfolio_id": pl.String, "purchase_month": pl.Int32, "paid_month": pl.Int32, "collected": pl.Int64}
+
+
+def purchased(claims: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The claims bought on or before ``as_of`` summed by vintage (PURCHASED_SCHEMA): claims, price,
+    face value at cut-off, first purchase day."""
     return (
         claims.filter(pl.col("purchase_date") <= as_of)
         .with_columns(purchase_month=_month_number("purchase_date"))
         .group_by(VINTAGE)
         .agg(
-            claims=pl.len(),
+            claims=pl.len().cast(pl.Int64),
             price=pl.col("purchase_price").sum(),
             face=(pl.col("principal") + pl.col("interest_at_cutoff") + pl.col("costs_at_cutoff")).sum(),
             purchase_date=pl.col("purchase_date").min(),
         )
-        .with_columns(last_complete=(pl.lit(last) - pl.col("purchase_month")).cast(pl.Int32))
-        .sort(VINTAGE)
+        .select(pl.col(c).cast(t) for c, t in PURCHASED_SCHEMA.items())
     )
 
 
-def monthly(claims: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
-    """Collections by vintage and development month (``month``: calendar months since the claim's
-    purchase, payments before it in month 0): portfolio_id, purchase_month, month, collected."""
+def vintages(bought: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """One row per vintage (portfolio, purchase month), from claims or from ``purchased``'s sums,
+    with ``last_complete``: the last development month whose collections are all known as of
+    ``as_of`` (-1: none yet)."""
+    sums = purchased(bought, as_of) if "claim_id" in bought.columns else bought
+    last = last_complete_month(as_of)
+    return sums.with_columns(last_complete=(pl.lit(last) - pl.col("purchase_month")).cast(pl.Int32)).sort(VINTAGE)
+
+
+def paid_by_month(claims: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+    """Collections summed by vintage and calendar month of payment (PAID_SCHEMA)."""
     bought = claims.select("claim_id", "portfolio_id", purchase_month=_month_number("purchase_date"))
     return (
         payments.select("claim_id", "amount", paid_month=_month_number("event_date"))
         .join(bought, on="claim_id")
-        .with_columns(month=pl.max_horizontal(pl.col("paid_month") - pl.col("purchase_month"), pl.lit(0)))
-        .group_by(*VINTAGE, "month")
+        .group_by(*VINTAGE, "paid_month")
         .agg(collected=pl.col("amount").sum())
+        .select(pl.col(c).cast(t) for c, t in PAID_SCHEMA.items())
+    )
+
+
+def monthly(claims: pl.DataFrame | None, payments: pl.DataFrame) -> pl.DataFrame:
+    """Collections by vintage and development month (``month``: calendar months since the claim's
+    purchase, payments before it in month 0): portfolio_id, purchase_month, month, collected. From
+    claims and payments, or (``claims`` None) from ``paid_by_month``'s sums."""
+    paid = payments if claims is None else paid_by_month(claims, payments)
+    return (
+        paid.with_columns(month=pl.max_horizontal(pl.col("paid_month") - pl.col("purchase_month"), pl.lit(0)))
+        .group_by(*VINTAGE, "month")
+        .agg(collected=pl.col("collected").sum())
         .sort(*VINTAGE, "month")
     )
 

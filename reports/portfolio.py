@@ -14,14 +14,7 @@ import polars as pl
 
 from reports import agencies, balances, erc
 from reports.collections import curve as portfolio_curve
-from reports.collections import (
-    last_complete_month,
-    month_number,
-    month_of,
-    monthly,
-    net_payments,
-    vintages,
-)
+from reports.collections import last_complete_month, month_number, month_of, monthly, vintages
 from reports.store import Book
 
 METHOD = (
@@ -42,20 +35,18 @@ def figures(
     *,
     portfolio: dict,
     as_of: date,
-    state: pl.DataFrame,
+    groups: pl.DataFrame,
     state_source: dict,
     discount_rate: float,
     horizon: int = erc.HORIZON,
 ) -> dict:
     """Every figure of the report on ``portfolio`` (its row: portfolio_id, name, seller) as of
-    ``as_of`` from ``book`` (the store's reads) and ``state`` (its claim_state as of ``as_of``;
-    ``state_source`` says where it came from)."""
+    ``as_of`` from ``book`` (the store's reads) and ``groups`` (its claim_state as of ``as_of``
+    summed by ``balances.grouped``; ``state_source`` says where it came from)."""
     portfolio_id = portfolio["portfolio_id"]
     as_of_month = month_number(as_of)
-    payments = net_payments(book.payments, book.reversals, as_of)
-    bought = book.claims.filter(pl.col("purchase_date") <= as_of)
-    vint = vintages(bought, as_of)
-    collections = monthly(bought, payments)
+    vint = vintages(book.purchased, as_of)
+    collections = monthly(None, book.paid)
     cumulative = erc.triangle(vint, collections)
     dev = erc.development(vint, cumulative, erc.development_length(vint, as_of_month, horizon))
     in_month = (
@@ -75,11 +66,7 @@ def figures(
 
     mine = (vint["portfolio_id"] == portfolio_id).to_numpy()
     own = vint.filter(pl.col("portfolio_id") == portfolio_id)
-    claims = book.claims.filter(pl.col("portfolio_id") == portfolio_id)
-    price = int(claims["purchase_price"].sum() or 0)
-    face = int(
-        claims.select(pl.col("principal") + pl.col("interest_at_cutoff") + pl.col("costs_at_cutoff")).sum().item() or 0
-    )
+    price, face, claims = (int(own[c].sum() or 0) for c in ("price", "face", "claims"))
     first_month = int(own["purchase_month"].min()) if own.height else as_of_month
     through = as_of_month - first_month
     curve = portfolio_curve(collections.filter(pl.col("portfolio_id") == portfolio_id), price, through)
@@ -105,7 +92,7 @@ def figures(
             "portfolio_id": portfolio_id,
             "name": portfolio.get("name"),
             "seller": portfolio.get("seller"),
-            "claims": claims.height,
+            "claims": claims,
             "price": price,
             "face_value": face,
             "purchase_date": own["purchase_date"].min().isoformat() if own.height else None,
@@ -142,9 +129,9 @@ def figures(
                 for k in range(min(len(dev.per_price), cumulative.shape[1]))
             ],
         },
-        "balances": balances.by_bucket(state),
-        "limitation": balances.by_limitation(state, as_of),
-        "days_past_due": balances.by_days_past_due(state),
+        "balances": balances.by_bucket(groups),
+        "limitation": balances.by_limitation(groups),
+        "days_past_due": balances.by_days_past_due(groups),
         "agencies": agencies.performance(book.placements, book.placed_payments, book.agencies, as_of),
         "erc": {
             "method": METHOD,

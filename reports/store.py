@@ -1,9 +1,11 @@
 """What a report reads from the store, as of one moment (``engine.store.bulk.read_snapshot``: on
 PostgreSQL each read on its own connection, all at once, in one snapshot).
 
-The whole book's claims (the columns the curves need) and collections (the development factors
-pool every portfolio), and of the one portfolio: its stored claim_state, its placements and the
-payments of its placed claims with their source.
+The whole book's vintages and collections (the development factors pool every portfolio), and of
+the one portfolio: its stored claim_state, its placements and the payments of its placed claims
+with their source. The vintages and the state are summed by the database (SQL that SQLite and
+PostgreSQL both run, months and days spelled for each); the collections are three plain scans
+(claims' vintage columns, payments, reversals) joined and summed here by polars.
 """
 
 from __future__ import annotations
@@ -17,26 +19,57 @@ import sqlalchemy as sa
 from allocation.store import agencies as stored_agencies
 from engine.store.bulk import read_snapshot
 from reports.agencies import PLACEMENT_SCHEMA, SOURCED_PAYMENT_SCHEMA
-from reports.balances import STATE_SCHEMA
-from reports.collections import CLAIM_SCHEMA, PAYMENT_SCHEMA, REVERSAL_SCHEMA
+from reports.balances import BANDS, DPD_BANDS, GROUPED_SCHEMA, MONEY, WITHIN
+from reports.collections import (
+    PAYMENT_SCHEMA,
+    PURCHASED_SCHEMA,
+    REVERSAL_SCHEMA,
+    net_payments,
+    paid_by_month,
+)
 
-RUN_SCHEMA = {"run_id": pl.Int64, "as_of": pl.Date}
+CLAIM_VINTAGE_SCHEMA = {"claim_id": pl.Int64, "portfolio_id": pl.String, "purchase_date": pl.Date}
 
 
 @dataclass(frozen=True)
 class Book:
-    """The reads of one report: the book's claims, payments and reversals up to the as-of day; the
-    portfolio's stored state (its current run's; ``run`` names it, None before a run), placements,
-    placed claims' payments with their source, and the agencies."""
+    """The reads of one report, summed by the store where they are large: the book's vintages
+    (``collections.PURCHASED_SCHEMA``) and collections by vintage and month of payment (payments
+    up to the as-of day less the reversals dated by then: ``collections.PAID_SCHEMA``); the
+    portfolio's stored claim_state summed by limitation and days-past-due band
+    (``balances.GROUPED_SCHEMA``; None when not read), its placements, its placed claims'
+    payments with their source, and the agencies."""
 
-    claims: pl.DataFrame
-    payments: pl.DataFrame
-    reversals: pl.DataFrame
-    state: pl.DataFrame
-    run: dict | None
+    purchased: pl.DataFrame
+    paid: pl.DataFrame
+    groups: pl.DataFrame | None
     placements: pl.DataFrame
     placed_payments: pl.DataFrame
     agencies: pl.DataFrame
+
+
+def _month(dialect: str, column: str) -> str:
+    """SQL for a date column's calendar month as year * 12 + month - 1 (``collections.month_number``)."""
+    if dialect == "postgresql":
+        return (
+            f"(CAST(EXTRACT(YEAR FROM {column}) AS INTEGER) * 12 + CAST(EXTRACT(MONTH FROM {column}) AS INTEGER) - 1)"
+        )
+    return f"(CAST(substr({column}, 1, 4) AS INTEGER) * 12 + CAST(substr({column}, 6, 2) AS INTEGER) - 1)"
+
+
+def _days_left(dialect: str) -> str:
+    if dialect == "postgresql":
+        return "(s.limitation_date - CAST(:as_of AS DATE))"
+    return "(julianday(s.limitation_date) - julianday(:as_of))"
+
+
+def _bands(dialect: str) -> tuple[str, str]:
+    """SQL CASEs of ``balances.band_of`` and ``balances.dpd_band_of``."""
+    left = _days_left(dialect)
+    limits = " ".join(f"WHEN {left} <= {days} THEN '{key}'" for (key, _), days in zip(BANDS[1:4], WITHIN, strict=True))
+    band = f"CASE WHEN s.time_barred THEN 'time_barred' WHEN s.limitation_date IS NULL THEN 'no_date' {limits} ELSE 'later' END"
+    dpd = " ".join(f"WHEN s.days_past_due >= {low} THEN '{label}'" for low, label in reversed(DPD_BANDS))
+    return band, f"CASE {dpd} ELSE '{DPD_BANDS[0][1]}' END"
 
 
 def portfolio_row(conn: sa.Connection, portfolio_id: str) -> dict | None:
@@ -61,14 +94,31 @@ def portfolio_row(conn: sa.Connection, portfolio_id: str) -> dict | None:
 
 
 def read_book(engine: sa.Engine, portfolio_id: str, as_of: date, with_state: bool = True) -> Book:
-    """The reads of a report on ``portfolio_id`` as of ``as_of`` (``with_state``: its stored claim_state too)."""
+    """The reads of a report on ``portfolio_id`` as of ``as_of`` (``with_state``: its stored
+    claim_state too), summed in SQL where they are large (a 10M-claim book comes back as a few
+    thousand rows), all in one snapshot."""
+    dialect = engine.dialect.name
     mine = {"portfolio": portfolio_id}
     day = {"as_of": as_of}
     placed = (
         "SELECT p.claim_id FROM placements p JOIN claims c ON c.claim_id = p.claim_id WHERE c.portfolio_id = :portfolio"
     )
+    not_reversed = (
+        "e.event_id NOT IN (SELECT r.reverses FROM events r WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL "
+        "AND r.event_date <= :as_of)"
+    )
     queries = {
-        "claims": (f"SELECT {', '.join(CLAIM_SCHEMA)} FROM claims", CLAIM_SCHEMA, None),
+        "purchased": (
+            f"SELECT portfolio_id, {_month(dialect, 'purchase_date')} AS purchase_month, COUNT(*) AS claims, "
+            "CAST(SUM(purchase_price) AS BIGINT) AS price, "
+            "CAST(SUM(principal + interest_at_cutoff + costs_at_cutoff) AS BIGINT) AS face, "
+            "MIN(purchase_date) AS purchase_date FROM claims WHERE purchase_date <= :as_of GROUP BY 1, 2",
+            PURCHASED_SCHEMA,
+            day,
+        ),
+        # the join of payments to their claims is polars' (a database's planner may choose a
+        # nested loop over millions of payments when its statistics are stale): two plain scans
+        "claims": ("SELECT claim_id, portfolio_id, purchase_date FROM claims", CLAIM_VINTAGE_SCHEMA, None),
         "payments": (
             f"SELECT {', '.join(PAYMENT_SCHEMA)} FROM events WHERE kind = 'payment' AND event_date <= :as_of",
             PAYMENT_SCHEMA,
@@ -88,32 +138,28 @@ def read_book(engine: sa.Engine, portfolio_id: str, as_of: date, with_state: boo
         ),
         "placed_payments": (
             "SELECT e.claim_id, e.event_date, e.amount, e.source FROM events e WHERE e.kind = 'payment' "
-            f"AND e.event_date <= :as_of AND e.claim_id IN ({placed}) AND e.event_id NOT IN "
-            "(SELECT r.reverses FROM events r WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL "
-            "AND r.event_date <= :as_of)",
+            f"AND e.event_date <= :as_of AND e.claim_id IN ({placed}) AND {not_reversed}",
             SOURCED_PAYMENT_SCHEMA,
             mine | day,
         ),
     }
     if with_state:
-        queries["state"] = (
-            f"SELECT {', '.join(f's.{c}' for c in STATE_SCHEMA)} FROM claim_state s JOIN portfolios f "
-            "ON f.portfolio_id = s.portfolio_id AND f.current_run_id = s.run_id WHERE s.portfolio_id = :portfolio",
-            STATE_SCHEMA,
-            mine,
+        band, dpd = _bands(dialect)
+        sums = ", ".join(f"CAST(SUM(COALESCE(s.{m}, 0)) AS BIGINT) AS {m}" for m in MONEY)
+        queries["groups"] = (
+            f"SELECT {band} AS band, {dpd} AS dpd_band, COUNT(*) AS claims, {sums} FROM claim_state s "
+            "JOIN portfolios f ON f.portfolio_id = s.portfolio_id AND f.current_run_id = s.run_id "
+            "WHERE s.portfolio_id = :portfolio GROUP BY 1, 2",
+            GROUPED_SCHEMA,
+            mine | day,
         )
     frames = read_snapshot(engine, queries)
-    with engine.connect() as conn:
-        found = portfolio_row(conn, portfolio_id)
-    run = None
-    if found is not None and found["current_run_id"] is not None:
-        run = {"run_id": found["current_run_id"], "as_of": found["run_as_of"]}
+    bought = frames.pop("claims").filter(pl.col("purchase_date") <= as_of)
+    paid = paid_by_month(bought, net_payments(frames.pop("payments"), frames.pop("reversals"), as_of))
     return Book(
-        claims=frames["claims"],
-        payments=frames["payments"],
-        reversals=frames["reversals"],
-        state=frames.get("state", pl.DataFrame(schema=STATE_SCHEMA)),
-        run=run,
+        purchased=frames["purchased"],
+        paid=paid,
+        groups=frames.get("groups"),
         placements=frames["placements"],
         placed_payments=frames["placed_payments"],
         agencies=stored_agencies(engine),

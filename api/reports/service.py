@@ -71,6 +71,7 @@ def report(
     """Every figure of the report on ``portfolio_id`` as of ``as_of``, the ERC discounted at ``rate``
     (a fraction a year). ``NotFound`` for an unknown portfolio; an as-of day before the portfolio's
     first purchase is bad input."""
+    from reports.balances import grouped
     from reports.portfolio import figures
     from reports.store import portfolio_row, read_book
 
@@ -81,18 +82,24 @@ def report(
         raise NotFound(f"portfolio {portfolio_id!r}: not in the store (cession db status lists the portfolios)")
     stored = portfolio["run_as_of"] == as_of
     book = read_book(store, portfolio_id, as_of, with_state=stored)
-    mine = book.claims.filter(book.claims["portfolio_id"] == portfolio_id)
+    mine = book.purchased.filter(book.purchased["portfolio_id"] == portfolio_id)
     if mine.height == 0:
-        raise InputError(f"portfolio {portfolio_id!r}: holds no claims")
-    first = mine["purchase_date"].min()
-    if first > as_of:
+        with store.connect() as conn:
+            first = conn.execute(
+                sa.text("SELECT MIN(purchase_date) FROM claims WHERE portfolio_id = :p"), {"p": portfolio_id}
+            ).scalar()
+        if first is None:
+            raise InputError(f"portfolio {portfolio_id!r}: holds no claims")
         raise InputError(f"--as-of {as_of}: before the portfolio's first purchase ({first})")
     if stored:
-        state, source = book.state, {"source": "run", "run_id": portfolio["current_run_id"], "as_of": as_of.isoformat()}
+        groups, source = (
+            book.groups,
+            {"source": "run", "run_id": portfolio["current_run_id"], "as_of": as_of.isoformat()},
+        )
     else:
         state = computed_state(store=store, portfolio_id=portfolio_id, as_of=as_of, allow_stale_rates=allow_stale_rates)
-        source = {"source": "computed", "run_id": None, "as_of": as_of.isoformat()}
-    found = figures(book, portfolio=portfolio, as_of=as_of, state=state, state_source=source, discount_rate=rate)
+        groups, source = grouped(state, as_of), {"source": "computed", "run_id": None, "as_of": as_of.isoformat()}
+    found = figures(book, portfolio=portfolio, as_of=as_of, groups=groups, state_source=source, discount_rate=rate)
     found["seconds"] = round(time.perf_counter() - started, 3)
     log.info("report on %s as of %s in %.2f s", portfolio_id, as_of, found["seconds"])
     return found
