@@ -93,6 +93,24 @@ def portfolio_row(conn: sa.Connection, portfolio_id: str) -> dict | None:
     return found
 
 
+def freshness(engine: sa.Engine, portfolio_id: str) -> tuple:
+    """What a kept report depends on, read by primary keys (instant): the portfolio's current run,
+    the newest claim, event, placement, allocation run and agency change. A recall from an own
+    queue by `cession recall` changes none of them (it shows at the next of any)."""
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(
+                sa.text(
+                    "SELECT (SELECT current_run_id FROM portfolios WHERE portfolio_id = :p), "
+                    "(SELECT MAX(claim_id) FROM claims), (SELECT MAX(event_id) FROM events), "
+                    "(SELECT MAX(placement_id) FROM placements), (SELECT MAX(allocation_run_id) FROM allocation_runs), "
+                    "(SELECT MAX(change_id) FROM agency_changes)"
+                ),
+                {"p": portfolio_id},
+            ).one()
+        )
+
+
 def read_book(engine: sa.Engine, portfolio_id: str, as_of: date, with_state: bool = True) -> Book:
     """The reads of a report on ``portfolio_id`` as of ``as_of`` (``with_state``: its stored
     claim_state too), summed in SQL where they are large (a 10M-claim book comes back as a few

@@ -152,7 +152,7 @@ def portfolio(
 
     try:
         day = as_of or _current_day(store, portfolio_id) or date.today()
-        figures = service.report(
+        figures = service.kept_report(
             store=store,
             portfolio_id=portfolio_id,
             as_of=day,

@@ -105,6 +105,32 @@ def report(
     return found
 
 
+#: reports kept for the dashboard, newest last: (store, portfolio, day, rate, its current run, the
+#: newest event's id) -> figures; a new run or a new event makes a new key
+_KEPT: dict[tuple, dict] = {}
+KEPT = 8
+
+
+def kept_report(
+    *, store: sa.Engine, portfolio_id: str, as_of: date, rate: float, allow_stale_rates: bool = False
+) -> dict:
+    """``report``, kept in this process while nothing it reads has changed (a page shown again,
+    another person on the same portfolio): the key holds ``reports.store.freshness``, so a run,
+    a new claim, event, placement or recall with an agency makes the next page compute anew."""
+    from reports.store import freshness
+
+    key = (store.url.render_as_string(hide_password=True), portfolio_id, as_of, rate, *freshness(store, portfolio_id))
+    found = _KEPT.pop(key, None)
+    if found is None:
+        found = report(
+            store=store, portfolio_id=portfolio_id, as_of=as_of, rate=rate, allow_stale_rates=allow_stale_rates
+        )
+    _KEPT[key] = found
+    while len(_KEPT) > KEPT:
+        _KEPT.pop(next(iter(_KEPT)))
+    return found
+
+
 def computed_state(*, store: sa.Engine, portfolio_id: str, as_of: date, allow_stale_rates: bool):
     """The portfolio's claim_state as of ``as_of`` computed now from the store (nothing stored)."""
     import polars as pl

@@ -85,6 +85,7 @@ HELP = [
     ("serve",),
     ("webhooks",),
     ("webhooks", "deliver"),
+    ("report",),
 ]
 
 

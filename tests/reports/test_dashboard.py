@@ -121,3 +121,25 @@ def test_search_by_seller_ref_national_id_and_name_is_audited(generated):
         ).all()
     assert len(searches) >= 3
     assert all(row.actor.startswith("key:") for row in searches)
+
+
+def test_a_report_is_kept_until_what_it_reads_changes(generated):
+    from datetime import date
+
+    from api.reports import service
+    from engine.store import records
+    from tests.builders import event, frames
+
+    store, claims = generated["store"], generated["claims"]
+    portfolio = claims["portfolio_id"][0]
+    day = date(2025, 12, 31)
+    first = service.kept_report(store=store, portfolio_id=portfolio, as_of=day, rate=0.12)
+    assert service.kept_report(store=store, portfolio_id=portfolio, as_of=day, rate=0.12) is first
+    assert service.kept_report(store=store, portfolio_id=portfolio, as_of=day, rate=0.10) is not first
+    claim = claims.filter(pl.col("portfolio_id") == portfolio).row(0, named=True)
+    newest = int(generated["events"]["event_id"].max())
+    paid = event(newest + 1, "payment", date(2025, 12, 30), 12_345, claim_id=claim["claim_id"])
+    records.load(store, *frames([], [paid | {"source": "direct"}]))
+    again = service.kept_report(store=store, portfolio_id=portfolio, as_of=day, rate=0.12)
+    assert again is not first
+    assert again["collections"]["collected"] == first["collections"]["collected"] + 12_345
