@@ -48,7 +48,8 @@ def month_end(number: int) -> date:
     return date(first.year, first.month, calendar.monthrange(first.year, first.month)[1])
 
 
-def _month_number(column: str) -> pl.Expr:
+def month_number_of(column: str) -> pl.Expr:
+    """``month_number`` of a date column."""
     return pl.col(column).dt.year().cast(pl.Int32) * 12 + pl.col(column).dt.month().cast(pl.Int32) - 1
 
 
@@ -81,7 +82,7 @@ def purchased(claims: pl.DataFrame, as_of: date) -> pl.DataFrame:
     face value at cut-off, first purchase day."""
     return (
         claims.filter(pl.col("purchase_date") <= as_of)
-        .with_columns(purchase_month=_month_number("purchase_date"))
+        .with_columns(purchase_month=month_number_of("purchase_date"))
         .group_by(VINTAGE)
         .agg(
             claims=pl.len().cast(pl.Int64),
@@ -104,9 +105,9 @@ def vintages(bought: pl.DataFrame, as_of: date) -> pl.DataFrame:
 
 def paid_by_month(claims: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
     """Collections summed by vintage and calendar month of payment (PAID_SCHEMA)."""
-    bought = claims.select("claim_id", "portfolio_id", purchase_month=_month_number("purchase_date"))
+    bought = claims.select("claim_id", "portfolio_id", purchase_month=month_number_of("purchase_date"))
     return (
-        payments.select("claim_id", "amount", paid_month=_month_number("event_date"))
+        payments.select("claim_id", "amount", paid_month=month_number_of("event_date"))
         .join(bought, on="claim_id")
         .group_by(*VINTAGE, "paid_month")
         .agg(collected=pl.col("amount").sum())

@@ -148,3 +148,32 @@ def test_the_command_writes_the_page_and_the_json(generated, tmp_path):
     assert missing.returncode == 2 and "portfolio 'NOPE'" in missing.stderr
     bad = cession("report", "--portfolio", portfolio, "--out", str(tmp_path), env=env)
     assert bad.returncode == 2 and "is a folder" in bad.stderr
+
+
+def test_vintages_whose_claim_ids_interleave_are_read_claim_by_claim(tmp_path):
+    """Claims numbered across portfolios in turn: the spans of claim ids overlap, so each
+    payment's claim is looked up (the other path) and the sums are the same."""
+    from engine.store import records
+    from engine.store.database import open_store
+    from tests.builders import claim, event, frames
+
+    store = open_store(f"sqlite:///{tmp_path / 'interleaved.db'}")
+    bought = {"P1": date(2024, 1, 10), "P2": date(2024, 3, 5)}
+    claims = [
+        claim(i, due=date(2023, 1, 1), portfolio_id=p, purchase_date=bought[p], purchase_price=10_000, debtor_id=i)
+        for i, p in ((1, "P1"), (2, "P2"), (3, "P1"), (4, "P2"))
+    ]
+    events = [
+        event(1, "payment", date(2024, 2, 1), 1_000, claim_id=1),
+        event(2, "payment", date(2024, 4, 1), 2_000, claim_id=2),
+        event(3, "payment", date(2024, 4, 2), 4_000, claim_id=3),
+        event(4, "payment", date(2024, 5, 1), 8_000, claim_id=4),
+        event(5, "reversal", date(2024, 5, 2), claim_id=4, reverses=4),
+    ]
+    records.load(store, *frames(claims, events))
+    p1 = service.report(store=store, portfolio_id="P1", as_of=date(2024, 6, 30), allow_stale_rates=True)
+    p2 = service.report(store=store, portfolio_id="P2", as_of=date(2024, 6, 30), allow_stale_rates=True)
+    assert p1["collections"]["collected"] == 5_000 and p2["collections"]["collected"] == 2_000
+    assert [m["collected"] for m in p1["collections"]["curve"][:4]] == [0, 1_000, 0, 4_000]
+    assert p1["portfolio"]["price"] == 20_000 and p1["state"]["source"] == "computed"
+    store.dispose()
