@@ -46,7 +46,7 @@ DPD_BANDS = (
     (3653, "over 10 years"),
 )
 MONEY = ("principal_due", "interest_due", "costs_due", "total_due", "interest_time_barred")
-#: the state summed by limitation band and days-past-due band (``grouped``; the store sums it alike)
+#: the state summed by limitation band and by days-past-due band (``grouped``; the store sums it alike)
 GROUPED_SCHEMA = {"band": pl.String, "dpd_band": pl.String, "claims": pl.Int64} | {m: pl.Int64 for m in MONEY}
 
 
@@ -66,15 +66,36 @@ def dpd_band_of(days: pl.Expr) -> pl.Expr:
     return expr.otherwise(pl.lit(DPD_BANDS[0][1]))
 
 
+#: the other band of a row summed by one band only (``grouped``)
+ANY = "*"
+
+
 def grouped(state: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """claim_state (STATE_SCHEMA) summed by limitation band and days-past-due band."""
+    """claim_state (STATE_SCHEMA) summed by limitation band (rows whose ``dpd_band`` is ``ANY``)
+    and by days-past-due band (rows whose ``band`` is ``ANY``)."""
     days_left = (pl.col("limitation_date") - pl.lit(as_of)).dt.total_days()
-    return (
-        state.with_columns(band=band_of(days_left), dpd_band=dpd_band_of(pl.col("days_past_due")))
-        .group_by("band", "dpd_band")
-        .agg(pl.len().cast(pl.Int64).alias("claims"), *(pl.col(m).fill_null(0).sum() for m in MONEY))
-        .select(pl.col(c).cast(t) for c, t in GROUPED_SCHEMA.items())
-    )
+    banded = state.with_columns(band=band_of(days_left), dpd_band=dpd_band_of(pl.col("days_past_due")))
+    sums = (pl.len().cast(pl.Int64).alias("claims"), *(pl.col(m).fill_null(0).sum() for m in MONEY))
+    return pl.concat(
+        [
+            banded.group_by("band").agg(*sums).with_columns(dpd_band=pl.lit(ANY)),
+            banded.group_by("dpd_band").agg(*sums).with_columns(band=pl.lit(ANY)),
+        ],
+        how="diagonal",
+    ).select(pl.col(c).cast(t) for c, t in GROUPED_SCHEMA.items())
+
+
+def from_sums(row: dict) -> pl.DataFrame:
+    """``grouped``'s frame from one row of sums named ``b<i>_<measure>`` (limitation band i of
+    BANDS) and ``d<i>_<measure>`` (days-past-due band i of DPD_BANDS), measures claims and MONEY."""
+    rows = [
+        {"band": key, "dpd_band": ANY} | {m: int(row[f"b{i}_{m}"] or 0) for m in ("claims", *MONEY)}
+        for i, (key, _) in enumerate(BANDS)
+    ] + [
+        {"band": ANY, "dpd_band": label} | {m: int(row[f"d{i}_{m}"] or 0) for m in ("claims", *MONEY)}
+        for i, (_, label) in enumerate(DPD_BANDS)
+    ]
+    return pl.DataFrame(rows, schema=GROUPED_SCHEMA)
 
 
 def _sums(frame: pl.DataFrame) -> dict:
@@ -87,6 +108,7 @@ def _sums(frame: pl.DataFrame) -> dict:
 
 def by_bucket(groups: pl.DataFrame) -> dict:
     """Claims and the sums of every bucket, of the total due and of the time-barred interest."""
+    groups = groups.filter(pl.col("band") != ANY)
     return {"claims": int(groups["claims"].sum() or 0)} | {
         m: int(groups[m].sum() or 0) for m in (*(f"{b.value}_due" for b in Bucket), "total_due", "interest_time_barred")
     }

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from allocation.store import agencies as stored_agencies
 from engine.store.bulk import read_snapshot
 from reports.agencies import PLACEMENT_SCHEMA, SOURCED_PAYMENT_SCHEMA
-from reports.balances import BANDS, DPD_BANDS, GROUPED_SCHEMA, MONEY, WITHIN
+from reports.balances import BANDS, DPD_BANDS, MONEY, WITHIN, from_sums
 from reports.collections import (
     PAID_SCHEMA,
     PAYMENT_SCHEMA,
@@ -68,13 +68,27 @@ def _days_left(dialect: str) -> str:
     return "(julianday(s.limitation_date) - julianday(:as_of))"
 
 
-def _bands(dialect: str) -> tuple[str, str]:
-    """SQL CASEs of ``balances.band_of`` and ``balances.dpd_band_of``."""
+def _state_sums(dialect: str) -> str:
+    """SQL of one row summing a run's claim_state of a portfolio by limitation band and by
+    days-past-due band (``balances.from_sums`` names): one pass, nothing sorted (a planner without
+    statistics sorted 10M rows for a GROUP BY)."""
     left = _days_left(dialect)
-    limits = " ".join(f"WHEN {left} <= {days} THEN '{key}'" for (key, _), days in zip(BANDS[1:4], WITHIN, strict=True))
-    band = f"CASE WHEN s.time_barred THEN 'time_barred' WHEN s.limitation_date IS NULL THEN 'no_date' {limits} ELSE 'later' END"
-    dpd = " ".join(f"WHEN s.days_past_due >= {low} THEN '{label}'" for low, label in reversed(DPD_BANDS))
-    return band, f"CASE {dpd} ELSE '{DPD_BANDS[0][1]}' END"
+    limits = " ".join(f"WHEN {left} <= {days} THEN {i + 1}" for i, days in enumerate(WITHIN))
+    band = f"CASE WHEN s.time_barred THEN 0 WHEN s.limitation_date IS NULL THEN {len(BANDS) - 1} {limits} ELSE {len(BANDS) - 2} END"
+    dpd = " ".join(f"WHEN s.days_past_due >= {low} THEN {i}" for i, (low, _) in reversed(list(enumerate(DPD_BANDS))))
+    columns = ", ".join(f"COALESCE(s.{m}, 0) AS {m}" for m in MONEY)
+    sums = []
+    for prefix, column, count in (("b", "b", len(BANDS)), ("d", "d", len(DPD_BANDS))):
+        for i in range(count):
+            sums.append(f"SUM(CASE WHEN x.{column} = {i} THEN 1 ELSE 0 END) AS {prefix}{i}_claims")
+            sums.extend(
+                f"CAST(SUM(CASE WHEN x.{column} = {i} THEN x.{m} ELSE 0 END) AS BIGINT) AS {prefix}{i}_{m}"
+                for m in MONEY
+            )
+    return (
+        f"SELECT {', '.join(sums)} FROM (SELECT {band} AS b, CASE {dpd} ELSE 0 END AS d, {columns} "
+        "FROM claim_state s WHERE s.run_id = :run AND s.portfolio_id = :portfolio) x"
+    )
 
 
 def portfolio_row(conn: sa.Connection, portfolio_id: str) -> dict | None:
@@ -140,10 +154,9 @@ def freshness(engine: sa.Engine, portfolio_id: str) -> tuple:
         )
 
 
-def read_book(engine: sa.Engine, portfolio_id: str, as_of: date, with_state: bool = True) -> Book:
-    """The reads of a report on ``portfolio_id`` as of ``as_of`` (``with_state``: its stored
-    claim_state too), summed in SQL where they are large (a 10M-claim book comes back as a few
-    thousand rows), all in one snapshot."""
+def read_book(engine: sa.Engine, portfolio_id: str, as_of: date, run_id: int | None = None) -> Book:
+    """The reads of a report on ``portfolio_id`` as of ``as_of`` (with ``run_id``: that run's
+    claim_state of the portfolio too, summed), all in one snapshot."""
     dialect = engine.dialect.name
     mine = {"portfolio": portfolio_id}
     day = {"as_of": as_of}
@@ -191,16 +204,14 @@ def read_book(engine: sa.Engine, portfolio_id: str, as_of: date, with_state: boo
             mine | day,
         ),
     }
-    if with_state:
-        band, dpd = _bands(dialect)
-        sums = ", ".join(f"CAST(SUM(COALESCE(s.{m}, 0)) AS BIGINT) AS {m}" for m in MONEY)
-        queries["groups"] = (
-            f"SELECT {band} AS band, {dpd} AS dpd_band, COUNT(*) AS claims, {sums} FROM claim_state s "
-            "JOIN portfolios f ON f.portfolio_id = s.portfolio_id AND f.current_run_id = s.run_id "
-            "WHERE s.portfolio_id = :portfolio GROUP BY 1, 2",
-            GROUPED_SCHEMA,
-            mine | day,
-        )
+    if run_id is not None:
+        sums_schema = {
+            f"{p}{i}_{m}": pl.Int64
+            for p, count in (("b", len(BANDS)), ("d", len(DPD_BANDS)))
+            for i in range(count)
+            for m in ("claims", *MONEY)
+        }
+        queries["state_sums"] = (_state_sums(dialect), sums_schema, mine | day | {"run": run_id})
     frames = read_snapshot(engine, queries)
     spans = frames.pop("spans")
     payments = net_payments(frames.pop("payments"), frames.pop("reversals"), as_of)
@@ -213,7 +224,7 @@ def read_book(engine: sa.Engine, portfolio_id: str, as_of: date, with_state: boo
     return Book(
         purchased=spans.filter(pl.col("bought") == 1).select(list(PURCHASED_SCHEMA)),
         paid=paid,
-        groups=frames.get("groups"),
+        groups=from_sums(frames["state_sums"].row(0, named=True)) if run_id is not None else None,
         placements=frames["placements"],
         placed_payments=frames["placed_payments"],
         agencies=stored_agencies(engine),

@@ -81,7 +81,7 @@ def report(
     if portfolio is None:
         raise NotFound(f"portfolio {portfolio_id!r}: not in the store (cession db status lists the portfolios)")
     stored = portfolio["run_as_of"] == as_of
-    book = read_book(store, portfolio_id, as_of, with_state=stored)
+    book = read_book(store, portfolio_id, as_of, run_id=portfolio["current_run_id"] if stored else None)
     mine = book.purchased.filter(book.purchased["portfolio_id"] == portfolio_id)
     if mine.height == 0:
         with store.connect() as conn:
