@@ -125,13 +125,17 @@ def _paid_by_span(spans: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame |
     inside = (row >= 0) & (claim <= last[np.maximum(row, 0)])
     if not bool(inside.all()):
         return None  # a payment of a claim outside every span: the store changed under the read
-    return (
+    per_span = (
         payments.select("amount", paid_month=month_number_of("event_date"))
         .with_columns(pl.Series("row", row, dtype=pl.UInt32))
-        .join(order.with_row_index("row").select("row", *VINTAGE, "bought"), on="row")
+        .group_by("row", "paid_month")  # ints: summed before the vintages' names join (a few thousand rows)
+        .agg(collected=pl.col("amount").sum())
+    )
+    return (
+        per_span.join(order.with_row_index("row").select("row", *VINTAGE, "bought"), on="row")
         .filter(pl.col("bought") == 1)
         .group_by(*VINTAGE, "paid_month")
-        .agg(collected=pl.col("amount").sum())
+        .agg(pl.col("collected").sum())
         .select(pl.col(c).cast(t) for c, t in PAID_SCHEMA.items())
     )
 

@@ -192,9 +192,13 @@ def test_the_stores_sums_of_the_state_are_polars_sums_of_the_same_state(generate
     stored = read_book(store, portfolio, AS_OF, run_id=run_id).groups
     state = service.computed_state(store=store, portfolio_id=portfolio, as_of=AS_OF, allow_stale_rates=True)
     computed = balances.grouped(state, AS_OF)
-    assert stored.sort("band", "dpd_band").to_dicts() == computed.filter(pl.col("claims") > 0).vstack(
-        stored.filter(pl.col("claims") == 0)
-    ).sort("band", "dpd_band").to_dicts()
+    assert (
+        stored.sort("band", "dpd_band").to_dicts()
+        == computed.filter(pl.col("claims") > 0)
+        .vstack(stored.filter(pl.col("claims") == 0))
+        .sort("band", "dpd_band")
+        .to_dicts()
+    )
     assert balances.by_limitation(stored) == balances.by_limitation(computed)
     assert balances.by_days_past_due(stored) == balances.by_days_past_due(computed)
     assert balances.by_bucket(stored) == balances.by_bucket(computed)
