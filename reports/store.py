@@ -3,9 +3,10 @@ PostgreSQL each read on its own connection, all at once, in one snapshot).
 
 The whole book's vintages and collections (the development factors pool every portfolio), and of
 the one portfolio: its stored claim_state, its placements and the payments of its placed claims
-with their source. The vintages and the state are summed by the database (SQL that SQLite and
-PostgreSQL both run, months and days spelled for each); the collections are three plain scans
-(claims' vintage columns, payments, reversals) joined and summed here by polars.
+with their source. The vintages (with their claim-id spans) and the state are summed by the
+database (SQL that SQLite and PostgreSQL both run, months and days spelled for each); the
+collections are two plain scans (payments, reversals) put to their vintages by claim-id span and
+summed here (the claims' vintage columns are read only when spans interleave).
 """
 
 from __future__ import annotations
