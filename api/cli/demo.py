@@ -158,8 +158,8 @@ def _demo_report(store, out: Path, day, claims) -> None:
 
     largest = claims.group_by("portfolio_id").len().sort(["len", "portfolio_id"], descending=[True, False]).item(0, 0)
     with console.status(f"8. the report on {largest}"):
-        figures = service.report(store=store, portfolio_id=largest, as_of=day, rate=service.discount_rate(None))
-        path = service.write_html(figures, out / "report.html")
+        figures = service.report(store=store, portfolio_id=largest, as_of=day, rate=service.discount_rate(text=None))
+        path = service.write_html(figures=figures, out=out / "report.html")
     console.out.print(
         f"8. the report on {largest} (curves, balances, agencies, ERC by chain-ladder) -> {path}:", highlight=False
     )

@@ -40,7 +40,7 @@ def report(
     from api.reports import service
 
     day = day_or_today(as_of, "--as-of")
-    rate = service.discount_rate(discount_rate)
+    rate = service.discount_rate(text=discount_rate)
     output_file(out, "--out", "report.html")
     store = opened(database_url)
     with console.status(f"reading the book and computing the report on {portfolio}", quiet=as_json):
@@ -48,9 +48,9 @@ def report(
             store=store, portfolio_id=portfolio, as_of=day, rate=rate, allow_stale_rates=allow_stale
         )
         if out is not None:
-            service.write_html(figures, out)
+            service.write_html(figures=figures, out=out)
     if as_json:
-        console.print_json(service.as_json(figures) | ({"out": str(out)} if out is not None else {}))
+        console.print_json(service.as_json(figures=figures) | ({"out": str(out)} if out is not None else {}))
         return
     print_summary(figures, out)
 

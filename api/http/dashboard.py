@@ -156,7 +156,7 @@ def portfolio(
             store=store,
             portfolio_id=portfolio_id,
             as_of=day,
-            rate=service.discount_rate(discount_rate, "discount_rate"),
+            rate=service.discount_rate(text=discount_rate, option="discount_rate"),
             allow_stale_rates=True,
         )
     except InputError as e:

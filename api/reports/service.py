@@ -48,7 +48,7 @@ MONEY_KEYS = frozenset(
 )
 
 
-def discount_rate(text: str | None, option: str = "--discount-rate") -> float:
+def discount_rate(*, text: str | None, option: str = "--discount-rate") -> float:
     """A yearly percentage (``12``, ``7,5``) as a fraction (0.12, 0.075)."""
     spelled = DEFAULT_DISCOUNT_RATE if text is None else str(text).strip().removesuffix("%")
     try:
@@ -143,7 +143,7 @@ def computed_state(*, store: sa.Engine, portfolio_id: str, as_of: date, allow_st
     return pl.from_arrow(day.table).select(pl.col(c).cast(t) for c, t in STATE_SCHEMA.items())
 
 
-def as_json(figures: dict) -> dict:
+def as_json(*, figures: dict) -> dict:
     """The figures for machines: amounts in grosz as decimal strings in PLN ("1234.56")."""
 
     def convert(value, key=None):
@@ -158,15 +158,15 @@ def as_json(figures: dict) -> dict:
     return convert(figures)
 
 
-def html(figures: dict) -> str:
+def html(*, figures: dict) -> str:
     from api.reports.html import page
 
     return page(figures)
 
 
-def write_html(figures: dict, out: Path) -> Path:
+def write_html(*, figures: dict, out: Path) -> Path:
     """The report's page written to ``out``: it appears complete or not at all."""
-    text = html(figures)
+    text = html(figures=figures)
     out.parent.mkdir(parents=True, exist_ok=True)
     staged = out.with_name(f".{out.name}.{os.getpid()}.partial")
     try:

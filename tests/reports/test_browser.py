@@ -111,7 +111,7 @@ def test_the_report_file_opens_offline_with_its_charts_drawn(browser, generated,
     from api.reports import service
 
     figures = service.report(store=generated["store"], portfolio_id=_largest(generated), as_of=AS_OF, rate=0.1)
-    out = service.write_html(figures, tmp_path / "report.html")
+    out = service.write_html(figures=figures, out=tmp_path / "report.html")
     browser.get(out.as_uri())
     assert "Cession report" in browser.title
     assert_charts_drawn(browser, "report.html", 5)

@@ -101,18 +101,18 @@ def test_bad_input_is_named(generated):
         service.report(store=generated["store"], portfolio_id=_largest(generated), as_of=date(2000, 1, 1))
     for text in ("abc", "-1", "101"):
         with pytest.raises(InputError, match="--discount-rate"):
-            service.discount_rate(text)
-    assert service.discount_rate("7,5") == pytest.approx(0.075)
-    assert service.discount_rate(None) == pytest.approx(0.12)
+            service.discount_rate(text=text)
+    assert service.discount_rate(text="7,5") == pytest.approx(0.075)
+    assert service.discount_rate(text=None) == pytest.approx(0.12)
 
 
 def test_json_amounts_are_strings_and_the_page_is_self_contained(generated):
     f = service.report(store=generated["store"], portfolio_id=_largest(generated), as_of=AS_OF, rate=0.12)
-    data = service.as_json(f)
+    data = service.as_json(figures=f)
     assert re.fullmatch(r"\d+\.\d\d", data["erc"]["total"])
     assert re.fullmatch(r"\d+\.\d\d", data["collections"]["curve"][0]["collected"])
     assert isinstance(data["collections"]["multiple"], float)
-    page = service.html(f)
+    page = service.html(figures=f)
     assert page.count('<svg class="chart"') >= 5
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched
     assert "<script" not in page
