@@ -23,6 +23,7 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``plans`` | ``plans create|show|list|cancel|update``, ``settlements create|show|list|cancel``, ``promises create|show|list|cancel|rates`` |
 | ``contacts`` | ``contacts plan|send|results|history|object``, ``letters templates|preview|reproduce`` |
 | ``ledger`` | ``journal``, ``reconcile`` |
+| ``reports`` | ``report`` |
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from api.cli import (
     keys,
     ledger,
     plans,
+    reports,
     runs,
     statements,
     states,
@@ -96,6 +98,7 @@ app.command()(allocation.allocate)
 app.command()(allocation.placements)
 app.command()(allocation.recall)
 app.command()(allocation.explain)
+app.command()(reports.report)
 app.add_typer(store.db_app, name="db")
 app.add_typer(ingest.ingest_app, name="ingest")
 app.add_typer(debtors.debtors_app, name="debtors")

@@ -64,7 +64,7 @@ def demo(
         str | None, typer.Option("--database-url", help="Store URL (default: an embedded SQLite file in --out).")
     ] = None,
 ) -> None:
-    """The whole product so far on a demo portfolio: generate -> store -> run -> allocate -> summary."""
+    """The whole product so far on a demo portfolio: generate -> store -> run -> allocate -> ingest -> report."""
     from api.claims import service as claims_service
     from api.runs import service as runs_service
     from api.store.service import shown
@@ -116,6 +116,7 @@ def demo(
     _demo_allocation(store, day)
     _demo_ingest(store, out)
     first, last = _demo_journal(store, out, events_df, day)
+    _demo_report(store, out, day, claims_df)
     screen.print(f"Try: CESSION_DATABASE_URL=sqlite:///{(out / 'cession.db').resolve()} cession runs")
     screen.print(
         f"     cession segments --as-of {day}; cession placements --open --out placements.parquet; "
@@ -123,6 +124,9 @@ def demo(
     )
     screen.print(
         f"     cession journal --from {first} --to {last} --out journal.xlsx --trial-balance; cession reconcile --from {first} --to {last}"
+    )
+    screen.print(
+        f"     cession report --portfolio PORTFOLIO --as-of {day} --out report.html; cession serve, then /dashboard"
     )
     screen.print("     cession interest --principal 1000 --from 2025-05-01 --to 2026-03-31 --allow-stale-rates")
     screen.print("     cession limitation --due 2016-03-15 --kind business --event acknowledgment:2019-01-10")
@@ -178,6 +182,21 @@ def _demo_journal(store, out: Path, events, day) -> tuple:
         + ("no difference" if r.ok else f"[red]{len(r.differences)} difference(s)[/] (cession reconcile shows them)")
     )
     return first, last
+
+
+def _demo_report(store, out: Path, day, claims) -> None:
+    """The demo's report step: the largest portfolio's analytics and ERC as a self-contained page."""
+    from api.cli.reports import print_summary
+    from api.reports import service
+
+    largest = claims.group_by("portfolio_id").len().sort(["len", "portfolio_id"], descending=[True, False]).item(0, 0)
+    with console.status(f"9. the report on {largest}"):
+        figures = service.report(store=store, portfolio_id=largest, as_of=day, rate=service.discount_rate(text=None))
+        path = service.write_html(figures=figures, out=out / "report.html")
+    console.out.print(
+        f"9. the report on {largest} (curves, balances, agencies, ERC by chain-ladder) -> {path}:", highlight=False
+    )
+    print_summary(figures, None)
 
 
 def _demo_ingest(store, out: Path, rows: int = 20_000) -> None:

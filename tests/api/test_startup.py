@@ -99,6 +99,7 @@ HELP = [
     ("settlements", "create"),
     ("promises",),
     ("promises", "rates"),
+    ("report",),
 ]
 
 
