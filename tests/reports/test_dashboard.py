@@ -94,6 +94,47 @@ def test_the_pages(generated):
         assert part in detail.text
     assert client.get("/dashboard/claims/999999999").status_code == 404
 
+    # the claim's contact history (issue 21): a letter sent and returned, a text held by a rule
+    from datetime import date
+
+    from engine.store.models import Contact, ContactEvent
+
+    other = claims.filter(pl.col("portfolio_id") == portfolio).row(1, named=True)
+    assert "No contacts yet." in client.get(f"/dashboard/claims/{other['claim_id']}").text
+    common = {"claim_id": other["claim_id"], "debtor_id": other["debtor_id"], "rules_sha256": "0" * 64}
+    with generated["store"].begin() as conn:
+        sent = conn.execute(
+            sa.insert(Contact.__table__)
+            .values(
+                day=date(2026, 3, 2),
+                step="notice",
+                template="notice",
+                channel="letter",
+                status="returned",
+                address="ul. Testowa 1, 00-001 Warszawa",
+                **common,
+            )
+            .returning(Contact.__table__.c.contact_id)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(ContactEvent.__table__).values(contact_id=sent, result="returned", day=date(2026, 3, 20))
+        )
+        conn.execute(
+            sa.insert(Contact.__table__).values(
+                day=date(2026, 3, 3),
+                step="reminder",
+                template="reminder",
+                channel="sms",
+                status="held",
+                rule="flag",
+                detail="gdpr_restricted",
+                **common,
+            )
+        )
+    page = client.get(f"/dashboard/claims/{other['claim_id']}").text
+    assert 'id="contacts"' in page and "ul. Testowa 1, 00-001 Warszawa" in page and "returned 2026-03-20" in page
+    assert "flag: gdpr_restricted" in page
+
 
 def test_search_by_seller_ref_national_id_and_name_is_audited(generated):
     client = _signed_in(generated)
