@@ -19,12 +19,12 @@ import os
 
 import pytest
 
-from benchmarks.statement_files import credits, write_mt940
 from benchmarks.test_bench_store import empty_store  # noqa: F401 (a fixture)
 from engine.store import records
 from engine.store.database import open_store
 from payments.importing import import_statement
 from payments.statements import read_statement
+from synthetic.statements import credits, write_mt940
 
 LINES = int(os.environ.get("CESSION_BENCH_STATEMENT_LINES", "5000"))
 STORE_URL = os.environ.get("CESSION_BENCH_STATEMENT_DATABASE_URL")

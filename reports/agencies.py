@@ -5,8 +5,9 @@ placement was open (placed_on .. recalled_on, or the as-of day), and for an agen
 when its ``source`` is that agency. Recovery per placed zloty: collected during the placements /
 the balances at placement. Commission: the agency's rate or tier on what it collected.
 
-``kept_promise_rate`` (promises to pay kept, per agency) is the promises' issue's figure: the
-column is here, empty (None), until the promises are stored; ``promise_rates`` is where it joins.
+``kept_promise_rate``: of the promises to pay taken by the agency's collectors on the portfolio's
+claims that have ended, the share kept (kept / (kept + broken), as the last daily update of
+plans, settlements and promises left them: payments.promises); None where none has ended.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import date
 import polars as pl
 
 from allocation.results import with_commission
+from payments.promises import kept_rates
 
 PLACEMENT_SCHEMA = {
     "placement_id": pl.Int64,
@@ -28,14 +30,31 @@ PLACEMENT_SCHEMA = {
     "days_past_due": pl.Int32,
 }
 SOURCED_PAYMENT_SCHEMA = {"claim_id": pl.Int64, "event_date": pl.Date, "amount": pl.Int64, "source": pl.String}
+#: the stored promises a report reads (promises.status as the last daily update left it)
+PROMISE_SCHEMA = {
+    "agency_id": pl.String,
+    "collector": pl.String,
+    "status": pl.String,
+    "amount": pl.Int64,
+    "paid": pl.Int64,
+}
 
 
-def promise_rates(placements: pl.DataFrame, as_of: date) -> dict[str, float]:
-    """Kept-promise rate per agency: not stored yet (the promises' issue fills this in)."""
-    return {}
+def promise_rates(promises: pl.DataFrame | None) -> dict[str, float]:
+    """Kept-promise rate per agency (kept / (kept + broken)), of agencies with a promise ended."""
+    if promises is None or promises.height == 0:
+        return {}
+    rates = kept_rates(promises, "agency").filter(pl.col("agency_id").is_not_null() & pl.col("kept_rate").is_not_null())
+    return {r["agency_id"]: float(r["kept_rate"]) for r in rates.iter_rows(named=True)}
 
 
-def performance(placements: pl.DataFrame, payments: pl.DataFrame, agencies: pl.DataFrame, as_of: date) -> list[dict]:
+def performance(
+    placements: pl.DataFrame,
+    payments: pl.DataFrame,
+    agencies: pl.DataFrame,
+    as_of: date,
+    promises: pl.DataFrame | None = None,
+) -> list[dict]:
     """One row per agency (then per own queue): placements, open now, balance placed, collected
     during the placements, recovery per placed zloty, commission, net of commission, and the
     kept-promise rate (None until promises are stored)."""
@@ -46,7 +65,7 @@ def performance(placements: pl.DataFrame, payments: pl.DataFrame, agencies: pl.D
         return []
     paid = with_commission(placed, payments, agencies, as_of)
     names = dict(zip(agencies["agency_id"].to_list(), agencies["name"].to_list(), strict=True))
-    kept = promise_rates(placed, as_of)
+    kept = promise_rates(promises)
     per = (
         paid.with_columns(who=pl.coalesce("agency_id", pl.lit("queue:") + pl.col("queue")))
         .group_by("who")

@@ -132,7 +132,7 @@ def figures(
         "balances": balances.by_bucket(groups),
         "limitation": balances.by_limitation(groups),
         "days_past_due": balances.by_days_past_due(groups),
-        "agencies": agencies.performance(book.placements, book.placed_payments, book.agencies, as_of),
+        "agencies": agencies.performance(book.placements, book.placed_payments, book.agencies, as_of, book.promises),
         "erc": {
             "method": METHOD,
             "horizon_months": horizon,

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from allocation.store import agencies as stored_agencies
 from engine.store.bulk import read_snapshot
-from reports.agencies import PLACEMENT_SCHEMA, SOURCED_PAYMENT_SCHEMA
+from reports.agencies import PLACEMENT_SCHEMA, PROMISE_SCHEMA, SOURCED_PAYMENT_SCHEMA
 from reports.balances import BANDS, DPD_BANDS, MONEY, WITHIN, from_sums
 from reports.collections import (
     PAID_SCHEMA,
@@ -52,6 +52,7 @@ class Book:
     placements: pl.DataFrame
     placed_payments: pl.DataFrame
     agencies: pl.DataFrame
+    promises: pl.DataFrame | None = None  # the portfolio's promises to pay made by the day
 
 
 def _month(dialect: str, column: str) -> str:
@@ -143,7 +144,8 @@ def _paid_by_span(spans: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame |
 
 def freshness(engine: sa.Engine, portfolio_id: str) -> tuple:
     """What a kept report depends on, read by primary keys (instant): the portfolio's current run,
-    the newest claim, event, placement, allocation run and agency change. A recall from an own
+    the newest claim, event, placement, allocation run, agency change and promise, and the day of
+    the promises' last update. A recall from an own
     queue by `cession recall` changes none of them (it shows at the next of any)."""
     with engine.connect() as conn:
         return tuple(
@@ -152,7 +154,8 @@ def freshness(engine: sa.Engine, portfolio_id: str) -> tuple:
                     "SELECT (SELECT current_run_id FROM portfolios WHERE portfolio_id = :p), "
                     "(SELECT MAX(claim_id) FROM claims), (SELECT MAX(event_id) FROM events), "
                     "(SELECT MAX(placement_id) FROM placements), (SELECT MAX(allocation_run_id) FROM allocation_runs), "
-                    "(SELECT MAX(change_id) FROM agency_changes)"
+                    "(SELECT MAX(change_id) FROM agency_changes), (SELECT MAX(promise_id) FROM promises), "
+                    "(SELECT MAX(updated_as_of) FROM promises)"
                 ),
                 {"p": portfolio_id},
             ).one()
@@ -208,6 +211,12 @@ def read_book(engine: sa.Engine, portfolio_id: str, as_of: date, run_id: int | N
             SOURCED_PAYMENT_SCHEMA,
             mine | day,
         ),
+        "promises": (
+            f"SELECT {', '.join(f't.{c}' for c in PROMISE_SCHEMA)} FROM promises t JOIN claims c "
+            "ON c.claim_id = t.claim_id WHERE c.portfolio_id = :portfolio AND t.made_on <= :as_of",
+            PROMISE_SCHEMA,
+            mine | day,
+        ),
     }
     if run_id is not None:
         sums_schema = {
@@ -233,4 +242,5 @@ def read_book(engine: sa.Engine, portfolio_id: str, as_of: date, run_id: int | N
         placements=frames["placements"],
         placed_payments=frames["placed_payments"],
         agencies=stored_agencies(engine),
+        promises=frames["promises"],
     )

@@ -67,10 +67,15 @@ def plan(
         from api.tables import write_table
 
         write_table(planned.plan, out, money=("total_due",))
-    summary = planned.summary()
     if as_json:
-        console.print_json(summary)
+        console.print_json(planned.summary())
         return
+    print_plan(when, planned)
+
+
+def print_plan(when, planned) -> None:
+    """A day's plan for people: what goes out by step and channel, what is held by rule and why."""
+    summary = planned.summary()
     screen = console.out
     screen.print(
         f"[bold]Contacts of {when}[/] ({'as stored: sent from' if planned.stored else 'a plan: nothing stored'})"

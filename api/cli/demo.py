@@ -117,6 +117,9 @@ def demo(
     _demo_ingest(store, out)
     first, last = _demo_journal(store, out, events_df, day)
     _demo_report(store, out, day, claims_df)
+    _demo_statement(store, out, day, claims_df)
+    _demo_plans(store, day)
+    _demo_contacts(store, out, day)
     screen.print(f"Try: CESSION_DATABASE_URL=sqlite:///{(out / 'cession.db').resolve()} cession runs")
     screen.print(
         f"     cession segments --as-of {day}; cession placements --open --out placements.parquet; "
@@ -197,6 +200,95 @@ def _demo_report(store, out: Path, day, claims) -> None:
         f"9. the report on {largest} (curves, balances, agencies, ERC by chain-ladder) -> {path}:", highlight=False
     )
     print_summary(figures, None)
+
+
+def _demo_statement(store, out: Path, day, claims, lines: int = 2_000) -> None:
+    """The demo's money-in step: a bank statement (MT940) of credits to the demo's debtors' virtual
+    accounts, titles naming claims, a credit nobody's and returns, matched and posted."""
+    from api.cli.statements import print_report
+    from api.statements import service
+    from engine.store.virtual_accounts import configured_prefix
+    from synthetic.statements import credits, write_mt940
+
+    path = out / f"statement-{day}.sta"
+    with console.status(f"10. a bank statement of {formats.count(lines)} lines"):
+        write_mt940(credits(claims, lines, seed=7, prefix=configured_prefix(), refs="DEMO"), path, day)
+        report = service.import_file(store=store, file=path)
+    console.out.print(
+        f"10. a bank statement (MT940, {formats.count(lines)} lines: virtual accounts, titles, a credit nobody's, "
+        f"returns) -> {path}, imported:",
+        highlight=False,
+    )
+    print_report(report, 0)
+
+
+def _demo_plans(store, day) -> None:
+    """The demo's arrangements step: an instalment plan, a settlement and a promise to pay on claims
+    with something owed (made by the first demo; a second finds them), then the daily update."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from api.plans import service
+
+    if not service.list_plans(store=store, limit=1):
+        with store.connect() as conn:
+            owed = [
+                r[0]
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT s.claim_id FROM claim_state s JOIN portfolios p "
+                        "ON p.current_run_id = s.run_id AND p.portfolio_id = s.portfolio_id "
+                        "WHERE s.total_due > 100000 AND NOT s.time_barred ORDER BY s.claim_id LIMIT 3"
+                    )
+                )
+            ]
+        if len(owed) < 3:
+            return
+        signed = day - timedelta(days=20)
+        service.create_plan(
+            store=store, claim_id=owed[0], signed_on=signed, today=day, total=90_000, count=3,
+            first_due=signed + timedelta(days=14), down_payment=15_000, write_off_rest=True,
+        )  # fmt: skip
+        service.create_settlement(
+            store=store, claim_id=owed[1], amount=50_000, pay_by=day + timedelta(days=30), offered_on=day, today=day
+        )
+        service.create_promise(
+            store=store, claim_id=owed[2], amount=20_000, pay_by=day + timedelta(days=7), made_on=day, today=day,
+            collector="demo",
+        )  # fmt: skip
+    done = service.update(store=store, as_of=day)
+    plan = service.list_plans(store=store, limit=1, as_of=day)[-1]
+    settlement = service.list_settlements(store=store, limit=1)[-1]
+    promise = service.list_promises(store=store, limit=1)[-1]
+    console.out.print(
+        f"11. arrangements: plan {plan['plan_id']} on claim {plan['claim_id']} (its signing recorded as an "
+        f"acknowledgment: limitation starts anew), settlement {settlement['settlement_id']} on claim "
+        f"{settlement['claim_id']}, promise {promise['promise_id']} on claim {promise['claim_id']}; the daily update "
+        f"as of {day} ({done['seconds']} s): plan {plan['status']} ({plan['days_late']} days late), settlement "
+        f"{settlement['status']}, promise {promise['status']}. Try: cession plans show {plan['plan_id']}",
+        highlight=False,
+    )
+
+
+def _demo_contacts(store, out: Path, day) -> None:
+    """The demo's contacts step: the day's plan under the contact rules (nothing sent) and two letters
+    previewed to PDF (a notice of assignment and a pre-court demand)."""
+    from api.cli.contacts import print_plan
+    from api.contacts import service
+
+    with console.status("12. planning the day's contacts"):
+        planned = service.plan(store=store, as_of=day)
+    console.out.print(f"12. contacts the rules allow on {day} (nothing sent; cession contacts send does):")
+    print_plan(day, planned)
+    letters = out / "letters"
+    letters.mkdir(exist_ok=True)
+    for template in ("notice", "demand"):
+        service.preview(
+            store=store, claim_id=17, template=template, as_of=day, out=letters / f"{template}-17.pdf",
+            allow_stale_rates=True,
+        )  # fmt: skip
+    console.out.print(f"    letters previewed: {letters / 'notice-17.pdf'}, {letters / 'demand-17.pdf'}")
 
 
 def _demo_ingest(store, out: Path, rows: int = 20_000) -> None:

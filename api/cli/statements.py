@@ -62,7 +62,7 @@ def import_(
     if as_json:
         console.print_json(report.summary() | {"lines": _json_lines(report)})
         return
-    _print_report(report, lines)
+    print_report(report, lines)
 
 
 def _json_lines(report) -> list[dict]:
@@ -98,7 +98,7 @@ def _pln(grosz: int | None) -> str | None:
     return None if grosz is None else f"{grosz // 100}.{grosz % 100:02d}"
 
 
-def _print_report(report, shown: int) -> None:
+def print_report(report, shown: int) -> None:
     from rich.table import Table
 
     screen, count, amount = console.out, formats.count, formats.amount

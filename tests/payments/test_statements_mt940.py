@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from benchmarks.statement_files import credits, write_mt940
 from payments.statements import StatementError, mt940
+from synthetic.statements import credits, write_mt940
 from tests.payments.conftest import FIXTURES
 
 

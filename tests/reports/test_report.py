@@ -71,7 +71,7 @@ def test_the_figures_add_up_to_the_store(generated):
     ) <= len(f["portfolio"]["vintages"])  # each vintage rounded on its own
     assert f["agencies"], "the example allocation placed claims of the largest portfolio"
     for a in f["agencies"]:
-        assert a["kept_promise_rate"] is None
+        assert a["kept_promise_rate"] is None  # no promises to pay taken in this book
         assert a["net"] == a["collected"] - a["commission"]
 
 
@@ -202,3 +202,24 @@ def test_the_stores_sums_of_the_state_are_polars_sums_of_the_same_state(generate
     assert balances.by_limitation(stored) == balances.by_limitation(computed)
     assert balances.by_days_past_due(stored) == balances.by_days_past_due(computed)
     assert balances.by_bucket(stored) == balances.by_bucket(computed)
+
+
+def test_the_kept_promise_rate_per_agency_counts_the_promises_that_ended():
+    """Kept / (kept + broken) per agency; open and cancelled promises, and the purchaser's own (no
+    agency), leave the agencies' rates alone; an agency with none ended has no rate."""
+    import polars as pl
+
+    from reports.agencies import PROMISE_SCHEMA, promise_rates
+
+    rows = [
+        ("AG01", "anna", "kept", 10_000, 10_000),
+        ("AG01", "anna", "kept", 5_000, 5_000),
+        ("AG01", "piotr", "broken", 20_000, 1_000),
+        ("AG01", "piotr", "open", 3_000, 0),
+        ("AG01", None, "cancelled", 3_000, 0),
+        ("AG02", "ewa", "open", 1_000, 0),
+        (None, "own", "broken", 7_000, 0),
+    ]
+    promises = pl.DataFrame(rows, schema=PROMISE_SCHEMA, orient="row")
+    assert promise_rates(promises) == {"AG01": 0.6667}
+    assert promise_rates(None) == {} and promise_rates(promises.clear()) == {}

@@ -1,11 +1,11 @@
-"""Large bank statements for the benchmarks: credits to claims of a generated portfolio, written as
-a Polish bank's MT940 or as camt.053.001.08, with every kind of line the matching meets.
+"""Bank statements of a generated portfolio (the benchmarks' large ones, the demo's small one):
+credits to its claims written as a Polish bank's MT940, with every kind of line the matching meets.
 
 Of the credits (seeded): 50% to the debtor's virtual account, 25% with the claim's seller_ref in
 the title, 10% with the claim's id after a marker ("ID 123"), 10% nobody's (a name and title that
 fit no one), and 5% returns of credits earlier in the file.
 
-    uv run python -m benchmarks.statement_files --claims p10m/claims.parquet --lines 1000000 --out stmt.sta
+    uv run python -m synthetic.statements --claims p10m/claims.parquet --lines 1000000 --out stmt.sta
 """
 
 from __future__ import annotations
