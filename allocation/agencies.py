@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from allocation import yamlfile
-from allocation.predicates import Band
+from allocation.predicates import MAX_ZL, Band
 from engine.domain import DebtorKind
 
 
@@ -21,14 +21,14 @@ class AgencySpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     agency_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = Field(min_length=1, max_length=200)
-    capacity: int | None = Field(None, ge=0)
-    capacity_balance: Decimal | None = Field(None, ge=0, decimal_places=2)
+    capacity: int | None = Field(None, ge=0, le=2**31 - 1)  # the store's INTEGER
+    capacity_balance: Decimal | None = Field(None, ge=0, le=MAX_ZL, decimal_places=2)
     regions: list[str] = []
     debtor_kinds: list[DebtorKind] = []
     balance: Band | None = None
     commission_bp: int | None = Field(None, ge=0, le=10_000)
     commission_tiers: list[tuple[int, int]] | None = None
-    term_days: int | None = Field(None, gt=0)
+    term_days: int | None = Field(None, gt=0, le=36_500)
     active: bool = True
 
     @field_validator("regions")
@@ -45,6 +45,8 @@ class AgencySpec(BaseModel):
         if value is None:
             return value
         starts = [start for start, _ in value]
+        if any(not 0 <= start <= 36_500 for start in starts):
+            raise ValueError("a tier's days past due are within 0..36500")
         if starts != sorted(set(starts)) or (starts and starts[0] != 0):
             raise ValueError("tiers are [[0, bp], [days, bp], ...] with days rising from 0")
         for _, bp in value:

@@ -30,6 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from engine.domain import DebtorFlag, DebtorKind
 
+#: The largest amount in zł a band or a capacity may name: int64 grosz, what the store's columns hold.
+MAX_ZL = Decimal(2**63 - 1) / 100
+
 LimitationStatus = Literal["open", "window", "time_barred", "suspended"]
 LIMITATION_STATUSES: tuple[str, ...] = ("open", "window", "time_barred", "suspended")
 #: ``none`` and engine.domain.PlanStatus's values (tests/allocation/test_plan_status.py holds them equal)
@@ -40,8 +43,8 @@ class Band(BaseModel):
     """[min, max): either end may be null (open)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    min: Decimal | None = None
-    max: Decimal | None = None
+    min: Decimal | None = Field(None, ge=-MAX_ZL, le=MAX_ZL)
+    max: Decimal | None = Field(None, ge=-MAX_ZL, le=MAX_ZL)
 
     @model_validator(mode="before")
     @classmethod

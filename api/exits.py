@@ -10,6 +10,9 @@ code   name         when
 2      BAD_INPUT    bad input: a wrong option, file, day, amount or store state, or a file
                     the system refuses (no permission, disk full) (one line ``error: ...``
                     naming what and why; nothing was changed)
+3      DIFFERENCE   a check found what it checks for: `cession reconcile` found a difference
+                    between the journal and the events or engine states (printed with
+                    the claims behind it)
 130    INTERRUPTED  interrupted by Ctrl-C (SIGINT) or SIGTERM; what was being written is
                     rolled back or removed
 =====  ===========  ====================================================================
@@ -47,6 +50,7 @@ class ExitCode(IntEnum):
     OK = 0
     FAILED = 1
     BAD_INPUT = 2
+    DIFFERENCE = 3
     INTERRUPTED = 130
 
 

@@ -48,6 +48,16 @@ def decimal(value: float | Decimal | int, places: int) -> str:
     return f"{value:,.{places}f}".replace(",", GROUP).replace(".", DECIMAL)
 
 
+def ratio(value: float | None, places: int = 2) -> str:
+    """A multiple: 2.7547 -> '2,75×' (None: '-')."""
+    return "-" if value is None else decimal(value, places) + "\u00d7"
+
+
+def percent(value: float | None, places: int = 1) -> str:
+    """A fraction as a Polish percentage: 0.327 -> '32,7%' (None: '-')."""
+    return "-" if value is None else decimal(100 * value, places) + "%"
+
+
 def seconds(value: float | None) -> str:
     """A duration: 1.234 -> '1,23 s'."""
     return "-" if value is None else f"{decimal(value, 2)}{GROUP}s"

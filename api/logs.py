@@ -7,7 +7,7 @@ it (``run=-`` when a record carries none)::
 
     2026-02-28 22:41:05,123 INFO engine.store.runs run=17: stored 1000000 rows
 
-The level applies to Cession's own loggers (``engine``, ``ingest``, ``allocation``, ``api``):
+The level applies to Cession's own loggers (``engine``, ``ingest``, ``payments``, ``allocation``, ``api``):
 WARNING by default (a command's output is its result, not a log), INFO with ``cession -v``,
 DEBUG with ``-vv``, or any level by ``--log-level`` / ``CESSION_LOG_LEVEL``. Other libraries'
 loggers stay at WARNING. Records go to stderr: stdout is the command's result (``--json``).
@@ -19,7 +19,7 @@ import logging
 import sys
 
 #: Cession's top-level packages: their loggers get the chosen level
-OURS = ("engine", "ingest", "allocation", "api")
+OURS = ("engine", "ingest", "payments", "allocation", "api")
 FORMAT = "%(asctime)s %(levelname)s %(name)s run=%(run_id)s: %(message)s"
 #: -v, -vv: the level of each count of --verbose
 VERBOSE = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}

@@ -360,6 +360,47 @@ def code_of(member: Choice) -> int:
     return member.code
 
 
+class LineStatus(Choice):
+    """Where a line of a bank statement stands (``statement_lines.status``; docs/payments.md). A
+    statement's refused lines are not stored as lines: they are listed with the import that read
+    them (``statement_refusals``), and read again by the next import of the statement."""
+
+    POSTED = "posted", "matched and posted as events (payments, or the reversals of a return)"
+    OPEN = "open", "in suspense: nobody's yet (a candidate claim may be named for a person to confirm)"
+    ASSIGNED = "assigned", "taken out of suspense by a person and posted to a claim (`cession suspense assign`)"
+    REFUNDED = "refunded", "taken out of suspense by a person: the money is sent back (`cession suspense refund`)"
+    RETURNED = "returned", "taken out of suspense by the bank: a return of the credit came in a later statement"
+    SETTLED = "settled", "a return that took a credit out of suspense (no event: the credit had none)"
+
+    def __init__(self, _value: str, about: str) -> None:
+        self.about = about
+
+
+class MatchedBy(Choice):
+    """How a statement line found its claims (``statement_lines.matched_by``), in the order tried."""
+
+    VIRTUAL_ACCOUNT = "virtual_account", "the debtor's virtual account was credited"
+    SELLER_REF = "seller_ref", "a claim's seller_ref is in the title"
+    CLAIM_ID = "claim_id", "a claim's id is in the title"
+    NATIONAL_ID = "national_id", "the debtor's PESEL or NIP is in the title"
+    RETURN = "return", "a return of a credit posted before: its events reversed"
+    PERSON = "person", "assigned by a person from suspense"
+
+    def __init__(self, _value: str, about: str) -> None:
+        self.about = about
+
+
+class SplitRule(Choice):
+    """How a payment to a debtor (not to one claim) is split over the debtor's open claims."""
+
+    OLDEST_DUE_FIRST = "oldest_due_first", "the claim due first gets paid first (ties: the smaller claim id)"
+    LARGEST_BALANCE_FIRST = "largest_balance_first", "the claim with the largest balance gets paid first"
+    PROPORTIONAL = "proportional", "each open claim in proportion to its balance (grosz by largest remainder)"
+
+    def __init__(self, _value: str, about: str) -> None:
+        self.about = about
+
+
 class PlanStatus(Choice):
     """A payment plan's status (``payment_plans.status``; docs/plans.md says how the daily update
     decides it). Columns: whether the plan is over (the daily update no longer looks at it); one

@@ -33,6 +33,7 @@ from engine.packing import (
     Columns,
     Frame,
     array,
+    arrays_in_one_query,
     as_polars,
     event_order,
     frozen,
@@ -43,13 +44,13 @@ from engine.packing import (
 from engine.rules import RuleBook, StaleRulesError, day_number, load_rules
 from engine.schema import CLAIMS, EVENTS, NOT_READ_BY_ENGINE
 from engine.validation import (
+    ONE_PASS_ROWS,
     EngineInputError,
-    as_enums,
-    check_claims,
-    check_events,
     check_unique,
     check_unknown_claims,
-    conform,
+    checked,
+    claim_checks,
+    event_checks,
     reversal_error,
 )
 from engine.waterfall import ALL_WATERFALLS, WaterfallSetting, resolve
@@ -144,16 +145,12 @@ class Prepared:
 
 def checked_claims(frame: pl.DataFrame) -> pl.DataFrame:
     """Claims with the contract's columns, dtypes and enums, every row rule checked."""
-    claims = as_enums(conform(frame, "claims", CLAIMS, NOT_READ_BY_ENGINE["claims"]), "claims", CLAIMS)
-    check_claims(claims)
-    return claims
+    return checked(frame, "claims", CLAIMS, NOT_READ_BY_ENGINE["claims"], claim_checks)
 
 
 def checked_events(frame: pl.DataFrame) -> pl.DataFrame:
     """Events with the contract's columns, dtypes and enums, every row rule checked."""
-    events = as_enums(conform(frame, "events", EVENTS, NOT_READ_BY_ENGINE["events"]), "events", EVENTS)
-    check_events(events)
-    return events
+    return checked(frame, "events", EVENTS, NOT_READ_BY_ENGINE["events"], event_checks)
 
 
 def prepare(
@@ -184,6 +181,16 @@ def prepare_inputs(
     claims_df = checked_claims(as_polars(claims, "claims"))
     events_df = checked_events(as_polars(events, "events"))
 
+    if claims_df.height + events_df.height <= ONE_PASS_ROWS:
+        columns = _small_columns(claims_df, events_df)
+        if not strictly_increasing(columns["claim_id"]):  # else sorted and unique
+            check_unique(claims_df, "claims", "claim_id")
+        if not strictly_increasing(columns["ev_id"]):
+            check_unique(events_df, "events", "event_id")
+        if not strictly_increasing(columns["claim_id"]) or not _events_in_order(columns):
+            claims_df, events_df = claims_df.sort("claim_id"), events_df.sort("claim_id", "event_date", "event_id")
+            columns = _small_columns(claims_df, events_df)
+        return _prepared(columns, claims_df, events_df, waterfall, rules)
     claim_id = packed(claims_df.get_column("claim_id"), np.int64)
     if not strictly_increasing(claim_id):  # else sorted and unique
         check_unique(claims_df, "claims", "claim_id")
@@ -208,6 +215,22 @@ def prepare_inputs(
         },
     }
 
+    return _prepared(columns, claims_df, events_df, waterfall, rules)
+
+
+def _small_columns(claims_df: pl.DataFrame, events_df: pl.DataFrame) -> Columns:
+    """Every array of a few claims and events, in one query a table."""
+    return arrays_in_one_query(claims_df, CLAIM_ARRAYS) | arrays_in_one_query(events_df, EVENT_ARRAYS)
+
+
+def _events_in_order(columns: Columns) -> bool:
+    return events_in_order(columns["ev_claim"], columns["ev_day"], columns["ev_id"])
+
+
+def _prepared(
+    columns: Columns, claims_df: pl.DataFrame, events_df: pl.DataFrame, waterfall: WaterfallSetting, rules: RuleBook
+) -> Prepared:
+    """``inputs_of`` the packed arrays, the reversals' targets put in and the events' offsets found."""
     columns["ev_value"] = own(columns["ev_value"])
     put_reverses(columns["ev_value"], columns["ev_kind"], events_df.get_column("reverses"))
     offsets = event_offsets(columns["claim_id"], columns.pop("ev_claim"))

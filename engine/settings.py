@@ -11,6 +11,7 @@ engine, the store and the HTTP API share.
 | ``CESSION_RULES_DIR`` | a folder of updated rule tables (replacing the shipped files of the same name) | the shipped tables |
 | ``CESSION_UPLOADS_DIR`` | where the HTTP API keeps uploaded seller files and their reports | ``uploads`` in the user data folder |
 | ``CESSION_WEBHOOKS_PRIVATE`` | let webhooks go to loopback and private addresses (a purchaser's own network, tests) | ``false``: refused |
+| ``CESSION_VIRTUAL_ACCOUNT_PREFIX`` | the fund's bank sort code and client number that debtors' virtual accounts start with (engine/store/virtual_accounts.py) | ``9990000900``, a made-up bank for demos: set your own |
 | ``CESSION_STRATEGY`` | the allocation strategy (YAML) `cession allocate` uses without ``--strategy`` | allocation/examples/strategy.yaml |
 
 Options given on the command line (``--database-url``, ``--executor``, ``--partitions``) or in
@@ -61,6 +62,9 @@ class Settings(BaseSettings):
     #: Webhook URLs may point at loopback, private, link-local or reserved addresses (else refused:
     #: an agency could otherwise make the server post into the purchaser's own network).
     webhooks_private: bool = False
+    #: The fund's bank sort code (8 digits) and client number that every debtor's virtual account
+    #: starts with; the default is a made-up bank (999) for demos and tests.
+    virtual_account_prefix: str = "9990000900"
 
 
 def env_name(setting: str) -> str:
@@ -77,6 +81,7 @@ RULES = ("rules_dir",)
 STRATEGY = ("strategy",)
 UPLOADS = ("uploads_dir",)
 WEBHOOKS = ("webhooks_private",)
+VIRTUAL_ACCOUNTS = ("virtual_account_prefix",)
 
 
 def read(used: tuple[str, ...] = ()) -> Settings:

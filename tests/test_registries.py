@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from contacts.vocabulary import Channel as ContactChannel
+from contacts.vocabulary import ContactStatus, Delivery
+from contacts.vocabulary import Template as ContactTemplate
 from engine.domain import (
     AMOUNT_EVENT_KINDS,
     CLAIM_LIMITATION_KINDS,
@@ -30,6 +33,8 @@ from engine.domain import (
     JobStatus,
     KeyRole,
     LimitationKind,
+    LineStatus,
+    MatchedBy,
     PlacementQueue,
     PlanStatus,
     PromiseStatus,
@@ -162,6 +167,14 @@ CHECKED = {
     ("agency_changes", "change"): tuple(AgencyChange),
     ("jobs", "kind"): tuple(JobKind),
     ("jobs", "status"): tuple(JobStatus),
+    # contacts/ (contacts.vocabulary; the models write the values out: the engine does not import contacts)
+    ("contacts", "template"): tuple(ContactTemplate),
+    ("contacts", "channel"): tuple(ContactChannel),
+    ("contacts", "status"): tuple(ContactStatus),
+    ("contact_events", "result"): tuple(Delivery),
+    ("contact_objections", "channel"): tuple(ContactChannel),
+    ("statement_lines", "status"): tuple(LineStatus),
+    ("statement_lines", "matched_by"): tuple(MatchedBy),
     ("payment_plans", "status"): tuple(PlanStatus),
     ("settlements", "status"): tuple(SettlementStatus),
     ("promises", "status"): tuple(PromiseStatus),

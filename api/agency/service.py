@@ -48,12 +48,13 @@ def poster(*, caller: Caller) -> Poster:
 def balance(*, store: sa.Engine, caller: Caller, claim_id: int, as_of: date, allow_stale_rates: bool = True) -> dict:
     """A claim's balance as of ``as_of``, computed by the engine from the store's claim and every
     event stored up to this moment (an event posted a second ago included)."""
-    from api.claims.service import computed_state
+    from api.claims.service import state_of
 
-    with store.connect() as conn:
+    with store.connect() as conn:  # one connection: each checkout costs a round trip on return
         if caller.agency_id is not None and not claims_repository.placed_with(conn, [claim_id], caller.agency_id):
             raise NotFound(f"claim {claim_id}: not found")
-    return computed_state(store=store, claim_id=claim_id, as_of=as_of, allow_stale_rates=allow_stale_rates)
+        frames = claims_repository.claim_frames(conn, claim_id)
+    return state_of(frames=frames, claim_id=claim_id, as_of=as_of, allow_stale_rates=allow_stale_rates)
 
 
 PAGE_MAX = 1000

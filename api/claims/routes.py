@@ -34,7 +34,9 @@ def claim(
     as_of: Annotated[date | None, Query(description="The day of the limitation explanation (default: today).")] = None,
 ) -> dict[str, Any]:
     """The claim, its debtor (the read is audited), its events, its current stored state, its
-    placements, and its limitation step by step with the article or resolution behind each step."""
+    placements, its limitation step by step with the article or resolution behind each step, and
+    its contacts (each letter, e-mail or text with its delivery results, or the rule that held it)
+    with the debtor's objections and doubtful addresses."""
     found = service.detail(store=store, claim_id=claim_id, who=caller.name, as_of=as_of)
     return {
         "claim": _money(found["claim"], CLAIM_MONEY),
@@ -43,6 +45,7 @@ def claim(
         "state": _money(found["state"], service.MONEY),
         "placements": found["placements"],
         "limitation": found["limitation"],
+        "contacts": found["contacts"],
     }
 
 

@@ -62,12 +62,19 @@ MONEY = (
 def computed_state(*, store: sa.Engine, claim_id: int, as_of, allow_stale_rates: bool = True) -> dict:
     """One claim's claim_state row as of ``as_of``, computed now by the engine from the claim and
     all its stored events (``NotFound`` for an unknown claim)."""
-    from engine.errors import NotFound
-    from engine.kernel_run import compute_state
     from engine.store.claims import claim_frames
 
     with store.connect() as conn:
         frames = claim_frames(conn, claim_id)
+    return state_of(frames=frames, claim_id=claim_id, as_of=as_of, allow_stale_rates=allow_stale_rates)
+
+
+def state_of(*, frames, claim_id: int, as_of, allow_stale_rates: bool = True) -> dict:
+    """The claim_state row the engine computes from one claim's frames (``claim_frames``; None:
+    ``NotFound``)."""
+    from engine.errors import NotFound
+    from engine.kernel_run import compute_state
+
     if frames is None:
         raise NotFound(f"claim {claim_id}: not found")
     claims, events = frames
@@ -97,11 +104,24 @@ def detail(*, store: sa.Engine, claim_id: int, who: str, as_of=None) -> dict:
             "events": repository.event_rows(conn, claim_id),
             "state": repository.current_state_row(conn, claim_id),
             "placements": repository.placement_rows(conn, claim_id),
+            "contacts": _contact_history(conn, claim_id, claim["debtor_id"]),
         }
     from datetime import date
 
     found["limitation"] = limitation(claim=claim, events=found["events"], as_of=as_of or date.today())
     return found
+
+
+def _contact_history(conn: sa.Connection, claim_id: int, debtor_id: int) -> dict:
+    """The claim's contacts (newest first, with their delivery results and the rule of each held
+    one), and its debtor's objections and doubtful addresses (contacts/)."""
+    from contacts import store as contacts
+
+    return {
+        "contacts": contacts.history(conn, claim_id=claim_id),
+        "objections": contacts.objections(conn, debtor_id),
+        "doubtful_addresses": contacts.doubtful(conn, debtor_id),
+    }
 
 
 def portfolios(*, store: sa.Engine) -> list[dict]:

@@ -18,7 +18,12 @@ polars, pyarrow, Ray and SQLAlchemy are imported by the services and the engine)
 | ``allocation`` | ``agencies add|list|update|deactivate|load``, ``segments``, ``allocate``, ``placements``, ``recall``, ``explain`` |
 | ``keys`` | ``keys create``, ``keys list``, ``keys revoke``, ``serve`` |
 | ``webhooks`` | ``webhooks deliver`` |
+| ``statements`` | ``statements import FILE``, ``statements list``, ``suspense list|assign|refund`` |
+| ``debtors`` | ``debtors export`` |
 | ``plans`` | ``plans create|show|list|cancel|update``, ``settlements create|show|list|cancel``, ``promises create|show|list|cancel|rates`` |
+| ``contacts`` | ``contacts plan|send|results|history|object``, ``letters templates|preview|reproduce`` |
+| ``ledger`` | ``journal``, ``reconcile`` |
+| ``reports`` | ``report`` |
 """
 
 from __future__ import annotations
@@ -28,7 +33,23 @@ from typing import Annotated
 import typer
 
 from api import exits, logs
-from api.cli import allocation, calculators, demo, ingest, keys, plans, runs, states, store, webhooks
+from api.cli import (
+    allocation,
+    calculators,
+    contacts,
+    debtors,
+    demo,
+    ingest,
+    keys,
+    ledger,
+    plans,
+    reports,
+    runs,
+    statements,
+    states,
+    store,
+    webhooks,
+)
 
 app = typer.Typer(
     name="cession",
@@ -77,15 +98,23 @@ app.command()(allocation.allocate)
 app.command()(allocation.placements)
 app.command()(allocation.recall)
 app.command()(allocation.explain)
+app.command()(reports.report)
 app.add_typer(store.db_app, name="db")
 app.add_typer(ingest.ingest_app, name="ingest")
+app.add_typer(debtors.debtors_app, name="debtors")
 app.add_typer(allocation.agencies_app, name="agencies")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
+app.add_typer(contacts.contacts_app, name="contacts")
+app.add_typer(contacts.letters_app, name="letters")
+app.add_typer(statements.statements_app, name="statements")
+app.add_typer(statements.suspense_app, name="suspense")
 app.add_typer(plans.plans_app, name="plans")
 app.add_typer(plans.settlements_app, name="settlements")
 app.add_typer(plans.promises_app, name="promises")
 app.command()(keys.serve)
+app.command()(ledger.journal)
+app.command()(ledger.reconcile)
 
 
 def main() -> None:

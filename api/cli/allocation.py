@@ -545,10 +545,14 @@ def explain(
 ) -> None:
     """Why a claim gets its decision: its state, segment, score, each rule tried and the holds."""
     from api.allocation import service
+    from api.cli.contacts import jsonable, print_history
+    from api.contacts import service as contacts_service
     from engine.money import pln
 
     day = day_or_today(as_of, "--as-of")
-    why = service.explain(store=opened(database_url), claim_id=claim_id, as_of=day, strategy_path=strategy)
+    store = opened(database_url)
+    why = service.explain(store=store, claim_id=claim_id, as_of=day, strategy_path=strategy)
+    contacts = contacts_service.history(store=store, claim_id=claim_id)
     claim, decision = why.claim, why.decision
     if as_json:
         shown = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in claim.items()}
@@ -575,6 +579,7 @@ def explain(
                 "open_placement": None
                 if why.open_placement is None
                 else {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in why.open_placement.items()},
+                "contacts": jsonable(contacts),
             }
         )
         return
@@ -624,3 +629,4 @@ def explain(
         + (f", {escape(decision['reason'])}" if decision["reason"] else ""),
         highlight=False,
     )
+    print_history(screen, contacts)

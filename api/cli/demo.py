@@ -64,7 +64,7 @@ def demo(
         str | None, typer.Option("--database-url", help="Store URL (default: an embedded SQLite file in --out).")
     ] = None,
 ) -> None:
-    """The whole product so far on a demo portfolio: generate -> store -> run -> allocate -> summary."""
+    """The whole product so far on a demo portfolio: generate -> store -> run -> allocate -> ingest -> report."""
     from api.claims import service as claims_service
     from api.runs import service as runs_service
     from api.store.service import shown
@@ -115,10 +115,18 @@ def demo(
     print_run(record)
     _demo_allocation(store, day)
     _demo_ingest(store, out)
+    first, last = _demo_journal(store, out, events_df, day)
+    _demo_report(store, out, day, claims_df)
     screen.print(f"Try: CESSION_DATABASE_URL=sqlite:///{(out / 'cession.db').resolve()} cession runs")
     screen.print(
         f"     cession segments --as-of {day}; cession placements --open --out placements.parquet; "
         f"cession explain 17 --as-of {day}"
+    )
+    screen.print(
+        f"     cession journal --from {first} --to {last} --out journal.xlsx --trial-balance; cession reconcile --from {first} --to {last}"
+    )
+    screen.print(
+        f"     cession report --portfolio PORTFOLIO --as-of {day} --out report.html; cession serve, then /dashboard"
     )
     screen.print("     cession interest --principal 1000 --from 2025-05-01 --to 2026-03-31 --allow-stale-rates")
     screen.print("     cession limitation --due 2016-03-15 --kind business --event acknowledgment:2019-01-10")
@@ -145,6 +153,50 @@ def _demo_allocation(store, day) -> None:
     with console.status("allocating"):
         done = allocation_service.allocate(store=store, as_of=day, strategy_path=examples / "strategy.yaml")
     print_allocation(done)
+
+
+def _demo_journal(store, out: Path, events, day) -> tuple:
+    """The demo's journal step: the month of the latest events (on or before ``day``), written to
+    Parquet, and its reconciliation; returns the month's first and last day."""
+    from datetime import timedelta
+
+    import polars as pl
+
+    from api.cli.ledger import print_journal
+    from api.ledger import service as ledger_service
+
+    latest = events.filter(pl.col("event_date") <= day).get_column("event_date").max() or day
+    first = latest.replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    screen = console.out
+    path = out / f"journal-{first:%Y-%m}.parquet"
+    with console.status(f"8. the journal of {first:%Y-%m}"):
+        book = ledger_service.book_of(store=store)
+        j = ledger_service.compute(book=book, first=first, last=last, allow_stale_rates=True)
+        ledger_service.write(journal=j, out=path)
+        r = ledger_service.reconciliation(journal=j)
+    screen.print(f"8. the journal of {first}..{last} (every transaction balanced) -> {path}:", highlight=False)
+    print_journal(ledger_service.summary(journal=j))
+    screen.print(
+        "   reconciled with the events and the engine's states: "
+        + ("no difference" if r.ok else f"[red]{len(r.differences)} difference(s)[/] (cession reconcile shows them)")
+    )
+    return first, last
+
+
+def _demo_report(store, out: Path, day, claims) -> None:
+    """The demo's report step: the largest portfolio's analytics and ERC as a self-contained page."""
+    from api.cli.reports import print_summary
+    from api.reports import service
+
+    largest = claims.group_by("portfolio_id").len().sort(["len", "portfolio_id"], descending=[True, False]).item(0, 0)
+    with console.status(f"9. the report on {largest}"):
+        figures = service.report(store=store, portfolio_id=largest, as_of=day, rate=service.discount_rate(text=None))
+        path = service.write_html(figures=figures, out=out / "report.html")
+    console.out.print(
+        f"9. the report on {largest} (curves, balances, agencies, ERC by chain-ladder) -> {path}:", highlight=False
+    )
+    print_summary(figures, None)
 
 
 def _demo_ingest(store, out: Path, rows: int = 20_000) -> None:

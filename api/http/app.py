@@ -26,6 +26,7 @@ def create_app(store: sa.Engine) -> FastAPI:
     from api.allocation.routes import router as strategies
     from api.claims.routes import portfolios_router as portfolios
     from api.claims.routes import router as claims
+    from api.http.dashboard import router as dashboard
     from api.jobs import service as jobs
     from api.jobs.routes import router as job_routes
     from api.legal.routes import router as legal
@@ -47,7 +48,7 @@ def create_app(store: sa.Engine) -> FastAPI:
     #: on a thread made when the first job comes (``api.jobs.routes``)
     app.state.jobs = None
     problems.install(app)
-    for router in (agency, webhooks, legal, claims, portfolios, agencies, strategies, runs, job_routes):
+    for router in (agency, webhooks, legal, claims, portfolios, agencies, strategies, runs, job_routes, dashboard):
         app.include_router(router)
 
     def openapi() -> dict:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import polars as pl
 import sqlalchemy as sa
 
+from engine.store import virtual_accounts
 from engine.store.bulk import OnBatch, Schema, _quote, is_postgres, read_frame, write_frame
 from engine.store.models import (
     DebtorKey,
@@ -22,6 +23,7 @@ from engine.store.models import (
     IngestOverlap,
     IngestReject,
     Portfolio,
+    VirtualAccount,
 )
 from engine.store.records import DEBTOR_SCHEMA
 
@@ -191,6 +193,7 @@ def write_debtors(
     )
     write_frame(conn, "debtors", debtors, on_batch=on_batch)
     write_frame(conn, DebtorKey.__tablename__, keys.select(list(DEBTOR_KEY_SCHEMA)))
+    virtual_accounts.assign(conn, debtors["debtor_id"], virtual_accounts.configured_prefix())
 
 
 def delete_debtors(conn: sa.Connection, debtor_ids: pl.Series) -> None:
@@ -200,7 +203,7 @@ def delete_debtors(conn: sa.Connection, debtor_ids: pl.Series) -> None:
     for i in range(0, len(ids), step):
         params = {f"v{j}": v for j, v in enumerate(ids[i : i + step])}
         marks = ", ".join(f":v{j}" for j in range(len(params)))
-        for table in (DebtorKey.__tablename__, "debtors"):
+        for table in (VirtualAccount.__tablename__, DebtorKey.__tablename__, "debtors"):
             conn.execute(sa.text(f"DELETE FROM {table} WHERE debtor_id IN ({marks})"), params)
 
 

@@ -25,6 +25,8 @@ from engine.domain import (
     JobKind,
     JobStatus,
     KeyRole,
+    LineStatus,
+    MatchedBy,
     PlacementQueue,
     PlanStatus,
     PromiseStatus,
@@ -48,6 +50,11 @@ def utcnow() -> datetime:
     from datetime import UTC
 
     return datetime.now(UTC)
+
+
+def utcnow_day() -> date:
+    """Today in UTC: the day an event is recorded."""
+    return utcnow().date()
 
 
 class UtcDateTime(sa.types.TypeDecorator):
@@ -113,6 +120,17 @@ class Debtor(Base):
     flags: Mapped[list[str]] = mapped_column(Json, default=list)
 
 
+class VirtualAccount(Base):
+    """A debtor's own account number at the fund's bank (engine/store/virtual_accounts.py): given
+    once, kept for good."""
+
+    __tablename__ = "virtual_accounts"
+
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    nrb: Mapped[str] = mapped_column(sa.String(26), unique=True)  # 26 digits, no spaces, no "PL"
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Claim(Base):
     __tablename__ = "claims"
     __table_args__ = (
@@ -163,6 +181,9 @@ class Event(Base):
     reverses: Mapped[int | None] = mapped_column(sa.BigInteger)
     source: Mapped[str | None] = mapped_column(sa.String(64))
     idempotency_key: Mapped[str] = mapped_column(key(200), unique=True)
+    #: the day the event was recorded in the store (the journal posts it then, ledger/); null for
+    #: events stored before migration 0014: taken as recorded on their own event_date
+    recorded_on: Mapped[date | None] = mapped_column(sa.Date, default=utcnow_day)
 
 
 class EngineRun(Base):
@@ -562,6 +583,208 @@ class DebtorKey(Base):
     name_key: Mapped[str] = mapped_column(key(300), index=True)
     birth_date: Mapped[date | None] = mapped_column(sa.Date)
     postal_code: Mapped[str | None] = mapped_column(sa.String(6))
+
+
+#: contacts.vocabulary.Channel's values
+CONTACT_CHANNELS = ("letter", "email", "sms", "phone")
+
+
+class ContactTemplate(Base):
+    """A version of a letter's or message's template (contacts/templates.py): the files it reads,
+    kept whole, by the sha256 of their names and texts; ``version`` counts the versions of ``name``."""
+
+    __tablename__ = "contact_templates"
+    __table_args__ = (sa.UniqueConstraint("name", "version"),)
+
+    template_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))  # the file it starts from: demand.typ.j2
+    version: Mapped[int] = mapped_column(sa.Integer)
+    files: Mapped[dict] = mapped_column(Json)  # file name -> text
+    loaded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Contact(Base):
+    """A contact with a debtor about a claim on a day (contacts/): queued in its channel's window,
+    then sent, delivered, bounced or returned; or held by a rule of the contact rules (``rule``),
+    never silently dropped. A letter keeps its data, template version and PDF's sha256: it renders
+    again byte for byte (`cession letters reproduce`). A day's plan is stored once per claim and step."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        sa.UniqueConstraint("day", "claim_id", "step"),
+        # contacts.vocabulary's values (engine does not import contacts; tests/test_registries.py holds them equal)
+        _one_of("template", ("notice", "reminder", "demand")),
+        _one_of("channel", CONTACT_CHANNELS),
+        _one_of("status", ("held", "queued", "sent", "failed", "expired", "delivered", "bounced", "returned")),
+        sa.CheckConstraint("(status = 'held') = (rule IS NOT NULL)", name="held_has_rule"),
+        sa.Index("ix_contacts_claim_id_day", "claim_id", "day"),
+        sa.Index("ix_contacts_debtor_id_day", "debtor_id", "day"),
+        sa.Index("ix_contacts_day_status", "day", "status"),
+    )
+
+    contact_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date)
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger)
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger)
+    step: Mapped[str] = mapped_column(sa.String(40))
+    template: Mapped[str] = mapped_column(sa.String(16))  # contacts.vocabulary.Template
+    channel: Mapped[str | None] = mapped_column(
+        sa.String(8)
+    )  # contacts.vocabulary.Channel; none: held before one was chosen
+    status: Mapped[str] = mapped_column(sa.String(16))  # contacts.vocabulary.ContactStatus
+    rule: Mapped[str | None] = mapped_column(sa.String(24))  # contacts.vocabulary.HoldRule of a held contact
+    detail: Mapped[str | None] = mapped_column(sa.String(500))
+    window_start: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    window_end: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rules_sha256: Mapped[str] = mapped_column(sa.String(64))
+    template_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    data: Mapped[dict | None] = mapped_column(Json)  # what the template was rendered with
+    document_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    pages: Mapped[int | None] = mapped_column(sa.Integer)
+    address: Mapped[str | None] = mapped_column(sa.String(500))  # where it went: postal address, e-mail, phone
+    batch: Mapped[str | None] = mapped_column(sa.String(200))
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ContactEvent(Base):
+    """A delivery result a channel reported (`cession contacts results FILE`): delivered, bounced,
+    returned. The same result of the same contact is stored once."""
+
+    __tablename__ = "contact_events"
+    __table_args__ = (
+        sa.UniqueConstraint("contact_id", "result"),
+        _one_of("result", ("delivered", "bounced", "returned")),
+    )
+
+    event_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.contact_id"), index=True)
+    result: Mapped[str] = mapped_column(sa.String(16))  # contacts.vocabulary.Delivery
+    day: Mapped[date] = mapped_column(sa.Date)
+    detail: Mapped[str | None] = mapped_column(sa.String(500))
+    source: Mapped[str | None] = mapped_column(sa.String(500))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ContactObjection(Base):
+    """A debtor's objection to a channel (no texts, no calls, ...): the rules never use it again."""
+
+    __tablename__ = "contact_objections"
+    __table_args__ = (_one_of("channel", CONTACT_CHANNELS),)
+
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    channel: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    since: Mapped[date] = mapped_column(sa.Date)
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DoubtfulAddress(Base):
+    """A debtor's postal address a letter came back from (as the letter printed it: street, postal
+    code and city on three lines): no letter goes there again; a new address is not doubtful."""
+
+    __tablename__ = "doubtful_addresses"
+
+    debtor_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    address: Mapped[str] = mapped_column(sa.String(500), primary_key=True)
+    since: Mapped[date] = mapped_column(sa.Date)
+    contact_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class StatementImport(Base):
+    """One `cession statements import` of a bank statement file: what it was, and what became of
+    its lines (posted + suspense + refused = lines read, checked before the commit). A statement
+    imported again gets a row of its own; its lines already stored count as ``already``."""
+
+    __tablename__ = "statement_imports"
+
+    import_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    bank_account: Mapped[str] = mapped_column(key(26), index=True)
+    file_name: Mapped[str] = mapped_column(sa.String(500))
+    content_sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    format: Mapped[str] = mapped_column(sa.String(64))  # mt940 | camt053 | csv:<profile>
+    statement_ref: Mapped[str | None] = mapped_column(sa.String(200))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    split_rule: Mapped[str] = mapped_column(sa.String(32))
+    lines_read: Mapped[int] = mapped_column(sa.BigInteger)
+    posted: Mapped[int] = mapped_column(sa.BigInteger)
+    suspense: Mapped[int] = mapped_column(sa.BigInteger)
+    refused: Mapped[int] = mapped_column(sa.BigInteger)
+    already: Mapped[int] = mapped_column(sa.BigInteger)  # of posted + suspense: stored by an earlier import
+    events: Mapped[int] = mapped_column(sa.BigInteger)  # events this import wrote
+    details: Mapped[dict | None] = mapped_column(Json)  # by match, amounts
+
+
+class StatementLine(Base):
+    """A line of a bank statement, stored once per (account, bank reference): posted (its events in
+    ``statement_line_events``) or in suspense (``status`` open until a person or a return closes it)."""
+
+    __tablename__ = "statement_lines"
+    __table_args__ = (
+        sa.UniqueConstraint("bank_account", "bank_ref"),
+        sa.Index("ix_statement_lines_status", "status"),
+        sa.Index("ix_statement_lines_end_to_end_id", "end_to_end_id"),
+        _one_of("status", LineStatus),
+        _one_of("matched_by", MatchedBy),
+    )
+
+    line_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    import_id: Mapped[int] = mapped_column(sa.BigInteger)  # the import that stored it
+    position: Mapped[int] = mapped_column(sa.BigInteger)  # in that import's file, 1-based
+    bank_account: Mapped[str] = mapped_column(key(26))
+    bank_ref: Mapped[str] = mapped_column(key(200))
+    end_to_end_id: Mapped[str | None] = mapped_column(key(200))
+    booking_date: Mapped[date] = mapped_column(sa.Date)
+    value_date: Mapped[date | None] = mapped_column(sa.Date)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)  # grosz, > 0
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    direction: Mapped[str] = mapped_column(sa.String(8))  # credit | debit
+    is_return: Mapped[bool] = mapped_column(sa.Boolean)
+    return_of: Mapped[str | None] = mapped_column(sa.String(200))
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    counterparty_name: Mapped[str | None] = mapped_column(sa.String(300))
+    counterparty_account: Mapped[str | None] = mapped_column(sa.String(40))
+    virtual_account: Mapped[str | None] = mapped_column(sa.String(26))
+    status: Mapped[str] = mapped_column(sa.String(16))  # LineStatus
+    matched_by: Mapped[str | None] = mapped_column(sa.String(24))  # MatchedBy; none in suspense
+    debtor_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    split_rule: Mapped[str | None] = mapped_column(sa.String(32))  # SplitRule, when split over a debtor's claims
+    #: in suspense: why; a candidate (name and amount fit) is named, never posted without a person
+    reason: Mapped[str | None] = mapped_column(sa.String(300))
+    candidate_claim_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    reverses_line_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # a return: the line it returns
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(100))
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class StatementLineEvent(Base):
+    """The events a statement line became, with the claim and amount of each: the split recorded."""
+
+    __tablename__ = "statement_line_events"
+    __table_args__ = (sa.Index("ix_statement_line_events_event_id", "event_id"),)
+
+    line_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)  # grosz; a reversal: the amount it takes back
+
+
+class StatementRefusal(Base):
+    """A statement line an import refused, with the reason (a debit that is no return, a line that
+    cannot be read, a return of a credit nobody imported); the next import of the file reads it again."""
+
+    __tablename__ = "statement_refusals"
+
+    import_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    bank_ref: Mapped[str | None] = mapped_column(sa.String(200))
+    booking_date: Mapped[date | None] = mapped_column(sa.Date)
+    amount: Mapped[int | None] = mapped_column(sa.BigInteger)
+    direction: Mapped[str | None] = mapped_column(sa.String(8))
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.String(300))
 
 
 def _one_open_per_claim(table: str, open_status: str) -> sa.Index:

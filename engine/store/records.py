@@ -12,15 +12,16 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 import polars as pl
 import sqlalchemy as sa
 
 from engine.schema import CLAIMS, EVENTS
+from engine.store import virtual_accounts
 from engine.store.bulk import OnBatch, Schema, _quote, is_postgres, read_frame, write_frame
-from engine.validation import check_claims, check_events, conform
+from engine.validation import EngineInputError, check_claims, check_events, conform
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,16 @@ class AuditAction(StrEnum):
     READ_DEBTOR = "read_debtor"
     #: a caller of the HTTP API wrote to the store (events posted, a case returned)
     API_WRITE = "api_write"
+    #: contacts (contacts/): a day's plan stored, a dispatch, delivery results, a debtor's objection
+    CONTACTS_PLANNED = "contacts_planned"
+    CONTACTS_SENT = "contacts_sent"
+    CONTACT_RESULTS = "contact_results"
+    CONTACT_OBJECTION = "contact_objection"
+    #: a bank statement imported (`cession statements import`)
+    STATEMENT_IMPORT = "statement_import"
+    #: a line taken out of suspense by a person (`cession suspense assign|refund`)
+    SUSPENSE_ASSIGN = "suspense_assign"
+    SUSPENSE_REFUND = "suspense_refund"
     #: a payment plan, settlement or promise to pay made or cancelled (payments/)
     PLAN = "plan"
     SETTLEMENT = "settlement"
@@ -117,13 +128,15 @@ def load(
     claims = conform(claims, "claims", CLAIMS)
     check_claims(claims)
     if events is not None:
+        recorded = _given_recorded_on(events)
         events = with_idempotency_keys(events)
         keys = events.get_column("idempotency_key")
-        events = conform(events, "events", EVENTS).with_columns(keys)
+        events = _with_recorded_on(conform(events, "events", EVENTS).with_columns(keys), recorded, None)
         check_events(events)
     with engine.begin() as conn:
         _create_portfolios(conn, claims.get_column("portfolio_id").unique().sort().to_list())
         written = {"claims": _write_claims(conn, claims, on_batch)}
+        virtual_accounts.assign(conn, claims["debtor_id"], virtual_accounts.configured_prefix())
         if events is not None:
             written["events"] = _write_events(conn, events, on_batch, claims)
         audit(conn, AuditAction.LOAD, None, {t: w.summary() for t, w in written.items()}, who)
@@ -175,6 +188,7 @@ def load_debtors(engine: sa.Engine, debtors: pl.DataFrame, *, who: str | None = 
         )
         new = frame if stored is None else frame.join(stored, on="debtor_id", how="anti")
         inserted = write_frame(conn, "debtors", new) if new.height else 0
+        virtual_accounts.assign(conn, new["debtor_id"], virtual_accounts.configured_prefix())
         written = _written("debtors", frame.height, inserted, [])
         audit(conn, AuditAction.LOAD, None, {"debtors": written.summary()}, who)
     return written
@@ -183,9 +197,10 @@ def load_debtors(engine: sa.Engine, debtors: pl.DataFrame, *, who: str | None = 
 def post_events(engine: sa.Engine, events: pl.DataFrame, *, who: str | None = None) -> Written:
     """Append events (payments, costs, reversals, ...) to stored claims; a retry with the same
     idempotency keys stores nothing twice, also when two connections post at once."""
+    recorded = _given_recorded_on(events)
     events = with_idempotency_keys(events)
     keys = events.get_column("idempotency_key")
-    events = conform(events, "events", EVENTS).with_columns(keys)
+    events = _with_recorded_on(conform(events, "events", EVENTS).with_columns(keys), recorded, datetime.now(UTC).date())
     check_events(events)
     with engine.begin() as conn:
         written = _write_events(conn, events, None)
@@ -198,6 +213,35 @@ def post_events(engine: sa.Engine, events: pl.DataFrame, *, who: str | None = No
         written.rejects.height,
     )
     return written
+
+
+def write_events(conn: sa.Connection, events: pl.DataFrame) -> Written:
+    """``post_events`` in the caller's transaction (no audit row: the caller writes its own), for a
+    write that stores more than events in one transaction (a bank statement's lines with theirs)."""
+    recorded = _given_recorded_on(events)
+    keys = events.get_column("idempotency_key")
+    events = _with_recorded_on(conform(events, "events", EVENTS).with_columns(keys), recorded, datetime.now(UTC).date())
+    check_events(events)
+    return _write_events(conn, events, None)
+
+
+def _with_recorded_on(events: pl.DataFrame, given: pl.Series | None, today: date | None) -> pl.DataFrame:
+    """``events`` (conformed) with ``recorded_on``, the day each entered the store (the journal
+    posts it then, ledger/): the input's own column when it had one (``given``), else ``today``;
+    ``today`` None (a load of a file: a history) takes each event as recorded on its own day."""
+    fallback = pl.col("event_date") if today is None else pl.lit(today, pl.Date)
+    if given is None:
+        return events.with_columns(fallback.alias("recorded_on"))
+    return events.with_columns(pl.lit(given.cast(pl.Date)).fill_null(fallback).alias("recorded_on"))
+
+
+def _given_recorded_on(events: pl.DataFrame) -> pl.Series | None:
+    if "recorded_on" not in events.columns:
+        return None
+    try:
+        return events.get_column("recorded_on").cast(pl.Date)
+    except pl.exceptions.PolarsError:
+        raise EngineInputError("events", "recorded_on", "must be a date (YYYY-MM-DD)") from None
 
 
 def _create_portfolios(conn: sa.Connection, portfolio_ids: list[str]) -> None:
@@ -428,7 +472,7 @@ def _insert_staged(
             else f"s.{_quote(c)} IS NOT t.{_quote(c)}"
         )
         for c in frame.columns
-        if c != key
+        if c not in (key, "recorded_on")  # a retry on another day is the same event
     )
     unmatched = read_frame(
         conn,

@@ -85,6 +85,13 @@ HELP = [
     ("serve",),
     ("webhooks",),
     ("webhooks", "deliver"),
+    ("statements",),
+    ("statements", "import"),
+    ("statements", "list"),
+    ("suspense",),
+    ("suspense", "list"),
+    ("suspense", "assign"),
+    ("suspense", "refund"),
     ("plans",),
     ("plans", "create"),
     ("plans", "update"),
@@ -92,6 +99,7 @@ HELP = [
     ("settlements", "create"),
     ("promises",),
     ("promises", "rates"),
+    ("report",),
 ]
 
 

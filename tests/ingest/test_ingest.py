@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.store import ingests, records
+from engine.store import ingests, records, virtual_accounts
 from ingest import IngestError, allocate_price, ingest_file, write_reports
 from ingest.debtors import national_id_of, national_key
 from ingest.pipeline import DuplicateError
@@ -100,6 +100,9 @@ def test_a_messy_seller_file_is_ingested_and_every_bad_row_is_found_for_its_reas
             orient="row",
         )
     assert set(claims["debtor_id"]) == set(debtors["debtor_id"])  # every claim's debtor is stored
+    with store.connect() as conn:  # ... with a virtual account of their own, given in the same transaction
+        accounts = virtual_accounts.of_debtors(conn, debtors["debtor_id"])
+    assert accounts.height == debtors.height and accounts["nrb"].n_unique() == debtors.height
     assert debtors["national_id"].drop_nulls().is_unique().all()  # one debtor per PESEL/NIP
 
 

@@ -117,8 +117,8 @@ def own_shm_locks(url: str) -> list[str]:
     shm = Path(f"{sa.engine.make_url(url).database}-shm")
     st = shm.stat()
     device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    return [
-        line
+    return [  # without each line's ordinal ("12:"), which moves as other processes take and drop locks
+        " ".join(line.split()[1:])
         for line in Path("/proc/locks").read_text().splitlines()
         if device in line.split() and str(os.getpid()) in line.split()
     ]

@@ -1,0 +1,162 @@
+"""The journal and its reconciliation for a period (ledger/), from the store or from files: what
+`cession journal` and `cession reconcile` call.
+
+The journal is computed whole, every transaction checked to balance, and only then written (one
+file, atomically); the reconciliation computes the same journal and sets it against the events and
+the engine's states."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from ledger import chart as charts
+from ledger import files
+from ledger.book import Book, from_files, from_store
+from ledger.journal import KINDS, journal, trial_balance
+from ledger.movements import Movements, Period, measure, timeline
+from ledger.reconcile import Reconciliation, reconcile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Journal:
+    """A period's journal: its lines, movements and chart, and the seconds it took."""
+
+    period: Period
+    lines: pl.DataFrame
+    movements: Movements
+    chart: charts.Chart
+    book: Book
+    seconds: float
+
+
+def book_of(
+    *,
+    store=None,
+    claims: Path | None = None,
+    events: Path | None = None,
+    portfolio: str | None = None,
+    waterfall: str = "costs,interest,principal",
+) -> Book:
+    """The book from files (``claims`` and ``events``) or else the store."""
+    if claims is not None or events is not None:
+        if claims is None or events is None:
+            from engine.errors import InputError
+
+            raise InputError("--claims and --events go together (a book from files), or neither (the store)")
+        book = from_files(claims, events, waterfall)
+        if portfolio:
+            book = Book(
+                book.claims.filter(pl.col("portfolio_id") == portfolio),
+                book.events.join(
+                    book.claims.filter(pl.col("portfolio_id") == portfolio).select("claim_id"),
+                    on="claim_id",
+                    how="semi",
+                ),
+                waterfall=waterfall,
+            )
+        return book
+    return from_store(store, portfolio, waterfall)
+
+
+def compute(
+    *,
+    book: Book,
+    first: date,
+    last: date,
+    chart: Path | None = None,
+    allow_stale_rates: bool = False,
+) -> Journal:
+    """The journal of ``first..last`` of ``book`` (every transaction balanced, or UnbalancedJournal)."""
+    started = time.perf_counter()
+    chosen = charts.load(chart)
+    period = Period(first, last)
+    movements = measure(book, period, allow_stale_rates=allow_stale_rates)
+    lines = journal(movements, chosen)
+    seconds = time.perf_counter() - started
+    log.info("journal %s..%s: %d lines in %.1f s", first, last, lines.height, seconds)
+    return Journal(period, lines, movements, chosen, book, seconds)
+
+
+def write(*, journal: Journal, out: Path) -> None:
+    files.write(journal.lines, out)
+
+
+def summary(*, journal: Journal, out: Path | None = None, with_trial_balance: bool = False) -> dict:
+    """What `cession journal` prints (``--json``: amounts in grosz as strings "1234.56")."""
+    from engine.money import pln
+
+    lines = journal.lines
+    kinds = lines.group_by("kind").agg(
+        transactions=pl.col("tx_id").n_unique(), debit=pl.col("debit").sum(), credit=pl.col("credit").sum()
+    )
+    per_kind = {r["kind"]: r for r in kinds.iter_rows(named=True)}
+    out_summary = {
+        "from": journal.period.first.isoformat(),
+        "to": journal.period.last.isoformat(),
+        "out": str(out) if out is not None else None,
+        "chart": journal.chart.name,
+        "lines": lines.height,
+        "transactions": lines.get_column("tx_id").n_unique(),
+        "claims": lines.get_column("claim_id").n_unique(),
+        "debit": pln(int(lines.get_column("debit").sum())),
+        "credit": pln(int(lines.get_column("credit").sum())),
+        "balanced": True,
+        "kinds": {
+            k: {
+                "transactions": per_kind[k]["transactions"],
+                "debit": pln(int(per_kind[k]["debit"])),
+            }
+            for k in KINDS
+            if k in per_kind
+        },
+        "seconds": round(journal.seconds, 3),
+    }
+    if with_trial_balance:
+        tb = trial_balance(lines, journal.chart)
+        out_summary["trial_balance"] = [
+            {
+                "account": r["account"],
+                "name": r["name"],
+                "portfolio_id": r["portfolio_id"],
+                "debit": pln(r["debit"]),
+                "credit": pln(r["credit"]),
+                "balance": pln(r["balance"]),
+            }
+            for r in tb.iter_rows(named=True)
+        ]
+    return out_summary
+
+
+def reconciliation(*, journal: Journal) -> Reconciliation:
+    return reconcile(journal.movements, journal.lines, journal.chart, timeline(journal.book))
+
+
+def reconciliation_summary(*, journal: Journal, reconciled: Reconciliation) -> dict:
+    from engine.money import pln
+
+    return {
+        "from": journal.period.first.isoformat(),
+        "to": journal.period.last.isoformat(),
+        "ok": reconciled.ok,
+        "checks": [
+            {
+                "check": row["check"],
+                "portfolio_id": row["portfolio_id"],
+                "journal": pln(row["journal"]),
+                "events_or_engine": pln(row["other"]),
+                "difference": pln(row["difference"]),
+                "claims_with_difference": row["claims_off"],
+                "claims": row["claims"],
+            }
+            for row in reconciled.rows
+        ],
+        "seconds": round(journal.seconds, 3),
+    }
