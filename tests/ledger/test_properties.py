@@ -67,7 +67,7 @@ def test_periods_add_up_balance_and_reconcile(drawn):
 
 
 @pytest.mark.slow
-@settings(max_examples=200, deadline=None, suppress_health_check=QUIET)
+@settings(max_examples=80, deadline=None, suppress_health_check=QUIET)
 @given(books())
 def test_periods_add_up_balance_and_reconcile_on_many_books(drawn):
     _add_up_balance_and_reconcile(drawn)
