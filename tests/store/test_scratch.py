@@ -31,7 +31,12 @@ def dead_pid() -> int:
 
 
 def cession(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "COLUMNS": "200"}
+    """The command in a process of its own whose user folders are under ``home`` (its scratch and
+    data), but for the compiled kernels: their cache stays this user's (a new HOME would compile
+    them again, over a minute on a busy machine)."""
+    from platformdirs import user_cache_dir
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "COLUMNS": "200", "XDG_CACHE_HOME": str(Path(user_cache_dir()))}
     return subprocess.run([*CESSION, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
 
 
