@@ -56,17 +56,17 @@ def plan(
     """What would go out on the day and what is held back, and why (nothing is stored or sent)."""
     output_file(out, "--out", example="plan.parquet")
     if out is not None:
-        from api.tables import table_format
+        from ledger.files import format_of
 
-        table_format(out)
+        format_of(out)
     from api.contacts import service
 
     when = day_or_today(as_of, "--as-of")
     planned = service.plan(store=opened(database_url), as_of=when, rules_path=rules)
     if out is not None:
-        from api.tables import write_table
+        from ledger.files import write
 
-        write_table(planned.plan, out, money=("total_due",))
+        write(planned.plan, out, sheet="plan", money=("total_due",))
     if as_json:
         console.print_json(planned.summary())
         return

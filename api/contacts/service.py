@@ -163,9 +163,9 @@ def results(*, store: sa.Engine, path: Path, rejects: Path | None = None) -> dic
 
     recorded = delivery.record(store, delivery.read(path), str(path))
     if rejects is not None:
-        from api.tables import write_table
+        from ledger.files import write
 
-        write_table(recorded.rejects, rejects)
+        write(recorded.rejects, rejects, sheet="rejects", money=())
     return recorded.summary() | {"rejects": recorded.rejects.head(20).to_dicts()}
 
 

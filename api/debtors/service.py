@@ -9,10 +9,10 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from api.tables import table_format, write_table
 from engine.store import virtual_accounts
 from engine.store.bulk import read_frame
 from engine.store.records import DEBTOR_SCHEMA
+from ledger.files import format_of, write
 
 #: the debtors table without its flags, and the debtor's number
 EXPORT_SCHEMA = {c: t for c, t in DEBTOR_SCHEMA.items() if c != "flags"} | {"virtual_account": pl.String()}
@@ -28,7 +28,7 @@ class Exported:
 def export(*, store: sa.Engine, out: Path, portfolio: str | None = None) -> Exported:
     """Every stored debtor (of ``portfolio``'s claims, if given) with their virtual account, to
     ``out`` (Parquet or CSV); debtors without a number are given one first, in the same transaction."""
-    table_format(out)
+    format_of(out)
     prefix = virtual_accounts.configured_prefix()
     where, params = ("", {})
     if portfolio is not None:
@@ -48,7 +48,7 @@ def export(*, store: sa.Engine, out: Path, portfolio: str | None = None) -> Expo
             params,
         )
     frame = frame.with_columns(iban=pl.lit("PL") + pl.col("virtual_account"))
-    write_table(frame, out, sheet="debtors")
+    write(frame, out, sheet="debtors", money=())
     return Exported(frame.height, assigned, out)
 
 
