@@ -38,18 +38,32 @@ def pln(column: str) -> pl.Expr:
     return pl.concat_str(sign, whole, pl.lit("."), cents).alias(column)
 
 
-def write(frame: pl.DataFrame, path: Path, sheet: str = "journal", money: tuple[str, ...] = MONEY) -> None:
-    """``frame`` (money columns in grosz) to ``path`` in the format of its extension, atomically."""
+def write(
+    frame: pl.DataFrame | pl.LazyFrame,
+    path: Path,
+    sheet: str = "journal",
+    money: tuple[str, ...] = MONEY,
+    height: int | None = None,
+) -> None:
+    """``frame`` (money columns in grosz) to ``path`` in the format of its extension, atomically.
+    A lazy ``frame`` (of ``height`` rows) is written to Parquet and CSV as it is computed, never
+    whole in memory."""
     suffix = format_of(path)
-    if suffix == ".xlsx" and frame.height > XLSX_MAX_LINES:
+    height = frame.height if isinstance(frame, pl.DataFrame) else height
+    if suffix == ".xlsx" and height is not None and height > XLSX_MAX_LINES:
         raise InputError(
-            f"--out {path}: {frame.height} lines do not fit an XLSX sheet ({XLSX_MAX_LINES} at most); "
-            "write .parquet or .csv"
+            f"--out {path}: {height} lines do not fit an XLSX sheet ({XLSX_MAX_LINES} at most); write .parquet or .csv"
         )
+    if isinstance(frame, pl.LazyFrame) and suffix == ".xlsx":
+        frame = frame.collect()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        if suffix == ".parquet":
+        if isinstance(frame, pl.LazyFrame) and suffix == ".parquet":
+            frame.sink_parquet(partial, compression="zstd", statistics=True)
+        elif isinstance(frame, pl.LazyFrame):
+            frame.with_columns([pln(c) for c in money]).sink_csv(partial, date_format="%Y-%m-%d")
+        elif suffix == ".parquet":
             frame.write_parquet(partial, compression="zstd", statistics=True)
         elif suffix == ".csv":
             frame.with_columns([pln(c) for c in money]).write_csv(partial, date_format="%Y-%m-%d")

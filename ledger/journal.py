@@ -87,7 +87,12 @@ class UnbalancedJournal(ComputationFailed):
 
 def journal(movements: Movements, chart: Chart) -> pl.DataFrame:
     """The period's journal lines (``LINE_SCHEMA``), every transaction checked to balance."""
-    postings = pl.concat(
+    return lines(postings(movements), chart)
+
+
+def postings(movements: Movements) -> pl.DataFrame:
+    """Every posting of the period (``POSTING_SCHEMA``), zero amounts included."""
+    return pl.concat(
         [
             _purchases(movements),
             _interest(movements),
@@ -98,11 +103,30 @@ def journal(movements: Movements, chart: Chart) -> pl.DataFrame:
         ],
         how="vertical_relaxed",
     )
-    return lines(postings, chart)
 
 
 def lines(postings: pl.DataFrame, chart: Chart) -> pl.DataFrame:
     """Postings as journal lines (one line per posting), every transaction checked to balance."""
+    return as_lines(keyed(postings, chart))
+
+
+#: the journal's lines before they are written out (``KEYED_SCHEMA``): in the journal's order, the
+#: strings as categoricals, money signed (+ debit, - credit), no tx_id (``as_lines`` makes them)
+KEYED_SCHEMA = {
+    "entry_date": pl.Date(),
+    "claim_id": pl.Int64(),
+    "kind": pl.Categorical(),
+    "event_id": pl.Int64(),
+    "account": pl.Categorical(),
+    "amount": pl.Int64(),
+    "portfolio_id": pl.Categorical(),
+    "memo": pl.Categorical(),
+}
+
+
+def keyed(postings: pl.DataFrame, chart: Chart) -> pl.DataFrame:
+    """Postings as lines (``KEYED_SCHEMA``, in the journal's order: entry day, claim, kind, event,
+    the chart's order of roles), every transaction checked to balance."""
     accounts = pl.DataFrame(
         {
             "role": [r.value for r in Role],
@@ -122,27 +146,34 @@ def lines(postings: pl.DataFrame, chart: Chart) -> pl.DataFrame:
     return (
         out.lazy()
         .sort("entry_date", "claim_id", "kind_code", "event_id", "rank", nulls_last=False)
-        .select(
-            tx_id=pl.concat_str(
-                pl.col("entry_date").dt.strftime("%Y%m%d"),
-                pl.col("claim_id").cast(pl.String),
-                pl.col("kind"),
-                pl.col("event_id").cast(pl.String).fill_null("0"),
-                separator="-",
-            ),
-            entry_date="entry_date",
-            account="account",
-            debit=pl.when(pl.col("amount") > 0).then(pl.col("amount")).otherwise(0),
-            credit=pl.when(pl.col("amount") < 0).then(-pl.col("amount")).otherwise(0),
-            portfolio_id="portfolio_id",
-            claim_id="claim_id",
-            event_id="event_id",
-            kind="kind",
-            memo="memo",
-        )
-        .cast(LINE_SCHEMA)
+        .select(list(KEYED_SCHEMA))
+        .cast(KEYED_SCHEMA)
         .collect()
     )
+
+
+def as_lines(keyed: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """Keyed lines (``keyed``) as the journal's lines (``LINE_SCHEMA``), in the same order; lazy
+    when given lazy (a file is then written without the whole journal as text in memory)."""
+    strings = keyed.with_columns([pl.col(c).cast(pl.String) for c in ("kind", "account", "portfolio_id", "memo")])
+    return strings.select(
+        tx_id=pl.concat_str(
+            pl.col("entry_date").dt.strftime("%Y%m%d"),
+            pl.col("claim_id").cast(pl.String),
+            pl.col("kind"),
+            pl.col("event_id").cast(pl.String).fill_null("0"),
+            separator="-",
+        ),
+        entry_date="entry_date",
+        account="account",
+        debit=pl.when(pl.col("amount") > 0).then(pl.col("amount")).otherwise(0),
+        credit=pl.when(pl.col("amount") < 0).then(-pl.col("amount")).otherwise(0),
+        portfolio_id="portfolio_id",
+        claim_id="claim_id",
+        event_id="event_id",
+        kind="kind",
+        memo="memo",
+    ).cast(LINE_SCHEMA)
 
 
 def balanced(lines: pl.DataFrame, keys: list[str] | None = None) -> None:

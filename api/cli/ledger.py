@@ -33,7 +33,9 @@ Events = Annotated[
 ]
 
 
-def _journal(first, last, portfolio, chart, waterfall, allow_stale, database_url, claims, events, quiet):
+def _journal(first, last, portfolio, chart, waterfall, allow_stale, database_url, claims, events, quiet, whole=True):
+    """The journal of the period; from files, a slice of claims at a time unless ``whole`` (what
+    the reconciliation needs: the movements and the book)."""
     from api.ledger import service
 
     period = (day(first, "--from"), day(last, "--to"))
@@ -43,6 +45,18 @@ def _journal(first, last, portfolio, chart, waterfall, allow_stale, database_url
         raise InputError(f"--from {period[0]} is after --to {period[1]}")
     with console.status("computing the journal", quiet=quiet):
         store = None
+        if not whole and claims is not None and events is not None:
+            j = service.compute_files(
+                claims=claims,
+                events=events,
+                first=period[0],
+                last=period[1],
+                portfolio=portfolio,
+                waterfall=waterfall,
+                chart=chart,
+                allow_stale_rates=allow_stale,
+            )
+            return service, j
         if claims is None and events is None:
             from api.cli.store import opened
 
@@ -76,7 +90,9 @@ def journal(
 
     format_of(out)
     output_file(out, "--out", "journal.parquet")
-    service, j = _journal(first, last, portfolio, chart, waterfall, allow_stale, database_url, claims, events, as_json)
+    service, j = _journal(
+        first, last, portfolio, chart, waterfall, allow_stale, database_url, claims, events, as_json, whole=False
+    )
     service.write(journal=j, out=out)
     summary = service.summary(journal=j, out=out, with_trial_balance=trial_balance)
     if as_json:

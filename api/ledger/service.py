@@ -18,7 +18,7 @@ import polars as pl
 from ledger import chart as charts
 from ledger import files
 from ledger.book import Book, from_files, from_store
-from ledger.journal import KINDS, journal, trial_balance
+from ledger.journal import KINDS, as_lines, journal, trial_balance
 from ledger.movements import Movements, Period, measure, timeline
 from ledger.reconcile import Reconciliation, reconcile
 
@@ -27,14 +27,24 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Journal:
-    """A period's journal: its lines, movements and chart, and the seconds it took."""
+    """A period's journal: its lines (``keyed``: ``journal.KEYED_SCHEMA``'s columns, as
+    categoricals or text; ``lines``: as written), its chart and the seconds it took; the
+    movements and book it came from when computed whole (a book from files is computed a slice
+    at a time, ``ledger.streamed``, and keeps neither)."""
 
     period: Period
-    lines: pl.DataFrame
-    movements: Movements
+    keyed: pl.DataFrame
     chart: charts.Chart
-    book: Book
     seconds: float
+    movements: Movements | None = None
+    book: Book | None = None
+    _lines: pl.DataFrame | None = None
+
+    @property
+    def lines(self) -> pl.DataFrame:
+        if self._lines is None:
+            self._lines = as_lines(self.keyed)
+        return self._lines
 
 
 def book_of(
@@ -82,32 +92,90 @@ def compute(
     lines = journal(movements, chosen)
     seconds = time.perf_counter() - started
     log.info("journal %s..%s: %d lines in %.1f s", first, last, lines.height, seconds)
-    return Journal(period, lines, movements, chosen, book, seconds)
+    keyed = lines.select(
+        "entry_date",
+        "claim_id",
+        "kind",
+        "event_id",
+        "account",
+        "portfolio_id",
+        "memo",
+        amount=pl.col("debit") - pl.col("credit"),
+    )
+    return Journal(period, keyed, chosen, seconds, movements, book, lines)
+
+
+def compute_files(
+    *,
+    claims: Path,
+    events: Path,
+    first: date,
+    last: date,
+    portfolio: str | None = None,
+    waterfall: str = "costs,interest,principal",
+    chart: Path | None = None,
+    allow_stale_rates: bool = False,
+) -> Journal:
+    """The journal of ``first..last`` of the book in files, a slice of claims at a time
+    (``ledger.streamed``); files that do not stream are read whole (``compute``)."""
+    from ledger.streamed import NotStreamed, journal_of_files
+
+    started = time.perf_counter()
+    chosen = charts.load(chart)
+    period = Period(first, last)
+    try:
+        keyed = journal_of_files(
+            claims,
+            events,
+            period,
+            chosen,
+            portfolio=portfolio,
+            waterfall=waterfall,
+            allow_stale_rates=allow_stale_rates,
+        )
+    except NotStreamed as why:
+        log.info("journal: the files do not stream (%s), read whole", why)
+        book = book_of(claims=claims, events=events, portfolio=portfolio, waterfall=waterfall)
+        return compute(book=book, first=first, last=last, chart=chart, allow_stale_rates=allow_stale_rates)
+    seconds = time.perf_counter() - started
+    log.info("journal %s..%s: %d lines in %.1f s", first, last, keyed.height, seconds)
+    return Journal(period, keyed, chosen, seconds)
 
 
 def write(*, journal: Journal, out: Path) -> None:
-    files.write(journal.lines, out)
+    if journal._lines is not None:
+        files.write(journal.lines, out)
+    else:
+        files.write(as_lines(journal.keyed.lazy()), out, height=journal.keyed.height)
 
 
 def summary(*, journal: Journal, out: Path | None = None, with_trial_balance: bool = False) -> dict:
     """What `cession journal` prints (``--json``: amounts in grosz as strings "1234.56")."""
     from engine.money import pln
 
-    lines = journal.lines
-    kinds = lines.group_by("kind").agg(
-        transactions=pl.col("tx_id").n_unique(), debit=pl.col("debit").sum(), credit=pl.col("credit").sum()
+    keyed = journal.keyed
+    tx = [pl.col("entry_date"), pl.col("claim_id"), pl.col("kind"), pl.col("event_id").fill_null(0)]
+    debit, credit = pl.col("amount").clip(lower_bound=0), (-pl.col("amount")).clip(lower_bound=0)
+    kinds = keyed.group_by(pl.col("kind").cast(pl.String)).agg(
+        transactions=pl.struct(tx).n_unique(), debit=debit.sum(), credit=credit.sum()
     )
     per_kind = {r["kind"]: r for r in kinds.iter_rows(named=True)}
+    totals = keyed.select(
+        transactions=pl.struct(tx).n_unique(),
+        claims=pl.col("claim_id").n_unique(),
+        debit=debit.sum(),
+        credit=credit.sum(),
+    ).row(0, named=True)
     out_summary = {
         "from": journal.period.first.isoformat(),
         "to": journal.period.last.isoformat(),
         "out": str(out) if out is not None else None,
         "chart": journal.chart.name,
-        "lines": lines.height,
-        "transactions": lines.get_column("tx_id").n_unique(),
-        "claims": lines.get_column("claim_id").n_unique(),
-        "debit": pln(int(lines.get_column("debit").sum())),
-        "credit": pln(int(lines.get_column("credit").sum())),
+        "lines": keyed.height,
+        "transactions": totals["transactions"],
+        "claims": totals["claims"],
+        "debit": pln(int(totals["debit"] or 0)),
+        "credit": pln(int(totals["credit"] or 0)),
         "balanced": True,
         "kinds": {
             k: {
@@ -120,7 +188,8 @@ def summary(*, journal: Journal, out: Path | None = None, with_trial_balance: bo
         "seconds": round(journal.seconds, 3),
     }
     if with_trial_balance:
-        tb = trial_balance(lines, journal.chart)
+        per = keyed.group_by("account", "portfolio_id").agg(debit=debit.sum(), credit=credit.sum())
+        tb = trial_balance(per.with_columns(pl.col("account", "portfolio_id").cast(pl.String)), journal.chart)
         out_summary["trial_balance"] = [
             {
                 "account": r["account"],
