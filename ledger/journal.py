@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import polars as pl
 
 from engine.domain import EventKind
@@ -135,21 +136,25 @@ def keyed(postings: pl.DataFrame, chart: Chart) -> pl.DataFrame:
         }
     )
     kind_code = pl.col("kind").replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int8)
+    tx = ["entry_date", "claim_id", "kind_code", "event_id"]
     out = (
         postings.lazy()
         .filter(pl.col("amount") != 0)
         .join(accounts.lazy(), on="role", how="left")
         .with_columns(kind_code=kind_code)
+        .sort(*tx, "rank", nulls_last=False)
         .collect()
     )
-    balanced(out, keys=["claim_id", "entry_date", "kind_code", "event_id"])
-    return (
-        out.lazy()
-        .sort("entry_date", "claim_id", "kind_code", "event_id", "rank", nulls_last=False)
-        .select(list(KEYED_SCHEMA))
-        .cast(KEYED_SCHEMA)
-        .collect()
-    )
+    # sorted, each transaction's lines are consecutive: its sum is one np.add.reduceat away
+    starts = np.flatnonzero(out.select(tx_starts(tx)).to_series().to_numpy())
+    if len(starts) and np.add.reduceat(out.get_column("amount").to_numpy(), starts).any():
+        balanced(out, keys=tx)  # names them and raises
+    return out.select(list(KEYED_SCHEMA)).cast(KEYED_SCHEMA)
+
+
+def tx_starts(keys: list[str]) -> pl.Expr:
+    """True on the first line of each transaction of lines sorted by ``keys`` (those that make one)."""
+    return pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys]).fill_null(True)
 
 
 def as_lines(keyed: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:

@@ -18,7 +18,7 @@ import polars as pl
 from ledger import chart as charts
 from ledger import files
 from ledger.book import Book, from_files, from_store
-from ledger.journal import KINDS, as_lines, journal, trial_balance
+from ledger.journal import KINDS, as_lines, journal, trial_balance, tx_starts
 from ledger.movements import Movements, Period, measure, timeline
 from ledger.reconcile import Reconciliation, reconcile
 
@@ -153,18 +153,15 @@ def summary(*, journal: Journal, out: Path | None = None, with_trial_balance: bo
     """What `cession journal` prints (``--json``: amounts in grosz as strings "1234.56")."""
     from engine.money import pln
 
-    keyed = journal.keyed
-    tx = [pl.col("entry_date"), pl.col("claim_id"), pl.col("kind"), pl.col("event_id").fill_null(0)]
+    # the lines come in the journal's order: a transaction's lines are consecutive
+    keyed = journal.keyed.with_columns(first=tx_starts(["entry_date", "claim_id", "kind", "event_id"]))
     debit, credit = pl.col("amount").clip(lower_bound=0), (-pl.col("amount")).clip(lower_bound=0)
     kinds = keyed.group_by(pl.col("kind").cast(pl.String)).agg(
-        transactions=pl.struct(tx).n_unique(), debit=debit.sum(), credit=credit.sum()
+        transactions=pl.col("first").sum(), debit=debit.sum(), credit=credit.sum()
     )
     per_kind = {r["kind"]: r for r in kinds.iter_rows(named=True)}
     totals = keyed.select(
-        transactions=pl.struct(tx).n_unique(),
-        claims=pl.col("claim_id").n_unique(),
-        debit=debit.sum(),
-        credit=credit.sum(),
+        transactions=pl.col("first").sum(), claims=pl.col("claim_id").n_unique(), debit=debit.sum(), credit=credit.sum()
     ).row(0, named=True)
     out_summary = {
         "from": journal.period.first.isoformat(),
