@@ -127,7 +127,8 @@ KEYED_SCHEMA = {
 
 def keyed(postings: pl.DataFrame, chart: Chart) -> pl.DataFrame:
     """Postings as lines (``KEYED_SCHEMA``, in the journal's order: entry day, claim, kind, event,
-    the chart's order of roles), every transaction checked to balance."""
+    the chart's order of roles, then the signed amount: credits first -- two lines of one account
+    in one transaction come in the same order every run), every transaction checked to balance."""
     accounts = pl.DataFrame(
         {
             "role": [r.value for r in Role],
@@ -140,9 +141,9 @@ def keyed(postings: pl.DataFrame, chart: Chart) -> pl.DataFrame:
     out = (
         postings.lazy()
         .filter(pl.col("amount") != 0)
-        .join(accounts.lazy(), on="role", how="left")
+        .join(accounts.lazy(), on="role", how="left", maintain_order="left")
         .with_columns(kind_code=kind_code)
-        .sort(*tx, "rank", nulls_last=False)
+        .sort(*tx, "rank", "amount", nulls_last=False, maintain_order=True)
         .collect()
     )
     # sorted, each transaction's lines are consecutive: its sum is one np.add.reduceat away
