@@ -1,9 +1,10 @@
 """The journal and its reconciliation for a period (ledger/), from the store or from files: what
 `cession journal` and `cession reconcile` call.
 
-The journal is computed whole, every transaction checked to balance, and only then written (one
-file, atomically); the reconciliation computes the same journal and sets it against the events and
-the engine's states."""
+The journal is computed, every transaction checked to balance, and only then written (one file,
+atomically): from the store whole, from files a slice of claims at a time (``ledger.streamed``);
+the reconciliation computes the same journal whole and sets it against the events and the
+engine's states."""
 
 from __future__ import annotations
 
