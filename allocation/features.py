@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 from engine.domain import DebtorKind
@@ -49,17 +50,45 @@ class Inputs:
                 self.state.lazy()
                 .select(STATE_COLUMNS)
                 .join(self.claims.lazy().select(CLAIM_COLUMNS), on="claim_id", how="left")
-                .join(self.debtors.lazy().select(list(DEBTOR_SCHEMA)), on="debtor_id", how="left")
+                .join(debtors_checked(self.debtors).lazy(), on="debtor_id", how="left")
                 .join(plans.lazy().select(list(PLAN_STATUS_SCHEMA)), on="claim_id", how="left")
                 .with_columns(
                     flags=pl.col("flags").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-                    national_id_ok=national_id_ok(),
+                    national_id_ok=pl.when(pl.col("debtor_kind") == DebtorKind.CONSUMER.value)
+                    .then(pl.col("pesel_ok"))
+                    .otherwise(pl.col("nip_ok"))
+                    .fill_null(False),
                     plan_status=pl.col("plan_status").fill_null(NO_PLAN),
                 )
-                .drop("national_id")
+                .drop("pesel_ok", "nip_ok")
                 .collect()
             )
         return self._joined["frame"]
+
+
+def debtors_checked(debtors: pl.DataFrame) -> pl.DataFrame:
+    """``debtors`` (DEBTOR_SCHEMA but the national id) with ``pesel_ok`` and ``nip_ok``: whether
+    the national id is a valid PESEL, a valid NIP. Each check runs only on the ids of its length
+    (11 digits, 10 digits; any other is neither), so each id is checked once at most, not twice
+    per claim (``national_id_ok`` evaluates both branches on every row)."""
+    nid = debtors["national_id"]
+    length = nid.str.len_chars()
+
+    def valid(size: int, problem) -> pl.Series:
+        rows = (length == size).fill_null(False).arg_true()
+        found = pl.Series(np.zeros(debtors.height, dtype=bool))
+        if rows.len():
+            checked = pl.select(problem(pl.lit(nid.gather(rows))).is_null()).to_series()
+            found = found.scatter(rows, checked)
+        return found
+
+    return debtors.select(
+        "debtor_id",
+        "postal_code",
+        "flags",
+        pesel_ok=valid(11, pesel_problem),
+        nip_ok=valid(10, nip_problem),
+    )
 
 
 def national_id_ok() -> pl.Expr:
