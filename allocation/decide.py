@@ -139,10 +139,8 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
         time_barred_consumer=(pl.col("limitation") == "time_barred") & (pl.col("debtor_kind") == "consumer"),
     )
     costs = legal_costs(day)
-    frame = frame.with_columns(
-        costs.costs(frame["principal"], frame["epu_allowed"]).alias("costs_epu"),
-        costs.costs(frame["principal"], pl.Series(np.zeros(frame.height, dtype=bool))).alias("costs_court"),
-    )
+    by_epu, in_court = costs.costs(frame["principal"], frame["epu_allowed"])
+    frame = frame.with_columns(by_epu.alias("costs_epu"), in_court.alias("costs_court"))
     side = pl.lit(CHAMPION)
     if strategy.challenger is not None:
         draw = pl.Series("draw", pools.split_hash(frame["claim_id"].to_numpy(), strategy.challenger_seed))
