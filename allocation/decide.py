@@ -106,6 +106,15 @@ class Allocation:
     stale_fee_tables: tuple[str, ...] = ()
 
 
+def joined_left(frame: pl.DataFrame, other: pl.DataFrame, on: str | list[str]) -> pl.DataFrame:
+    """``frame`` with the columns of ``other`` (unique on ``on``) where the keys match, null
+    elsewhere: a left join that gathers only ``other``'s columns, ``frame``'s own (the wide claim
+    frame) are kept as they are, in their order (not copied by a join)."""
+    keys = [on] if isinstance(on, str) else list(on)
+    matched = frame.select(keys).join(other, on=keys, how="left", maintain_order="left", validate="m:1")
+    return frame.with_columns(matched.drop(keys))
+
+
 def segmented(strategy: Strategy):
     def segment_of(frame: pl.DataFrame, day: date) -> pl.DataFrame:
         return frame.with_columns(segment=strategy.segment_expr(day))
@@ -125,7 +134,7 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
             "pay_share": strategy.settings.score_without_history,
             "recovery": strategy.settings.recovery_without_history,
         }
-    frame = frame.join(learned.select("segment", score="pay_share", recovery="recovery"), on="segment", how="left")
+    frame = joined_left(frame, learned.select("segment", score="pay_share", recovery="recovery"), "segment")
     settings = strategy.settings
     hold = pl.coalesce([pl.when(pl.col("flags").list.contains(f.value)).then(pl.lit(f.value)) for f in HOLDING_FLAGS])
     epu_since = day - relativedelta(years=EPU_YEARS)
@@ -139,10 +148,8 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
         time_barred_consumer=(pl.col("limitation") == "time_barred") & (pl.col("debtor_kind") == "consumer"),
     )
     costs = legal_costs(day)
-    frame = frame.with_columns(
-        costs.costs(frame["principal"], frame["epu_allowed"]).alias("costs_epu"),
-        costs.costs(frame["principal"], pl.Series(np.zeros(frame.height, dtype=bool))).alias("costs_court"),
-    )
+    by_epu, in_court = costs.costs(frame["principal"], frame["epu_allowed"])
+    frame = frame.with_columns(by_epu.alias("costs_epu"), in_court.alias("costs_court"))
     side = pl.lit(CHAMPION)
     if strategy.challenger is not None:
         draw = pl.Series("draw", pools.split_hash(frame["claim_id"].to_numpy(), strategy.challenger_seed))
@@ -297,15 +304,12 @@ def decide(book: Book, strategy: Strategy, day: date) -> Allocation:
     for side, chosen in sides:
         first = pl.when(pl.col("side") == side).then(rule_index(chosen, day).cast(pl.Int32)).otherwise(first)
     rules = pl.concat([_rule_table(chosen, side) for side, chosen in sides])
-    decided = (
-        frame.with_columns(rule_no=first)
-        .join(kept.select("claim_id", kept_agency="agency_id", kept_queue="queue"), on="claim_id", how="left")
-        .join(rules, on=["side", "rule_no"], how="left")
-        .with_columns(
-            strategy=pl.when(pl.col("side") == CHALLENGER)
-            .then(pl.lit(strategy.challenger.sha256 if strategy.challenger else None))
-            .otherwise(pl.lit(strategy.sha256)),
-        )
+    decided = frame.with_columns(rule_no=first)
+    decided = joined_left(decided, kept.select("claim_id", kept_agency="agency_id", kept_queue="queue"), "claim_id")
+    decided = joined_left(decided, rules, ["side", "rule_no"]).with_columns(
+        strategy=pl.when(pl.col("side") == CHALLENGER)
+        .then(pl.lit(strategy.challenger.sha256 if strategy.challenger else None))
+        .otherwise(pl.lit(strategy.sha256)),
     )
     is_kept = pl.col("kept_queue").is_not_null()
     is_held = pl.col("hold").is_not_null()
@@ -383,7 +387,7 @@ def _legal_order(decided: pl.DataFrame) -> pl.DataFrame:
         "_priority",
         _full=pl.col("daily_limit").is_not_null() & (pl.col("_in_rule") > pl.col("daily_limit")),
     )
-    out = decided.join(ordered, on="claim_id", how="left")
+    out = joined_left(decided, ordered, "claim_id")
     full = pl.col("_full").fill_null(False)
     return out.with_columns(
         action=pl.when(full).then(pl.lit(ActionKind.LEAVE.value)).otherwise(pl.col("action")),
@@ -452,7 +456,7 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
     placed = candidates.select(
         "claim_id", pl.arange(1, candidates.height + 1, dtype=pl.Int64).alias("_priority")
     ).with_columns(_agency=pl.Series(chosen).replace_strict(names, default=None, return_dtype=pl.String))
-    out = decided.join(placed, on="claim_id", how="left")
+    out = joined_left(decided, placed, "claim_id")
     full = placing & pl.col("_agency").is_null()
     return out.with_columns(
         agency_id=pl.when(placing).then(pl.col("_agency")).otherwise(pl.col("agency_id")),

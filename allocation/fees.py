@@ -67,22 +67,37 @@ class LegalCosts:
         return (fee + 99) // 100 * 100  # court fees are whole złoty, rounded up (art. 21 UKSC)
 
     def epu_fee(self, wps: np.ndarray) -> np.ndarray:
-        quarter = (self.court_fee(wps) + 3) // 4
-        return np.maximum((quarter + 99) // 100 * 100, EPU_MINIMUM)
+        return _epu_of(self.court_fee(wps))
 
     def lawyer_fee(self, wps: np.ndarray, epu: np.ndarray) -> np.ndarray:
+        ordinary, simplified = self._lawyer_scales(wps)
+        return np.where(epu, simplified, ordinary)
+
+    def _lawyer_scales(self, wps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The lawyer's fee of each claim on the ordinary scale and on EPU's."""
         rows, f = self.lawyer, self._lawyer_file
         band = _band(wps, rows, f)
         ordinary = np.array([_int(r, "ordinary", f) for r in rows], dtype=np.int64)[band]
         simplified = np.array([_int(r, "epu", f) for r in rows], dtype=np.int64)[band]
-        return np.where(epu, simplified, ordinary)
+        return ordinary, simplified
 
-    def costs(self, wps: pl.Series, epu: pl.Series) -> pl.Series:
-        """Court (or EPU) fee + lawyer's fee + power-of-attorney duty, grosz, per claim."""
+    def costs(self, wps: pl.Series, epu: pl.Series) -> tuple[pl.Series, pl.Series]:
+        """Per claim, grosz: (the costs of the route ``epu`` allows — EPU's fee and lawyer's fee
+        where true, the court's where not —, the costs in an ordinary court), each the fee + the
+        lawyer's fee + the power-of-attorney duty; the court fee and the bands computed once."""
         values = wps.fill_null(0).to_numpy().astype(np.int64)
         in_epu = epu.fill_null(False).to_numpy()
-        fee = np.where(in_epu, self.epu_fee(values), self.court_fee(values))
-        return pl.Series("legal_costs", fee + self.lawyer_fee(values, in_epu) + self.duty, dtype=pl.Int64)
+        court = self.court_fee(values)
+        ordinary, simplified = self._lawyer_scales(values)
+        in_court = court + ordinary + self.duty
+        by_epu = np.where(in_epu, _epu_of(court) + simplified + self.duty, in_court)
+        return pl.Series("legal_costs", by_epu, dtype=pl.Int64), pl.Series("legal_costs", in_court, dtype=pl.Int64)
+
+
+def _epu_of(court_fee: np.ndarray) -> np.ndarray:
+    """EPU's fee from the court fee: a quarter, whole złoty rounded up, at least EPU_MINIMUM."""
+    quarter = (court_fee + 3) // 4
+    return np.maximum((quarter + 99) // 100 * 100, EPU_MINIMUM)
 
 
 def legal_costs(day: date, rules_dir=None) -> LegalCosts:

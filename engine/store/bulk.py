@@ -16,12 +16,12 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from functools import cache
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
-from numba import njit
 
 from engine.prefetch import ahead
 
@@ -162,7 +162,6 @@ def _binary_types(types: dict[str, str], frame: pl.DataFrame) -> list[str] | Non
     return found
 
 
-@njit(cache=True, nogil=True)
 def _put_fixed(buf, pos, values, valid):  # pragma: no cover - numba
     width = values.shape[1]
     for i in range(pos.shape[0]):
@@ -177,7 +176,6 @@ def _put_fixed(buf, pos, values, valid):  # pragma: no cover - numba
             pos[i] = p + 4
 
 
-@njit(cache=True, nogil=True)
 def _put_text(buf, pos, offsets, data, valid):  # pragma: no cover - numba
     for i in range(pos.shape[0]):
         p = pos[i]
@@ -190,6 +188,17 @@ def _put_text(buf, pos, offsets, data, valid):  # pragma: no cover - numba
         else:
             buf[p], buf[p + 1], buf[p + 2], buf[p + 3] = 255, 255, 255, 255
             pos[i] = p + 4
+
+
+@cache
+def _encoders():
+    """(_put_fixed, _put_text) compiled (numba, cached on disk): numba is imported at the first
+    write, not with this module (a reader such as `cession allocate` loads it in a thread of its
+    own while it reads: allocation.pool.warm_up)."""
+    from numba import njit
+
+    compile_ = njit(cache=True, nogil=True)
+    return compile_(_put_fixed), compile_(_put_text)
 
 
 def _binary(batch: pl.DataFrame, types: list[str]) -> bytes:
@@ -229,11 +238,12 @@ def _binary(batch: pl.DataFrame, types: list[str]) -> bytes:
     buf[pos] = count[0]
     buf[pos + 1] = count[1]
     pos += 2
+    put_fixed, put_text = _encoders()
     for field in fields:
         if len(field) == 3:
-            _put_text(buf, pos, *field)
+            put_text(buf, pos, *field)
         else:
-            _put_fixed(buf, pos, *field)
+            put_fixed(buf, pos, *field)
     return buf.tobytes()
 
 
