@@ -28,12 +28,27 @@ from reports.collections import (
     PURCHASED_SCHEMA,
     REVERSAL_SCHEMA,
     VINTAGE,
+    month_number_of,
     net_payments,
     paid_by_month,
 )
 
 CLAIM_VINTAGE_SCHEMA = {"claim_id": pl.Int64, "portfolio_id": pl.String, "purchase_date": pl.Date}
 SPAN_SCHEMA = PURCHASED_SCHEMA | {"bought": pl.Int32, "first_claim": pl.Int64, "last_claim": pl.Int64}
+#: the claims summed by portfolio and purchase day
+PURCHASE_DAY_SCHEMA = {
+    "portfolio_id": pl.String,
+    "purchase_date": pl.Date,
+    "claims": pl.Int64,
+    "price": pl.Int64,
+    "face": pl.Int64,
+    "first_claim": pl.Int64,
+    "last_claim": pl.Int64,
+}
+#: the planner's settings for the report's reads: each is a scan summed to a few thousand rows or
+#: fewer, which a planner without the columns' statistics (a store loaded by COPY, never analysed)
+#: takes for millions of groups and sorts for, on disk; a hash aggregate needs no sort
+NO_SORT = {"enable_sort": "off"}
 #: payments summed by claim_id span and month of payment (``_collected_by_span``)
 SPAN_SUMS_SCHEMA = {
     "span": pl.Int32,
@@ -127,6 +142,24 @@ def portfolio_row(conn: sa.Connection, portfolio_id: str) -> dict | None:
     if isinstance(found["run_as_of"], str):  # SQLite hands dates back as text here
         found["run_as_of"] = date.fromisoformat(found["run_as_of"])
     return found
+
+
+def _spans(days: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Every vintage (and the part of a vintage bought after ``as_of``: ``bought`` 0) with its
+    claim_id span (SPAN_SCHEMA), from the claims summed by portfolio and purchase day."""
+    return (
+        days.with_columns(
+            purchase_month=month_number_of("purchase_date"), bought=(pl.col("purchase_date") <= as_of).cast(pl.Int32)
+        )
+        .group_by(*VINTAGE, "bought")
+        .agg(
+            pl.col("claims", "price", "face").sum(),
+            pl.col("purchase_date").min(),
+            pl.col("first_claim").min(),
+            pl.col("last_claim").max(),
+        )
+        .select(pl.col(c).cast(t) for c, t in SPAN_SCHEMA.items())
+    )
 
 
 def _span_of(firsts: list[int], column: str) -> str:
@@ -236,14 +269,12 @@ def read_book(engine: sa.Engine, portfolio_id: str, as_of: date, run_id: int | N
         "AND r.event_date <= :as_of)"
     )
     spans_query = (
-        # every vintage (and the part of a vintage bought after the day) with its claim_id span
-        f"SELECT portfolio_id, {_month(dialect, 'purchase_date')} AS purchase_month, COUNT(*) AS claims, "
-        "CAST(SUM(purchase_price) AS BIGINT) AS price, "
+        # the claims summed by portfolio and purchase day (``_spans`` makes the vintages' spans)
+        "SELECT portfolio_id, purchase_date, COUNT(*) AS claims, CAST(SUM(purchase_price) AS BIGINT) AS price, "
         "CAST(SUM(principal + interest_at_cutoff + costs_at_cutoff) AS BIGINT) AS face, "
-        "MIN(purchase_date) AS purchase_date, CASE WHEN purchase_date <= :as_of THEN 1 ELSE 0 END AS bought, "
-        "MIN(claim_id) AS first_claim, MAX(claim_id) AS last_claim FROM claims GROUP BY 1, 2, 7",
-        SPAN_SCHEMA,
-        day,
+        "MIN(claim_id) AS first_claim, MAX(claim_id) AS last_claim FROM claims GROUP BY 1, 2",
+        PURCHASE_DAY_SCHEMA,
+        None,
     )
     queries = {
         "placements": (
@@ -269,16 +300,12 @@ def read_book(engine: sa.Engine, portfolio_id: str, as_of: date, run_id: int | N
         queries["state_sums"] = (_state_sums(dialect), STATE_SUMS_SCHEMA, mine | day | {"run": run_id})
     with exported_snapshot(engine) as snapshot:
         # the spans first (the collections are summed by them), then the rest at once, in one snapshot
-        spans = read_snapshot(engine, {"spans": spans_query}, snapshot)["spans"]
+        spans = _spans(read_snapshot(engine, {"spans": spans_query}, snapshot, NO_SORT)["spans"], as_of)
         order = spans.sort("first_claim")
         by_span = _disjoint(order)
         if by_span:
             queries["collected"] = (_collected_by_span(dialect, order), SPAN_SUMS_SCHEMA, day)
-        # the sums by span are a few thousand groups the planner, without the columns' statistics,
-        # takes for millions and sorts for (on disk); none of these reads needs a sort
-        frames = read_snapshot(
-            engine, queries | ({} if by_span else _raw_collections(day)), snapshot, {"enable_sort": "off"}
-        )
+        frames = read_snapshot(engine, queries | ({} if by_span else _raw_collections(day)), snapshot, NO_SORT)
         paid = _paid_by_span(order, frames.pop("collected")) if by_span else None
         if paid is None:  # vintages' claim_id spans overlap: each payment's claim looked up
             raw = frames if not by_span else read_snapshot(engine, _raw_collections(day), snapshot)
