@@ -321,19 +321,23 @@ def exported_snapshot(engine: sa.Engine) -> Iterator[str | None]:
 
 
 def read_snapshot(
-    engine: sa.Engine, queries: dict[str, tuple[str, Schema, dict | None]], snapshot: str | None = None
+    engine: sa.Engine,
+    queries: dict[str, tuple[str, Schema, dict | None]],
+    snapshot: str | None = None,
+    settings: dict[str, str] | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Several large reads as of one moment: {name: (query, schema, params)} -> {name: frame}.
 
     PostgreSQL: each query on its own ADBC connection (Arrow straight from binary COPY), all at
     once, in ``snapshot`` (from ``exported_snapshot``: every reader of a run sees the same moment)
-    or else in one exported here; SQLite: one read transaction."""
+    or else in one exported here, with the planner's ``settings`` (``SET LOCAL``, each read's
+    transaction only); SQLite: one read transaction."""
     if engine.dialect.name != "postgresql":
         with engine.connect() as conn:
             return {name: read_frame(conn, q, schema, params) for name, (q, schema, params) in queries.items()}
     if snapshot is None:
         with exported_snapshot(engine) as exported:
-            return read_snapshot(engine, queries, exported)
+            return read_snapshot(engine, queries, exported, settings)
     import adbc_driver_postgresql.dbapi as adbc
 
     uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -350,6 +354,8 @@ def read_snapshot(
             cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
             # a scan joining another one midway would hand rows over rotated, out of order
             cursor.execute("SET LOCAL synchronize_seqscans = off")
+            for setting, value in (settings or {}).items():
+                cursor.execute(f"SET LOCAL {setting} = {value}")
             cursor.execute(literal)
             table = cursor.fetch_arrow_table()
         frame = pl.from_arrow(table.replace_schema_metadata(None))
