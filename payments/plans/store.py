@@ -14,6 +14,7 @@ differ from what it stored (``update``'s docstring; docs/plans.md): O(what chang
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +32,8 @@ from payments import settlements as settlement_rules
 from payments.plans import status as plan_rules
 from payments.plans.coverage import PAYMENT_SCHEMA
 from payments.plans.schedule import Instalment, PlanError
+
+log = logging.getLogger(__name__)
 
 #: a broken plan, a lapsed settlement or a broken promise is decided anew by the updates of this many
 #: days after it failed: payments dated before that day that come in late (a bank statement a few
@@ -451,11 +454,14 @@ def instalments_of(conn: sa.Connection, plan_ids: list[int]) -> pl.DataFrame:
     )
 
 
-def payment_queries(claims_sql: str, params: dict, as_of: date) -> dict[str, tuple[str, dict, dict]]:
+def payment_queries(
+    claims_sql: str | None, params: dict, as_of: date, claims: str | None = None
+) -> dict[str, tuple[str, dict, dict]]:
     """(query, schema, params) of the payments dated up to ``as_of`` of the claims ``claims_sql``
-    selects, and of the payments reversed by a reversal dated up to ``as_of`` (docs/engine.md §1)."""
-    within = f"e.claim_id IN ({claims_sql}) AND e.event_date <= :as_of"
-    params = params | {"as_of": as_of}
+    selects (or that the condition on ``claim_id`` ``claims`` names), and of the payments reversed
+    by a reversal dated up to ``as_of`` (docs/engine.md §1)."""
+    within = f"e.claim_id {claims or f'IN ({claims_sql})'} AND e.event_date <= :as_of"
+    params = {"as_of": as_of} if claims else params | {"as_of": as_of}
     return {
         "payments": (
             f"SELECT e.claim_id, e.event_id, e.event_date, e.amount FROM events e WHERE e.kind = 'payment' AND {within}",
@@ -631,25 +637,28 @@ def _breaks_by(engine: sa.Engine) -> str:
 
 def _changed_claims_sql(engine: sa.Engine, portfolio: str | None) -> tuple[str, dict]:
     """The claims whose open rows the update recomputes when it starts from a last one (``:base_as_of``,
-    ``:recorded_from``, ``:base_event_id``; see ``update``); every other open row is as it was left."""
-    events = (
-        "SELECT claim_id FROM events WHERE kind IN ('payment', 'reversal') AND event_date <= :as_of "
-        "AND (event_date > :base_as_of OR recorded_on >= :recorded_from OR event_id > :base_event_id)"
+    ``:recorded_from``, ``:base_event_id``; see ``update``): of the claims with open rows, those
+    with a payment or reversal not counted yet, or with a row made since or that turns by the day;
+    every other open row is as it was left."""
+    # one index each (an OR of the three is read by a scan of every event)
+    touched = " UNION ".join(
+        f"SELECT claim_id FROM events WHERE kind IN ('payment', 'reversal') AND event_date <= :as_of AND {new}"
+        for new in ("event_date > :base_as_of", "recorded_on >= :recorded_from", "event_id > :base_event_id")
     )
     turns = {
-        "plans": f"(status = :payment_plans_open AND {_breaks_by(engine)})",
-        "settlements": "(status = :settlements_open AND pay_by < :as_of)",
-        "promises": "(status = :promises_open AND pay_by < :as_of)",
+        "plans": f"status = :payment_plans_open AND {_breaks_by(engine)}",
+        "settlements": "status = :settlements_open AND pay_by < :as_of",
+        "promises": "status = :promises_open AND pay_by < :as_of",
     }
-    parts, params = [events], {}
+    parts, params = [], {}
     for name, (table, _, _, _, since) in TABLES.items():
         where, more = _open_where(name, portfolio)
         params |= more
         parts.append(
-            f"SELECT claim_id FROM {table} WHERE {where} "
-            f"AND ({since} > :base_as_of OR created_at >= :recorded_from OR {turns[name]})"
+            f"SELECT claim_id FROM {table} WHERE {where} AND ({since} > :base_as_of "
+            f"OR created_at >= :recorded_from OR ({turns[name]}) OR claim_id IN (SELECT claim_id FROM touched))"
         )
-    return " UNION ".join(parts), params
+    return f"WITH touched AS ({touched}) " + " UNION ".join(parts), params
 
 
 def _claims_in(engine: sa.Engine, claims: pl.Series) -> str:
@@ -704,6 +713,7 @@ def update(
                     params | with_day,
                 )
         first = read_snapshot(engine, first, snapshot)
+        log.info("plans update: what changed read in %.2f s", time.perf_counter() - started)
         last_event_id = int(first["last_event"].item(0, 0) or 0)
         claims = None
         if base is not None:
@@ -716,11 +726,18 @@ def update(
             else:
                 base = None
         read = read_snapshot(engine, _reads(as_of, portfolio, claims, with_day), snapshot)
+    log.info(
+        "plans update: rows read in %.2f s (%s)", time.perf_counter() - started, "all" if base is None else "changed"
+    )
+    for name, (table, key, *_rest) in TABLES.items():  # each row as read, and what the last update stored of it
+        read[f"stored_{name}"] = read[name].select(key, *STORED[table])
+        read[name] = read[name].select(*SCHEMAS[name])
     plans, settlements, promises = read["plans"], read["settlements"], read["promises"]
     if base is None and plans.height + settlements.height + promises.height == 0:
         return Updated(as_of, {}, {}, {}, {}, 0, time.perf_counter() - started)  # nothing open: nothing to record
     instalments, payments = read["instalments"], not_reversed(read)
     found_plans, found_settlements, found_promises = compute(plans, instalments, settlements, promises, payments, as_of)
+    log.info("plans update: computed in %.2f s", time.perf_counter() - started)
     with engine.begin() as conn:
         if is_postgres(conn):
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPDATE_LOCK_KEY})")
@@ -786,23 +803,25 @@ def update(
 
 def _reads(as_of: date, portfolio: str | None, claims: str | None, with_day: dict) -> dict:
     """The update's reads (``read_snapshot``'s queries): the open rows (of the claims ``claims``,
-    when given), what the last update stored of them, the plans' instalments and the claims'
-    payments."""
+    a condition on ``claim_id``, when given) with what the last update stored of them, the plans'
+    instalments and the claims' payments."""
     reads, every = {}, dict(with_day)
-    for name, (table, key, *_rest) in TABLES.items():
-        sql, params = _open_rows_sql(name, SCHEMAS[name], portfolio, claims)
-        reads[name] = (sql, SCHEMAS[name], params | with_day)
-        reads[f"stored_{name}"] = (_stored_sql(sql, key), _stored_schema(table, key), params | with_day)
+    for name, (table, _, *_rest) in TABLES.items():
+        schema = SCHEMAS[name] | STORED[table]
+        sql, params = _open_rows_sql(name, schema, portfolio, claims)
+        reads[name] = (sql, schema, params | with_day)
         every |= params
-    plan_sql = reads["plans"][0]
+    where, params = _open_where("plans", portfolio)
+    if claims is not None:
+        where += f" AND p.claim_id {claims}"
     reads["instalments"] = (
         "SELECT i.plan_id, i.number, i.due_on, i.amount FROM plan_instalments i "
-        f"WHERE i.plan_id IN (SELECT plan_id FROM ({plan_sql}) p) ",
+        f"JOIN payment_plans p ON p.plan_id = i.plan_id WHERE {where}",
         plan_rules.INSTALMENT_SCHEMA,
-        reads["plans"][2],
+        params | with_day,
     )
     claims_sql = " UNION ".join(f"SELECT claim_id FROM ({reads[name][0]}) o{n}" for n, name in enumerate(TABLES))
-    return reads | payment_queries(claims_sql, every, as_of)
+    return reads | payment_queries(claims_sql, every, as_of, claims)
 
 
 def _recounted(before: pl.DataFrame, stored: pl.DataFrame, found: pl.DataFrame) -> dict[str, int]:
@@ -849,15 +868,6 @@ def _with_write_offs(conn: sa.Connection, found: pl.DataFrame, noun: str, key: s
     ).select(pl.col("source").str.strip_prefix(f"{noun}:").cast(pl.Int64).alias(key), "write_off_event_id")
     conn.exec_driver_sql("DROP TABLE stage_plan_events")
     return found.join(ids, on=key, how="left"), inserted
-
-
-def _stored_sql(open_sql: str, key: str) -> str:
-    table = {"plan_id": "payment_plans", "settlement_id": "settlements", "promise_id": "promises"}[key]
-    return f"SELECT {', '.join([key, *STORED[table]])} FROM {table} WHERE {key} IN (SELECT {key} FROM ({open_sql}) o)"
-
-
-def _stored_schema(table: str, key: str) -> dict:
-    return {key: pl.Int64} | STORED[table]
 
 
 def _write_changed(
