@@ -32,16 +32,22 @@ def empty_store(tmp_path):
         yield engine
         engine.dispose()
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    # CESSION_BENCH_SCHEMA: a schema of that name, made anew and left in place afterwards (to look
+    # into, or to run the command line on); else one of its own, dropped afterwards
+    kept = os.environ.get("CESSION_BENCH_SCHEMA")
+    schema = kept or f"bench_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(BENCH_DATABASE_URL)
     with admin.begin() as conn:
+        if kept:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in BENCH_DATABASE_URL else "?"
     engine = open_store(f"{BENCH_DATABASE_URL}{separator}options={quote(f'-csearch_path={schema}')}")
     yield engine
     engine.dispose()
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    if not kept:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
     admin.dispose()
 
 

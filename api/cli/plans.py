@@ -286,6 +286,14 @@ def plans_cancel(
 def plans_update(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Day of the update (default: today).")] = None,
     portfolio: Portfolio = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Recompute every open plan, settlement and promise from all its payments "
+            "(default: only those whose claims' payments changed since the last update, or that turn by the day).",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
     as_json: Json = False,
 ) -> None:
@@ -293,7 +301,9 @@ def plans_update(
     from the claims' payments; write-offs of kept plans and paid settlements posted as events."""
     from api.plans import service
 
-    summary = service.update(store=opened(database_url), as_of=day_or_today(as_of, "--as-of"), portfolio=portfolio)
+    summary = service.update(
+        store=opened(database_url), as_of=day_or_today(as_of, "--as-of"), portfolio=portfolio, full=full
+    )
     if as_json:
         console.print_json(summary)
         return

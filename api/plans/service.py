@@ -197,9 +197,10 @@ def cancel_plan(*, store: sa.Engine, plan_id: int, on: date, reason: str | None 
     return show_plan(store=store, plan_id=plan_id)
 
 
-def update(*, store: sa.Engine, as_of: date, portfolio: str | None = None) -> dict:
-    """The daily update of plans, settlements and promises as of ``as_of`` (payments/plans/store.py)."""
-    return repository.update(store, as_of, portfolio=portfolio).summary()
+def update(*, store: sa.Engine, as_of: date, portfolio: str | None = None, full: bool = False) -> dict:
+    """The daily update of plans, settlements and promises as of ``as_of`` (payments/plans/store.py):
+    from the last update's rows and what changed since, or every open row recomputed (``full``)."""
+    return repository.update(store, as_of, portfolio=portfolio, full=full).summary()
 
 
 # --- settlements -----------------------------------------------------------------------------------

@@ -170,6 +170,9 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         sa.Index("ix_events_claim_id", "claim_id"),
+        # the daily plan update finds the payments dated, or recorded, since the last one (0015)
+        sa.Index("ix_events_event_date", "event_date"),
+        sa.Index("ix_events_recorded_on", "recorded_on"),
         _one_of("kind", EventKind),
     )
 
@@ -837,6 +840,24 @@ class PaymentPlan(Base):
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(sa.String(100))
+
+
+class PlanUpdate(Base):
+    """One daily update of plans, settlements and promises (payments/plans/store.py): the next one
+    recomputes only what changed since (claims with payments or reversals dated after ``as_of``,
+    or recorded on or after the day before ``read_on``, or numbered after ``last_event_id``; rows
+    made since; rows that turn by the day alone) and takes the rest as this one left them."""
+
+    __tablename__ = "plan_updates"
+
+    update_id: Mapped[int] = mapped_column(SerialId, primary_key=True)
+    portfolio_id: Mapped[str | None] = mapped_column(sa.String(64))  # none: every portfolio
+    as_of: Mapped[date] = mapped_column(sa.Date)
+    read_on: Mapped[date] = mapped_column(sa.Date)  # the day (UTC) it read the store
+    last_event_id: Mapped[int] = mapped_column(sa.BigInteger)  # the largest event id it saw
+    full_recompute: Mapped[bool] = mapped_column(sa.Boolean)  # every open row recomputed
+    recomputed_claims: Mapped[int] = mapped_column(sa.BigInteger)  # claims whose rows it recomputed
+    done_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class PlanInstalment(Base):

@@ -8,10 +8,13 @@ the payments of their claims, decides what they are as of the day (``status``, `
 ``promises``: polars over all of them at once), and writes back only the rows that changed, with the
 ``write_off`` events of kept plans and paid settlements (keyed ``plan:<id>:write_off``,
 ``settlement:<id>:write_off``), in one transaction: a failed update leaves everything as it was.
+A day's update starts from the last one (``plan_updates``) and reads only the rows whose result can
+differ from what it stored (``update``'s docstring; docs/plans.md): O(what changed), not O(book).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,14 +24,16 @@ import sqlalchemy as sa
 
 from engine.domain import EventKind, PlanStatus, PromiseStatus, SettlementStatus
 from engine.errors import NotFound
-from engine.store.bulk import is_postgres, read_frame, read_snapshot, write_frame
-from engine.store.models import Event, PaymentPlan, PlanInstalment, Promise, Settlement
+from engine.store.bulk import exported_snapshot, is_postgres, read_frame, read_snapshot, write_frame
+from engine.store.models import Event, PaymentPlan, PlanInstalment, PlanUpdate, Promise, Settlement
 from engine.store.records import AuditAction, actor, audit
 from payments import promises as promise_rules
 from payments import settlements as settlement_rules
 from payments.plans import status as plan_rules
 from payments.plans.coverage import PAYMENT_SCHEMA
 from payments.plans.schedule import Instalment, PlanError
+
+log = logging.getLogger(__name__)
 
 #: a broken plan, a lapsed settlement or a broken promise is decided anew by the updates of this many
 #: days after it failed: payments dated before that day that come in late (a bank statement a few
@@ -449,11 +454,14 @@ def instalments_of(conn: sa.Connection, plan_ids: list[int]) -> pl.DataFrame:
     )
 
 
-def payment_queries(claims_sql: str, params: dict, as_of: date) -> dict[str, tuple[str, dict, dict]]:
+def payment_queries(
+    claims_sql: str | None, params: dict, as_of: date, claims: str | None = None
+) -> dict[str, tuple[str, dict, dict]]:
     """(query, schema, params) of the payments dated up to ``as_of`` of the claims ``claims_sql``
-    selects, and of the payments reversed by a reversal dated up to ``as_of`` (docs/engine.md §1)."""
-    within = f"e.claim_id IN ({claims_sql}) AND e.event_date <= :as_of"
-    params = params | {"as_of": as_of}
+    selects (or that the condition on ``claim_id`` ``claims`` names), and of the payments reversed
+    by a reversal dated up to ``as_of`` (docs/engine.md §1)."""
+    within = f"e.claim_id {claims or f'IN ({claims_sql})'} AND e.event_date <= :as_of"
+    params = {"as_of": as_of} if claims else params | {"as_of": as_of}
     return {
         "payments": (
             f"SELECT e.claim_id, e.event_id, e.event_date, e.amount FROM events e WHERE e.kind = 'payment' AND {within}",
@@ -523,22 +531,52 @@ STORED = {
 }
 
 
-def _open_rows_sql(
-    table: str, columns: dict, status: str, failed: str, since: str, portfolio: str | None
-) -> tuple[str, dict]:
-    """The rows of ``table`` begun by ``:as_of`` (of ``:portfolio``) that the update decides
-    anew: the open ones, and those that ``failed`` (broken, lapsed) on or after ``:settle_from``
-    (payments dated before the day they failed may still come in: a bank's statement is late);
-    their own parameter names, so that the three selections can be joined in one statement."""
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {table} WHERE {since} <= :as_of AND (status = :{table}_open "
-        f"OR (status = :{table}_failed AND status_on >= :settle_from))"
-    )
+#: the rows the update decides, by what it calls them: (table, key, the open status, the failed
+#: status, the column of the day it began)
+TABLES = {
+    "plans": ("payment_plans", "plan_id", PlanStatus.ACTIVE.value, PlanStatus.BROKEN.value, "signed_on"),
+    "settlements": (
+        "settlements",
+        "settlement_id",
+        SettlementStatus.OPEN.value,
+        SettlementStatus.LAPSED.value,
+        "offered_on",
+    ),
+    "promises": ("promises", "promise_id", PromiseStatus.OPEN.value, PromiseStatus.BROKEN.value, "made_on"),
+}
+SCHEMAS = {
+    "plans": plan_rules.PLAN_SCHEMA,
+    "settlements": settlement_rules.SETTLEMENT_SCHEMA,
+    "promises": promise_rules.PROMISE_SCHEMA,
+}
+#: an incremental update that would recompute more than this share of the open rows' claims reads
+#: them all at once instead (the same result: the full recompute's reads are cheaper per row)
+FULL_ABOVE = 0.5
+
+
+def _open_where(name: str, portfolio: str | None) -> tuple[str, dict]:
+    """The condition on the rows of table ``name`` (``TABLES``) begun by ``:as_of`` (of
+    ``:portfolio``) that the update decides anew: the open ones, and those that failed (broken,
+    lapsed) on or after ``:settle_from`` (payments dated before the day they failed may still come
+    in: a bank's statement is late); their own parameter names, so that the three selections can
+    be joined in one statement."""
+    table, _, status, failed, since = TABLES[name]
+    sql = f"{since} <= :as_of AND (status = :{table}_open OR (status = :{table}_failed AND status_on >= :settle_from))"
     params = {f"{table}_open": status, f"{table}_failed": failed}
     if portfolio is not None:
         sql += " AND claim_id IN (SELECT claim_id FROM claims WHERE portfolio_id = :portfolio)"
         params["portfolio"] = portfolio
     return sql, params
+
+
+def _open_rows_sql(name: str, columns, portfolio: str | None, claims: str | None) -> tuple[str, dict]:
+    """The open rows of ``name`` (``_open_where``), ``columns`` of them; of the claims ``claims``
+    (a condition on ``claim_id``) only, when given."""
+    table = TABLES[name][0]
+    where, params = _open_where(name, portfolio)
+    if claims is not None:
+        where += f" AND claim_id {claims}"
+    return f"SELECT {', '.join(columns)} FROM {table} WHERE {where}", params
 
 
 def compute(
@@ -558,76 +596,148 @@ def compute(
     )
 
 
-def update(engine: sa.Engine, as_of: date, *, portfolio: str | None = None, who: str | None = None) -> Updated:
+def today() -> date:
+    """The day (UTC) an update reads the store on: the rows made, and the events recorded, on the
+    day before it or later are new to the next update (tests play other days)."""
+    return datetime.now(UTC).date()
+
+
+@dataclass(frozen=True)
+class _Base:
+    """The update the next one starts from (a row of plan_updates)."""
+
+    as_of: date
+    read_on: date
+    last_event_id: int
+
+
+def _base(engine: sa.Engine, as_of: date, portfolio: str | None) -> _Base | None:
+    """The last update whose rows this one can take as they are (``None``: recompute every open
+    row): the latest of every portfolio (or of ``portfolio``), if no update since it was for a day
+    before it, and this one is not for a day before any of them."""
+    table = PlanUpdate.__table__
+    query = sa.select(table).order_by(table.c.update_id.desc()).limit(1000)
+    with engine.connect() as conn:
+        later_days = []
+        for row in conn.execute(query):
+            if row.portfolio_id is None or row.portfolio_id == portfolio:
+                if all(day >= row.as_of for day in later_days) and as_of >= max([row.as_of, *later_days]):
+                    return _Base(row.as_of, row.read_on, row.last_event_id)
+                return None
+            later_days.append(row.as_of)
+    return None
+
+
+def _breaks_by(engine: sa.Engine) -> str:
+    """The condition: an active plan's first unpaid instalment breaks it by ``:as_of``."""
+    if engine.dialect.name == "postgresql":
+        return "next_due_on + break_after_days + 1 <= :as_of"
+    return "julianday(next_due_on) + break_after_days + 1 <= julianday(:as_of)"
+
+
+def _changed_claims_sql(engine: sa.Engine, portfolio: str | None) -> tuple[str, dict]:
+    """The claims whose open rows the update recomputes when it starts from a last one (``:base_as_of``,
+    ``:recorded_from``, ``:base_event_id``; see ``update``): of the claims with open rows, those
+    with a payment or reversal not counted yet, or with a row made since or that turns by the day;
+    every other open row is as it was left."""
+    # one index each (an OR of the three is read by a scan of every event)
+    touched = " UNION ".join(
+        f"SELECT claim_id FROM events WHERE kind IN ('payment', 'reversal') AND event_date <= :as_of AND {new}"
+        for new in ("event_date > :base_as_of", "recorded_on >= :recorded_from", "event_id > :base_event_id")
+    )
+    turns = {
+        "plans": f"status = :payment_plans_open AND {_breaks_by(engine)}",
+        "settlements": "status = :settlements_open AND pay_by < :as_of",
+        "promises": "status = :promises_open AND pay_by < :as_of",
+    }
+    parts, params = [], {}
+    for name, (table, _, _, _, since) in TABLES.items():
+        where, more = _open_where(name, portfolio)
+        params |= more
+        parts.append(
+            f"SELECT claim_id FROM {table} WHERE {where} AND ({since} > :base_as_of "
+            f"OR created_at >= :recorded_from OR ({turns[name]}) OR claim_id IN (SELECT claim_id FROM touched))"
+        )
+    return f"WITH touched AS ({touched}) " + " UNION ".join(parts), params
+
+
+def _claims_in(engine: sa.Engine, claims: pl.Series) -> str:
+    """A condition on ``claim_id``: one of ``claims``."""
+    listed = ",".join(str(int(c)) for c in claims.to_list())
+    if engine.dialect.name == "postgresql":
+        return f"= ANY('{{{listed}}}'::bigint[])"
+    return f"IN ({listed or 'NULL'})"
+
+
+def update(
+    engine: sa.Engine,
+    as_of: date,
+    *,
+    portfolio: str | None = None,
+    who: str | None = None,
+    full: bool = False,
+) -> Updated:
     """The daily update as of ``as_of`` (see the module's docstring): what it reads, as of one
     moment; what it writes, in one transaction (two updates at once write the same: their events are
-    keyed, their rows compared with what was read)."""
+    keyed, their rows compared with what was read).
+
+    It starts from the last update (``plan_updates``, ``_base``) unless ``full`` or there is none
+    it can start from, and then recomputes only the open rows of the claims that have a payment or
+    a reversal dated after that update's day or recorded since (``recorded_on`` on or after the
+    day before it read the store, or an id above the largest it saw: a late bank statement, a
+    reversal of an old payment), the rows made since, and the rows that turn by the day alone (an
+    active plan whose first unpaid instalment breaks it, an open settlement or promise past its
+    day); any other open row is what a full recompute would find again, as the last update left it.
+    The result is the full recompute's (tests/payments/test_plans_incremental.py)."""
     started = time.perf_counter()
-    # the reads, as of one moment (PostgreSQL: several COPYs at once), then the writes in one transaction
-    plan_sql, params = _open_rows_sql(
-        "payment_plans",
-        plan_rules.PLAN_SCHEMA,
-        PlanStatus.ACTIVE.value,
-        PlanStatus.BROKEN.value,
-        "signed_on",
-        portfolio,
-    )
-    settlement_sql, s_params = _open_rows_sql(
-        "settlements",
-        settlement_rules.SETTLEMENT_SCHEMA,
-        SettlementStatus.OPEN.value,
-        SettlementStatus.LAPSED.value,
-        "offered_on",
-        portfolio,
-    )
-    promise_sql, p_params = _open_rows_sql(
-        "promises",
-        promise_rules.PROMISE_SCHEMA,
-        PromiseStatus.OPEN.value,
-        PromiseStatus.BROKEN.value,
-        "made_on",
-        portfolio,
-    )
+    read_on = today()
+    base = None if full else _base(engine, as_of, portfolio)
     with_day = {"as_of": as_of, "settle_from": as_of - timedelta(days=SETTLE_DAYS)}
-    claims_sql = " UNION ".join(
-        f"SELECT claim_id FROM ({sql}) o{n}" for n, sql in enumerate((plan_sql, settlement_sql, promise_sql))
+    with exported_snapshot(engine) as snapshot:
+        first = {
+            "last_event": ("SELECT coalesce(max(event_id), 0) AS event_id FROM events", {"event_id": pl.Int64}, {})
+        }
+        if base is not None:
+            changed_sql, changed_params = _changed_claims_sql(engine, portfolio)
+            since = {
+                "base_as_of": base.as_of,
+                "recorded_from": base.read_on - timedelta(days=1),
+                "base_event_id": base.last_event_id,
+            }
+            first["changed"] = (changed_sql, {"claim_id": pl.Int64}, changed_params | with_day | since)
+            for name, (table, *_rest) in TABLES.items():
+                where, params = _open_where(name, portfolio)
+                first[f"count_{name}"] = (
+                    f"SELECT status, count(*) AS n FROM {table} WHERE {where} GROUP BY status",
+                    {"status": pl.String, "n": pl.Int64},
+                    params | with_day,
+                )
+        first = read_snapshot(engine, first, snapshot)
+        log.info("plans update: what changed read in %.2f s", time.perf_counter() - started)
+        last_event_id = int(first["last_event"].item(0, 0) or 0)
+        claims = None
+        if base is not None:
+            changed = first["changed"].get_column("claim_id")
+            open_rows = sum(int(first[f"count_{name}"].get_column("n").sum()) for name in TABLES)
+            if open_rows == 0:
+                return Updated(as_of, {}, {}, {}, {}, 0, time.perf_counter() - started)  # nothing open
+            if changed.len() <= FULL_ABOVE * open_rows:
+                claims = _claims_in(engine, changed)
+            else:
+                base = None
+        read = read_snapshot(engine, _reads(as_of, portfolio, claims, with_day), snapshot)
+    log.info(
+        "plans update: rows read in %.2f s (%s)", time.perf_counter() - started, "all" if base is None else "changed"
     )
-    every = params | s_params | p_params | with_day
-    read = read_snapshot(
-        engine,
-        {
-            "plans": (plan_sql, plan_rules.PLAN_SCHEMA, params | with_day),
-            "stored_plans": (
-                _stored_sql(plan_sql, "plan_id"),
-                _stored_schema("payment_plans", "plan_id"),
-                params | with_day,
-            ),
-            "settlements": (settlement_sql, settlement_rules.SETTLEMENT_SCHEMA, s_params | with_day),
-            "stored_settlements": (
-                _stored_sql(settlement_sql, "settlement_id"),
-                _stored_schema("settlements", "settlement_id"),
-                s_params | with_day,
-            ),
-            "promises": (promise_sql, promise_rules.PROMISE_SCHEMA, p_params | with_day),
-            "stored_promises": (
-                _stored_sql(promise_sql, "promise_id"),
-                _stored_schema("promises", "promise_id"),
-                p_params | with_day,
-            ),
-            "instalments": (
-                "SELECT i.plan_id, i.number, i.due_on, i.amount FROM plan_instalments i "
-                f"WHERE i.plan_id IN (SELECT plan_id FROM ({plan_sql}) p) ",
-                plan_rules.INSTALMENT_SCHEMA,
-                params | with_day,
-            ),
-            **payment_queries(claims_sql, every, as_of),
-        },
-    )
+    for name, (table, key, *_rest) in TABLES.items():  # each row as read, and what the last update stored of it
+        read[f"stored_{name}"] = read[name].select(key, *STORED[table])
+        read[name] = read[name].select(*SCHEMAS[name])
     plans, settlements, promises = read["plans"], read["settlements"], read["promises"]
-    if plans.height + settlements.height + promises.height == 0:
+    if base is None and plans.height + settlements.height + promises.height == 0:
         return Updated(as_of, {}, {}, {}, {}, 0, time.perf_counter() - started)  # nothing open: nothing to record
     instalments, payments = read["instalments"], not_reversed(read)
     found_plans, found_settlements, found_promises = compute(plans, instalments, settlements, promises, payments, as_of)
+    log.info("plans update: computed in %.2f s", time.perf_counter() - started)
     with engine.begin() as conn:
         if is_postgres(conn):
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPDATE_LOCK_KEY})")
@@ -636,7 +746,7 @@ def update(engine: sa.Engine, as_of: date, *, portfolio: str | None = None, who:
             conn, found_settlements, "settlement", "settlement_id"
         )
         write_offs = plan_write_offs + settlement_write_offs
-        changed = {
+        changed_rows = {
             "payment_plans": _write_changed(
                 conn,
                 "payment_plans",
@@ -658,17 +768,71 @@ def update(engine: sa.Engine, as_of: date, *, portfolio: str | None = None, who:
                 conn, "promises", "promise_id", found_promises.drop("claim_id"), read["stored_promises"], as_of
             ),
         }
+        found = {"plans": found_plans, "settlements": found_settlements, "promises": found_promises}
+        if base is None:
+            counts = {name: _counts(frame) for name, frame in found.items()}
+        else:  # the open rows as they were, less the recomputed ones as they were, plus them as found
+            counts = {
+                name: _recounted(first[f"count_{name}"], read[f"stored_{name}"], frame) for name, frame in found.items()
+            }
         result = Updated(
             as_of,
-            _counts(found_plans),
-            _counts(found_settlements),
-            _counts(found_promises),
-            changed,
+            counts["plans"],
+            counts["settlements"],
+            counts["promises"],
+            changed_rows,
             write_offs,
             time.perf_counter() - started,
         )
         audit(conn, AuditAction.PLANS_UPDATE, portfolio, result.summary(), who)
+        conn.execute(
+            sa.insert(PlanUpdate.__table__).values(
+                portfolio_id=portfolio,
+                as_of=as_of,
+                read_on=read_on,
+                last_event_id=last_event_id,
+                full_recompute=base is None,
+                recomputed_claims=(
+                    pl.concat([plans["claim_id"], settlements["claim_id"], promises["claim_id"]]).n_unique()
+                ),
+                done_at=datetime.now(UTC),
+            )
+        )
     return result
+
+
+def _reads(as_of: date, portfolio: str | None, claims: str | None, with_day: dict) -> dict:
+    """The update's reads (``read_snapshot``'s queries): the open rows (of the claims ``claims``,
+    a condition on ``claim_id``, when given) with what the last update stored of them, the plans'
+    instalments and the claims' payments."""
+    reads, every = {}, dict(with_day)
+    for name, (table, _, *_rest) in TABLES.items():
+        schema = SCHEMAS[name] | STORED[table]
+        sql, params = _open_rows_sql(name, schema, portfolio, claims)
+        reads[name] = (sql, schema, params | with_day)
+        every |= params
+    where, params = _open_where("plans", portfolio)
+    if claims is not None:
+        where += f" AND p.claim_id {claims}"
+    reads["instalments"] = (
+        "SELECT i.plan_id, i.number, i.due_on, i.amount FROM plan_instalments i "
+        f"JOIN payment_plans p ON p.plan_id = i.plan_id WHERE {where}",
+        plan_rules.INSTALMENT_SCHEMA,
+        params | with_day,
+    )
+    claims_sql = " UNION ".join(f"SELECT claim_id FROM ({reads[name][0]}) o{n}" for n, name in enumerate(TABLES))
+    return reads | payment_queries(claims_sql, every, as_of, claims)
+
+
+def _recounted(before: pl.DataFrame, stored: pl.DataFrame, found: pl.DataFrame) -> dict[str, int]:
+    """Statuses of the open rows: ``before`` (status, n) of them all as stored, the recomputed ones
+    ``stored`` as they were and ``found`` as they are now."""
+    counts = dict(before.iter_rows())
+    for status, n in _counts(stored).items():
+        counts[status] -= n
+    for status, n in _counts(found).items():
+        counts[status] = counts.get(status, 0) + n
+    return dict(sorted((s, n) for s, n in counts.items() if n))
 
 
 def _with_write_offs(conn: sa.Connection, found: pl.DataFrame, noun: str, key: str) -> tuple[pl.DataFrame, int]:
@@ -693,7 +857,9 @@ def _with_write_offs(conn: sa.Connection, found: pl.DataFrame, noun: str, key: s
     conn.exec_driver_sql(f"CREATE TEMP TABLE stage_plan_events AS SELECT {columns} FROM events WHERE 1 = 0")
     write_frame(conn, "stage_plan_events", events)
     inserted = conn.exec_driver_sql(
-        f"INSERT INTO events ({columns}) SELECT {columns} FROM stage_plan_events WHERE true ON CONFLICT (idempotency_key) DO NOTHING"
+        f"INSERT INTO events ({columns}) SELECT {columns} FROM stage_plan_events WHERE true "
+        # numbered in one order, however the rows were found
+        "ORDER BY idempotency_key ON CONFLICT (idempotency_key) DO NOTHING"
     ).rowcount
     ids = read_frame(
         conn,
@@ -702,15 +868,6 @@ def _with_write_offs(conn: sa.Connection, found: pl.DataFrame, noun: str, key: s
     ).select(pl.col("source").str.strip_prefix(f"{noun}:").cast(pl.Int64).alias(key), "write_off_event_id")
     conn.exec_driver_sql("DROP TABLE stage_plan_events")
     return found.join(ids, on=key, how="left"), inserted
-
-
-def _stored_sql(open_sql: str, key: str) -> str:
-    table = {"plan_id": "payment_plans", "settlement_id": "settlements", "promise_id": "promises"}[key]
-    return f"SELECT {', '.join([key, *STORED[table]])} FROM {table} WHERE {key} IN (SELECT {key} FROM ({open_sql}) o)"
-
-
-def _stored_schema(table: str, key: str) -> dict:
-    return {key: pl.Int64} | STORED[table]
 
 
 def _write_changed(

@@ -28,7 +28,8 @@ def store_url(request, tmp_path):
         return
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL: set CESSION_TEST_DATABASE_URL (.ci/run sets it) to run the store tests on it")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    # CESSION_TEST_SCHEMA_PREFIX: sessions sharing one database name their schemas apart
+    schema = f"{os.environ.get('CESSION_TEST_SCHEMA_PREFIX', 't_')}{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
