@@ -268,9 +268,10 @@ def _events(conn: sa.Connection, parts: pl.DataFrame) -> pl.DataFrame:
     if parts.height == 0:
         return parts.with_columns(event_id=pl.lit(None, pl.Int64))
     parts = parts.with_columns(event_id=repository.next_ids(conn, "events", "event_id", parts.height))
+    # in claim order: each claim's index entries go in together (not one at random per row)
     written = write_events(
         conn,
-        parts.select(
+        parts.sort("claim_id", "event_id").select(
             "event_id",
             "claim_id",
             "event_date",
@@ -359,9 +360,16 @@ def _returns(
     by_title = repository.lines_by_refs(conn, account, title_tokens(returns).rename({"token": "ref"})).with_columns(
         rank=pl.lit(3)
     )
-    # no reference at all (a CSV export): the latest credit of the same amount from the same payer account
+    # no reference found (a CSV export): the latest credit of the same amount from the same payer
+    # account (looked up only for the returns the references did not find: those rank first)
+    referenced = pl.concat([by_ref, by_e2e, by_title], how="diagonal_relaxed")
+    referenced = referenced.filter(col("direction") == CREDIT).get_column("position")
     by_payer = repository.credits_by_payer(
-        conn, account, returns.drop_nulls("counterparty_account").select("position", "counterparty_account", "amount")
+        conn,
+        account,
+        returns.drop_nulls("counterparty_account")
+        .filter(~col("position").is_in(referenced.implode()))
+        .select("position", "counterparty_account", "amount"),
     )
     by_payer = by_payer.sort("booking_date", "line_id").group_by("position").last().drop("booking_date")
     found = pl.concat([by_ref, by_e2e, by_title, by_payer.with_columns(rank=pl.lit(4))], how="diagonal_relaxed")

@@ -22,9 +22,11 @@ _names = itertools.count()
 
 def lock_imports(conn: sa.Connection) -> None:
     """Imports and suspense decisions one at a time (PostgreSQL: an advisory lock until the
-    transaction ends; SQLite's write transaction is one at a time already)."""
+    transaction ends, with JIT off for it; SQLite's write transaction is one at a time already)."""
     if is_postgres(conn):
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({IMPORT_LOCK_KEY})")
+        # the import's joins are many and short: compiling each (JIT) cost more than it ran
+        conn.exec_driver_sql("SET LOCAL jit = off")
 
 
 @contextmanager
@@ -138,51 +140,34 @@ def open_balances(conn: sa.Connection, debtor_ids: pl.Series) -> pl.DataFrame:
         return pl.DataFrame(
             schema={"debtor_id": pl.Int64(), "claim_id": pl.Int64(), "due_date": pl.Date(), "balance": pl.Int64()}
         )
-    claim_schema = {"debtor_id": pl.Int64(), "claim_id": pl.Int64(), "due_date": pl.Date(), "as_of": pl.Date()}
-    claim_schema |= {"total_due": pl.Int64()}
+    # one query: each claim's state, and (a subquery by the (claim_id, event_date) index) its payments
+    # after the state's day that no reversal of the claim names (looked up by ix_events_reverses)
     with staged(conn, frame) as debtors:
         claims = read_frame(
             conn,
-            "SELECT c.debtor_id, c.claim_id, c.due_date, s.as_of, "
-            "COALESCE(s.total_due, c.principal + c.interest_at_cutoff + c.costs_at_cutoff) AS total_due "
+            "SELECT c.debtor_id, c.claim_id, c.due_date, "
+            "COALESCE(s.total_due, c.principal + c.interest_at_cutoff + c.costs_at_cutoff) AS total_due, "
+            "(SELECT CAST(SUM(e.amount) AS BIGINT) FROM events e WHERE e.claim_id = c.claim_id "
+            "AND e.event_date > COALESCE(s.as_of, '0001-01-01') AND e.kind = 'payment' "
+            "AND NOT EXISTS (SELECT 1 FROM events r WHERE r.reverses = e.event_id "
+            "AND r.kind = 'reversal' AND r.claim_id = e.claim_id)) AS paid "
             f"FROM {debtors} d JOIN claims c ON c.debtor_id = d.debtor_id "
             "LEFT JOIN portfolios p ON p.portfolio_id = c.portfolio_id "
             "LEFT JOIN claim_state s ON s.run_id = p.current_run_id AND s.claim_id = c.claim_id",
-            claim_schema,
+            {
+                "debtor_id": pl.Int64(),
+                "claim_id": pl.Int64(),
+                "due_date": pl.Date(),
+                "total_due": pl.Int64(),
+                "paid": pl.Int64(),
+            },
         )
-    # one pass over the claims' events (by the claim_id index): the payments after the state's day,
-    # and the reversals that name them
-    later = joined(
-        conn,
-        claims.select("claim_id", pl.col("as_of").fill_null(pl.date(1, 1, 1))),
-        "SELECT e.claim_id, e.event_id, e.kind, e.amount, e.reverses FROM {stage} s "
-        "JOIN events e ON e.claim_id = s.claim_id "
-        "WHERE (e.kind = 'payment' AND e.event_date > s.as_of) OR e.kind = 'reversal'",
-        {
-            "claim_id": pl.Int64(),
-            "event_id": pl.Int64(),
-            "kind": pl.String(),
-            "amount": pl.Int64(),
-            "reverses": pl.Int64(),
-        },
-    )
-    reversed_ids = later.filter(pl.col("kind") == "reversal").select(event_id="reverses")
-    paid = (
-        later.filter(pl.col("kind") == "payment")
-        .join(reversed_ids, on="event_id", how="anti")
-        .group_by("claim_id")
-        .agg(paid=pl.col("amount").sum())
-    )
-    return (
-        claims.join(paid, on="claim_id", how="left")
-        .select(
-            "debtor_id",
-            "claim_id",
-            "due_date",
-            balance=(pl.col("total_due") - pl.col("paid").fill_null(0)).clip(lower_bound=0),
-        )
-        .sort("debtor_id", "claim_id")
-    )
+    return claims.select(
+        "debtor_id",
+        "claim_id",
+        "due_date",
+        balance=(pl.col("total_due") - pl.col("paid").fill_null(0)).clip(lower_bound=0),
+    ).sort("debtor_id", "claim_id")
 
 
 LINE_COLUMNS = {

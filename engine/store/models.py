@@ -169,7 +169,14 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        sa.Index("ix_events_claim_id", "claim_id"),
+        sa.Index("ix_events_claim_day", "claim_id", "event_date"),
+        # reversals by the event they take back (partial: payments cost it nothing)
+        sa.Index(
+            "ix_events_reverses",
+            "reverses",
+            postgresql_where=sa.text("reverses IS NOT NULL"),
+            sqlite_where=sa.text("reverses IS NOT NULL"),
+        ),
         _one_of("kind", EventKind),
     )
 
