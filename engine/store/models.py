@@ -135,6 +135,7 @@ class Claim(Base):
     __tablename__ = "claims"
     __table_args__ = (
         sa.UniqueConstraint("portfolio_id", "seller_ref"),
+        sa.Index("ix_claims_seller_ref", "seller_ref"),  # a statement's title names a claim by it alone
         _one_of("debtor_kind", DebtorKind),
         _one_of("interest_basis", InterestBasis),
         _one_of("limitation_kind", CLAIM_LIMITATION_KINDS),
