@@ -91,6 +91,22 @@ def stored_lines(conn: sa.Connection, bank_account: str, refs: pl.Series) -> pl.
     )
 
 
+def stored_refusals(conn: sa.Connection, bank_account: str, refs: pl.Series) -> pl.DataFrame:
+    """(bank_ref, refused_before): the reason the account's earliest import that refused a line with
+    this reference gave (its first such line: a later one of the same file was refused as a repeat)."""
+    refused = joined(
+        conn,
+        refs.unique().to_frame("bank_ref"),
+        "SELECT r.bank_ref, r.import_id, r.position, r.reason FROM {stage} s "
+        "JOIN statement_refusals r ON r.bank_ref = s.bank_ref "
+        "JOIN statement_imports i ON i.import_id = r.import_id AND i.bank_account = :account",
+        {"bank_ref": pl.String(), "import_id": pl.Int64(), "position": pl.Int64(), "reason": pl.String()},
+        {"account": bank_account},
+    )
+    first = refused.sort("import_id", "position").group_by("bank_ref", maintain_order=True).first()
+    return first.select("bank_ref", refused_before="reason")
+
+
 def claims_by_seller_ref(conn: sa.Connection, tokens: pl.DataFrame) -> pl.DataFrame:
     """tokens (position, token) -> (position, claim_id, debtor_id) of the claims whose seller_ref is a token."""
     return joined(
@@ -218,15 +234,17 @@ def events_of_lines(conn: sa.Connection, line_ids: pl.Series) -> pl.DataFrame:
 
 
 def credits_by_payer(conn: sa.Connection, bank_account: str, payers: pl.DataFrame) -> pl.DataFrame:
-    """payers (position, counterparty_account, amount) -> (position, LINE_COLUMNS, booking_date) of
-    the account's credits from that payer account of that amount, not returned nor refunded."""
+    """payers (position, counterparty_account, amount, booking_date) -> (position, LINE_COLUMNS,
+    booking_date) of the account's credits from that payer account of that amount, booked on the
+    return's day or before, not returned nor refunded."""
     listed = ", ".join(f"l.{c}" for c in LINE_COLUMNS)
     return joined(
         conn,
         payers,
         f"SELECT s.position, {listed}, l.booking_date FROM {{stage}} s JOIN statement_lines l "
         "ON l.counterparty_account = s.counterparty_account AND l.amount = s.amount "
-        "AND l.bank_account = :account AND l.direction = 'credit' AND l.status IN ('posted', 'open', 'assigned')",
+        "AND l.booking_date <= s.booking_date AND l.bank_account = :account AND l.direction = 'credit' "
+        "AND l.status IN ('posted', 'open', 'assigned')",
         {"position": pl.Int64(), **LINE_COLUMNS, "booking_date": pl.Date()},
         {"account": bank_account},
     )

@@ -781,9 +781,12 @@ class StatementLineEvent(Base):
 
 class StatementRefusal(Base):
     """A statement line an import refused, with the reason (a debit that is no return, a line that
-    cannot be read, a return of a credit nobody imported); the next import of the file reads it again."""
+    cannot be read, a return of a credit nobody imported). A later import of a line with the same
+    account and bank reference refuses it again with the reason the first refusal gave (it is not
+    judged again: a re-import changes nothing), found by ``bank_ref``."""
 
     __tablename__ = "statement_refusals"
+    __table_args__ = (sa.Index("ix_statement_refusals_bank_ref", "bank_ref"),)
 
     import_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     position: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
