@@ -136,8 +136,7 @@ def import_statement(
     with engine.begin() as conn:
         repository.lock_imports(conn)
         import_id = _start(conn, statement, rule, who)
-        stored = repository.stored_lines(conn, account, lines.get_column("bank_ref"))
-        refused_before = repository.stored_refusals(conn, account, lines.get_column("bank_ref"))
+        stored, refused_before = repository.seen_before(conn, account, lines.get_column("bank_ref"))
         step("lines stored or refused before looked up")
         f = lines.join(stored, on="bank_ref", how="left").join(refused_before, on="bank_ref", how="left")
         f = f.with_columns(

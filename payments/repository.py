@@ -70,41 +70,39 @@ def next_ids(conn: sa.Connection, table: str, column: str, n: int) -> pl.Series:
     return pl.Series(column, np.arange(last + 1, last + 1 + n, dtype=np.int64))
 
 
-def stored_lines(conn: sa.Connection, bank_account: str, refs: pl.Series) -> pl.DataFrame:
-    """The stored lines of ``bank_account`` with these references: bank_ref, line_id, status, matched_by, debtor_id,
-    candidate_claim_id."""
-    return joined(
-        conn,
-        refs.unique().to_frame("bank_ref"),
-        "SELECT l.bank_ref, l.line_id, l.status, l.matched_by, l.debtor_id, l.candidate_claim_id "
-        "FROM {stage} s JOIN statement_lines l "
-        "ON l.bank_account = :account AND l.bank_ref = s.bank_ref",
-        {
-            "bank_ref": pl.String(),
-            "line_id": pl.Int64(),
-            "status": pl.String(),
-            "matched_by": pl.String(),
-            "debtor_id": pl.Int64(),
-            "candidate_claim_id": pl.Int64(),
-        },
-        {"account": bank_account},
-    )
-
-
-def stored_refusals(conn: sa.Connection, bank_account: str, refs: pl.Series) -> pl.DataFrame:
-    """(bank_ref, refused_before): the reason the account's earliest import that refused a line with
+def seen_before(conn: sa.Connection, bank_account: str, refs: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What earlier imports of ``bank_account`` made of lines with these references (staged once):
+    the stored lines (bank_ref, line_id, status, matched_by, debtor_id, candidate_claim_id), and the
+    refused ones (bank_ref, refused_before): the reason the earliest import that refused a line with
     this reference gave (its first such line: a later one of the same file was refused as a repeat)."""
-    refused = joined(
-        conn,
-        refs.unique().to_frame("bank_ref"),
-        "SELECT r.bank_ref, r.import_id, r.position, r.reason FROM {stage} s "
-        "JOIN statement_refusals r ON r.bank_ref = s.bank_ref "
-        "JOIN statement_imports i ON i.import_id = r.import_id AND i.bank_account = :account",
-        {"bank_ref": pl.String(), "import_id": pl.Int64(), "position": pl.Int64(), "reason": pl.String()},
-        {"account": bank_account},
-    )
+    lines_schema = {
+        "bank_ref": pl.String(),
+        "line_id": pl.Int64(),
+        "status": pl.String(),
+        "matched_by": pl.String(),
+        "debtor_id": pl.Int64(),
+        "candidate_claim_id": pl.Int64(),
+    }
+    refused_schema = {"bank_ref": pl.String(), "import_id": pl.Int64(), "position": pl.Int64(), "reason": pl.String()}
+    params = {"account": bank_account}
+    with staged(conn, refs.unique().to_frame("bank_ref")) as stage:
+        lines = read_frame(
+            conn,
+            "SELECT l.bank_ref, l.line_id, l.status, l.matched_by, l.debtor_id, l.candidate_claim_id "
+            f"FROM {stage} s JOIN statement_lines l ON l.bank_account = :account AND l.bank_ref = s.bank_ref",
+            lines_schema,
+            params,
+        )
+        refused = read_frame(
+            conn,
+            f"SELECT r.bank_ref, r.import_id, r.position, r.reason FROM {stage} s "
+            "JOIN statement_refusals r ON r.bank_ref = s.bank_ref "
+            "JOIN statement_imports i ON i.import_id = r.import_id AND i.bank_account = :account",
+            refused_schema,
+            params,
+        )
     first = refused.sort("import_id", "position").group_by("bank_ref", maintain_order=True).first()
-    return first.select("bank_ref", refused_before="reason")
+    return lines, first.select("bank_ref", refused_before="reason")
 
 
 def claims_by_seller_ref(conn: sa.Connection, tokens: pl.DataFrame) -> pl.DataFrame:
