@@ -363,7 +363,7 @@ def code_of(member: Choice) -> int:
 class LineStatus(Choice):
     """Where a line of a bank statement stands (``statement_lines.status``; docs/payments.md). A
     statement's refused lines are not stored as lines: they are listed with the import that read
-    them (``statement_refusals``), and read again by the next import of the statement."""
+    them (``statement_refusals``), and a later import refuses them again with the same reason."""
 
     POSTED = "posted", "matched and posted as events (payments, or the reversals of a return)"
     OPEN = "open", "in suspense: nobody's yet (a candidate claim may be named for a person to confirm)"

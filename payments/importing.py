@@ -2,7 +2,9 @@
 events, or the ``reversal`` events of a return), in suspense, or refused with its reason, and
 posted + suspense + refused = lines read is checked before the commit. A killed import leaves
 nothing; the same statement imported again posts nothing new (each line is stored once per account
-and bank reference, and each event's idempotency key is the bank's reference).
+and bank reference, and each event's idempotency key is the bank's reference) and refuses what it
+refused then, for the reason given then (a refused line is looked up by its reference in
+``statement_refusals``, not judged again).
 
 Idempotency keys (docs/payments.md): ``bank:<account>:<bank_ref>`` for a line that paid one claim,
 ``bank:<account>:<bank_ref>#<claim_id>`` for each part of a line split over several claims, and
@@ -134,9 +136,10 @@ def import_statement(
     with engine.begin() as conn:
         repository.lock_imports(conn)
         import_id = _start(conn, statement, rule, who)
-        stored = repository.stored_lines(conn, account, lines.get_column("bank_ref"))
-        step("lines stored before looked up")
-        f = lines.join(stored, on="bank_ref", how="left").with_columns(
+        stored, refused_before = repository.seen_before(conn, account, lines.get_column("bank_ref"))
+        step("lines stored or refused before looked up")
+        f = lines.join(stored, on="bank_ref", how="left").join(refused_before, on="bank_ref", how="left")
+        f = f.with_columns(
             first=col("position").min().over("bank_ref"),
         )
         reason = (
@@ -146,6 +149,8 @@ def import_statement(
             .then(pl.lit("the same bank reference as line ") + col("first").cast(pl.String) + pl.lit(" of the file"))
             .when(col("line_id").is_not_null())
             .then(None)
+            .when(col("refused_before").is_not_null())
+            .then(col("refused_before"))  # judged once: refused again as then, whatever came in since
             .when(col("bank_ref").str.len_chars() > MAX_REF)
             .then(pl.lit(f"a bank reference longer than {MAX_REF} characters"))
             .when(col("currency").is_not_null() & (col("currency") != CURRENCY))
@@ -162,7 +167,10 @@ def import_statement(
         )
         outcomes = [
             f.filter(col("refusal").is_not_null()).select(
-                *_base(), outcome=pl.lit("refused"), already=pl.lit(False), reason="refusal"
+                *_base(),
+                outcome=pl.lit("refused"),
+                already=col("refused_before").is_not_null() | col("line_id").is_not_null(),
+                reason="refusal",
             ),
             already.select(
                 *_base(),
@@ -182,7 +190,11 @@ def import_statement(
         credits = new.filter(col("direction") == CREDIT)
         credit_outcomes, credit_parts = _credits(conn, import_id, account, credits, rule, step)
         return_outcomes, return_parts = _returns(
-            conn, import_id, account, new.filter(col("is_return") & (col("direction") == DEBIT))
+            conn,
+            import_id,
+            account,
+            new.filter(col("is_return") & (col("direction") == DEBIT)),
+            f.select("bank_ref", "position", "direction"),
         )
         step("returns matched and written")
         outcomes += [credit_outcomes, return_outcomes]
@@ -268,9 +280,10 @@ def _events(conn: sa.Connection, parts: pl.DataFrame) -> pl.DataFrame:
     if parts.height == 0:
         return parts.with_columns(event_id=pl.lit(None, pl.Int64))
     parts = parts.with_columns(event_id=repository.next_ids(conn, "events", "event_id", parts.height))
+    # in claim order: each claim's index entries go in together (not one at random per row)
     written = write_events(
         conn,
-        parts.select(
+        parts.sort("claim_id", "event_id").select(
             "event_id",
             "claim_id",
             "event_date",
@@ -340,28 +353,40 @@ def _credits(
 
 
 def _returns(
-    conn: sa.Connection, import_id: int, account: str, returns: pl.DataFrame
+    conn: sa.Connection, import_id: int, account: str, returns: pl.DataFrame, file_lines: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Each return matched to the credit it gives back: by the reference the bank names
     (``return_of``), then the end-to-end id, then a stored reference written in the title, and for
     a bank that gives no references, the latest credit of the same amount from the same payer
-    account (not returned yet). A posted
-    credit's events are reversed; a credit in suspense leaves it (``returned``; the return is
-    ``settled``); anything else is refused with the reason."""
+    account booked on the return's day or before (not returned yet). A posted credit's events are
+    reversed; a credit in suspense leaves it (``returned``; the return is ``settled``); anything
+    else is refused with the reason. A return whose ``return_of`` names a line that is no credit
+    (a debit: another return, a fee), or a credit of this file that is refused, is refused: it is
+    never matched by payer instead. ``file_lines``: (bank_ref, position, direction) of the file."""
     if returns.height == 0:
         return pl.DataFrame(schema=OUTCOME_SCHEMA), pl.DataFrame(schema=PARTS_SCHEMA)
-    by_ref = repository.lines_by_refs(
-        conn, account, returns.drop_nulls("return_of").select("position", ref="return_of")
-    ).with_columns(rank=pl.lit(1))
+    named = returns.drop_nulls("return_of").select("position", ref="return_of")
+    by_ref_any = repository.lines_by_refs(conn, account, named)
+    by_ref = by_ref_any.filter(col("direction") == CREDIT).with_columns(rank=pl.lit(1))
+    no_credit = _names_no_credit(named, by_ref_any, file_lines)
     by_e2e = repository.lines_by_end_to_end(
         conn, account, returns.drop_nulls("end_to_end_id").select("position", ref="end_to_end_id")
     ).with_columns(rank=pl.lit(2))
     by_title = repository.lines_by_refs(conn, account, title_tokens(returns).rename({"token": "ref"})).with_columns(
         rank=pl.lit(3)
     )
-    # no reference at all (a CSV export): the latest credit of the same amount from the same payer account
+    # no reference found (a CSV export): the latest credit of the same amount from the same payer
+    # account (looked up only for the returns the references did not find: those rank first)
+    referenced = pl.concat([by_ref, by_e2e, by_title], how="diagonal_relaxed")
+    referenced = pl.concat(
+        [referenced.filter(col("direction") == CREDIT).get_column("position"), no_credit.get_column("position")]
+    )
     by_payer = repository.credits_by_payer(
-        conn, account, returns.drop_nulls("counterparty_account").select("position", "counterparty_account", "amount")
+        conn,
+        account,
+        returns.drop_nulls("counterparty_account")
+        .filter(~col("position").is_in(referenced.implode()))
+        .select("position", "counterparty_account", "amount", "booking_date"),
     )
     by_payer = by_payer.sort("booking_date", "line_id").group_by("position").last().drop("booking_date")
     found = pl.concat([by_ref, by_e2e, by_title, by_payer.with_columns(rank=pl.lit(4))], how="diagonal_relaxed")
@@ -379,10 +404,12 @@ def _returns(
         ),
         on="position",
         how="left",
-    )
+    ).join(no_credit, on="position", how="left")
     f = f.with_columns(earlier=col("position").min().over("reverses_line_id"))
     refusal = (
-        pl.when(col("reverses_line_id").is_null())
+        pl.when(col("no_credit").is_not_null())
+        .then(col("no_credit"))
+        .when(col("reverses_line_id").is_null())
         .then(pl.lit("a return of a credit not found in any imported statement of this account"))
         .when(col("several"))
         .then(pl.lit("a return that names several credits"))
@@ -404,10 +431,13 @@ def _returns(
         .then(pl.lit("the credit ") + col("original_ref") + pl.lit(" was returned already"))
     )
     f = f.with_columns(refusal=refusal)
-    refused = f.filter(col("refusal").is_not_null()).select(
-        *_base(), outcome=pl.lit("refused"), already=pl.lit(False), reason="refusal"
+    # a return naming several credits joined one row per credit: refused once
+    refused = (
+        f.filter(col("refusal").is_not_null())
+        .unique("position", keep="first")
+        .select(*_base(), outcome=pl.lit("refused"), already=pl.lit(False), reason="refusal")
     )
-    ok = f.filter(col("refusal").is_null())
+    ok = f.filter(col("refusal").is_null() & col("no_credit").is_null())
     ok = ok.with_columns(
         posted=col("original_status").is_in(POSTED_STATUSES),
         line_id=repository.next_ids(conn, "statement_lines", "line_id", ok.height),
@@ -449,6 +479,38 @@ def _returns(
     )
     parts = parts.with_columns(amount=col("taken_back")) if parts.height else parts
     return pl.concat([outcomes, refused], how="diagonal"), parts.select(*PARTS_SCHEMA)
+
+
+def _names_no_credit(named: pl.DataFrame, stored: pl.DataFrame, file_lines: pl.DataFrame) -> pl.DataFrame:
+    """(position, no_credit): the returns whose ``return_of`` (``named``: position, ref) names no
+    stored credit but a stored debit (``stored``: what the references found) or a line of this
+    file (a debit, or a credit refused here), with the reason they are refused."""
+    found = stored.group_by("position").agg(
+        credit=(col("direction") == CREDIT).any(), debit=(col("direction") == DEBIT).any()
+    )
+    in_file = file_lines.sort("position").unique("bank_ref", keep="first")
+    f = (
+        named.join(found, on="position", how="left")
+        .join(in_file.select(ref="bank_ref", line="position", line_direction="direction"), on="ref", how="left")
+        .filter(~col("credit").fill_null(False) & (col("debit").fill_null(False) | col("line").is_not_null()))
+    )
+    debit = col("debit").fill_null(False) | (col("line_direction") == DEBIT)
+    return f.select(
+        "position",
+        no_credit=pl.when(debit)
+        .then(
+            pl.lit("a return of ")
+            + col("ref")
+            + pl.lit(", which is not a credit (a debit: a return, a fee): nothing to give back; a person decides")
+        )
+        .otherwise(
+            pl.lit("a return of ")
+            + col("ref")
+            + pl.lit(", a credit this import refuses (line ")
+            + col("line").cast(pl.String)
+            + pl.lit(" of the file): nothing was posted to give back")
+        ),
+    )
 
 
 def _set_status(conn: sa.Connection, line_ids: pl.Series, status: LineStatus) -> None:

@@ -22,9 +22,11 @@ _names = itertools.count()
 
 def lock_imports(conn: sa.Connection) -> None:
     """Imports and suspense decisions one at a time (PostgreSQL: an advisory lock until the
-    transaction ends; SQLite's write transaction is one at a time already)."""
+    transaction ends, with JIT off for it; SQLite's write transaction is one at a time already)."""
     if is_postgres(conn):
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({IMPORT_LOCK_KEY})")
+        # the import's joins are many and short: compiling each (JIT) cost more than it ran
+        conn.exec_driver_sql("SET LOCAL jit = off")
 
 
 @contextmanager
@@ -68,25 +70,39 @@ def next_ids(conn: sa.Connection, table: str, column: str, n: int) -> pl.Series:
     return pl.Series(column, np.arange(last + 1, last + 1 + n, dtype=np.int64))
 
 
-def stored_lines(conn: sa.Connection, bank_account: str, refs: pl.Series) -> pl.DataFrame:
-    """The stored lines of ``bank_account`` with these references: bank_ref, line_id, status, matched_by, debtor_id,
-    candidate_claim_id."""
-    return joined(
-        conn,
-        refs.unique().to_frame("bank_ref"),
-        "SELECT l.bank_ref, l.line_id, l.status, l.matched_by, l.debtor_id, l.candidate_claim_id "
-        "FROM {stage} s JOIN statement_lines l "
-        "ON l.bank_account = :account AND l.bank_ref = s.bank_ref",
-        {
-            "bank_ref": pl.String(),
-            "line_id": pl.Int64(),
-            "status": pl.String(),
-            "matched_by": pl.String(),
-            "debtor_id": pl.Int64(),
-            "candidate_claim_id": pl.Int64(),
-        },
-        {"account": bank_account},
-    )
+def seen_before(conn: sa.Connection, bank_account: str, refs: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What earlier imports of ``bank_account`` made of lines with these references (staged once):
+    the stored lines (bank_ref, line_id, status, matched_by, debtor_id, candidate_claim_id), and the
+    refused ones (bank_ref, refused_before): the reason the earliest import that refused a line with
+    this reference gave (its first such line: a later one of the same file was refused as a repeat)."""
+    lines_schema = {
+        "bank_ref": pl.String(),
+        "line_id": pl.Int64(),
+        "status": pl.String(),
+        "matched_by": pl.String(),
+        "debtor_id": pl.Int64(),
+        "candidate_claim_id": pl.Int64(),
+    }
+    refused_schema = {"bank_ref": pl.String(), "import_id": pl.Int64(), "position": pl.Int64(), "reason": pl.String()}
+    params = {"account": bank_account}
+    with staged(conn, refs.unique().to_frame("bank_ref")) as stage:
+        lines = read_frame(
+            conn,
+            "SELECT l.bank_ref, l.line_id, l.status, l.matched_by, l.debtor_id, l.candidate_claim_id "
+            f"FROM {stage} s JOIN statement_lines l ON l.bank_account = :account AND l.bank_ref = s.bank_ref",
+            lines_schema,
+            params,
+        )
+        refused = read_frame(
+            conn,
+            f"SELECT r.bank_ref, r.import_id, r.position, r.reason FROM {stage} s "
+            "JOIN statement_refusals r ON r.bank_ref = s.bank_ref "
+            "JOIN statement_imports i ON i.import_id = r.import_id AND i.bank_account = :account",
+            refused_schema,
+            params,
+        )
+    first = refused.sort("import_id", "position").group_by("bank_ref", maintain_order=True).first()
+    return lines, first.select("bank_ref", refused_before="reason")
 
 
 def claims_by_seller_ref(conn: sa.Connection, tokens: pl.DataFrame) -> pl.DataFrame:
@@ -138,51 +154,34 @@ def open_balances(conn: sa.Connection, debtor_ids: pl.Series) -> pl.DataFrame:
         return pl.DataFrame(
             schema={"debtor_id": pl.Int64(), "claim_id": pl.Int64(), "due_date": pl.Date(), "balance": pl.Int64()}
         )
-    claim_schema = {"debtor_id": pl.Int64(), "claim_id": pl.Int64(), "due_date": pl.Date(), "as_of": pl.Date()}
-    claim_schema |= {"total_due": pl.Int64()}
+    # one query: each claim's state, and (a subquery by the (claim_id, event_date) index) its payments
+    # after the state's day that no reversal of the claim names (looked up by ix_events_reverses)
     with staged(conn, frame) as debtors:
         claims = read_frame(
             conn,
-            "SELECT c.debtor_id, c.claim_id, c.due_date, s.as_of, "
-            "COALESCE(s.total_due, c.principal + c.interest_at_cutoff + c.costs_at_cutoff) AS total_due "
+            "SELECT c.debtor_id, c.claim_id, c.due_date, "
+            "COALESCE(s.total_due, c.principal + c.interest_at_cutoff + c.costs_at_cutoff) AS total_due, "
+            "(SELECT CAST(SUM(e.amount) AS BIGINT) FROM events e WHERE e.claim_id = c.claim_id "
+            "AND e.event_date > COALESCE(s.as_of, '0001-01-01') AND e.kind = 'payment' "
+            "AND NOT EXISTS (SELECT 1 FROM events r WHERE r.reverses = e.event_id "
+            "AND r.kind = 'reversal' AND r.claim_id = e.claim_id)) AS paid "
             f"FROM {debtors} d JOIN claims c ON c.debtor_id = d.debtor_id "
             "LEFT JOIN portfolios p ON p.portfolio_id = c.portfolio_id "
             "LEFT JOIN claim_state s ON s.run_id = p.current_run_id AND s.claim_id = c.claim_id",
-            claim_schema,
+            {
+                "debtor_id": pl.Int64(),
+                "claim_id": pl.Int64(),
+                "due_date": pl.Date(),
+                "total_due": pl.Int64(),
+                "paid": pl.Int64(),
+            },
         )
-    # one pass over the claims' events (by the claim_id index): the payments after the state's day,
-    # and the reversals that name them
-    later = joined(
-        conn,
-        claims.select("claim_id", pl.col("as_of").fill_null(pl.date(1, 1, 1))),
-        "SELECT e.claim_id, e.event_id, e.kind, e.amount, e.reverses FROM {stage} s "
-        "JOIN events e ON e.claim_id = s.claim_id "
-        "WHERE (e.kind = 'payment' AND e.event_date > s.as_of) OR e.kind = 'reversal'",
-        {
-            "claim_id": pl.Int64(),
-            "event_id": pl.Int64(),
-            "kind": pl.String(),
-            "amount": pl.Int64(),
-            "reverses": pl.Int64(),
-        },
-    )
-    reversed_ids = later.filter(pl.col("kind") == "reversal").select(event_id="reverses")
-    paid = (
-        later.filter(pl.col("kind") == "payment")
-        .join(reversed_ids, on="event_id", how="anti")
-        .group_by("claim_id")
-        .agg(paid=pl.col("amount").sum())
-    )
-    return (
-        claims.join(paid, on="claim_id", how="left")
-        .select(
-            "debtor_id",
-            "claim_id",
-            "due_date",
-            balance=(pl.col("total_due") - pl.col("paid").fill_null(0)).clip(lower_bound=0),
-        )
-        .sort("debtor_id", "claim_id")
-    )
+    return claims.select(
+        "debtor_id",
+        "claim_id",
+        "due_date",
+        balance=(pl.col("total_due") - pl.col("paid").fill_null(0)).clip(lower_bound=0),
+    ).sort("debtor_id", "claim_id")
 
 
 LINE_COLUMNS = {
@@ -233,15 +232,17 @@ def events_of_lines(conn: sa.Connection, line_ids: pl.Series) -> pl.DataFrame:
 
 
 def credits_by_payer(conn: sa.Connection, bank_account: str, payers: pl.DataFrame) -> pl.DataFrame:
-    """payers (position, counterparty_account, amount) -> (position, LINE_COLUMNS, booking_date) of
-    the account's credits from that payer account of that amount, not returned nor refunded."""
+    """payers (position, counterparty_account, amount, booking_date) -> (position, LINE_COLUMNS,
+    booking_date) of the account's credits from that payer account of that amount, booked on the
+    return's day or before, not returned nor refunded."""
     listed = ", ".join(f"l.{c}" for c in LINE_COLUMNS)
     return joined(
         conn,
         payers,
         f"SELECT s.position, {listed}, l.booking_date FROM {{stage}} s JOIN statement_lines l "
         "ON l.counterparty_account = s.counterparty_account AND l.amount = s.amount "
-        "AND l.bank_account = :account AND l.direction = 'credit' AND l.status IN ('posted', 'open', 'assigned')",
+        "AND l.booking_date <= s.booking_date AND l.bank_account = :account AND l.direction = 'credit' "
+        "AND l.status IN ('posted', 'open', 'assigned')",
         {"position": pl.Int64(), **LINE_COLUMNS, "booking_date": pl.Date()},
         {"account": bank_account},
     )

@@ -11,7 +11,7 @@ fit no one), and 5% returns of credits earlier in the file.
 from __future__ import annotations
 
 import argparse
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -98,9 +98,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--refs", default="B", help="the bank references' prefix (another statement: another one)")
+    parser.add_argument(
+        "--day", type=date.fromisoformat, default=date(2025, 12, 1), help="the booking day (YYYY-MM-DD)"
+    )
     args = parser.parse_args()
     claims = pl.read_parquet(args.claims, columns=["claim_id", "seller_ref", "debtor_id"])
-    write_mt940(credits(claims, args.lines, args.seed, refs=args.refs), args.out, date(2025, 12, 1) + timedelta(days=0))
+    write_mt940(credits(claims, args.lines, args.seed, refs=args.refs), args.out, args.day)
 
 
 if __name__ == "__main__":

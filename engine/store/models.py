@@ -135,6 +135,7 @@ class Claim(Base):
     __tablename__ = "claims"
     __table_args__ = (
         sa.UniqueConstraint("portfolio_id", "seller_ref"),
+        sa.Index("ix_claims_seller_ref", "seller_ref"),  # a statement's title names a claim by it alone
         _one_of("debtor_kind", DebtorKind),
         _one_of("interest_basis", InterestBasis),
         _one_of("limitation_kind", CLAIM_LIMITATION_KINDS),
@@ -169,7 +170,14 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        sa.Index("ix_events_claim_id", "claim_id"),
+        sa.Index("ix_events_claim_day", "claim_id", "event_date"),
+        # reversals by the event they take back (partial: payments cost it nothing)
+        sa.Index(
+            "ix_events_reverses",
+            "reverses",
+            postgresql_where=sa.text("reverses IS NOT NULL"),
+            sqlite_where=sa.text("reverses IS NOT NULL"),
+        ),
         # the daily plan update finds the payments dated, or recorded, since the last one (0015)
         sa.Index("ix_events_event_date", "event_date"),
         sa.Index("ix_events_recorded_on", "recorded_on"),
@@ -776,9 +784,12 @@ class StatementLineEvent(Base):
 
 class StatementRefusal(Base):
     """A statement line an import refused, with the reason (a debit that is no return, a line that
-    cannot be read, a return of a credit nobody imported); the next import of the file reads it again."""
+    cannot be read, a return of a credit nobody imported). A later import of a line with the same
+    account and bank reference refuses it again with the reason the first refusal gave (it is not
+    judged again: a re-import changes nothing), found by ``bank_ref``."""
 
     __tablename__ = "statement_refusals"
+    __table_args__ = (sa.Index("ix_statement_refusals_bank_ref", "bank_ref"),)
 
     import_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     position: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
