@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.domain import InterestBasis, LimitationKind
 from engine.kernels.calendar import calendar_tables
+from engine.kernels.limitation import fill_run_end_tables
 from engine.packing import frozen
 from engine.rules import RuleBook, day_number
 
@@ -39,6 +40,9 @@ class KernelRules:
     civil: np.ndarray
     first_year: int
     month_start: np.ndarray
+    run_ends: np.ndarray
+    run_hows: np.ndarray
+    reaching: np.ndarray
 
     @property
     def rates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -48,7 +52,15 @@ class KernelRules:
     @property
     def calendar(self) -> tuple:
         """The calendar tables as ``kernels.limitation.law_end`` takes them."""
-        return self.calendar_base, self.civil, self.first_year, self.month_start
+        return (
+            self.calendar_base,
+            self.civil,
+            self.first_year,
+            self.month_start,
+            self.run_ends,
+            self.run_hows,
+            self.reaching,
+        )
 
     @classmethod
     def of(cls, rules: RuleBook) -> KernelRules:
@@ -89,6 +101,9 @@ class KernelRules:
         n_days = day_number(date(last_year + 1, 1, 1)) - rules.holidays.base_day
         n_years = last_year - first_year + 1 + int(limitation[1:].max()) + 1
         civil, month_start = _calendar_tables(rules.holidays.base_day, n_days, first_year, n_years)
+        run_ends, run_hows, reaching = _run_end_tables(
+            limitation.tobytes(), rules.holidays.base_day, n_days, first_year, n_years
+        )
         return cls(
             rate_day=frozen(np.concatenate(days).astype(np.int32)),
             rate_bp=frozen(np.concatenate(bps).astype(np.int32)),
@@ -101,6 +116,9 @@ class KernelRules:
             civil=civil,
             first_year=first_year,
             month_start=month_start,
+            run_ends=run_ends,
+            run_hows=run_hows,
+            reaching=reaching,
         )
 
 
@@ -115,3 +133,20 @@ def _calendar_tables(first_day: int, n_days: int, first_year: int, n_years: int)
     ``prepare``: ~13 ms each."""
     civil, month_start = calendar_tables(first_day, n_days, first_year, n_years)
     return frozen(civil), frozen(month_start)
+
+
+@cache
+def _run_end_tables(
+    limitation: bytes, first_day: int, n_days: int, first_year: int, n_years: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs' ends by their first day over the calendar's days (``fill_run_end_tables``), built
+    once per rule book: the kernels look them up instead of computing them for every claim and event."""
+    civil, month_start = _calendar_tables(first_day, n_days, first_year, n_years)
+    kinds = len(LimitationKind)
+    ends = np.empty((kinds, n_days), dtype=np.int32)
+    hows = np.empty((kinds, n_days), dtype=np.int8)
+    reaching = np.empty(n_days, dtype=np.int32)
+    empty = (np.empty((kinds, 0), dtype=np.int32), np.empty((kinds, 0), dtype=np.int8), np.empty(0, dtype=np.int32))
+    calendar = (first_day, civil, first_year, month_start, *empty)
+    fill_run_end_tables(np.frombuffer(limitation, dtype=np.int64), calendar, ends, hows, reaching)
+    return frozen(ends), frozen(hows), frozen(reaching)

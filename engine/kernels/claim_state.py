@@ -11,7 +11,7 @@ from numba import njit, prange
 from engine.kernels import codes
 from engine.kernels.calendar import NULL_DAY
 from engine.kernels.interest import accrue
-from engine.kernels.limitation import claim_limitation, first_day_reaching, interest_rules, record_step, run_end
+from engine.kernels.limitation import claim_limitation, first_day_reaching, interest_rules, record_step, run_end_at
 
 N_OUTPUTS = 11  # what claim_one returns: principal, interest, costs, accrued, interest time-barred, paid
 # costs/interest/principal, overpaid, last payment day, limitation day (then the counts of pieces,
@@ -26,11 +26,18 @@ BLOCK = 2048
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
 def _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped):
     """Drop every reversal that counts and the event it cancels (§1); a reversal's ``ev_value`` is
-    that event's index."""
+    that event's index. Returns whether the claim is plain: no limitation event at all (one pass
+    over the events for both)."""
+    plain = True
     for j in range(lo, hi):
-        if ev_kind[j] == codes.REVERSAL and ev_day[j] <= as_of:
-            dropped[j] = True
-            dropped[ev_value[j]] = True
+        kind = ev_kind[j]
+        if kind == codes.REVERSAL:
+            if ev_day[j] <= as_of:
+                dropped[j] = True
+                dropped[ev_value[j]] = True
+        elif kind >= codes.ACKNOWLEDGMENT:
+            plain = False
+    return plain
 
 
 @njit(cache=True, nogil=True, fastmath=False)
@@ -72,6 +79,27 @@ def _take_oldest(take, t_amount, head, tail):
             t_amount[head] -= take
             take = 0
     return head
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def _pay(remaining, order, costs, interest, principal):
+    """A payment of ``remaining`` down the waterfall ``order`` (see ``claim_one``): what it takes from
+    costs, interest and principal, and what is left over (overpaid)."""
+    to_costs = 0
+    to_interest = 0
+    to_principal = 0
+    for step in range(3):
+        bucket = (order >> (2 * step)) & 3
+        if bucket == codes.COSTS:
+            to_costs = min(costs, remaining)
+            remaining -= to_costs
+        elif bucket == codes.INTEREST:
+            to_interest = min(interest, remaining)
+            remaining -= to_interest
+        else:
+            to_principal = min(principal, remaining)
+            remaining -= to_principal
+    return to_costs, to_interest, to_principal, remaining
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
@@ -136,7 +164,7 @@ def claim_one(
     outlives the claim), so the flags here are those of the days' own runs, and of a titled
     claim's days up to its title_date (which share the claim's end) not barred."""
     t_amount, t_barred, rules = scratch
-    _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped)
+    plain = _mark_reversed(lo, hi, ev_day, ev_kind, ev_value, as_of, dropped)
 
     accrued = 0
     paid_costs = 0
@@ -156,14 +184,9 @@ def claim_one(
     start = title_day if titled else due_day
     # the limitation clock first (its own pass, only for a claim with limitation events): the
     # claim's end, and the interest rule of the days before each limitation event (rules[k])
-    plain = True
-    for j in range(lo, hi):
-        if ev_kind[j] >= codes.ACKNOWLEDGMENT:
-            plain = False
-            break
     m = 0  # the limitation events that count (claim_limitation)
     if plain:
-        limitation_day, how = run_end(start, run_kind, custom_years, lim, calendar)
+        limitation_day, how = run_end_at(start, run_kind, custom_years, lim, calendar)
         n_trace = record_step(trace, n_trace, codes.STEP_START, start, run_kind, limitation_day, how, 0)
     else:
         limitation_day, n_trace, m = claim_limitation(
@@ -187,7 +210,76 @@ def claim_one(
     # barred, and a claim with no limitation event whose first day of interest reaches as_of
     # (plain_split) has none barred; an explanation (``tranches`` with rows) keeps them all
     track = tranches.shape[0] > 0 or not (claim_barred or (plain and due_day + 1 >= plain_split))
-    if track and not plain:
+    if not track:
+        # balances and accrual alone: the interest time-barred is all of it or none
+        for j in range(lo, hi + 1):
+            day = as_of + 1 if j == hi else ev_day[j]
+            if day > as_of:
+                day = as_of + 1
+            elif dropped[j]:
+                continue
+            last = min(day, as_of)
+            if accruing and last > accrued_through:
+                gained, _, _, n_pieces, rate_row = accrue(
+                    principal,
+                    accrued_through + 1,
+                    last,
+                    rate_row,
+                    rates,
+                    first_row,
+                    end_row,
+                    capped,
+                    contract_bp,
+                    pieces,
+                    n_pieces,
+                    accrued_through + 1,
+                    last + 1,
+                )
+                interest += gained
+                accrued += gained
+                accrued_through = last
+            if day > as_of:
+                break
+            kind = ev_kind[j]
+            if kind == codes.PAYMENT:
+                to_costs, to_interest, to_principal, left = _pay(ev_value[j], order, costs, interest, principal)
+                costs -= to_costs
+                interest -= to_interest
+                principal -= to_principal
+                paid_costs += to_costs
+                paid_interest += to_interest
+                paid_principal += to_principal
+                overpaid += left
+                last_payment = day
+            elif kind == codes.COST:
+                costs += ev_value[j]
+            elif kind == codes.INTEREST_WAIVER:
+                interest -= min(interest, ev_value[j])
+            elif kind == codes.CAPITALIZATION:
+                principal += interest
+                interest = 0
+            elif kind == codes.WRITE_OFF:
+                principal = 0
+                interest = 0
+                costs = 0
+                accruing = False
+        return (
+            principal,
+            interest,
+            costs,
+            accrued,
+            interest if claim_barred else 0,
+            paid_costs,
+            paid_interest,
+            paid_principal,
+            overpaid,
+            last_payment,
+            limitation_day,
+            n_pieces,
+            n_trace,
+            n_tranches,
+        )
+    if not plain:
         interest_rules(m, rules, ev_day, ev_kind, as_of, plain_split, lim, calendar)
     # the days whose interest shares the claim's end: up to its title_date (none without one)
     confirmed_through = title_day if titled else due_day
@@ -195,7 +287,7 @@ def claim_one(
     head = 0
     tail = 0
     at_cutoff = interest
-    cutoff_tranche = track and at_cutoff > 0  # its flag is that of day due + 1, set once the events before it acted
+    cutoff_tranche = at_cutoff > 0  # its flag is that of day due + 1, set once the events before it acted
     if cutoff_tranche:
         t_amount[0] = at_cutoff
         t_barred[0] = False
@@ -213,7 +305,7 @@ def claim_one(
             continue  # a reversed event never happened: it does not even cut the accrual
         last = min(day, as_of)
         settle_cutoff = cutoff_tranche and day > due_day
-        if track and not plain and (settle_cutoff or (accruing and last > accrued_through)):
+        if not plain and (settle_cutoff or (accruing and last > accrued_through)):
             from_day = rules[k, 0]
             before = rules[k, 1] != 0
             after = rules[k, 2] != 0
@@ -229,31 +321,28 @@ def claim_one(
             a = accrued_through + 1
             # bands a..c1-1 (confirmed by the title), c1..c2-1 and c2..last, each with one flag
             c1 = a
-            c2 = last + 1
             barred0 = False
             barred1 = before
             barred2 = after
-            if track:
-                if a <= confirmed_through:
-                    c1 = min(confirmed_through, last) + 1
-                c2 = min(max(from_day, c1), last + 1)
-                if c1 >= c2:  # an empty middle band joins its neighbours
-                    barred1 = barred0
-                if barred0 == barred1:
-                    c1 = a
-                if barred1 == barred2:
-                    c2 = last + 1
+            if a <= confirmed_through:
+                c1 = min(confirmed_through, last) + 1
+            c2 = min(max(from_day, c1), last + 1)
+            if c1 >= c2:  # an empty middle band joins its neighbours
+                barred1 = barred0
+            if barred0 == barred1:
+                c1 = a
+            if barred1 == barred2:
+                c2 = last + 1
             gained, band0, band1, n_pieces, rate_row = accrue(
                 principal, a, last, rate_row, rates, first_row, end_row, capped, contract_bp, pieces, n_pieces, c1, c2
             )
-            if track:
-                band2 = gained - band0 - band1
-                tail = _push(band0, barred0, t_amount, t_barred, head, tail)
-                tail = _push(band1, barred1, t_amount, t_barred, head, tail)
-                tail = _push(band2, barred2, t_amount, t_barred, head, tail)
-                n_tranches = _record_tranche(tranches, n_tranches, a, c1 - 1, band0, barred0)
-                n_tranches = _record_tranche(tranches, n_tranches, c1, c2 - 1, band1, barred1)
-                n_tranches = _record_tranche(tranches, n_tranches, c2, last, band2, barred2)
+            band2 = gained - band0 - band1
+            tail = _push(band0, barred0, t_amount, t_barred, head, tail)
+            tail = _push(band1, barred1, t_amount, t_barred, head, tail)
+            tail = _push(band2, barred2, t_amount, t_barred, head, tail)
+            n_tranches = _record_tranche(tranches, n_tranches, a, c1 - 1, band0, barred0)
+            n_tranches = _record_tranche(tranches, n_tranches, c1, c2 - 1, band1, barred1)
+            n_tranches = _record_tranche(tranches, n_tranches, c2, last, band2, barred2)
             interest += gained
             accrued += gained
             accrued_through = last
@@ -263,25 +352,16 @@ def claim_one(
 
         # balances
         if kind == codes.PAYMENT:
-            remaining = ev_value[j]
-            for step in range(3):
-                bucket = (order >> (2 * step)) & 3
-                if bucket == codes.COSTS:
-                    take = min(costs, remaining)
-                    costs -= take
-                    paid_costs += take
-                elif bucket == codes.INTEREST:
-                    take = min(interest, remaining)
-                    interest -= take
-                    paid_interest += take
-                    head = _take_oldest(take, t_amount, head, tail)
-                else:
-                    take = min(principal, remaining)
-                    principal -= take
-                    paid_principal += take
-                remaining -= take
-            overpaid += remaining
+            to_costs, to_interest, to_principal, left = _pay(ev_value[j], order, costs, interest, principal)
+            costs -= to_costs
+            interest -= to_interest
+            principal -= to_principal
+            paid_costs += to_costs
+            paid_interest += to_interest
+            paid_principal += to_principal
+            overpaid += left
             last_payment = day
+            head = _take_oldest(to_interest, t_amount, head, tail)
         elif kind == codes.COST:
             costs += ev_value[j]
         elif kind == codes.INTEREST_WAIVER:
@@ -307,7 +387,7 @@ def claim_one(
     interest_barred = 0
     if claim_barred:
         interest_barred = interest
-    elif track:
+    else:
         for t in range(head, tail):
             if t_barred[t]:
                 interest_barred += t_amount[t]
@@ -359,6 +439,9 @@ def claim_states(
     civil,
     first_year,
     month_start,
+    run_ends,
+    run_hows,
+    reaching,
     dropped,
     money,
     days,
@@ -381,12 +464,13 @@ def claim_states(
     ``basis`` indexes ``basis_first_row``/``basis_end_row``/``basis_capped`` (the rows of
     ``rate_day``/``rate_bp``/``rate_last`` deciding that basis' rate); ``waterfall`` indexes ``waterfall_orders``.
     ``civil`` (from ``calendar_base``) and ``month_start`` (from January of ``first_year``) are the
-    calendar tables (see ``kernels.calendar.calendar_tables``).
+    calendar tables (see ``kernels.calendar.calendar_tables``); ``run_ends``, ``run_hows`` and
+    ``reaching`` the runs' ends by their first day (``limitation.fill_run_end_tables``).
     ``offsets`` (n_claims + 1) index the event arrays; ``ev_value`` is an event's amount, or for a
     reversal the index of the event it cancels; ``dropped`` is scratch, one False per event.
     Claims run in blocks of BLOCK, in parallel; each block has its own tranche scratch."""
     rates = (rate_day, rate_bp, rate_last)
-    calendar = (calendar_base, civil, first_year, month_start)
+    calendar = (calendar_base, civil, first_year, month_start, run_ends, run_hows, reaching)
     plain_split = first_day_reaching(as_of, lim, calendar)
     no_pieces = np.empty((0, 5), dtype=np.int64)
     no_trace = np.empty((0, 6), dtype=np.int64)

@@ -80,7 +80,7 @@ def accrue(principal, first, last, row, rates, first_row, end_row, capped, contr
     instead of a search. Each stretch at one rate is a piece, rounded on its own. Pieces are written
     to ``pieces`` (rows of first day, last day, days, bp, interest) from row ``n_pieces`` while
     there is room. Each piece is also cut at days ``c1`` <= ``c2`` (``split_piece``; c1 = first and
-    c2 = last + 1 cut nothing). Returns the total, its parts on the days before ``c1`` and on days
+    c2 = last + 1 cut nothing, and then no piece is split). Returns the total, its parts on the days before ``c1`` and on days
     c1..c2-1, the new piece count and the row in force on ``last``.
 
     An uncapped basis' rows each change the rate (``KernelRules`` drops a row that repeats the
@@ -97,6 +97,7 @@ def accrue(principal, first, last, row, rates, first_row, end_row, capped, contr
     band0 = 0
     band1 = 0
     day = first
+    cut = c1 > first or c2 <= last
     if not capped and row >= first_row:
         while True:
             bp = rate_bp[row]
@@ -104,13 +105,17 @@ def accrue(principal, first, last, row, rates, first_row, end_row, capped, contr
             if end >= last:
                 interest = piece_interest(q, r, bp, last - day + 1)
                 n_pieces = record_piece(pieces, n_pieces, day, last, last - day + 1, bp, interest)
+                total += interest
+                if not cut:
+                    return total, 0, total, n_pieces, row
                 x0, x1 = split_piece(q, r, bp, day, last, interest, c1, c2)
-                return total + interest, band0 + x0, band1 + x1, n_pieces, row
+                return total, band0 + x0, band1 + x1, n_pieces, row
             interest = piece_interest(q, r, bp, end - day + 1)
             n_pieces = record_piece(pieces, n_pieces, day, end, end - day + 1, bp, interest)
-            x0, x1 = split_piece(q, r, bp, day, end, interest, c1, c2)
-            band0 += x0
-            band1 += x1
+            if cut:
+                x0, x1 = split_piece(q, r, bp, day, end, interest, c1, c2)
+                band0 += x0
+                band1 += x1
             total += interest
             day = end + 1
             row += 1
@@ -127,10 +132,13 @@ def accrue(principal, first, last, row, rates, first_row, end_row, capped, contr
         interest = piece_interest(q, r, bp, days)
         total += interest
         n_pieces = record_piece(pieces, n_pieces, day, end, days, bp, interest)
-        x0, x1 = split_piece(q, r, bp, day, end, interest, c1, c2)
-        band0 += x0
-        band1 += x1
+        if cut:
+            x0, x1 = split_piece(q, r, bp, day, end, interest, c1, c2)
+            band0 += x0
+            band1 += x1
         if end == last:
+            if not cut:
+                return total, 0, total, n_pieces, nxt - 1
             return total, band0, band1, n_pieces, nxt - 1
         day = end + 1
         row = nxt

@@ -5,6 +5,7 @@ Ends are never moved off Saturdays, Sundays or holidays: art. 115 KC does not ap
 limitation period (SN, 7 judges, III CZP 21/23 of 22 May 2024).
 """
 
+import numpy as np
 from numba import njit
 
 from engine.kernels import codes
@@ -16,8 +17,12 @@ def law_end(start, years, year_end_min_years, calendar):
     """End of a run of ``years`` from ``start`` under one version of the Code: same day and month,
     moved to 31 December when the version has a year-end rule (``year_end_min_years > 0``) and the
     run is at least that long; 29 February lands on 28 February in a common year. ``calendar`` is
-    (first day, civil, first year, month_start) as ``calendar.calendar_tables`` builds them."""
-    base, civil, first_year, month_start = calendar
+    (first day, civil, first year, month_start, ends, hows, reaching): the first four as
+    ``calendar.calendar_tables`` builds them, the last three as ``fill_run_end_tables`` fills them."""
+    base = calendar[0]
+    civil = calendar[1]
+    first_year = calendar[2]
+    month_start = calendar[3]
     y, m, d = civil_of(start, base, civil)
     y += years
     if year_end_min_years > 0 and years >= year_end_min_years:
@@ -56,6 +61,47 @@ def new_run_end(start, kind, custom_years, lim, calendar):
     """``run_end`` as a call, not inlined where it is used: each inlined copy costs numba seconds
     of compiling, and these paths are not the hot ones."""
     return run_end(start, kind, custom_years, lim, calendar)
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def fill_run_end_tables(lim, calendar, ends, hows, reaching):
+    """The ends of runs by the day they start, for every day of the calendar's civil table (day
+    ``calendar[0] + i`` at column ``i``), so the kernels look ends up instead of computing them:
+    ``ends[kind, i]``/``hows[kind, i]`` what ``run_end`` gives for a run of ``kind`` (0..5) from that
+    day (NULL_DAY/-1 for a kind whose years are a claim's own), ``reaching[i]`` what
+    ``first_day_reaching`` gives for that day (NULL_DAY where that day lies before the table or
+    past it). Filled once per rule book (``engine.kernel_rules``)."""
+    base = calendar[0]
+    n = ends.shape[1]
+    for kind in range(ends.shape[0]):
+        own = lim[1 + kind] == 0 or lim[8 + kind] == 0
+        for i in range(n):
+            if own:
+                ends[kind, i] = NULL_DAY
+                hows[kind, i] = -1
+            else:
+                end, how = run_end(base + i, kind, 0, lim, calendar)
+                ends[kind, i] = end
+                hows[kind, i] = how
+    # a periodic run's end never decreases with its start (``first_day_ending_by``): one sweep
+    periodic = ends[codes.LIMITATION_PERIODIC]
+    d = 0
+    for i in range(n):
+        while d < n and periodic[d] < base + i:
+            d += 1
+        reaching[i] = base + d if 0 < d < n and periodic[0] != NULL_DAY else NULL_DAY
+
+
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def run_end_at(start, kind, custom_years, lim, calendar):
+    """``run_end`` looked up in the calendar's tables (``fill_run_end_tables``), computed outside them."""
+    i = start - calendar[0]
+    ends = calendar[4]
+    if 0 <= i < ends.shape[1]:
+        end = ends[kind, i]
+        if end != NULL_DAY:
+            return np.int64(end), np.int64(calendar[5][kind, i])
+    return new_run_end(start, kind, custom_years, lim, calendar)
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
@@ -117,7 +163,7 @@ def record_step(trace, n_trace, step, day, what, end, how, pending):
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
 def periodic_end(day, lim, calendar):
     """End of a periodic run from ``day``: where the interest of ``day`` stops, absent events."""
-    return new_run_end(day, codes.LIMITATION_PERIODIC, 0, lim, calendar)[0]
+    return run_end_at(day, codes.LIMITATION_PERIODIC, 0, lim, calendar)[0]
 
 
 @njit(cache=True, nogil=True, fastmath=False, _nrt=False)
@@ -143,16 +189,18 @@ def first_day_ending_by(x, a, b, lim, calendar):
 def first_day_reaching(x, lim, calendar):
     """The first day whose periodic run reaches ``x`` (ends on or after it). A periodic run is at
     least its years long and ends at the latest on 31 December a year after that, so the day lies
-    in the span searched."""
+    in the span searched. Looked up in the calendar's table where it has the day."""
+    i = x - calendar[0]
+    if 0 <= i < calendar[6].shape[0] and calendar[6][i] != NULL_DAY:
+        return np.int64(calendar[6][i])
     reform_day = lim[0]
     years = lim[8 + codes.LIMITATION_PERIODIC]
     year_end_min = lim[14]
     if year_end_min > 0 and years >= year_end_min:
         # under the year-end rule a run from d ends on 31 December of d's year + years: it reaches x
         # from 1 January of x's year - years on, when that day and the one before are new-law days
-        base, civil, first_year, month_start = calendar
-        y, _, _ = civil_of(x, base, civil)
-        day = day_of(y - years, 1, 1, first_year, month_start)
+        y, _, _ = civil_of(x, calendar[0], calendar[1])
+        day = day_of(y - years, 1, 1, calendar[2], calendar[3])
         if day > reform_day:
             return day
         # before the reform the transitional rule may still end such runs on 31 December: 1 January
@@ -163,7 +211,7 @@ def first_day_reaching(x, lim, calendar):
     return first_day_ending_by(x, x - 366 * (years + 2), x, lim, calendar)
 
 
-@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def interest_run_barred(k, m, events, ev_day, ev_kind, as_of, end, court, enforcement):
     """Whether a periodic run of interest in the state (end, proceedings pending) before the k-th
     limitation event that counts is time-barred on ``as_of`` once the k-th to the (m-1)-th have acted
@@ -195,7 +243,7 @@ NO_DAY_BEFORE = -(2**31) + 1
 REACHING_F = -(2**31) + 2
 
 
-@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def interest_rule(k, f, m, events, ev_day, ev_kind, as_of, court, enforcement):
     """Which interest of the days before the k-th limitation event that counts and after the one
     before it (and after any title_date) is time-barred on ``as_of`` by the days' own runs (§3a):
@@ -230,7 +278,7 @@ def interest_rule(k, f, m, events, ev_day, ev_kind, as_of, court, enforcement):
     return REACHING_F, before, after
 
 
-@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def claim_limitation(
     lo, hi, ev_day, ev_kind, dropped, as_of, start, run_kind, custom_years, title_day, lim, calendar, rules, trace
 ):
@@ -247,7 +295,7 @@ def claim_limitation(
         if ev_kind[j] >= codes.ACKNOWLEDGMENT and not dropped[j]:
             rules[m, 3] = j
             m += 1
-    end, how = new_run_end(start, run_kind, custom_years, lim, calendar)
+    end, how = run_end_at(start, run_kind, custom_years, lim, calendar)
     n_trace = record_step(trace, 0, codes.STEP_START, start, run_kind, end, how, 0)
     court = 0
     enforcement = 0
@@ -263,7 +311,7 @@ def claim_limitation(
             court, enforcement, run_kind, step = limitation_event(kind, day, end, court, enforcement, run_kind)
             how = -1
             if step == codes.STEP_NEW_RUN or step == codes.STEP_TITLE:
-                end, how = new_run_end(day, run_kind, custom_years, lim, calendar)
+                end, how = run_end_at(day, run_kind, custom_years, lim, calendar)
             pending = court + enforcement
             n_trace = record_step(trace, n_trace, step, day, kind, NULL_DAY if pending else end, how, pending)
     rules[m, 0] = court
@@ -271,7 +319,7 @@ def claim_limitation(
     return (NULL_DAY if court + enforcement > 0 else end), n_trace, m
 
 
-@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
 def interest_rules(m, rules, ev_day, ev_kind, as_of, plain_split, lim, calendar):
     """The interest rule (§3a, ``interest_rule``) of the days before each of the m limitation events
     that count (``claim_limitation`` left them in ``rules``): ``rules[k, :3]`` becomes (from_day,
@@ -287,27 +335,38 @@ def interest_rules(m, rules, ev_day, ev_kind, as_of, plain_split, lim, calendar)
         kind = ev_kind[j]
         if kind == codes.TITLE:
             titled = True
-            rules[n, 5] = new_run_end(ev_day[j], codes.LIMITATION_TITLE, 0, lim, calendar)[0]
+            rules[n, 5] = run_end_at(ev_day[j], codes.LIMITATION_TITLE, 0, lim, calendar)[0]
         elif kind != codes.COURT_FILING and kind != codes.ENFORCEMENT_FILING:
-            rules[n, 4] = new_run_end(ev_day[j], codes.LIMITATION_PERIODIC, 0, lim, calendar)[0]
+            rules[n, 4] = run_end_at(ev_day[j], codes.LIMITATION_PERIODIC, 0, lim, calendar)[0]
             if titled:
-                rules[n, 5] = new_run_end(ev_day[j], codes.LIMITATION_TITLE, 0, lim, calendar)[0]
+                rules[n, 5] = run_end_at(ev_day[j], codes.LIMITATION_TITLE, 0, lim, calendar)[0]
     f = 0  # the first from k on that acts on a running interest run (m: none)
-    reaching = NO_DAY_BEFORE  # first_day_reaching of the f-th event's day, found once per f
-    reaching_f = -1
+    # with nothing pending the rule depends on f alone: found once for every k sharing it
+    free_f = -1
+    free_from = NO_DAY_BEFORE
+    free_before = True
+    free_after = True
     for k in range(m + 1):
         court = rules[k, 0]
         enforcement = rules[k, 1]
         f = max(f, k)
         while f < m and not acts_on_interest(ev_kind[rules[f, 3]]):
             f += 1
-        if court + enforcement == 0 and f >= m:  # nothing will act on these days' runs
-            rules[k, 0], rules[k, 1], rules[k, 2] = plain_split, 1, 0
+        if court + enforcement == 0:
+            if f >= m:  # nothing will act on these days' runs
+                rules[k, 0], rules[k, 1], rules[k, 2] = plain_split, 1, 0
+                continue
+            if free_f != f:
+                free_from, free_before, free_after = interest_rule(k, f, m, rules, ev_day, ev_kind, as_of, 0, 0)
+                if free_from == REACHING_F:
+                    x = ev_day[rules[f, 3]]
+                    i = x - calendar[0]
+                    if 0 <= i < calendar[6].shape[0] and calendar[6][i] != NULL_DAY:
+                        free_from = calendar[6][i]
+                    else:
+                        free_from = first_day_reaching(x, lim, calendar)
+                free_f = f
+            rules[k, 0], rules[k, 1], rules[k, 2] = free_from, free_before, free_after
         else:
             from_day, before, after = interest_rule(k, f, m, rules, ev_day, ev_kind, as_of, court, enforcement)
-            if from_day == REACHING_F:
-                if reaching_f != f:
-                    reaching = first_day_reaching(ev_day[rules[f, 3]], lim, calendar)
-                    reaching_f = f
-                from_day = reaching
             rules[k, 0], rules[k, 1], rules[k, 2] = from_day, before, after
