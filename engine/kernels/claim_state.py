@@ -82,24 +82,44 @@ def _take_oldest(take, t_amount, head, tail):
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
-def _pay(remaining, order, costs, interest, principal):
-    """A payment of ``remaining`` down the waterfall ``order`` (see ``claim_one``): what it takes from
-    costs, interest and principal, and what is left over (overpaid)."""
-    to_costs = 0
-    to_interest = 0
-    to_principal = 0
-    for step in range(3):
-        bucket = (order >> (2 * step)) & 3
-        if bucket == codes.COSTS:
-            to_costs = min(costs, remaining)
-            remaining -= to_costs
-        elif bucket == codes.INTEREST:
-            to_interest = min(interest, remaining)
-            remaining -= to_interest
-        else:
-            to_principal = min(principal, remaining)
-            remaining -= to_principal
-    return to_costs, to_interest, to_principal, remaining
+def _apply_event(kind, value, order, principal, interest, costs, paid_costs, paid_interest, paid_principal, overpaid):
+    """A balance event's effect (§1): a payment down the waterfall ``order`` (see ``claim_one``), a
+    cost, an interest waiver, a capitalization or a write-off (any other kind changes nothing).
+    Returns the balances and sums after it, and the interest it took (paid or waived: taken off
+    the oldest tranches by a caller that keeps them)."""
+    taken = 0
+    if kind == codes.PAYMENT:
+        remaining = value
+        for step in range(3):
+            bucket = (order >> (2 * step)) & 3
+            if bucket == codes.COSTS:
+                take = min(costs, remaining)
+                costs -= take
+                paid_costs += take
+            elif bucket == codes.INTEREST:
+                take = min(interest, remaining)
+                interest -= take
+                paid_interest += take
+                taken = take
+            else:
+                take = min(principal, remaining)
+                principal -= take
+                paid_principal += take
+            remaining -= take
+        overpaid += remaining
+    elif kind == codes.COST:
+        costs += value
+    elif kind == codes.INTEREST_WAIVER:
+        taken = min(interest, value)
+        interest -= taken
+    elif kind == codes.CAPITALIZATION:
+        principal += interest
+        interest = 0
+    elif kind == codes.WRITE_OFF:
+        principal = 0
+        interest = 0
+        costs = 0
+    return principal, interest, costs, paid_costs, paid_interest, paid_principal, overpaid, taken
 
 
 @njit(cache=True, nogil=True, fastmath=False, inline="always")
@@ -241,27 +261,21 @@ def claim_one(
             if day > as_of:
                 break
             kind = ev_kind[j]
+            principal, interest, costs, paid_costs, paid_interest, paid_principal, overpaid, _ = _apply_event(
+                kind,
+                ev_value[j],
+                order,
+                principal,
+                interest,
+                costs,
+                paid_costs,
+                paid_interest,
+                paid_principal,
+                overpaid,
+            )
             if kind == codes.PAYMENT:
-                to_costs, to_interest, to_principal, left = _pay(ev_value[j], order, costs, interest, principal)
-                costs -= to_costs
-                interest -= to_interest
-                principal -= to_principal
-                paid_costs += to_costs
-                paid_interest += to_interest
-                paid_principal += to_principal
-                overpaid += left
                 last_payment = day
-            elif kind == codes.COST:
-                costs += ev_value[j]
-            elif kind == codes.INTEREST_WAIVER:
-                interest -= min(interest, ev_value[j])
-            elif kind == codes.CAPITALIZATION:
-                principal += interest
-                interest = 0
             elif kind == codes.WRITE_OFF:
-                principal = 0
-                interest = 0
-                costs = 0
                 accruing = False
         return (
             principal,
@@ -350,39 +364,20 @@ def claim_one(
             break
         kind = ev_kind[j]
 
-        # balances
-        if kind == codes.PAYMENT:
-            to_costs, to_interest, to_principal, left = _pay(ev_value[j], order, costs, interest, principal)
-            costs -= to_costs
-            interest -= to_interest
-            principal -= to_principal
-            paid_costs += to_costs
-            paid_interest += to_interest
-            paid_principal += to_principal
-            overpaid += left
-            last_payment = day
-            head = _take_oldest(to_interest, t_amount, head, tail)
-        elif kind == codes.COST:
-            costs += ev_value[j]
-        elif kind == codes.INTEREST_WAIVER:
-            take = min(interest, ev_value[j])
-            interest -= take
-            head = _take_oldest(take, t_amount, head, tail)
-        elif kind == codes.CAPITALIZATION:
-            principal += interest
-            interest = 0
-            head = 0
-            tail = 0
-        elif kind == codes.WRITE_OFF:
-            principal = 0
-            interest = 0
-            costs = 0
-            accruing = False
-            head = 0
-            tail = 0
-
-        elif kind >= codes.ACKNOWLEDGMENT:  # the clock ran in claim_limitation
+        if kind >= codes.ACKNOWLEDGMENT:  # the clock ran in claim_limitation
             k += 1
+            continue
+        # balances
+        principal, interest, costs, paid_costs, paid_interest, paid_principal, overpaid, taken = _apply_event(
+            kind, ev_value[j], order, principal, interest, costs, paid_costs, paid_interest, paid_principal, overpaid
+        )
+        if kind == codes.PAYMENT:
+            last_payment = day
+        elif kind == codes.CAPITALIZATION or kind == codes.WRITE_OFF:
+            accruing = accruing and kind != codes.WRITE_OFF
+            head = 0
+            tail = 0
+        head = _take_oldest(taken, t_amount, head, tail)
 
     interest_barred = 0
     if claim_barred:
