@@ -31,7 +31,7 @@ from engine.streaming import claims_events
 from engine.waterfall import WaterfallSetting
 from ledger.book import CLAIM_COLUMNS, EVENT_COLUMNS, Book
 from ledger.chart import Chart
-from ledger.journal import KEYED_SCHEMA, keyed, postings
+from ledger.journal import KEYED_SCHEMA, keyed_journal
 from ledger.movements import Period, measure
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def journal_of_files(
     parts = []
     for book in slices(Path(claims_path), Path(events_path), portfolio, waterfall, rows):
         movements = measure(book, period, allow_stale_rates=allow_stale_rates)
-        parts.append(keyed(postings(movements), chart))
+        parts.append(keyed_journal(movements, chart))
         log.info(
             "journal: slice of %d claims up to %d, %d lines",
             book.claims.height,
