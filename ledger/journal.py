@@ -28,6 +28,7 @@ bucket's lines add up to the claim's movement, to the grosz.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -91,12 +92,13 @@ def journal(movements: Movements, chart: Chart) -> pl.DataFrame:
     return lines(postings(movements), chart)
 
 
-def postings(movements: Movements) -> pl.DataFrame:
-    """Every posting of the period (``POSTING_SCHEMA``), zero amounts included."""
+def postings(movements: Movements, *, interest: bool = True) -> pl.DataFrame:
+    """Every posting of the period (``POSTING_SCHEMA``), zero amounts included (``interest``:
+    False leaves out the interest transactions, which ``keyed_journal`` builds as columns)."""
     return pl.concat(
         [
             _purchases(movements),
-            _interest(movements),
+            *([_interest(movements)] if interest else []),
             _collections(movements),
             _costs(movements),
             _remeasured(movements),
@@ -151,6 +153,72 @@ def keyed(postings: pl.DataFrame, chart: Chart) -> pl.DataFrame:
     if len(starts) and np.add.reduceat(out.get_column("amount").to_numpy(), starts).any():
         balanced(out, keys=tx)  # names them and raises
     return out.select(list(KEYED_SCHEMA)).cast(KEYED_SCHEMA)
+
+
+def keyed_journal(movements: Movements, chart: Chart) -> pl.DataFrame:
+    """``keyed(postings(movements), chart)``, the interest transactions (one per accruing claim,
+    most of the lines) built straight as columns and merged in the journal's order with the
+    others (postings, sorted and checked as ``keyed`` does)."""
+    others = keyed(postings(movements, interest=False), chart)
+    accrued = movements.claims.filter(pl.col("d_accrued") != 0).select("claim_id", "portfolio_id", "d_accrued")
+    if accrued.height == 0:
+        return others
+    claim = accrued.get_column("claim_id").to_numpy()
+    if len(claim) > 1 and not bool(np.all(claim[1:] > claim[:-1])):
+        accrued = accrued.sort("claim_id")
+        claim = accrued.get_column("claim_id").to_numpy()
+    n = accrued.height
+    d = accrued.get_column("d_accrued").to_numpy()
+    # a transaction's two lines in the chart's order of roles (as ``keyed`` sorts them)
+    legs = sorted([(Role.RECEIVABLE_INTEREST, 1), (Role.INTEREST_INCOME, -1)], key=lambda r: list(Role).index(r[0]))
+    amount = np.empty(2 * n, dtype=np.int64)
+    amount[0::2], amount[1::2] = legs[0][1] * d, legs[1][1] * d
+    pair = np.tile(np.arange(2, dtype=np.uint32), n)
+    each = np.repeat(np.arange(n, dtype=np.uint32), 2)
+    cat = KEYED_SCHEMA["kind"]
+
+    def constant(value: str, height: int) -> pl.Series:
+        return pl.Series([value], dtype=cat).new_from_index(0, height)
+
+    interest = pl.DataFrame(
+        {
+            "entry_date": pl.Series([movements.period.last], dtype=pl.Date).new_from_index(0, 2 * n),
+            "claim_id": np.repeat(claim, 2),
+            "kind": constant("interest", 2 * n),
+            "event_id": pl.Series([None], dtype=pl.Int64).new_from_index(0, 2 * n),
+            "account": pl.Series([chart.number(legs[0][0]), chart.number(legs[1][0])], dtype=cat).gather(pair),
+            "amount": amount,
+            "portfolio_id": accrued.get_column("portfolio_id").cast(cat).gather(each),
+            "memo": constant(f"interest accrued {movements.period.first}..{movements.period.last}", 2 * n),
+        },
+        schema=KEYED_SCHEMA,
+    )
+    if others.height == 0:
+        return interest
+    # where each other line goes among the interest transactions (entry day, claim, kind)
+    last = (movements.period.last - date(1970, 1, 1)).days
+    day = others.get_column("entry_date").cast(pl.Int32).fill_null(np.iinfo(np.int32).min).to_numpy()
+    kind_code = (
+        others.get_column("kind")
+        .cast(pl.String)
+        .replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int8)
+        .to_numpy()
+    )
+    other_claim = others.get_column("claim_id").to_numpy()
+    before = kind_code < KINDS.index("interest")
+    at = np.where(
+        before,
+        np.searchsorted(claim, other_claim, side="left"),
+        np.searchsorted(claim, other_claim, side="right"),
+    )
+    tx = np.where(day < last, 0, np.where(day > last, n, at))
+    # the merged order: the k-th interest transaction after the other lines placed before it
+    place = np.empty(2 * n + others.height, dtype=np.int64)
+    place[: 2 * n] = np.arange(2 * n) + np.repeat(np.searchsorted(tx, np.arange(n), side="right"), 2)
+    place[2 * n :] = 2 * tx + np.arange(others.height)
+    order = np.empty_like(place)
+    order[place] = np.arange(len(place))
+    return pl.concat([interest, others], rechunk=False).gather(order)
 
 
 def tx_starts(keys: list[str]) -> pl.Expr:

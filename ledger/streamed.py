@@ -31,7 +31,7 @@ from engine.streaming import claims_events
 from engine.waterfall import WaterfallSetting
 from ledger.book import CLAIM_COLUMNS, EVENT_COLUMNS, Book
 from ledger.chart import Chart
-from ledger.journal import KEYED_SCHEMA, keyed, postings
+from ledger.journal import KEYED_SCHEMA, keyed_journal
 from ledger.movements import Period, measure
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def journal_of_files(
     parts = []
     for book in slices(Path(claims_path), Path(events_path), portfolio, waterfall, rows):
         movements = measure(book, period, allow_stale_rates=allow_stale_rates)
-        parts.append(keyed(postings(movements), chart))
+        parts.append(keyed_journal(movements, chart))
         log.info(
             "journal: slice of %d claims up to %d, %d lines",
             book.claims.height,
@@ -142,4 +142,27 @@ def journal_of_files(
     if len(parts) == 1:
         return parts[0]
     # each slice in the journal's order, the slices in increasing claim_ids: the entry day first
-    return pl.concat(parts, rechunk=False).sort("entry_date", maintain_order=True)
+    return _by_day(parts)
+
+
+#: past this many pieces (days x slices), the slices' lines are sorted instead
+MAX_PIECES = 10_000
+
+
+def _by_day(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The lines of ``parts`` (each in the journal's order) by entry day (no day first), each
+    day's lines of the parts in the parts' order: what a stable sort on the entry day gives, as
+    slices of the parts (no copy of the lines)."""
+    low = np.iinfo(np.int32).min
+    days = [part.get_column("entry_date").cast(pl.Int32).fill_null(low).to_numpy() for part in parts]
+    every = np.unique(np.concatenate([np.unique(d) for d in days]))
+    if len(every) * len(parts) > MAX_PIECES:
+        return pl.concat(parts, rechunk=False).sort("entry_date", maintain_order=True)
+    bounds = [np.searchsorted(d, every, side="left").tolist() + [len(d)] for d in days]
+    pieces = [
+        part.slice(b[i], b[i + 1] - b[i])
+        for i in range(len(every))
+        for part, b in zip(parts, bounds, strict=True)
+        if b[i + 1] > b[i]
+    ]
+    return pl.concat(pieces, rechunk=False) if pieces else parts[0].clear()
