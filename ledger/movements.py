@@ -31,9 +31,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 
+import numpy as np
 import polars as pl
 
+from engine.errors import ComputationFailed
 from engine.kernel_run import compute_state
 from engine.schema import CLAIMS, EVENTS, engine_columns
 from engine.waterfall import WaterfallSetting
@@ -85,21 +88,27 @@ class Movements:
     the delta ``d_<counter>`` of every counter, the opening balances of a claim bought in the
     period) and ``events`` (every event effective, or removed, in the period: a *change*, signed).
     ``states``: the two engine states (claim_id, portfolio_id, interest_accrued and balances at
-    each end), which the reconciliation reads apart from the counters."""
+    each end), which the reconciliation reads apart from the counters (joined when first read:
+    the journal alone never does)."""
 
     period: Period
     claims: pl.DataFrame
     changes: pl.DataFrame
-    states: pl.DataFrame
+    ends: dict[str, pl.DataFrame]
+    portfolios: pl.DataFrame
     placements: pl.DataFrame
     waterfall: WaterfallSetting
+
+    @cached_property
+    def states(self) -> pl.DataFrame:
+        both = self.ends["close"].join(self.ends["open"], on="claim_id", how="left", suffix="_open")
+        return both.join(self.portfolios, on="claim_id")
 
 
 def timeline(book: Book) -> pl.DataFrame:
     """Each event with ``effective`` (the day it enters the book) and ``removed_on`` (the day a
     reversal naming it becomes effective, null: never), its claim's portfolio."""
-    claims = book.claims.select("claim_id", "purchase_date")
-    events = book.events.join(claims, on="claim_id", how="inner").with_columns(
+    events = _with_purchase_dates(book).with_columns(
         effective=pl.max_horizontal("event_date", "recorded_on", "purchase_date")
     )
     removals = (
@@ -110,6 +119,23 @@ def timeline(book: Book) -> pl.DataFrame:
         .rename({"reverses": "event_id"})
     )
     return events.join(removals, on="event_id", how="left").drop("purchase_date")
+
+
+def _with_purchase_dates(book: Book) -> pl.DataFrame:
+    """The book's events of its claims with their claim's ``purchase_date``: the inner join on
+    claim_id, found by a binary search in the claims (sorted by claim_id, so no hash table and
+    no copy of the events' columns) when their ids are unique; the events keep their order."""
+    claims, events = book.claims, book.events
+    ids, of = claims.get_column("claim_id"), events.get_column("claim_id")
+    if claims.height and not ids.null_count() and not of.null_count():
+        keys = ids.to_numpy()
+        if len(keys) == 1 or bool(np.all(keys[1:] > keys[:-1])):
+            wanted = of.to_numpy()
+            at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+            events = events.with_columns(purchase_date=claims.get_column("purchase_date").gather(at))
+            found = keys[at] == wanted
+            return events if bool(found.all()) else events.filter(pl.Series(found))
+    return events.join(claims.select("claim_id", "purchase_date"), on="claim_id", how="inner")
 
 
 def with_portfolios(frame: pl.DataFrame, book: Book) -> pl.DataFrame:
@@ -155,14 +181,15 @@ def measure(book: Book, period: Period, *, allow_stale_rates: bool = False) -> M
     for end, t in ends.items():
         on_book = book.claims.filter(pl.col("purchase_date") <= t)
         started = _now()
-        states[end] = engine_state(on_book, events.filter(counted(t)), t, book.waterfall, allow_stale_rates)
+        counting = events.lazy().filter(counted(t)).select(ENGINE_EVENTS).collect()  # only the engine's columns
+        states[end] = engine_state(on_book, counting, t, book.waterfall, allow_stale_rates)
         log.info("the book as known on %s: %d claims in %.1f s", t, on_book.height, _now() - started)
     in_period = (pl.col("effective") >= a) & (pl.col("effective") <= b)
     removed_in_period = (pl.col("removed_on") >= a) & (pl.col("removed_on") <= b)
     changes = with_portfolios(changes_of(events, period), book)
     touched_ids = pl.concat(
         [
-            events.filter(in_period | removed_in_period).get_column("claim_id"),
+            events.lazy().filter(in_period | removed_in_period).select("claim_id").collect().get_column("claim_id"),
             book.claims.filter((pl.col("purchase_date") >= a) & (pl.col("purchase_date") <= b)).get_column("claim_id"),
         ]
     ).unique()
@@ -182,24 +209,44 @@ def measure(book: Book, period: Period, *, allow_stale_rates: bool = False) -> M
     at = {
         end: counters_at(book, events, touched, states[end], t, changes, allow_stale_rates) for end, t in ends.items()
     }
-    # untouched claims: accrual only
-    accrual = (
-        claims.filter(~pl.col("touched"))
-        .select("claim_id")
-        .join(states["close"].select("claim_id", close="accrued"), on="claim_id", how="inner")
-        .join(states["open"].select("claim_id", open="accrued"), on="claim_id", how="left")
-        .select("claim_id", d_accrued=pl.col("close") - pl.col("open").fill_null(0))
-    )
     deltas = at["close"].join(at["open"], on="claim_id", how="left", suffix="_open")
     deltas = deltas.select(
         "claim_id", *[(pl.col(c) - pl.col(f"{c}_open").fill_null(0)).alias(f"d_{c}") for c in COUNTERS]
     )
-    zero = [pl.lit(0, pl.Int64).alias(f"d_{c}") for c in COUNTERS if c != "accrued"]
-    movements = pl.concat([deltas, accrual.with_columns(zero).select(deltas.columns)])
-    claims = claims.join(movements, on="claim_id", how="inner")
-    both = states["close"].join(states["open"], on="claim_id", how="left", suffix="_open")
-    both = both.join(book.claims.select("claim_id", "portfolio_id"), on="claim_id")
-    return Movements(period, claims, changes, both, book.placements, book.waterfall)
+    # each claim on the book on the last day, in claim_id order (as the states are): an untouched
+    # one moves by its accrual alone, a touched one (``deltas``) by every counter
+    on_book = (claims.get_column("purchase_date") <= b).fill_null(False)
+    accrued = {end: _on_book_column(states[end], "accrued", claims, t) for end, t in ends.items()}
+    claims = claims.filter(on_book)
+    ids = claims.get_column("claim_id").to_numpy()
+    touched_at = np.searchsorted(ids, deltas.get_column("claim_id").to_numpy())
+    if (
+        deltas.null_count().sum_horizontal().item()
+        or not bool(np.all(ids[np.minimum(touched_at, len(ids) - 1)] == deltas.get_column("claim_id").to_numpy()))
+        or int(claims.get_column("touched").sum()) != deltas.height
+    ):
+        raise ComputationFailed("the touched claims' movements are not those of touched claims on the book: a bug")
+    moved = {}
+    for c in COUNTERS:
+        values = (
+            (accrued["close"] - accrued["open"])[on_book.to_numpy()] if c == "accrued" else np.zeros(len(ids), np.int64)
+        )
+        values[touched_at] = deltas.get_column(f"d_{c}").to_numpy()
+        moved[f"d_{c}"] = values
+    claims = claims.with_columns(**{name: pl.Series(name, values) for name, values in moved.items()})
+    portfolios = book.claims.select("claim_id", "portfolio_id")
+    return Movements(period, claims, changes, states, portfolios, book.placements, book.waterfall)
+
+
+def _on_book_column(state: pl.DataFrame, column: str, claims: pl.DataFrame, t: date) -> np.ndarray:
+    """``state``'s ``column`` for each of ``claims`` (by claim_id, as the engine's state is), 0 for a
+    claim not on the book on ``t``."""
+    on_book = (claims.get_column("purchase_date") <= t).fill_null(False)
+    if not claims.get_column("claim_id").filter(on_book).equals(state.get_column("claim_id")):
+        raise ComputationFailed("the engine's state is not of the claims on the book, by claim_id: a bug")
+    values = np.zeros(claims.height, dtype=np.int64)
+    values[on_book.to_numpy()] = state.get_column(column).to_numpy()
+    return values
 
 
 def _now() -> float:
