@@ -106,8 +106,12 @@ def _own_reversals(events: pl.DataFrame) -> None:
     reversals = events.filter(pl.col("kind") == "reversal").select("claim_id", "reverses")
     if reversals.height == 0:
         return
+    # the targets first (a hash of the few reversals, not of every event), then the join
+    targets = events.select("event_id", "claim_id").filter(
+        pl.col("event_id").is_in(reversals.get_column("reverses").implode())
+    )
     found = reversals.join(
-        events.select(pl.col("event_id").alias("reverses"), target_claim="claim_id"), on="reverses", how="left"
+        targets.select(pl.col("event_id").alias("reverses"), target_claim="claim_id"), on="reverses", how="left"
     )
     if found.filter(pl.col("target_claim").is_null() | (pl.col("target_claim") != pl.col("claim_id"))).height:
         raise NotStreamed("a reversal naming an event of another claim, or of none")
