@@ -18,7 +18,9 @@ event of another claim (or of none) -- raise ``NotStreamed``; the caller then re
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: claims per slice: ~1.5 GB of work each
 SLICE_CLAIMS = 1 << 20
+#: slices computed at once (each on its own thread)
+SLICES_AT_ONCE = 2
 #: optional event columns (a book from files may lack them: ``Book`` fills them)
 OPTIONAL_EVENT_COLUMNS = ("recorded_on", "source")
 
@@ -87,6 +91,7 @@ def slices(
             if ids[0] <= last_claim or bool(np.any(ids[1:] <= ids[:-1])):
                 raise NotStreamed("claims not in claim_id order, or a claim_id repeated")
             last_claim = int(ids[-1])
+            claims = claims.with_columns(pl.col("claim_id").set_sorted())  # checked: Book need not sort them
             mine = events.send(last_claim)
             _own_reversals(mine)
             if portfolio:
@@ -131,16 +136,32 @@ def journal_of_files(
     """The period's journal of the book in the files as keyed lines (``journal.KEYED_SCHEMA``, in
     the journal's order), a slice of claims at a time (``NotStreamed`` where the files do not
     stream)."""
-    parts = []
-    for book in slices(Path(claims_path), Path(events_path), portfolio, waterfall, rows):
-        movements = measure(book, period, allow_stale_rates=allow_stale_rates)
-        parts.append(keyed_journal(movements, chart))
+
+    def journal_of(book: Book) -> pl.DataFrame:
+        keyed = keyed_journal(measure(book, period, allow_stale_rates=allow_stale_rates), chart)
         log.info(
             "journal: slice of %d claims up to %d, %d lines",
             book.claims.height,
             book.claims["claim_id"][-1],
-            parts[-1].height,
+            keyed.height,
         )
+        return keyed
+
+    # SLICES_AT_ONCE slices computed on as many threads (polars and numba release the GIL: the
+    # parts of a slice's work that use one core leave the other to the next slice), kept in order
+    parts: list[pl.DataFrame] = []
+    running: deque[Future[pl.DataFrame]] = deque()
+    with ThreadPoolExecutor(max_workers=SLICES_AT_ONCE, thread_name_prefix="journal-slice") as pool:
+        try:
+            for book in slices(Path(claims_path), Path(events_path), portfolio, waterfall, rows):
+                if len(running) == SLICES_AT_ONCE:
+                    parts.append(running.popleft().result())
+                running.append(pool.submit(journal_of, book))
+            while running:
+                parts.append(running.popleft().result())
+        finally:
+            for f in running:
+                f.cancel()
     if not parts:
         return pl.DataFrame(schema=KEYED_SCHEMA)
     if len(parts) == 1:
