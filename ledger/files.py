@@ -19,6 +19,8 @@ FORMATS = {".parquet": "Parquet", ".csv": "CSV", ".xlsx": "XLSX"}
 #: lines an XLSX sheet holds (1 048 576 rows, one the header)
 XLSX_MAX_LINES = 1_048_575
 MONEY = ("debit", "credit")
+#: zstd's fastest level: ~13 % less CPU than polars' default (3) for a file ~3.5 % larger
+ZSTD_LEVEL = 1
 
 
 def format_of(path: Path, option: str = "--out") -> str:
@@ -60,11 +62,11 @@ def write(
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         if isinstance(frame, pl.LazyFrame) and suffix == ".parquet":
-            frame.sink_parquet(partial, compression="zstd", statistics=True)
+            frame.sink_parquet(partial, compression="zstd", compression_level=ZSTD_LEVEL, statistics=True)
         elif isinstance(frame, pl.LazyFrame):
             frame.with_columns([pln(c) for c in money]).sink_csv(partial, date_format="%Y-%m-%d")
         elif suffix == ".parquet":
-            frame.write_parquet(partial, compression="zstd", statistics=True)
+            frame.write_parquet(partial, compression="zstd", compression_level=ZSTD_LEVEL, statistics=True)
         elif suffix == ".csv":
             frame.with_columns([pln(c) for c in money]).write_csv(partial, date_format="%Y-%m-%d")
         else:
