@@ -6,8 +6,9 @@ totals span claims. So the claims are read ``SLICE_CLAIMS`` at a time in claim_i
 with its events (``engine.streaming.claims_events``: the files' own order, as the engine's streamed
 path reads them), measured and posted as the whole book would be (``movements.measure``,
 ``journal.postings``, ``journal.keyed``: every transaction checked to balance), and kept as keyed
-lines (numbers and categoricals, no text per line). The slices' lines, each in the journal's order
-and in increasing claim_ids, put in the journal's order by a stable sort on the entry day alone.
+lines (numbers and categoricals, no text per line), two slices at once on two threads. The
+slices' lines, each in the journal's order and in increasing claim_ids, put in the journal's
+order by a stable sort on the entry day alone.
 
 Files that do not stream -- claims not in claim_id order, events not in claim_id order with
 increasing event_ids, an event of no claim after the last, a column missing, a reversal naming an
