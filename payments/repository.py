@@ -55,17 +55,23 @@ def joined(conn: sa.Connection, frame: pl.DataFrame, query: str, schema: Schema,
 
 
 def next_ids(conn: sa.Connection, table: str, column: str, n: int) -> pl.Series:
-    """``n`` new ids of ``table.column`` (a serial), taken now: PostgreSQL from its sequence, SQLite
-    past the largest stored (its write lock is held until the commit)."""
+    """``n`` new ids of ``table.column`` (a serial), taken now, ascending: PostgreSQL from its
+    sequence (as a rule the values taken are consecutive and only the first and last come back;
+    all of them when another writer took some in between), SQLite past the largest stored (its
+    write lock is held until the commit)."""
     if n == 0:
         return pl.Series(column, [], pl.Int64)
     if is_postgres(conn):
-        ids = read_frame(
-            conn,
-            f"SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) AS id FROM generate_series(1, {int(n)})",
-            {"id": pl.Int64()},
-        ).get_column("id")
-        return ids.sort().alias(column)
+        low, high, taken, scattered = conn.exec_driver_sql(
+            "SELECT min(id), max(id), count(*), CASE WHEN max(id) - min(id) + 1 <> count(*) THEN array_agg(id) END "
+            f"FROM (SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) AS id "
+            f"FROM generate_series(1, {int(n)})) AS taken"
+        ).one()
+        if taken != n:
+            raise RuntimeError(f"{n} ids of {table}.{column} asked, {taken} taken: a bug")
+        if scattered is not None:
+            return pl.Series(column, scattered, pl.Int64).sort()
+        return pl.Series(column, np.arange(low, high + 1, dtype=np.int64))
     last = conn.exec_driver_sql(f"SELECT COALESCE(MAX({column}), 0) FROM {table}").scalar()
     return pl.Series(column, np.arange(last + 1, last + 1 + n, dtype=np.int64))
 

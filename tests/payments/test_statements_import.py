@@ -168,3 +168,20 @@ def test_open_balances_count_payments_posted_since_and_not_reversed(book):
         balances = {r["claim_id"]: r["balance"] for r in open_balances(conn, pl.Series([1, 2])).iter_rows(named=True)}
     # debtor 1: 350.00 paid 300.00 to claim 11 and 50.00 to 12; debtor 2: 100.00 paid, 200.00 paid and returned
     assert balances == {11: 0, 12: 15_000, 13: 100_000, 21: 70_000}
+
+
+def test_next_ids_are_new_distinct_and_ascending_even_when_the_sequence_skips(store):
+    from payments.repository import next_ids
+
+    with store.begin() as conn:
+        first = next_ids(conn, "statement_lines", "line_id", 5)
+        assert (
+            first.to_list() == list(range(first[0], first[0] + 5))
+            and next_ids(conn, "events", "event_id", 0).len() == 0
+        )
+        if conn.dialect.name != "postgresql":
+            return
+        # another writer's values in between: the ids taken are not consecutive, and all come back
+        conn.exec_driver_sql("ALTER SEQUENCE statement_lines_line_id_seq INCREMENT BY 3")
+        skipping = next_ids(conn, "statement_lines", "line_id", 4)
+        assert skipping.to_list() == [first[-1] + 3 * k for k in range(1, 5)]
