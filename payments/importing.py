@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from engine.domain import EventKind, LineStatus, MatchedBy, SplitRule
 from engine.errors import InputError
-from engine.store.bulk import write_frame
+from engine.store.bulk import is_postgres, write_frame
 from engine.store.records import AuditAction, actor, audit, write_events
 from payments import repository
 from payments.matching import match_credits, title_tokens
@@ -519,11 +519,15 @@ def _set_status(conn: sa.Connection, line_ids: pl.Series, status: LineStatus) ->
     from engine.store.models import StatementLine
 
     table = StatementLine.__table__
-    for i in range(0, line_ids.len(), 900):
-        chunk = line_ids.slice(i, 900).to_list()
+    ids = line_ids.unique().sort()
+    # PostgreSQL: one statement over an array of every id; SQLite: at most 999 parameters a statement
+    step = ids.len() if is_postgres(conn) else 900
+    for i in range(0, ids.len(), step):
+        chunk = ids.slice(i, step).to_list()
+        where = table.c.line_id == sa.any_(sa.literal(chunk, sa.ARRAY(sa.BigInteger))) if is_postgres(conn) else None
         conn.execute(
             sa.update(table)
-            .where(table.c.line_id.in_(chunk))
+            .where(where if where is not None else table.c.line_id.in_(chunk))
             .values(status=status.value, resolved_at=datetime.now(UTC), resolved_by="bank")
         )
 

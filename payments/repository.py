@@ -55,17 +55,23 @@ def joined(conn: sa.Connection, frame: pl.DataFrame, query: str, schema: Schema,
 
 
 def next_ids(conn: sa.Connection, table: str, column: str, n: int) -> pl.Series:
-    """``n`` new ids of ``table.column`` (a serial), taken now: PostgreSQL from its sequence, SQLite
-    past the largest stored (its write lock is held until the commit)."""
+    """``n`` new ids of ``table.column`` (a serial), taken now, ascending: PostgreSQL from its
+    sequence (as a rule the values taken are consecutive and only the first and last come back;
+    all of them when another writer took some in between), SQLite past the largest stored (its
+    write lock is held until the commit)."""
     if n == 0:
         return pl.Series(column, [], pl.Int64)
     if is_postgres(conn):
-        ids = read_frame(
-            conn,
-            f"SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) AS id FROM generate_series(1, {int(n)})",
-            {"id": pl.Int64()},
-        ).get_column("id")
-        return ids.sort().alias(column)
+        low, high, taken, scattered = conn.exec_driver_sql(
+            "SELECT min(id), max(id), count(*), CASE WHEN max(id) - min(id) + 1 <> count(*) THEN array_agg(id) END "
+            f"FROM (SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) AS id "
+            f"FROM generate_series(1, {int(n)})) AS taken"
+        ).one()
+        if taken != n:
+            raise RuntimeError(f"{n} ids of {table}.{column} asked, {taken} taken: a bug")
+        if scattered is not None:
+            return pl.Series(column, scattered, pl.Int64).sort()
+        return pl.Series(column, np.arange(low, high + 1, dtype=np.int64))
     last = conn.exec_driver_sql(f"SELECT COALESCE(MAX({column}), 0) FROM {table}").scalar()
     return pl.Series(column, np.arange(last + 1, last + 1 + n, dtype=np.int64))
 
@@ -145,26 +151,26 @@ def debtors_by_name_key(conn: sa.Connection, keys: pl.DataFrame) -> pl.DataFrame
     )
 
 
+#: a claim's payments not taken back by a reversal (of the same claim)
+_NOT_REVERSED = (
+    "e.kind = 'payment' AND NOT EXISTS (SELECT 1 FROM events r WHERE r.reverses = e.event_id "
+    "AND r.kind = 'reversal' AND r.claim_id = e.claim_id)"
+)
+
+
 def open_balances(conn: sa.Connection, debtor_ids: pl.Series) -> pl.DataFrame:
     """Every claim of these debtors with its open balance (docs/payments.md): the total_due of its
     portfolio's current state (the cutoff's principal + interest + costs before a first run), less
     the payments posted after that state's day and not reversed: debtor_id, claim_id, due_date, balance."""
+    schema = {"debtor_id": pl.Int64(), "claim_id": pl.Int64(), "due_date": pl.Date(), "balance": pl.Int64()}
     frame = debtor_ids.unique().drop_nulls().to_frame("debtor_id")
     if frame.height == 0:
-        return pl.DataFrame(
-            schema={"debtor_id": pl.Int64(), "claim_id": pl.Int64(), "due_date": pl.Date(), "balance": pl.Int64()}
-        )
-    # one query: each claim's state, and (a subquery by the (claim_id, event_date) index) its payments
-    # after the state's day that no reversal of the claim names (looked up by ix_events_reverses)
+        return pl.DataFrame(schema=schema)
     with staged(conn, frame) as debtors:
         claims = read_frame(
             conn,
             "SELECT c.debtor_id, c.claim_id, c.due_date, "
-            "COALESCE(s.total_due, c.principal + c.interest_at_cutoff + c.costs_at_cutoff) AS total_due, "
-            "(SELECT CAST(SUM(e.amount) AS BIGINT) FROM events e WHERE e.claim_id = c.claim_id "
-            "AND e.event_date > COALESCE(s.as_of, '0001-01-01') AND e.kind = 'payment' "
-            "AND NOT EXISTS (SELECT 1 FROM events r WHERE r.reverses = e.event_id "
-            "AND r.kind = 'reversal' AND r.claim_id = e.claim_id)) AS paid "
+            "COALESCE(s.total_due, c.principal + c.interest_at_cutoff + c.costs_at_cutoff) AS total_due, s.as_of "
             f"FROM {debtors} d JOIN claims c ON c.debtor_id = d.debtor_id "
             "LEFT JOIN portfolios p ON p.portfolio_id = c.portfolio_id "
             "LEFT JOIN claim_state s ON s.run_id = p.current_run_id AND s.claim_id = c.claim_id",
@@ -173,15 +179,53 @@ def open_balances(conn: sa.Connection, debtor_ids: pl.Series) -> pl.DataFrame:
                 "claim_id": pl.Int64(),
                 "due_date": pl.Date(),
                 "total_due": pl.Int64(),
-                "paid": pl.Int64(),
+                "as_of": pl.Date(),
             },
         )
-    return claims.select(
-        "debtor_id",
-        "claim_id",
-        "due_date",
-        balance=(pl.col("total_due") - pl.col("paid").fill_null(0)).clip(lower_bound=0),
-    ).sort("debtor_id", "claim_id")
+    paid = pl.concat([_paid_since_state(conn, claims), _paid_ever(conn, claims)])
+    return (
+        claims.join(paid, on="claim_id", how="left")
+        .select(
+            "debtor_id",
+            "claim_id",
+            "due_date",
+            balance=(pl.col("total_due") - pl.col("paid").fill_null(0)).clip(lower_bound=0),
+        )
+        .sort("debtor_id", "claim_id")
+    )
+
+
+_PAID_SCHEMA = {"claim_id": pl.Int64(), "paid": pl.Int64()}
+
+
+def _paid_since_state(conn: sa.Connection, claims: pl.DataFrame) -> pl.DataFrame:
+    """(claim_id, paid) of the claims with a state: their payments dated after its day, not reversed.
+    The payments dated after the earliest of those days are few next to the claims (the states are
+    as a rule recent), so they are found through the events' day index, not claim by claim."""
+    with_state = claims.drop_nulls("as_of").select("claim_id", "as_of")
+    if with_state.height == 0:
+        return pl.DataFrame(schema=_PAID_SCHEMA)
+    since = with_state.get_column("as_of").min()
+    return joined(
+        conn,
+        with_state,
+        "SELECT e.claim_id, CAST(SUM(e.amount) AS BIGINT) AS paid FROM {stage} s "
+        "JOIN events e ON e.claim_id = s.claim_id AND e.event_date > s.as_of "
+        f"WHERE e.event_date > '{since.isoformat()}' AND {_NOT_REVERSED} GROUP BY e.claim_id",
+        _PAID_SCHEMA,
+    )
+
+
+def _paid_ever(conn: sa.Connection, claims: pl.DataFrame) -> pl.DataFrame:
+    """(claim_id, paid) of the claims with no state yet: every payment not reversed, claim by claim."""
+    without = claims.filter(pl.col("as_of").is_null()).select("claim_id")
+    return joined(
+        conn,
+        without,
+        "SELECT s.claim_id, (SELECT CAST(SUM(e.amount) AS BIGINT) FROM events e WHERE e.claim_id = s.claim_id "
+        f"AND {_NOT_REVERSED}) AS paid FROM {{stage}} s",
+        _PAID_SCHEMA,
+    )
 
 
 LINE_COLUMNS = {

@@ -103,6 +103,16 @@ def write_frames(
     return written
 
 
+def analyze(engine: sa.Engine, tables: Iterable[str]) -> None:
+    """PostgreSQL: ``ANALYZE`` these tables (after a bulk write, so the planner knows their sizes
+    and values without waiting for autovacuum), each in a transaction of its own."""
+    if engine.dialect.name != "postgresql":
+        return
+    for table in tables:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"ANALYZE {_quote(table)}")
+
+
 def _insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_batch: OnBatch) -> int:
     """SQLite: ``frame``'s rows by executemany, BATCH_ROWS at a time."""
     frame = _as_sql_text(frame)

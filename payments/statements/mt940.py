@@ -42,7 +42,6 @@ from payments.statements.lines import (
 )
 
 _SUBFIELD = re.compile(r"[~^](\d{2})")
-_ACCOUNT_TAG = re.compile(r"^:25:(.*)$", re.MULTILINE)
 _NOREF = {"", "NONREF", "NOTPROVIDED"}
 
 
@@ -89,8 +88,27 @@ def read(path: Path, *, at_once: bool | None = None) -> Statement:
     return _read_with_library(path, text, account)
 
 
+def tag_values(text: str, tag: str) -> list[str]:
+    """The rest of every line of ``text`` that starts with ``tag`` (``:25:``), as ``^tag(.*)$`` in
+    multiline mode finds them, by plain string search (a regex tried at every position of a
+    large statement takes seconds)."""
+    found, pos = [], 0
+    start = 0 if text.startswith(tag) else -1
+    while True:
+        if start == -1:
+            hit = text.find("\n" + tag, pos)
+            if hit == -1:
+                return found
+            start = hit + 1
+        begin = start + len(tag)
+        end = text.find("\n", begin)
+        end = len(text) if end == -1 else end
+        found.append(text[begin:end])
+        pos, start = end, -1
+
+
 def _account(path: Path, text: str) -> str:
-    accounts = {nrb(a.strip()) or a.strip().lstrip("/") for a in _ACCOUNT_TAG.findall(text)}
+    accounts = {nrb(a.strip()) or a.strip().lstrip("/") for a in tag_values(text, ":25:")}
     if not accounts:
         raise StatementError(f"{path}: MT940 without an account (:25:)")
     if len(accounts) > 1:
@@ -167,15 +185,16 @@ def _lines_at_once(text: str, account: str) -> tuple[str | None, pl.DataFrame] |
     """Fields 61 and 86 of every line read as columns; None if a line is not as expected."""
     col = pl.col
     body = text.replace("\r\n", "\n").replace("\r", "\n")
-    head, *pieces = body.split("\n:61:")  # each piece: a field 61, its 86, and whatever tag ends the statement
     found_ref = re.search(r"^:20:(.*)$", body, re.MULTILINE)
     statement_ref = found_ref[1].strip() if found_ref else None
     found_currency = re.search(r"^:60[FM]:[CD]\d{6}([A-Z]{3})", body, re.MULTILINE)
     currency = found_currency[1] if found_currency else None
     later_tags = r"\n:(?:\d{2}[A-Z]?):[\s\S]*$|\n-\s*$"
+    # each piece after the head: a field 61, its 86, and whatever tag ends the statement (split by
+    # polars: a million Python strings cost seconds)
+    pieces = pl.Series("piece", [body], dtype=pl.String).str.split("\n:61:").explode().slice(1)
     split = (
-        pl.Series("piece", pieces, dtype=pl.String)
-        .to_frame()
+        pieces.to_frame()
         .with_row_index("n", offset=1)
         .with_columns(parts=col("piece").str.split_exact("\n:86:", 1))
         .unnest("parts")
@@ -205,45 +224,20 @@ def _lines_at_once(text: str, account: str) -> tuple[str | None, pl.DataFrame] |
     grosz = whole.cast(pl.Int64, strict=False).fill_null(0) * 100 + fraction.str.pad_end(2, "0").cast(
         pl.Int64, strict=False
     )
-    # the details' subfields: one row per (line, code), then the ones read gathered back per line
+    # the details' subfields: split at "~" ("^" read as "~"), a piece's first two characters its
+    # code (the piece before the first "~" has none); each code read is its pieces joined in order,
+    # taken out of the text by a pattern per code (not one row per piece: millions for a large file)
     text86 = col("details").fill_null("").str.replace_all("\n", "", literal=True).str.replace_all(r"\^(\d{2})", "~${1}")
     parsed = parsed.with_columns(t86=text86)
-    pieces = (
-        parsed.select("n", piece=col("t86").str.split("~"))
-        .explode("piece")
-        .with_columns(first=pl.int_range(pl.len()).over("n") == 0)
-        .with_columns(
-            code=pl.when(col("first")).then(pl.lit("")).otherwise(col("piece").str.slice(0, 2)),
-            value=pl.when(col("first")).then(col("piece")).otherwise(col("piece").str.slice(2)),
-        )
-    )
     read_codes = ["20", "21", "22", "23", "24", "25", "27", "28", "31", "32", "33", "38"]
-    kept = pieces.filter(col("code").is_in(read_codes))
-    wide = (
-        kept.group_by("n", "code", maintain_order=True)
-        .agg(col("value").str.join(""))
-        .pivot(on="code", index="n", values="value")
-    )
-    wide = wide.with_columns(pl.lit("").alias(f"s{c}") for c in read_codes if c not in wide.columns).rename(
-        {c: f"s{c}" for c in read_codes if c in wide.columns}
-    )
-    wide = wide.with_columns(pl.col(f"s{c}").fill_null("") for c in read_codes)
-    # the first 26-digit number written in the details but the counterparty's (30, 31, 38)
-    numbers = (
-        col("value")
-        .str.replace_all(r"(\d)[ \u00a0-](\d)", "${1}${2}")
-        .str.replace_all(r"(\d)[ \u00a0-](\d)", "${1}${2}")
-    )
-    candidates = (
-        pieces.filter(~col("code").is_in(["30", "31", "38"]) & col("value").str.contains(r"\d{26}"))
-        .with_columns(candidate=numbers.str.extract_all(r"\d+"))
-        .explode("candidate")
-        .filter(col("candidate").str.len_chars() == 26)
-        .select("n", "candidate")
-    )
-    structured = pieces.filter(~col("first")).select("n").unique().with_columns(structured=pl.lit(True))
-    wide = wide.join(structured, on="n", how="full", coalesce=True)
-    parsed = parsed.join(wide, on="n", how="left")
+    has_read = col("t86").str.contains("~(?:" + "|".join(read_codes) + ")")
+    # a line with no piece of a code read has none of them (null), else "" for a code it lacks
+    parsed = parsed.with_columns(
+        pl.when(has_read)
+        .then(col("t86").str.extract_all(f"~{c}[^~]*").list.eval(pl.element().str.slice(3)).list.join(""))
+        .alias(f"s{c}")
+        for c in read_codes
+    ).with_columns(structured=col("t86").str.contains("~", literal=True))
     payer_iban, payer_account = col("s38"), col("s31")
     payer = pl.coalesce(
         nrb_expr(payer_iban),
@@ -255,23 +249,34 @@ def _lines_at_once(text: str, account: str) -> tuple[str | None, pl.DataFrame] |
     name = pl.when(name != "").then(name).otherwise(pl.concat_str(col("s27"), col("s28")).str.strip_chars())
     title = pl.concat_str([col(f"s{k}") for k in range(20, 26)]).str.strip_chars()
     title = pl.when(col("structured")).then(title).otherwise(col("t86").str.strip_chars())
-    numbers = (
-        col("further")
-        .str.replace_all(r"(\d)[ \u00a0-](\d)", "${1}${2}")
-        .str.replace_all(r"(\d)[ \u00a0-](\d)", "${1}${2}")
-    )
     customer = col("customer_ref").fill_null("").str.strip_chars()
     bank = col("bank_ref").fill_null("").str.strip_chars()
     none = list(_NOREF)
     is_return = (col("status") == "RC") | (col("kind").fill_null("").str.slice(1) == "RTI")
     frame = parsed.with_columns(payer=payer)
+    # the first 26-digit number written in a piece of the details but the counterparty's (30, 31,
+    # 38): those pieces dropped, each other piece's code cut to its "~" (the first piece has none),
+    # then the pieces holding 26 digits in a row, their numbers read with spaces and dashes dropped
+    values = (
+        pl.lit("~") + col("t86").str.replace_all(r"~3[018][^~]*", "").str.replace_all(r"~[^~]{0,2}", "~")
+    ).str.extract_all(r"~[^~]*\d{26}[^~]*")
+    squeezed = (
+        col("value")
+        .str.replace_all(r"(\d)[ \u00a0-](\d)", "${1}${2}")
+        .str.replace_all(r"(\d)[ \u00a0-](\d)", "${1}${2}")
+    )
     virtual = (
-        candidates.join(frame.select("n", "payer"), on="n", how="left")
+        frame.select("n", "payer", value=values)
+        .explode("value")
+        .drop_nulls("value")
+        .with_columns(candidate=squeezed.str.extract_all(r"\d+"))
+        .explode("candidate")
+        .filter(col("candidate").str.len_chars() == 26)
         .filter((col("candidate") != account) & (col("candidate") != col("payer").fill_null("")))
         .group_by("n", maintain_order=True)
         .agg(virtual_account=col("candidate").first())
     )
-    frame = frame.join(virtual, on="n", how="left")
+    frame = frame.join(virtual, on="n", how="left", maintain_order="left")
     rows = frame.select(
         position=col("n").cast(pl.Int64),
         bank_ref=pl.when(~bank.str.to_uppercase().is_in(none))

@@ -168,3 +168,51 @@ def test_open_balances_count_payments_posted_since_and_not_reversed(book):
         balances = {r["claim_id"]: r["balance"] for r in open_balances(conn, pl.Series([1, 2])).iter_rows(named=True)}
     # debtor 1: 350.00 paid 300.00 to claim 11 and 50.00 to 12; debtor 2: 100.00 paid, 200.00 paid and returned
     assert balances == {11: 0, 12: 15_000, 13: 100_000, 21: 70_000}
+
+
+def test_next_ids_are_new_distinct_and_ascending_even_when_the_sequence_skips(store):
+    from payments.repository import next_ids
+
+    with store.begin() as conn:
+        first = next_ids(conn, "statement_lines", "line_id", 5)
+        assert (
+            first.to_list() == list(range(first[0], first[0] + 5))
+            and next_ids(conn, "events", "event_id", 0).len() == 0
+        )
+        if conn.dialect.name != "postgresql":
+            return
+        # another writer's values in between: the ids taken are not consecutive, and all come back
+        conn.exec_driver_sql("ALTER SEQUENCE statement_lines_line_id_seq INCREMENT BY 3")
+        skipping = next_ids(conn, "statement_lines", "line_id", 4)
+        assert skipping.to_list() == [first[-1] + 3 * k for k in range(1, 5)]
+
+
+#: the open balance as one query, claim by claim (the reference ``open_balances`` is held equal to)
+REFERENCE_BALANCES = """
+SELECT c.claim_id, COALESCE(s.total_due, c.principal + c.interest_at_cutoff + c.costs_at_cutoff)
+  - COALESCE((SELECT SUM(e.amount) FROM events e WHERE e.claim_id = c.claim_id
+      AND e.event_date > COALESCE(s.as_of, '0001-01-01') AND e.kind = 'payment'
+      AND NOT EXISTS (SELECT 1 FROM events r WHERE r.reverses = e.event_id AND r.kind = 'reversal'
+                      AND r.claim_id = e.claim_id)), 0) AS balance
+FROM claims c LEFT JOIN portfolios p ON p.portfolio_id = c.portfolio_id
+LEFT JOIN claim_state s ON s.run_id = p.current_run_id AND s.claim_id = c.claim_id
+"""
+
+
+def test_open_balances_after_a_run_count_only_the_payments_dated_after_its_day(book):
+    from payments.repository import open_balances
+    from tests.payments.helpers import pay, state
+
+    pay(book, 11, date(2025, 11, 20), 5_000)  # before the run's day: in its state
+    states = state(book, date(2025, 11, 30))
+    import_statement(book, read_statement(PKO))  # dated 2025-12-01 and 02, a return among them
+    pay(book, 41, date(2025, 11, 30), 7_000)  # on the run's day: the state's, not subtracted again
+    with book.connect() as conn:
+        balances = open_balances(conn, pl.Series([1, 2, 3, 4]))
+        reference = dict(conn.exec_driver_sql(REFERENCE_BALANCES).all())
+    got = dict(zip(balances["claim_id"], balances["balance"], strict=True))
+    assert got == {k: max(int(v), 0) for k, v in reference.items()}
+    # after the state's day debtor 1 paid 350.00 and claim 41 500.00 (the statement); the 70.00 on
+    # the day itself is the state's own
+    assert sum(got[c] - states[c]["total_due"] for c in (11, 12, 13)) == -35_000
+    assert got[41] == states[41]["total_due"] - 50_000

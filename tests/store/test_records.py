@@ -72,6 +72,22 @@ def test_loading_the_same_file_twice_stores_it_once(store):
         assert conn.exec_driver_sql("SELECT count(*) FROM events").scalar() == events.height
 
 
+def test_a_load_leaves_the_planner_statistics_of_what_it_filled(store):
+    if store.dialect.name != "postgresql":
+        pytest.skip("ANALYZE: PostgreSQL's planner statistics")
+    claims, events = generate_portfolio(200, seed=4)
+    records.load(store, claims, events)
+    with store.connect() as conn:
+        analyzed = dict(
+            conn.exec_driver_sql(
+                "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema() AND relname IN ('claims', 'events', 'virtual_accounts')"
+            ).all()
+        )
+        rows = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'events'::regclass").scalar()
+    assert analyzed == {"claims": True, "events": True, "virtual_accounts": True} and rows == events.height
+
+
 def test_bad_rows_are_rejected_with_their_reason_and_the_rest_stored(store):
     claims, _ = frames([claim(1, due=D), claim(2, due=D)])
     records.load(store, claims)
