@@ -119,13 +119,26 @@ def setup(
             ]
             for i in range(0, len(rows), 10_000):
                 conn.execute(sa.insert(Placement.__table__), rows[i : i + 10_000])
-        conn.exec_driver_sql("ANALYZE")
+    with_debtors_and_state(store, claim_frame)
     made = {a: keys.create(store=store, role="agency", agency_id=a).key for a in mine}
     store.dispose()
     print(
         f"setup: {claims:,} claims, {event_frame.height:,} events, {placed:,} placed, {time.perf_counter() - started:.0f} s"
     )
     return schema_url, mine, made
+
+
+def with_debtors_and_state(store: sa.Engine, claim_frame) -> None:
+    """The claims' debtors and an engine run (claim_state as of 2026-11-30): a page of placements
+    then carries each claim's debtor and stored balance, as in production."""
+    from api.claims import service as claims_service
+    from api.runs import service as runs
+    from synthetic.book import generate_debtors
+
+    claims_service.load_debtors(store=store, debtors=generate_debtors(claim_frame, 1))
+    runs.run(store=store, as_of=date(2026, 11, 30), allow_stale_rates=True)
+    with store.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
 
 
 def drop(url: str, schema_url: str) -> None:
@@ -284,6 +297,9 @@ def main() -> None:
         "--schema", default=None, help="the store's schema: used as it is when a --keep run left it, else made"
     )
     parser.add_argument("--keep", action="store_true", help="keep the schema (default: dropped at the end)")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="serve the code of this checkout (an A/B against another commit)"
+    )
     args = parser.parse_args()
     url = os.environ.get("CESSION_BENCH_DATABASE_URL")
     if not url or not url.startswith("postgresql"):
@@ -297,7 +313,7 @@ def main() -> None:
     env = dict(os.environ, CESSION_DATABASE_URL=schema_url)
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(args.workers)],
-        cwd=ROOT,
+        cwd=args.tree,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -305,6 +321,7 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
+        print(f"load average before: {os.getloadavg()}", flush=True)
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -319,8 +336,8 @@ def main() -> None:
         warm = {"Authorization": f"Bearer {next(iter(keys_.values()))}"}
         first = next(iter(mine.values()))[0]
         for _ in range(args.workers * 4):
-            httpx.get(f"{base}/v1/agency/claims/{first}/balance", headers=warm, timeout=120)
-        counter = iter(range(time.time_ns() // 10**6 * 10**6, 10**18))  # external ids new in a reused store
+            httpx.get(f"{base}/v1/agency/claims/{first}/balance", headers=warm, timeout=900)
+        counter = iter(range(time.time_ns() // 10**6 * 1000, 10**18))  # external ids new in a reused store
         results = []
         for name in filter(None, args.scenarios.split(",")):
             for clients in [int(c) for c in str(args.clients).split(",")] if "+" not in name else [0]:
@@ -338,8 +355,8 @@ def main() -> None:
         if not args.keep:
             drop(url, schema_url)
     print(
-        f"{args.claims:,} claims, {args.workers} workers, {args.clients} clients, {args.seconds:.0f} s a scenario, "
-        f"{os.cpu_count()} cores, {date.today()}"
+        f"schema {schema_url.rsplit('%3D', 1)[-1]}, {args.workers} workers, {args.seconds:.0f} s a scenario, "
+        f"{os.cpu_count()} cores, {date.today()}, served from {args.tree}, load average {os.getloadavg()}"
     )
 
 

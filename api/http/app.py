@@ -52,7 +52,7 @@ def create_app(store: sa.Engine, *, key_cache_seconds: float | None = None) -> F
 
         key_cache_seconds = read(API_KEYS).api_key_cache_seconds
     #: the keys this process found valid, each trusted for key_cache_seconds (api/keys/service.py)
-    app.state.keys = CheckedKeys(key_cache_seconds)
+    app.state.checked_keys = CheckedKeys(key_cache_seconds)
     #: background jobs (uploads' ingests, runs, allocations): one at a time per server process,
     #: on a thread made when the first job comes (``api.jobs.routes``)
     app.state.jobs = None

@@ -26,7 +26,7 @@ Store = Annotated[sa.Engine, Depends(store_of)]
 
 
 def keys_of(request: Request) -> CheckedKeys:
-    return request.app.state.keys
+    return request.app.state.checked_keys
 
 
 def caller_of(

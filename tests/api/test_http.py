@@ -57,7 +57,7 @@ KEY_CACHE_SECONDS = 5.0
 
 def later(client, seconds: float) -> None:
     """The server's key cache as ``seconds`` from now (its clock moved on, no waiting)."""
-    checked = client.app.state.keys
+    checked = client.app.state.checked_keys
     assert checked.seconds == KEY_CACHE_SECONDS
     now = checked.clock()
     checked.clock = lambda: now + seconds
@@ -68,7 +68,7 @@ def test_a_revoked_key_works_until_the_cache_bound_and_never_after(client, book,
     revoked in the store (as `cession keys revoke` in another process does), it still answers
     within that bound and is refused from then on; an unknown key is never kept."""
     path = "/v1/agency/claims/1/balance"
-    checked = client.app.state.keys
+    checked = client.app.state.checked_keys
     now = [1000.0]
     checked.clock = lambda: now[0]
     assert client.get(path, headers=book["A"]).status_code == 200
