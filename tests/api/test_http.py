@@ -372,7 +372,6 @@ def test_a_page_and_a_balance_are_their_response_models_own_json(client, book, s
     stored state's balances included (after an engine run)."""
     from api.agency.schemas import Balance, PlacementPage
     from api.runs import service as runs
-
     from engine.store.models import Debtor
 
     with store.begin() as conn:  # a debtor with non-ASCII text and a quote: the JSON of a real page
