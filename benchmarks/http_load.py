@@ -13,7 +13,12 @@ Scenarios, one after another (the load generator shares the machine's cores with
   starting over at the end;
 - ``balance``: each client asks the balance of a random claim placed with its agency (computed by
   the engine from the claim's stored events);
-- ``mixed``: a third of the clients each.
+- ``mixed``: a third of the clients each; ``2post+page+balance``: so many clients of each kind at once.
+
+``--clients 1,2,4`` runs each one-kind scenario at each count (one server, one warm-up).
+``--schema NAME --keep`` keeps the store for the next run, which then uses it as it is (setting up
+1M claims takes minutes); drop it with ``DROP SCHEMA NAME CASCADE`` when done. The clients are one
+process with a light HTTP/1.1 client (``Connection``): the figures measure the server, not httpx.
 """
 
 from __future__ import annotations
@@ -45,24 +50,60 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def setup(url: str, claims: int, placed: int) -> tuple[str, dict[str, list[int]], dict[str, str]]:
-    """A schema of its own with ``claims`` claims (and their events), ``placed`` of them placed
-    with the agencies (round robin), and one key per agency: (schema URL, claims per agency, keys)."""
+def schema_url_of(url: str, schema: str) -> str:
     from urllib.parse import quote
 
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+def reuse(url: str, schema: str) -> tuple[str, dict[str, list[int]], dict[str, str]] | None:
+    """The store a run with ``--keep`` left in ``schema`` (None when there is none): its agencies'
+    claims and a new key per agency (a key is shown once: the old ones are not known)."""
+    from api.keys import service as keys
+    from engine.store.database import open_store
+
+    admin = sa.create_engine(url)
+    with admin.connect() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %(s)s AND table_name = 'placements'",
+            {"s": schema},
+        ).first()
+    admin.dispose()
+    if found is None:
+        return None
+    schema_url = schema_url_of(url, schema)
+    store = open_store(schema_url)
+    with store.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT agency_id, claim_id FROM placements WHERE recalled_on IS NULL ORDER BY placement_id"
+        ).all()
+    mine: dict[str, list[int]] = {}
+    for agency, claim in rows:
+        mine.setdefault(agency, []).append(claim)
+    made = {a: keys.create(store=store, role="agency", agency_id=a).key for a in sorted(mine)}
+    store.dispose()
+    print(f"reused schema {schema}: {len(rows):,} placed with {len(mine)} agencies")
+    return schema_url, dict(sorted(mine.items())), made
+
+
+def setup(
+    url: str, claims: int, placed: int, schema: str | None = None
+) -> tuple[str, dict[str, list[int]], dict[str, str]]:
+    """A schema of its own with ``claims`` claims (and their events), ``placed`` of them placed
+    with the agencies (round robin), and one key per agency: (schema URL, claims per agency, keys)."""
     from api.keys import service as keys
     from engine.store import records
     from engine.store.database import open_store
     from engine.store.models import Agency, Placement
     from synthetic.book import generate_portfolio
 
-    schema = f"load_{uuid.uuid4().hex[:10]}"
+    schema = schema or f"load_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(url)
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     admin.dispose()
-    separator = "&" if "?" in url else "?"
-    schema_url = f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+    schema_url = schema_url_of(url, schema)
     store = open_store(schema_url)
     started = time.perf_counter()
     claim_frame, event_frame = generate_portfolio(claims, 1)
@@ -78,13 +119,26 @@ def setup(url: str, claims: int, placed: int) -> tuple[str, dict[str, list[int]]
             ]
             for i in range(0, len(rows), 10_000):
                 conn.execute(sa.insert(Placement.__table__), rows[i : i + 10_000])
-        conn.exec_driver_sql("ANALYZE")
+    with_debtors_and_state(store, claim_frame)
     made = {a: keys.create(store=store, role="agency", agency_id=a).key for a in mine}
     store.dispose()
     print(
         f"setup: {claims:,} claims, {event_frame.height:,} events, {placed:,} placed, {time.perf_counter() - started:.0f} s"
     )
     return schema_url, mine, made
+
+
+def with_debtors_and_state(store: sa.Engine, claim_frame) -> None:
+    """The claims' debtors and an engine run (claim_state as of 2026-11-30): a page of placements
+    then carries each claim's debtor and stored balance, as in production."""
+    from api.claims import service as claims_service
+    from api.runs import service as runs
+    from synthetic.book import generate_debtors
+
+    claims_service.load_debtors(store=store, debtors=generate_debtors(claim_frame, 1))
+    runs.run(store=store, as_of=date(2026, 11, 30), allow_stale_rates=True)
+    with store.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
 
 
 def drop(url: str, schema_url: str) -> None:
@@ -95,10 +149,52 @@ def drop(url: str, schema_url: str) -> None:
     admin.dispose()
 
 
-async def _client(kind, base, key, claims, until, latencies, counter, rng):
-    headers = {"Authorization": f"Bearer {key}"}
+class Connection:
+    """A light HTTP/1.1 client on one keep-alive connection (asyncio streams, a request written as
+    bytes, a response read by its Content-Length): the load generator shares the machine's cores
+    with the server, and httpx's per-request work (~1 ms of Python) was a good part of them."""
+
+    def __init__(self, host: str, port: int, key: str) -> None:
+        self.host, self.port = host, port
+        self.auth = f"Authorization: Bearer {key}\r\nHost: {host}:{port}\r\n".encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"", headers: str = "") -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = f"{method} {path} HTTP/1.1\r\n{headers}"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + self.auth + b"\r\n" + body)
+        status_line_and_headers = await self.reader.readuntil(b"\r\n\r\n")
+        lines = status_line_and_headers.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length = None
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+            elif name.lower() == b"transfer-encoding":
+                raise SystemExit(f"{path}: a chunked response ({value.strip().decode()}): not expected here")
+        return status, await self.reader.readexactly(length or 0)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+def _next_cursor(body: bytes) -> str | None:
+    """The page's next_cursor without parsing its thousand items (it is the body's last field)."""
+    at = body.rfind(b'"next_cursor":')
+    return json.loads(body[at + len(b'"next_cursor":') : body.rindex(b"}")])
+
+
+async def _client(kind, host, port, key, claims, until, latencies, counter, rng):
+    connection = Connection(host, port, key)
     cursor = None
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
+    try:
         while time.perf_counter() < until:
             started = time.perf_counter()
             if kind == "post":
@@ -113,37 +209,57 @@ async def _client(kind, base, key, claims, until, latencies, counter, rng):
                     }
                     for i in range(100)
                 ]
-                response = await http.post(
-                    "/v1/agency/events", json={"events": events}, headers={"Idempotency-Key": f"load-{n}"}
+                body = json.dumps({"events": events}, separators=(",", ":")).encode()
+                status, answer = await connection.request(
+                    "POST", "/v1/agency/events", body, f"Idempotency-Key: load-{n}\r\n"
                 )
                 expected = 201
             elif kind == "page":
-                params = {"limit": 1000} | ({"cursor": cursor} if cursor else {})
-                response = await http.get("/v1/agency/placements", params=params)
+                path = "/v1/agency/placements?limit=1000" + (f"&cursor={cursor}" if cursor else "")
+                status, answer = await connection.request("GET", path)
                 expected = 200
-                if response.status_code == 200:
-                    cursor = response.json()["next_cursor"]
+                if status == 200:
+                    cursor = _next_cursor(answer)
             else:
-                response = await http.get(f"/v1/agency/claims/{rng.choice(claims)}/balance?as_of=2026-12-01")
+                status, answer = await connection.request(
+                    "GET", f"/v1/agency/claims/{rng.choice(claims)}/balance?as_of=2026-12-01"
+                )
                 expected = 200
             elapsed = time.perf_counter() - started
-            if response.status_code != expected:
-                raise SystemExit(f"{kind}: {response.status_code} {response.text[:300]}")
+            if status != expected:
+                raise SystemExit(f"{kind}: {status} {answer[:300]!r}")
             latencies[kind].append(elapsed)
+    finally:
+        await connection.close()
 
 
-async def scenario(name, kinds, base, mine, keys_, clients, seconds, counter):
+def kinds_of(name: str, clients: int) -> list[str]:
+    """Each client's kind: ``post`` (or ``page``, ``balance``) is ``clients`` of one kind; a mix such
+    as ``2post+page+balance`` names each kind's clients (``mixed``: ``clients`` in thirds)."""
+    if name == "mixed":
+        return [("post", "page", "balance")[i % 3] for i in range(clients)]
+    if "+" not in name:
+        return [name] * clients
+    out = []
+    for part in name.split("+"):
+        count = part.rstrip("abcdefghijklmnopqrstuvwxyz")
+        out += [part[len(count) :]] * int(count or 1)
+    return out
+
+
+async def scenario(name, kinds, host, port, mine, keys_, seconds, counter):
     latencies: dict[str, list[float]] = {k: [] for k in ("post", "page", "balance")}
     rng = random.Random(7)
     agencies = list(mine)
     until = time.perf_counter() + seconds
     started = time.perf_counter()
     tasks = []
-    for i in range(clients):
+    for i, kind in enumerate(kinds):
+        if kind not in latencies:
+            raise SystemExit(f"{name}: no such request kind {kind!r} (post, page, balance)")
         agency = agencies[i % len(agencies)]
-        kind = kinds[i % len(kinds)]
         seeded = random.Random(rng.random())
-        tasks.append(_client(kind, base, keys_[agency], mine[agency], until, latencies, counter, seeded))
+        tasks.append(_client(kind, host, port, keys_[agency], mine[agency], until, latencies, counter, seeded))
     await asyncio.gather(*tasks)
     wall = time.perf_counter() - started
     rows = []
@@ -154,6 +270,7 @@ async def scenario(name, kinds, base, mine, keys_, clients, seconds, counter):
         p99 = got[min(len(got) - 1, int(len(got) * 0.99))]
         row = {
             "scenario": name,
+            "clients": len(kinds),
             "request": kind,
             "requests": len(got),
             "per_second": round(len(got) / wall, 1),
@@ -172,18 +289,31 @@ def main() -> None:
     parser.add_argument("--placed", type=int, default=None, help="claims placed with the agencies (default: a tenth)")
     parser.add_argument("--seconds", type=float, default=20.0, help="per scenario")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--clients", default="16", help="clients of a one-kind scenario; several (1,2,4): each scenario at each"
+    )
     parser.add_argument("--scenarios", default="post,page,balance,mixed")
+    parser.add_argument(
+        "--schema", default=None, help="the store's schema: used as it is when a --keep run left it, else made"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the schema (default: dropped at the end)")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="serve the code of this checkout (an A/B against another commit)"
+    )
     args = parser.parse_args()
     url = os.environ.get("CESSION_BENCH_DATABASE_URL")
     if not url or not url.startswith("postgresql"):
         raise SystemExit("set CESSION_BENCH_DATABASE_URL to a PostgreSQL database (production settings)")
-    schema_url, mine, keys_ = setup(url, args.claims, args.placed or max(AGENCIES * 1000, args.claims // 10))
+    found = reuse(url, args.schema) if args.schema else None
+    if found is None:
+        placed = args.placed or max(AGENCIES * 1000, args.claims // 10)
+        found = setup(url, args.claims, placed, args.schema)
+    schema_url, mine, keys_ = found
     port = _free_port()
     env = dict(os.environ, CESSION_DATABASE_URL=schema_url)
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(args.workers)],
-        cwd=ROOT,
+        cwd=args.tree,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -191,6 +321,7 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
+        print(f"load average before: {os.getloadavg()}", flush=True)
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -205,25 +336,27 @@ def main() -> None:
         warm = {"Authorization": f"Bearer {next(iter(keys_.values()))}"}
         first = next(iter(mine.values()))[0]
         for _ in range(args.workers * 4):
-            httpx.get(f"{base}/v1/agency/claims/{first}/balance", headers=warm, timeout=120)
-        counter = iter(range(10**12))
-        kinds = {"post": ["post"], "page": ["page"], "balance": ["balance"], "mixed": ["post", "page", "balance"]}
+            httpx.get(f"{base}/v1/agency/claims/{first}/balance", headers=warm, timeout=900)
+        counter = iter(range(time.time_ns() // 10**6 * 1000, 10**18))  # external ids new in a reused store
         results = []
-        for name in args.scenarios.split(","):
-            rows = asyncio.run(scenario(name, kinds[name], base, mine, keys_, args.clients, args.seconds, counter))
-            for row in rows:
-                print(json.dumps(row))
-            results += rows
+        for name in filter(None, args.scenarios.split(",")):
+            for clients in [int(c) for c in str(args.clients).split(",")] if "+" not in name else [0]:
+                kinds = kinds_of(name, clients)
+                rows = asyncio.run(scenario(name, kinds, "127.0.0.1", port, mine, keys_, args.seconds, counter))
+                for row in rows:
+                    print(json.dumps(row), flush=True)
+                results += rows
     finally:
         server.terminate()
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-        drop(url, schema_url)
+        if not args.keep:
+            drop(url, schema_url)
     print(
-        f"{args.claims:,} claims, {args.workers} workers, {args.clients} clients, {args.seconds:.0f} s a scenario, "
-        f"{os.cpu_count()} cores, {date.today()}"
+        f"schema {schema_url.rsplit('%3D', 1)[-1]}, {args.workers} workers, {args.seconds:.0f} s a scenario, "
+        f"{os.cpu_count()} cores, {date.today()}, served from {args.tree}, load average {os.getloadavg()}"
     )
 
 

@@ -12,6 +12,7 @@ engine, the store and the HTTP API share.
 | ``CESSION_UPLOADS_DIR`` | where the HTTP API keeps uploaded seller files and their reports | ``uploads`` in the user data folder |
 | ``CESSION_WEBHOOKS_PRIVATE`` | let webhooks go to loopback and private addresses (a purchaser's own network, tests) | ``false``: refused |
 | ``CESSION_VIRTUAL_ACCOUNT_PREFIX`` | the fund's bank sort code and client number that debtors' virtual accounts start with (engine/store/virtual_accounts.py) | ``9990000900``, a made-up bank for demos: set your own |
+| ``CESSION_API_KEY_CACHE_SECONDS`` | how long a server process trusts a key it has checked (0: every request is checked against the store); a revoked key is refused by every process at most this long after `cession keys revoke` | ``5`` |
 | ``CESSION_STRATEGY`` | the allocation strategy (YAML) `cession allocate` uses without ``--strategy`` | allocation/examples/strategy.yaml |
 
 Options given on the command line (``--database-url``, ``--executor``, ``--partitions``) or in
@@ -65,6 +66,10 @@ class Settings(BaseSettings):
     #: The fund's bank sort code (8 digits) and client number that every debtor's virtual account
     #: starts with; the default is a made-up bank (999) for demos and tests.
     virtual_account_prefix: str = "9990000900"
+    #: Seconds a server process (a uvicorn worker) keeps a key it found valid before asking the
+    #: store again: the bound on how long a revoked key still works (0: no cache, every request
+    #: reads the key from the store).
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
 
 
 def env_name(setting: str) -> str:
@@ -82,6 +87,7 @@ STRATEGY = ("strategy",)
 UPLOADS = ("uploads_dir",)
 WEBHOOKS = ("webhooks_private",)
 VIRTUAL_ACCOUNTS = ("virtual_account_prefix",)
+API_KEYS = ("api_key_cache_seconds",)
 
 
 def read(used: tuple[str, ...] = ()) -> Settings:

@@ -13,6 +13,7 @@ from api.agency.schemas import Balance, ChangePage, EventBatch, PlacementPage, P
 from api.http.auth import Agency, Store
 from api.http.params import ClaimId, IdempotencyKey
 from api.http.problems import Problem
+from api.http.responses import json_response
 
 router = APIRouter(prefix="/v1/agency", tags=["agency"])
 ERRORS = {code: {"model": Problem} for code in (400, 401, 403, 404, 409, 422)}
@@ -53,10 +54,10 @@ def balance(
     caller: Agency,
     store: Store,
     as_of: Annotated[date | None, Query(description="The day (default: today).")] = None,
-) -> Balance:
+):
     """A claim's balance and its split as of a day, computed now from every stored event."""
     row = service.balance(store=store, caller=caller, claim_id=claim_id, as_of=as_of or date.today())
-    return Balance.of(row)
+    return json_response(Balance.of(row))  # validated once, by Balance.of
 
 
 @router.get("/placements", response_model=PlacementPage, responses=ERRORS)
@@ -65,9 +66,9 @@ def placements(
     store: Store,
     cursor: Annotated[str | None, Query(description="next_cursor of the page before (none: the first page).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Placements per page.")] = 100,
-) -> dict:
+):
     """Your agency's open placements, oldest first, with each claim, its debtor and its balance."""
-    return service.placements(store=store, caller=caller, cursor=cursor, limit=limit)
+    return json_response(service.placements(store=store, caller=caller, cursor=cursor, limit=limit))
 
 
 @router.post("/placements/{claim_id}/return", response_model=Returned, responses=ERRORS)

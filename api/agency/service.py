@@ -48,13 +48,11 @@ def poster(*, caller: Caller) -> Poster:
 def balance(*, store: sa.Engine, caller: Caller, claim_id: int, as_of: date, allow_stale_rates: bool = True) -> dict:
     """A claim's balance as of ``as_of``, computed by the engine from the store's claim and every
     event stored up to this moment (an event posted a second ago included)."""
-    from api.claims.service import state_of
+    from api.claims.service import state_of_rows
 
-    with store.connect() as conn:  # one connection: each checkout costs a round trip on return
-        if caller.agency_id is not None and not claims_repository.placed_with(conn, [claim_id], caller.agency_id):
-            raise NotFound(f"claim {claim_id}: not found")
-        frames = claims_repository.claim_frames(conn, claim_id)
-    return state_of(frames=frames, claim_id=claim_id, as_of=as_of, allow_stale_rates=allow_stale_rates)
+    with store.connect() as conn:  # the placement, the claim and its events: one query, one round trip
+        found = claims_repository.claim_and_events(conn, claim_id, placed_with=caller.agency_id)
+    return state_of_rows(found=found, claim_id=claim_id, as_of=as_of, allow_stale_rates=allow_stale_rates)
 
 
 PAGE_MAX = 1000

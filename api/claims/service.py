@@ -62,11 +62,34 @@ MONEY = (
 def computed_state(*, store: sa.Engine, claim_id: int, as_of, allow_stale_rates: bool = True) -> dict:
     """One claim's claim_state row as of ``as_of``, computed now by the engine from the claim and
     all its stored events (``NotFound`` for an unknown claim)."""
-    from engine.store.claims import claim_frames
+    from engine.store.claims import claim_and_events
 
     with store.connect() as conn:
-        frames = claim_frames(conn, claim_id)
-    return state_of(frames=frames, claim_id=claim_id, as_of=as_of, allow_stale_rates=allow_stale_rates)
+        found = claim_and_events(conn, claim_id)
+    return state_of_rows(found=found, claim_id=claim_id, as_of=as_of, allow_stale_rates=allow_stale_rates)
+
+
+def state_of_rows(
+    *, found: tuple[dict, list[dict]] | None, claim_id: int, as_of, allow_stale_rates: bool = True
+) -> dict:
+    """The claim_state row the engine computes from one claim's rows (``claim_and_events``; None:
+    ``NotFound``): packed straight from the rows (engine/claim_rows.py), or, for rows that are not
+    plainly within the data contract, by ``compute_state`` over their frames (its error, or the
+    same state)."""
+    from engine.claim_rows import state_of_rows as computed
+    from engine.errors import NotFound
+    from engine.store.claims import frames_of
+
+    if found is None:
+        raise NotFound(f"claim {claim_id}: not found")
+    claim, events = found
+    row = computed(claim, events, as_of, allow_stale_rates=allow_stale_rates)
+    if row is None:
+        return state_of(
+            frames=frames_of(claim, events), claim_id=claim_id, as_of=as_of, allow_stale_rates=allow_stale_rates
+        )
+    row["portfolio_id"] = claim["portfolio_id"]
+    return row
 
 
 def state_of(*, frames, claim_id: int, as_of, allow_stale_rates: bool = True) -> dict:

@@ -18,7 +18,9 @@ problem+json (RFC 9457) naming each bad field (and, in a batch, the item's index
 breaks. A write sent with an `Idempotency-Key` is done once: a retry gets the first response again."""
 
 
-def create_app(store: sa.Engine) -> FastAPI:
+def create_app(store: sa.Engine, *, key_cache_seconds: float | None = None) -> FastAPI:
+    """The app over ``store``; ``key_cache_seconds``: how long a key found valid is trusted before
+    the store is asked again (None: ``CESSION_API_KEY_CACHE_SECONDS``, 5 s by default)."""
     from contextlib import asynccontextmanager
 
     from api.agencies.routes import router as agencies
@@ -29,6 +31,7 @@ def create_app(store: sa.Engine) -> FastAPI:
     from api.http.dashboard import router as dashboard
     from api.jobs import service as jobs
     from api.jobs.routes import router as job_routes
+    from api.keys.service import CheckedKeys
     from api.legal.routes import router as legal
     from api.runs.routes import router as runs
     from api.webhooks.routes import router as webhooks
@@ -44,6 +47,12 @@ def create_app(store: sa.Engine) -> FastAPI:
 
     app = FastAPI(title="Cession", version=VERSION, description=DESCRIPTION, lifespan=lifespan)
     app.state.store = store
+    if key_cache_seconds is None:
+        from engine.settings import API_KEYS, read
+
+        key_cache_seconds = read(API_KEYS).api_key_cache_seconds
+    #: the keys this process found valid, each trusted for key_cache_seconds (api/keys/service.py)
+    app.state.checked_keys = CheckedKeys(key_cache_seconds)
     #: background jobs (uploads' ingests, runs, allocations): one at a time per server process,
     #: on a thread made when the first job comes (``api.jobs.routes``)
     app.state.jobs = None

@@ -1,5 +1,7 @@
-"""Who is calling: ``Authorization: Bearer <key>`` checked against the store's keys on every request
-(api/keys/service.py), and which roles a route admits (``Allowed``)."""
+"""Who is calling: ``Authorization: Bearer <key>`` checked against the store's keys (api/keys/service.py;
+a key found valid is trusted by the server process for ``CESSION_API_KEY_CACHE_SECONDS``, 5 s by
+default: the bound on how long a revoked key still works), and which roles a route admits
+(``Allowed``)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.http.problems import Forbidden, Unauthorized
-from api.keys.service import Caller, authenticate
+from api.keys.service import Caller, CheckedKeys
 from engine.domain import KeyRole
 
 bearer = HTTPBearer(auto_error=False, description="An API key made by `cession keys create`.")
@@ -23,10 +25,18 @@ def store_of(request: Request) -> sa.Engine:
 Store = Annotated[sa.Engine, Depends(store_of)]
 
 
-def caller_of(store: Store, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+def keys_of(request: Request) -> CheckedKeys:
+    return request.app.state.checked_keys
+
+
+def caller_of(
+    store: Store,
+    checked: Annotated[CheckedKeys, Depends(keys_of)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
     if credentials is None:
         raise Unauthorized("no API key: send Authorization: Bearer <key>")
-    caller = authenticate(store=store, key=credentials.credentials)
+    caller = checked.caller(store=store, key=credentials.credentials)
     if caller is None:
         raise Unauthorized("the API key is unknown or revoked")
     return caller

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -127,3 +129,39 @@ def authenticate(*, store: sa.Engine, key: str) -> Caller | None:
     if found is None or found.revoked or not hmac.compare_digest(found.key_sha256, _sha256(key)):
         return None
     return Caller(found.key_id, found.role, found.agency_id)
+
+
+@dataclass
+class CheckedKeys:
+    """The keys one server process found valid, each trusted for ``seconds`` before the store is
+    asked again (``CESSION_API_KEY_CACHE_SECONDS``): most requests then read no key from the
+    store. The price is the bound it states: a key revoked in the store is refused by this process
+    at most ``seconds`` later (0: no cache, every request asks the store). Only valid keys are
+    kept, under the SHA-256 of the presented key (never the key), at most ``size`` of them; an
+    unknown or revoked key is asked of the store every time. ``clock`` (monotonic seconds) is for
+    tests."""
+
+    seconds: float
+    size: int = 4096
+    clock: Callable[[], float] = time.monotonic
+    _valid: dict[str, tuple[float, Caller]] = field(default_factory=dict, repr=False)
+
+    def caller(self, *, store: sa.Engine, key: str) -> Caller | None:
+        """``authenticate(store=store, key=key)``, or this process's answer of at most ``seconds`` ago."""
+        if self.seconds <= 0:
+            return authenticate(store=store, key=key)
+        digest = _sha256(key)
+        now = self.clock()
+        kept = self._valid.get(digest)
+        if kept is not None and now < kept[0]:
+            return kept[1]
+        found = authenticate(store=store, key=key)
+        if found is None:
+            self._valid.pop(digest, None)
+            return None
+        if len(self._valid) >= self.size:
+            self._valid = {d: k for d, k in self._valid.items() if now < k[0]}
+            while len(self._valid) >= self.size:  # every one still fresh: the oldest goes
+                del self._valid[next(iter(self._valid))]
+        self._valid[digest] = (now + self.seconds, found)
+        return found

@@ -65,12 +65,47 @@ def placed_with(conn: sa.Connection, claim_ids: list[int], agency_id: str) -> se
 
 def claim_frames(conn: sa.Connection, claim_id: int) -> tuple[pl.DataFrame, pl.DataFrame] | None:
     """The claim and its events as the engine reads them (docs/data-contract.md's columns), or None."""
-    claim = claim_row(conn, claim_id)
-    if claim is None:
-        return None
+    found = claim_and_events(conn, claim_id)
+    return None if found is None else frames_of(*found)
+
+
+def frames_of(claim: dict, events: list[dict]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A claim's row and its events' rows (``claim_and_events``) as the engine's frames."""
     claims = pl.DataFrame([{c: claim[c] for c in CLAIM_SCHEMA}], schema=CLAIM_SCHEMA)
-    events = pl.DataFrame([{c: e[c] for c in EVENT_SCHEMA} for e in event_rows(conn, claim_id)], schema=EVENT_SCHEMA)
-    return claims, events
+    return claims, pl.DataFrame([{c: e[c] for c in EVENT_SCHEMA} for e in events], schema=EVENT_SCHEMA)
+
+
+_EVENT_PREFIX = "event_"
+
+
+def claim_and_events(
+    conn: sa.Connection, claim_id: int, placed_with: str | None = None
+) -> tuple[dict, list[dict]] | None:
+    """The claim's row and its events' rows (docs/data-contract.md's columns, the events by day then
+    id) in one query, one round trip; None for no such claim, or with ``placed_with`` an agency's
+    id, for a claim not placed with it now (an open placement)."""
+    claims, events, placements = Claim.__table__, Event.__table__, Placement.__table__
+    query = sa.select(
+        *(claims.c[c] for c in CLAIM_SCHEMA),
+        *(events.c[c].label(_EVENT_PREFIX + c) for c in EVENT_SCHEMA),
+    ).select_from(claims.outerjoin(events, events.c.claim_id == claims.c.claim_id))
+    query = query.where(claims.c.claim_id == claim_id)
+    if placed_with is not None:
+        query = query.where(
+            sa.exists().where(
+                placements.c.claim_id == claims.c.claim_id,
+                placements.c.agency_id == placed_with,
+                placements.c.recalled_on.is_(None),
+            )
+        )
+    rows = conn.execute(query.order_by(events.c.event_date, events.c.event_id)).all()
+    if not rows:
+        return None
+    claim = {c: rows[0][i] for i, c in enumerate(CLAIM_SCHEMA)}
+    first = len(CLAIM_SCHEMA)
+    names = list(EVENT_SCHEMA)
+    found = [dict(zip(names, row[first:], strict=True)) for row in rows if row[first] is not None]
+    return claim, found
 
 
 _PLACED = (

@@ -10,6 +10,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -50,6 +51,48 @@ def is_problem(response, status: int) -> dict:
 
 # ---------------------------------------------------------------------------------------- keys
 
+#: how long a server process trusts a key it found valid (Settings.api_key_cache_seconds' default)
+KEY_CACHE_SECONDS = 5.0
+
+
+def later(client, seconds: float) -> None:
+    """The server's key cache as ``seconds`` from now (its clock moved on, no waiting)."""
+    checked = client.app.state.checked_keys
+    assert checked.seconds == KEY_CACHE_SECONDS
+    now = checked.clock()
+    checked.clock = lambda: now + seconds
+
+
+def test_a_revoked_key_works_until_the_cache_bound_and_never_after(client, book, store):
+    """A key found valid is trusted by the server process for CESSION_API_KEY_CACHE_SECONDS (5 s):
+    revoked in the store (as `cession keys revoke` in another process does), it still answers
+    within that bound and is refused from then on; an unknown key is never kept."""
+    path = "/v1/agency/claims/1/balance"
+    checked = client.app.state.checked_keys
+    now = [1000.0]
+    checked.clock = lambda: now[0]
+    assert client.get(path, headers=book["A"]).status_code == 200
+    keys.revoke(store=store, key_id=book["_keys"]["A"].key_id)
+    now[0] += KEY_CACHE_SECONDS - 0.01
+    assert client.get(path, headers=book["A"]).status_code == 200  # within the stated bound
+    now[0] += 0.01
+    is_problem(client.get(path, headers=book["A"]), 401)
+    now[0] -= 60  # even a clock going back does not bring the revoked key back: it was dropped
+    is_problem(client.get(path, headers=book["A"]), 401)
+    forged = book["_keys"]["B"].key[:-4] + "AAAA"
+    is_problem(client.get(path, headers={"Authorization": f"Bearer {forged}"}), 401)
+    assert len(checked._valid) == 0
+
+
+def test_the_key_cache_keeps_at_most_its_size(store, book):
+    from api.keys.service import CheckedKeys
+
+    checked = CheckedKeys(5.0, size=2, clock=lambda: 0.0)
+    made = [book["_keys"][name].key for name in ("A", "B")] + [keys.create(store=store, role="analyst").key]
+    assert all(checked.caller(store=store, key=k) is not None for k in made)
+    assert len(checked._valid) == 2
+    assert CheckedKeys(0.0).caller(store=store, key=made[0]) is not None  # no cache: the store's answer
+
 
 def test_no_key_a_malformed_key_and_a_revoked_key_are_refused(client, book, store):
     path = "/v1/agency/claims/1/balance"
@@ -61,6 +104,7 @@ def test_no_key_a_malformed_key_and_a_revoked_key_are_refused(client, book, stor
     forged = book["_keys"]["A"].key[:-4] + "AAAA"
     is_problem(client.get(path, headers={"Authorization": f"Bearer {forged}"}), 401)
     keys.revoke(store=store, key_id=book["_keys"]["A"].key_id)
+    later(client, KEY_CACHE_SECONDS)  # the bound on a revoked key in a server process (CESSION_API_KEY_CACHE_SECONDS)
     is_problem(client.get(path, headers=book["A"]), 401)
 
 
@@ -280,6 +324,7 @@ def test_keys_from_the_command_line_create_list_and_revoke(store_url, client, st
     auth = {"Authorization": f"Bearer {made['key']}"}
     assert client.get("/v1/agency/claims/1/balance", headers=auth).status_code == 404  # known key, no such claim
     assert cession("keys", "revoke", made["key_id"], *url).returncode == 0
+    later(client, KEY_CACHE_SECONDS)
     is_problem(client.get("/v1/agency/claims/1/balance", headers=auth), 401)
     again = cession("keys", "revoke", made["key_id"], *url, check=False)
     assert again.returncode == 2 and "already revoked" in again.stderr
@@ -319,6 +364,34 @@ def test_an_agency_pages_through_its_open_placements_only(client, book, store):
     assert [i["claim_id"] for i in client.get("/v1/agency/placements", headers=book["B"]).json()["items"]] == [3]
     is_problem(client.get("/v1/agency/placements", params={"cursor": "not-ours"}, headers=book["A"]), 400)
     is_problem(client.get("/v1/agency/placements", params={"limit": 1001}, headers=book["A"]), 422)
+
+
+def test_a_page_and_a_balance_are_their_response_models_own_json(client, book, store):
+    """The page and the balance are written without FastAPI validating them again
+    (api/http/responses.py): each body is exactly what its model makes of it, debtors and the
+    stored state's balances included (after an engine run)."""
+    from api.agency.schemas import Balance, PlacementPage
+    from api.runs import service as runs
+    from engine.store.models import Debtor
+
+    with store.begin() as conn:  # a debtor with non-ASCII text and a quote: the JSON of a real page
+        conn.execute(
+            sa.insert(Debtor.__table__).values(
+                debtor_id=1, debtor_kind="consumer", name='Zażółć "Gęślą" Jaźń', city="Łódź", flags=[]
+            )
+        )
+    runs.run(store=store, as_of=date(2026, 3, 1), allow_stale_rates=True)
+    page = client.get("/v1/agency/placements", params={"limit": 1}, headers=book["A"])
+    assert page.status_code == 200 and page.headers["content-type"] == "application/json"
+    body = page.json()
+    assert body["items"][0]["balance"]["principal_due"] and body["items"][0]["debtor"]["city"] == "Łódź"
+    assert body["next_cursor"] is not None
+    assert PlacementPage.model_validate(body).model_dump(mode="json") == body
+    balance = client.get("/v1/agency/claims/1/balance", params={"as_of": "2026-03-01"}, headers=book["A"])
+    assert balance.status_code == 200 and balance.headers["content-type"] == "application/json"
+    assert Balance.model_validate(balance.json()).model_dump(mode="json") == balance.json()
+    paid = sum(Decimal(balance.json()[k]) for k in ("paid_costs", "paid_interest", "paid_principal"))
+    assert paid == Decimal("100.00")  # the stored payment of 100 zł, split by the waterfall
 
 
 def test_a_returned_case_leaves_the_agency_and_is_not_its_own_any_more(client, book, store):

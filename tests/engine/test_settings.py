@@ -26,6 +26,7 @@ def test_every_variable_users_set_is_read(monkeypatch, tmp_path):
         "CESSION_UPLOADS_DIR": str(tmp_path / "uploads"),
         "CESSION_WEBHOOKS_PRIVATE": "true",
         "CESSION_VIRTUAL_ACCOUNT_PREFIX": "1090101400",
+        "CESSION_API_KEY_CACHE_SECONDS": "2.5",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -39,6 +40,7 @@ def test_every_variable_users_set_is_read(monkeypatch, tmp_path):
     assert (settings.ray_max_retries, settings.rules_dir) == (5, str(tmp_path))
     assert settings.strategy == str(tmp_path / "strategy.yaml")
     assert settings.virtual_account_prefix == "1090101400"
+    assert settings.api_key_cache_seconds == 2.5
     assert sorted(env_name(name) for name in Settings.model_fields) == sorted(env)
     assert env_name("rules_dir") == RULES_DIR_ENV
     executor = make_executor(settings=settings)
