@@ -49,8 +49,10 @@ def _strategy(path: Path | None) -> Strategy:
 
 
 def _book(store: sa.Engine, chosen: Strategy, as_of: date, portfolio: str | None = None) -> tuple[Book, pl.DataFrame]:
-    inputs = allocation_store.read_inputs(store, as_of, portfolio)
     settings = chosen.settings
+    # the payments of the claims placed since then: what the placements brought (performance, sides)
+    since = allocation_store.placements_since(as_of, settings.no_replacement_days, settings.performance_days)
+    inputs = allocation_store.read_inputs(store, as_of, portfolio, placed_since=since)
     open_, recalled, recent = allocation_store.book_placements(
         store, as_of, settings.no_replacement_days, settings.performance_days
     )
@@ -109,7 +111,7 @@ def segments(*, store: sa.Engine, as_of: date, strategy_path: Path | None = None
     """Per segment as of ``as_of``: claims, balance, score (pay share), recovery per zloty; and the
     calibration table (last quarter's scores against this quarter's outcomes)."""
     chosen = _strategy(strategy_path)
-    inputs = allocation_store.read_inputs(store, as_of)
+    inputs = allocation_store.read_inputs(store, as_of, every_payment=True)  # calibration: two horizons back
     segment_of = _segment_of(chosen)
     learned, book = scores_as_of(inputs, segment_of, as_of)
     from allocation.features import claim_frame
