@@ -101,7 +101,8 @@ class Allocation:
     decisions: pl.DataFrame  # DECISION_SCHEMA, one row per claim
     recalls: pl.DataFrame  # placement_id, claim_id, agency_id, queue, recall_reason
     placements: pl.DataFrame  # claim_id, agency_id, queue, placed_on, strategy, rule, priority, balance, days_past_due
-    frame: pl.DataFrame  # the claim frame with segment, score and the columns rules read (for explain)
+    #: the claim frame with segment, score and the columns rules read (for explain; None unless kept)
+    frame: pl.DataFrame | None
     warnings: tuple[str, ...] = ()
     stale_fee_tables: tuple[str, ...] = ()
 
@@ -293,8 +294,9 @@ def _pool_weights(strategy: Strategy, side: str, agencies: pl.DataFrame, perform
     return keys, rows
 
 
-def decide(book: Book, strategy: Strategy, day: date) -> Allocation:
-    """The allocation of ``day`` by ``strategy`` (and its challenger): see the module docstring."""
+def decide(book: Book, strategy: Strategy, day: date, *, keep_frame: bool = False) -> Allocation:
+    """The allocation of ``day`` by ``strategy`` (and its challenger): see the module docstring.
+    ``keep_frame``: keep the whole claim frame the decisions were made on (``Allocation.frame``)."""
     frame, stale = scored_frame(book, strategy, day)
     recalls = _recalls(frame, book, strategy, day)
     kept = book.open_placements.join(recalls.select("placement_id"), on="placement_id", how="anti")
@@ -361,7 +363,7 @@ def decide(book: Book, strategy: Strategy, day: date) -> Allocation:
         "days_past_due",
     )
     warnings = strategy.warnings + (strategy.challenger.warnings if strategy.challenger else ())
-    return Allocation(day, strategy, decisions, recalls, opened, decided, warnings, stale)
+    return Allocation(day, strategy, decisions, recalls, opened, decided if keep_frame else None, warnings, stale)
 
 
 def _legal_order(decided: pl.DataFrame) -> pl.DataFrame:
@@ -433,14 +435,19 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
         .agg(excluded=pl.col("bit").sum())
     )
     candidates = (
-        decided.filter(placing)
-        .join(excluded, on="claim_id", how="left")
-        .with_columns(
+        decided.lazy()
+        .filter(placing)
+        .select("claim_id", "pool", "balance", "recovery", "postal_code", "debtor_kind")
+        .join(excluded.lazy(), on="claim_id", how="left")
+        .select(
+            "claim_id",
+            "balance",
             eligible=_eligible_bits(decided, agencies) & ~pl.col("excluded").fill_null(0),
             pool_row=pl.col("pool").replace_strict({k: i for i, k in enumerate(keys)}, return_dtype=pl.Int64),
             expected=pl.col("balance").cast(pl.Float64) * pl.col("recovery"),
         )
         .sort(["expected", "claim_id"], descending=[True, False])
+        .collect()
     )
     if candidates.height == 0:
         return decided.with_columns(pl.lit(None, dtype=pl.Int64).alias("_p")).drop("_p")

@@ -10,7 +10,7 @@ payments are those made by then, and the limitation date is today's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -97,6 +97,14 @@ class Inputs:
                 .collect()
             )
         return self._joined["frame"]
+
+    def joined_only(self) -> Inputs:
+        """These inputs with the joined frame made and the state, claims and debtors it was made of
+        let go (empty frames of their schemas): a large book then holds its claims once."""
+        joined = self.joined()
+        lean = replace(self, state=self.state.clear(), claims=self.claims.clear(), debtors=self.debtors.clear())
+        lean._joined["frame"] = joined
+        return lean
 
 
 def debtors_checked(debtors: pl.DataFrame) -> pl.DataFrame:

@@ -177,7 +177,7 @@ def read_inputs(
         frames["payments"],
         plan_statuses(frames["plans"]),
         paid=paid,
-    )
+    ).joined_only()
 
 
 def _runs_kept_payments(engine: sa.Engine, portfolio: str | None) -> bool:

@@ -198,9 +198,9 @@ def explain(*, store: sa.Engine, claim_id: int, as_of: date, strategy_path: Path
     pools' capacity depends on every claim)."""
     chosen = _strategy(strategy_path)
     book, _ = _book(store, chosen, as_of)
-    if book.inputs.state.filter(pl.col("claim_id") == claim_id).height == 0:
+    if book.inputs.joined().filter(pl.col("claim_id") == claim_id).height == 0:
         raise PlacementError(f"claim {claim_id}: not in the stored claim_state")
-    allocation = decide(book, chosen, as_of)
+    allocation = decide(book, chosen, as_of, keep_frame=True)
     row = allocation.frame.filter(pl.col("claim_id") == claim_id)
     decision = allocation.decisions.filter(pl.col("claim_id") == claim_id).row(0, named=True)
     side = chosen.challenger if decision["side"] == "challenger" else chosen
