@@ -156,6 +156,8 @@ def read_inputs(
             f"the stored claim_state is as of {', '.join(map(str, days))}, not {as_of}: run "
             f"`cession run --as-of {as_of}` first (allocation decides on the state of its day)"
         )
+    if not state["claim_id"].is_sorted():  # by claim_id, whatever order the database gave
+        state = state.sort("claim_id")
     paid = None
     if kept:
         # a claim's row of its state's run (a portfolio that moved on from a shared run leaves rows behind)
