@@ -143,7 +143,7 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
         pl.col("score").fill_null(book_values["pay_share"]),
         pl.col("recovery").fill_null(book_values["recovery"]),
         hold=hold,
-        limitation=limitation_status(day, settings.limitation_window_days),
+        limitation=limitation_status(day, settings.limitation_window_days).cast(pl.Categorical),
         epu_allowed=pl.col("national_id_ok") & (pl.col("due_date") >= epu_since),
     ).with_columns(
         time_barred_consumer=(pl.col("limitation") == "time_barred") & (pl.col("debtor_kind") == "consumer"),
@@ -160,7 +160,7 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
             else pl.col("segment").is_in(list(strategy.challenger_segments))
         )
         side = pl.when(in_split & (draw < strategy.challenger_share)).then(pl.lit(CHALLENGER)).otherwise(side)
-    return frame.with_columns(side=side), costs.stale
+    return frame.with_columns(side=side.cast(pl.Categorical)), costs.stale
 
 
 def rule_conditions(rule: Rule, strategy: Strategy, day: date) -> dict[str, pl.Expr]:
@@ -205,16 +205,17 @@ def _rule_table(strategy: Strategy, side: str) -> pl.DataFrame:
         }
         for i, r in enumerate(strategy.rules)
     ]
+    # categorical: gathered for every claim, 4 bytes a row where a string takes 16
     return pl.DataFrame(
         rows,
         schema={
             "side": pl.String,
             "rule_no": pl.Int32,
-            "rule": pl.String,
-            "action": pl.String,
-            "pool": pl.String,
-            "queue": pl.String,
-            "reason": pl.String,
+            "rule": pl.Categorical,
+            "action": pl.Categorical,
+            "pool": pl.Categorical,
+            "queue": pl.Categorical,
+            "reason": pl.Categorical,
             "daily_limit": pl.Int64,
         },
     )
@@ -308,10 +309,12 @@ def decide(book: Book, strategy: Strategy, day: date, *, keep_frame: bool = Fals
     rules = pl.concat([_rule_table(chosen, side) for side, chosen in sides])
     decided = frame.with_columns(rule_no=first)
     decided = joined_left(decided, kept.select("claim_id", kept_agency="agency_id", kept_queue="queue"), "claim_id")
-    decided = joined_left(decided, rules, ["side", "rule_no"]).with_columns(
+    decided = joined_left(decided, rules.with_columns(pl.col("side").cast(pl.Categorical)), ["side", "rule_no"])
+    decided = decided.with_columns(
         strategy=pl.when(pl.col("side") == CHALLENGER)
         .then(pl.lit(strategy.challenger.sha256 if strategy.challenger else None))
-        .otherwise(pl.lit(strategy.sha256)),
+        .otherwise(pl.lit(strategy.sha256))
+        .cast(pl.Categorical),
     )
     is_kept = pl.col("kept_queue").is_not_null()
     is_held = pl.col("hold").is_not_null()
@@ -443,7 +446,9 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
             "claim_id",
             "balance",
             eligible=_eligible_bits(decided, agencies) & ~pl.col("excluded").fill_null(0),
-            pool_row=pl.col("pool").replace_strict({k: i for i, k in enumerate(keys)}, return_dtype=pl.Int64),
+            pool_row=pl.col("pool")
+            .cast(pl.String)
+            .replace_strict({k: i for i, k in enumerate(keys)}, return_dtype=pl.Int64),
             expected=pl.col("balance").cast(pl.Float64) * pl.col("recovery"),
         )
         .sort(["expected", "claim_id"], descending=[True, False])
