@@ -42,18 +42,20 @@ from engine.domain import HOLDING_FLAGS, ActionKind, PlacementQueue, RecallReaso
 EPU_YEARS = 3
 CHAMPION, CHALLENGER = "champion", "challenger"
 
+#: the names are categorical: a few distinct values over millions of claims (a strategy's hash as a
+#: string would take 80 bytes a claim)
 DECISION_SCHEMA = {
     "claim_id": pl.Int64,
-    "segment": pl.String,
+    "segment": pl.Categorical,
     "score": pl.Float64,
     "recovery": pl.Float64,
-    "side": pl.String,
-    "strategy": pl.String,
-    "rule": pl.String,
-    "action": pl.String,
-    "agency_id": pl.String,
-    "queue": pl.String,
-    "reason": pl.String,
+    "side": pl.Categorical,
+    "strategy": pl.Categorical,
+    "rule": pl.Categorical,
+    "action": pl.Categorical,
+    "agency_id": pl.Categorical,
+    "queue": pl.Categorical,
+    "reason": pl.Categorical,
     "priority": pl.Int64,
     "balance": pl.Int64,
     "days_past_due": pl.Int32,
@@ -356,11 +358,9 @@ def decide(book: Book, strategy: Strategy, day: date, *, keep_frame: bool = Fals
     decisions = decided.select(*[pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items()]).sort("claim_id")
     opened = decisions.filter(pl.col("action").is_in([a.value for a in ActionKind if a.places])).select(
         "claim_id",
-        "agency_id",
-        "queue",
+        pl.col("agency_id", "queue").cast(pl.String),
         pl.lit(day).alias("placed_on"),
-        "strategy",
-        "rule",
+        pl.col("strategy", "rule").cast(pl.String),
         "priority",
         "balance",
         "days_past_due",

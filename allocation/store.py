@@ -506,6 +506,7 @@ def summarise(allocation: Allocation) -> dict:
         return (
             d.group_by(columns)
             .agg(claims=pl.len(), balance=pl.col("balance").sum())
+            .with_columns(pl.col(columns).cast(pl.String))  # sorted by name, not by a category's number
             .sort(columns, nulls_last=True)
             .to_dicts()
         )
