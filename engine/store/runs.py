@@ -142,14 +142,22 @@ PAYMENTS_SQL = (
     "COUNT(CASE WHEN e.event_date <= :before THEN 1 END), MAX(CASE WHEN e.event_date <= :before THEN e.event_date END), "
     "SUM(CASE WHEN e.event_date > :before THEN e.amount ELSE 0 END) FROM events e{claims} "
     "WHERE e.kind = 'payment' AND e.event_date <= :as_of{portfolio} AND e.event_id NOT IN "
-    "(SELECT r.reverses FROM events r WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL) GROUP BY e.claim_id"
+    "(SELECT r.reverses FROM events r WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL) GROUP BY e.claim_id "
+    "ORDER BY e.claim_id"
 )
 
 
 def write_payments(conn: sa.Connection, run_id: int, as_of: date, portfolio: str | None) -> None:
     """The run's ``claim_payments`` rows (PAYMENTS_SQL, over ``PAYMENTS_HORIZON_DAYS``), computed by
-    the database from the events in ``conn``'s transaction."""
+    the database from the events in ``conn``'s transaction.
+
+    PostgreSQL: grouped as the events' (claim_id, event_date) index gives them, in claim_id order,
+    so the rows go into the key's index in order (a hash of millions of claims would spill out of
+    work_mem, and its rows in hash order make every insert a random one: ~2.5x slower at 1M)."""
     one = portfolio is not None
+    postgres = is_postgres(conn)
+    if postgres:
+        conn.exec_driver_sql("SET LOCAL enable_hashagg = off")
     conn.execute(
         sa.text(
             PAYMENTS_SQL.format(
@@ -160,6 +168,8 @@ def write_payments(conn: sa.Connection, run_id: int, as_of: date, portfolio: str
         {"run_id": run_id, "as_of": as_of, "before": as_of - timedelta(days=PAYMENTS_HORIZON_DAYS)}
         | ({"portfolio": portfolio} if one else {}),
     )
+    if postgres:
+        conn.exec_driver_sql("RESET enable_hashagg")
 
 
 def _partition(run_id: int) -> str:
