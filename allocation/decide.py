@@ -42,18 +42,20 @@ from engine.domain import HOLDING_FLAGS, ActionKind, PlacementQueue, RecallReaso
 EPU_YEARS = 3
 CHAMPION, CHALLENGER = "champion", "challenger"
 
+#: the names are categorical: a few distinct values over millions of claims (a strategy's hash as a
+#: string would take 80 bytes a claim)
 DECISION_SCHEMA = {
     "claim_id": pl.Int64,
-    "segment": pl.String,
+    "segment": pl.Categorical,
     "score": pl.Float64,
     "recovery": pl.Float64,
-    "side": pl.String,
-    "strategy": pl.String,
-    "rule": pl.String,
-    "action": pl.String,
-    "agency_id": pl.String,
-    "queue": pl.String,
-    "reason": pl.String,
+    "side": pl.Categorical,
+    "strategy": pl.Categorical,
+    "rule": pl.Categorical,
+    "action": pl.Categorical,
+    "agency_id": pl.Categorical,
+    "queue": pl.Categorical,
+    "reason": pl.Categorical,
     "priority": pl.Int64,
     "balance": pl.Int64,
     "days_past_due": pl.Int32,
@@ -101,7 +103,8 @@ class Allocation:
     decisions: pl.DataFrame  # DECISION_SCHEMA, one row per claim
     recalls: pl.DataFrame  # placement_id, claim_id, agency_id, queue, recall_reason
     placements: pl.DataFrame  # claim_id, agency_id, queue, placed_on, strategy, rule, priority, balance, days_past_due
-    frame: pl.DataFrame  # the claim frame with segment, score and the columns rules read (for explain)
+    #: the claim frame with segment, score and the columns rules read (for explain; None unless kept)
+    frame: pl.DataFrame | None
     warnings: tuple[str, ...] = ()
     stale_fee_tables: tuple[str, ...] = ()
 
@@ -142,7 +145,7 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
         pl.col("score").fill_null(book_values["pay_share"]),
         pl.col("recovery").fill_null(book_values["recovery"]),
         hold=hold,
-        limitation=limitation_status(day, settings.limitation_window_days),
+        limitation=limitation_status(day, settings.limitation_window_days).cast(pl.Categorical),
         epu_allowed=pl.col("national_id_ok") & (pl.col("due_date") >= epu_since),
     ).with_columns(
         time_barred_consumer=(pl.col("limitation") == "time_barred") & (pl.col("debtor_kind") == "consumer"),
@@ -159,7 +162,7 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
             else pl.col("segment").is_in(list(strategy.challenger_segments))
         )
         side = pl.when(in_split & (draw < strategy.challenger_share)).then(pl.lit(CHALLENGER)).otherwise(side)
-    return frame.with_columns(side=side), costs.stale
+    return frame.with_columns(side=side.cast(pl.Categorical)), costs.stale
 
 
 def rule_conditions(rule: Rule, strategy: Strategy, day: date) -> dict[str, pl.Expr]:
@@ -204,16 +207,17 @@ def _rule_table(strategy: Strategy, side: str) -> pl.DataFrame:
         }
         for i, r in enumerate(strategy.rules)
     ]
+    # categorical: gathered for every claim, 4 bytes a row where a string takes 16
     return pl.DataFrame(
         rows,
         schema={
             "side": pl.String,
             "rule_no": pl.Int32,
-            "rule": pl.String,
-            "action": pl.String,
-            "pool": pl.String,
-            "queue": pl.String,
-            "reason": pl.String,
+            "rule": pl.Categorical,
+            "action": pl.Categorical,
+            "pool": pl.Categorical,
+            "queue": pl.Categorical,
+            "reason": pl.Categorical,
             "daily_limit": pl.Int64,
         },
     )
@@ -293,8 +297,9 @@ def _pool_weights(strategy: Strategy, side: str, agencies: pl.DataFrame, perform
     return keys, rows
 
 
-def decide(book: Book, strategy: Strategy, day: date) -> Allocation:
-    """The allocation of ``day`` by ``strategy`` (and its challenger): see the module docstring."""
+def decide(book: Book, strategy: Strategy, day: date, *, keep_frame: bool = False) -> Allocation:
+    """The allocation of ``day`` by ``strategy`` (and its challenger): see the module docstring.
+    ``keep_frame``: keep the whole claim frame the decisions were made on (``Allocation.frame``)."""
     frame, stale = scored_frame(book, strategy, day)
     recalls = _recalls(frame, book, strategy, day)
     kept = book.open_placements.join(recalls.select("placement_id"), on="placement_id", how="anti")
@@ -306,10 +311,12 @@ def decide(book: Book, strategy: Strategy, day: date) -> Allocation:
     rules = pl.concat([_rule_table(chosen, side) for side, chosen in sides])
     decided = frame.with_columns(rule_no=first)
     decided = joined_left(decided, kept.select("claim_id", kept_agency="agency_id", kept_queue="queue"), "claim_id")
-    decided = joined_left(decided, rules, ["side", "rule_no"]).with_columns(
+    decided = joined_left(decided, rules.with_columns(pl.col("side").cast(pl.Categorical)), ["side", "rule_no"])
+    decided = decided.with_columns(
         strategy=pl.when(pl.col("side") == CHALLENGER)
         .then(pl.lit(strategy.challenger.sha256 if strategy.challenger else None))
-        .otherwise(pl.lit(strategy.sha256)),
+        .otherwise(pl.lit(strategy.sha256))
+        .cast(pl.Categorical),
     )
     is_kept = pl.col("kept_queue").is_not_null()
     is_held = pl.col("hold").is_not_null()
@@ -351,17 +358,15 @@ def decide(book: Book, strategy: Strategy, day: date) -> Allocation:
     decisions = decided.select(*[pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items()]).sort("claim_id")
     opened = decisions.filter(pl.col("action").is_in([a.value for a in ActionKind if a.places])).select(
         "claim_id",
-        "agency_id",
-        "queue",
+        pl.col("agency_id", "queue").cast(pl.String),
         pl.lit(day).alias("placed_on"),
-        "strategy",
-        "rule",
+        pl.col("strategy", "rule").cast(pl.String),
         "priority",
         "balance",
         "days_past_due",
     )
     warnings = strategy.warnings + (strategy.challenger.warnings if strategy.challenger else ())
-    return Allocation(day, strategy, decisions, recalls, opened, decided, warnings, stale)
+    return Allocation(day, strategy, decisions, recalls, opened, decided if keep_frame else None, warnings, stale)
 
 
 def _legal_order(decided: pl.DataFrame) -> pl.DataFrame:
@@ -433,14 +438,21 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
         .agg(excluded=pl.col("bit").sum())
     )
     candidates = (
-        decided.filter(placing)
-        .join(excluded, on="claim_id", how="left")
-        .with_columns(
+        decided.lazy()
+        .filter(placing)
+        .select("claim_id", "pool", "balance", "recovery", "postal_code", "debtor_kind")
+        .join(excluded.lazy(), on="claim_id", how="left")
+        .select(
+            "claim_id",
+            "balance",
             eligible=_eligible_bits(decided, agencies) & ~pl.col("excluded").fill_null(0),
-            pool_row=pl.col("pool").replace_strict({k: i for i, k in enumerate(keys)}, return_dtype=pl.Int64),
+            pool_row=pl.col("pool")
+            .cast(pl.String)
+            .replace_strict({k: i for i, k in enumerate(keys)}, return_dtype=pl.Int64),
             expected=pl.col("balance").cast(pl.Float64) * pl.col("recovery"),
         )
         .sort(["expected", "claim_id"], descending=[True, False])
+        .collect()
     )
     if candidates.height == 0:
         return decided.with_columns(pl.lit(None, dtype=pl.Int64).alias("_p")).drop("_p")

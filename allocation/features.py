@@ -10,19 +10,30 @@ payments are those made by then, and the limitation date is today's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
 import polars as pl
 
-from engine.domain import DebtorKind
+from engine.domain import PAYMENTS_HORIZON_DAYS, DebtorKind
 from ingest.identifiers import NIP_WEIGHTS, PESEL_WEIGHTS
 
 STATE_COLUMNS = ("claim_id", "total_due", "principal_due", "days_past_due", "limitation_date", "time_barred")
 CLAIM_COLUMNS = ("claim_id", "portfolio_id", "debtor_id", "debtor_kind", "due_date", "title_date")
 DEBTOR_SCHEMA = {"debtor_id": pl.Int64, "national_id": pl.String, "postal_code": pl.String, "flags": pl.List(pl.String)}
 PAYMENT_SCHEMA = {"claim_id": pl.Int64, "event_date": pl.Date, "amount": pl.Int64, "source": pl.String}
+#: each paying claim's payments as its engine run kept them (engine.store.models.ClaimPayments):
+#: how many and the latest up to the state's day, and up to ``PAYMENTS_HORIZON_DAYS`` before it,
+#: and the amount paid since then
+PAID_SCHEMA = {
+    "claim_id": pl.Int64,
+    "payments": pl.Int32,
+    "last_paid": pl.Date,
+    "payments_before": pl.Int32,
+    "last_paid_before": pl.Date,
+    "paid_since": pl.Int64,
+}
 #: each claim's payment plan status (payments/plans): its active plan's, else its latest plan's
 PLAN_STATUS_SCHEMA = {"claim_id": pl.Int64, "plan_status": pl.String}
 #: a claim that never had a payment plan
@@ -31,15 +42,37 @@ NO_PLAN = "none"
 
 @dataclass(frozen=True)
 class Inputs:
-    """What allocation reads: the state as of ``as_of`` and what it is joined with."""
+    """What allocation reads: the state as of ``as_of`` and what it is joined with.
+
+    The payments are either all of them (``paid`` None) or, as the store keeps them, each paying
+    claim's counts and amounts (``paid``) with the payments of placed claims only: the claim frame
+    is then made only as of ``as_of`` and ``PAYMENTS_HORIZON_DAYS`` before it, the days ``paid``
+    covers (another day is refused: a programmer's error)."""
 
     as_of: date
     state: pl.DataFrame  # STATE_COLUMNS
     claims: pl.DataFrame  # CLAIM_COLUMNS
     debtors: pl.DataFrame  # DEBTOR_SCHEMA
-    payments: pl.DataFrame  # PAYMENT_SCHEMA: payments not reversed
+    payments: pl.DataFrame  # PAYMENT_SCHEMA: payments not reversed (with ``paid``: of placed claims only)
     plans: pl.DataFrame | None = None  # PLAN_STATUS_SCHEMA (None: no claim has a plan)
+    paid: pl.DataFrame | None = None  # PAID_SCHEMA, by claim_id (None: ``payments`` holds every payment)
     _joined: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def paid_facts(self, day: date) -> pl.LazyFrame | None:
+        """claim_id, payments, last_paid as of ``day`` and (an earlier day) paid_since: what was
+        paid after it, from ``paid``; None when every payment is at hand."""
+        if self.paid is None:
+            return None
+        shift = (self.as_of - day).days
+        if shift == 0:
+            return self.paid.lazy().select("claim_id", "payments", "last_paid")
+        if shift == PAYMENTS_HORIZON_DAYS:
+            return self.paid.lazy().select(
+                "claim_id", payments="payments_before", last_paid="last_paid_before", paid_since="paid_since"
+            )
+        raise ValueError(
+            f"the payments read are kept for {self.as_of} and {PAYMENTS_HORIZON_DAYS} days before, not for {day}"
+        )
 
     def joined(self) -> pl.DataFrame:
         """The state joined with its claims and debtors (the part of the claim frame that is the
@@ -64,6 +97,14 @@ class Inputs:
                 .collect()
             )
         return self._joined["frame"]
+
+    def joined_only(self) -> Inputs:
+        """These inputs with the joined frame made and the state, claims and debtors it was made of
+        let go (empty frames of their schemas): a large book then holds its claims once."""
+        joined = self.joined()
+        lean = replace(self, state=self.state.clear(), claims=self.claims.clear(), debtors=self.debtors.clear())
+        lean._joined["frame"] = joined
+        return lean
 
 
 def debtors_checked(debtors: pl.DataFrame) -> pl.DataFrame:
@@ -127,6 +168,14 @@ def claim_frame_lazy(inputs: Inputs, day: date | None = None) -> pl.LazyFrame:
     """``claim_frame`` not yet computed: a caller that selects a few columns computes only those."""
     day = day or inputs.as_of
     shift = (inputs.as_of - day).days
+    kept = inputs.paid_facts(day)
+    if kept is not None:  # the same columns, from the counts the run kept
+        frame = inputs.joined().lazy().join(kept, on="claim_id", how="left")
+        if shift:
+            frame = frame.with_columns(total_due=pl.col("total_due") + pl.col("paid_since").fill_null(0)).drop(
+                "paid_since"
+            )
+        return _dated(frame, day, shift)
     payments = inputs.payments.lazy()
     before = (
         payments.filter(pl.col("event_date") <= day)
@@ -141,6 +190,10 @@ def claim_frame_lazy(inputs: Inputs, day: date | None = None) -> pl.LazyFrame:
             .with_columns(total_due=pl.col("total_due") + pl.col("paid_since").fill_null(0))
             .drop("paid_since")
         )
+    return _dated(frame, day, shift)
+
+
+def _dated(frame: pl.LazyFrame, day: date, shift: int) -> pl.LazyFrame:
     return frame.with_columns(
         balance=pl.col("total_due"),
         principal=pl.col("principal_due"),

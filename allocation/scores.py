@@ -23,20 +23,25 @@ from datetime import date, timedelta
 import polars as pl
 
 from allocation.features import Inputs, claim_frame_lazy
+from engine.domain import PAYMENTS_HORIZON_DAYS
 
-HORIZON_DAYS = 90
+#: the store keeps each claim's payments over this horizon (engine.store.models.ClaimPayments)
+HORIZON_DAYS = PAYMENTS_HORIZON_DAYS
 
 
 def outcomes(inputs: Inputs, segmented_at: pl.DataFrame, day: date, horizon: int = HORIZON_DAYS) -> pl.DataFrame:
     """Per claim of ``segmented_at`` (claim_id, segment, balance as of ``day``): whether it paid in
     (day, day + horizon] and how much."""
     end = day + timedelta(days=horizon)
-    paid = (
-        inputs.payments.lazy()
-        .filter((pl.col("event_date") > day) & (pl.col("event_date") <= end))
-        .group_by("claim_id")
-        .agg(recovered=pl.col("amount").sum())
-    )
+    if inputs.paid is not None and end == inputs.as_of:  # what the run kept: paid in (day, as_of]
+        paid = inputs.paid_facts(day).select("claim_id", recovered="paid_since")
+    else:
+        paid = (
+            inputs.payments.lazy()
+            .filter((pl.col("event_date") > day) & (pl.col("event_date") <= end))
+            .group_by("claim_id")
+            .agg(recovered=pl.col("amount").sum())
+        )
     return (
         segmented_at.lazy()
         .select("claim_id", "segment", "balance")

@@ -19,13 +19,13 @@ import sqlalchemy as sa
 
 from allocation.decide import AGENCY_SCHEMA, OPEN_SCHEMA, RECALLED_SCHEMA, Allocation
 from allocation.errors import AgencyError, PlacementError
-from allocation.features import DEBTOR_SCHEMA, PAYMENT_SCHEMA, PLAN_STATUS_SCHEMA, Inputs
+from allocation.features import DEBTOR_SCHEMA, PAID_SCHEMA, PAYMENT_SCHEMA, PLAN_STATUS_SCHEMA, Inputs
 from allocation.strategy import Strategy
-from engine.domain import AgencyChange
+from engine.domain import PAYMENTS_HORIZON_DAYS, AgencyChange
 from engine.store import changes
 from engine.store.bulk import is_postgres, read_frame, read_snapshot, write_frame
 from engine.store.database import StoreError
-from engine.store.models import Agency, AllocationRun, Placement
+from engine.store.models import Agency, AllocationRun, EngineRun, Placement, Portfolio
 from engine.store.models import Strategy as StrategyRow
 from engine.store.records import AuditAction, audit
 
@@ -41,22 +41,23 @@ STATE_SCHEMA = {
     "limitation_date": pl.Date,
     "time_barred": pl.Boolean,
 }
+#: a few distinct values each: categorical (4 bytes a row, not a string's 16)
 CLAIM_SCHEMA = {
     "claim_id": pl.Int64,
-    "portfolio_id": pl.String,
+    "portfolio_id": pl.Categorical,
     "debtor_id": pl.Int64,
-    "debtor_kind": pl.String,
+    "debtor_kind": pl.Categorical,
     "due_date": pl.Date,
     "title_date": pl.Date,
 }
 #: flags are read as JSON text (ADBC hands PostgreSQL's jsonb over as an Arrow extension type) and decoded here
 DEBTOR_READ = {
     "debtor_id": pl.Int64,
-    "debtor_kind": pl.String,
     "national_id": pl.String,
     "postal_code": pl.String,
     "flags": pl.String,
 }
+PAID_READ = {"run_id": pl.Int64} | PAID_SCHEMA
 PLAN_READ = {"claim_id": pl.Int64, "plan_id": pl.Int64, "signed_on": pl.Date, "status": pl.String}
 PLACEMENT_SCHEMA = {
     "placement_id": pl.Int64,
@@ -82,19 +83,30 @@ def _where_portfolio(portfolio: str | None, alias: str) -> tuple[str, dict | Non
     return f" AND {alias}.portfolio_id = :portfolio", {"portfolio": portfolio}
 
 
-def read_inputs(engine: sa.Engine, as_of: date, portfolio: str | None = None) -> Inputs:
+def read_inputs(
+    engine: sa.Engine,
+    as_of: date,
+    portfolio: str | None = None,
+    *,
+    placed_since: date | None = None,
+    every_payment: bool = False,
+) -> Inputs:
     """The current claim_state (it must be as of ``as_of``), the claims, their debtors and the
-    payments not reversed, read as of one moment."""
+    payments not reversed, read as of one moment.
+
+    The payments: when every current run kept its claims' payments (``claim_payments``, migration
+    0019) and not ``every_payment``, those per-claim facts (``Inputs.paid``) and the payments only
+    of the claims with a placement open on or after ``placed_since`` (what placements brought;
+    none without it); else every payment (``Inputs.payments`` complete)."""
     where, params = _where_portfolio(portfolio, "s")
+    kept = not every_payment and _runs_kept_payments(engine, portfolio)
     state_sql = (
-        f"SELECT {', '.join(f's.{c}' for c in STATE_SCHEMA)} FROM claim_state s JOIN portfolios p "
-        "ON p.portfolio_id = s.portfolio_id AND p.current_run_id = s.run_id WHERE 1 = 1" + where
+        f"SELECT {', '.join(f's.{c}' for c in STATE_SCHEMA)}{', s.run_id' if kept else ''} FROM claim_state s "
+        "JOIN portfolios p ON p.portfolio_id = s.portfolio_id AND p.current_run_id = s.run_id WHERE 1 = 1" + where
     )
     where_c, _ = _where_portfolio(portfolio, "c")
     claims_sql = f"SELECT {', '.join(f'c.{c}' for c in CLAIM_SCHEMA)} FROM claims c WHERE 1 = 1" + where_c
-    debtors_sql = (
-        "SELECT d.debtor_id, d.debtor_kind, d.national_id, d.postal_code, CAST(d.flags AS TEXT) AS flags FROM debtors d"
-    )
+    debtors_sql = "SELECT d.debtor_id, d.national_id, d.postal_code, CAST(d.flags AS TEXT) AS flags FROM debtors d"
     if portfolio:  # every debtor otherwise: a semi-join costs more than the rows it saves
         debtors_sql += " WHERE d.debtor_id IN (SELECT c.debtor_id FROM claims c WHERE 1 = 1" + where_c + ")"
     payments_sql = (
@@ -104,20 +116,35 @@ def read_inputs(engine: sa.Engine, as_of: date, portfolio: str | None = None) ->
         + where_c
         + " AND e.event_id NOT IN (SELECT r.reverses FROM events r WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL)"
     )
+    with_day = (params or {}) | {"as_of": as_of}
+    reads = {
+        "state": (state_sql, STATE_SCHEMA | ({"run_id": pl.Int64} if kept else {}), params),
+        "claims": (claims_sql, CLAIM_SCHEMA, params),
+        "debtors": (debtors_sql, DEBTOR_READ, params),
+    }
+    if kept:
+        # the payments of placed claims only (a placement open on or after placed_since)
+        if placed_since is None:
+            payments_sql += " AND 1 = 0"
+        else:
+            payments_sql += (
+                " AND e.claim_id IN (SELECT pl.claim_id FROM placements pl "
+                "WHERE pl.recalled_on IS NULL OR pl.recalled_on >= :placed_since)"
+            )
+            with_day["placed_since"] = placed_since
+        paid_sql = (
+            f"SELECT {', '.join(f'cp.{c}' for c in PAID_READ)} FROM claim_payments cp WHERE cp.run_id IN "
+            "(SELECT p.current_run_id FROM portfolios p WHERE p.current_run_id IS NOT NULL"
+            + _where_portfolio(portfolio, "p")[0]
+            + ")"
+        )
+        reads["paid"] = (paid_sql, PAID_READ, params)
+    reads["payments"] = (payments_sql, PAYMENT_SCHEMA, with_day)
     plans_sql = "SELECT p.claim_id, p.plan_id, p.signed_on, p.status FROM payment_plans p WHERE 1 = 1" + (
         " AND p.claim_id IN (SELECT c.claim_id FROM claims c WHERE 1 = 1" + where_c + ")" if portfolio else ""
     )
-    with_day = (params or {}) | {"as_of": as_of}
-    frames = read_snapshot(
-        engine,
-        {
-            "state": (state_sql, STATE_SCHEMA, params),
-            "claims": (claims_sql, CLAIM_SCHEMA, params),
-            "debtors": (debtors_sql, DEBTOR_READ, params),
-            "payments": (payments_sql, PAYMENT_SCHEMA, with_day),
-            "plans": (plans_sql, PLAN_READ, params),
-        },
-    )
+    reads["plans"] = (plans_sql, PLAN_READ, params)
+    frames = read_snapshot(engine, reads)
     state = frames["state"]
     if state.height == 0:
         raise StoreError("no stored claim_state: run `cession run --as-of DAY` first")
@@ -127,6 +154,18 @@ def read_inputs(engine: sa.Engine, as_of: date, portfolio: str | None = None) ->
             f"the stored claim_state is as of {', '.join(map(str, days))}, not {as_of}: run "
             f"`cession run --as-of {as_of}` first (allocation decides on the state of its day)"
         )
+    if not state["claim_id"].is_sorted():  # by claim_id, whatever order the database gave
+        state = state.sort("claim_id")
+    paid = None
+    if kept:
+        # a claim's row of its state's run (a portfolio that moved on from a shared run leaves rows behind)
+        paid = (
+            state.select("claim_id", "run_id")
+            .join(frames["paid"], on=["claim_id", "run_id"], how="inner")
+            .drop("run_id")
+            .sort("claim_id")
+        )
+        state = state.drop("run_id")
     debtors = frames["debtors"].with_columns(
         pl.col("flags").str.json_decode(pl.List(pl.String)).fill_null(pl.lit([], dtype=pl.List(pl.String)))
     )
@@ -137,7 +176,24 @@ def read_inputs(engine: sa.Engine, as_of: date, portfolio: str | None = None) ->
         debtors.select(list(DEBTOR_SCHEMA)),
         frames["payments"],
         plan_statuses(frames["plans"]),
+        paid=paid,
+    ).joined_only()
+
+
+def _runs_kept_payments(engine: sa.Engine, portfolio: str | None) -> bool:
+    """Whether every current run (of ``portfolio``, or of every portfolio) kept its claims'
+    payments over the horizon allocation learns on."""
+    runs, portfolios = EngineRun.__table__, Portfolio.__table__
+    query = (
+        sa.select(runs.c.payments_horizon_days)
+        .distinct()
+        .join(portfolios, portfolios.c.current_run_id == runs.c.run_id)
     )
+    if portfolio is not None:
+        query = query.where(portfolios.c.portfolio_id == portfolio)
+    with engine.connect() as conn:
+        horizons = set(conn.execute(query).scalars())
+    return horizons == {PAYMENTS_HORIZON_DAYS}
 
 
 def plan_statuses(plans: pl.DataFrame) -> pl.DataFrame:
@@ -250,10 +306,16 @@ def placements(
     return read_frame(engine_or_conn, query, PLACEMENT_SCHEMA, params).sort("placement_id")
 
 
+def placements_since(day: date, no_replacement_days: int, performance_days: int) -> date:
+    """The first day of the placements an allocation of ``day`` reads (open ones, and those recalled
+    within the no-replacement period or the performance window)."""
+    return day - timedelta(days=max(no_replacement_days, performance_days))
+
+
 def book_placements(engine: sa.Engine, day: date, no_replacement_days: int, performance_days: int):
     """(open placements, recalls within the no-replacement period, placements of the performance
     window) as of ``day``."""
-    since = day - timedelta(days=max(no_replacement_days, performance_days))
+    since = placements_since(day, no_replacement_days, performance_days)
     recent = placements(engine, since=since)
     open_ = recent.filter(pl.col("recalled_on").is_null()).select(list(OPEN_SCHEMA))
     cutoff = day - timedelta(days=no_replacement_days)
@@ -444,6 +506,7 @@ def summarise(allocation: Allocation) -> dict:
         return (
             d.group_by(columns)
             .agg(claims=pl.len(), balance=pl.col("balance").sum())
+            .with_columns(pl.col(columns).cast(pl.String))  # sorted by name, not by a category's number
             .sort(columns, nulls_last=True)
             .to_dicts()
         )

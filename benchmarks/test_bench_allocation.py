@@ -9,6 +9,13 @@ the issue's targets (10M claims): under 20 s wall, under 6 GB peak. Figures: BEN
 
 The setup (generate, load, debtors, one engine run) is outside the timer; before each timed round
 the placements and allocation runs are emptied, so every round places the whole book anew.
+
+A store built once (``python -m benchmarks.allocation_store SCHEMA PORTFOLIO_DIR DIR``, the way to
+have 10M) is reused with CESSION_BENCH_ALLOCATION_URL (its URL) and CESSION_BENCH_ALLOCATION_DIR
+(the DIR holding its strategy.yaml); the setup is then skipped:
+
+    CESSION_BENCH_ALLOCATION_URL='postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dalloc_b10m' \
+    CESSION_BENCH_ALLOCATION_DIR=/tmp/alloc10m uv run pytest benchmarks/test_bench_allocation.py -s
 """
 
 from __future__ import annotations
@@ -92,7 +99,19 @@ def agencies_yaml(claims: int) -> str:
 
 
 @pytest.fixture
-def allocation_store(empty_store, portfolio, tmp_path):  # noqa: F811
+def allocation_store(request, tmp_path):
+    built = os.environ.get("CESSION_BENCH_ALLOCATION_URL")
+    if built:  # a store built once (benchmarks/allocation_store.py)
+        from engine.store.database import open_store
+
+        store = open_store(built)
+        yield store, Path(os.environ["CESSION_BENCH_ALLOCATION_DIR"]) / "strategy.yaml"
+        store.dispose()
+        return
+    yield _built_here(request.getfixturevalue("empty_store"), request.getfixturevalue("portfolio"), tmp_path)
+
+
+def _built_here(empty_store, portfolio, tmp_path):  # noqa: F811
     from api.agencies import service as agencies_service
     from api.runs import service as runs_service
 

@@ -245,6 +245,10 @@ class DebtorFlag(Choice):
         self.about = about
 
 
+#: The horizon of the payments a run keeps per claim (``claim_payments``: what each claim paid in the
+#: last this many days, and its payments before them): allocation learns its scores over it.
+PAYMENTS_HORIZON_DAYS = 90
+
 #: The flags that hold every claim of their debtor, whatever a strategy says.
 HOLDING_FLAGS: tuple[DebtorFlag, ...] = tuple(f for f in DebtorFlag if f.holds)
 

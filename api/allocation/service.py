@@ -49,8 +49,10 @@ def _strategy(path: Path | None) -> Strategy:
 
 
 def _book(store: sa.Engine, chosen: Strategy, as_of: date, portfolio: str | None = None) -> tuple[Book, pl.DataFrame]:
-    inputs = allocation_store.read_inputs(store, as_of, portfolio)
     settings = chosen.settings
+    # the payments of the claims placed since then: what the placements brought (performance, sides)
+    since = allocation_store.placements_since(as_of, settings.no_replacement_days, settings.performance_days)
+    inputs = allocation_store.read_inputs(store, as_of, portfolio, placed_since=since)
     open_, recalled, recent = allocation_store.book_placements(
         store, as_of, settings.no_replacement_days, settings.performance_days
     )
@@ -109,7 +111,7 @@ def segments(*, store: sa.Engine, as_of: date, strategy_path: Path | None = None
     """Per segment as of ``as_of``: claims, balance, score (pay share), recovery per zloty; and the
     calibration table (last quarter's scores against this quarter's outcomes)."""
     chosen = _strategy(strategy_path)
-    inputs = allocation_store.read_inputs(store, as_of)
+    inputs = allocation_store.read_inputs(store, as_of, every_payment=True)  # calibration: two horizons back
     segment_of = _segment_of(chosen)
     learned, book = scores_as_of(inputs, segment_of, as_of)
     from allocation.features import claim_frame
@@ -196,9 +198,9 @@ def explain(*, store: sa.Engine, claim_id: int, as_of: date, strategy_path: Path
     pools' capacity depends on every claim)."""
     chosen = _strategy(strategy_path)
     book, _ = _book(store, chosen, as_of)
-    if book.inputs.state.filter(pl.col("claim_id") == claim_id).height == 0:
+    if book.inputs.joined().filter(pl.col("claim_id") == claim_id).height == 0:
         raise PlacementError(f"claim {claim_id}: not in the stored claim_state")
-    allocation = decide(book, chosen, as_of)
+    allocation = decide(book, chosen, as_of, keep_frame=True)
     row = allocation.frame.filter(pl.col("claim_id") == claim_id)
     decision = allocation.decisions.filter(pl.col("claim_id") == claim_id).row(0, named=True)
     side = chosen.challenger if decision["side"] == "challenger" else chosen

@@ -220,6 +220,8 @@ class EngineRun(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
     host: Mapped[str | None] = mapped_column(sa.String(200))
     pid: Mapped[int | None] = mapped_column(sa.Integer)
+    #: the horizon of the run's ``claim_payments`` (migration 0019); null: the run kept none
+    payments_horizon_days: Mapped[int | None] = mapped_column(sa.Integer)
 
 
 class ClaimState(Base):
@@ -250,6 +252,23 @@ class ClaimState(Base):
     limitation_date: Mapped[date | None] = mapped_column(sa.Date)
     time_barred: Mapped[bool] = mapped_column(sa.Boolean)
     days_past_due: Mapped[int] = mapped_column(sa.Integer)
+
+
+class ClaimPayments(Base):
+    """Each claim's payments (not reversed, on or before the run's day) as its engine run saw them,
+    kept for allocation (migration 0019; engine/store/runs.py ``write_payments``): one row per claim
+    that paid anything. ``before`` is ``engine_runs.payments_horizon_days`` before the run's day.
+    Rows of a run no portfolio points at are deleted after the switch, as claim_state's."""
+
+    __tablename__ = "claim_payments"
+
+    run_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    payments: Mapped[int] = mapped_column(sa.Integer)  # how many, up to the run's day
+    last_paid: Mapped[date] = mapped_column(sa.Date)  # the latest
+    payments_before: Mapped[int] = mapped_column(sa.Integer)  # how many up to ``before``
+    last_paid_before: Mapped[date | None] = mapped_column(sa.Date)  # the latest up to ``before``
+    paid_since: Mapped[int] = mapped_column(sa.BigInteger)  # grosz paid after ``before``
 
 
 class Agency(Base):

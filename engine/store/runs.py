@@ -20,13 +20,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
 
-from engine.domain import RunStatus
+from engine.domain import PAYMENTS_HORIZON_DAYS, RunStatus
 from engine.schema import CLAIM_STATE
 from engine.store.bulk import OnBatch, is_postgres, read_frame, write_frame
 from engine.store.database import StoreError
@@ -132,6 +132,44 @@ SUPERSEDED = (
     "DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM portfolios p "
     "WHERE p.portfolio_id = {table}.portfolio_id AND p.current_run_id = {table}.run_id)"
 )
+
+
+#: each claim's payments as the run sees them (``ClaimPayments``): not reversed, on or before the
+#: run's day, of the run's claims (``{claims}``: a join with claims for one portfolio's run)
+PAYMENTS_SQL = (
+    "INSERT INTO claim_payments (run_id, claim_id, payments, last_paid, payments_before, last_paid_before, "
+    "paid_since) SELECT :run_id, e.claim_id, COUNT(*), MAX(e.event_date), "
+    "COUNT(CASE WHEN e.event_date <= :before THEN 1 END), MAX(CASE WHEN e.event_date <= :before THEN e.event_date END), "
+    "SUM(CASE WHEN e.event_date > :before THEN e.amount ELSE 0 END) FROM events e{claims} "
+    "WHERE e.kind = 'payment' AND e.event_date <= :as_of{portfolio} AND e.event_id NOT IN "
+    "(SELECT r.reverses FROM events r WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL) GROUP BY e.claim_id "
+    "ORDER BY e.claim_id"
+)
+
+
+def write_payments(conn: sa.Connection, run_id: int, as_of: date, portfolio: str | None) -> None:
+    """The run's ``claim_payments`` rows (PAYMENTS_SQL, over ``PAYMENTS_HORIZON_DAYS``), computed by
+    the database from the events in ``conn``'s transaction.
+
+    PostgreSQL: grouped as the events' (claim_id, event_date) index gives them, in claim_id order,
+    so the rows go into the key's index in order (a hash of millions of claims would spill out of
+    work_mem, and its rows in hash order make every insert a random one: ~2.5x slower at 1M)."""
+    one = portfolio is not None
+    postgres = is_postgres(conn)
+    if postgres:
+        conn.exec_driver_sql("SET LOCAL enable_hashagg = off")
+    conn.execute(
+        sa.text(
+            PAYMENTS_SQL.format(
+                claims=" JOIN claims c ON c.claim_id = e.claim_id" if one else "",
+                portfolio=" AND c.portfolio_id = :portfolio" if one else "",
+            )
+        ),
+        {"run_id": run_id, "as_of": as_of, "before": as_of - timedelta(days=PAYMENTS_HORIZON_DAYS)}
+        | ({"portfolio": portfolio} if one else {}),
+    )
+    if postgres:
+        conn.exec_driver_sql("RESET enable_hashagg")
 
 
 def _partition(run_id: int) -> str:
@@ -285,6 +323,7 @@ def store_state(
     portfolios = [portfolio] if portfolio else portfolio_ids.unique().sort().to_list()
     with engine.begin() as conn:
         _write_state(conn, run_id, rows, on_batch)
+        write_payments(conn, run_id, as_of, portfolio)
         if portfolio is None:  # every portfolio, also one without claims, now has this run's state
             conn.execute(sa.update(Portfolio.__table__).values(current_run_id=run_id))
         else:
@@ -308,6 +347,7 @@ def store_state(
                 rules=provenance.get("rules"),
                 provenance=provenance,
                 state_sha256=digest,
+                payments_horizon_days=PAYMENTS_HORIZON_DAYS,
             )
         )
         audit(

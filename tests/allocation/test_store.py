@@ -6,6 +6,7 @@ demand, commission, and the commands."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -376,3 +377,118 @@ def _feed(store) -> list[tuple]:
         return [
             tuple(r) for r in conn.execute(sa.select(*(CHANGES.c[c] for c in columns)).order_by(CHANGES.c.change_id))
         ]
+
+
+def _paying_book() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """12 claims in two portfolios with payments before the scores' reference day (DAY - 90),
+    after it, after DAY (not counted), on the reference day itself, and one reversed."""
+    reference = DAY - timedelta(days=90)
+    rows = [
+        claim(i, due=date(2024, 6, 1), debtor_id=i, principal=i * 200_000, portfolio_id="P1" if i <= 6 else "P2")
+        for i in range(1, 13)
+    ]
+    pays = [
+        event(101, "payment", date(2025, 1, 10), 10_000, claim_id=1),
+        event(102, "payment", reference, 5_000, claim_id=1),  # on the reference day: before it
+        event(103, "payment", reference + timedelta(days=1), 7_000, claim_id=1),
+        event(104, "payment", DAY, 3_000, claim_id=2),
+        event(105, "payment", DAY + timedelta(days=1), 9_000, claim_id=2),  # after the day: not counted
+        event(106, "payment", date(2025, 3, 1), 20_000, claim_id=3),
+        event(107, "payment", DAY - timedelta(days=10), 50_000, claim_id=3),
+        event(108, "reversal", DAY - timedelta(days=5), None, claim_id=3, reverses=107),  # 107 undone
+        event(109, "payment", date(2025, 2, 1), 30_000, claim_id=8),
+        event(110, "payment", DAY - timedelta(days=30), 40_000, claim_id=9),
+        event(111, "payment", DAY - timedelta(days=20), 1_000, claim_id=9),
+    ]
+    claims, events = frames(rows, pays)
+    debtors = pl.DataFrame(
+        {
+            "debtor_id": list(range(1, 13)),
+            "debtor_kind": ["consumer"] * 12,
+            "national_id": [PESEL] * 12,
+            "name": [f"D{i}" for i in range(1, 13)],
+            "postal_code": ["00-001"] * 12,
+            "flags": [[] for _ in range(1, 13)],
+        }
+    )
+    return claims, events, debtors
+
+
+def _kept(store: sa.Engine) -> pl.DataFrame:
+    from engine.store.models import ClaimPayments
+
+    with store.connect() as conn:
+        return pl.DataFrame([dict(r._mapping) for r in conn.execute(sa.select(ClaimPayments.__table__)).all()])
+
+
+def test_a_run_keeps_each_claims_payments_and_allocation_decides_the_same_on_them(store, files):
+    from api.runs import service as runs_service
+
+    claims, events, debtors = _paying_book()
+    records.load(store, claims, events)
+    records.load_debtors(store, debtors)
+    agencies_service.load(store=store, path=files["agencies"])
+    runs_service.run(store=store, as_of=DAY, allow_stale_rates=True)
+    kept = {r["claim_id"]: r for r in _kept(store).iter_rows(named=True)}
+    reference = DAY - timedelta(days=90)
+    assert set(kept) == {1, 2, 3, 8, 9}  # the claims that paid by DAY
+    assert {k: v for k, v in kept[1].items() if k not in ("run_id", "claim_id")} == {
+        "payments": 3,
+        "last_paid": reference + timedelta(days=1),
+        "payments_before": 2,
+        "last_paid_before": reference,
+        "paid_since": 7_000,
+    }
+    assert (kept[2]["payments"], kept[2]["last_paid"], kept[2]["payments_before"], kept[2]["paid_since"]) == (
+        1,
+        DAY,
+        0,
+        3_000,
+    )
+    assert kept[2]["last_paid_before"] is None
+    assert (kept[3]["payments"], kept[3]["last_paid"], kept[3]["paid_since"]) == (1, date(2025, 3, 1), 0)  # 107 undone
+    assert (kept[9]["payments"], kept[9]["payments_before"], kept[9]["paid_since"]) == (2, 0, 41_000)
+
+    # the same claim frames, scores and decisions as from every payment
+    lean = allocation_store.read_inputs(store, DAY, placed_since=DAY)
+    full = allocation_store.read_inputs(store, DAY, every_payment=True)
+    assert lean.paid is not None and full.paid is None
+    assert lean.payments.height == 0  # nothing placed yet: no payment read
+    from allocation.decide import decide
+    from allocation.features import claim_frame
+    from allocation.strategy import load_strategy
+
+    for day in (DAY, reference):  # (a join keeps no row order)
+        assert claim_frame(lean, day).sort("claim_id").equals(claim_frame(full, day).sort("claim_id"))
+    with pytest.raises(ValueError, match="not for"):
+        claim_frame(lean, DAY - timedelta(days=30))
+    done = service.allocate(store=store, as_of=DAY, strategy_path=files["strategy"], dry_run=True)
+    strategy = load_strategy(files["strategy"])
+    book = service._book(store, strategy, DAY)[0]
+    every = decide(replace(book, inputs=full), strategy, DAY)
+    assert done.allocation.decisions.equals(every.decisions)
+
+    # a second run of one portfolio: its claims' rows are the new run's, the other's stay
+    first_run = kept[1]["run_id"]
+    runs_service.run(store=store, as_of=DAY, portfolio="P1", allow_stale_rates=True)
+    runs = {r["claim_id"]: r["run_id"] for r in _kept(store).iter_rows(named=True)}
+    assert {runs[c] for c in (1, 2, 3)} != {first_run} and {runs[8], runs[9]} == {first_run}
+    lean = allocation_store.read_inputs(store, DAY)
+    assert claim_frame(lean, DAY).sort("claim_id").equals(claim_frame(full, DAY).sort("claim_id"))
+
+
+def test_a_state_stored_before_the_run_kept_payments_is_allocated_from_every_payment(store, files):
+    from api.runs import service as runs_service
+
+    claims, events, debtors = _paying_book()
+    records.load(store, claims, events)
+    records.load_debtors(store, debtors)
+    runs_service.run(store=store, as_of=DAY, allow_stale_rates=True)
+    with store.begin() as conn:  # as a run stored before migration 0019
+        conn.exec_driver_sql("UPDATE engine_runs SET payments_horizon_days = NULL")
+        conn.exec_driver_sql("DELETE FROM claim_payments")
+    old = allocation_store.read_inputs(store, DAY, placed_since=DAY)
+    assert old.paid is None and old.payments.height == 8  # every payment by DAY (107 undone, 105 after DAY)
+    from allocation.features import claim_frame
+
+    assert claim_frame(old, DAY).filter(pl.col("claim_id") == 9)["payments"].item() == 2
