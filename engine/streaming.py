@@ -1,8 +1,9 @@
 """claim_state computed and written a chunk at a time, never whole in memory.
 
 ``stream_state``: Parquet files in, a Parquet file out, a slice of claims at a time with the events
-of those claims, each slice checked and packed (``inputs.prepare``), run through the kernel into
-a reused buffer and handed to a writer thread while the next slices are decoded. Files that do
+of those claims, each slice checked and packed (``inputs.prepare``) on a thread while the kernel
+runs over the slice before, run through the kernel into a reused buffer and handed to a writer
+thread, while the next slices are decoded. Files that do
 not stream (not sorted, or any error) go through ``file_inputs.prepare_files`` (the whole input,
 sorted there or refused with the engine's exact error) and ``state_totals``.
 """
@@ -26,6 +27,7 @@ from engine.kernels.grouping import strictly_increasing
 from engine.metadata import combined_provenance
 from engine.packing import packed
 from engine.parquet_io import ClaimStateWriter, ReadWhole, engine_columns_in, rows_in, slices
+from engine.prefetch import ahead
 from engine.rules import RuleBook, StaleRulesError, load_rules
 from engine.totals import StateTotals
 from engine.validation import EngineInputError
@@ -111,8 +113,9 @@ def stream_state(
     """claim_state of docs/data-contract.md Parquet files, a slice at a time from the files to ``write_to``
     (Parquet, as ``write_state_parquet`` writes it): its totals and provenance. The inputs are
     never whole in memory either: each slice of claims (``parquet_io.FILE_BATCH_ROWS``) is read with the events
-    of those claims, checked and packed (``prepare``), run through the kernel into a reused
-    buffer and handed to a writer thread, while the next slices are decoded on threads. Memory
+    of those claims, checked and packed (``prepare``) on a thread while the kernel runs over the
+    slice before, run through the kernel into a reused buffer and handed to a writer thread,
+    while the next slices are decoded on threads. Memory
     stays that of a few slices however large the book, and stays memory already touched.
 
     Sorted files stream: claims by claim_id, events by claim_id then (day, id) with increasing
@@ -172,8 +175,14 @@ def _stream_state(
             yield p, np.zeros(len(p.ev_day), dtype=np.bool_), 0, len(p.claim_id)
         events.send(None)  # every event was taken by a claim of these slices
 
+    # each slice checked and packed on a thread while the kernel runs over the one before
     totals = computed_and_written(
-        chunks(), n, parquet_io.FILE_BATCH_ROWS, write_to, on_progress, lambda: combined_provenance(metas)
+        ahead(chunks(), "claim-state-prepare"),
+        n,
+        parquet_io.FILE_BATCH_ROWS,
+        write_to,
+        on_progress,
+        lambda: combined_provenance(metas),
     )
     return totals, combined_provenance(metas)
 

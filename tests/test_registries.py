@@ -42,7 +42,7 @@ from engine.domain import (
     SettlementStatus,
 )
 from engine.kernels import codes
-from tests.store.conftest import store, store_url  # noqa: F401 (fixtures: a migrated SQLite and PostgreSQL store)
+from tests.store.conftest import empty_store_url, migrated_postgres, migrated_sqlite, store, store_url  # noqa: F401 (fixtures: a migrated SQLite and PostgreSQL store)
 
 ROOT = Path(__file__).resolve().parents[1]
 BASES = tuple(b.value for b in InterestBasis)

@@ -13,7 +13,7 @@ from api.keys import service as keys
 from engine.store import records
 from engine.store.models import Agency, Placement
 from tests.builders import claim, event, frames
-from tests.store.conftest import store, store_url  # noqa: F401 (fixtures)
+from tests.store.conftest import empty_store_url, migrated_postgres, migrated_sqlite, store, store_url  # noqa: F401 (fixtures)
 
 DUE = date(2025, 1, 15)
 

@@ -42,7 +42,8 @@ def files(tmp_path):
     return write_portfolio(tmp_path / "book", *generate_portfolio(400, 5))
 
 
-def test_a_store_opened_loaded_run_and_listed_through_the_services(store_url, files, tmp_path):
+def test_a_store_opened_loaded_run_and_listed_through_the_services(empty_store_url, files, tmp_path):
+    store_url = empty_store_url
     before = store_service.status(url=store_url)
     assert before.schema is None and before.counts == {}  # status only looks: an empty store stays empty
     upgraded = store_service.upgrade(url=store_url)

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from tests.store.conftest import store, store_url  # noqa: F401 (fixtures)
+from tests.store.conftest import empty_store_url, migrated_postgres, migrated_sqlite, store, store_url  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

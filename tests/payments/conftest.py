@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from engine.store import records
 from ingest.debtors import name_key
 from tests.builders import claim, frames
-from tests.store.conftest import store, store_url  # noqa: F401 (fixtures)
+from tests.store.conftest import empty_store_url, migrated_postgres, migrated_sqlite, store, store_url  # noqa: F401 (fixtures)
 
 FIXTURES = Path(__file__).with_name("fixtures")
 FUND_ACCOUNT = "61109010140000071219812874"

@@ -17,7 +17,8 @@ COMMANDS = 6
 
 
 @pytest.mark.slow
-def test_commands_started_at_once_on_a_fresh_store_all_succeed(store_url, tmp_path):
+def test_commands_started_at_once_on_a_fresh_store_all_succeed(empty_store_url, tmp_path):
+    store_url = empty_store_url
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"}
     started = [
         subprocess.Popen(

@@ -29,7 +29,8 @@ def test_migrations_create_every_table(store):
     assert set(Base.metadata.tables) <= tables
 
 
-def test_an_old_schema_is_refused_until_upgraded(store_url):
+def test_an_old_schema_is_refused_until_upgraded(empty_store_url):
+    store_url = empty_store_url
     from alembic import command
 
     from engine.store.database import StoreError, alembic_config, upgrade_schema
