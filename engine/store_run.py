@@ -58,42 +58,23 @@ def run(
         log.info("run %d started as of %s for %s", run_id, as_of, portfolio or "every portfolio", extra=extra)
         started = time.perf_counter()
         try:
-            stage("computing claim_state")
-            [state] = compute(
-                StoreSource.of(engine, portfolio),
-                as_of,
-                keep=True,
-                portfolios=True,
-                executor=executor,
-                partitions=partitions,
-                waterfall=waterfall,
-                allow_stale_rates=allow_stale_rates,
-                on_progress=on_progress,
-            )
-            log.info(
-                "run %d computed %d claims in %.3f s",
-                run_id,
-                state.totals.claims,
-                time.perf_counter() - started,
-                extra=extra,
-            )
-            stage(f"storing claim_state ({state.totals.claims:,} rows)")
-            meta = dict(state.provenance, suspended=state.totals.suspended)
-            record = runs.store_state(
-                engine,
-                run_id,
-                state.table,
-                state.portfolio_id,
-                portfolio=portfolio,
-                as_of=as_of,
-                provenance=meta,
-                totals=state.totals.money,
-                time_barred=state.totals.time_barred,
-                digest=state_digest(state.table),
-                started=started,
-                who=who,
-                on_batch=on_batch,
-            )
+            with runs.storing(engine, run_id, as_of, portfolio) as stored:
+                record = _computed_and_stored(
+                    engine,
+                    run_id,
+                    as_of,
+                    portfolio,
+                    stored,
+                    started,
+                    stage,
+                    who,
+                    on_progress,
+                    on_batch,
+                    executor=executor,
+                    partitions=partitions,
+                    waterfall=waterfall,
+                    allow_stale_rates=allow_stale_rates,
+                )
         except BaseException as error:
             runs.fail(engine, run_id, error, time.perf_counter() - started, who)
             log.warning("run %d failed: %s: %s", run_id, type(error).__name__, error, extra=extra)
@@ -110,3 +91,49 @@ def run(
             extra=extra,
         )
         return record
+
+
+def _computed_and_stored(
+    engine: sa.Engine,
+    run_id: int,
+    as_of: date,
+    portfolio: str | None,
+    stored: runs.PaymentsWritten | None,
+    started: float,
+    stage: Callable[[str], None],
+    who: str | None,
+    on_progress: Progress | None,
+    on_batch: OnBatch | None,
+    **how,
+) -> RunRecord:
+    """The run's claim_state computed and stored (``run``'s work between its start and its end);
+    ``how``: the executor, partitions, waterfall and stale rates as ``computation.compute`` takes them."""
+    stage("computing claim_state")
+    [state] = compute(
+        StoreSource.of(engine, portfolio), as_of, keep=True, portfolios=True, on_progress=on_progress, **how
+    )
+    log.info(
+        "run %d computed %d claims in %.3f s",
+        run_id,
+        state.totals.claims,
+        time.perf_counter() - started,
+        extra={"run_id": run_id},
+    )
+    stage(f"storing claim_state ({state.totals.claims:,} rows)")
+    meta = dict(state.provenance, suspended=state.totals.suspended)
+    return runs.store_state(
+        engine,
+        run_id,
+        state.table,
+        state.portfolio_id,
+        portfolio=portfolio,
+        as_of=as_of,
+        provenance=meta,
+        totals=state.totals.money,
+        time_barred=state.totals.time_barred,
+        digest=state_digest(state.table),
+        started=started,
+        who=who,
+        on_batch=on_batch,
+        stored=stored,
+    )
