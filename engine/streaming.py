@@ -3,9 +3,9 @@
 ``stream_state``: Parquet files in, a Parquet file out, a slice of claims at a time with the events
 of those claims, each slice checked and packed (``inputs.prepare``) on a thread while the kernel
 runs over the slice before, run through the kernel into a reused buffer and handed to a writer
-thread, while the next slices are decoded. Files that do
-not stream (not sorted, or any error) go through ``file_inputs.prepare_files`` (the whole input,
-sorted there or refused with the engine's exact error) and ``state_totals``.
+thread, while the next slices are decoded. Files that do not stream (not sorted, or any error) go
+through ``file_inputs.prepare_files`` (the whole input, sorted there or refused with the engine's
+exact error) and ``state_totals``.
 """
 
 from __future__ import annotations
@@ -115,8 +115,8 @@ def stream_state(
     never whole in memory either: each slice of claims (``parquet_io.FILE_BATCH_ROWS``) is read with the events
     of those claims, checked and packed (``prepare``) on a thread while the kernel runs over the
     slice before, run through the kernel into a reused buffer and handed to a writer thread,
-    while the next slices are decoded on threads. Memory
-    stays that of a few slices however large the book, and stays memory already touched.
+    while the next slices are decoded on threads. Memory stays that of a few slices however large
+    the book, and stays memory already touched.
 
     Sorted files stream: claims by claim_id, events by claim_id then (day, id) with increasing
     event_ids. Anything else, and any error, goes to ``prepare_files`` and ``state_totals`` (the

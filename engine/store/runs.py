@@ -173,10 +173,10 @@ def write_payments(conn: sa.Connection, run_id: int, as_of: date, portfolio: str
 
 
 @contextmanager
-def storing(engine: sa.Engine, run_id: int, as_of: date, portfolio: str | None) -> Iterator[sa.Connection | None]:
+def storing(engine: sa.Engine, run_id: int, as_of: date, portfolio: str | None) -> Iterator[PaymentsWritten | None]:
     """On PostgreSQL, the run's storing transaction begun now, its ``claim_payments`` written on a
     thread while the caller computes the state (the server is idle then, and the payments are ~20 s
-    of it at 10M claims): pass what this yields to ``store_state`` as ``conn``. The transaction
+    of it at 10M claims): pass what this yields to ``store_state`` as ``stored``. The transaction
     commits with the state or, on any error, rolls back (nothing of the run is kept). Elsewhere
     (SQLite: a transaction holds the store's one write lock) it yields None and ``store_state``
     does all of it in its own transaction."""

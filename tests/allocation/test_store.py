@@ -50,20 +50,25 @@ def files(tmp_path) -> dict[str, Path]:
     return {"strategy": tmp_path / "strategy.yaml", "agencies": tmp_path / "agencies.yaml"}
 
 
+def _consumers(n: int, *, deceased: int | None = None) -> pl.DataFrame:
+    """Debtors 1..n, consumers with one valid PESEL, debtor ``deceased`` flagged so."""
+    return pl.DataFrame(
+        {
+            "debtor_id": list(range(1, n + 1)),
+            "debtor_kind": ["consumer"] * n,
+            "national_id": [PESEL] * n,
+            "name": [f"D{i}" for i in range(1, n + 1)],
+            "postal_code": ["00-001"] * n,
+            "flags": [["deceased"] if i == deceased else [] for i in range(1, n + 1)],
+        }
+    )
+
+
 def _book() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """30 claims of 1 000 .. 30 000 zł (due 2025-06-01), one of a deceased debtor."""
     rows = [claim(i, due=date(2025, 6, 1), debtor_id=i, principal=i * 100_000) for i in range(1, 31)]
     claims, events = frames(rows)  # no payment yet: every segment scores settings.score_without_history
-    debtors = pl.DataFrame(
-        {
-            "debtor_id": list(range(1, 31)),
-            "debtor_kind": ["consumer"] * 30,
-            "national_id": [PESEL] * 30,
-            "name": [f"D{i}" for i in range(1, 31)],
-            "postal_code": ["00-001"] * 30,
-            "flags": [["deceased"] if i == 7 else [] for i in range(1, 31)],
-        }
-    )
+    debtors = _consumers(30, deceased=7)
     return claims, events, debtors
 
 
@@ -401,16 +406,7 @@ def _paying_book() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         event(111, "payment", DAY - timedelta(days=20), 1_000, claim_id=9),
     ]
     claims, events = frames(rows, pays)
-    debtors = pl.DataFrame(
-        {
-            "debtor_id": list(range(1, 13)),
-            "debtor_kind": ["consumer"] * 12,
-            "national_id": [PESEL] * 12,
-            "name": [f"D{i}" for i in range(1, 13)],
-            "postal_code": ["00-001"] * 12,
-            "flags": [[] for _ in range(1, 13)],
-        }
-    )
+    debtors = _consumers(12)
     return claims, events, debtors
 
 

@@ -63,7 +63,7 @@ def migrated_postgres() -> str | None:
         pg_dump = shutil.which("pg_dump")
         if pg_dump is None:
             return None
-        version = subprocess.run([pg_dump, "--version"], capture_output=True, text=True).stdout.split()[-1]
+        version = subprocess.run([pg_dump, "--version"], capture_output=True, text=True).stdout.split()[2]
         if version.split(".")[0] != str(int(server) // 10000):
             return None
         dumped = subprocess.run(
