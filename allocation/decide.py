@@ -31,7 +31,7 @@ from dateutil.relativedelta import relativedelta
 
 from allocation import pool as pools
 from allocation.errors import AgencyError
-from allocation.features import Inputs, claim_frame_lazy
+from allocation.features import Inputs, claim_frame_lazy, rows_of
 from allocation.fees import legal_costs
 from allocation.predicates import limitation_status
 from allocation.scores import scores_as_of
@@ -109,13 +109,12 @@ class Allocation:
     stale_fee_tables: tuple[str, ...] = ()
 
 
-def joined_left(frame: pl.DataFrame, other: pl.DataFrame, on: str | list[str]) -> pl.DataFrame:
-    """``frame`` with the columns of ``other`` (unique on ``on``) where the keys match, null
-    elsewhere: a left join that gathers only ``other``'s columns, ``frame``'s own (the wide claim
-    frame) are kept as they are, in their order (not copied by a join)."""
-    keys = [on] if isinstance(on, str) else list(on)
-    matched = frame.select(keys).join(other, on=keys, how="left", maintain_order="left", validate="m:1")
-    return frame.with_columns(matched.drop(keys))
+def joined_left(frame: pl.DataFrame, other: pl.DataFrame, on: str) -> pl.DataFrame:
+    """``frame`` with the columns of ``other`` (unique on the integer key ``on``) where the keys
+    match, null elsewhere: a left join that gathers only ``other``'s columns into ``frame``'s rows
+    (``features.rows_of``); ``frame``'s own (the wide claim frame) are kept as they are."""
+    rows = rows_of(frame[on], other[on])
+    return frame.with_columns(other.drop(on).select(pl.all().gather(rows)))
 
 
 def segmented(strategy: Strategy):
@@ -137,7 +136,11 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
             "pay_share": strategy.settings.score_without_history,
             "recovery": strategy.settings.recovery_without_history,
         }
-    frame = joined_left(frame, learned.select("segment", score="pay_share", recovery="recovery"), "segment")
+    learned_of = {name: i for i, name in enumerate(learned["segment"].cast(pl.String).to_list())}
+    at = pl.col("segment").cast(pl.String).replace_strict(learned_of, default=None, return_dtype=pl.Int64)
+    frame = frame.with_columns(
+        score=pl.lit(learned["pay_share"]).gather(at), recovery=pl.lit(learned["recovery"]).gather(at)
+    )
     settings = strategy.settings
     hold = pl.coalesce([pl.when(pl.col("flags").list.contains(f.value)).then(pl.lit(f.value)) for f in HOLDING_FLAGS])
     epu_since = day - relativedelta(years=EPU_YEARS)
@@ -242,10 +245,12 @@ def _recalls(frame: pl.DataFrame, book: Book, strategy: Strategy, day: date) -> 
         .when(pl.col("term_days").is_not_null() & (pl.col("placed_on") + pl.duration(days=pl.col("term_days")) <= day))
         .then(pl.lit(RecallReason.END_OF_TERM.value))
     )
+    open_ = book.open_placements.select("placement_id", "claim_id", "agency_id", "queue", "placed_on")
+    rows = rows_of(open_["claim_id"], frame["claim_id"])
     return (
-        book.open_placements.select("placement_id", "claim_id", "agency_id", "queue", "placed_on")
+        open_.with_columns(frame.select(pl.col("hold", "balance", "last_paid").gather(rows)))
         # only the claims decided on (a portfolio's allocation leaves the others' placements alone)
-        .join(frame.select("claim_id", "hold", "balance", "last_paid"), on="claim_id", how="inner")
+        .filter(rows.is_not_null())
         .join(agencies, on="agency_id", how="left")
         .with_columns(pl.col("agency_active").fill_null(True))
         .with_columns(recall_reason=reason)
@@ -304,14 +309,14 @@ def decide(book: Book, strategy: Strategy, day: date, *, keep_frame: bool = Fals
     recalls = _recalls(frame, book, strategy, day)
     kept = book.open_placements.join(recalls.select("placement_id"), on="placement_id", how="anti")
     sides = [(CHAMPION, strategy)] + ([(CHALLENGER, strategy.challenger)] if strategy.challenger else [])
-    # the first matching rule of each claim's side
-    first = pl.lit(None, dtype=pl.Int32)
+    # the first matching rule of each claim's side, as its row in the sides' rule tables one after the other
+    first, offset = pl.lit(None, dtype=pl.Int64), 0
     for side, chosen in sides:
-        first = pl.when(pl.col("side") == side).then(rule_index(chosen, day).cast(pl.Int32)).otherwise(first)
-    rules = pl.concat([_rule_table(chosen, side) for side, chosen in sides])
-    decided = frame.with_columns(rule_no=first)
-    decided = joined_left(decided, kept.select("claim_id", kept_agency="agency_id", kept_queue="queue"), "claim_id")
-    decided = joined_left(decided, rules.with_columns(pl.col("side").cast(pl.Categorical)), ["side", "rule_no"])
+        first = pl.when(pl.col("side") == side).then(rule_index(chosen, day).cast(pl.Int64) + offset).otherwise(first)
+        offset += len(chosen.rules)
+    rules = pl.concat([_rule_table(chosen, side) for side, chosen in sides]).drop("side")
+    decided = joined_left(frame, kept.select("claim_id", kept_agency="agency_id", kept_queue="queue"), "claim_id")
+    decided = decided.with_columns(rules.select(pl.all().gather(decided.select(first).to_series())))
     decided = decided.with_columns(
         strategy=pl.when(pl.col("side") == CHALLENGER)
         .then(pl.lit(strategy.challenger.sha256 if strategy.challenger else None))
@@ -437,11 +442,12 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
         .group_by("claim_id")
         .agg(excluded=pl.col("bit").sum())
     )
+    placed_ones = decided.filter(placing).select(
+        "claim_id", "pool", "balance", "recovery", "postal_code", "debtor_kind"
+    )
     candidates = (
-        decided.lazy()
-        .filter(placing)
-        .select("claim_id", "pool", "balance", "recovery", "postal_code", "debtor_kind")
-        .join(excluded.lazy(), on="claim_id", how="left")
+        placed_ones.with_columns(excluded["excluded"].gather(rows_of(placed_ones["claim_id"], excluded["claim_id"])))
+        .lazy()
         .select(
             "claim_id",
             "balance",

@@ -33,8 +33,11 @@ def outcomes(inputs: Inputs, segmented_at: pl.DataFrame, day: date, horizon: int
     """Per claim of ``segmented_at`` (claim_id, segment, balance as of ``day``): whether it paid in
     (day, day + horizon] and how much."""
     end = day + timedelta(days=horizon)
-    if inputs.paid is not None and end == inputs.as_of:  # what the run kept: paid in (day, as_of]
-        paid = inputs.paid_facts(day).select("claim_id", recovered="paid_since")
+    kept = inputs.paid_since(day) if end == inputs.as_of else None
+    if kept is not None:  # what the run kept: paid in (day, as_of], in the rows of the joined frame
+        if not segmented_at["claim_id"].equals(inputs.joined()["claim_id"]):
+            raise ValueError("outcomes: the segmented frame is not in the joined frame's rows")
+        observed = segmented_at.lazy().select("claim_id", "segment", "balance").with_columns(recovered=kept)
     else:
         paid = (
             inputs.payments.lazy()
@@ -42,14 +45,14 @@ def outcomes(inputs: Inputs, segmented_at: pl.DataFrame, day: date, horizon: int
             .group_by("claim_id")
             .agg(recovered=pl.col("amount").sum())
         )
+        observed = (
+            segmented_at.lazy()
+            .select("claim_id", "segment", "balance")
+            .join(paid, on="claim_id", how="left")
+            .with_columns(recovered=pl.col("recovered").fill_null(0))
+        )
     return (
-        segmented_at.lazy()
-        .select("claim_id", "segment", "balance")
-        .join(paid, on="claim_id", how="left")
-        .with_columns(recovered=pl.col("recovered").fill_null(0))
-        .with_columns(paid=(pl.col("recovered") > 0).cast(pl.Float64))
-        .filter(pl.col("balance") > 0)
-        .collect()
+        observed.with_columns(paid=(pl.col("recovered") > 0).cast(pl.Float64)).filter(pl.col("balance") > 0).collect()
     )
 
 
@@ -61,11 +64,13 @@ def credibility(frame: pl.DataFrame, x: str, w: str, prefix: str) -> pl.DataFram
     )
     total_w = groups["W"].sum()
     book = float((frame[x] * frame[w]).sum() / total_w) if total_w else 0.0
-    within = (
-        frame.join(groups.select("segment", "X"), on="segment")
-        .select((pl.col(w) * (pl.col(x) - pl.col("X")) ** 2).sum())
-        .item()
-    )
+    means = dict(zip(groups["segment"].cast(pl.String), groups["X"], strict=True))
+    within = frame.select(
+        (
+            pl.col(w)
+            * (pl.col(x) - pl.col("segment").cast(pl.String).replace_strict(means, return_dtype=pl.Float64)) ** 2
+        ).sum()
+    ).item()
     dof = int((groups["n"] - 1).clip(lower_bound=0).sum())
     v = within / dof if dof else 0.0
     m = groups.height

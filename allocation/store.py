@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from allocation.decide import AGENCY_SCHEMA, OPEN_SCHEMA, RECALLED_SCHEMA, Allocation
 from allocation.errors import AgencyError, PlacementError
-from allocation.features import DEBTOR_SCHEMA, PAID_SCHEMA, PAYMENT_SCHEMA, PLAN_STATUS_SCHEMA, Inputs
+from allocation.features import DEBTOR_SCHEMA, PAID_SCHEMA, PAYMENT_SCHEMA, PLAN_STATUS_SCHEMA, Inputs, rows_of
 from allocation.strategy import Strategy
 from engine.domain import PAYMENTS_HORIZON_DAYS, AgencyChange
 from engine.store import changes
@@ -32,9 +32,9 @@ from engine.store.records import AuditAction, audit
 #: pg_advisory_xact_lock key of allocations ("cess_al"): one allocation writes at a time
 ALLOCATION_LOCK_KEY = 0x636573735F616C
 
+#: the state's day is read from its run's row (one value, not one a claim)
 STATE_SCHEMA = {
     "claim_id": pl.Int64,
-    "as_of": pl.Date,
     "total_due": pl.Int64,
     "principal_due": pl.Int64,
     "days_past_due": pl.Int32,
@@ -101,7 +101,8 @@ def read_inputs(
     where, params = _where_portfolio(portfolio, "s")
     kept = not every_payment and _runs_kept_payments(engine, portfolio)
     state_sql = (
-        f"SELECT {', '.join(f's.{c}' for c in STATE_SCHEMA)}{', s.run_id' if kept else ''} FROM claim_state s "
+        f"SELECT {', '.join(f's.{c}' for c in STATE_SCHEMA)}{', s.run_id' if kept else ''} "
+        "FROM claim_state s "
         "JOIN portfolios p ON p.portfolio_id = s.portfolio_id AND p.current_run_id = s.run_id WHERE 1 = 1" + where
     )
     where_c, _ = _where_portfolio(portfolio, "c")
@@ -117,8 +118,17 @@ def read_inputs(
         + " AND e.event_id NOT IN (SELECT r.reverses FROM events r WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL)"
     )
     with_day = (params or {}) | {"as_of": as_of}
+    days_sql = (
+        "SELECT DISTINCT r.as_of FROM engine_runs r JOIN portfolios p ON p.current_run_id = r.run_id WHERE 1 = 1"
+        + _where_portfolio(portfolio, "p")[0]
+    )
     reads = {
-        "state": (state_sql, STATE_SCHEMA | ({"run_id": pl.Int64} if kept else {}), params),
+        "days": (days_sql, {"as_of": pl.Date}, params),
+        "state": (
+            state_sql,
+            STATE_SCHEMA | ({"run_id": pl.Int64} if kept else {}),
+            params,
+        ),
         "claims": (claims_sql, CLAIM_SCHEMA, params),
         "debtors": (debtors_sql, DEBTOR_READ, params),
     }
@@ -148,7 +158,7 @@ def read_inputs(
     state = frames["state"]
     if state.height == 0:
         raise StoreError("no stored claim_state: run `cession run --as-of DAY` first")
-    days = state["as_of"].unique().sort().to_list()
+    days = frames["days"]["as_of"].sort().to_list()
     if days != [as_of]:
         raise StoreError(
             f"the stored claim_state is as of {', '.join(map(str, days))}, not {as_of}: run "
@@ -159,19 +169,16 @@ def read_inputs(
     paid = None
     if kept:
         # a claim's row of its state's run (a portfolio that moved on from a shared run leaves rows behind)
-        paid = (
-            state.select("claim_id", "run_id")
-            .join(frames["paid"], on=["claim_id", "run_id"], how="inner")
-            .drop("run_id")
-            .sort("claim_id")
-        )
+        paid = frames["paid"]
+        runs = state["run_id"].gather(rows_of(paid["claim_id"], state["claim_id"]))
+        paid = paid.filter(runs == paid["run_id"]).drop("run_id")
         state = state.drop("run_id")
     debtors = frames["debtors"].with_columns(
         pl.col("flags").str.json_decode(pl.List(pl.String)).fill_null(pl.lit([], dtype=pl.List(pl.String)))
     )
     return Inputs(
         as_of,
-        state.drop("as_of"),
+        state,
         frames["claims"],
         debtors.select(list(DEBTOR_SCHEMA)),
         frames["payments"],
