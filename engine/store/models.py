@@ -258,9 +258,12 @@ class ClaimPayments(Base):
     """Each claim's payments (not reversed, on or before the run's day) as its engine run saw them,
     kept for allocation (migration 0019; engine/store/runs.py ``write_payments``): one row per claim
     that paid anything. ``before`` is ``engine_runs.payments_horizon_days`` before the run's day.
-    Rows of a run no portfolio points at are deleted after the switch, as claim_state's."""
+    Rows of a run no portfolio points at are dropped after the switch, as claim_state's: on
+    PostgreSQL each run's rows are a partition of their own (LIST on run_id, migration 0020),
+    written in the run's storing transaction and attached when the run succeeds."""
 
     __tablename__ = "claim_payments"
+    __table_args__ = {"postgresql_partition_by": "LIST (run_id)"}
 
     run_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     claim_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)

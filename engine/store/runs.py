@@ -6,7 +6,8 @@ writes its claim_state rows beside the current ones, points its portfolios at th
 itself succeeded (``store_state``). Until that commit readers see the previous state; an error
 rolls the rows back and the run is marked failed (``fail``); a killed process leaves its run
 ``running``, and the next run (or ``recover``), holding the run lock, marks it failed and clears
-what it left (``mark_dead``). Superseded rows are dropped after the switch (``drop_superseded``).
+what it left (``mark_dead``). Superseded rows, claim_state's and claim_payments', are dropped after
+the switch (``drop_superseded``).
 """
 
 from __future__ import annotations
@@ -132,12 +133,18 @@ SUPERSEDED = (
     "DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM portfolios p "
     "WHERE p.portfolio_id = {table}.portfolio_id AND p.current_run_id = {table}.run_id)"
 )
+#: claim_payments rows no portfolio points at (SQLite: the rows carry no portfolio, their claim does)
+PAYMENTS_SUPERSEDED = (
+    "DELETE FROM claim_payments WHERE NOT EXISTS (SELECT 1 FROM claims c JOIN portfolios p "
+    "ON p.portfolio_id = c.portfolio_id WHERE c.claim_id = claim_payments.claim_id "
+    "AND p.current_run_id = claim_payments.run_id)"
+)
 
 
 #: each claim's payments as the run sees them (``ClaimPayments``): not reversed, on or before the
 #: run's day, of the run's claims (``{claims}``: a join with claims for one portfolio's run)
 PAYMENTS_SQL = (
-    "INSERT INTO claim_payments (run_id, claim_id, payments, last_paid, payments_before, last_paid_before, "
+    "INSERT INTO {table} (run_id, claim_id, payments, last_paid, payments_before, last_paid_before, "
     "paid_since) SELECT :run_id, e.claim_id, COUNT(*), MAX(e.event_date), "
     "COUNT(CASE WHEN e.event_date <= :before THEN 1 END), MAX(CASE WHEN e.event_date <= :before THEN e.event_date END), "
     "SUM(CASE WHEN e.event_date > :before THEN e.amount ELSE 0 END) FROM events e{claims} "
@@ -151,16 +158,28 @@ def write_payments(conn: sa.Connection, run_id: int, as_of: date, portfolio: str
     """The run's ``claim_payments`` rows (PAYMENTS_SQL, over ``PAYMENTS_HORIZON_DAYS``), computed by
     the database from the events in ``conn``'s transaction.
 
-    PostgreSQL: grouped as the events' (claim_id, event_date) index gives them, in claim_id order,
-    so the rows go into the key's index in order (a hash of millions of claims would spill out of
-    work_mem, and its rows in hash order make every insert a random one: ~2.5x slower at 1M)."""
+    PostgreSQL: into a bare table of the run's own (``claim_payments_run_N``, with the key and a
+    CHECK matching the partition bound) made in ``conn``'s transaction, which ``store_state``
+    attaches at the switch (a table made as a partition would lock claim_payments against its
+    readers until the commit; attaching takes a lock they pass). A failed or killed run's
+    transaction takes its table with it. The rows are grouped as the events' (claim_id,
+    event_date) index gives them, in claim_id order, so they go into the key's index in order (a
+    hash of millions of claims would spill out of work_mem, and its rows in hash order make every
+    insert a random one: ~2.5x slower at 1M)."""
     one = portfolio is not None
     postgres = is_postgres(conn)
+    table = "claim_payments"
     if postgres:
+        table = _payments_partition(run_id)
+        conn.exec_driver_sql(
+            f"CREATE TABLE {table} (LIKE claim_payments INCLUDING DEFAULTS, PRIMARY KEY (run_id, claim_id), "
+            f"CONSTRAINT {table}_run CHECK (run_id = {int(run_id)}))"
+        )
         conn.exec_driver_sql("SET LOCAL enable_hashagg = off")
     conn.execute(
         sa.text(
             PAYMENTS_SQL.format(
+                table=table,
                 claims=" JOIN claims c ON c.claim_id = e.claim_id" if one else "",
                 portfolio=" AND c.portfolio_id = :portfolio" if one else "",
             )
@@ -175,9 +194,10 @@ def write_payments(conn: sa.Connection, run_id: int, as_of: date, portfolio: str
 @contextmanager
 def storing(engine: sa.Engine, run_id: int, as_of: date, portfolio: str | None) -> Iterator[PaymentsWritten | None]:
     """On PostgreSQL, the run's storing transaction begun now, its ``claim_payments`` written on a
-    thread while the caller computes the state (the server is idle then, and the payments are ~20 s
-    of it at 10M claims): pass what this yields to ``store_state`` as ``stored``. The transaction
-    commits with the state or, on any error, rolls back (nothing of the run is kept). Elsewhere
+    thread into the run's own table (``write_payments``) while the caller computes the state (the
+    server is idle then, and the payments are ~20 s of it at 10M claims): pass what this yields to
+    ``store_state`` as ``stored``, which attaches the table. The transaction commits with the state
+    or, on any error, rolls back (nothing of the run is kept, its table neither). Elsewhere
     (SQLite: a transaction holds the store's one write lock) it yields None and ``store_state``
     does all of it in its own transaction."""
     if not is_postgres(engine):
@@ -206,34 +226,51 @@ def _partition(run_id: int) -> str:
     return f"claim_state_run_{int(run_id)}"
 
 
+def _payments_partition(run_id: int) -> str:
+    return f"claim_payments_run_{int(run_id)}"
+
+
+def _partitions(conn: sa.Connection, parent: str) -> dict[int, str]:
+    """PostgreSQL: ``parent``'s partitions by their run."""
+    names = conn.exec_driver_sql(
+        f"SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '{parent}'::regclass"
+    ).scalars()
+    return {int(name.rsplit("_", 1)[1]): name for name in names}
+
+
 def drop_superseded(conn: sa.Connection) -> None:
-    """Remove claim_state rows no portfolio points at: on PostgreSQL drop a run's partition once no
-    portfolio uses it (and delete the rows of portfolios that moved on from a shared one)."""
+    """Remove claim_state and claim_payments rows no portfolio points at: on PostgreSQL drop a
+    run's partitions once no portfolio uses it (and delete the rows of portfolios that moved on
+    from a shared one)."""
     if not is_postgres(conn):
         conn.exec_driver_sql(SUPERSEDED.format(table="claim_state"))
+        conn.exec_driver_sql(PAYMENTS_SUPERSEDED)
         return
-    # a run's table is filled (and committed) before it is attached: one never attached belongs
-    # to a run that failed or died (the caller holds the run lock, so no live run is filling it)
+    # a run's tables are filled before they are attached: one never attached belongs to a run
+    # that failed or died (the caller holds the run lock, so no live run is filling it)
     for name in conn.exec_driver_sql(
         "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' "
-        "AND NOT relispartition AND relname ~ '^claim_state_run_[0-9]+$'"
+        "AND NOT relispartition AND relname ~ '^claim_(state|payments)_run_[0-9]+$'"
     ).scalars():
         conn.exec_driver_sql(f"DROP TABLE {name}")
-    partitions = (
-        conn.exec_driver_sql(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'claim_state'::regclass"
-        )
-        .scalars()
-        .all()
-    )
+    payments = _partitions(conn, "claim_payments")
     current = set(conn.execute(sa.select(Portfolio.__table__.c.current_run_id).distinct()).scalars())
-    for name in partitions:
-        run_id = int(name.rsplit("_", 1)[1])
+    for run_id, name in _partitions(conn, "claim_state").items():
         if run_id not in current:
             conn.exec_driver_sql(f"DROP TABLE {name}")
         elif current - {None} != {run_id}:  # else every portfolio with a state points at it: nothing to delete
-            conn.exec_driver_sql(SUPERSEDED.format(table=name))
+            if run_id not in payments:
+                conn.exec_driver_sql(SUPERSEDED.format(table=name))
+                continue
+            # the payments of the claims whose state goes (claim_payments rows carry no portfolio):
+            # no more than the scan claim_state's rows take anyway
+            conn.exec_driver_sql(
+                f"WITH gone AS ({SUPERSEDED.format(table=name)} RETURNING {name}.claim_id) "
+                f"DELETE FROM {payments[run_id]} cp USING gone WHERE cp.claim_id = gone.claim_id"
+            )
+    for run_id, name in payments.items():
+        if run_id not in current:
+            conn.exec_driver_sql(f"DROP TABLE {name}")
 
 
 #: PostgreSQL: connections that fill a run's claim_state table at once, and the rows that make
@@ -286,6 +323,16 @@ def _write_state(conn: sa.Connection, run_id: int, rows: pl.DataFrame, on_batch:
             cleanup.exec_driver_sql(f"DROP TABLE IF EXISTS {part}")
         raise
     conn.exec_driver_sql(f"ALTER TABLE claim_state ATTACH PARTITION {part} FOR VALUES IN ({int(run_id)})")
+
+
+def _attach_payments(conn: sa.Connection, run_id: int) -> None:
+    """PostgreSQL: the run's claim_payments table (``write_payments``) made a partition. Its CHECK
+    spares the scan of its rows and its key becomes the partition's: no more than catalog work,
+    under a lock on claim_payments that its readers pass."""
+    if is_postgres(conn):
+        conn.exec_driver_sql(
+            f"ALTER TABLE claim_payments ATTACH PARTITION {_payments_partition(run_id)} FOR VALUES IN ({int(run_id)})"
+        )
 
 
 def start(engine: sa.Engine, as_of: date, portfolio: str | None) -> int:
@@ -357,6 +404,7 @@ def store_state(
         _write_state(conn, run_id, rows, on_batch)
         if stored is None:
             write_payments(conn, run_id, as_of, portfolio)
+        _attach_payments(conn, run_id)
         if portfolio is None:  # every portfolio, also one without claims, now has this run's state
             conn.execute(sa.update(Portfolio.__table__).values(current_run_id=run_id))
         else:

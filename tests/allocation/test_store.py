@@ -464,10 +464,13 @@ def test_a_run_keeps_each_claims_payments_and_allocation_decides_the_same_on_the
     every = decide(replace(book, inputs=full), strategy, DAY)
     assert done.allocation.decisions.equals(every.decisions)
 
-    # a second run of one portfolio: its claims' rows are the new run's, the other's stay
+    # a second run of one portfolio: its claims' rows are the new run's (the shared run's are
+    # deleted), the other's stay
     first_run = kept[1]["run_id"]
     runs_service.run(store=store, as_of=DAY, portfolio="P1", allow_stale_rates=True)
-    runs = {r["claim_id"]: r["run_id"] for r in _kept(store).iter_rows(named=True)}
+    now = _kept(store)
+    runs = {r["claim_id"]: r["run_id"] for r in now.iter_rows(named=True)}
+    assert now.height == len(runs) == 5
     assert {runs[c] for c in (1, 2, 3)} != {first_run} and {runs[8], runs[9]} == {first_run}
     lean = allocation_store.read_inputs(store, DAY)
     assert claim_frame(lean, DAY).sort("claim_id").equals(claim_frame(full, DAY).sort("claim_id"))

@@ -3,8 +3,10 @@ moments (seeded), on SQLite and PostgreSQL, and after each kill every invariant 
 
 - the store is as it was before the command (same digest) or holds the command's new state whole;
 - no orphan rows (claims without a portfolio, events without a claim, debtors without a claim,
-  claim_state rows no portfolio points at, runs still ``running`` once the next command recovered);
-- no orphan tables (staging tables, unattached claim_state partitions) and every index back;
+  claim_state and claim_payments rows no portfolio points at, runs still ``running`` once the next
+  command recovered);
+- no orphan tables (staging tables, unattached claim_state or claim_payments partitions) and every
+  index back;
 - no files left once the next command cleaned (private folders, partial outputs), and nothing
   ever in the shared temporary folder;
 - a report for every committed ingest (its files, or its reject lines kept in the store);
@@ -167,10 +169,10 @@ def digest(engine: sa.Engine) -> str:
 
 
 def shape(engine_or_conn: sa.Engine | sa.Connection) -> tuple[set, dict]:
-    """The store's tables and each table's indexes (partitions of claim_state aside)."""
+    """The store's tables and each table's indexes (partitions of claim_state and claim_payments aside)."""
     inspector = sa.inspect(engine_or_conn)
     tables = set(inspector.get_table_names())
-    base = {t for t in tables if not t.startswith("claim_state_run_")}
+    base = {t for t in tables if not t.startswith(("claim_state_run_", "claim_payments_run_"))}
     return tables, {t: sorted(i["name"] for i in inspector.get_indexes(t)) for t in sorted(base)}
 
 
@@ -192,6 +194,9 @@ def check_store(engine: sa.Engine, reference: tuple[set, dict], tally: Tally, re
             "(SELECT 1 FROM debtors d WHERE d.debtor_id = k.debtor_id)",
             "claim_state rows no portfolio points at": "SELECT count(*) FROM claim_state s WHERE NOT EXISTS "
             "(SELECT 1 FROM portfolios p WHERE p.portfolio_id = s.portfolio_id AND p.current_run_id = s.run_id)",
+            "claim_payments rows no portfolio points at": "SELECT count(*) FROM claim_payments cp WHERE NOT EXISTS "
+            "(SELECT 1 FROM claims c JOIN portfolios p ON p.portfolio_id = c.portfolio_id "
+            "WHERE c.claim_id = cp.claim_id AND p.current_run_id = cp.run_id)",
             "runs still marked running": "SELECT count(*) FROM engine_runs WHERE status = 'running'",
             "portfolios pointing at a run that did not succeed": "SELECT count(*) FROM portfolios p JOIN engine_runs r "
             "ON r.run_id = p.current_run_id WHERE r.status <> 'succeeded'",
@@ -204,7 +209,7 @@ def check_store(engine: sa.Engine, reference: tuple[set, dict], tally: Tally, re
             attached = set(
                 conn.exec_driver_sql(
                     "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                    "WHERE i.inhparent = 'claim_state'::regclass"
+                    "WHERE i.inhparent IN ('claim_state'::regclass, 'claim_payments'::regclass)"
                 ).scalars()
             )
         tally.check(

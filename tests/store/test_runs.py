@@ -40,6 +40,38 @@ def stored_rows(engine) -> int:
         return conn.exec_driver_sql("SELECT count(*) FROM claim_state").scalar()
 
 
+def kept_payments(engine) -> pl.DataFrame:
+    """claim_payments' rows by claim and run, with each claim's portfolio."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT cp.run_id, cp.claim_id, c.portfolio_id, cp.payments, cp.last_paid, cp.paid_since "
+            "FROM claim_payments cp JOIN claims c ON c.claim_id = cp.claim_id ORDER BY cp.claim_id, cp.run_id"
+        ).all()
+    columns = ["run_id", "claim_id", "portfolio_id", "payments", "last_paid", "paid_since"]
+    return pl.DataFrame([tuple(r) for r in rows], schema=columns, orient="row")
+
+
+def payments_tables(engine) -> list[tuple[str, bool]]:
+    """PostgreSQL: each run's claim_payments table and whether it is attached (SQLite: none)."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.exec_driver_sql(
+                "SELECT relname, relispartition FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+                "AND relkind = 'r' AND relname ~ '^claim_payments_run_' ORDER BY relname"
+            )
+        ]
+
+
+def attached(engine, *run_ids: int) -> list[tuple[str, bool]]:
+    """What ``payments_tables`` is when the runs' tables, and only they, are attached."""
+    if engine.dialect.name != "postgresql":
+        return []
+    return sorted((f"claim_payments_run_{r}", True) for r in run_ids)
+
+
 def test_the_stored_state_is_the_engines_answer(loaded, portfolio):
     record = run(loaded, AS_OF, allow_stale_rates=True)
     expected = pl.from_arrow(compute_state(*portfolio, AS_OF, allow_stale_rates=True))
@@ -70,6 +102,74 @@ def test_a_portfolio_run_replaces_only_that_portfolio(loaded, portfolio):
     assert state.height == 600 and stored_rows(loaded) == 600
     with pytest.raises(StoreError, match="not in the store"):
         run(loaded, AS_OF, portfolio="NO-SUCH", allow_stale_rates=True)
+
+
+def test_only_the_current_runs_payments_are_kept(loaded):
+    first = run(loaded, AS_OF, allow_stale_rates=True)
+    kept = kept_payments(loaded)
+    assert kept.height > 0 and set(kept["run_id"]) == {first.run_id}
+    assert payments_tables(loaded) == attached(loaded, first.run_id)
+    second = run(loaded, AS_OF, allow_stale_rates=True)
+    again = kept_payments(loaded)
+    assert set(again["run_id"]) == {second.run_id}  # the first run's rows are gone
+    assert again.drop("run_id").equals(kept.drop("run_id"))  # the same claims' payments
+    assert payments_tables(loaded) == attached(loaded, second.run_id)
+
+
+def test_each_portfolio_keeps_the_payments_of_the_run_it_points_at(loaded, portfolio):
+    one, other = sorted(set(portfolio[0]["portfolio_id"]))[:2]
+    shared = run(loaded, AS_OF, allow_stale_rates=True)
+    paying = kept_payments(loaded).drop("run_id")
+
+    def runs_by_portfolio() -> dict[str, set[int]]:
+        kept = kept_payments(loaded)
+        assert kept["claim_id"].is_unique().all() and kept.drop("run_id").equals(paying)  # one row per paying claim
+        return {p: set(g["run_id"]) for (p,), g in kept.group_by("portfolio_id")}
+
+    ours = run(loaded, AS_OF, portfolio=one, allow_stale_rates=True)  # over the run it shared
+    by_portfolio = runs_by_portfolio()
+    assert by_portfolio.pop(one) == {ours.run_id} and set().union(*by_portfolio.values()) == {shared.run_id}
+    assert payments_tables(loaded) == attached(loaded, shared.run_id, ours.run_id)
+
+    theirs = run(loaded, AS_OF, portfolio=other, allow_stale_rates=True)
+    again = run(loaded, AS_OF, portfolio=one, allow_stale_rates=True)  # its previous run goes whole
+    by_portfolio = runs_by_portfolio()
+    assert by_portfolio.pop(one) == {again.run_id} and by_portfolio.pop(other) == {theirs.run_id}
+    assert set().union(*by_portfolio.values()) == {shared.run_id}
+    assert payments_tables(loaded) == attached(loaded, shared.run_id, theirs.run_id, again.run_id)
+
+    every = run(loaded, AS_OF, allow_stale_rates=True)
+    assert set(runs_by_portfolio()) == set(paying["portfolio_id"])
+    assert set(kept_payments(loaded)["run_id"]) == {every.run_id}
+    assert payments_tables(loaded) == attached(loaded, every.run_id)
+
+
+def test_a_store_at_0019_keeps_only_its_current_payments_through_the_upgrade_and_back(loaded, portfolio):
+    from alembic import command
+
+    from engine.store.database import alembic_config, head_revision, revision, upgrade_schema
+
+    old = run(loaded, AS_OF, allow_stale_rates=True)
+    shared = run(loaded, AS_OF, allow_stale_rates=True)
+    ours = run(loaded, AS_OF, portfolio=sorted(set(portfolio[0]["portfolio_id"]))[0], allow_stale_rates=True)
+    current = kept_payments(loaded)
+    command.downgrade(alembic_config(loaded), "0019")
+    assert kept_payments(loaded).equals(current) and payments_tables(loaded) == []  # one table again
+    columns = "claim_id, payments, last_paid, payments_before, last_paid_before, paid_since"
+    with loaded.begin() as conn:  # what runs before 0020 left: a superseded run's rows, and the shared run's of ours
+        for run_id, of in ((old.run_id, shared.run_id), (shared.run_id, ours.run_id)):
+            conn.exec_driver_sql(
+                f"INSERT INTO claim_payments (run_id, {columns}) SELECT {run_id}, {columns} FROM claim_payments "
+                f"WHERE run_id = {of}"
+            )
+    assert kept_payments(loaded).height > current.height
+    upgrade_schema(loaded)
+    assert revision(loaded) == head_revision()
+    assert kept_payments(loaded).equals(current)
+    assert payments_tables(loaded) == attached(loaded, shared.run_id, ours.run_id)
+    latest = run(loaded, AS_OF, allow_stale_rates=True)
+    assert set(kept_payments(loaded)["run_id"]) == {latest.run_id}
+    assert payments_tables(loaded) == attached(loaded, latest.run_id)
 
 
 def test_an_error_while_writing_leaves_the_previous_state(loaded, monkeypatch):
@@ -116,8 +216,9 @@ KILLER = textwrap.dedent(
 
 
 def test_a_run_killed_with_sigkill_midway_leaves_the_previous_state(loaded, store_url):
-    run(loaded, AS_OF, allow_stale_rates=True)
+    first = run(loaded, AS_OF, allow_stale_rates=True)
     before = runs.read_state(loaded)
+    payments = kept_payments(loaded)
     killed = subprocess.run([sys.executable, "-c", KILLER, store_url], capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert runs.read_state(loaded).equals(before)  # readable at once, before any recovery
@@ -127,6 +228,12 @@ def test_a_run_killed_with_sigkill_midway_leaves_the_previous_state(loaded, stor
     dead = runs.runs_list(loaded)[0]
     assert dead.status == "failed" and dead.error == runs.INTERRUPTED
     assert stored_rows(loaded) == before.height
+    assert kept_payments(loaded).equals(payments) and payments_tables(loaded) == attached(loaded, first.run_id)
+    if loaded.dialect.name == "postgresql":  # a run's table never attached (its transaction takes it with it)
+        with loaded.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE claim_payments_run_999 (LIKE claim_payments)")
+        runs.recover(loaded)
+        assert payments_tables(loaded) == attached(loaded, first.run_id)
     assert run(loaded, LATER, allow_stale_rates=True).status == "succeeded"
     assert set(runs.read_state(loaded)["as_of"]) == {LATER}
 
