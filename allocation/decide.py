@@ -60,6 +60,23 @@ DECISION_SCHEMA = {
     "balance": pl.Int64,
     "days_past_due": pl.Int32,
 }
+#: the claim frame's columns deciding reads once each claim's rule is found (the legal order and
+#: the pools: the others only the segments and rules read)
+DECIDING_COLUMNS = (
+    "claim_id",
+    "segment",
+    "score",
+    "recovery",
+    "side",
+    "hold",
+    "epu_allowed",
+    "balance",
+    "days_past_due",
+    "limitation",
+    "limitation_date",
+    "postal_code",
+    "debtor_kind",
+)
 OPEN_SCHEMA = {
     "placement_id": pl.Int64,
     "claim_id": pl.Int64,
@@ -315,8 +332,12 @@ def decide(book: Book, strategy: Strategy, day: date, *, keep_frame: bool = Fals
         first = pl.when(pl.col("side") == side).then(rule_index(chosen, day).cast(pl.Int64) + offset).otherwise(first)
         offset += len(chosen.rules)
     rules = pl.concat([_rule_table(chosen, side) for side, chosen in sides]).drop("side")
+    rule_rows = frame.select(first).to_series()
+    if not keep_frame:  # the rules have read what they read: only what deciding still needs is kept
+        frame = frame.select(DECIDING_COLUMNS)
     decided = joined_left(frame, kept.select("claim_id", kept_agency="agency_id", kept_queue="queue"), "claim_id")
-    decided = decided.with_columns(rules.select(pl.all().gather(decided.select(first).to_series())))
+    del frame
+    decided = decided.with_columns(rules.select(pl.all().gather(rule_rows)))
     decided = decided.with_columns(
         strategy=pl.when(pl.col("side") == CHALLENGER)
         .then(pl.lit(strategy.challenger.sha256 if strategy.challenger else None))
@@ -377,14 +398,19 @@ def decide(book: Book, strategy: Strategy, day: date, *, keep_frame: bool = Fals
 def _legal_order(decided: pl.DataFrame) -> pl.DataFrame:
     """Each legal queue in order (limitation-window claims first, by limitation date, then by
     balance); a rule's daily limit takes the first ones, the others are left (queue full)."""
-    legal = decided.filter(pl.col("action") == ActionKind.LEGAL.value).select(
-        "claim_id",
-        "queue",
-        "rule",
-        "daily_limit",
-        "limitation_date",
-        "balance",
-        _window=(pl.col("limitation") == "window").cast(pl.Int8),
+    legal = (
+        decided.select(
+            "claim_id",
+            "queue",
+            "rule",
+            "daily_limit",
+            "limitation_date",
+            "balance",
+            _window=(pl.col("limitation") == "window").cast(pl.Int8),
+            _legal=pl.col("action") == ActionKind.LEGAL.value,
+        )
+        .filter("_legal")
+        .drop("_legal")
     )
     ordered = legal.sort(
         ["_window", "limitation_date", "balance", "claim_id"], descending=[True, False, True, False], nulls_last=True
@@ -442,8 +468,11 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
         .group_by("claim_id")
         .agg(excluded=pl.col("bit").sum())
     )
-    placed_ones = decided.filter(placing).select(
-        "claim_id", "pool", "balance", "recovery", "postal_code", "debtor_kind"
+    # the columns first, then the rows (filtering the wide frame would copy every column)
+    placed_ones = (
+        decided.select("claim_id", "pool", "balance", "recovery", "postal_code", "debtor_kind", _placing=placing)
+        .filter("_placing")
+        .drop("_placing")
     )
     candidates = (
         placed_ones.with_columns(excluded["excluded"].gather(rows_of(placed_ones["claim_id"], excluded["claim_id"])))
