@@ -136,7 +136,7 @@ def joined_left(frame: pl.DataFrame, other: pl.DataFrame, on: str) -> pl.DataFra
 
 def segmented(strategy: Strategy):
     def segment_of(frame: pl.DataFrame, day: date) -> pl.DataFrame:
-        return frame.with_columns(segment=strategy.segment_expr(day))
+        return frame.with_columns(segment=strategy.segment_expr(day).cast(pl.Categorical))
 
     return segment_of
 
@@ -164,7 +164,7 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
     frame = frame.with_columns(
         pl.col("score").fill_null(book_values["pay_share"]),
         pl.col("recovery").fill_null(book_values["recovery"]),
-        hold=hold,
+        hold=hold.cast(pl.Categorical),  # categorical: 4 bytes a claim, and what it meets stays categorical
         limitation=limitation_status(day, settings.limitation_window_days).cast(pl.Categorical),
         epu_allowed=pl.col("national_id_ok") & (pl.col("due_date") >= epu_since),
     ).with_columns(
@@ -252,7 +252,7 @@ def _recalls(frame: pl.DataFrame, book: Book, strategy: Strategy, day: date) -> 
     last_activity = pl.max_horizontal(pl.col("placed_on"), pl.col("last_paid").fill_null(pl.col("placed_on")))
     reason = (
         pl.when(pl.col("hold").is_not_null())
-        .then(pl.lit(f"{RecallReason.HOLD}:") + pl.col("hold"))
+        .then(pl.lit(f"{RecallReason.HOLD}:") + pl.col("hold").cast(pl.String))
         .when(pl.col("balance") <= 0)
         .then(pl.lit(RecallReason.PAID.value))
         .when(pl.col("agency_active").not_())
@@ -335,7 +335,15 @@ def decide(book: Book, strategy: Strategy, day: date, *, keep_frame: bool = Fals
     rule_rows = frame.select(first).to_series()
     if not keep_frame:  # the rules have read what they read: only what deciding still needs is kept
         frame = frame.select(DECIDING_COLUMNS)
-    decided = joined_left(frame, kept.select("claim_id", kept_agency="agency_id", kept_queue="queue"), "claim_id")
+    decided = joined_left(
+        frame,
+        kept.select(
+            "claim_id",
+            kept_agency=pl.col("agency_id").cast(pl.Categorical),
+            kept_queue=pl.col("queue").cast(pl.Categorical),
+        ),
+        "claim_id",
+    )
     del frame
     decided = decided.with_columns(rules.select(pl.all().gather(rule_rows)))
     decided = decided.with_columns(
@@ -502,7 +510,7 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
     names = dict(enumerate(agencies["agency_id"].to_list()))
     placed = candidates.select(
         "claim_id", pl.arange(1, candidates.height + 1, dtype=pl.Int64).alias("_priority")
-    ).with_columns(_agency=pl.Series(chosen).replace_strict(names, default=None, return_dtype=pl.String))
+    ).with_columns(_agency=pl.Series(chosen).replace_strict(names, default=None, return_dtype=pl.Categorical))
     out = joined_left(decided, placed, "claim_id")
     full = placing & pl.col("_agency").is_null()
     return out.with_columns(
