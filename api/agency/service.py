@@ -49,9 +49,10 @@ def balance(*, store: sa.Engine, caller: Caller, claim_id: int, as_of: date, all
     """A claim's balance as of ``as_of``, computed by the engine from the store's claim and every
     event stored up to this moment (an event posted a second ago included)."""
     from api.claims.service import state_of_rows
+    from engine.store.database import read
 
-    with store.connect() as conn:  # the placement, the claim and its events: one query, one round trip
-        found = claims_repository.claim_and_events(conn, claim_id, placed_with=caller.agency_id)
+    # the placement, the claim and its events: one statement, one round trip
+    found = read(store, lambda conn: claims_repository.claim_and_events(conn, claim_id, placed_with=caller.agency_id))
     return state_of_rows(found=found, claim_id=claim_id, as_of=as_of, allow_stale_rates=allow_stale_rates)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -23,6 +26,11 @@ SQLITE_BUSY_SECONDS = 60
 MIGRATION_LOCK_KEY = 0x636573735F6462
 #: the tables `cession db status` counts
 COUNTED = ("portfolios", "claims", "events", "claim_state", "engine_runs")
+#: a pooled PostgreSQL connection idle longer than this is pinged before it is used again (a
+#: connection in steady use is not: that ping was a round trip on every request of the HTTP API)
+PING_IDLE_SECONDS = 1.0
+
+T = TypeVar("T")
 
 
 class StoreError(InputError):
@@ -83,7 +91,56 @@ def engine_at(url: str) -> sa.Engine:
     from engine.store.lock_holders import application_name
 
     # the server's view of each connection names the command (a waiting command says who holds a lock)
-    return sa.create_engine(url, pool_pre_ping=True, connect_args={"application_name": application_name()})
+    engine = sa.create_engine(url, connect_args={"application_name": application_name()})
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Check a pooled connection before it is used again if it sat idle for ``PING_IDLE_SECONDS``
+    or more (a server restarted, an idle connection cut): a dead one is replaced before anyone
+    uses it. SQLAlchemy's ``pool_pre_ping`` pings on every checkout, which cost two round trips
+    (BEGIN, SELECT 1) and a ROLLBACK on every request of the HTTP API. A connection that dies
+    while in steady use fails its statement instead: the pool then renews all its connections,
+    and ``read`` runs a read again on a new one (a write's transaction fails whole, and an
+    Idempotency-Key makes the client's retry safe)."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return  # a new connection, or one in steady use
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+            dbapi_connection.rollback()
+        except engine.dialect.loaded_dbapi.Error as e:
+            if engine.dialect.is_disconnect(e, dbapi_connection, None):
+                # the pool drops this connection and checks out another (SQLAlchemy's PoolEvents.checkout)
+                raise sa.exc.DisconnectionError(f"a pooled connection was dead: {e}") from e
+            raise
+
+
+def read(engine: sa.Engine, query: Callable[[sa.Connection], T]) -> T:
+    """``query(conn)``: a read of one statement (a consistent view by itself), on PostgreSQL in
+    autocommit (no BEGIN and no ROLLBACK round trip around it), run once more on a new connection
+    if the one taken turned out dead (the pool then renews its connections)."""
+    try:
+        return _read_once(engine, query)
+    except sa.exc.DBAPIError as e:
+        if not e.connection_invalidated:
+            raise
+    return _read_once(engine, query)
+
+
+def _read_once(engine: sa.Engine, query: Callable[[sa.Connection], T]) -> T:
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        return query(conn)
 
 
 def alembic_config(engine: sa.Engine) -> Config:

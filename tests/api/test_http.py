@@ -234,6 +234,30 @@ def test_a_balance_includes_the_payment_posted_a_second_ago(client, book):
     assert after["as_of"] == TODAY.isoformat() and isinstance(after["total_due"], str)
 
 
+def test_a_balance_is_served_when_the_pool_s_connections_were_killed(client, book, store, monkeypatch):
+    """No ping before each use any more (engine/store/database.py): a balance on a connection that
+    died in steady use (a database restart) is read again on a new one, never a 500."""
+    if store.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's pooled connections")
+    from engine.store import database
+    from engine.store.lock_holders import application_name
+
+    monkeypatch.setattr(database, "PING_IDLE_SECONDS", 3600.0)
+    path = "/v1/agency/claims/1/balance"
+    first = client.get(path, headers=book["A"]).json()
+    admin = sa.create_engine(store.url)  # not the store's pool: its connections are the ones to kill
+    with admin.connect() as conn:
+        killed = conn.exec_driver_sql(  # this process's idle connections (the pool's) die
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND state = 'idle' AND application_name = %(name)s",
+            {"name": application_name()},
+        ).scalar_one()
+    admin.dispose()
+    assert killed >= 1
+    answer = client.get(path, headers=book["A"])
+    assert answer.status_code == 200 and answer.json() == first
+
+
 def test_a_write_and_a_read_of_personal_data_are_audited(client, book, store):
     post(client, book["A"], [payment("p1")])
     client.get("/v1/claims/1", headers=book["analyst"])
