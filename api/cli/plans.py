@@ -189,6 +189,8 @@ def _print_plan(plan: dict) -> None:
         facts.append("rest written off if kept on time")
     if plan["write_off_event_id"] is not None:
         facts.append(f"write-off event {plan['write_off_event_id']}")
+    if plan["replaced_by"] is not None:
+        facts.append(f"replaced by plan {plan['replaced_by']} (final)")
     formats.facts(console.out, facts)
     columns = [
         formats.Column("no.", "right"),
@@ -254,7 +256,7 @@ def plans_list(
         [
             str(p["plan_id"]),
             str(p["claim_id"]),
-            p["status"],
+            p["status"] if p["replaced_by"] is None else f"{p['status']}, replaced by {p['replaced_by']}",
             p["status_on"],
             _money(p["total"]),
             _money(p["paid"]),

@@ -871,6 +871,8 @@ class PaymentPlan(Base):
     agency_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agencies.agency_id"))
     note: Mapped[str | None] = mapped_column(sa.String(500))
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    #: the plan made next on the claim: this one is then final as it stood (never decided anew)
+    replaced_by: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(sa.String(100))
 
@@ -934,6 +936,8 @@ class Settlement(Base):
     agency_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agencies.agency_id"))
     note: Mapped[str | None] = mapped_column(sa.String(500))
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    #: the offer made next on the claim: this one is then final as it stood (never decided anew)
+    replaced_by: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(sa.String(100))
 

@@ -80,6 +80,17 @@ def _open_one(conn: sa.Connection, table: str, key: str, claim_id: int, status: 
     ).scalar()
 
 
+def _replaces(conn: sa.Connection, table: str, key: str, claim_id: int, row_id: int) -> None:
+    """The earlier plans (or offers) of ``claim_id`` replaced by ``row_id``, just made: final as
+    they stand from now on (``_open_where``), whatever payments come in late or whatever day an
+    update is for. A broken plan mended by a late payment would otherwise be active again beside
+    the one made after it."""
+    conn.execute(
+        sa.text(f"UPDATE {table} SET replaced_by = :r WHERE claim_id = :c AND {key} < :r AND replaced_by IS NULL"),
+        {"r": row_id, "c": claim_id},
+    )
+
+
 def _post_event(conn: sa.Connection, claim_id: int, day: date, kind: EventKind, source: str, key: str) -> int:
     """One event (no amount), stored once under ``key``; its id."""
     events = Event.__table__
@@ -134,6 +145,7 @@ def create_plan(engine: sa.Engine, terms: PlanTerms, *, who: str | None = None) 
             )
             .returning(plans.c.plan_id)
         ).scalar_one()
+        _replaces(conn, "payment_plans", "plan_id", terms.claim_id, plan_id)
         conn.execute(
             sa.insert(PlanInstalment.__table__),
             [{"plan_id": plan_id, "number": i.number, "due_on": i.due_on, "amount": i.amount} for i in schedule],
@@ -255,6 +267,7 @@ def create_settlement(
             },
             who,
         )
+        _replaces(conn, "settlements", "settlement_id", claim_id, settlement_id)
     return settlement_id
 
 
@@ -379,6 +392,7 @@ PLAN_ROW = {
     "agency_id": pl.String,
     "note": pl.String,
     "cancel_reason": pl.String,
+    "replaced_by": pl.Int64,
 }
 SETTLEMENT_ROW = {
     "settlement_id": pl.Int64,
@@ -394,6 +408,7 @@ SETTLEMENT_ROW = {
     "agency_id": pl.String,
     "note": pl.String,
     "cancel_reason": pl.String,
+    "replaced_by": pl.Int64,
 }
 PROMISE_ROW = {
     "promise_id": pl.Int64,
@@ -558,10 +573,13 @@ def _open_where(name: str, portfolio: str | None) -> tuple[str, dict]:
     """The condition on the rows of table ``name`` (``TABLES``) begun by ``:as_of`` (of
     ``:portfolio``) that the update decides anew: the open ones, and those that failed (broken,
     lapsed) on or after ``:settle_from`` (payments dated before the day they failed may still come
-    in: a bank's statement is late); their own parameter names, so that the three selections can
-    be joined in one statement."""
+    in: a bank's statement is late), unless a later plan or offer replaced them (``replaced_by``:
+    then they are final); their own parameter names, so that the three selections can be joined in
+    one statement."""
     table, _, status, failed, since = TABLES[name]
     sql = f"{since} <= :as_of AND (status = :{table}_open OR (status = :{table}_failed AND status_on >= :settle_from))"
+    if table != "promises":  # a claim may have many promises open at once: none replaces another
+        sql += " AND replaced_by IS NULL"
     params = {f"{table}_open": status, f"{table}_failed": failed}
     if portfolio is not None:
         sql += " AND claim_id IN (SELECT claim_id FROM claims WHERE portfolio_id = :portfolio)"

@@ -301,3 +301,52 @@ def test_payments_that_come_in_late_mend_a_plan_broken_for_want_of_them(book):
     pay(book, 1, D(2026, 2, 27), 50_000)
     update(book, D(2026, 3, 31) + timedelta(days=SETTLE_DAYS + 1))
     assert stored(book, made["plan_id"])["status"] == "broken"
+
+
+def test_a_plan_replaced_by_a_later_one_stays_as_it_stood(book):
+    """The plan broke for want of payments not loaded yet, and a new plan was signed: the old one is
+    replaced (``replaced_by``) and final. The late payments then mend nothing, and an update for a
+    day before it broke leaves it broken: never two active plans of one claim. The same for an
+    offer lapsed and made again."""
+    first = standard(book)
+    update(book, D(2026, 2, 10))
+    assert stored(book, first["plan_id"])["status"] == "broken"
+    second = standard(book, signed_on=D(2026, 2, 11), first_due=D(2026, 3, 31), down_payment=0)
+    assert stored(book, first["plan_id"])["replaced_by"] == second["plan_id"]
+    assert stored(book, second["plan_id"])["replaced_by"] is None
+    pay(book, 1, SIGNED, 15_000)  # what would have mended the first plan
+    pay(book, 1, D(2026, 1, 30), 25_000)
+    for day in (D(2026, 2, 12), D(2026, 1, 31)):  # the day's update, then one for a day before it broke
+        update(book, day)
+        assert (stored(book, first["plan_id"])["status"], stored(book, first["plan_id"])["status_on"]) == (
+            "broken",
+            "2026-02-10",
+        )
+        assert stored(book, second["plan_id"])["status"] == "active"
+    offer = service.create_settlement(
+        store=book, claim_id=1, amount=10_000, pay_by=D(2026, 2, 20), offered_on=D(2026, 2, 1), today=D(2026, 12, 1)
+    )
+    update(book, D(2026, 2, 21))
+    assert service.show_settlement(store=book, settlement_id=offer["settlement_id"])["status"] == "lapsed"
+    again = service.create_settlement(
+        store=book, claim_id=1, amount=10_000, pay_by=D(2026, 3, 20), offered_on=D(2026, 2, 22), today=D(2026, 12, 1)
+    )
+    update(book, D(2026, 2, 19))  # the first offer open again as of then, had it not been replaced
+    lapsed = service.show_settlement(store=book, settlement_id=offer["settlement_id"])
+    assert (lapsed["status"], lapsed["replaced_by"]) == ("lapsed", again["settlement_id"])
+
+
+def test_the_upgrade_to_0021_marks_the_plans_made_before_another(book):
+    """Plans made before 0021 knew nothing of ``replaced_by``: the upgrade marks each plan that has
+    a later one on its claim with the next one's id; the downgrade takes the column away."""
+    from alembic import command
+
+    from engine.store.database import alembic_config, upgrade_schema
+
+    plans = [standard(book)["plan_id"]]
+    for signed in (D(2026, 2, 11), D(2026, 3, 11)):
+        service.cancel_plan(store=book, plan_id=plans[-1], on=signed)
+        plans.append(standard(book, signed_on=signed, first_due=signed + timedelta(days=30), down_payment=0)["plan_id"])
+    command.downgrade(alembic_config(book), "0020")
+    upgrade_schema(book)
+    assert [stored(book, p)["replaced_by"] for p in plans] == [plans[1], plans[2], None]
