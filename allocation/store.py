@@ -22,8 +22,8 @@ from allocation.errors import AgencyError, PlacementError
 from allocation.features import DEBTOR_SCHEMA, PAID_SCHEMA, PAYMENT_SCHEMA, PLAN_STATUS_SCHEMA, Inputs, rows_of
 from allocation.strategy import Strategy
 from engine.domain import PAYMENTS_HORIZON_DAYS, AgencyChange
-from engine.store import changes
-from engine.store.bulk import is_postgres, read_frame, read_snapshot, write_frame
+from engine.store import changes, copies
+from engine.store.bulk import is_postgres, read_frame, snapshot_reads, write_frame
 from engine.store.database import StoreError
 from engine.store.models import Agency, AllocationRun, EngineRun, Placement, Portfolio
 from engine.store.models import Strategy as StrategyRow
@@ -90,6 +90,7 @@ def read_inputs(
     *,
     placed_since: date | None = None,
     every_payment: bool = False,
+    keep_copies: bool = False,
 ) -> Inputs:
     """The current claim_state (it must be as of ``as_of``), the claims, their debtors and the
     payments not reversed, read as of one moment.
@@ -97,7 +98,12 @@ def read_inputs(
     The payments: when every current run kept its claims' payments (``claim_payments``, migration
     0019) and not ``every_payment``, those per-claim facts (``Inputs.paid``) and the payments only
     of the claims with a placement open on or after ``placed_since`` (what placements brought;
-    none without it); else every payment (``Inputs.payments`` complete)."""
+    none without it); else every payment (``Inputs.payments`` complete).
+
+    The state, the claims and the debtors are read from their column copies where the store has
+    them for what this snapshot sees (engine/store/copies.py: the runs' own, and claims' and
+    debtors' of their current version), else from the tables; with ``keep_copies``, claims and
+    debtors read whole from their tables are then kept as copies for the next reader."""
     where, params = _where_portfolio(portfolio, "s")
     kept = not every_payment and _runs_kept_payments(engine, portfolio)
     state_sql = (
@@ -154,7 +160,12 @@ def read_inputs(
         " AND p.claim_id IN (SELECT c.claim_id FROM claims c WHERE 1 = 1" + where_c + ")" if portfolio else ""
     )
     reads["plans"] = (plans_sql, PLAN_READ, params)
-    frames = read_snapshot(engine, reads)
+    with snapshot_reads(engine) as read:
+        copied = _from_copies(read, reads, portfolio)
+        frames = read(reads)
+    frames |= copied.frames(frames)
+    if keep_copies:
+        copied.keep(engine, frames)
     state = frames["state"]
     if state.height == 0:
         raise StoreError("no stored claim_state: run `cession run --as-of DAY` first")
@@ -185,6 +196,94 @@ def read_inputs(
         plan_statuses(frames["plans"]),
         paid=paid,
     ).joined_only()
+
+
+#: claim_state's columns in its copies (engine/store/runs.py ``store_state``) that allocation reads
+STATE_COPIED = {"portfolio_id": pl.String} | STATE_SCHEMA
+
+
+class _Copied:
+    """Which of read_inputs' reads come from column copies (``_from_copies``)."""
+
+    def __init__(self, portfolio: str | None, runs: dict[int, list[str]], versions: dict[str, int]) -> None:
+        self.portfolio, self.runs, self.versions = portfolio, runs, versions
+        self.state = False  # the state from its runs' copies
+        self.with_run = False  # the state's rows with their run_id
+        self.tables: dict[str, dict] = {}  # claims, debtors: read from a copy (schema of each)
+        self.missing: dict[str, dict] = {}  # claims, debtors: read from the table, worth keeping as copies
+
+    def frames(self, read: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+        """The frames read from copies, as the table reads would give them."""
+        found = {}
+        if self.state:
+            parts = []
+            for run_id, frame in copies.frames(read.pop("copy_state"), list(STATE_COPIED)).items():
+                mine = pl.col("portfolio_id").cast(pl.String).is_in(self.runs[run_id])
+                frame = frame.filter(mine).drop("portfolio_id")
+                parts.append(frame.with_columns(run_id=pl.lit(run_id, pl.Int64)) if self.with_run else frame)
+            found["state"] = pl.concat(parts)
+        for name, schema in self.tables.items():
+            (frame,) = copies.frames(read.pop(f"copy_{name}"), list(schema)).values()
+            frame = frame.select(pl.col(c).cast(t) for c, t in schema.items())
+            if name == "claims" and self.portfolio is not None:
+                frame = frame.filter(pl.col("portfolio_id").cast(pl.String) == self.portfolio)
+            found[name] = frame
+        return found
+
+    def keep(self, engine: sa.Engine, frames: dict[str, pl.DataFrame]) -> None:
+        """The claims and debtors read whole from their tables kept as the copies of their version."""
+        for name in self.missing:
+            copies.keep(engine, name, self.versions[name], frames[name])
+
+
+def _from_copies(read, reads: dict, portfolio: str | None) -> _Copied:
+    """``reads`` (read_inputs') changed to read the state, the claims and the debtors from their
+    column copies where the snapshot has them, with what ``_Copied.frames`` needs to make the same
+    frames of them."""
+    where = " AND p.portfolio_id = :portfolio" if portfolio else ""
+    params = {"portfolio": portfolio} if portfolio else None
+    first = read(
+        {
+            "current": (
+                f"SELECT p.portfolio_id, p.current_run_id FROM portfolios p WHERE p.current_run_id IS NOT NULL{where}",
+                {"portfolio_id": pl.String, "current_run_id": pl.Int64},
+                params,
+            ),
+            "copies": (
+                "SELECT source, version, column_name FROM column_copies",
+                {"source": pl.String, "version": pl.Int64, "column_name": pl.String},
+                None,
+            ),
+            "versions": (
+                "SELECT table_name, version FROM table_versions",
+                {"table_name": pl.String, "version": pl.Int64},
+                None,
+            ),
+        }
+    )
+    runs: dict[int, list[str]] = {}
+    for portfolio_id, run_id in first["current"].iter_rows():
+        runs.setdefault(run_id, []).append(portfolio_id)
+    have: dict[tuple[str, int], set[str]] = {}
+    for source, version, column in first["copies"].iter_rows():
+        have.setdefault((source, version), set()).add(column)
+    copied = _Copied(portfolio, runs, dict(first["versions"].iter_rows()))
+    state_columns = list(STATE_COPIED)
+    if runs and all(set(state_columns) <= have.get(("claim_state", r), set()) for r in runs):
+        copied.state = True
+        copied.with_run = "run_id" in reads.pop("state")[1]
+        reads["copy_state"] = (copies.read_query("claim_state", list(runs), state_columns), copies.READ_SCHEMA, None)
+    for name, schema in (("claims", CLAIM_SCHEMA), ("debtors", DEBTOR_READ)):
+        version = copied.versions.get(name)
+        if version is None:
+            continue
+        if set(schema) <= have.get((name, version), set()):
+            copied.tables[name] = schema
+            reads.pop(name)
+            reads[f"copy_{name}"] = (copies.read_query(name, [version], list(schema)), copies.READ_SCHEMA, None)
+        elif portfolio is None:
+            copied.missing[name] = schema
+    return copied
 
 
 def _runs_kept_payments(engine: sa.Engine, portfolio: str | None) -> bool:

@@ -48,11 +48,15 @@ def _strategy(path: Path | None) -> Strategy:
     return loaded
 
 
-def _book(store: sa.Engine, chosen: Strategy, as_of: date, portfolio: str | None = None) -> tuple[Book, pl.DataFrame]:
+def _book(
+    store: sa.Engine, chosen: Strategy, as_of: date, portfolio: str | None = None, *, keep_copies: bool = False
+) -> tuple[Book, pl.DataFrame]:
+    """What deciding needs; with ``keep_copies``, the claims and debtors read from their tables are
+    kept as column copies for the next allocation (engine/store/copies.py; not by a dry run)."""
     settings = chosen.settings
     # the payments of the claims placed since then: what the placements brought (performance, sides)
     since = allocation_store.placements_since(as_of, settings.no_replacement_days, settings.performance_days)
-    inputs = allocation_store.read_inputs(store, as_of, portfolio, placed_since=since)
+    inputs = allocation_store.read_inputs(store, as_of, portfolio, placed_since=since, keep_copies=keep_copies)
     open_, recalled, recent = allocation_store.book_placements(
         store, as_of, settings.no_replacement_days, settings.performance_days
     )
@@ -85,7 +89,7 @@ def allocate(
     started = time.perf_counter()
     pools.warm_up()  # numba loads while the store is read
     chosen = _strategy(strategy_path)
-    book, recent = _book(store, chosen, as_of, portfolio)
+    book, recent = _book(store, chosen, as_of, portfolio, keep_copies=not dry_run)
     allocation = decide(book, chosen, as_of)
     summary = allocation_store.summarise(allocation)
     sides = None

@@ -375,3 +375,21 @@ def read_snapshot(
         return dict(map(read, queries.items()))
     with ThreadPoolExecutor(max_workers=len(queries)) as pool:
         return dict(pool.map(read, queries.items()))
+
+
+@contextmanager
+def snapshot_reads(engine: sa.Engine) -> Iterator[Callable[[dict], dict[str, pl.DataFrame]]]:
+    """A reader of ``read_snapshot``'s queries that reads as of one moment however many times it is
+    called in the block (a small read first that decides what the large ones are, say).
+    PostgreSQL: one exported snapshot; SQLite: one read transaction."""
+    if engine.dialect.name == "postgresql":
+        with exported_snapshot(engine) as snapshot:
+            yield lambda queries: read_snapshot(engine, queries, snapshot)
+        return
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        raw.execute("BEGIN")  # deferred: a read transaction (SQLAlchemy's own begins IMMEDIATE, a write)
+        try:
+            yield lambda queries: {name: read_frame(conn, q, schema, p) for name, (q, schema, p) in queries.items()}
+        finally:
+            raw.execute("ROLLBACK")

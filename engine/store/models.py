@@ -274,6 +274,30 @@ class ClaimPayments(Base):
     paid_since: Mapped[int] = mapped_column(sa.BigInteger)  # grosz paid after ``before``
 
 
+class ColumnCopy(Base):
+    """A column of a large table's rows kept as a zstd-compressed Arrow IPC stream, for the readers
+    that take whole columns (engine/store/copies.py, migration 0022): ``source`` the table, at
+    ``version`` (claim_state: the run's id; claims and debtors: ``table_versions.version``)."""
+
+    __tablename__ = "column_copies"
+
+    source: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    column_name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    rows: Mapped[int] = mapped_column(sa.BigInteger)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
+class TableVersion(Base):
+    """How many statements have written ``table_name`` (claims, debtors): a trigger on the table
+    moves it on (migration 0022), so a copy of the table stamped with it is known to be current."""
+
+    __tablename__ = "table_versions"
+
+    table_name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
 class Agency(Base):
     """A collection agency that cases are placed with (allocation/; `cession agencies`): what it
     takes (regions by postal-code prefix, debtor kinds, a band of balances), how much at once (open

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from engine.domain import PAYMENTS_HORIZON_DAYS, RunStatus
 from engine.schema import CLAIM_STATE
+from engine.store import copies
 from engine.store.bulk import OnBatch, is_postgres, read_frame, write_frame
 from engine.store.database import StoreError
 from engine.store.models import EngineRun, Portfolio
@@ -242,6 +243,7 @@ def drop_superseded(conn: sa.Connection) -> None:
     """Remove claim_state and claim_payments rows no portfolio points at: on PostgreSQL drop a
     run's partitions once no portfolio uses it (and delete the rows of portfolios that moved on
     from a shared one)."""
+    copies.drop_superseded_state(conn)
     if not is_postgres(conn):
         conn.exec_driver_sql(SUPERSEDED.format(table="claim_state"))
         conn.exec_driver_sql(PAYMENTS_SUPERSEDED)
@@ -395,13 +397,19 @@ def store_state(
     portfolio of each row) the stored state of the run's portfolios (``portfolio``, else every
     one) and mark the run succeeded with what it computed, in one transaction: ``stored``'s, begun
     by ``storing`` with the payments written, or one of its own. ``started``
-    (``time.perf_counter``) is when the run began, for its seconds."""
+    (``time.perf_counter``) is when the run began, for its seconds. The state is also kept as a
+    column copy of the run (engine/store/copies.py), encoded while its rows are written."""
     runs = EngineRun.__table__
     frame = pl.from_arrow(state)
     rows = frame.with_columns(run_id=pl.lit(run_id, pl.Int64), portfolio_id=portfolio_ids)
     portfolios = [portfolio] if portfolio else portfolio_ids.unique().sort().to_list()
-    with engine.begin() if stored is None else nullcontext(stored.wait()) as conn:
+    with (
+        engine.begin() if stored is None else nullcontext(stored.wait()) as conn,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-copy") as pool,
+    ):
+        copy = pool.submit(copies.encoded, frame.with_columns(portfolio_id=portfolio_ids.cast(pl.Categorical)))
         _write_state(conn, run_id, rows, on_batch)
+        copies.write(conn, "claim_state", run_id, copy.result(), frame.height)
         if stored is None:
             write_payments(conn, run_id, as_of, portfolio)
         _attach_payments(conn, run_id)
