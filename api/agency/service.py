@@ -101,6 +101,43 @@ def placements(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: i
     }
 
 
+def placements_json(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: int) -> bytes:
+    """``placements`` as the response's JSON bytes. On PostgreSQL each placement comes written as
+    JSON by the database (``claims_repository.PLACED_ITEM_JSON``) and the page is joined from them:
+    a page of 1000 held a worker's GIL ~60 ms building and serialising dicts (a date callback and a
+    ``pln`` per field), delaying every other request of that worker. The same bytes either way."""
+    from api.http.responses import json_bytes
+
+    if store.dialect.name != "postgresql":
+        return json_bytes(placements(store=store, caller=caller, cursor=cursor, limit=limit))
+    if not caller.agency_id:
+        raise InputError("only an agency's key lists an agency's placements")
+    if not 1 <= limit <= PAGE_MAX:
+        raise InputError(f"limit: 1 to {PAGE_MAX}, not {limit}")
+    (after,) = cursors.decode("p", cursor, (0,))
+    agency = caller.agency_id
+    page, more = placement_page(
+        store=store,
+        caller=caller,
+        subject=f"agency:{agency}",
+        fetch=lambda conn, n: claims_repository.agency_placements(conn, agency, after, n, as_json=True),
+        limit=limit,
+    )
+    items = [r["item"] for r in page]
+    if None in items:  # a column the SQL takes as never null was null: the Python path says what
+        return json_bytes(placements(store=store, caller=caller, cursor=cursor, limit=limit))
+    next_cursor = cursors.encode("p", page[-1]["placement_id"]) if more else None
+    return page_json(items, next_cursor)
+
+
+def page_json(items: list[bytes], next_cursor: str | None) -> bytes:
+    """``{"items":[...],"next_cursor":...}`` of items already JSON, as json_bytes writes a page."""
+    import json
+
+    tail = b"null" if next_cursor is None else json.dumps(next_cursor).encode()
+    return b'{"items":[' + b",".join(items) + b'],"next_cursor":' + tail + b"}"
+
+
 def placement_item(*, r: dict) -> dict:
     money = lambda v: None if v is None else pln(v)  # noqa: E731
     balance = None

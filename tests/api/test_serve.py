@@ -65,7 +65,7 @@ def server(tmp_path, migrated_sqlite):  # noqa: F811 (the fixture)
     """Start `cession serve --workers 2` on a free port: (process, port, its worker processes)."""
     shutil.copyfile(migrated_sqlite, tmp_path / "store.db")
     port = _free_port()
-    started: list[subprocess.Popen] = []
+    started: list[tuple[subprocess.Popen, set[int]]] = []
 
     def start(workers: int = 2) -> tuple[subprocess.Popen, int, set[int]]:
         process = subprocess.Popen(
@@ -73,26 +73,32 @@ def server(tmp_path, migrated_sqlite):  # noqa: F811 (the fixture)
             cwd=ROOT,
             env=dict(os.environ, CESSION_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}"),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stderr=(tmp_path / "serve.log").open("w"),  # read by _log (a pipe no one reads could fill)
             start_new_session=True,  # the test's signals go to the parent only
         )
-        started.append(process)
+        started.append((process, set()))
         deadline = time.monotonic() + 120
         while _listening(port) < workers:
-            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+            assert process.poll() is None and time.monotonic() < deadline, _log(tmp_path)
             time.sleep(0.1)
         for _ in range(20):  # the workers answer, whichever socket a connection lands on
             assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=60).status_code == 200
-        return process, port, _descendants(process.pid)
+        pids = _descendants(process.pid)
+        started[-1][1].update(pids)
+        return process, port, pids
 
     yield start
-    for process in started:  # a failed test leaves nothing behind either
-        for pid in _alive(_descendants(process.pid)):
+    for process, pids in started:  # a failed test leaves nothing behind either
+        pids |= _descendants(process.pid)
+        for pid in _alive(pids):
             os.kill(pid, signal.SIGKILL)
         if process.poll() is None:
             process.kill()
         process.wait()
+
+
+def _log(tmp_path: Path) -> str:
+    return (tmp_path / "serve.log").read_text()
 
 
 def _ended(process: subprocess.Popen, pids: set[int], seconds: float = 60) -> int:
@@ -106,22 +112,22 @@ def _ended(process: subprocess.Popen, pids: set[int], seconds: float = 60) -> in
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_the_workers_listen_each_on_its_own_socket_and_stop_with_the_server(server, sig):
+def test_the_workers_listen_each_on_its_own_socket_and_stop_with_the_server(server, sig, tmp_path):
     process, port, pids = server()
     assert _listening(port) == 2  # one socket a worker; the parent's socket only holds the port
     assert len(pids) >= 2
     process.send_signal(sig)
     assert _ended(process, pids) == 0
     assert _listening(port) == 0
-    assert "Cession server stopped" in process.stderr.read()
+    assert "Cession server stopped" in _log(tmp_path)
 
 
-def test_a_worker_that_dies_stops_the_server_with_an_error(server):
+def test_a_worker_that_dies_stops_the_server_with_an_error(server, tmp_path):
     process, port, pids = server()
     worker = next(p for p in pids if f":{port:04X}" in _sockets_of(p))
     os.kill(worker, signal.SIGKILL)
     assert _ended(process, pids) != 0
-    assert f"worker [{worker}] ended" in process.stderr.read()
+    assert f"worker [{worker}] ended" in _log(tmp_path)
 
 
 def test_the_workers_end_when_the_server_is_killed_outright(server):
