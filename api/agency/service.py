@@ -127,10 +127,10 @@ def placements_json(*, store: sa.Engine, caller: Caller, cursor: str | None, lim
     if None in items:  # a column the SQL takes as never null was null: the Python path says what
         return json_bytes(placements(store=store, caller=caller, cursor=cursor, limit=limit))
     next_cursor = cursors.encode("p", page[-1]["placement_id"]) if more else None
-    return page_json(items, next_cursor)
+    return page_json(items=items, next_cursor=next_cursor)
 
 
-def page_json(items: list[bytes], next_cursor: str | None) -> bytes:
+def page_json(*, items: list[bytes], next_cursor: str | None) -> bytes:
     """``{"items":[...],"next_cursor":...}`` of items already JSON, as json_bytes writes a page."""
     import json
 

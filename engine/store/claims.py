@@ -58,9 +58,22 @@ def placed_with(conn: sa.Connection, claim_ids: list[int], agency_id: str) -> se
         return set()
     table = Placement.__table__
     query = sa.select(table.c.claim_id).where(
-        table.c.claim_id.in_(sorted(set(claim_ids))), table.c.agency_id == agency_id, table.c.recalled_on.is_(None)
+        _among(conn, table.c.claim_id, sorted(set(claim_ids))),
+        table.c.agency_id == agency_id,
+        table.c.recalled_on.is_(None),
     )
     return {r[0] for r in conn.execute(query)}
+
+
+def _among(conn: sa.Connection, column: sa.ColumnElement, values: list) -> sa.ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(:array)``: one parameter, so one statement
+    text whatever the count (an IN of 100 is 100 parameters in a new text, which psycopg parses
+    anew on every call: ~3 ms of a batch's GIL for a batch of 100)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def claim_frames(conn: sa.Connection, claim_id: int) -> tuple[pl.DataFrame, pl.DataFrame] | None:
@@ -203,7 +216,7 @@ def stored_claims(conn: sa.Connection, claim_ids: list[int]) -> set[int]:
     if not claim_ids:
         return set()
     table = Claim.__table__
-    query = sa.select(table.c.claim_id).where(table.c.claim_id.in_(sorted(set(claim_ids))))
+    query = sa.select(table.c.claim_id).where(_among(conn, table.c.claim_id, sorted(set(claim_ids))))
     return {r[0] for r in conn.execute(query)}
 
 
