@@ -82,23 +82,8 @@ def placements(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: i
     """A page of the agency's open placements, oldest placement first (a stable order: a placement
     made after the first page is read comes on a later page), each with the claim, the debtor and
     the balance of the current stored state. Reading the debtors' personal data is audited."""
-    if not caller.agency_id:
-        raise InputError("only an agency's key lists an agency's placements")
-    if not 1 <= limit <= PAGE_MAX:
-        raise InputError(f"limit: 1 to {PAGE_MAX}, not {limit}")
-    (after,) = cursors.decode("p", cursor, (0,))
-    agency = caller.agency_id
-    page, more = placement_page(
-        store=store,
-        caller=caller,
-        subject=f"agency:{agency}",
-        fetch=lambda conn, n: claims_repository.agency_placements(conn, agency, after, n),
-        limit=limit,
-    )
-    return {
-        "items": [placement_item(r=r) for r in page],
-        "next_cursor": cursors.encode("p", page[-1]["placement_id"]) if more else None,
-    }
+    page, next_cursor = _agency_page(store=store, caller=caller, cursor=cursor, limit=limit, as_json=False)
+    return {"items": [placement_item(r=r) for r in page], "next_cursor": next_cursor}
 
 
 def placements_json(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: int) -> bytes:
@@ -108,8 +93,18 @@ def placements_json(*, store: sa.Engine, caller: Caller, cursor: str | None, lim
     ``pln`` per field), delaying every other request of that worker. The same bytes either way."""
     from api.http.responses import json_bytes
 
-    if store.dialect.name != "postgresql":
-        return json_bytes(placements(store=store, caller=caller, cursor=cursor, limit=limit))
+    if store.dialect.name == "postgresql":
+        page, next_cursor = _agency_page(store=store, caller=caller, cursor=cursor, limit=limit, as_json=True)
+        items = [r["item"] for r in page]
+        if None not in items:  # else a column the SQL takes as never null was null: Python's path says what
+            return page_json(items=items, next_cursor=next_cursor)
+    return json_bytes(placements(store=store, caller=caller, cursor=cursor, limit=limit))
+
+
+def _agency_page(
+    *, store: sa.Engine, caller: Caller, cursor: str | None, limit: int, as_json: bool
+) -> tuple[list[dict], str | None]:
+    """The page's rows (``claims_repository.agency_placements``) and its next_cursor."""
     if not caller.agency_id:
         raise InputError("only an agency's key lists an agency's placements")
     if not 1 <= limit <= PAGE_MAX:
@@ -120,14 +115,10 @@ def placements_json(*, store: sa.Engine, caller: Caller, cursor: str | None, lim
         store=store,
         caller=caller,
         subject=f"agency:{agency}",
-        fetch=lambda conn, n: claims_repository.agency_placements(conn, agency, after, n, as_json=True),
+        fetch=lambda conn, n: claims_repository.agency_placements(conn, agency, after, n, as_json=as_json),
         limit=limit,
     )
-    items = [r["item"] for r in page]
-    if None in items:  # a column the SQL takes as never null was null: the Python path says what
-        return json_bytes(placements(store=store, caller=caller, cursor=cursor, limit=limit))
-    next_cursor = cursors.encode("p", page[-1]["placement_id"]) if more else None
-    return page_json(items=items, next_cursor=next_cursor)
+    return page, cursors.encode("p", page[-1]["placement_id"]) if more else None
 
 
 def page_json(*, items: list[bytes], next_cursor: str | None) -> bytes:
