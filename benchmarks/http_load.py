@@ -19,6 +19,8 @@ Scenarios, one after another (the load generator shares the machine's cores with
 ``--schema NAME --keep`` keeps the store for the next run, which then uses it as it is (setting up
 1M claims takes minutes); drop it with ``DROP SCHEMA NAME CASCADE`` when done. The clients are one
 process with a light HTTP/1.1 client (``Connection``): the figures measure the server, not httpx.
+``workers`` in a row (Linux): which clients' connections each server process held a second in,
+e.g. ``balance+post | page`` (requests in one worker wait for each other's GIL, not for another's).
 """
 
 from __future__ import annotations
