@@ -4,12 +4,13 @@ workers (by a hash of each connection's addresses and ports) instead of letting 
 shared socket. uvicorn's own ``--workers`` shares one socket, and a worker woken by a burst of new
 connections accepts them all: an agency's few keep-alive connections then often ended in one
 worker, where a page of 1000 or a batch of payments holds the GIL and a balance waits behind it.
+The hash is still chance: a few connections may share a worker, or all land in one (BENCHMARKS.md).
 
 The parent only supervises: it checks the port is free, starts the workers (each builds the app
 with ``api.http.app:from_settings``), and on SIGINT or SIGTERM stops them all (SIGTERM: uvicorn's
-graceful shutdown; ``STOP_SECONDS`` later, SIGKILL). If a worker dies on its
-own, the parent stops the others and exits non-zero (a process manager restarts the whole server,
-as when a worker cannot start). A worker whose parent is killed outright gets SIGTERM from the
+graceful shutdown; ``STOP_SECONDS`` later, SIGKILL). If a worker dies on its own, the parent
+stops the others and exits non-zero (a process manager restarts the whole server, as when a
+worker cannot start). A worker whose parent is killed outright gets SIGTERM from the
 kernel (``PR_SET_PDEATHSIG``): nothing is left behind. Linux only; elsewhere, and with one
 worker, uvicorn serves as it always did.
 """
