@@ -8,17 +8,19 @@ requests/s and p50/p99 latency per scenario (BENCHMARKS.md quotes them).
 
 Scenarios, one after another (the load generator shares the machine's cores with the server):
 - ``post``: each client posts batches of 100 payments (new external ids, one Idempotency-Key a
-  batch) to claims placed with its agency; events/s = requests/s x 100;
+  batch) to claims of the first half of those placed with its agency; events/s = requests/s x 100;
 - ``page``: each client reads its agency's open placements 1000 a page, following next_cursor and
   starting over at the end;
-- ``balance``: each client asks the balance of a random claim placed with its agency (computed by
-  the engine from the claim's stored events);
+- ``balance``: each client asks the balance of a random claim of the second half of those placed
+  with its agency (computed by the engine from the claim's stored events: none posted by a run);
 - ``mixed``: a third of the clients each; ``2post+page+balance``: so many clients of each kind at once.
 
 ``--clients 1,2,4`` runs each one-kind scenario at each count (one server, one warm-up).
 ``--schema NAME --keep`` keeps the store for the next run, which then uses it as it is (setting up
 1M claims takes minutes); drop it with ``DROP SCHEMA NAME CASCADE`` when done. The clients are one
 process with a light HTTP/1.1 client (``Connection``): the figures measure the server, not httpx.
+``workers`` in a row (Linux): which clients' connections each server process held a second in,
+e.g. ``balance+post | page`` (requests in one worker wait for each other's GIL, not for another's).
 """
 
 from __future__ import annotations
@@ -191,11 +193,13 @@ def _next_cursor(body: bytes) -> str | None:
     return json.loads(body[at + len(b'"next_cursor":') : body.rindex(b"}")])
 
 
-async def _client(kind, host, port, key, claims, until, latencies, counter, rng):
+async def _client(kind, host, port, key, claims, until, latencies, counter, rng, opened=None):
     connection = Connection(host, port, key)
     cursor = None
     try:
         while time.perf_counter() < until:
+            if opened is not None and connection.writer is not None and connection not in opened:
+                opened[connection] = kind
             started = time.perf_counter()
             if kind == "post":
                 n = next(counter)
@@ -247,8 +251,48 @@ def kinds_of(name: str, clients: int) -> list[str]:
     return out
 
 
-async def scenario(name, kinds, host, port, mine, keys_, seconds, counter):
+def _children(pid: int) -> list[int]:
+    """``pid``'s processes below it (uvicorn's or cession's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found + [p for child in found for p in _children(child)]
+
+
+def placed_where(server_pid: int, opened: dict) -> str:
+    """Which worker serves which client's connection, e.g. ``post+balance | page`` (Linux /proc):
+    with several workers, a request waits for another in its worker (the GIL), not in another."""
+    by_port = {c.writer.get_extra_info("sockname")[1]: kind for c, kind in opened.items() if c.writer}
+    inode_of = {}  # the server side of each client's connection: its socket's inode
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote = int(fields[2].split(":")[1], 16)
+        if remote in by_port and fields[3] == "01":  # ESTABLISHED
+            inode_of[fields[9]] = by_port[remote]
+    groups = []
+    for pid in _children(server_pid):
+        kinds = []
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inode_of:
+                    kinds.append(inode_of[target[8:-1]])
+        except OSError:
+            continue
+        if kinds:
+            groups.append("+".join(sorted(kinds)))
+    return " | ".join(sorted(groups))
+
+
+async def scenario(name, kinds, host, port, mine, keys_, seconds, counter, server_pid=None):
     latencies: dict[str, list[float]] = {k: [] for k in ("post", "page", "balance")}
+    opened: dict = {}
     rng = random.Random(7)
     agencies = list(mine)
     until = time.perf_counter() + seconds
@@ -259,8 +303,20 @@ async def scenario(name, kinds, host, port, mine, keys_, seconds, counter):
             raise SystemExit(f"{name}: no such request kind {kind!r} (post, page, balance)")
         agency = agencies[i % len(agencies)]
         seeded = random.Random(rng.random())
-        tasks.append(_client(kind, host, port, keys_[agency], mine[agency], until, latencies, counter, seeded))
-    await asyncio.gather(*tasks)
+        claims = mine[agency]
+        # posts go to the first half of an agency's claims, balances read the second: a kept store's
+        # balances stay those of the claims as built (~3 events each), not of claims that earlier
+        # runs' posts piled payments on (AG1's claims had ~100 events each after an evening of runs)
+        half = claims[: len(claims) // 2] if kind == "post" else claims[len(claims) // 2 :]
+        tasks.append(_client(kind, host, port, keys_[agency], half, until, latencies, counter, seeded, opened))
+    where = []
+
+    async def look() -> None:
+        await asyncio.sleep(min(1.0, seconds / 2))
+        if server_pid is not None and sys.platform == "linux":
+            where.append(placed_where(server_pid, opened))
+
+    await asyncio.gather(*tasks, look())
     wall = time.perf_counter() - started
     rows = []
     for kind, got in latencies.items():
@@ -279,6 +335,8 @@ async def scenario(name, kinds, host, port, mine, keys_, seconds, counter):
         }
         if kind == "post":
             row["events_per_second"] = round(len(got) * 100 / wall)
+        if where:
+            row["workers"] = where[0]
         rows.append(row)
     return rows
 
@@ -342,7 +400,9 @@ def main() -> None:
         for name in filter(None, args.scenarios.split(",")):
             for clients in [int(c) for c in str(args.clients).split(",")] if "+" not in name else [0]:
                 kinds = kinds_of(name, clients)
-                rows = asyncio.run(scenario(name, kinds, "127.0.0.1", port, mine, keys_, args.seconds, counter))
+                rows = asyncio.run(
+                    scenario(name, kinds, "127.0.0.1", port, mine, keys_, args.seconds, counter, server.pid)
+                )
                 for row in rows:
                     print(json.dumps(row), flush=True)
                 results += rows

@@ -68,7 +68,7 @@ def placements(
     limit: Annotated[int, Query(ge=1, le=1000, description="Placements per page.")] = 100,
 ):
     """Your agency's open placements, oldest first, with each claim, its debtor and its balance."""
-    return json_response(service.placements(store=store, caller=caller, cursor=cursor, limit=limit))
+    return json_response(service.placements_json(store=store, caller=caller, cursor=cursor, limit=limit))
 
 
 @router.post("/placements/{claim_id}/return", response_model=Returned, responses=ERRORS)

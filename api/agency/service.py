@@ -82,6 +82,29 @@ def placements(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: i
     """A page of the agency's open placements, oldest placement first (a stable order: a placement
     made after the first page is read comes on a later page), each with the claim, the debtor and
     the balance of the current stored state. Reading the debtors' personal data is audited."""
+    page, next_cursor = _agency_page(store=store, caller=caller, cursor=cursor, limit=limit, as_json=False)
+    return {"items": [placement_item(r=r) for r in page], "next_cursor": next_cursor}
+
+
+def placements_json(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: int) -> bytes:
+    """``placements`` as the response's JSON bytes. On PostgreSQL each placement comes written as
+    JSON by the database (``claims_repository.PLACED_ITEM_JSON``) and the page is joined from them:
+    a page of 1000 held a worker's GIL ~60 ms building and serialising dicts (a date callback and a
+    ``pln`` per field), delaying every other request of that worker. The same bytes either way."""
+    from api.http.responses import json_bytes
+
+    if store.dialect.name == "postgresql":
+        page, next_cursor = _agency_page(store=store, caller=caller, cursor=cursor, limit=limit, as_json=True)
+        items = [r["item"] for r in page]
+        if None not in items:  # else a column the SQL takes as never null was null: Python's path says what
+            return page_json(items=items, next_cursor=next_cursor)
+    return json_bytes(placements(store=store, caller=caller, cursor=cursor, limit=limit))
+
+
+def _agency_page(
+    *, store: sa.Engine, caller: Caller, cursor: str | None, limit: int, as_json: bool
+) -> tuple[list[dict], str | None]:
+    """The page's rows (``claims_repository.agency_placements``) and its next_cursor."""
     if not caller.agency_id:
         raise InputError("only an agency's key lists an agency's placements")
     if not 1 <= limit <= PAGE_MAX:
@@ -92,13 +115,18 @@ def placements(*, store: sa.Engine, caller: Caller, cursor: str | None, limit: i
         store=store,
         caller=caller,
         subject=f"agency:{agency}",
-        fetch=lambda conn, n: claims_repository.agency_placements(conn, agency, after, n),
+        fetch=lambda conn, n: claims_repository.agency_placements(conn, agency, after, n, as_json=as_json),
         limit=limit,
     )
-    return {
-        "items": [placement_item(r=r) for r in page],
-        "next_cursor": cursors.encode("p", page[-1]["placement_id"]) if more else None,
-    }
+    return page, cursors.encode("p", page[-1]["placement_id"]) if more else None
+
+
+def page_json(*, items: list[bytes], next_cursor: str | None) -> bytes:
+    """``{"items":[...],"next_cursor":...}`` of items already JSON, as json_bytes writes a page."""
+    import json
+
+    tail = b"null" if next_cursor is None else json.dumps(next_cursor).encode()
+    return b'{"items":[' + b",".join(items) + b'],"next_cursor":' + tail + b"}"
 
 
 def placement_item(*, r: dict) -> dict:

@@ -89,10 +89,11 @@ def serve(
     """Serve the HTTP API (OpenAPI at /docs and /openapi.json) on the store (CESSION_DATABASE_URL)."""
     import os
 
-    import uvicorn
-
+    from api.http.serve import serve as run
     from api.store.service import database_url as configured
 
     os.environ["CESSION_DATABASE_URL"] = configured(given=database_url)  # each worker opens it
     _store(database_url)  # migrated (or refused) before the first request, with a clear error
-    uvicorn.run("api.http.app:from_settings", factory=True, host=host, port=port, workers=workers)
+    status = run(host=host, port=port, workers=workers)  # workers > 1: a socket each (api/http/serve.py)
+    if status:
+        raise typer.Exit(status)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from api.keys.service import Caller
 from engine.domain import AMOUNT_EVENT_KINDS, EventKind
@@ -201,14 +202,17 @@ def _insert_events(conn: sa.Connection, rows: list[dict]) -> list[dict]:
     """Insert the rows whose key is new; every row's event id, and whether this batch stored it."""
     events = Event.__table__
     keys = [r["idempotency_key"] for r in rows]
-    existing = dict(
-        conn.execute(
-            sa.select(events.c.idempotency_key, events.c.event_id).where(events.c.idempotency_key.in_(keys))
-        ).all()
-    )
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:  # one array parameter (see engine.store.claims._among): one statement text
+        among = events.c.idempotency_key == sa.any_(sa.bindparam("keys", keys, type_=ARRAY(sa.String)))
+    else:
+        among = events.c.idempotency_key.in_(keys)
+    existing = dict(conn.execute(sa.select(events.c.idempotency_key, events.c.event_id).where(among)).all())
     new = [r for r in rows if r["idempotency_key"] not in existing]
     inserted: dict = {}
-    if new:
+    if new and postgres:
+        inserted = dict(conn.execute(_INSERT_UNNESTED, _unnested(new)).all())
+    elif new:
         columns = ("claim_id", "event_date", "kind", "amount", "reverses", "source", "idempotency_key")
         inserted = dict(
             conn.execute(
@@ -225,3 +229,25 @@ def _insert_events(conn: sa.Connection, rows: list[dict]) -> list[dict]:
         }
         for r in rows
     ]
+
+
+#: a batch's new events in one statement of arrays (PostgreSQL): the same text for every batch, so
+#: psycopg parses it once and prepares it, where SQLAlchemy's multi-row VALUES of 100 rows was a
+#: new text of 700 parameters to parse on every batch (~10 ms of the worker's GIL). Each row's
+#: event_id comes back with its idempotency_key (unique in a batch), so their order does not matter.
+_INSERT_UNNESTED = sa.text(
+    "INSERT INTO events (claim_id, event_date, kind, amount, reverses, source, idempotency_key, recorded_on) "
+    "SELECT claim_id, event_date, kind, amount, reverses, source, idempotency_key, :recorded_on "
+    "FROM unnest(CAST(:claim_id AS bigint[]), CAST(:event_date AS date[]), CAST(:kind AS varchar[]), "
+    "CAST(:amount AS bigint[]), CAST(:reverses AS bigint[]), CAST(:source AS varchar[]), "
+    "CAST(:idempotency_key AS varchar[])) AS given(claim_id, event_date, kind, amount, reverses, source, "
+    "idempotency_key) "
+    "RETURNING idempotency_key, event_id"
+).bindparams(sa.bindparam("recorded_on", type_=sa.Date))
+
+
+def _unnested(rows: list[dict]) -> dict:
+    from engine.store.models import utcnow_day
+
+    columns = ("claim_id", "event_date", "kind", "amount", "reverses", "source", "idempotency_key")
+    return {c: [r[c] for r in rows] for c in columns} | {"recorded_on": utcnow_day()}

@@ -19,11 +19,18 @@ def _iso(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not written here: give the service's body in the model's shape")
 
 
-def json_response(content: dict | BaseModel, status_code: int = 200) -> Response:
-    """``content`` as JSON: a model by its own serialiser, a dict of JSON values and dates by
-    ``json`` (the bytes FastAPI's JSONResponse writes)."""
+def json_bytes(content: dict) -> bytes:
+    """A dict of JSON values and dates as JSON (the bytes FastAPI's JSONResponse writes)."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_iso).encode()
+
+
+def json_response(content: dict | BaseModel | bytes, status_code: int = 200) -> Response:
+    """``content`` as JSON: a model by its own serialiser, a dict by ``json_bytes``, bytes as they
+    are (JSON the service wrote already)."""
     if isinstance(content, BaseModel):
         body = content.model_dump_json().encode()
+    elif isinstance(content, bytes):
+        body = content
     else:
-        body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_iso).encode()
+        body = json_bytes(content)
     return Response(body, status_code=status_code, media_type="application/json")

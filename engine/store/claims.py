@@ -58,9 +58,22 @@ def placed_with(conn: sa.Connection, claim_ids: list[int], agency_id: str) -> se
         return set()
     table = Placement.__table__
     query = sa.select(table.c.claim_id).where(
-        table.c.claim_id.in_(sorted(set(claim_ids))), table.c.agency_id == agency_id, table.c.recalled_on.is_(None)
+        _among(conn, table.c.claim_id, sorted(set(claim_ids))),
+        table.c.agency_id == agency_id,
+        table.c.recalled_on.is_(None),
     )
     return {r[0] for r in conn.execute(query)}
+
+
+def _among(conn: sa.Connection, column: sa.ColumnElement, values: list) -> sa.ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(:array)``: one parameter, so one statement
+    text whatever the count (an IN of 100 is 100 parameters in a new text, which psycopg parses
+    anew on every call: ~3 ms of a batch's GIL for a batch of 100)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def claim_frames(conn: sa.Connection, claim_id: int) -> tuple[pl.DataFrame, pl.DataFrame] | None:
@@ -108,15 +121,91 @@ def claim_and_events(
     return claim, found
 
 
+_PLACED_FROM = (
+    "FROM placements p JOIN claims c ON c.claim_id = p.claim_id "
+    "LEFT JOIN debtors d ON d.debtor_id = c.debtor_id "
+    "LEFT JOIN portfolios f ON f.portfolio_id = c.portfolio_id "
+    "LEFT JOIN claim_state s ON s.run_id = f.current_run_id AND s.claim_id = p.claim_id "
+)
 _PLACED = (
     "SELECT p.placement_id, p.claim_id, p.queue, p.placed_on, p.priority, "
     "c.portfolio_id, c.seller_ref, c.due_date, c.principal, c.title_date, c.debtor_kind, "
     "d.debtor_id, d.name, d.national_id, d.street, d.postal_code, d.city, d.phone, d.email, "
     "s.as_of, s.principal_due, s.interest_due, s.costs_due, s.total_due, s.limitation_date, s.time_barred "
-    "FROM placements p JOIN claims c ON c.claim_id = p.claim_id "
-    "LEFT JOIN debtors d ON d.debtor_id = c.debtor_id "
-    "LEFT JOIN portfolios f ON f.portfolio_id = c.portfolio_id "
-    "LEFT JOIN claim_state s ON s.run_id = f.current_run_id AND s.claim_id = p.claim_id "
+    + _PLACED_FROM
+)
+
+
+def _json_text(column: str) -> str:
+    """A text column as JSON (a string, or null), escaped as Python's json writes it with
+    ensure_ascii=False: PostgreSQL's to_json escapes the same characters the same way."""
+    return f"COALESCE(to_json({column})::text, 'null')"
+
+
+def _json_day(column: str) -> str:
+    return f"""COALESCE('"' || to_char({column}, 'YYYY-MM-DD') || '"', 'null')"""
+
+
+def _json_money(column: str) -> str:
+    """Grosz as engine.money.pln writes them: "-1234.05"."""
+    return (
+        f"""COALESCE('"' || CASE WHEN {column} < 0 THEN '-' ELSE '' END || (abs({column}) / 100)::text """
+        f"""|| '.' || lpad((abs({column}) % 100)::text, 2, '0') || '"', 'null')"""
+    )
+
+
+def _json_object(fields: dict[str, str]) -> str:
+    """SQL that writes a JSON object of these keys (in this order) and SQL values (each already
+    JSON text, never null), without spaces: as ``json.dumps(..., separators=(",", ":"))``."""
+    parts = [f"""'{"{" if i == 0 else ","}"{key}":' || {value}""" for i, (key, value) in enumerate(fields.items())]
+    return "(" + " || ".join(parts) + " || '}')"
+
+
+#: one placement as JSON text written by PostgreSQL, byte for byte what json_response makes of
+#: api.agency.service.placement_item's dict (tests/api/test_http.py compares them): a page of 1000
+#: is then joined, not built and serialised in Python (~60 ms of a worker's GIL a page before)
+PLACED_ITEM_JSON = _json_object(
+    {
+        "claim_id": "p.claim_id::text",
+        "placement_id": "p.placement_id::text",
+        "placed_on": _json_day("p.placed_on"),
+        "queue": _json_text("p.queue"),
+        "priority": "COALESCE(p.priority::text, 'null')",
+        "claim": _json_object(
+            {
+                "portfolio_id": _json_text("c.portfolio_id"),
+                "seller_ref": _json_text("c.seller_ref"),
+                "due_date": _json_day("c.due_date"),
+                "principal": _json_money("c.principal"),
+                "title_date": _json_day("c.title_date"),
+            }
+        ),
+        "debtor": "CASE WHEN d.debtor_id IS NULL THEN 'null' ELSE "
+        + _json_object(
+            {"debtor_id": "d.debtor_id::text"}
+            | {k: _json_text(f"d.{k}") for k in ("name", "national_id", "street", "postal_code", "city", "phone")}
+            | {"email": _json_text("d.email"), "debtor_kind": _json_text("c.debtor_kind")}
+        )
+        + " END",
+        "balance": "CASE WHEN s.as_of IS NULL THEN 'null' ELSE "
+        + _json_object(
+            {
+                "as_of": _json_day("s.as_of"),
+                "principal_due": _json_money("s.principal_due"),
+                "interest_due": _json_money("s.interest_due"),
+                "costs_due": _json_money("s.costs_due"),
+                "total_due": _json_money("s.total_due"),
+                "limitation_date": _json_day("s.limitation_date"),
+                "time_barred": "CASE WHEN s.time_barred THEN 'true' ELSE 'false' END",
+            }
+        )
+        + " END",
+    }
+)
+#: what a page written by PostgreSQL reads: the page's keys and each placement's JSON
+#: (UTF-8 bytes, as the response sends them: not decoded to be encoded again)
+_PLACED_AS_JSON = (
+    f"SELECT p.placement_id, p.claim_id, p.priority, convert_to({PLACED_ITEM_JSON}, 'UTF8') AS item " + _PLACED_FROM
 )
 #: a queue's order as allocation set it (priority 1 first; none last), then the placement's id
 LAST_PRIORITY = 2**62
@@ -127,7 +216,7 @@ def stored_claims(conn: sa.Connection, claim_ids: list[int]) -> set[int]:
     if not claim_ids:
         return set()
     table = Claim.__table__
-    query = sa.select(table.c.claim_id).where(table.c.claim_id.in_(sorted(set(claim_ids))))
+    query = sa.select(table.c.claim_id).where(_among(conn, table.c.claim_id, sorted(set(claim_ids))))
     return {r[0] for r in conn.execute(query)}
 
 
@@ -144,14 +233,23 @@ def queue_placements(conn: sa.Connection, queue: str, after: tuple[int, int], li
     return [dict(r) for r in conn.execute(query, params).mappings()]
 
 
-def agency_placements(conn: sa.Connection, agency_id: str, after: int, limit: int) -> list[dict]:
+def agency_placements(
+    conn: sa.Connection, agency_id: str, after: int, limit: int, *, as_json: bool = False
+) -> list[dict]:
     """A page of the agency's open placements with placement_id > ``after``, by placement_id: each
-    with its claim, its debtor and its balance in the current stored state (None before a run)."""
+    with its claim, its debtor and its balance in the current stored state (None before a run).
+    ``as_json`` (PostgreSQL): each placement's placement_id, claim_id, priority and ``item``, its
+    JSON (``PLACED_ITEM_JSON``) in UTF-8 bytes."""
     query = sa.text(
-        _PLACED + "WHERE p.agency_id = :agency AND p.recalled_on IS NULL AND p.placement_id > :after "
+        (_PLACED_AS_JSON if as_json else _PLACED)
+        + "WHERE p.agency_id = :agency AND p.recalled_on IS NULL AND p.placement_id > :after "
         "ORDER BY p.placement_id LIMIT :limit"
     )
-    return [dict(r) for r in conn.execute(query, {"agency": agency_id, "after": after, "limit": limit}).mappings()]
+    result = conn.execute(query, {"agency": agency_id, "after": after, "limit": limit})
+    if as_json:  # tuples fetched all at once: ~3x less of the GIL than a mapping a row
+        keys = tuple(result.keys())
+        return [dict(zip(keys, row, strict=True)) for row in result.all()]
+    return [dict(r) for r in result.mappings()]
 
 
 def open_placement(conn: sa.Connection, claim_id: int, agency_id: str) -> dict | None:

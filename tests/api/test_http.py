@@ -5,6 +5,7 @@ and problem+json errors."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ import uvicorn
 from api.http.app import create_app
 from api.keys import service as keys
 from engine.store import records
-from engine.store.models import Agency, AuditEntry, Event, Placement
+from engine.store.models import Agency, AuditEntry, Claim, Event, Placement
 from tests.api.conftest import DUE
 from tests.builders import claim, frames
 
@@ -416,6 +417,51 @@ def test_a_page_and_a_balance_are_their_response_models_own_json(client, book, s
     assert Balance.model_validate(balance.json()).model_dump(mode="json") == balance.json()
     paid = sum(Decimal(balance.json()[k]) for k in ("paid_costs", "paid_interest", "paid_principal"))
     assert paid == Decimal("100.00")  # the stored payment of 100 zł, split by the waterfall
+
+
+def test_a_page_written_by_the_database_is_the_page_python_writes_byte_for_byte(client, book, store):
+    """On PostgreSQL a page of placements is JSON written by the database (engine/store/claims.py
+    PLACED_ITEM_JSON): the same bytes as the dicts of placement_item through json_bytes, with text
+    to escape (quotes, backslashes, control characters, non-ASCII, 4-byte UTF-8), absent debtors and
+    fields, balances before and after a run, a negative amount and a year before 1000. On SQLite
+    both are the Python path."""
+    from api.agency import service
+    from api.http.responses import json_bytes
+    from api.keys.service import Caller
+    from api.runs import service as runs
+    from engine.domain import KeyRole
+    from engine.store.models import ClaimState, Debtor
+
+    caller = Caller(key_id=book["_keys"]["A"].key_id, role=KeyRole.AGENCY, agency_id="A")
+
+    def same(**page) -> bytes:
+        ours = service.placements_json(store=store, caller=caller, **page)
+        assert ours == json_bytes(service.placements(store=store, caller=caller, **page))
+        return ours
+
+    assert same(cursor=None, limit=1000).startswith(b'{"items":[{"claim_id":1,')  # before a run
+    with store.begin() as conn:
+        conn.execute(
+            sa.insert(Debtor.__table__).values(
+                debtor_id=1,
+                debtor_kind="consumer",
+                name='Zażółć "Gęślą" \\ Jaźń\n\t\x01\x7f 😀',
+                city="Łódź",
+                email="a@b.pl",
+                flags=[],
+            )
+        )  # claim 2's debtor is not stored: its debtor is null
+        conn.execute(sa.update(Claim.__table__).where(Claim.claim_id == 2).values(title_date=date(999, 3, 4)))
+    runs.run(store=store, as_of=date(2026, 3, 1), allow_stale_rates=True)
+    with store.begin() as conn:
+        conn.execute(sa.update(ClaimState.__table__).where(ClaimState.claim_id == 1).values(costs_due=-5, total_due=-1))
+    first = same(cursor=None, limit=1)
+    assert b'"costs_due":"-0.05"' in first and b'"total_due":"-0.01"' in first and "😀".encode() in first
+    cursor = json.loads(first)["next_cursor"]
+    last = same(cursor=cursor, limit=1000)
+    assert b'"title_date":"0999-03-04"' in last and b'"debtor":null' in last and last.endswith(b'"next_cursor":null}')
+    served = client.get("/v1/agency/placements", params={"limit": 1}, headers=book["A"])
+    assert served.status_code == 200 and served.content == same(cursor=None, limit=1)
 
 
 def test_a_returned_case_leaves_the_agency_and_is_not_its_own_any_more(client, book, store):
