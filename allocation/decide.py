@@ -165,7 +165,7 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
         pl.col("score").fill_null(book_values["pay_share"]),
         pl.col("recovery").fill_null(book_values["recovery"]),
         hold=hold.cast(pl.Categorical),  # categorical: 4 bytes a claim, and what it meets stays categorical
-        limitation=limitation_status(day, settings.limitation_window_days).cast(pl.Categorical),
+        limitation=limitation_status(day, settings.limitation_window_days),
         epu_allowed=pl.col("national_id_ok") & (pl.col("due_date") >= epu_since),
     ).with_columns(
         time_barred_consumer=(pl.col("limitation") == "time_barred") & (pl.col("debtor_kind") == "consumer"),

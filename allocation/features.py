@@ -16,7 +16,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from engine.domain import PAYMENTS_HORIZON_DAYS, DebtorKind
+from engine.domain import PAYMENTS_HORIZON_DAYS, DebtorKind, PlanStatus
 from ingest.identifiers import NIP_WEIGHTS, PESEL_WEIGHTS
 
 STATE_COLUMNS = ("claim_id", "total_due", "principal_due", "days_past_due", "limitation_date", "time_barred")
@@ -40,6 +40,8 @@ KEPT_ONLY = ("payments_before", "last_paid_before", "paid_since")
 PLAN_STATUS_SCHEMA = {"claim_id": pl.Int64, "plan_status": pl.String}
 #: a claim that never had a payment plan
 NO_PLAN = "none"
+#: a claim's plan status in the claim frame: an Enum (a small integer a claim, not a string)
+PLAN_STATUS = pl.Enum([NO_PLAN, *(s.value for s in PlanStatus)])
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class Inputs:
                 pl.all().gather(rows_of(claims["debtor_id"], debtors["debtor_id"]))
             )
             plans = self.plans if self.plans is not None else pl.DataFrame(schema=PLAN_STATUS_SCHEMA)
-            plan_status = plans["plan_status"].gather(rows_of(ids, plans["claim_id"]))
+            plan_status = plans["plan_status"].cast(PLAN_STATUS).gather(rows_of(ids, plans["claim_id"]))
             frame = (
                 pl.concat([state, claims, debtors], how="horizontal")
                 .with_columns(
@@ -112,7 +114,7 @@ class Inputs:
                     .then(pl.col("pesel_ok"))
                     .otherwise(pl.col("nip_ok"))
                     .fill_null(False),
-                    plan_status=plan_status.fill_null(NO_PLAN),
+                    plan_status=plan_status.fill_null(pl.lit(NO_PLAN, dtype=PLAN_STATUS)),
                 )
                 .drop("pesel_ok", "nip_ok")
             )

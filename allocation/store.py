@@ -161,7 +161,7 @@ def read_inputs(
     )
     reads["plans"] = (plans_sql, PLAN_READ, params)
     with snapshot_reads(engine) as read:
-        copied = _from_copies(read, reads, portfolio)
+        copied = _from_copies(read, reads, portfolio) if copies.enabled() else _Copied(portfolio, {}, {})
         frames = read(reads)
     frames |= copied.frames(frames)
     if keep_copies:
@@ -218,8 +218,10 @@ class _Copied:
         if self.state:
             parts = []
             for run_id, frame in copies.frames(read.pop("copy_state"), list(STATE_COPIED)).items():
-                mine = pl.col("portfolio_id").cast(pl.String).is_in(self.runs[run_id])
-                frame = frame.filter(mine).drop("portfolio_id")
+                theirs = frame["portfolio_id"].unique().cast(pl.String)
+                if not theirs.is_in(self.runs[run_id]).all():  # some moved on from this run: not their rows
+                    frame = frame.filter(pl.col("portfolio_id").cast(pl.String).is_in(self.runs[run_id]))
+                frame = frame.drop("portfolio_id")
                 parts.append(frame.with_columns(run_id=pl.lit(run_id, pl.Int64)) if self.with_run else frame)
             found["state"] = pl.concat(parts)
         for name, schema in self.tables.items():

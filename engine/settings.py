@@ -14,6 +14,7 @@ engine, the store and the HTTP API share.
 | ``CESSION_VIRTUAL_ACCOUNT_PREFIX`` | the fund's bank sort code and client number that debtors' virtual accounts start with (engine/store/virtual_accounts.py) | ``9990000900``, a made-up bank for demos: set your own |
 | ``CESSION_API_KEY_CACHE_SECONDS`` | how long a server process trusts a key it has checked (0: every request is checked against the store); a revoked key is refused by every process at most this long after `cession keys revoke` | ``5`` |
 | ``CESSION_STRATEGY`` | the allocation strategy (YAML) `cession allocate` uses without ``--strategy`` | allocation/examples/strategy.yaml |
+| ``CESSION_COLUMN_COPIES`` | keep and read column copies of claim_state, claims and debtors (engine/store/copies.py); ``false``: runs keep none and allocation reads the tables | ``true`` |
 
 Options given on the command line (``--database-url``, ``--executor``, ``--partitions``) or in
 Python (``rules_dir=``) win over these.
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
     #: store again: the bound on how long a revoked key still works (0: no cache, every request
     #: reads the key from the store).
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    #: Runs keep their state, and allocation the claims and debtors, also as column copies
+    #: (engine/store/copies.py), which allocation then reads instead of the tables.
+    column_copies: bool = True
 
 
 def env_name(setting: str) -> str:
@@ -88,6 +92,7 @@ UPLOADS = ("uploads_dir",)
 WEBHOOKS = ("webhooks_private",)
 VIRTUAL_ACCOUNTS = ("virtual_account_prefix",)
 API_KEYS = ("api_key_cache_seconds",)
+COPIES = ("column_copies",)
 
 
 def read(used: tuple[str, ...] = ()) -> Settings:

@@ -407,9 +407,12 @@ def store_state(
         engine.begin() if stored is None else nullcontext(stored.wait()) as conn,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-copy") as pool,
     ):
-        copy = pool.submit(copies.encoded, frame.with_columns(portfolio_id=portfolio_ids.cast(pl.Categorical)))
+        copy = None
+        if copies.enabled():
+            copy = pool.submit(copies.encoded, frame.with_columns(portfolio_id=portfolio_ids.cast(pl.Categorical)))
         _write_state(conn, run_id, rows, on_batch)
-        copies.write(conn, "claim_state", run_id, copy.result(), frame.height)
+        if copy is not None:
+            copies.write(conn, "claim_state", run_id, copy.result(), frame.height)
         if stored is None:
             write_payments(conn, run_id, as_of, portfolio)
         _attach_payments(conn, run_id)

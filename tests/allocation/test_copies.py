@@ -138,3 +138,18 @@ def test_a_column_comes_back_as_it_was_encoded(ints, days, texts, flags):
         back = copies.decode(copies.encode(series))
         assert back.dtype == series.dtype and back.name == series.name
         assert back.cast(pl.String).to_list() == series.cast(pl.String).to_list()
+
+
+def test_copies_switched_off_are_neither_kept_nor_read(store, monkeypatch):
+    claims, events, debtors = _paying_book()
+    records.load(store, claims, events)
+    records.load_debtors(store, debtors)
+    monkeypatch.setenv("CESSION_COLUMN_COPIES", "false")
+    runs_service.run(store=store, as_of=DAY, allow_stale_rates=True)
+    tables = allocation_store.read_inputs(store, DAY, placed_since=DAY, keep_copies=True)
+    assert stored_copies(store) == set()
+    monkeypatch.setenv("CESSION_COLUMN_COPIES", "true")
+    run = runs_service.run(store=store, as_of=DAY, allow_stale_rates=True)
+    assert stored_copies(store) == {("claim_state", run.run_id)}
+    monkeypatch.setenv("CESSION_COLUMN_COPIES", "false")
+    same(allocation_store.read_inputs(store, DAY, placed_since=DAY), tables)
