@@ -121,7 +121,8 @@ def read_inputs(
         + ("JOIN claims c ON c.claim_id = e.claim_id " if portfolio else "")
         + "WHERE e.kind = 'payment' AND e.event_date <= :as_of"
         + where_c
-        + " AND e.event_id NOT IN (SELECT r.reverses FROM events r WHERE r.kind = 'reversal' AND r.reverses IS NOT NULL)"
+        # each payment's reversal looked up by its index (a NOT IN hashes every reversal of the book)
+        + " AND NOT EXISTS (SELECT 1 FROM events r WHERE r.reverses = e.event_id AND r.kind = 'reversal')"
     )
     with_day = (params or {}) | {"as_of": as_of}
     days_sql = (
@@ -143,9 +144,14 @@ def read_inputs(
         if placed_since is None:
             payments_sql += " AND 1 = 0"
         else:
+            placed = "SELECT DISTINCT pl.claim_id FROM placements pl WHERE pl.recalled_on IS NULL OR pl.recalled_on >= :placed_since"
+            # PostgreSQL: the placed claims as one array, their events found by the (claim_id,
+            # event_date) index in its order; as a join the planner scanned all of events (10M
+            # claims, 314k placed: 22-29 s against 5.7 s)
             payments_sql += (
-                " AND e.claim_id IN (SELECT pl.claim_id FROM placements pl "
-                "WHERE pl.recalled_on IS NULL OR pl.recalled_on >= :placed_since)"
+                f" AND e.claim_id = ANY(ARRAY({placed}))"
+                if is_postgres_engine(engine)
+                else f" AND e.claim_id IN ({placed})"
             )
             with_day["placed_since"] = placed_since
         paid_sql = (
@@ -286,6 +292,10 @@ def _from_copies(read, reads: dict, portfolio: str | None) -> _Copied:
         elif portfolio is None:
             copied.missing[name] = schema
     return copied
+
+
+def is_postgres_engine(engine: sa.Engine) -> bool:
+    return engine.dialect.name == "postgresql"
 
 
 def _runs_kept_payments(engine: sa.Engine, portfolio: str | None) -> bool:
