@@ -227,7 +227,7 @@ class _Copied:
                 theirs = frame["portfolio_id"].unique().cast(pl.String)
                 if not theirs.is_in(self.runs[run_id]).all():  # some moved on from this run: not their rows
                     frame = frame.filter(pl.col("portfolio_id").cast(pl.String).is_in(self.runs[run_id]))
-                frame = frame.drop("portfolio_id")
+                frame = frame.select(pl.col(c).cast(t) for c, t in STATE_SCHEMA.items())
                 parts.append(frame.with_columns(run_id=pl.lit(run_id, pl.Int64)) if self.with_run else frame)
             found["state"] = pl.concat(parts)
         for name, schema in self.tables.items():

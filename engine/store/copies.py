@@ -24,6 +24,7 @@ uncompressed.
 from __future__ import annotations
 
 import io
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
@@ -32,8 +33,23 @@ import sqlalchemy as sa
 
 from engine.store.bulk import is_postgres
 
-#: the sources whose version a trigger keeps (``table_versions``)
+log = logging.getLogger(__name__)
+
+#: the sources whose version a trigger keeps (``table_versions``). A SQLite migration that
+#: recreates one of these tables (``batch_alter_table``) drops its triggers and must make them
+#: again (tests/allocation/test_copies.py checks they are there at the head)
 VERSIONED = ("claims", "debtors")
+#: the columns of claim_state a run keeps as its copy: those the readers of the whole book take
+#: (allocation), with the portfolio of each row
+STATE_COLUMNS = (
+    "claim_id",
+    "portfolio_id",
+    "total_due",
+    "principal_due",
+    "days_past_due",
+    "limitation_date",
+    "time_barred",
+)
 
 
 def enabled() -> bool:
@@ -72,14 +88,16 @@ def decoded(blobs: dict[str, bytes]) -> pl.DataFrame:
 def write(conn: sa.Connection, source: str, version: int, blobs: dict[str, bytes], rows: int) -> None:
     """Store ``blobs`` (``encoded``) as the copy of ``source`` at ``version`` in ``conn``'s
     transaction; a copy of that version stored already (by another reader) is left as it is."""
-    conflict = " ON CONFLICT DO NOTHING"
+    # a claims' or debtors' copy of one version may be kept by two readers at once: the first stays
+    # (a run's is written once, by the run: a second one would be a bug, refused by the key)
+    ignore = source in VERSIONED
     statement = (
         "INSERT INTO column_copies (source, version, column_name, rows, data) VALUES (%s, %s, %s, %s, %s)"
+        + (" ON CONFLICT DO NOTHING" if ignore else "")
         if is_postgres(conn)
-        else "INSERT OR IGNORE INTO column_copies (source, version, column_name, rows, data) VALUES (?, ?, ?, ?, ?)"
+        else f"INSERT {'OR IGNORE ' if ignore else ''}INTO column_copies (source, version, column_name, rows, data) "
+        "VALUES (?, ?, ?, ?, ?)"
     )
-    if is_postgres(conn):
-        statement += conflict
     cursor = conn.connection.driver_connection.cursor()
     try:
         cursor.executemany(statement, [(source, version, name, rows, blob) for name, blob in blobs.items()])
@@ -132,16 +150,22 @@ def versions(conn: sa.Connection) -> dict[str, int]:
 def keep(engine: sa.Engine, source: str, version: int, frame: pl.DataFrame) -> None:
     """``frame`` (what a reader read of ``source`` as of ``version``) kept as that version's copy,
     and the copies of older versions deleted, in a transaction of its own. Nothing is written if
-    ``source`` has moved on since (the copy would never be read)."""
-    blobs = encoded(frame)
-    with engine.begin() as conn:
-        current = versions(conn).get(source)
-        if current != version:
-            return
-        conn.execute(
-            sa.text("DELETE FROM column_copies WHERE source = :s AND version <> :v"), {"s": source, "v": version}
+    ``source`` has moved on since (the copy would never be read). A copy is a cache: failing to
+    keep one (the store busy, out of space) is logged, and the reader goes on with what it read."""
+    try:
+        blobs = encoded(frame)
+        with engine.begin() as conn:
+            current = versions(conn).get(source)
+            if current != version:
+                return
+            conn.execute(
+                sa.text("DELETE FROM column_copies WHERE source = :s AND version < :v"), {"s": source, "v": version}
+            )
+            write(conn, source, version, blobs, frame.height)
+    except Exception as error:  # a cache not written is no reason to stop
+        log.warning(
+            "the %s copy of version %d was not kept (%s); the next reader reads the table", source, version, error
         )
-        write(conn, source, version, blobs, frame.height)
 
 
 def drop_superseded_state(conn: sa.Connection) -> None:

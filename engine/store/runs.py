@@ -409,7 +409,8 @@ def store_state(
     ):
         copy = None
         if copies.enabled():
-            copy = pool.submit(copies.encoded, frame.with_columns(portfolio_id=portfolio_ids.cast(pl.Categorical)))
+            kept = frame.with_columns(portfolio_id=portfolio_ids.cast(pl.Categorical)).select(copies.STATE_COLUMNS)
+            copy = pool.submit(copies.encoded, kept)
         _write_state(conn, run_id, rows, on_batch)
         if copy is not None:
             copies.write(conn, "claim_state", run_id, copy.result(), frame.height)

@@ -17,7 +17,7 @@ from allocation import store as allocation_store
 from allocation.features import claim_frame
 from api.runs import service as runs_service
 from engine.domain import PAYMENTS_HORIZON_DAYS
-from engine.store import copies, records
+from engine.store import copies, records, runs
 from tests.allocation.test_store import DAY, _paying_book
 from tests.builders import claim, frames
 
@@ -49,6 +49,7 @@ def same(a, b) -> None:
     for day in (DAY, DAY - timedelta(days=PAYMENTS_HORIZON_DAYS)):  # the days the kept payments serve
         assert claim_frame(a, day).sort("claim_id").equals(claim_frame(b, day).sort("claim_id"))
     assert a.joined().sort("claim_id").equals(b.joined().sort("claim_id"))
+    assert a.joined().schema == b.joined().schema  # (equals does not compare the dtypes)
 
 
 def test_allocation_reads_the_same_from_the_copies_as_from_the_tables(store, monkeypatch):
@@ -112,7 +113,7 @@ def test_a_failed_run_leaves_no_copy(store, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full (injected)")
 
-    monkeypatch.setattr(copies, "write", broken)
+    monkeypatch.setattr(runs, "_attach_payments", broken)  # after the copy is written, before the commit
     with pytest.raises(RuntimeError, match="injected"):
         runs_service.run(store=store, as_of=DAY, allow_stale_rates=True)
     assert stored_copies(store) == {("claim_state", first.run_id)}
@@ -153,3 +154,42 @@ def test_copies_switched_off_are_neither_kept_nor_read(store, monkeypatch):
     assert stored_copies(store) == {("claim_state", run.run_id)}
     monkeypatch.setenv("CESSION_COLUMN_COPIES", "false")
     same(allocation_store.read_inputs(store, DAY, placed_since=DAY), tables)
+
+
+def test_every_versioned_table_has_its_triggers_at_the_head(store):
+    """A SQLite migration that recreates claims or debtors (batch_alter_table) drops their triggers:
+    their copies would then be read however the table changed. Every write must move the version."""
+    with store.connect() as conn:
+        if store.dialect.name == "postgresql":
+            found = conn.exec_driver_sql(
+                "SELECT DISTINCT event_object_table FROM information_schema.triggers WHERE trigger_name IN ('claims_version', 'debtors_version') "
+                "AND trigger_schema = current_schema()"
+            ).scalars()
+            assert set(found) == set(copies.VERSIONED)
+        else:
+            names = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+            assert {f"{t}_version_{a}" for t in copies.VERSIONED for a in ("insert", "update", "delete")} <= names
+    before = versions(store)
+    with store.begin() as conn:
+        for table in copies.VERSIONED:
+            conn.exec_driver_sql(
+                f"UPDATE {table} SET {'seller_ref' if table == 'claims' else 'name'} = NULL WHERE 1 = 0"
+            )
+    moved = versions(store)
+    # PostgreSQL's statement triggers fire on a statement that touches no row; SQLite's row triggers do not
+    assert all(moved[t] >= before[t] for t in copies.VERSIONED)
+
+
+def test_a_copy_not_kept_is_no_reason_to_stop(store, monkeypatch, caplog):
+    claims, events, debtors = _paying_book()
+    records.load(store, claims, events)
+    records.load_debtors(store, debtors)
+    runs_service.run(store=store, as_of=DAY, allow_stale_rates=True)
+
+    def full(*args, **kwargs):
+        raise OSError("no space left on device (injected)")
+
+    monkeypatch.setattr(copies, "write", full)
+    read = allocation_store.read_inputs(store, DAY, placed_since=DAY, keep_copies=True)
+    assert read.joined().height == 12 and "was not kept" in caplog.text
+    assert {s for s, _ in stored_copies(store)} == {"claim_state"}

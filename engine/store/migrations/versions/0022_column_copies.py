@@ -44,7 +44,12 @@ def upgrade() -> None:
         op.execute("ALTER TABLE column_copies ALTER COLUMN data SET STORAGE EXTERNAL")
         op.execute(
             """CREATE FUNCTION table_version_next() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN UPDATE table_versions SET version = version + 1 WHERE table_name = TG_TABLE_NAME; RETURN NULL; END $$"""
+            BEGIN
+              -- the store's own table_versions, whatever the writer's search_path
+              EXECUTE format('UPDATE %I.table_versions SET version = version + 1 WHERE table_name = $1', TG_TABLE_SCHEMA)
+                USING TG_TABLE_NAME;
+              RETURN NULL;
+            END $$"""
         )
         for table in VERSIONED:
             op.execute(
