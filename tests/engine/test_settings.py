@@ -27,6 +27,7 @@ def test_every_variable_users_set_is_read(monkeypatch, tmp_path):
         "CESSION_WEBHOOKS_PRIVATE": "true",
         "CESSION_VIRTUAL_ACCOUNT_PREFIX": "1090101400",
         "CESSION_API_KEY_CACHE_SECONDS": "2.5",
+        "CESSION_COLUMN_COPIES": "false",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -41,6 +42,7 @@ def test_every_variable_users_set_is_read(monkeypatch, tmp_path):
     assert settings.strategy == str(tmp_path / "strategy.yaml")
     assert settings.virtual_account_prefix == "1090101400"
     assert settings.api_key_cache_seconds == 2.5
+    assert settings.column_copies is False
     assert sorted(env_name(name) for name in Settings.model_fields) == sorted(env)
     assert env_name("rules_dir") == RULES_DIR_ENV
     executor = make_executor(settings=settings)
