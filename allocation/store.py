@@ -149,9 +149,7 @@ def read_inputs(
             # event_date) index in its order; as a join the planner scanned all of events (10M
             # claims, 314k placed: 22-29 s against 5.7 s)
             payments_sql += (
-                f" AND e.claim_id = ANY(ARRAY({placed}))"
-                if is_postgres_engine(engine)
-                else f" AND e.claim_id IN ({placed})"
+                f" AND e.claim_id = ANY(ARRAY({placed}))" if is_postgres(engine) else f" AND e.claim_id IN ({placed})"
             )
             with_day["placed_since"] = placed_since
         paid_sql = (
@@ -204,10 +202,6 @@ def read_inputs(
     ).joined_only()
 
 
-#: claim_state's columns in its copies (engine/store/runs.py ``store_state``) that allocation reads
-STATE_COPIED = {"portfolio_id": pl.String} | STATE_SCHEMA
-
-
 class _Copied:
     """Which of read_inputs' reads come from column copies (``_from_copies``)."""
 
@@ -223,7 +217,7 @@ class _Copied:
         found = {}
         if self.state:
             parts = []
-            for run_id, frame in copies.frames(read.pop("copy_state"), list(STATE_COPIED)).items():
+            for run_id, frame in copies.frames(read.pop("copy_state"), list(copies.STATE_COLUMNS)).items():
                 theirs = frame["portfolio_id"].unique().cast(pl.String)
                 if not theirs.is_in(self.runs[run_id]).all():  # some moved on from this run: not their rows
                     frame = frame.filter(pl.col("portfolio_id").cast(pl.String).is_in(self.runs[run_id]))
@@ -262,11 +256,7 @@ def _from_copies(read, reads: dict, portfolio: str | None) -> _Copied:
                 {"source": pl.String, "version": pl.Int64, "column_name": pl.String},
                 None,
             ),
-            "versions": (
-                "SELECT table_name, version FROM table_versions",
-                {"table_name": pl.String, "version": pl.Int64},
-                None,
-            ),
+            "versions": (copies.VERSIONS_SQL, {"table_name": pl.String, "version": pl.Int64}, None),
         }
     )
     runs: dict[int, list[str]] = {}
@@ -276,7 +266,7 @@ def _from_copies(read, reads: dict, portfolio: str | None) -> _Copied:
     for source, version, column in first["copies"].iter_rows():
         have.setdefault((source, version), set()).add(column)
     copied = _Copied(portfolio, runs, dict(first["versions"].iter_rows()))
-    state_columns = list(STATE_COPIED)
+    state_columns = list(copies.STATE_COLUMNS)
     if runs and all(set(state_columns) <= have.get(("claim_state", r), set()) for r in runs):
         copied.state = True
         copied.with_run = "run_id" in reads.pop("state")[1]
@@ -292,10 +282,6 @@ def _from_copies(read, reads: dict, portfolio: str | None) -> _Copied:
         elif portfolio is None:
             copied.missing[name] = schema
     return copied
-
-
-def is_postgres_engine(engine: sa.Engine) -> bool:
-    return engine.dialect.name == "postgresql"
 
 
 def _runs_kept_payments(engine: sa.Engine, portfolio: str | None) -> bool:

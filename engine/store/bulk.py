@@ -34,7 +34,7 @@ Schema = dict[str, pl.DataType]
 OnBatch = Callable[[int], None]
 
 
-def is_postgres(conn: sa.Connection) -> bool:
+def is_postgres(conn: sa.Connection | sa.Engine) -> bool:
     return conn.dialect.name == "postgresql"
 
 

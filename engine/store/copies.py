@@ -31,8 +31,6 @@ import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
 
-from engine.store.bulk import is_postgres
-
 log = logging.getLogger(__name__)
 
 #: the sources whose version a trigger keeps (``table_versions``). A SQLite migration that
@@ -74,7 +72,7 @@ def decode(blob: bytes) -> pl.Series:
 
 
 def encoded(frame: pl.DataFrame) -> dict[str, bytes]:
-    """Every column of ``frame``, ``encode``d (on threads: pyarrow compresses without the GIL)."""
+    """Every column of ``frame``, ``encode``d (on threads: polars compresses without the GIL)."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="copy-encode") as pool:
         return dict(zip(frame.columns, pool.map(encode, frame.get_columns()), strict=True))
 
@@ -88,21 +86,15 @@ def decoded(blobs: dict[str, bytes]) -> pl.DataFrame:
 def write(conn: sa.Connection, source: str, version: int, blobs: dict[str, bytes], rows: int) -> None:
     """Store ``blobs`` (``encoded``) as the copy of ``source`` at ``version`` in ``conn``'s
     transaction; a copy of that version stored already (by another reader) is left as it is."""
+    statement = "INSERT INTO column_copies (source, version, column_name, rows, data) VALUES (:s, :v, :c, :r, :d)"
     # a claims' or debtors' copy of one version may be kept by two readers at once: the first stays
     # (a run's is written once, by the run: a second one would be a bug, refused by the key)
-    ignore = source in VERSIONED
-    statement = (
-        "INSERT INTO column_copies (source, version, column_name, rows, data) VALUES (%s, %s, %s, %s, %s)"
-        + (" ON CONFLICT DO NOTHING" if ignore else "")
-        if is_postgres(conn)
-        else f"INSERT {'OR IGNORE ' if ignore else ''}INTO column_copies (source, version, column_name, rows, data) "
-        "VALUES (?, ?, ?, ?, ?)"
+    if source in VERSIONED:
+        statement += " ON CONFLICT DO NOTHING"  # PostgreSQL and SQLite (3.24 on) alike
+    conn.execute(
+        sa.text(statement),
+        [{"s": source, "v": version, "c": name, "r": rows, "d": blob} for name, blob in blobs.items()],
     )
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.executemany(statement, [(source, version, name, rows, blob) for name, blob in blobs.items()])
-    finally:
-        cursor.close()
 
 
 def read_query(source: str, versions: list[int], columns: list[str]) -> str:
@@ -132,19 +124,13 @@ def frames(read: pl.DataFrame, columns: list[str]) -> dict[int, pl.DataFrame]:
     return found
 
 
-def available(conn: sa.Connection, source: str) -> dict[int, set[str]]:
-    """The versions of ``source`` that have a copy, each with its columns."""
-    found: dict[int, set[str]] = {}
-    for version, column in conn.execute(
-        sa.text("SELECT version, column_name FROM column_copies WHERE source = :s"), {"s": source}
-    ):
-        found.setdefault(int(version), set()).add(column)
-    return found
+#: the current version of each of ``VERSIONED`` (as the reader's snapshot sees it)
+VERSIONS_SQL = "SELECT table_name, version FROM table_versions"
 
 
 def versions(conn: sa.Connection) -> dict[str, int]:
-    """The current version of each of ``VERSIONED`` (as ``conn``'s snapshot sees it)."""
-    return {name: int(v) for name, v in conn.exec_driver_sql("SELECT table_name, version FROM table_versions")}
+    """``VERSIONS_SQL`` read on ``conn``: table -> version."""
+    return {name: int(v) for name, v in conn.exec_driver_sql(VERSIONS_SQL)}
 
 
 def keep(engine: sa.Engine, source: str, version: int, frame: pl.DataFrame) -> None:

@@ -59,6 +59,7 @@ def test_allocation_reads_the_same_from_the_copies_as_from_the_tables(store, mon
     first = runs_service.run(store=store, as_of=DAY, allow_stale_rates=True)
     assert stored_copies(store) == {("claim_state", first.run_id)}  # the run's, in its transaction
 
+    assert set(allocation_store.STATE_SCHEMA) <= set(copies.STATE_COLUMNS)  # all a run keeps of its state
     read = []
     monkeypatch.setattr(
         copies, "frames", lambda rows, columns, f=copies.frames: read.append(rows.height) or f(rows, columns)
