@@ -34,13 +34,15 @@ from allocation.errors import AgencyError
 from allocation.features import Inputs, claim_frame_lazy, rows_of
 from allocation.fees import legal_costs
 from allocation.predicates import limitation_status
-from allocation.scores import scores_as_of
+from allocation.scores import by_segment, scores_as_of
 from allocation.strategy import Rule, Strategy
 from engine.domain import HOLDING_FLAGS, ActionKind, PlacementQueue, RecallReason
 
 #: EPU takes claims that became due within this many years before the filing day (art. 505²⁹ᵃ KPC)
 EPU_YEARS = 3
 CHAMPION, CHALLENGER = "champion", "challenger"
+#: a claim's side of the split (an Enum: a 10M-row column of one string literal made categorical takes ~0.3 s)
+SIDES = pl.Enum([CHAMPION, CHALLENGER])
 
 #: the names are categorical: a few distinct values over millions of claims (a strategy's hash as a
 #: string would take 80 bytes a claim)
@@ -136,16 +138,17 @@ def joined_left(frame: pl.DataFrame, other: pl.DataFrame, on: str) -> pl.DataFra
 
 def segmented(strategy: Strategy):
     def segment_of(frame: pl.DataFrame, day: date) -> pl.DataFrame:
-        return frame.with_columns(segment=strategy.segment_expr(day).cast(pl.Categorical))
+        return frame.with_columns(segment=strategy.segment_expr(day))
 
     return segment_of
 
 
 def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
     """The claim frame as of ``day`` with segment, score (pay share) and recovery per zloty, the
-    hold, the legal facts (EPU allowed, costs of each queue) and the side of the split."""
+    hold, the legal facts (EPU allowed, costs of each queue) and the side of the split. The
+    columns made of other columns are one lazy query (polars computes a repeated subexpression
+    once there, and runs the columns side by side)."""
     segment_of = segmented(strategy)
-    frame = segment_of(claim_frame_lazy(book.inputs, day), day).collect()
     learned, book_values = scores_as_of(book.inputs, segment_of, day)
     if learned.height == 0 or learned["payers"].sum() == 0:  # no payment in the horizon: nothing to learn from
         learned = learned.clear()
@@ -153,27 +156,27 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
             "pay_share": strategy.settings.score_without_history,
             "recovery": strategy.settings.recovery_without_history,
         }
-    learned_of = {name: i for i, name in enumerate(learned["segment"].cast(pl.String).to_list())}
-    at = pl.col("segment").cast(pl.String).replace_strict(learned_of, default=None, return_dtype=pl.Int64)
-    frame = frame.with_columns(
-        score=pl.lit(learned["pay_share"]).gather(at), recovery=pl.lit(learned["recovery"]).gather(at)
-    )
+    learned_at = learned["segment"].cast(strategy.segment_enum)
     settings = strategy.settings
-    hold = pl.coalesce([pl.when(pl.col("flags").list.contains(f.value)).then(pl.lit(f.value)) for f in HOLDING_FLAGS])
     epu_since = day - relativedelta(years=EPU_YEARS)
-    frame = frame.with_columns(
-        pl.col("score").fill_null(book_values["pay_share"]),
-        pl.col("recovery").fill_null(book_values["recovery"]),
-        hold=hold.cast(pl.Categorical),  # categorical: 4 bytes a claim, and what it meets stays categorical
-        limitation=limitation_status(day, settings.limitation_window_days),
-        epu_allowed=pl.col("national_id_ok") & (pl.col("due_date") >= epu_since),
-    ).with_columns(
-        time_barred_consumer=(pl.col("limitation") == "time_barred") & (pl.col("debtor_kind") == "consumer"),
+    frame = (
+        segment_of(claim_frame_lazy(book.inputs, day), day)
+        .with_columns(
+            score=by_segment(learned_at, learned["pay_share"]).fill_null(book_values["pay_share"]),
+            recovery=by_segment(learned_at, learned["recovery"]).fill_null(book_values["recovery"]),
+            limitation=limitation_status(day, settings.limitation_window_days),
+            epu_allowed=pl.col("national_id_ok") & (pl.col("due_date") >= epu_since),
+        )
+        .with_columns(
+            time_barred_consumer=(pl.col("limitation") == "time_barred") & (pl.col("debtor_kind") == "consumer"),
+        )
+        .collect()
     )
+    frame = frame.with_columns(hold=holds(frame["flags"]))
     costs = legal_costs(day)
     by_epu, in_court = costs.costs(frame["principal"], frame["epu_allowed"])
     frame = frame.with_columns(by_epu.alias("costs_epu"), in_court.alias("costs_court"))
-    side = pl.lit(CHAMPION)
+    side = pl.lit(CHAMPION, dtype=SIDES)
     if strategy.challenger is not None:
         draw = pl.Series("draw", pools.split_hash(frame["claim_id"].to_numpy(), strategy.challenger_seed))
         in_split = (
@@ -181,8 +184,30 @@ def scored_frame(book: Book, strategy: Strategy, day: date) -> pl.DataFrame:
             if strategy.challenger_segments is None
             else pl.col("segment").is_in(list(strategy.challenger_segments))
         )
-        side = pl.when(in_split & (draw < strategy.challenger_share)).then(pl.lit(CHALLENGER)).otherwise(side)
-    return frame.with_columns(side=side.cast(pl.Categorical)), costs.stale
+        side = (
+            pl.when(in_split & (draw < strategy.challenger_share)).then(pl.lit(CHALLENGER, dtype=SIDES)).otherwise(side)
+        )
+    return frame.with_columns(side=side), costs.stale
+
+
+def holds(flags: pl.Series) -> pl.Series:
+    """Each claim's hold no rule overrides: the first of HOLDING_FLAGS its debtor has, else null;
+    categorical (4 bytes a claim, and what it meets stays categorical). Looked for only among the
+    claims whose debtor has a flag (a few in a hundred: the lists of the others are not read)."""
+    flagged = flags.list.len().fill_null(0) > 0
+    rows = flagged.arg_true()
+    found = (
+        flags.gather(rows)
+        .to_frame("flags")
+        .select(
+            pl.coalesce([pl.when(pl.col("flags").list.contains(f.value)).then(pl.lit(f.value)) for f in HOLDING_FLAGS])
+            .cast(pl.Categorical)
+            .alias("hold")
+        )
+        .to_series()
+    )
+    at = flagged.to_frame("flagged").select(pl.when("flagged").then(pl.col("flagged").cum_sum() - 1)).to_series()
+    return found.gather(at)
 
 
 def rule_conditions(rule: Rule, strategy: Strategy, day: date) -> dict[str, pl.Expr]:
@@ -213,7 +238,11 @@ def rule_index(strategy: Strategy, day: date) -> pl.Expr:
     return expr.otherwise(pl.lit(None)) if expr is not None else pl.lit(None)
 
 
-def _rule_table(strategy: Strategy, side: str) -> pl.DataFrame:
+def _rule_table(strategy: Strategy, side: str, first_pool: int) -> pl.DataFrame:
+    """``side``'s rules, a row each: what a claim it decides is given. ``pool_row``: the rule's pool
+    as its row in the weights ``_place_in_pools`` makes (the sides' pools one after the other,
+    this side's from ``first_pool``, each in the strategy's order)."""
+    pool_rows = {name: first_pool + i for i, name in enumerate(strategy.pools)}
     rows = [
         {
             "side": side,
@@ -221,6 +250,7 @@ def _rule_table(strategy: Strategy, side: str) -> pl.DataFrame:
             "rule": r.name,
             "action": r.action.value,
             "pool": f"{side}:{r.pool}" if r.pool else None,
+            "pool_row": pool_rows[r.pool] if r.pool else None,
             "queue": r.queue.value if r.queue else None,
             "reason": r.reason.value if r.reason else None,
             "daily_limit": r.daily_limit,
@@ -236,6 +266,7 @@ def _rule_table(strategy: Strategy, side: str) -> pl.DataFrame:
             "rule": pl.Categorical,
             "action": pl.Categorical,
             "pool": pl.Categorical,
+            "pool_row": pl.Int64,
             "queue": pl.Categorical,
             "reason": pl.Categorical,
             "daily_limit": pl.Int64,
@@ -296,10 +327,11 @@ def _eligible_bits(frame: pl.DataFrame, agencies: pl.DataFrame) -> pl.Expr:
     return bits
 
 
-def _pool_weights(strategy: Strategy, side: str, agencies: pl.DataFrame, performance: dict[str, float]):
-    """(pool key -> row, weights pools x agencies) of one side's pools; an unknown agency is refused."""
+def _pool_weights(strategy: Strategy, agencies: pl.DataFrame, performance: dict[str, float]) -> list[np.ndarray]:
+    """The weights of each of ``strategy``'s pools (in its order) over ``agencies`` (a row each);
+    an unknown agency is refused."""
     index = {a: i for i, a in enumerate(agencies["agency_id"].to_list())}
-    keys, rows = [], []
+    rows = []
     for name, pool in strategy.pools.items():
         row = np.zeros(len(index))
         for agency, weight in pool.agencies.items():
@@ -314,9 +346,8 @@ def _pool_weights(strategy: Strategy, side: str, agencies: pl.DataFrame, perform
                 floor = (min(known) / 2) if known else 1.0
                 weight = max(performance.get(agency, 0.0), floor)
             row[index[agency]] = weight
-        keys.append(f"{side}:{name}")
         rows.append(row)
-    return keys, rows
+    return rows
 
 
 def decide(book: Book, strategy: Strategy, day: date, *, keep_frame: bool = False) -> Allocation:
@@ -331,8 +362,13 @@ def decide(book: Book, strategy: Strategy, day: date, *, keep_frame: bool = Fals
     for side, chosen in sides:
         first = pl.when(pl.col("side") == side).then(rule_index(chosen, day).cast(pl.Int64) + offset).otherwise(first)
         offset += len(chosen.rules)
-    rules = pl.concat([_rule_table(chosen, side) for side, chosen in sides]).drop("side")
-    rule_rows = frame.select(first).to_series()
+    tables, first_pool = [], 0
+    for side, chosen in sides:
+        tables.append(_rule_table(chosen, side, first_pool))
+        first_pool += len(chosen.pools)
+    rules = pl.concat(tables).drop("side")
+    # lazy: the rules' repeated conditions (a region, the legal costs test) are computed once
+    rule_rows = frame.lazy().select(first).collect().to_series()
     if not keep_frame:  # the rules have read what they read: only what deciding still needs is kept
         frame = frame.select(DECIDING_COLUMNS)
     decided = joined_left(
@@ -389,7 +425,9 @@ def decide(book: Book, strategy: Strategy, day: date, *, keep_frame: bool = Fals
     )
     decided = _legal_order(decided)
     decided = _place_in_pools(decided, book, kept, recalls, sides, day)
-    decisions = decided.select(*[pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items()]).sort("claim_id")
+    decisions = decided.select(*[pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items()])
+    if not decisions["claim_id"].is_sorted():
+        decisions = decisions.sort("claim_id")
     opened = decisions.filter(pl.col("action").is_in([a.value for a in ActionKind if a.places])).select(
         "claim_id",
         pl.col("agency_id", "queue").cast(pl.String),
@@ -450,11 +488,9 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
             action=pl.when(placing).then(pl.lit(ActionKind.LEAVE.value)).otherwise(pl.col("action")),
             reason=pl.when(placing).then(pl.lit("pool full")).otherwise(pl.col("reason")),
         )
-    keys, rows = [], []
-    for side, chosen in sides:
-        k, r = _pool_weights(chosen, side, agencies, book.performance)
-        keys += k
-        rows += r
+    rows = []  # the sides' pools one after the other, as _rule_table numbers them (pool_row)
+    for _side, chosen in sides:
+        rows += _pool_weights(chosen, agencies, book.performance)
     index = {a: i for i, a in enumerate(agencies["agency_id"].to_list())}
     # room: capacity less the kept placements (cases, and their balance at placement)
     held = kept.group_by("agency_id").agg(cases=pl.len(), volume=pl.col("balance").fill_null(0).sum())
@@ -478,7 +514,7 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
     )
     # the columns first, then the rows (filtering the wide frame would copy every column)
     placed_ones = (
-        decided.select("claim_id", "pool", "balance", "recovery", "postal_code", "debtor_kind", _placing=placing)
+        decided.select("claim_id", "pool_row", "balance", "recovery", "postal_code", "debtor_kind", _placing=placing)
         .filter("_placing")
         .drop("_placing")
     )
@@ -488,15 +524,18 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
         .select(
             "claim_id",
             "balance",
+            "pool_row",
             eligible=_eligible_bits(decided, agencies) & ~pl.col("excluded").fill_null(0),
-            pool_row=pl.col("pool")
-            .cast(pl.String)
-            .replace_strict({k: i for i, k in enumerate(keys)}, return_dtype=pl.Int64),
             expected=pl.col("balance").cast(pl.Float64) * pl.col("recovery"),
         )
-        .sort(["expected", "claim_id"], descending=[True, False])
         .collect()
     )
+    # by expected recovery, the lower claim_id first among equals: the claims come in claim_id
+    # order (the state's), so a stable sort on the one key gives that (half a two-key sort's time)
+    if candidates["claim_id"].is_sorted():
+        candidates = candidates.sort("expected", descending=True, maintain_order=True)
+    else:
+        candidates = candidates.sort(["expected", "claim_id"], descending=[True, False])
     if candidates.height == 0:
         return decided.with_columns(pl.lit(None, dtype=pl.Int64).alias("_p")).drop("_p")
     chosen = pools.assign(

@@ -142,7 +142,7 @@ def rows_of(keys: pl.Series, targets: pl.Series) -> pl.Series:
     the rows) by a join."""
     n = targets.len()
     if n == 0 or keys.len() == 0:
-        return pl.Series("row", [None] * keys.len(), dtype=pl.Int64)
+        return pl.repeat(None, keys.len(), dtype=pl.Int64, eager=True).rename("row")
     low, high = targets.min(), targets.max()
     if targets.null_count() or high - low + 1 > 4 * max(n, keys.len()) + 1024:
         other = pl.DataFrame({"key": targets, "row": pl.int_range(n, dtype=pl.Int64, eager=True)})

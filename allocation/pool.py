@@ -66,12 +66,16 @@ def _compiled():
 
 
 def _warm() -> None:
+    from allocation.fees import warm_costs
+
     one = np.zeros(1, dtype=np.int64)
     compiled()(one, one, one, np.zeros((1, 1)), one.copy(), one.copy())  # loads this signature
+    warm_costs()  # the legal costs' pass (allocation.fees), loaded the same way
 
 
 def warm_up() -> threading.Thread:
-    """Import numba and load the compiled loop in a thread (the first ``assign`` then waits less)."""
+    """Import numba and load the compiled loops (this one and allocation.fees') in a thread (the
+    first ``assign`` then waits less)."""
     thread = threading.Thread(target=_warm, name="allocation-pool-warm-up", daemon=True)
     thread.start()
     return thread

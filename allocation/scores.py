@@ -56,21 +56,44 @@ def outcomes(inputs: Inputs, segmented_at: pl.DataFrame, day: date, horizon: int
     )
 
 
+def by_segment(segments: pl.Series, values: pl.Series) -> pl.Expr:
+    """Each row's value of its ``segment`` (an Enum column): ``values`` beside ``segments`` (unique,
+    of that Enum), null for a segment not among them. A gather by the Enum's code, not a lookup
+    of each row's name (at 10M rows ~0.01 s against ~1 s)."""
+    categories = segments.dtype.categories
+    table = pl.Series(values.name, [None] * categories.len(), dtype=values.dtype)
+    if segments.len():
+        table = table.scatter(segments.to_physical(), values)
+    return pl.lit(table).gather(pl.col("segment").to_physical())
+
+
+def segments_as_enum(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its ``segment`` an Enum (as a strategy's segments are; otherwise of the names in it)."""
+    if isinstance(frame.schema["segment"], pl.Enum):
+        return frame
+    names = frame["segment"].cast(pl.String).unique().drop_nulls().sort()
+    return frame.with_columns(pl.col("segment").cast(pl.String).cast(pl.Enum(names)))
+
+
 def credibility(frame: pl.DataFrame, x: str, w: str, prefix: str) -> pl.DataFrame:
-    """Bühlmann-Straub per segment of observations ``x`` with weights ``w``: the raw segment mean
-    ``{prefix}_raw``, the credibility ``{prefix}_z`` and the smoothed ``{prefix}``."""
-    groups = frame.group_by("segment").agg(
-        n=pl.len(), W=pl.col(w).sum(), X=(pl.col(x) * pl.col(w)).sum() / pl.col(w).sum()
-    )
+    """Bühlmann-Straub per segment (an Enum column) of observations ``x`` with weights ``w``: the
+    raw segment mean ``{prefix}_raw``, the credibility ``{prefix}_z`` and the smoothed ``{prefix}``."""
+    frame = segments_as_enum(frame)
+    groups = frame.group_by("segment").agg(n=pl.len(), W=pl.col(w).sum(), XW=(pl.col(x) * pl.col(w)).sum())
+    return _smoothed(groups, frame.select(_within(x, w, groups)).item(), prefix)
+
+
+def _within(x: str, w: str, groups: pl.DataFrame) -> pl.Expr:
+    """The weighted sum of squares of ``x`` about its segment's mean (``groups``: segment, W, XW)."""
+    return (pl.col(w) * (pl.col(x) - by_segment(groups["segment"], groups["XW"] / groups["W"])) ** 2).sum()
+
+
+def _smoothed(groups: pl.DataFrame, within: float, prefix: str) -> pl.DataFrame:
+    """``credibility`` from each segment's count ``n``, weight ``W`` and weighted sum ``XW``, and the
+    weighted sum of squares within the segments."""
+    groups = groups.select("segment", "n", "W", X=pl.col("XW") / pl.col("W"))
     total_w = groups["W"].sum()
-    book = float((frame[x] * frame[w]).sum() / total_w) if total_w else 0.0
-    means = dict(zip(groups["segment"].cast(pl.String), groups["X"], strict=True))
-    within = frame.select(
-        (
-            pl.col(w)
-            * (pl.col(x) - pl.col("segment").cast(pl.String).replace_strict(means, return_dtype=pl.Float64)) ** 2
-        ).sum()
-    ).item()
+    book = float((groups["W"] * groups["X"]).sum() / total_w) if total_w else 0.0
     dof = int((groups["n"] - 1).clip(lower_bound=0).sum())
     v = within / dof if dof else 0.0
     m = groups.height
@@ -92,7 +115,10 @@ def credibility(frame: pl.DataFrame, x: str, w: str, prefix: str) -> pl.DataFram
 
 
 def learn(observed: pl.DataFrame) -> pl.DataFrame:
-    """Per segment: claims, balance, payers, recovered, and the smoothed pay_share and recovery."""
+    """Per segment: claims, balance, payers, recovered, and the smoothed pay_share and recovery
+    (``credibility`` of whether a claim paid, each claim weighing one, and of what it paid per
+    zloty, weighed by its balance): every sum in one pass over the claims, and one more for both
+    sums of squares."""
     if observed.height == 0:
         return pl.DataFrame(
             schema={
@@ -105,16 +131,25 @@ def learn(observed: pl.DataFrame) -> pl.DataFrame:
                 "recovery": pl.Float64,
             }
         )
-    sizes = observed.group_by("segment").agg(
+    observed = segments_as_enum(observed).with_columns(one=pl.lit(1.0), ratio=pl.col("recovered") / pl.col("balance"))
+    sums = observed.group_by("segment").agg(
         claims=pl.len(),
         balance=pl.col("balance").sum(),
         payers=pl.col("paid").sum().cast(pl.Int64),
         recovered=pl.col("recovered").sum(),
+        W_share=pl.col("one").sum(),
+        XW_share=(pl.col("paid") * pl.col("one")).sum(),
+        XW_recovery=(pl.col("ratio") * pl.col("balance")).sum(),
     )
-    ones = observed.with_columns(one=pl.lit(1.0), ratio=pl.col("recovered") / pl.col("balance"))
-    share = credibility(ones, "paid", "one", "pay_share")
-    recovery = credibility(ones, "ratio", "balance", "recovery")
-    return sizes.join(share, on="segment").join(recovery, on="segment").sort("segment")
+    share = sums.select("segment", n="claims", W="W_share", XW="XW_share")
+    recovery = sums.select("segment", n="claims", W="balance", XW="XW_recovery")
+    within = observed.select(share=_within("paid", "one", share), recovery=_within("ratio", "balance", recovery)).row(0)
+    learned = (
+        sums.select("segment", "claims", "balance", "payers", "recovered")
+        .join(_smoothed(share, within[0], "pay_share"), on="segment")
+        .join(_smoothed(recovery, within[1], "recovery"), on="segment")
+    )
+    return learned.with_columns(pl.col("segment").cast(pl.String)).sort("segment")
 
 
 def segmented_at(inputs: Inputs, segment_of, day: date) -> pl.DataFrame:
@@ -141,11 +176,15 @@ def calibration(inputs: Inputs, segment_of, day: date) -> pl.DataFrame:
     reference = day - timedelta(days=HORIZON_DAYS)
     learned, book = scores_as_of(inputs, segment_of, reference)
     actual = outcomes(inputs, segmented_at(inputs, segment_of, reference), reference)
-    per = actual.group_by("segment").agg(
-        claims=pl.len(),
-        balance=pl.col("balance").sum(),
-        actual_pay_share=pl.col("paid").mean(),
-        actual_recovery=pl.col("recovered").sum() / pl.col("balance").sum(),
+    per = (
+        actual.group_by("segment")
+        .agg(
+            claims=pl.len(),
+            balance=pl.col("balance").sum(),
+            actual_pay_share=pl.col("paid").mean(),
+            actual_recovery=pl.col("recovered").sum() / pl.col("balance").sum(),
+        )
+        .with_columns(pl.col("segment").cast(pl.String))
     )
     predicted = learned.select("segment", predicted_pay_share="pay_share", predicted_recovery="recovery")
     return (

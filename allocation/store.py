@@ -165,7 +165,14 @@ def read_inputs(
     )
     reads["plans"] = (plans_sql, PLAN_READ, params)
     with snapshot_reads(engine) as read:
-        copied = _from_copies(read, reads, portfolio) if copies.enabled() else _Copied(portfolio, {}, {})
+        first = read(_first_reads(portfolio, copies.enabled()))
+        runs: dict[int, list[str]] = {}
+        for portfolio_id, run_id in first["current"].iter_rows():
+            runs.setdefault(run_id, []).append(portfolio_id)
+        if kept and len(runs) == 1:  # every row of the one current run is a current claim's: no run_id to read
+            paid_sql = paid_sql.replace("cp.run_id, ", "", 1)
+            reads["paid"] = (paid_sql, PAID_SCHEMA, params)
+        copied = _from_copies(first, runs, reads, portfolio) if copies.enabled() else _Copied(portfolio, {}, {})
         frames = read(reads)
     frames |= copied.frames(frames)
     if keep_copies:
@@ -185,8 +192,9 @@ def read_inputs(
     if kept:
         # a claim's row of its state's run (a portfolio that moved on from a shared run leaves rows behind)
         paid = frames["paid"]
-        runs = state["run_id"].gather(rows_of(paid["claim_id"], state["claim_id"]))
-        paid = paid.filter(runs == paid["run_id"]).drop("run_id")
+        if "run_id" in paid.columns:
+            of_state = state["run_id"].gather(rows_of(paid["claim_id"], state["claim_id"]))
+            paid = paid.filter(of_state == paid["run_id"]).drop("run_id")
         state = state.drop("run_id")
     debtors = frames["debtors"].with_columns(
         pl.col("flags").str.json_decode(pl.List(pl.String)).fill_null(pl.lit([], dtype=pl.List(pl.String)))
@@ -238,30 +246,32 @@ class _Copied:
             copies.keep(engine, name, self.versions[name], frames[name])
 
 
-def _from_copies(read, reads: dict, portfolio: str | None) -> _Copied:
-    """``reads`` (read_inputs') changed to read the state, the claims and the debtors from their
-    column copies where the snapshot has them, with what ``_Copied.frames`` needs to make the same
-    frames of them."""
+def _first_reads(portfolio: str | None, with_copies: bool) -> dict:
+    """The small reads that decide read_inputs' large ones, in the same snapshot: the current run
+    of each portfolio (of ``portfolio``) and, ``with_copies``, the column copies and the versions."""
     where = " AND p.portfolio_id = :portfolio" if portfolio else ""
     params = {"portfolio": portfolio} if portfolio else None
-    first = read(
-        {
-            "current": (
-                f"SELECT p.portfolio_id, p.current_run_id FROM portfolios p WHERE p.current_run_id IS NOT NULL{where}",
-                {"portfolio_id": pl.String, "current_run_id": pl.Int64},
-                params,
-            ),
-            "copies": (
-                "SELECT source, version, column_name FROM column_copies",
-                {"source": pl.String, "version": pl.Int64, "column_name": pl.String},
-                None,
-            ),
-            "versions": (copies.VERSIONS_SQL, {"table_name": pl.String, "version": pl.Int64}, None),
-        }
-    )
-    runs: dict[int, list[str]] = {}
-    for portfolio_id, run_id in first["current"].iter_rows():
-        runs.setdefault(run_id, []).append(portfolio_id)
+    found = {
+        "current": (
+            f"SELECT p.portfolio_id, p.current_run_id FROM portfolios p WHERE p.current_run_id IS NOT NULL{where}",
+            {"portfolio_id": pl.String, "current_run_id": pl.Int64},
+            params,
+        )
+    }
+    if with_copies:
+        found["copies"] = (
+            "SELECT source, version, column_name FROM column_copies",
+            {"source": pl.String, "version": pl.Int64, "column_name": pl.String},
+            None,
+        )
+        found["versions"] = (copies.VERSIONS_SQL, {"table_name": pl.String, "version": pl.Int64}, None)
+    return found
+
+
+def _from_copies(first: dict, runs: dict[int, list[str]], reads: dict, portfolio: str | None) -> _Copied:
+    """``reads`` (read_inputs') changed to read the state, the claims and the debtors from their
+    column copies where the snapshot has them (``first``: ``_first_reads``' frames; ``runs``: the
+    current runs' portfolios), with what ``_Copied.frames`` needs to make the same frames of them."""
     have: dict[tuple[str, int], set[str]] = {}
     for source, version, column in first["copies"].iter_rows():
         have.setdefault((source, version), set()).add(column)
@@ -484,8 +494,9 @@ def _recall(conn: sa.Connection, recalls: pl.DataFrame, day: date) -> int:
     return done
 
 
-def write_allocation(engine: sa.Engine, allocation: Allocation, seconds: float) -> int:
-    """The allocation's recalls, placements, strategy and run row, in one transaction; the run's id."""
+def write_allocation(engine: sa.Engine, allocation: Allocation, seconds: float, summary: dict | None = None) -> int:
+    """The allocation's recalls, placements, strategy and run row, in one transaction; the run's id.
+    ``summary``: ``summarise(allocation)`` if the caller has it already."""
     started = time.perf_counter()
     strategy = allocation.strategy
     with engine.begin() as conn:
@@ -499,7 +510,7 @@ def write_allocation(engine: sa.Engine, allocation: Allocation, seconds: float) 
                 "the open placements changed while this allocation ran (another allocate or recall?): "
                 "nothing was written; run it again"
             )
-        summary = summarise(allocation)
+        summary = summary if summary is not None else summarise(allocation)
         run_id = conn.execute(
             sa.insert(AllocationRun.__table__)
             .values(

@@ -169,13 +169,25 @@ class Strategy:
     def segment_names(self) -> list[str]:
         return [s.name for s in self.segments] + [OTHER]
 
+    @property
+    def segment_enum(self) -> pl.Enum:
+        """The segments as a polars Enum, in their order (``other`` last)."""
+        return pl.Enum(self.segment_names())
+
     def segment_expr(self, day: date) -> pl.Expr:
-        """Each claim's segment: the first that matches, else ``other``."""
+        """Each claim's segment (``segment_enum``): the first that matches, else ``other``. An Enum
+        made of Enum literals: a small integer a claim (at 10M claims, string literals made
+        categorical take ~1-3 s; these ~0.1 s)."""
+        enum = self.segment_enum
+
+        def name(text: str) -> pl.Expr:
+            return pl.lit(text, dtype=enum)
+
         expr = None
         for s in self.segments:
             match = s.when.expr(day, self.settings.limitation_window_days)
-            expr = pl.when(match).then(pl.lit(s.name)) if expr is None else expr.when(match).then(pl.lit(s.name))
-        return expr.otherwise(pl.lit(OTHER)) if expr is not None else pl.lit(OTHER)
+            expr = pl.when(match).then(name(s.name)) if expr is None else expr.when(match).then(name(s.name))
+        return expr.otherwise(name(OTHER)) if expr is not None else name(OTHER)
 
     def stored_text(self) -> str:
         return json.dumps(self.texts, ensure_ascii=False, indent=1, sort_keys=True)

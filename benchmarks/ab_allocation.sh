@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interleaved A/B of `cession allocate` (placements written) on one stored book: OLD_TREE (a
 # `git worktree add` of an older commit) and this tree, alternating, ROUNDS times each, with this
-# tree's venv; the placements, their changes and the allocation runs emptied before each run (every
+# tree's venv; the placements, their changes and the allocation runs emptied and vacuumed before each run (every
 # run places the book anew). OLD_SCHEMA_AT: the migration OLD_TREE's code is at (e.g. 0019): the
 # store is brought down to it before OLD_TREE's run and up again before this tree's (Alembic).
 # Prints wall, user, sys and peak RSS per run (BENCHMARKS.md quotes them).
@@ -22,6 +22,7 @@ from engine.store.database import alembic_config; e = sa.create_engine(sys.argv[
 command.upgrade(cfg, 'head') if sys.argv[2] == 'head' else command.downgrade(cfg, sys.argv[2])" "$url" "$target")
     psql -q -d "postgresql://${base#postgresql+psycopg://}" -c \
       "SET search_path=$schema; DELETE FROM agency_changes; DELETE FROM placements; DELETE FROM allocation_runs;"
+    psql -q -d "postgresql://${base#postgresql+psycopg://}" -c "SET search_path=$schema" -c "VACUUM agency_changes, placements, allocation_runs"
     (cd /tmp && PYTHONPATH=$tree /usr/bin/time -f "$v $(date +%T) load $(cut -d' ' -f1 /proc/loadavg) wall %e user %U sys %S maxrss %M KB" \
       "$python" -c "from api.cli import main; main()" allocate --as-of 2026-10-31 \
       --strategy "$dir/strategy.yaml" --database-url "$url" --json 2>&1 >/dev/null | tail -1)

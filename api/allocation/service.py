@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from allocation import pool as pools
 from allocation import results
 from allocation import store as allocation_store
-from allocation.decide import Allocation, Book, decide, rule_conditions
+from allocation.decide import Allocation, Book, decide, rule_conditions, segmented
 from allocation.errors import PlacementError
 from allocation.predicates import Predicates
 from allocation.scores import calibration, scores_as_of
@@ -97,7 +97,7 @@ def allocate(
         sides = results.sides(recent, book.inputs.payments, chosen.sha256, chosen.challenger.sha256, as_of)
     run_id = None
     if not dry_run:
-        run_id = allocation_store.write_allocation(store, allocation, time.perf_counter() - started)
+        run_id = allocation_store.write_allocation(store, allocation, time.perf_counter() - started, summary)
     seconds = time.perf_counter() - started
     log.info(
         "allocation as of %s: %d claims, %d placed, %d recalled in %.2f s%s",
@@ -116,12 +116,16 @@ def segments(*, store: sa.Engine, as_of: date, strategy_path: Path | None = None
     calibration table (last quarter's scores against this quarter's outcomes)."""
     chosen = _strategy(strategy_path)
     inputs = allocation_store.read_inputs(store, as_of, every_payment=True)  # calibration: two horizons back
-    segment_of = _segment_of(chosen)
+    segment_of = segmented(chosen)
     learned, book = scores_as_of(inputs, segment_of, as_of)
     from allocation.features import claim_frame
 
     now = segment_of(claim_frame(inputs, as_of), as_of)
-    sizes = now.group_by("segment").agg(claims=pl.len(), balance=pl.col("balance").sum())
+    sizes = (
+        now.group_by("segment")
+        .agg(claims=pl.len(), balance=pl.col("balance").sum())
+        .with_columns(pl.col("segment").cast(pl.String))
+    )
     order = pl.DataFrame({"segment": chosen.segment_names(), "order": range(len(chosen.segment_names()))})
     table = (
         order.join(sizes, on="segment", how="left")
@@ -137,13 +141,6 @@ def segments(*, store: sa.Engine, as_of: date, strategy_path: Path | None = None
         .drop("order")
     )
     return table, calibration(inputs, segment_of, as_of)
-
-
-def _segment_of(chosen: Strategy):
-    def segment_of(frame: pl.DataFrame, day: date) -> pl.DataFrame:
-        return frame.with_columns(segment=chosen.segment_expr(day))
-
-    return segment_of
 
 
 def open_placements(

@@ -7,7 +7,10 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from allocation.fees import legal_costs
 from tests.allocation.helpers import AS_OF, decided
@@ -103,3 +106,25 @@ def test_the_filing_day_of_enforcement_needs_a_title(tmp_path):
     out = decided(tmp_path, rows, text).decisions
     assert out["action"].to_list() == ["legal", "leave", "leave"]
     assert date(2026, 5, 1) > AS_OF
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    wps=st.lists(
+        st.one_of(st.integers(0, 10**12), st.sampled_from([0, 1, 500_000, 500_001, 75_000_000, 2_000_000_000])),
+        min_size=1,
+        max_size=60,
+    ),
+    epu=st.lists(st.booleans(), min_size=60, max_size=60),
+    day=st.sampled_from([date(2020, 1, 1), date(2024, 6, 30), AS_OF]),
+)
+def test_the_compiled_costs_are_the_array_reference(wps, epu, day):
+    """LegalCosts.costs (one compiled pass) against costs_reference (numpy, array at a time), at
+    every band's edges and across the tables' versions."""
+    costs = legal_costs(day)
+    values = np.array(wps, dtype=np.int64)
+    in_epu = np.array(epu[: len(wps)], dtype=bool)
+    by_epu, in_court = costs.costs(pl.Series(values), pl.Series(in_epu))
+    expected_epu, expected_court = costs.costs_reference(values, in_epu)
+    assert by_epu.to_list() == expected_epu.tolist()
+    assert in_court.to_list() == expected_court.tolist()
