@@ -530,27 +530,35 @@ def _place_in_pools(decided, book: Book, kept, recalls, sides, day: date) -> pl.
         )
         .collect()
     )
-    # by expected recovery, the lower claim_id first among equals: the claims come in claim_id
-    # order (the state's), so a stable sort on the one key gives that (half a two-key sort's time)
-    if candidates["claim_id"].is_sorted():
-        candidates = candidates.sort("expected", descending=True, maintain_order=True)
-    else:
-        candidates = candidates.sort(["expected", "claim_id"], descending=[True, False])
     if candidates.height == 0:
-        return decided.with_columns(pl.lit(None, dtype=pl.Int64).alias("_p")).drop("_p")
-    chosen = pools.assign(
-        candidates["pool_row"].to_numpy(),
-        candidates["eligible"].to_numpy(),
-        candidates["balance"].to_numpy(),
+        return decided
+    # by expected recovery, the lower claim_id first among equals: the claims come in claim_id
+    # order (the state's), so a stable sort on the one key gives that (half a two-key sort's
+    # time); only the order is sorted, and only the three arrays the loop reads are put in it
+    if candidates["claim_id"].is_sorted():
+        by = pl.arg_sort_by("expected", descending=True, maintain_order=True)
+    else:
+        by = pl.arg_sort_by(["expected", "claim_id"], descending=[True, False])
+    order = candidates.select(by).to_series().to_numpy()
+    in_order = pools.assign(
+        candidates["pool_row"].to_numpy()[order],
+        candidates["eligible"].to_numpy()[order],
+        candidates["balance"].to_numpy()[order],
         np.array(rows),
         room_cases,
         room_balance,
     )
-    names = dict(enumerate(agencies["agency_id"].to_list()))
-    placed = candidates.select(
-        "claim_id", pl.arange(1, candidates.height + 1, dtype=pl.Int64).alias("_priority")
-    ).with_columns(_agency=pl.Series(chosen).replace_strict(names, default=None, return_dtype=pl.Categorical))
-    out = joined_left(decided, placed, "claim_id")
+    # back into the decided frame's rows: the candidates are its placing rows, in its order
+    at = decided.select(placing.fill_null(False)).to_series().arg_true().to_numpy()[order]
+    agency_at = np.full(decided.height, -1, dtype=np.int64)
+    agency_at[at] = in_order
+    priority_at = np.zeros(decided.height, dtype=np.int64)
+    priority_at[at] = np.arange(1, order.shape[0] + 1, dtype=np.int64)
+    chosen = pl.Series("i", agency_at).to_frame().select(pl.when(pl.col("i") >= 0).then(pl.col("i"))).to_series()
+    out = decided.with_columns(
+        agencies["agency_id"].cast(pl.Categorical).gather(chosen).alias("_agency"),
+        pl.Series("_priority", priority_at),
+    )
     full = placing & pl.col("_agency").is_null()
     return out.with_columns(
         agency_id=pl.when(placing).then(pl.col("_agency")).otherwise(pl.col("agency_id")),

@@ -12,6 +12,7 @@ refuses a second open one whatever the code does.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -173,8 +174,7 @@ def read_inputs(
             paid_sql = paid_sql.replace("cp.run_id, ", "", 1)
             reads["paid"] = (paid_sql, PAID_SCHEMA, params)
         copied = _from_copies(first, runs, reads, portfolio) if copies.enabled() else _Copied(portfolio, {}, {})
-        frames = read(reads)
-    frames |= copied.frames(frames)
+        frames = _read_and_decode(engine, read, reads, copied)
     if keep_copies:
         copied.keep(engine, frames)
     state = frames["state"]
@@ -208,6 +208,22 @@ def read_inputs(
         plan_statuses(frames["plans"]),
         paid=paid,
     ).joined_only()
+
+
+def _read_and_decode(engine: sa.Engine, read, reads: dict, copied: _Copied) -> dict[str, pl.DataFrame]:
+    """``reads`` read, the column copies among them decoded into the frames their tables would
+    give (``_Copied.frames``). PostgreSQL: the copies are read and decoded on a thread of their
+    own while the tables' reads go on (the copies come in ~1.5 s at 10M claims, the payments'
+    facts in ~5 s: their decoding is then off the critical path)."""
+    copy_reads = {name: q for name, q in reads.items() if name.startswith("copy_")}
+    table_reads = {name: q for name, q in reads.items() if name not in copy_reads}
+    if not copy_reads or not is_postgres(engine):  # SQLite: one connection, one thread
+        frames = read(reads)
+        return frames | copied.frames(frames)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copies") as pool:
+        decoding = pool.submit(lambda: copied.frames(read(copy_reads)))
+        frames = read(table_reads) if table_reads else {}
+        return frames | decoding.result()
 
 
 class _Copied:
