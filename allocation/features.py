@@ -124,6 +124,17 @@ class Inputs:
             self._joined["frame"] = frame
         return self._joined["frame"]
 
+    def with_paid(self, paid: pl.DataFrame) -> Inputs:
+        """These inputs (made without ``paid``) with each paying claim's kept facts: the joined
+        frame, made already or now, with PAID_SCHEMA's columns gathered into its rows."""
+        if self.paid is not None:
+            raise ValueError("with_paid: these inputs have their payments' facts already")
+        joined = self.joined()
+        rows = rows_of(joined["claim_id"], paid["claim_id"])
+        found = replace(self, paid=paid, _joined={})
+        found._joined["frame"] = joined.hstack(paid.drop("claim_id").select(pl.all().gather(rows)).get_columns())
+        return found
+
     def joined_only(self) -> Inputs:
         """These inputs with the joined frame made and the state, claims and debtors it was made of
         let go (empty frames of their schemas): a large book then holds its claims once."""

@@ -174,40 +174,58 @@ def read_inputs(
             paid_sql = paid_sql.replace("cp.run_id, ", "", 1)
             reads["paid"] = (paid_sql, PAID_SCHEMA, params)
         copied = _from_copies(first, runs, reads, portfolio) if copies.enabled() else _Copied(portfolio, {}, {})
-        frames = _read_and_decode(engine, read, reads, copied)
+        # the payments' facts (the longest read) go on beside the others, and beside the joined
+        # frame made of those (PostgreSQL; SQLite reads them first, on its one connection)
+        paid_read = {"paid": reads.pop("paid")} if "paid" in reads else {}
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paid") as pool:
+            if not paid_read:
+                reading = pool.submit(dict)
+            elif is_postgres(engine):
+                reading = pool.submit(read, paid_read)
+            else:
+                reading = pool.submit(lambda done: done, read(paid_read))
+            frames = _read_and_decode(engine, read, reads, copied)
+            state, runs_of_state = _checked_state(frames["state"], frames["days"], as_of)
+            debtors = frames["debtors"].with_columns(
+                pl.col("flags").str.json_decode(pl.List(pl.String)).fill_null(pl.lit([], dtype=pl.List(pl.String)))
+            )
+            inputs = Inputs(
+                as_of,
+                state,
+                frames["claims"],
+                debtors.select(list(DEBTOR_SCHEMA)),
+                frames["payments"],
+                plan_statuses(frames["plans"]),
+            )
+            inputs.joined()
+            paid = reading.result().get("paid")
     if keep_copies:
         copied.keep(engine, frames)
-    state = frames["state"]
+    if paid is not None:
+        # a claim's row of its state's run (a portfolio that moved on from a shared run leaves rows behind)
+        if "run_id" in paid.columns:
+            of_state = runs_of_state.gather(rows_of(paid["claim_id"], state["claim_id"]))
+            paid = paid.filter(of_state == paid["run_id"]).drop("run_id")
+        inputs = inputs.with_paid(paid)
+    return inputs.joined_only()
+
+
+def _checked_state(state: pl.DataFrame, days: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, pl.Series | None]:
+    """The state read (by claim_id) and the run of each row (None: not read), once it is found to
+    be as of ``as_of``."""
     if state.height == 0:
         raise StoreError("no stored claim_state: run `cession run --as-of DAY` first")
-    days = frames["days"]["as_of"].sort().to_list()
-    if days != [as_of]:
+    found = days["as_of"].sort().to_list()
+    if found != [as_of]:
         raise StoreError(
-            f"the stored claim_state is as of {', '.join(map(str, days))}, not {as_of}: run "
+            f"the stored claim_state is as of {', '.join(map(str, found))}, not {as_of}: run "
             f"`cession run --as-of {as_of}` first (allocation decides on the state of its day)"
         )
     if not state["claim_id"].is_sorted():  # by claim_id, whatever order the database gave
         state = state.sort("claim_id")
-    paid = None
-    if kept:
-        # a claim's row of its state's run (a portfolio that moved on from a shared run leaves rows behind)
-        paid = frames["paid"]
-        if "run_id" in paid.columns:
-            of_state = state["run_id"].gather(rows_of(paid["claim_id"], state["claim_id"]))
-            paid = paid.filter(of_state == paid["run_id"]).drop("run_id")
-        state = state.drop("run_id")
-    debtors = frames["debtors"].with_columns(
-        pl.col("flags").str.json_decode(pl.List(pl.String)).fill_null(pl.lit([], dtype=pl.List(pl.String)))
-    )
-    return Inputs(
-        as_of,
-        state,
-        frames["claims"],
-        debtors.select(list(DEBTOR_SCHEMA)),
-        frames["payments"],
-        plan_statuses(frames["plans"]),
-        paid=paid,
-    ).joined_only()
+    if "run_id" not in state.columns:
+        return state, None
+    return state.drop("run_id"), state["run_id"]
 
 
 def _read_and_decode(engine: sa.Engine, read, reads: dict, copied: _Copied) -> dict[str, pl.DataFrame]:
