@@ -111,21 +111,10 @@ def claim_and_events(
     """The claim's row and its events' rows (docs/data-contract.md's columns, the events by day then
     id) in one query, one round trip; None for no such claim, or with ``placed_with`` an agency's
     id, for a claim not placed with it now (an open placement)."""
-    claims, events, placements = Claim.__table__, Event.__table__, Placement.__table__
-    query = sa.select(
-        *(claims.c[c] for c in CLAIM_SCHEMA),
-        *(events.c[c].label(_EVENT_PREFIX + c) for c in EVENT_SCHEMA),
-    ).select_from(claims.outerjoin(events, events.c.claim_id == claims.c.claim_id))
-    query = query.where(claims.c.claim_id == claim_id)
-    if placed_with is not None:
-        query = query.where(
-            sa.exists().where(
-                placements.c.claim_id == claims.c.claim_id,
-                placements.c.agency_id == placed_with,
-                placements.c.recalled_on.is_(None),
-            )
-        )
-    rows = conn.execute(query.order_by(events.c.event_date, events.c.event_id)).all()
+    if placed_with is None:
+        rows = conn.execute(_CLAIM_AND_EVENTS, {"claim_id": claim_id}).all()
+    else:
+        rows = conn.execute(_PLACED_CLAIM_AND_EVENTS, {"claim_id": claim_id, "agency": placed_with}).all()
     if not rows:
         return None
     claim = {c: rows[0][i] for i, c in enumerate(CLAIM_SCHEMA)}
@@ -133,6 +122,30 @@ def claim_and_events(
     names = list(EVENT_SCHEMA)
     found = [dict(zip(names, row[first:], strict=True)) for row in rows if row[first] is not None]
     return claim, found
+
+
+def _claim_and_events_query(*, placed: bool) -> sa.Select:
+    """``claim_and_events``' statement, built once (each balance of the HTTP API asks it: building
+    it, ~50 clauses, and its cache key took ~0.3 ms of the request's GIL)."""
+    claims, events, placements = Claim.__table__, Event.__table__, Placement.__table__
+    query = sa.select(
+        *(claims.c[c] for c in CLAIM_SCHEMA),
+        *(events.c[c].label(_EVENT_PREFIX + c) for c in EVENT_SCHEMA),
+    ).select_from(claims.outerjoin(events, events.c.claim_id == claims.c.claim_id))
+    query = query.where(claims.c.claim_id == sa.bindparam("claim_id"))
+    if placed:
+        query = query.where(
+            sa.exists().where(
+                placements.c.claim_id == claims.c.claim_id,
+                placements.c.agency_id == sa.bindparam("agency"),
+                placements.c.recalled_on.is_(None),
+            )
+        )
+    return query.order_by(events.c.event_date, events.c.event_id)
+
+
+_CLAIM_AND_EVENTS = _claim_and_events_query(placed=False)
+_PLACED_CLAIM_AND_EVENTS = _claim_and_events_query(placed=True)
 
 
 _PLACED_FROM = (
