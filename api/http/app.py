@@ -103,8 +103,20 @@ def _settle() -> None:
     gc.freeze()
 
 
+#: how long a thread of a server process runs before one waiting for the GIL gets it (Python's
+#: default: 5 ms). A worker's requests run on threads (the routes are plain functions) and each
+#: takes the GIL back many times (the event loop, the thread, every answer of the database): behind
+#: a batch of events or a page in the same process, a balance waited up to 5 ms each time. At 1 ms,
+#: 2 workers, a balance sharing its worker with a page or posts: p99 18-23 -> 10-16 ms (BENCHMARKS.md)
+SWITCH_INTERVAL_SECONDS = 0.001
+
+
 def from_settings() -> FastAPI:
-    """The app on the configured store (``CESSION_DATABASE_URL``), its schema current."""
+    """The app on the configured store (``CESSION_DATABASE_URL``), its schema current, for a server
+    process (`cession serve`): its threads take turns at the GIL every ``SWITCH_INTERVAL_SECONDS``."""
+    import sys
+
     from api.store.service import database_url, opened
 
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     return create_app(opened(url=database_url()))

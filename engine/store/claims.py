@@ -56,6 +56,9 @@ def placed_with(conn: sa.Connection, claim_ids: list[int], agency_id: str) -> se
     """Those of ``claim_ids`` placed with ``agency_id`` now (an open placement)."""
     if not claim_ids:
         return set()
+    if conn.dialect.name == "postgresql":  # every batch of events an agency posts asks this
+        ids = "{" + ",".join(str(int(c)) for c in sorted(set(claim_ids))) + "}"
+        return {r[0] for r in conn.execute(_PLACED_WITH, {"ids": ids, "agency": agency_id})}
     table = Placement.__table__
     query = sa.select(table.c.claim_id).where(
         _among(conn, table.c.claim_id, sorted(set(claim_ids))),
@@ -63,6 +66,17 @@ def placed_with(conn: sa.Connection, claim_ids: list[int], agency_id: str) -> se
         table.c.recalled_on.is_(None),
     )
     return {r[0] for r in conn.execute(query)}
+
+
+#: ``placed_with`` on PostgreSQL: built once, the ids one parameter written as an array's text
+#: (``{1,2,3}``, a string of the ids joined; psycopg dumps a list of ints element by element):
+#: ~0.2 ms less of the GIL a batch of 100
+_PLACED_WITH = sa.select(Placement.__table__.c.claim_id).where(
+    Placement.__table__.c.claim_id
+    == sa.any_(sa.cast(sa.bindparam("ids", type_=sa.Text), sa.ARRAY(Placement.__table__.c.claim_id.type))),
+    Placement.__table__.c.agency_id == sa.bindparam("agency"),
+    Placement.__table__.c.recalled_on.is_(None),
+)
 
 
 def _among(conn: sa.Connection, column: sa.ColumnElement, values: list) -> sa.ColumnElement[bool]:
@@ -97,21 +111,10 @@ def claim_and_events(
     """The claim's row and its events' rows (docs/data-contract.md's columns, the events by day then
     id) in one query, one round trip; None for no such claim, or with ``placed_with`` an agency's
     id, for a claim not placed with it now (an open placement)."""
-    claims, events, placements = Claim.__table__, Event.__table__, Placement.__table__
-    query = sa.select(
-        *(claims.c[c] for c in CLAIM_SCHEMA),
-        *(events.c[c].label(_EVENT_PREFIX + c) for c in EVENT_SCHEMA),
-    ).select_from(claims.outerjoin(events, events.c.claim_id == claims.c.claim_id))
-    query = query.where(claims.c.claim_id == claim_id)
-    if placed_with is not None:
-        query = query.where(
-            sa.exists().where(
-                placements.c.claim_id == claims.c.claim_id,
-                placements.c.agency_id == placed_with,
-                placements.c.recalled_on.is_(None),
-            )
-        )
-    rows = conn.execute(query.order_by(events.c.event_date, events.c.event_id)).all()
+    if placed_with is None:
+        rows = conn.execute(_CLAIM_AND_EVENTS, {"claim_id": claim_id}).all()
+    else:
+        rows = conn.execute(_PLACED_CLAIM_AND_EVENTS, {"claim_id": claim_id, "agency": placed_with}).all()
     if not rows:
         return None
     claim = {c: rows[0][i] for i, c in enumerate(CLAIM_SCHEMA)}
@@ -119,6 +122,30 @@ def claim_and_events(
     names = list(EVENT_SCHEMA)
     found = [dict(zip(names, row[first:], strict=True)) for row in rows if row[first] is not None]
     return claim, found
+
+
+def _claim_and_events_query(*, placed: bool) -> sa.Select:
+    """``claim_and_events``' statement, built once (each balance of the HTTP API asks it: building
+    it, ~50 clauses, and its cache key took ~0.3 ms of the request's GIL)."""
+    claims, events, placements = Claim.__table__, Event.__table__, Placement.__table__
+    query = sa.select(
+        *(claims.c[c] for c in CLAIM_SCHEMA),
+        *(events.c[c].label(_EVENT_PREFIX + c) for c in EVENT_SCHEMA),
+    ).select_from(claims.outerjoin(events, events.c.claim_id == claims.c.claim_id))
+    query = query.where(claims.c.claim_id == sa.bindparam("claim_id"))
+    if placed:
+        query = query.where(
+            sa.exists().where(
+                placements.c.claim_id == claims.c.claim_id,
+                placements.c.agency_id == sa.bindparam("agency"),
+                placements.c.recalled_on.is_(None),
+            )
+        )
+    return query.order_by(events.c.event_date, events.c.event_id)
+
+
+_CLAIM_AND_EVENTS = _claim_and_events_query(placed=False)
+_PLACED_CLAIM_AND_EVENTS = _claim_and_events_query(placed=True)
 
 
 _PLACED_FROM = (

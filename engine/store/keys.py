@@ -118,22 +118,27 @@ def insert_request(
     """Record a write's response under its key (the primary key refuses a second one: a concurrent
     retry that lost the race gets an IntegrityError, then reads this row)."""
     conn.execute(
-        sa.insert(REQUESTS).values(
-            key_id=key_id,
-            idempotency_key=idempotency_key,
-            operation=answer.operation,
-            body_sha256=answer.body_sha256,
-            status=answer.status,
-            response=answer.response,
-            at=at,
-        )
+        sa.insert(REQUESTS),  # the values as parameters: a statement compiled once (records.audit)
+        {
+            "key_id": key_id,
+            "idempotency_key": idempotency_key,
+            "operation": answer.operation,
+            "body_sha256": answer.body_sha256,
+            "status": answer.status,
+            "response": answer.response,
+            "at": at,
+        },
     )
 
 
 def answer_request(conn: sa.Connection, key_id: str, idempotency_key: str, status: int, response: dict) -> None:
     """The response of a write recorded under its key (``insert_request`` made the row first)."""
-    conn.execute(
-        sa.update(REQUESTS)
-        .where(REQUESTS.c.key_id == key_id, REQUESTS.c.idempotency_key == idempotency_key)
-        .values(status=status, response=response)
-    )
+    conn.execute(_ANSWER, {"k": key_id, "i": idempotency_key, "s": status, "r": response})
+
+
+#: built once: ``answer_request`` is a statement of every write of the HTTP API
+_ANSWER = (
+    sa.update(REQUESTS)
+    .where(REQUESTS.c.key_id == sa.bindparam("k"), REQUESTS.c.idempotency_key == sa.bindparam("i"))
+    .values(status=sa.bindparam("s"), response=sa.bindparam("r"))
+)

@@ -220,6 +220,52 @@ def test_a_retry_gets_the_first_response_and_stores_nothing_new(client, book, st
     ]
 
 
+def test_a_batch_of_old_and_new_events_stores_the_new_ones_and_names_the_old_ones_ids(client, book, store):
+    """One batch of events stored before (by their external ids) and new ones, in any order: each
+    item's event id and whether this batch stored it (one statement of JSON rows on PostgreSQL)."""
+    first = post(client, book["A"], [payment("o1", amount="1.00"), payment("o2", claim_id=2, amount="2.00")])
+    assert first.status_code == 201, first.text
+    old = {e["external_id"]: e["event_id"] for e in first.json()["events"]}
+    mixed = [payment("n1", amount="3.00"), payment("o2", claim_id=2, amount="2.00"), payment("n2", amount="4.00")]
+    mixed.append(payment("o1", amount="1.00"))
+    answer = post(client, book["A"], mixed, key="batch-2")
+    assert answer.status_code == 201, answer.text
+    events = answer.json()["events"]
+    assert [(e["index"], e["external_id"], e["stored"]) for e in events] == [
+        (0, "n1", True),
+        (1, "o2", False),
+        (2, "n2", True),
+        (3, "o1", False),
+    ]
+    assert events[1]["event_id"] == old["o2"] and events[3]["event_id"] == old["o1"]
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(Event.event_id, Event.idempotency_key, Event.amount, Event.recorded_on).where(Event.source == "A")
+        ).all()
+    assert {r.idempotency_key: (r.event_id, r.amount) for r in rows} == {
+        "agency:A:o1": (old["o1"], 100),
+        "agency:A:o2": (old["o2"], 200),
+        "agency:A:n1": (events[0]["event_id"], 300),
+        "agency:A:n2": (events[2]["event_id"], 400),
+    }
+    assert all(r.recorded_on is not None for r in rows)
+
+
+def test_a_retry_is_answered_as_stored_even_when_its_batch_would_now_be_refused(client, book, store):
+    """The key is looked at before the batch is checked: a retry after its claim left the agency
+    gets the first response (201), not a refusal; the same key with another body is still 409."""
+    events = [payment("r1", claim_id=2)]
+    first = post(client, book["A"], events, key="before-recall")
+    assert first.status_code == 201, first.text
+    with store.begin() as conn:
+        conn.execute(sa.update(Placement.__table__).where(Placement.claim_id == 2).values(recalled_on=TODAY))
+    again = post(client, book["A"], events, key="before-recall")
+    assert (again.status_code, again.json(), again.headers["idempotent-replayed"]) == (201, first.json(), "true")
+    assert "another request" in is_problem(post(client, book["A"], [payment("r2")], key="before-recall"), 409)["detail"]
+    refused = is_problem(post(client, book["A"], events, key="after-recall"), 422)
+    assert [e["field"] for e in refused["errors"]] == ["claim_id"]
+
+
 def test_the_same_key_of_two_agencies_is_two_batches(client, book):
     assert post(client, book["A"], [payment("p1")], key="k").status_code == 201
     assert post(client, book["B"], [payment("p1", claim_id=3)], key="k").status_code == 201
@@ -275,6 +321,24 @@ def test_the_claim_detail_shows_money_as_decimal_strings(client, book):
     assert body["events"][0]["amount"] == "100.00"
     assert [(p["agency_id"], p["recalled_on"]) for p in body["placements"]] == [("A", None)]
     is_problem(client.get("/v1/claims/999", headers=book["analyst"]), 404)
+
+
+def test_a_server_process_s_threads_take_turns_at_the_gil_every_millisecond(tmp_path, monkeypatch):
+    """`cession serve`'s app factory shortens the GIL's switch interval (5 ms by default) for its
+    process, so that a balance does not wait 5 ms for each turn behind a batch or a page."""
+    import sys
+
+    from api.http import app as app_module
+
+    monkeypatch.setenv("CESSION_DATABASE_URL", f"sqlite:///{tmp_path / 'cession.db'}")
+    before = sys.getswitchinterval()
+    try:
+        made = app_module.from_settings()
+        assert sys.getswitchinterval() == pytest.approx(app_module.SWITCH_INTERVAL_SECONDS)
+        assert before > app_module.SWITCH_INTERVAL_SECONDS
+    finally:
+        sys.setswitchinterval(before)
+    made.state.store.dispose()
 
 
 def test_openapi_describes_every_route(client):
