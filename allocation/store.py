@@ -186,9 +186,7 @@ def read_inputs(
                 reading = pool.submit(lambda done: done, read(paid_read))
             frames = _read_and_decode(engine, read, reads, copied)
             state, runs_of_state = _checked_state(frames["state"], frames["days"], as_of)
-            debtors = frames["debtors"].with_columns(
-                pl.col("flags").str.json_decode(pl.List(pl.String)).fill_null(pl.lit([], dtype=pl.List(pl.String)))
-            )
+            debtors = frames["debtors"].with_columns(flags_decoded(frames["debtors"]["flags"]))
             inputs = Inputs(
                 as_of,
                 state,
@@ -208,6 +206,15 @@ def read_inputs(
             paid = paid.filter(of_state == paid["run_id"]).drop("run_id")
         inputs = inputs.with_paid(paid)
     return inputs.joined_only()
+
+
+def flags_decoded(flags: pl.Series) -> pl.Series:
+    """The debtors' flags read as JSON text, as lists (``[]`` for none, and for null): only the
+    few debtors with a flag are decoded (at 8.8M debtors, 245k)."""
+    flagged = (flags.is_not_null() & (flags != "[]")).rename("flagged")
+    decoded = flags.gather(flagged.arg_true()).str.json_decode(pl.List(pl.String))
+    at = flagged.to_frame().select(pl.when("flagged").then(pl.col("flagged").cum_sum() - 1)).to_series()
+    return decoded.gather(at).fill_null(pl.lit([], dtype=pl.List(pl.String))).rename(flags.name)
 
 
 def _checked_state(state: pl.DataFrame, days: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, pl.Series | None]:
