@@ -99,7 +99,10 @@ class Inputs:
             state = self.state.select(STATE_COLUMNS)
             ids = state["claim_id"]
             claims = self.claims.select(CLAIM_COLUMNS)
-            claims = claims.drop("claim_id").select(pl.all().gather(rows_of(ids, claims["claim_id"])))
+            if claims["claim_id"].equals(ids):  # the claims in the state's rows already (the whole book's, by id)
+                claims = claims.drop("claim_id")
+            else:
+                claims = claims.drop("claim_id").select(pl.all().gather(rows_of(ids, claims["claim_id"])))
             debtors = debtors_checked(self.debtors)
             debtors = debtors.drop("debtor_id").select(
                 pl.all().gather(rows_of(claims["debtor_id"], debtors["debtor_id"]))
