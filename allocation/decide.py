@@ -31,7 +31,7 @@ from dateutil.relativedelta import relativedelta
 
 from allocation import pool as pools
 from allocation.errors import AgencyError
-from allocation.features import Inputs, claim_frame_lazy, rows_of
+from allocation.features import Inputs, claim_frame_lazy, rows_of, spread
 from allocation.fees import legal_costs
 from allocation.predicates import limitation_status
 from allocation.scores import by_segment, scores_as_of
@@ -206,8 +206,7 @@ def holds(flags: pl.Series) -> pl.Series:
         )
         .to_series()
     )
-    at = flagged.to_frame("flagged").select(pl.when("flagged").then(pl.col("flagged").cum_sum() - 1)).to_series()
-    return found.gather(at)
+    return spread(found, flagged)
 
 
 def rule_conditions(rule: Rule, strategy: Strategy, day: date) -> dict[str, pl.Expr]:

@@ -176,6 +176,13 @@ def rows_of(keys: pl.Series, targets: pl.Series) -> pl.Series:
     return found.to_frame().select(pl.when(found >= 0).then(found)).to_series().rename("row")
 
 
+def spread(values: pl.Series, where: pl.Series) -> pl.Series:
+    """``values``, one for each true row of ``where`` in order, put at those rows (null at the
+    others): what was computed for a few rows, back over all of them."""
+    at = where.rename("where").to_frame().select(pl.when("where").then(pl.col("where").cum_sum() - 1)).to_series()
+    return values.gather(at)
+
+
 def debtors_checked(debtors: pl.DataFrame) -> pl.DataFrame:
     """``debtors`` (DEBTOR_SCHEMA but the national id) with ``pesel_ok`` and ``nip_ok``: whether
     the national id is a valid PESEL, a valid NIP — ingest.identifiers' ``pesel_problem`` and

@@ -7,14 +7,13 @@ the filing day; past a table's ``last_value_still_valid_on`` the costs are flagg
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 
 import numpy as np
 import polars as pl
 
+from allocation.compiled import compiled_loop
 from engine.rules.loader import RuleCsv, RuleTableError, read_table
 
 #: the smallest EPU fee, grosz (art. 19 ust. 2 UKSC, "nie mniej niż 30 złotych"): the law's, in
@@ -40,10 +39,9 @@ def _version(f: RuleCsv, day: date) -> list[dict]:
     return [r for r in f.rows if date.fromisoformat(r["effective_from"]) == chosen[-1]]
 
 
-def _band(values: np.ndarray, rows: list[dict], f: RuleCsv) -> np.ndarray:
+def _band(values: np.ndarray, up_to: np.ndarray) -> np.ndarray:
     """The index of each value's band (wps_above < value <= wps_up_to; the last band is open)."""
-    uppers = np.array([_int(r, "wps_up_to", f) or np.iinfo(np.int64).max for r in rows], dtype=np.int64)
-    return np.minimum(np.searchsorted(uppers, values, side="left"), len(rows) - 1)
+    return np.minimum(np.searchsorted(up_to, values, side="left"), len(up_to) - 1)
 
 
 @dataclass(frozen=True)
@@ -58,12 +56,30 @@ class LegalCosts:
     _court_file: RuleCsv
     _lawyer_file: RuleCsv
 
+    def court_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The court fee's bands as arrays: (wps_up_to, fixed fee, pct_bp, fee_max), an open end or
+        no cap as the largest int64."""
+        rows, f, big = self.court, self._court_file, np.iinfo(np.int64).max
+        return (
+            np.array([_int(r, "wps_up_to", f) or big for r in rows], dtype=np.int64),
+            np.array([_int(r, "fee", f) or 0 for r in rows], dtype=np.int64),
+            np.array([_int(r, "pct_bp", f) or 0 for r in rows], dtype=np.int64),
+            np.array([_int(r, "fee_max", f) or big for r in rows], dtype=np.int64),
+        )
+
+    def lawyer_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The lawyer's fee's bands as arrays: (wps_up_to, ordinary scale, EPU's scale)."""
+        rows, f = self.lawyer, self._lawyer_file
+        return (
+            np.array([_int(r, "wps_up_to", f) or np.iinfo(np.int64).max for r in rows], dtype=np.int64),
+            np.array([_int(r, "ordinary", f) for r in rows], dtype=np.int64),
+            np.array([_int(r, "epu", f) for r in rows], dtype=np.int64),
+        )
+
     def court_fee(self, wps: np.ndarray) -> np.ndarray:
-        rows, f = self.court, self._court_file
-        band = _band(wps, rows, f)
-        fixed = np.array([_int(r, "fee", f) or 0 for r in rows], dtype=np.int64)[band]
-        pct = np.array([_int(r, "pct_bp", f) or 0 for r in rows], dtype=np.int64)[band]
-        cap = np.array([_int(r, "fee_max", f) or np.iinfo(np.int64).max for r in rows], dtype=np.int64)[band]
+        up_to, fixed, pct, cap = self.court_table()
+        band = _band(wps, up_to)
+        fixed, pct, cap = fixed[band], pct[band], cap[band]
         by_pct = np.minimum((wps * pct + 9_999) // 10_000, cap)
         fee = np.where(pct > 0, by_pct, fixed)
         return (fee + 99) // 100 * 100  # court fees are whole złoty, rounded up (art. 21 UKSC)
@@ -77,11 +93,9 @@ class LegalCosts:
 
     def _lawyer_scales(self, wps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The lawyer's fee of each claim on the ordinary scale and on EPU's."""
-        rows, f = self.lawyer, self._lawyer_file
-        band = _band(wps, rows, f)
-        ordinary = np.array([_int(r, "ordinary", f) for r in rows], dtype=np.int64)[band]
-        simplified = np.array([_int(r, "epu", f) for r in rows], dtype=np.int64)[band]
-        return ordinary, simplified
+        up_to, ordinary, simplified = self.lawyer_table()
+        band = _band(wps, up_to)
+        return ordinary[band], simplified[band]
 
     def costs(self, wps: pl.Series, epu: pl.Series) -> tuple[pl.Series, pl.Series]:
         """Per claim, grosz: (the costs of the route ``epu`` allows — EPU's fee and lawyer's fee
@@ -91,21 +105,8 @@ class LegalCosts:
         ~1.5 s; this ~0.1 s). tests/allocation/test_legal.py holds the two equal."""
         values = wps.fill_null(0).to_numpy().astype(np.int64)
         in_epu = epu.fill_null(False).to_numpy().astype(np.bool_)
-        c, f = self.court, self._court_file
-        lawyer, lf = self.lawyer, self._lawyer_file
-        big = np.iinfo(np.int64).max
-        by_epu, in_court = compiled_costs()(
-            values,
-            in_epu,
-            np.array([_int(r, "wps_up_to", f) or big for r in c], dtype=np.int64),
-            np.array([_int(r, "fee", f) or 0 for r in c], dtype=np.int64),
-            np.array([_int(r, "pct_bp", f) or 0 for r in c], dtype=np.int64),
-            np.array([_int(r, "fee_max", f) or big for r in c], dtype=np.int64),
-            np.array([_int(r, "wps_up_to", lf) or big for r in lawyer], dtype=np.int64),
-            np.array([_int(r, "ordinary", lf) for r in lawyer], dtype=np.int64),
-            np.array([_int(r, "epu", lf) for r in lawyer], dtype=np.int64),
-            np.int64(self.duty),
-            np.int64(EPU_MINIMUM),
+        by_epu, in_court = compiled_loop(_costs)(
+            values, in_epu, *self.court_table(), *self.lawyer_table(), np.int64(self.duty), np.int64(EPU_MINIMUM)
         )
         return pl.Series("legal_costs", by_epu, dtype=pl.Int64), pl.Series("legal_costs", in_court, dtype=pl.Int64)
 
@@ -144,26 +145,9 @@ def _costs(
     return by_epu, in_court
 
 
-_COMPILING = threading.Lock()
-
-
-def compiled_costs():
-    """The costs' pass compiled (numba, cached on disk), made once per process (``allocation.pool.warm_up``
-    loads it while the store is read)."""
-    with _COMPILING:
-        return _compiled_costs()
-
-
-@cache
-def _compiled_costs():
-    from numba import njit
-
-    return njit(cache=True, nogil=True)(_costs)
-
-
 def warm_costs() -> None:
     one = np.zeros(1, dtype=np.int64)
-    compiled_costs()(one, np.zeros(1, dtype=np.bool_), one, one, one, one, one, one, one, np.int64(0), np.int64(0))
+    compiled_loop(_costs)(one, np.zeros(1, dtype=np.bool_), one, one, one, one, one, one, one, np.int64(0), np.int64(0))
 
 
 def _epu_of(court_fee: np.ndarray) -> np.ndarray:

@@ -15,9 +15,10 @@ while the allocation reads the store.
 from __future__ import annotations
 
 import threading
-from functools import cache
 
 import numpy as np
+
+from allocation.compiled import compiled_loop
 
 
 def _assign(pool, eligible, balance, weights, room_cases, room_balance):  # pragma: no cover - numba
@@ -49,20 +50,9 @@ def _assign(pool, eligible, balance, weights, room_cases, room_balance):  # prag
     return chosen
 
 
-_COMPILING = threading.Lock()
-
-
 def compiled():
     """The loop compiled (numba, cached on disk): made once per process, whichever thread asks first."""
-    with _COMPILING:
-        return _compiled()
-
-
-@cache
-def _compiled():
-    from numba import njit
-
-    return njit(cache=True, nogil=True, fastmath=False)(_assign)
+    return compiled_loop(_assign)
 
 
 def _warm() -> None:

@@ -12,7 +12,7 @@ refuses a second open one whatever the code does.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from allocation.decide import AGENCY_SCHEMA, OPEN_SCHEMA, RECALLED_SCHEMA, Allocation
 from allocation.errors import AgencyError, PlacementError
-from allocation.features import DEBTOR_SCHEMA, PAID_SCHEMA, PAYMENT_SCHEMA, PLAN_STATUS_SCHEMA, Inputs, rows_of
+from allocation.features import DEBTOR_SCHEMA, PAID_SCHEMA, PAYMENT_SCHEMA, PLAN_STATUS_SCHEMA, Inputs, rows_of, spread
 from allocation.strategy import Strategy
 from engine.domain import PAYMENTS_HORIZON_DAYS, AgencyChange
 from engine.store import changes, copies
@@ -174,17 +174,15 @@ def read_inputs(
             paid_sql = paid_sql.replace("cp.run_id, ", "", 1)
             reads["paid"] = (paid_sql, PAID_SCHEMA, params)
         copied = _from_copies(first, runs, reads, portfolio) if copies.enabled() else _Copied(portfolio, {}, {})
-        # the payments' facts (the longest read) go on beside the others, and beside the joined
-        # frame made of those (PostgreSQL; SQLite reads them first, on its one connection)
+        # beside the tables' reads and what is made of them: the payments' facts (the longest
+        # read, ~5 s at 10M claims), and the column copies read and decoded (~1.5 s, then ~1 s)
         paid_read = {"paid": reads.pop("paid")} if "paid" in reads else {}
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paid") as pool:
-            if not paid_read:
-                reading = pool.submit(dict)
-            elif is_postgres(engine):
-                reading = pool.submit(read, paid_read)
-            else:
-                reading = pool.submit(lambda done: done, read(paid_read))
-            frames = _read_and_decode(engine, read, reads, copied)
+        copy_reads = {name: reads.pop(name) for name in [n for n in reads if n.startswith("copy_")]}
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="beside") as pool:
+            reading = _beside(pool, engine, read, paid_read)
+            decoding = _beside(pool, engine, read, copy_reads, copied.frames)
+            frames = read(reads)
+            frames |= decoding.result()
             state, runs_of_state = _checked_state(frames["state"], frames["days"], as_of)
             debtors = frames["debtors"].with_columns(flags_decoded(frames["debtors"]["flags"]))
             inputs = Inputs(
@@ -211,10 +209,9 @@ def read_inputs(
 def flags_decoded(flags: pl.Series) -> pl.Series:
     """The debtors' flags read as JSON text, as lists (``[]`` for none, and for null): only the
     few debtors with a flag are decoded (at 8.8M debtors, 245k)."""
-    flagged = (flags.is_not_null() & (flags != "[]")).rename("flagged")
+    flagged = flags.is_not_null() & (flags != "[]")
     decoded = flags.gather(flagged.arg_true()).str.json_decode(pl.List(pl.String))
-    at = flagged.to_frame().select(pl.when("flagged").then(pl.col("flagged").cum_sum() - 1)).to_series()
-    return decoded.gather(at).fill_null(pl.lit([], dtype=pl.List(pl.String))).rename(flags.name)
+    return spread(decoded, flagged).fill_null(pl.lit([], dtype=pl.List(pl.String))).rename(flags.name)
 
 
 def _checked_state(state: pl.DataFrame, days: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, pl.Series | None]:
@@ -235,20 +232,20 @@ def _checked_state(state: pl.DataFrame, days: pl.DataFrame, as_of: date) -> tupl
     return state.drop("run_id"), state["run_id"]
 
 
-def _read_and_decode(engine: sa.Engine, read, reads: dict, copied: _Copied) -> dict[str, pl.DataFrame]:
-    """``reads`` read, the column copies among them decoded into the frames their tables would
-    give (``_Copied.frames``). PostgreSQL: the copies are read and decoded on a thread of their
-    own while the tables' reads go on (the copies come in ~1.5 s at 10M claims, the payments'
-    facts in ~5 s: their decoding is then off the critical path)."""
-    copy_reads = {name: q for name, q in reads.items() if name.startswith("copy_")}
-    table_reads = {name: q for name, q in reads.items() if name not in copy_reads}
-    if not copy_reads or not is_postgres(engine):  # SQLite: one connection, one thread
-        frames = read(reads)
-        return frames | copied.frames(frames)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copies") as pool:
-        decoding = pool.submit(lambda: copied.frames(read(copy_reads)))
-        frames = read(table_reads) if table_reads else {}
-        return frames | decoding.result()
+def _beside(pool: ThreadPoolExecutor, engine: sa.Engine, read, queries: dict, then=None) -> Future:
+    """``queries`` read (and ``then`` made of the frames) beside the caller's other work: on
+    ``pool``'s thread on PostgreSQL, where each read has a connection of its own; at once on
+    SQLite, whose reads share the one connection of the read transaction."""
+
+    def work() -> dict:
+        frames = read(queries) if queries else {}
+        return then(frames) if then is not None else frames
+
+    if is_postgres(engine) and queries:
+        return pool.submit(work)
+    done: Future = Future()
+    done.set_result(work())
+    return done
 
 
 class _Copied:
