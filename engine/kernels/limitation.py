@@ -319,7 +319,7 @@ def claim_limitation(
     return (NULL_DAY if court + enforcement > 0 else end), n_trace, m
 
 
-@njit(cache=True, nogil=True, fastmath=False, inline="always")
+@njit(cache=True, nogil=True, fastmath=False, _nrt=False)
 def interest_rules(m, rules, ev_day, ev_kind, as_of, plain_split, lim, calendar):
     """The interest rule (§3a, ``interest_rule``) of the days before each of the m limitation events
     that count (``claim_limitation`` left them in ``rules``): ``rules[k, :3]`` becomes (from_day,
