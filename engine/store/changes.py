@@ -5,12 +5,28 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import polars as pl
 import sqlalchemy as sa
 
 from engine.domain import AgencyChange
+from engine.store.bulk import write_frame
 from engine.store.models import AgencyChangeRow
 
 CHANGES = AgencyChangeRow.__table__
+
+
+def placed(conn: sa.Connection, placements: pl.DataFrame) -> None:
+    """New placements (placement_id, claim_id, agency_id, placed_on; in placement_id order) with an
+    agency, as changes, written from the frame: no read of what was just written."""
+    rows = placements.filter(pl.col("agency_id").is_not_null()).select(
+        "agency_id",
+        pl.lit(AgencyChange.PLACED.value).alias("change"),
+        "claim_id",
+        "placement_id",
+        pl.col("placed_on").alias("day"),
+        pl.lit(datetime.now(UTC)).alias("at"),
+    )
+    write_frame(conn, "agency_changes", rows)
 
 
 def placed_by_run(conn: sa.Connection, allocation_run_id: int) -> None:
