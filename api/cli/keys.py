@@ -94,6 +94,8 @@ def serve(
 
     os.environ["CESSION_DATABASE_URL"] = configured(given=database_url)  # each worker opens it
     _store(database_url)  # migrated (or refused) before the first request, with a clear error
-    status = run(host=host, port=port, workers=workers)  # workers > 1: a socket each (api/http/serve.py)
+    status = run(
+        host=host, port=port, workers=workers
+    )  # workers > 1: connections handed to the least busy (api/http/serve.py)
     if status:
         raise typer.Exit(status)

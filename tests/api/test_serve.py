@@ -1,7 +1,8 @@
-"""`cession serve --workers N` (api/http/serve.py): each worker listens on a socket of its own
-(SO_REUSEPORT), the server stops whole on SIGINT or SIGTERM, a worker that dies stops the server
-with a non-zero status, and workers do not outlive a parent killed outright. Real processes on a
-SQLite store; Linux (the supervisor is Linux's)."""
+"""`cession serve --workers N` (api/http/serve.py): the parent listens and hands each new connection
+to the worker with the fewest open, the server stops whole on SIGINT or SIGTERM (a request under
+way answered), a worker that dies stops the server with a non-zero status, and workers do not
+outlive a parent killed outright. Real processes on a SQLite store; Linux (the supervisor is
+Linux's)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.http.serve import reuse_port_supported
+from api.http.serve import handoff_supported
 from tests.store.conftest import migrated_sqlite  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).parents[2]
-pytestmark = pytest.mark.skipif(not reuse_port_supported(), reason="SO_REUSEPORT spreads connections on Linux only")
+pytestmark = pytest.mark.skipif(not handoff_supported(), reason="the supervisor hands connections on Linux only")
 
 
 def _free_port() -> int:
@@ -78,10 +79,10 @@ def server(tmp_path, migrated_sqlite):  # noqa: F811 (the fixture)
         )
         started.append((process, set()))
         deadline = time.monotonic() + 120
-        while _listening(port) < workers:
+        while "Cession serving on" not in _log(tmp_path):  # every worker started
             assert process.poll() is None and time.monotonic() < deadline, _log(tmp_path)
             time.sleep(0.1)
-        for _ in range(20):  # the workers answer, whichever socket a connection lands on
+        for _ in range(20):  # the workers answer, whichever a connection is handed to
             assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=60).status_code == 200
         pids = _descendants(process.pid)
         started[-1][1].update(pids)
@@ -111,20 +112,98 @@ def _ended(process: subprocess.Popen, pids: set[int], seconds: float = 60) -> in
     return code
 
 
+def _workers(pids: set[int]) -> list[int]:
+    """The worker processes among ``pids`` (multiprocessing's spawned children)."""
+    found = []
+    for pid in sorted(pids):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"multiprocessing.spawn" in command:
+            found.append(pid)
+    return found
+
+
+def _connections(workers: list[int], port: int) -> list[int]:
+    """How many connections to ``port`` each worker holds."""
+    return [sum(local == f"0100007F:{port:04X}" for local, _ in _sockets_of(pid)) for pid in workers]
+
+
+def _settled(workers: list[int], port: int, expected: int) -> list[int]:
+    """The workers' connections once they hold ``expected`` in all: a worker drops a connection's
+    socket only after it has told the parent the connection closed."""
+    deadline = time.monotonic() + 30
+    while sum(found := _connections(workers, port)) != expected:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.05)
+    return found
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_the_workers_listen_each_on_its_own_socket_and_stop_with_the_server(server, sig, tmp_path):
+def test_the_parent_listens_and_stops_with_its_workers(server, sig, tmp_path):
     process, port, pids = server()
-    assert _listening(port) == 2  # one socket a worker; the parent's socket only holds the port
-    assert len(pids) >= 2
+    assert _listening(port) == 1  # the parent's socket: the workers listen on nothing
+    assert len(_workers(pids)) == 2
     process.send_signal(sig)
     assert _ended(process, pids) == 0
     assert _listening(port) == 0
     assert "Cession server stopped" in _log(tmp_path)
 
 
+def test_each_new_connection_goes_to_the_worker_with_the_fewest(server):
+    process, port, pids = server()
+    workers = _workers(pids)
+    _settled(workers, port, 0)  # the start's requests' connections closed, and counted closed
+    clients = []
+    for _ in range(4):  # keep-alive connections, each opened while the others stay open
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        assert client.get("/health").status_code == 200
+        clients.append(client)
+    assert _settled(workers, port, 4) == [2, 2]
+    # the two connections of one worker close: the next two both go to it (round robin: one each)
+    first = workers[0]
+    for client in clients:
+        sockname = client.get("/health").extensions["network_stream"].get_extra_info("client_addr")
+        if (f"0100007F:{port:04X}", f"0100007F:{sockname[1]:04X}") in _sockets_of(first):
+            client.close()
+    assert _settled(workers, port, 2) == [0, 2]
+    for _ in range(2):
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        assert client.get("/health").status_code == 200
+        clients.append(client)
+    assert _settled(workers, port, 4) == [2, 2]
+    for client in clients:
+        client.close()
+
+
+def test_a_request_under_way_is_answered_when_the_server_stops(server, tmp_path):
+    process, port, pids = server()
+    body = b'{"events": []}'
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
+        connection.sendall(
+            b"POST /v1/agency/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body[:5]
+        )
+        time.sleep(0.5)  # the request's head read: the request is under way
+        process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while _log(tmp_path).count("Shutting down") < 2:  # both workers stopping
+            assert time.monotonic() < deadline, _log(tmp_path)
+            time.sleep(0.05)
+        assert _listening(port) == 0  # no new connections
+        connection.sendall(body[5:])
+        answer = b""
+        while chunk := connection.recv(65536):  # to the end: the worker closes the connection after
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 401")  # answered (no key: refused), not cut
+    assert answer.endswith(b"}")
+    assert _ended(process, pids) == 0
+
+
 def test_a_worker_that_dies_stops_the_server_with_an_error(server, tmp_path):
     process, port, pids = server()
-    worker = next(p for p in pids if f":{port:04X}" in _sockets_of(p))
+    worker = _workers(pids)[0]
     os.kill(worker, signal.SIGKILL)
     assert _ended(process, pids) != 0
     assert f"worker [{worker}] ended" in _log(tmp_path)
@@ -154,8 +233,8 @@ def test_a_port_in_use_is_refused_before_any_worker_starts(tmp_path, migrated_sq
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
-def _sockets_of(pid: int) -> str:
-    """The local addresses (hex, as /proc/net/tcp writes them) of the TCP sockets ``pid`` holds."""
+def _sockets_of(pid: int) -> list[tuple[str, str]]:
+    """The local and remote addresses (hex, as /proc/net/tcp writes them) of the TCP sockets ``pid`` holds."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -164,5 +243,5 @@ def _sockets_of(pid: int) -> str:
             continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
-    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return " ".join(line.split()[1] for line in lines if line.split()[9] in inodes)
+    lines = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return [(fields[1], fields[2]) for fields in lines if fields[9] in inodes]
