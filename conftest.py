@@ -1,0 +1,113 @@
+"""The test session's order and the kernels' first compile (tests/ and benchmarks/ alike).
+
+A fresh clone (CI's) has no numba cache: the first test that runs the engine's kernels compiles
+them on one core for ~100-200 s while the other core waits. Instead ``tests.warm_kernels`` compiles
+them into the cache in a process of its own, started with the session, while the modules in
+``WITHOUT_KERNELS`` run first; the first test of any other module waits for it (so the compile is
+never done twice at once), then finds the kernels in the cache. With the kernels in the cache
+already (engine/kernel_cache.py: per version of their sources and per checkout), the warm-up only
+loads them, ~1-2 s.
+
+``WITHOUT_KERNELS``: modules that never run the engine's kernels, in process or in a command they
+start. Checked with an empty cache (``NUMBA_CACHE_DIR=$(mktemp -d) uv run pytest <these>``): none
+of their tests takes more than ~10 s, where a compile would take over 100 s. A module wrongly
+listed costs time (it compiles beside the warm-up), never a result.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+
+WITHOUT_KERNELS = frozenset(
+    {
+        "tests/allocation/test_flags_decoded.py",
+        "tests/allocation/test_identifiers.py",
+        "tests/allocation/test_plan_status.py",
+        "tests/allocation/test_pools.py",
+        "tests/allocation/test_rows_of.py",
+        "tests/allocation/test_scores.py",
+        "tests/allocation/test_split.py",
+        "tests/allocation/test_strategy_files.py",
+        "tests/api/test_logs.py",
+        "tests/api/test_openapi_fuzz.py",
+        "tests/api/test_serve.py",
+        "tests/api/test_services.py",
+        "tests/api/test_webhooks.py",
+        "tests/contacts/test_help.py",
+        "tests/contacts/test_plan.py",
+        "tests/engine/test_settings.py",
+        "tests/ingest/test_fuzz.py",
+        "tests/ingest/test_identifiers.py",
+        "tests/ingest/test_package.py",
+        "tests/ingest/test_parsing.py",
+        "tests/ingest/test_reports_and_duplicates.py",
+        "tests/ingest/test_sources.py",
+        "tests/ledger/test_chart_and_files.py",
+        "tests/ledger/test_properties.py",
+        "tests/ledger/test_store_and_cli.py",
+        "tests/ledger/test_streamed.py",
+        "tests/ledger/test_timeline.py",
+        "tests/payments/test_plans_incremental.py",
+        "tests/payments/test_plans_property.py",
+        "tests/payments/test_plans_schedule.py",
+        "tests/payments/test_promises.py",
+        "tests/payments/test_statements_csv_and_suspense.py",
+        "tests/payments/test_statements_mt940.py",
+        "tests/payments/test_statements_reimport.py",
+        "tests/store/test_bulk.py",
+        "tests/store/test_connections.py",
+        "tests/store/test_fresh_start.py",
+        "tests/store/test_ingest_reports.py",
+        "tests/store/test_records.py",
+        "tests/store/test_virtual_accounts.py",
+    }
+)
+
+_warming: subprocess.Popen | None = None
+_warming_errors = None
+
+
+def _module(item: pytest.Item) -> str:
+    return Path(item.fspath).resolve().relative_to(ROOT).as_posix()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The modules without kernels first (a stable sort: each part keeps its own order); the warm-up
+    starts only when some test will need the kernels after them."""
+    global _warming, _warming_errors
+    items.sort(key=lambda item: _module(item) not in WITHOUT_KERNELS)
+    needed = any(_module(item) not in WITHOUT_KERNELS for item in items)
+    if needed and not config.option.collectonly:
+        _warming_errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the hooks below, not in this one)
+        _warming = subprocess.Popen(
+            [sys.executable, "-m", "tests.warm_kernels"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=_warming_errors
+        )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the first test that may run the kernels: the warm-up done (its failure is reported
+    by the tests themselves, which then compile as they would have)."""
+    global _warming
+    if _warming is not None and _module(item) not in WITHOUT_KERNELS:
+        if _warming.wait() != 0:
+            _warming_errors.seek(0)
+            errors = _warming_errors.read().decode(errors="replace")
+            sys.stderr.write(f"tests.warm_kernels failed ({_warming.returncode}):\n{errors}\n")
+        _warming_errors.close()
+        _warming = None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _warming
+    if _warming is not None:  # the session ended first (a -x failure, a selection without kernels after all)
+        _warming.kill()
+        _warming.wait()
+        _warming_errors.close()
+        _warming = None
