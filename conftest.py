@@ -11,7 +11,9 @@ loads them, ~1-2 s.
 ``WITHOUT_KERNELS``: modules that never run the engine's kernels, in process or in a command they
 start. Checked with an empty cache (``NUMBA_CACHE_DIR=$(mktemp -d) uv run pytest <these>``): none
 of their tests takes more than ~10 s, where a compile would take over 100 s. A module wrongly
-listed costs time (it compiles beside the warm-up), never a result.
+listed costs time (it compiles beside the warm-up), never a result. (Not listed, though it passed
+that check once: tests/api/test_openapi_fuzz.py, whose generated requests reach a placed claim's
+balance, and the engine, only in some runs.)
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ WITHOUT_KERNELS = frozenset(
         "tests/allocation/test_split.py",
         "tests/allocation/test_strategy_files.py",
         "tests/api/test_logs.py",
-        "tests/api/test_openapi_fuzz.py",
         "tests/api/test_serve.py",
         "tests/api/test_services.py",
         "tests/api/test_webhooks.py",
