@@ -6,7 +6,9 @@ A batch is accepted whole or refused whole, with a reason per bad item (its inde
 The first request with an ``Idempotency-Key`` does the work and its response is kept with the body's
 digest; a retry with the same key and body gets that response again and stores nothing; the same
 key with another body is a Conflict. Each event is keyed ``<poster>:<external_id>``, so an event sent
-again in another batch is recognised too (``"stored": false``).
+again in another batch is recognised too (``"stored": false``); an external_id stored before with
+another claim, day, kind or amount refuses the batch, naming the item (a correction is a new event
+with an external_id of its own, a reversal of the wrong one first).
 """
 
 from __future__ import annotations
@@ -167,7 +169,10 @@ def post_events(
             placeholder = keys_repository.StoredResponse(poster.operation, digest, 0, {})
             keys_repository.insert_request(conn, caller.key_id, idempotency_key, placeholder, now)
             rows = _checked(conn, poster, items, today)
-            body = {"accepted": len(rows), "events": _insert_events(conn, rows)}
+            posted, differing = _insert_events(conn, rows)
+            if differing:
+                _refuse_differing(rows, differing, len(items))
+            body = {"accepted": len(rows), "events": posted}
             keys_repository.answer_request(conn, caller.key_id, idempotency_key, 201, body)
             audit(
                 conn,
@@ -196,20 +201,54 @@ def _replay(store: sa.Engine, caller: Caller, poster: Poster, idempotency_key: s
     return Answer(found.status, found.response, replayed=True)
 
 
-def _insert_events(conn: sa.Connection, rows: list[dict]) -> list[dict]:
-    """Insert the rows whose key is new; every row's event id, and whether this batch stored it."""
+#: what an event sent again must repeat to be the one stored under its external_id
+SAME_EVENT = ("claim_id", "event_date", "kind", "amount")
+
+
+def _refuse_differing(rows: list[dict], differing: dict[str, int], batch: int) -> None:
+    """The batch refused (its transaction rolled back): items whose external_id was stored before
+    as another event."""
+    problems = [
+        {
+            "index": r["index"],
+            "field": "external_id",
+            "rule": f"{r['external_id']!r} was stored before (event {differing[r['idempotency_key']]}) with another "
+            "claim_id, event_date, kind or amount: a new event takes a new external_id",
+        }
+        for r in rows
+        if r["idempotency_key"] in differing
+    ]
+    raise ItemsRefused(f"{len(problems)} of the {batch} events refused", problems)
+
+
+def _insert_events(conn: sa.Connection, rows: list[dict]) -> tuple[list[dict], dict[str, int]]:
+    """Insert the rows whose key is new; every row's event id, and whether this batch stored it;
+    and the keys stored before as another event (``SAME_EVENT``), with that event's id."""
     events = Event.__table__
     if conn.dialect.name == "postgresql":
-        existing, inserted = {}, {}
-        for key, event_id, new in conn.execute(_INSERT_NEW, _as_json(rows)):
+        existing, inserted, differing = {}, {}, {}
+        for key, event_id, new, same in conn.execute(_INSERT_NEW, _as_json(rows)):
             (inserted if new else existing)[key] = event_id
-        return _posted(rows, existing, inserted)
+            if not same:
+                differing[key] = event_id
+        return _posted(rows, existing, inserted), differing
     keys = [r["idempotency_key"] for r in rows]
-    existing = dict(
-        conn.execute(
-            sa.select(events.c.idempotency_key, events.c.event_id).where(events.c.idempotency_key.in_(keys))
-        ).all()
-    )
+    found = {
+        r["idempotency_key"]: r
+        for r in conn.execute(
+            sa.select(events.c.idempotency_key, events.c.event_id, *(events.c[c] for c in SAME_EVENT)).where(
+                events.c.idempotency_key.in_(keys)
+            )
+        ).mappings()
+    }
+    existing = {key: r["event_id"] for key, r in found.items()}
+    differing = {
+        r["idempotency_key"]: found[r["idempotency_key"]]["event_id"]
+        for r in rows
+        if r["idempotency_key"] in found and any(found[r["idempotency_key"]][c] != r[c] for c in SAME_EVENT)
+    }
+    if differing:
+        return [], differing
     new = [r for r in rows if r["idempotency_key"] not in existing]
     inserted: dict = {}
     if new:
@@ -220,7 +259,7 @@ def _insert_events(conn: sa.Connection, rows: list[dict]) -> list[dict]:
                 [{c: r[c] for c in columns} for r in new],
             ).all()
         )
-    return _posted(rows, existing, inserted)
+    return _posted(rows, existing, inserted), {}
 
 
 def _posted(rows: list[dict], existing: dict, inserted: dict) -> list[dict]:
@@ -237,8 +276,8 @@ def _posted(rows: list[dict], existing: dict, inserted: dict) -> list[dict]:
 
 
 #: a batch's events in one statement (PostgreSQL) of one parameter, the rows as JSON: those whose key
-#: is stored already (the snapshot the statement starts from) come back with their event_id, the
-#: others are inserted and come back with theirs. One round trip and one text for every batch (psycopg
+#: is stored already (the snapshot the statement starts from) come back with their event_id and
+#: whether the stored event is this one (``SAME_EVENT``), the others are inserted and come back with theirs. One round trip and one text for every batch (psycopg
 #: parses it once and prepares it), and its parameter is one string from the json module's C encoder:
 #: the keys' look-up and the insert from seven arrays before took two round trips and ~2 ms of the
 #: worker's GIL to dump the arrays, element by element. A key inserted meanwhile by another batch still
@@ -246,14 +285,15 @@ def _posted(rows: list[dict], existing: dict, inserted: dict) -> list[dict]:
 _INSERT_NEW = sa.text(
     "WITH given AS (SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS given(claim_id bigint, "
     "event_date date, kind varchar, amount bigint, reverses bigint, source varchar, idempotency_key varchar)), "
-    "existing AS (SELECT e.idempotency_key, e.event_id FROM events AS e "
-    "WHERE e.idempotency_key IN (SELECT idempotency_key FROM given)), "
+    "existing AS (SELECT e.idempotency_key, e.event_id, (e.claim_id, e.event_date, e.kind, e.amount) "
+    "IS NOT DISTINCT FROM (g.claim_id, g.event_date, g.kind, g.amount) AS same FROM events AS e "
+    "JOIN given AS g ON g.idempotency_key = e.idempotency_key), "
     "inserted AS (INSERT INTO events (claim_id, event_date, kind, amount, reverses, source, idempotency_key, "
     "recorded_on) SELECT claim_id, event_date, kind, amount, reverses, source, idempotency_key, :recorded_on "
     "FROM given WHERE idempotency_key NOT IN (SELECT idempotency_key FROM existing) "
     "RETURNING idempotency_key, event_id) "
-    "SELECT idempotency_key, event_id, true FROM inserted "
-    "UNION ALL SELECT idempotency_key, event_id, false FROM existing"
+    "SELECT idempotency_key, event_id, true, true FROM inserted "
+    "UNION ALL SELECT idempotency_key, event_id, false, same FROM existing"
 ).bindparams(sa.bindparam("recorded_on", type_=sa.Date))
 
 

@@ -251,6 +251,30 @@ def test_a_batch_of_old_and_new_events_stores_the_new_ones_and_names_the_old_one
     assert all(r.recorded_on is not None for r in rows)
 
 
+def test_an_external_id_sent_again_as_another_event_refuses_the_batch(client, book, store):
+    """An event sent again is recognised by its external_id only when it is the same event: another
+    amount (or claim, day, kind) under a stored external_id refuses the whole batch, naming the item."""
+    first = post(client, book["A"], [payment("p1", amount="100.00")])
+    assert first.status_code == 201, first.text
+    event_id = first.json()["events"][0]["event_id"]
+    changed = post(client, book["A"], [payment("n1"), payment("p1", amount="151.00")], key="batch-2")
+    problem = is_problem(changed, 422)
+    assert problem["errors"] == [
+        {
+            "index": 1,
+            "field": "external_id",
+            "rule": f"'p1' was stored before (event {event_id}) with another claim_id, event_date, kind or amount: "
+            "a new event takes a new external_id",
+        }
+    ]
+    with store.connect() as conn:  # nothing of the refused batch stored, the new item neither
+        keys = conn.execute(sa.select(Event.idempotency_key).where(Event.source == "A")).scalars().all()
+    assert keys == ["agency:A:p1"]
+    same = post(client, book["A"], [payment("n1"), payment("p1", amount="100.00")], key="batch-3")
+    assert same.status_code == 201, same.text
+    assert [(e["external_id"], e["stored"]) for e in same.json()["events"]] == [("n1", True), ("p1", False)]
+
+
 def test_a_retry_is_answered_as_stored_even_when_its_batch_would_now_be_refused(client, book, store):
     """The key is looked at before the batch is checked: a retry after its claim left the agency
     gets the first response (201), not a refusal; the same key with another body is still 409."""
