@@ -277,7 +277,8 @@ def _posted(rows: list[dict], existing: dict, inserted: dict) -> list[dict]:
 
 #: a batch's events in one statement (PostgreSQL) of one parameter, the rows as JSON: those whose key
 #: is stored already (the snapshot the statement starts from) come back with their event_id and
-#: whether the stored event is this one (``SAME_EVENT``), the others are inserted and come back with theirs. One round trip and one text for every batch (psycopg
+#: whether the stored event is this one (``SAME_EVENT``), the others are inserted and come back with
+#: theirs. One round trip and one text for every batch (psycopg
 #: parses it once and prepares it), and its parameter is one string from the json module's C encoder:
 #: the keys' look-up and the insert from seven arrays before took two round trips and ~2 ms of the
 #: worker's GIL to dump the arrays, element by element. A key inserted meanwhile by another batch still
